@@ -1,0 +1,32 @@
+# Everything installs from scratch into a virtualenv, so a fresh clone needs only python3.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The demo folder holds known faults, so verify exits 1 there; the demo itself succeeds.
+demo: $(STAMP)
+	$(VENV)/bin/dashfix verify fixtures/demo; status=$$?; \
+	  echo "dashfix verify exited $$status (1 = findings at or above --fail-on)"; \
+	  test $$status -le 1
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check dashfix tests benchmarks
+	$(PY) -m mypy dashfix
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""What a check receives besides its target: options, counters and progress."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from dashfix.findings import Severity
+
+MIB = 1024 * 1024
+CONSUMER_LIMIT = 1 * MIB
+"""DashFlow's default max message size for consumer and producer."""
+SERVER_LIMIT = 10 * MIB
+"""The cap of DashFlow's CLI, websocket server and exporter."""
+
+
+class Progress(Protocol):
+    """Progress sink. Checks call ``advance`` as they finish files or records."""
+
+    def start(self, label: str, total: int | None) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """Used when progress is off (``--progress never``, ``--quiet`` or the Python API)."""
+
+    def start(self, label: str, total: int | None) -> None:
+        return None
+
+    def advance(self, count: int = 1) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
+@dataclass
+class VerifyOptions:
+    fail_on: Severity | None = Severity.ERROR
+    """Lowest severity that fails the run; None means never fail on findings."""
+    limit_bytes: int = CONSUMER_LIMIT
+    """Frame size cap for stream inputs (``--limits``)."""
+    input_format: str | None = None
+    """Force one stream input format instead of detecting it."""
+    max_line_bytes: int | None = None
+    """Cap on one JSON line; None derives it from ``limit_bytes``."""
+
+
+@dataclass
+class CheckContext:
+    root: Path
+    options: VerifyOptions
+    stats: Counter[str] = field(default_factory=Counter)
+    """Counts for the summary: files, threads, stores, logs, dumps, records, ..."""
+    not_checked: list[str] = field(default_factory=list)
+    """Human-readable notes on what was deliberately not checked (sampling, time limit)."""
+    progress: Progress = field(default_factory=NoProgress)

@@ -1,0 +1,49 @@
+"""Exceptions that carry their process exit code.
+
+The CLI turns these into exit codes in exactly one place (``dashfix.cli.main``);
+the core raises them and never calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    CLEAN = 0
+    FINDINGS = 1
+    USAGE = 2
+    FAILURE = 3
+    LOCKED = 4
+    INTERRUPTED = 130
+
+
+EXIT_CODE_HELP = (
+    "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; "
+    "3 something asked for could not be read, or dashfix failed; "
+    "4 store locked by another process (repair commands); 130 interrupted."
+)
+
+
+class DashfixError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class UsageError(DashfixError):
+    """Bad arguments, configuration, baseline or other user-supplied settings."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InputError(DashfixError):
+    """Something the user asked for could not be read."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class StoreLockedError(DashfixError):
+    """Another process holds the store's ``.checkpoint.lock``."""
+
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,129 @@
+"""The one findings model that every check produces and every renderer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import xxhash
+
+
+class Severity(StrEnum):
+    """How bad a finding is. ``error``: damage, or DashFlow will misbehave;
+    ``warning``: risky or unverifiable; ``info``: worth knowing."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A documented, stable finding code.
+
+    ``unreadable`` rules mean "something asked for could not be read": they make the
+    exit code 3.  ``baselinable`` is False for integrity damage, which a baseline
+    must never accept as known.
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    family: str
+    summary: str
+    explanation: str
+    bug: str
+    fix: str
+    baselinable: bool = True
+    unreadable: bool = False
+
+    def at(
+        self,
+        path: str,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        checkpoint_id: str | None = None,
+        offset: int | None = None,
+        record: int | None = None,
+        expected: Any = None,
+        actual: Any = None,
+        fix_command: str | None = None,
+        key: str | None = None,
+        severity: Severity | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Finding:
+        """Build a finding of this rule at ``path`` (relative to the scanned root)."""
+        return Finding(
+            code=self.code,
+            severity=severity or self.severity,
+            path=path,
+            message=message,
+            thread_id=thread_id,
+            checkpoint_id=checkpoint_id,
+            offset=offset,
+            record=record,
+            expected=None if expected is None else str(expected),
+            actual=None if actual is None else str(actual),
+            fix_command=fix_command,
+            key=key,
+            details=details or {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    path: str
+    message: str
+    thread_id: str | None = None
+    checkpoint_id: str | None = None
+    offset: int | None = None
+    record: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    fix_command: str | None = None
+    # A stable discriminator for the fingerprint when code+path+ids are not unique
+    # (for example the other checkpoint of a pair). Never a timestamp or message text.
+    key: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    suppressed: bool = False
+    suppression_reason: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity that survives re-runs: no timestamps, absolute paths or wording."""
+        parts = (self.code, self.path, self.thread_id or "", self.checkpoint_id or "")
+        parts += (self.key or "",)
+        return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.record or -1, self.offset or -1, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "path": self.path,
+            "message": self.message,
+            "thread_id": self.thread_id,
+            "checkpoint_id": self.checkpoint_id,
+            "offset": self.offset,
+            "record": self.record,
+            "expected": self.expected,
+            "actual": self.actual,
+            "fix": self.fix_command,
+            "fingerprint": self.fingerprint,
+            "suppressed": self.suppressed,
+            "suppression_reason": self.suppression_reason,
+            "details": self.details,
+        }

@@ -1,0 +1,12 @@
+"""The ordered list of input kinds that discovery consults.
+
+Order matters: the first kind that claims a folder or file wins.
+"""
+
+from __future__ import annotations
+
+from dashfix.inputs import InputKind
+
+
+def input_kinds() -> tuple[InputKind, ...]:
+    return ()
