@@ -102,8 +102,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Identity that survives re-runs: no timestamps, absolute paths or wording."""
-        parts = (self.code, self.path, self.thread_id or "", self.checkpoint_id or "")
-        parts += (self.key or "",)
+        parts = [self.code, self.path, self.thread_id or "", self.checkpoint_id or ""]
+        parts.append(self.key or "")
         return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
 
     def sort_key(self) -> tuple[str, int, int, str]:
