@@ -1,0 +1,1 @@
+"""Everything that writes: repair plans and their application, atomic file output."""
