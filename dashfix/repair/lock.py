@@ -1,0 +1,65 @@
+"""DashFlow's cross-process store lock: ``flock(LOCK_EX)`` on ``<store>/.checkpoint.lock``.
+
+DashFlow takes this lock through fs2's ``lock_exclusive``, which is ``flock(fd, LOCK_EX)`` on
+Unix, so holding it here excludes DashFlow's index writes and other dashfix runs alike.
+It is advisory and unreliable on NFS; it does not stop a running DashFlow process from
+writing its in-memory index later (bug #5), which is why repair commands warn about it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dashfix.errors import StoreLockedError
+
+LOCK_NAME = ".checkpoint.lock"
+POLL_SECONDS = 0.05
+
+
+def _open_lock_file(path: Path) -> int:
+    # Same as DashFlow: create + read + write, never truncate, never delete afterwards.
+    # O_NOFOLLOW: a symlink planted in the store must not redirect the lock elsewhere.
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+@contextmanager
+def store_lock(store: Path, wait_seconds: float | None = None) -> Iterator[Path]:
+    """Hold the store's exclusive lock for the ``with`` block.
+
+    ``wait_seconds`` None (the default) fails at once when another process holds the lock;
+    otherwise it polls until the lock is free or the time is up. Raises ``StoreLockedError``.
+    """
+    path = store / LOCK_NAME
+    fd = _open_lock_file(path)
+    try:
+        deadline = None if wait_seconds is None else time.monotonic() + max(wait_seconds, 0.0)
+        while not _try_lock(fd):
+            if deadline is None or time.monotonic() >= deadline:
+                waited = "" if wait_seconds is None else f" after waiting {wait_seconds:g}s"
+                raise StoreLockedError(
+                    f"{path} is locked by another process{waited} (a running DashFlow "
+                    "process or another dashfix). Stop it, or pass --wait SECONDS."
+                )
+            time.sleep(POLL_SECONDS)
+        try:
+            yield path
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
