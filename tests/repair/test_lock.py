@@ -73,14 +73,13 @@ def test_wait_gets_the_lock_once_released(tmp_path: Path) -> None:
     releaser = threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_UN))
     releaser.start()
     try:
-        with store_lock(tmp_path, 10):
-            # While we hold it, nobody else can take it.
-            with pytest.raises(BlockingIOError):
-                other = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
-                try:
-                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                finally:
-                    os.close(other)
+        # While we hold it, nobody else can take it.
+        with store_lock(tmp_path, 10), pytest.raises(BlockingIOError):
+            other = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(other)
     finally:
         releaser.join()
         os.close(fd)
