@@ -1,0 +1,190 @@
+"""Plan a new ``index.bin`` from the checkpoint files: the latest checkpoint per thread.
+
+DashFlow's own rule (``get_latest_by_file_scan`` and the index update in ``save``) is:
+greatest embedded timestamp, ties broken by the greater id *string*. ``--order`` chooses the
+time each file is ranked by:
+
+- ``embedded``: the timestamp inside the checkpoint, exactly DashFlow's rule. Files whose tail
+  parse is ambiguous have no known timestamp and are not ranked.
+- ``mtime``: the file's modification time.
+- ``auto`` (default): the embedded timestamp where known, the mtime elsewhere.
+
+A corrupt file is never a candidate (the caller only passes readable checkpoints whose file
+name DashFlow would load for their id). The index value is the embedded timestamp when it
+is known, because DashFlow compares every later save against it, and the mtime otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+NANOS_PER_SECOND = 1_000_000_000
+
+
+class Order(StrEnum):
+    AUTO = "auto"
+    EMBEDDED = "embedded"
+    MTIME = "mtime"
+
+
+class Basis(StrEnum):
+    EMBEDDED = "embedded"
+    MTIME = "mtime"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One readable checkpoint file that DashFlow could load under its embedded id."""
+
+    name: str
+    checkpoint_id: str
+    thread_id: str
+    embedded: tuple[int, int] | None
+    """(secs, nanos) from an unambiguous tail parse, else None."""
+    mtime_ns: int
+
+    @property
+    def mtime(self) -> tuple[int, int]:
+        return divmod(self.mtime_ns, NANOS_PER_SECOND)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexValue:
+    checkpoint_id: str
+    secs: int
+    nanos: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadChoice:
+    thread_id: str
+    value: IndexValue
+    ranked_by: Basis
+    """The time the chosen file was ranked by."""
+    value_from: Basis
+    """Where the index value's timestamp comes from."""
+    files: int
+    by_embedded: str | None
+    """Winner by embedded timestamp alone (None when no file has one)."""
+    by_mtime: str
+    """Winner by mtime alone."""
+
+    @property
+    def orders_disagree(self) -> bool:
+        return self.by_embedded is not None and self.by_embedded != self.by_mtime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    thread_id: str
+    old: IndexValue | None
+    new: IndexValue | None
+
+    @property
+    def kind(self) -> str:
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "dropped"
+        return "changed"
+
+
+@dataclass
+class IndexPlan:
+    order: Order
+    choices: list[ThreadChoice] = field(default_factory=list)
+    unranked_threads: list[str] = field(default_factory=list)
+    """Threads left out under ``--order embedded``: no file has a known embedded timestamp.
+    DashFlow falls back to its own file scan for a thread without an index entry."""
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    old_index_problem: str | None = None
+    """Why the old index could not be read (missing, corrupt); its entries count as absent."""
+
+    @property
+    def entries(self) -> dict[str, IndexValue]:
+        return {choice.thread_id: choice.value for choice in self.choices}
+
+    def changes_of(self, kind: str) -> list[Change]:
+        return [change for change in self.changes if change.kind == kind]
+
+    @property
+    def writes_something(self) -> bool:
+        return bool(self.changes) or self.old_index_problem is not None
+
+
+def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
+    """The max by (time, id string) like DashFlow; ``rank`` picks the time."""
+    best: Candidate | None = None
+    best_key: tuple[int, int, str] | None = None
+    for candidate in candidates:
+        if rank == "embedded":
+            if candidate.embedded is None:
+                continue
+            time = candidate.embedded
+        elif rank == "mtime":
+            time = candidate.mtime
+        else:
+            time = candidate.embedded or candidate.mtime
+        key = (time[0], time[1], candidate.checkpoint_id)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
+    return best
+
+
+def choose(thread_id: str, candidates: list[Candidate], order: Order) -> ThreadChoice | None:
+    by_embedded = _best(candidates, "embedded")
+    by_mtime = _best(candidates, "mtime")
+    assert by_mtime is not None, "choose() needs at least one candidate"
+    chosen = by_embedded if order is Order.EMBEDDED else (
+        by_mtime if order is Order.MTIME else _best(candidates, "auto")
+    )
+    if chosen is None:
+        return None
+    value_from = Basis.EMBEDDED if chosen.embedded is not None else Basis.MTIME
+    secs, nanos = chosen.embedded or chosen.mtime
+    return ThreadChoice(
+        thread_id=thread_id,
+        value=IndexValue(chosen.checkpoint_id, secs, nanos),
+        ranked_by=Basis.MTIME if order is Order.MTIME else value_from,
+        value_from=value_from,
+        files=len(candidates),
+        by_embedded=by_embedded.checkpoint_id if by_embedded else None,
+        by_mtime=by_mtime.checkpoint_id,
+    )
+
+
+def diff_index(
+    old: Mapping[str, IndexValue], new: Mapping[str, IndexValue]
+) -> tuple[list[Change], int]:
+    changes: list[Change] = []
+    unchanged = 0
+    for thread_id in sorted(old.keys() | new.keys()):
+        before, after = old.get(thread_id), new.get(thread_id)
+        if before == after:
+            unchanged += 1
+        else:
+            changes.append(Change(thread_id, before, after))
+    return changes, unchanged
+
+
+def plan_index(
+    candidates: Iterable[Candidate],
+    old_index: Mapping[str, IndexValue],
+    order: Order = Order.AUTO,
+    old_index_problem: str | None = None,
+) -> IndexPlan:
+    by_thread: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        by_thread.setdefault(candidate.thread_id, []).append(candidate)
+    plan = IndexPlan(order=order, old_index_problem=old_index_problem)
+    for thread_id in sorted(by_thread):
+        choice = choose(thread_id, by_thread[thread_id], order)
+        if choice is None:
+            plan.unranked_threads.append(thread_id)
+        else:
+            plan.choices.append(choice)
+    plan.changes, plan.unchanged = diff_index(old_index, plan.entries)
+    return plan
