@@ -125,11 +125,12 @@ class QuarantineSession:
         os.rename(path, slot)
         fsync_dir(self.store)
         fsync_dir(self.folder)
-        if slot.is_dir():
-            return self._record_dir(path, slot, code, reason)
+        if slot.is_symlink() or slot.is_dir():
+            return self._record_unhashed(path, slot, code, reason)
         return self._record(path, "moved", slot, code, reason)
 
-    def _record_dir(self, source: Path, slot: Path, code: str, reason: str) -> ManifestEntry:
+    def _record_unhashed(self, source: Path, slot: Path, code: str, reason: str) -> ManifestEntry:
+        # A folder named *.bin or a symlink: moved as a whole, nothing to hash.
         info = os.stat(slot, follow_symlinks=False)
         entry = ManifestEntry(
             name=source.name, action="moved", stored_as=self._rel(slot), sha256="",
@@ -200,19 +201,23 @@ def restore_session(store: Path, session: str) -> RestoreOutcome:
     skipped: list[str] = []
     for entry in reversed(_load_manifest(folder)):
         name, action = str(entry.get("name", "")), entry.get("action")
-        stored = store / str(entry.get("stored_as", ""))
-        target = store / name
+        stored_as = Path(str(entry.get("stored_as", "")))
+        stored, target = store / stored_as, store / name
         if not name or "/" in name or name in (".", ".."):
             skipped.append(f"{name!r}: not a plain file name")
             continue
-        if not stored.exists():
+        if stored_as.is_absolute() or ".." in stored_as.parts or not stored_as.parts:
+            skipped.append(f"{name}: stored_as {str(stored_as)!r} leaves the store")
+            continue
+        if not (stored.exists() or stored.is_symlink()):
             skipped.append(f"{name}: kept copy {stored} is gone")
             continue
-        if stored.is_file() and entry.get("sha256") and sha256_of(stored) != entry["sha256"]:
+        hashed = entry.get("sha256") and stored.is_file() and not stored.is_symlink()
+        if hashed and sha256_of(stored) != entry["sha256"]:
             skipped.append(f"{name}: {stored} no longer matches its sha256")
             continue
-        if action == "moved":
-            if target.exists():
+        if action in ("moved", "renamed"):
+            if target.exists() or target.is_symlink():
                 skipped.append(f"{name}: a file of that name is back in the store")
                 continue
             os.rename(stored, target)
@@ -221,11 +226,6 @@ def restore_session(store: Path, session: str) -> RestoreOutcome:
             atomic_write_bytes(target, data, mode=int(entry.get("mode", 0o644)))
             if isinstance(entry.get("mtime_ns"), int):
                 os.utime(target, ns=(entry["mtime_ns"], entry["mtime_ns"]))
-        elif action == "renamed":
-            if target.exists():
-                skipped.append(f"{name}: a file of that name is back in the store")
-                continue
-            os.rename(stored, target)
         else:
             skipped.append(f"{name}: unknown action {action!r}")
             continue
