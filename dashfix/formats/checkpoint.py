@@ -1,0 +1,280 @@
+"""The bincode ``Checkpoint<S>`` payload (spec 2.3) without knowing the state type ``S``.
+
+``id`` and ``thread_id`` are read from the front. ``node``, ``timestamp``, ``parent_id`` and
+``metadata`` follow the opaque state, so they are recovered by a *tail parse*.
+
+What a candidate is
+-------------------
+An offset ``p`` after ``thread_id`` is a *candidate* when parsing, from ``p``, a node string,
+a timestamp, an ``Option<String>`` parent and a string map ends exactly at the payload end and
+passes every plausibility rule:
+
+* node: at most ``NODE_MAX_LEN`` bytes of UTF-8;
+* timestamp: ``nanos < 1e9`` and ``secs`` inside ``[min_year, max_year)`` (UTC);
+* parent: Option tag 0 or 1; at most ``ID_MAX_LEN`` bytes of UTF-8 without NUL (it was a
+  file name); when the checkpoint's own id is of the current scheme, it starts with
+  ``thread_id + "_"``;
+* metadata: at most ``METADATA_MAX_ENTRIES`` entries of UTF-8 strings.
+
+How candidates are searched
+---------------------------
+The executor writes empty metadata, so most payloads end with eight zero bytes. The *fast
+path* reads those bytes as empty metadata and enumerates, from the end backwards, every parent
+(None, or each length up to ``ID_MAX_LEN``) and every node length up to ``NODE_MAX_LEN`` that
+fits. That is an exact enumeration of all candidates whose metadata is empty, including those
+that would place the node inside state bytes; it costs a few microseconds.
+
+Only when the fast path finds nothing (non-empty metadata, or damage) does the *full search*
+try every offset after ``thread_id``. ``TailParse.exhaustive`` says which search produced the
+candidates; ``ambiguous`` means that search found more than one.
+"""
+
+from __future__ import annotations
+
+import calendar
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dashfix.formats.bincode import Buffer, DecodeError, Reader, Writer
+from dashfix.formats.ids import IdScheme, parse_id
+
+NODE_MAX_LEN = 255
+# A checkpoint id is a file name stem: NAME_MAX (255) minus ".bin".
+ID_MAX_LEN = 251
+METADATA_MAX_ENTRIES = 1024
+NANOS_PER_SEC = 1_000_000_000
+
+_TIMESTAMP = struct.Struct("<QI")
+_U64 = struct.Struct("<Q")
+_SMALL_U64_HIGH_BYTES = b"\x00" * 7
+# node len (8) + timestamp (12) + option tag (1) + metadata count (8)
+MIN_TAIL_SIZE = 29
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointHead:
+    checkpoint_id: str
+    thread_id: str
+    state_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointTail:
+    node: str
+    secs: int
+    nanos: int
+    parent_id: str | None
+    metadata: dict[str, str]
+    state_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class TailParse:
+    candidates: tuple[CheckpointTail, ...]
+    exhaustive: bool = False
+
+    @property
+    def unique(self) -> CheckpointTail | None:
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+
+def read_head(payload: Buffer) -> CheckpointHead:
+    reader = Reader(payload)
+    checkpoint_id = reader.string()
+    thread_id = reader.string()
+    return CheckpointHead(checkpoint_id, thread_id, reader.pos)
+
+
+@lru_cache(maxsize=64)
+def _secs_bounds(min_year: int, max_year: int) -> tuple[int, int]:
+    return (
+        calendar.timegm((min_year, 1, 1, 0, 0, 0)),
+        calendar.timegm((max_year, 1, 1, 0, 0, 0)),
+    )
+
+
+class _Rules:
+    __slots__ = ("max_secs", "min_secs", "parent_prefix")
+
+    def __init__(self, head: CheckpointHead, min_year: int, max_year: int) -> None:
+        self.min_secs, self.max_secs = _secs_bounds(min_year, max_year)
+        scheme = parse_id(head.checkpoint_id).scheme
+        self.parent_prefix = head.thread_id + "_" if scheme is IdScheme.CURRENT else None
+
+    def timestamp_ok(self, secs: int, nanos: int) -> bool:
+        return nanos < NANOS_PER_SEC and self.min_secs <= secs < self.max_secs
+
+    def parent_ok(self, parent: str) -> bool:
+        if "\x00" in parent:
+            return False
+        return self.parent_prefix is None or parent.startswith(self.parent_prefix)
+
+
+def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> list[int]:
+    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), newest first.
+
+    ``bytes.find`` skips non-zero data at C speed, so this stays cheap on real states.
+    """
+    lo = max(lo, 0)
+    if hi <= lo:
+        return []
+    region = bytes(view[lo + 1 : hi + 7])
+    found: list[int] = []
+    index = region.find(_SMALL_U64_HIGH_BYTES)
+    while index != -1:
+        found.append(lo + index)
+        index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
+    found.reverse()
+    return found
+
+
+def _strings_ending_at(view: memoryview, end: int, floor: int, max_len: int) -> list[int]:
+    """Start offsets q >= floor of every ``u64 len + bytes`` field ending exactly at ``end``."""
+    starts: list[int] = []
+    for q in _small_length_prefixes(view, max(floor, end - 8 - max_len), end - 7):
+        if view[q] == end - q - 8:
+            starts.append(q)
+    return starts
+
+
+def _decode_text(view: memoryview, start: int, end: int) -> str | None:
+    try:
+        return str(view[start:end], "utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _fast_candidates(
+    view: memoryview, head: CheckpointHead, rules: _Rules
+) -> list[CheckpointTail]:
+    end = len(view)
+    floor = head.state_start
+    if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _SMALL_U64_HIGH_BYTES + b"\x00":
+        return []
+    metadata_start = end - 8
+    # (position of the Option tag, parent) for every parent shape that ends at metadata_start.
+    parents: list[tuple[int, str | None]] = []
+    if view[metadata_start - 1] == 0:
+        parents.append((metadata_start - 1, None))
+    for q in _strings_ending_at(view, metadata_start, floor + 21, ID_MAX_LEN):
+        if view[q - 1] != 1:
+            continue
+        parent = _decode_text(view, q + 8, metadata_start)
+        if parent is not None and rules.parent_ok(parent):
+            parents.append((q - 1, parent))
+    found: list[CheckpointTail] = []
+    for tag_pos, parent in parents:
+        timestamp_pos = tag_pos - 12
+        if timestamp_pos - 8 < floor:
+            continue
+        secs, nanos = _TIMESTAMP.unpack_from(view, timestamp_pos)
+        if not rules.timestamp_ok(secs, nanos):
+            continue
+        for q in _strings_ending_at(view, timestamp_pos, floor, NODE_MAX_LEN):
+            node = _decode_text(view, q + 8, timestamp_pos)
+            if node is not None:
+                found.append(CheckpointTail(node, secs, nanos, parent, {}, q))
+    found.sort(key=lambda tail: tail.state_end)
+    return found
+
+
+def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTail | None:
+    reader = Reader(view, start)
+    try:
+        node = reader.string(NODE_MAX_LEN)
+        secs = reader.u64()
+        nanos = reader.u32()
+        if not rules.timestamp_ok(secs, nanos):
+            return None
+        parent = reader.string(ID_MAX_LEN) if reader.option_tag() else None
+        if parent is not None and not rules.parent_ok(parent):
+            return None
+        count = reader.count(METADATA_MAX_ENTRIES, min_element_size=16)
+        metadata: dict[str, str] = {}
+        for _ in range(count):
+            key = reader.string()
+            metadata[key] = reader.string()
+    except DecodeError:
+        return None
+    if reader.remaining != 0:
+        return None
+    return CheckpointTail(node, secs, nanos, parent, metadata, start)
+
+
+def _all_offset_candidates(
+    view: memoryview, head: CheckpointHead, rules: _Rules
+) -> list[CheckpointTail]:
+    # A node length is at most 255, so only offsets whose u64 has seven zero high bytes can
+    # start a tail; scanning for those is exact, not a heuristic.
+    found: list[CheckpointTail] = []
+    last_start = len(view) - MIN_TAIL_SIZE
+    for q in reversed(_small_length_prefixes(view, head.state_start, last_start + 1)):
+        tail = _parse_tail_at(view, q, rules)
+        if tail is not None:
+            found.append(tail)
+    return found
+
+
+def parse_tail(
+    payload: Buffer,
+    head: CheckpointHead,
+    *,
+    min_year: int = 2000,
+    max_year: int = 2100,
+    exhaustive: bool = False,
+) -> TailParse:
+    """Recover node, timestamp, parent and metadata; see the module docstring for the rules.
+
+    ``exhaustive=True`` skips the fast path and tries every offset.
+    """
+    view = payload if isinstance(payload, memoryview) else memoryview(payload)
+    rules = _Rules(head, min_year, max_year)
+    if not exhaustive:
+        fast = _fast_candidates(view, head, rules)
+        if fast:
+            return TailParse(tuple(fast), exhaustive=False)
+    return TailParse(tuple(_all_offset_candidates(view, head, rules)), exhaustive=True)
+
+
+def encode_tail(
+    node: str,
+    secs: int,
+    nanos: int,
+    parent_id: str | None,
+    metadata: Mapping[str, str],
+) -> bytes:
+    return (
+        Writer()
+        .string(node)
+        .raw(_TIMESTAMP.pack(secs, nanos))
+        .option_string(parent_id)
+        .string_map(metadata.items())
+        .getvalue()
+    )
+
+
+def encode_checkpoint(
+    checkpoint_id: str,
+    thread_id: str,
+    state: bytes,
+    node: str,
+    secs: int,
+    nanos: int,
+    parent_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> bytes:
+    """The bincode payload of ``Checkpoint<S>``; ``state`` is already-encoded bincode of S."""
+    return (
+        Writer()
+        .string(checkpoint_id)
+        .string(thread_id)
+        .raw(state)
+        .raw(encode_tail(node, secs, nanos, parent_id, metadata or {}))
+        .getvalue()
+    )
