@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from dashfix.formats.index import IndexEntry
+
 NANOS_PER_SECOND = 1_000_000_000
 
 
@@ -51,16 +53,9 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class IndexValue:
-    checkpoint_id: str
-    secs: int
-    nanos: int
-
-
-@dataclass(frozen=True, slots=True)
 class ThreadChoice:
     thread_id: str
-    value: IndexValue
+    value: IndexEntry
     ranked_by: Basis
     """The time the chosen file was ranked by."""
     value_from: Basis
@@ -79,8 +74,8 @@ class ThreadChoice:
 @dataclass(frozen=True, slots=True)
 class Change:
     thread_id: str
-    old: IndexValue | None
-    new: IndexValue | None
+    old: IndexEntry | None
+    new: IndexEntry | None
 
     @property
     def kind(self) -> str:
@@ -104,7 +99,7 @@ class IndexPlan:
     """Why the old index could not be read (missing, corrupt); its entries count as absent."""
 
     @property
-    def entries(self) -> dict[str, IndexValue]:
+    def entries(self) -> dict[str, IndexEntry]:
         return {choice.thread_id: choice.value for choice in self.choices}
 
     def changes_of(self, kind: str) -> list[Change]:
@@ -147,7 +142,7 @@ def choose(thread_id: str, candidates: list[Candidate], order: Order) -> ThreadC
     secs, nanos = chosen.embedded or chosen.mtime
     return ThreadChoice(
         thread_id=thread_id,
-        value=IndexValue(chosen.checkpoint_id, secs, nanos),
+        value=IndexEntry(chosen.checkpoint_id, secs, nanos),
         ranked_by=Basis.MTIME if order is Order.MTIME else value_from,
         value_from=value_from,
         files=len(candidates),
@@ -157,7 +152,7 @@ def choose(thread_id: str, candidates: list[Candidate], order: Order) -> ThreadC
 
 
 def diff_index(
-    old: Mapping[str, IndexValue], new: Mapping[str, IndexValue]
+    old: Mapping[str, IndexEntry], new: Mapping[str, IndexEntry]
 ) -> tuple[list[Change], int]:
     changes: list[Change] = []
     unchanged = 0
@@ -172,7 +167,7 @@ def diff_index(
 
 def plan_index(
     candidates: Iterable[Candidate],
-    old_index: Mapping[str, IndexValue],
+    old_index: Mapping[str, IndexEntry],
     order: Order = Order.AUTO,
     old_index_problem: str | None = None,
 ) -> IndexPlan:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from dashfix.formats.index import IndexEntry
 from dashfix.repair.index_rebuild import (
     Basis,
     Candidate,
-    IndexValue,
     Order,
     choose,
     plan_index,
@@ -21,7 +21,7 @@ def test_embedded_order_is_dashflows_rule_with_string_tie_break() -> None:
     choice = choose("t", files, Order.EMBEDDED)
     assert choice is not None
     # "chkpt9" > "chkpt10" as strings, exactly like DashFlow.
-    assert choice.value == IndexValue("t_a_chkpt9", 100, 0)
+    assert choice.value == IndexEntry("t_a_chkpt9", 100, 0)
     assert choice.ranked_by is Basis.EMBEDDED
 
 
@@ -30,9 +30,9 @@ def test_mtime_and_embedded_disagree_and_each_mode_follows_its_basis() -> None:
     by_embedded = choose("t", files, Order.EMBEDDED)
     by_mtime = choose("t", files, Order.MTIME)
     assert by_embedded is not None and by_mtime is not None
-    assert by_embedded.value == IndexValue("t_a_chkpt1", 200, 5)
+    assert by_embedded.value == IndexEntry("t_a_chkpt1", 200, 5)
     # The index value is the embedded time even when ranked by mtime.
-    assert by_mtime.value == IndexValue("t_a_chkpt2", 100, 0)
+    assert by_mtime.value == IndexEntry("t_a_chkpt2", 100, 0)
     assert by_mtime.ranked_by is Basis.MTIME and by_mtime.value_from is Basis.EMBEDDED
     assert by_embedded.orders_disagree and by_mtime.orders_disagree
 
@@ -41,7 +41,7 @@ def test_auto_uses_mtime_only_where_embedded_is_unknown() -> None:
     files = [cand("t_a_chkpt1", (500, 0), 10), cand("t_a_chkpt2", None, 600)]
     choice = choose("t", files, Order.AUTO)
     assert choice is not None
-    assert choice.value == IndexValue("t_a_chkpt2", 600, 0)
+    assert choice.value == IndexEntry("t_a_chkpt2", 600, 0)
     assert choice.ranked_by is Basis.MTIME and choice.value_from is Basis.MTIME
     only_known = choose("t", [cand("t_a_chkpt1", (500, 7), 10)], Order.AUTO)
     assert only_known is not None and only_known.ranked_by is Basis.EMBEDDED
@@ -60,14 +60,14 @@ def test_diff_added_changed_dropped_unchanged() -> None:
         cand("c_1", (30, 0), 1, thread="c"),
     ]
     old = {
-        "b": IndexValue("b_1", 5, 0),
-        "c": IndexValue("c_1", 30, 0),
-        "gone": IndexValue("gone_1", 1, 0),
+        "b": IndexEntry("b_1", 5, 0),
+        "c": IndexEntry("c_1", 30, 0),
+        "gone": IndexEntry("gone_1", 1, 0),
     }
     plan = plan_index(files, old)
     assert [c.thread_id for c in plan.changes_of("added")] == ["a"]
     assert [(c.old, c.new) for c in plan.changes_of("changed")] == [
-        (IndexValue("b_1", 5, 0), IndexValue("b_2", 20, 0))
+        (IndexEntry("b_1", 5, 0), IndexEntry("b_2", 20, 0))
     ]
     assert [c.thread_id for c in plan.changes_of("dropped")] == ["gone"]
     assert plan.unchanged == 1
@@ -75,5 +75,5 @@ def test_diff_added_changed_dropped_unchanged() -> None:
 
 
 def test_identical_index_writes_nothing() -> None:
-    plan = plan_index([cand("a_1", (10, 3), 1, thread="a")], {"a": IndexValue("a_1", 10, 3)})
+    plan = plan_index([cand("a_1", (10, 3), 1, thread="a")], {"a": IndexEntry("a_1", 10, 3)})
     assert plan.changes == [] and not plan.writes_something
