@@ -9,24 +9,32 @@ An offset ``p`` after ``thread_id`` is a *candidate* when parsing, from ``p``, a
 a timestamp, an ``Option<String>`` parent and a string map ends exactly at the payload end and
 passes every plausibility rule:
 
-* node: at most ``NODE_MAX_LEN`` bytes of UTF-8;
+* node: at most ``NODE_MAX_LEN`` bytes of UTF-8 without NUL;
 * timestamp: ``nanos < 1e9`` and ``secs`` inside ``[min_year, max_year)`` (UTC);
 * parent: Option tag 0 or 1; at most ``ID_MAX_LEN`` bytes of UTF-8 without NUL (it was a
-  file name); when the checkpoint's own id is of the current scheme, it starts with
-  ``thread_id + "_"``;
+  file name, which cannot hold NUL); when the checkpoint's own id is of the current scheme,
+  it starts with ``thread_id + "_"``;
 * metadata: at most ``METADATA_MAX_ENTRIES`` entries of UTF-8 strings.
+
+``TailParse.candidates`` lists every candidate the search found (by increasing
+``state_end``); ``unique`` is the candidate when there is exactly one; ``ambiguous`` means
+there are several: the bytes read correctly in more than one way (for example state bytes
+that also parse as a tail), so node, timestamp and parent are not known for sure.
 
 How candidates are searched
 ---------------------------
 The executor writes empty metadata, so most payloads end with eight zero bytes. The *fast
-path* reads those bytes as empty metadata and enumerates, from the end backwards, every parent
-(None, or each length up to ``ID_MAX_LEN``) and every node length up to ``NODE_MAX_LEN`` that
-fits. That is an exact enumeration of all candidates whose metadata is empty, including those
-that would place the node inside state bytes; it costs a few microseconds.
+path* reads those bytes as empty metadata and works backwards. Neither a parent nor a node may
+contain NUL and both are shorter than 256 bytes, so the eight-byte length in front of such a
+string ends at the last zero byte before the string's end: one ``rfind`` locates it. The only
+remaining choice is parent None versus Some, and both are tried. So the fast path enumerates
+*every* candidate with empty metadata, in constant time.
 
 Only when the fast path finds nothing (non-empty metadata, or damage) does the *full search*
 try every offset after ``thread_id``. ``TailParse.exhaustive`` says which search produced the
-candidates; ``ambiguous`` means that search found more than one.
+candidates. When the fast path succeeds, readings with non-empty metadata are not searched
+for: such a reading would need its last metadata value to be an empty string, with a key, a
+count, a parent tag, a plausible timestamp and a node all lining up in front of it.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dashfix.formats.bincode import Buffer, DecodeError, Reader, Writer
-from dashfix.formats.ids import IdScheme, parse_id
+from dashfix.formats.ids import is_current_scheme
 
 NODE_MAX_LEN = 255
 # A checkpoint id is a file name stem: NAME_MAX (255) minus ".bin".
@@ -49,6 +57,7 @@ NANOS_PER_SEC = 1_000_000_000
 _TIMESTAMP = struct.Struct("<QI")
 _U64 = struct.Struct("<Q")
 _SMALL_U64_HIGH_BYTES = b"\x00" * 7
+_EMPTY_MAP = b"\x00" * 8
 # node len (8) + timestamp (12) + option tag (1) + metadata count (8)
 MIN_TAIL_SIZE = 29
 
@@ -104,8 +113,8 @@ class _Rules:
 
     def __init__(self, head: CheckpointHead, min_year: int, max_year: int) -> None:
         self.min_secs, self.max_secs = _secs_bounds(min_year, max_year)
-        scheme = parse_id(head.checkpoint_id).scheme
-        self.parent_prefix = head.thread_id + "_" if scheme is IdScheme.CURRENT else None
+        current = is_current_scheme(head.checkpoint_id)
+        self.parent_prefix = head.thread_id + "_" if current else None
 
     def timestamp_ok(self, secs: int, nanos: int) -> bool:
         return nanos < NANOS_PER_SEC and self.min_secs <= secs < self.max_secs
@@ -116,12 +125,71 @@ class _Rules:
         return self.parent_prefix is None or parent.startswith(self.parent_prefix)
 
 
+def _decode_text(view: memoryview, start: int, end: int) -> str | None:
+    try:
+        return str(view[start:end], "utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _nul_free_string_ending_at(
+    view: memoryview, end: int, floor: int, max_len: int
+) -> tuple[int, str] | None:
+    """The one ``u64 len + text`` field without NUL that can end at ``end``: (start, text).
+
+    A length up to 255 has seven zero high bytes and the text has no zero byte, so the
+    length's last byte is the last zero byte before ``end``.
+    """
+    low = max(floor, end - 8 - max_len)
+    last_zero = bytes(view[low:end]).rfind(0)
+    if last_zero < 0:
+        return None
+    start = low + last_zero - 7
+    if start < floor or _U64.unpack_from(view, start)[0] != end - start - 8:
+        return None
+    text = _decode_text(view, start + 8, end)
+    return None if text is None else (start, text)
+
+
+def _fast_candidates(
+    view: memoryview, head: CheckpointHead, rules: _Rules
+) -> list[CheckpointTail]:
+    end = len(view)
+    floor = head.state_start
+    if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _EMPTY_MAP:
+        return []
+    metadata_start = end - 8
+    # (position of the Option tag, parent) for both parent shapes ending at metadata_start.
+    parents: list[tuple[int, str | None]] = []
+    if view[metadata_start - 1] == 0:
+        parents.append((metadata_start - 1, None))
+    # A Some tag needs a node length and a timestamp (20 bytes) in front of it.
+    found_parent = _nul_free_string_ending_at(view, metadata_start, floor + 21, ID_MAX_LEN)
+    if found_parent is not None:
+        start, parent = found_parent
+        if view[start - 1] == 1 and rules.parent_ok(parent):
+            parents.append((start - 1, parent))
+    found: list[CheckpointTail] = []
+    for tag_pos, maybe_parent in parents:
+        timestamp_pos = tag_pos - 12
+        if timestamp_pos - 8 < floor:
+            continue
+        secs, nanos = _TIMESTAMP.unpack_from(view, timestamp_pos)
+        if not rules.timestamp_ok(secs, nanos):
+            continue
+        found_node = _nul_free_string_ending_at(view, timestamp_pos, floor, NODE_MAX_LEN)
+        if found_node is not None:
+            node_start, node = found_node
+            found.append(CheckpointTail(node, secs, nanos, maybe_parent, {}, node_start))
+    found.sort(key=lambda tail: tail.state_end)
+    return found
+
+
 def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> list[int]:
-    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), newest first.
+    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), ascending.
 
     ``bytes.find`` skips non-zero data at C speed, so this stays cheap on real states.
     """
-    lo = max(lo, 0)
     if hi <= lo:
         return []
     region = bytes(view[lo + 1 : hi + 7])
@@ -130,57 +198,6 @@ def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> list[int]:
     while index != -1:
         found.append(lo + index)
         index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
-    found.reverse()
-    return found
-
-
-def _strings_ending_at(view: memoryview, end: int, floor: int, max_len: int) -> list[int]:
-    """Start offsets q >= floor of every ``u64 len + bytes`` field ending exactly at ``end``."""
-    starts: list[int] = []
-    for q in _small_length_prefixes(view, max(floor, end - 8 - max_len), end - 7):
-        if view[q] == end - q - 8:
-            starts.append(q)
-    return starts
-
-
-def _decode_text(view: memoryview, start: int, end: int) -> str | None:
-    try:
-        return str(view[start:end], "utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _fast_candidates(
-    view: memoryview, head: CheckpointHead, rules: _Rules
-) -> list[CheckpointTail]:
-    end = len(view)
-    floor = head.state_start
-    if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _SMALL_U64_HIGH_BYTES + b"\x00":
-        return []
-    metadata_start = end - 8
-    # (position of the Option tag, parent) for every parent shape that ends at metadata_start.
-    parents: list[tuple[int, str | None]] = []
-    if view[metadata_start - 1] == 0:
-        parents.append((metadata_start - 1, None))
-    for q in _strings_ending_at(view, metadata_start, floor + 21, ID_MAX_LEN):
-        if view[q - 1] != 1:
-            continue
-        parent = _decode_text(view, q + 8, metadata_start)
-        if parent is not None and rules.parent_ok(parent):
-            parents.append((q - 1, parent))
-    found: list[CheckpointTail] = []
-    for tag_pos, parent in parents:
-        timestamp_pos = tag_pos - 12
-        if timestamp_pos - 8 < floor:
-            continue
-        secs, nanos = _TIMESTAMP.unpack_from(view, timestamp_pos)
-        if not rules.timestamp_ok(secs, nanos):
-            continue
-        for q in _strings_ending_at(view, timestamp_pos, floor, NODE_MAX_LEN):
-            node = _decode_text(view, q + 8, timestamp_pos)
-            if node is not None:
-                found.append(CheckpointTail(node, secs, nanos, parent, {}, q))
-    found.sort(key=lambda tail: tail.state_end)
     return found
 
 
@@ -188,6 +205,8 @@ def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTai
     reader = Reader(view, start)
     try:
         node = reader.string(NODE_MAX_LEN)
+        if "\x00" in node:
+            return None
         secs = reader.u64()
         nanos = reader.u32()
         if not rules.timestamp_ok(secs, nanos):
@@ -211,11 +230,11 @@ def _all_offset_candidates(
     view: memoryview, head: CheckpointHead, rules: _Rules
 ) -> list[CheckpointTail]:
     # A node length is at most 255, so only offsets whose u64 has seven zero high bytes can
-    # start a tail; scanning for those is exact, not a heuristic.
+    # start a tail; visiting just those is exact, not a heuristic.
     found: list[CheckpointTail] = []
     last_start = len(view) - MIN_TAIL_SIZE
-    for q in reversed(_small_length_prefixes(view, head.state_start, last_start + 1)):
-        tail = _parse_tail_at(view, q, rules)
+    for start in _small_length_prefixes(view, head.state_start, last_start + 1):
+        tail = _parse_tail_at(view, start, rules)
         if tail is not None:
             found.append(tail)
     return found
@@ -229,7 +248,7 @@ def parse_tail(
     max_year: int = 2100,
     exhaustive: bool = False,
 ) -> TailParse:
-    """Recover node, timestamp, parent and metadata; see the module docstring for the rules.
+    """Recover node, timestamp, parent and metadata; the module docstring gives the rules.
 
     ``exhaustive=True`` skips the fast path and tries every offset.
     """

@@ -75,6 +75,21 @@ def parse_id(checkpoint_id: str) -> ParsedId:
     return ParsedId(IdScheme.UNKNOWN, None, None, None)
 
 
+_HEX_PROC = re.compile(r"[0-9a-f]{5,16}")
+
+
+def is_current_scheme(checkpoint_id: str) -> bool:
+    """Fast equivalent of ``parse_id(id).scheme is IdScheme.CURRENT``."""
+    parts = checkpoint_id.rsplit("_", 2)
+    return (
+        len(parts) == 3
+        and parts[2].startswith("chkpt")
+        and parts[2][5:].isdigit()
+        and parts[2][5:].isascii()
+        and _HEX_PROC.fullmatch(parts[1]) is not None
+    )
+
+
 def id_matches_thread(checkpoint_id: str, thread_id: str) -> bool:
     """Whether ``checkpoint_id`` is one that ``thread_id`` could have produced.
 
