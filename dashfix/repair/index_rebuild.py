@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
-from dashfix.formats.index import IndexEntry
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.index import IndexEntry, decode_index
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -86,6 +88,38 @@ class Change:
         return "changed"
 
 
+@dataclass(frozen=True, slots=True)
+class OldIndex:
+    """The index on disk before the rebuild."""
+
+    size: int | None
+    """Its size in bytes; None when there is no index.bin."""
+    entries: Mapping[str, IndexEntry]
+    problem: str | None
+    """Why it could not be decoded (its entries then count as absent), else None."""
+
+    @property
+    def state(self) -> str:
+        if self.size is None:
+            return "missing"
+        return "ok" if self.problem is None else "corrupt"
+
+
+def read_old_index(index_path: Path) -> OldIndex:
+    try:
+        data = index_path.read_bytes()
+    except FileNotFoundError:
+        return OldIndex(None, {}, None)
+    except IsADirectoryError:
+        return OldIndex(0, {}, "index.bin is a folder")
+    except OSError as exc:
+        return OldIndex(0, {}, f"cannot read index.bin: {exc.strerror or exc}")
+    try:
+        return OldIndex(len(data), decode_index(data), None)
+    except DecodeError as exc:
+        return OldIndex(len(data), {}, f"index.bin does not decode: {exc}")
+
+
 @dataclass
 class IndexPlan:
     order: Order
@@ -95,8 +129,7 @@ class IndexPlan:
     DashFlow falls back to its own file scan for a thread without an index entry."""
     changes: list[Change] = field(default_factory=list)
     unchanged: int = 0
-    old_index_problem: str | None = None
-    """Why the old index could not be read (missing, corrupt); its entries count as absent."""
+    old_index: OldIndex = field(default_factory=lambda: OldIndex(None, {}, None))
 
     @property
     def entries(self) -> dict[str, IndexEntry]:
@@ -107,7 +140,7 @@ class IndexPlan:
 
     @property
     def writes_something(self) -> bool:
-        return bool(self.changes) or self.old_index_problem is not None
+        return bool(self.changes) or self.old_index.problem is not None
 
 
 def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
@@ -166,20 +199,17 @@ def diff_index(
 
 
 def plan_index(
-    candidates: Iterable[Candidate],
-    old_index: Mapping[str, IndexEntry],
-    order: Order = Order.AUTO,
-    old_index_problem: str | None = None,
+    candidates: Iterable[Candidate], old_index: OldIndex, order: Order = Order.AUTO
 ) -> IndexPlan:
     by_thread: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_thread.setdefault(candidate.thread_id, []).append(candidate)
-    plan = IndexPlan(order=order, old_index_problem=old_index_problem)
+    plan = IndexPlan(order=order, old_index=old_index)
     for thread_id in sorted(by_thread):
         choice = choose(thread_id, by_thread[thread_id], order)
         if choice is None:
             plan.unranked_threads.append(thread_id)
         else:
             plan.choices.append(choice)
-    plan.changes, plan.unchanged = diff_index(old_index, plan.entries)
+    plan.changes, plan.unchanged = diff_index(old_index.entries, plan.entries)
     return plan

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from dashfix.formats.index import IndexEntry
 from dashfix.repair.index_rebuild import (
     Basis,
     Candidate,
+    OldIndex,
     Order,
     choose,
     plan_index,
+    read_old_index,
 )
 
 S = 1_000_000_000
+NO_INDEX = OldIndex(None, {}, None)
 
 
 def cand(cid: str, embedded: tuple[int, int] | None, mtime_s: int, thread: str = "t") -> Candidate:
@@ -49,7 +54,7 @@ def test_auto_uses_mtime_only_where_embedded_is_unknown() -> None:
 
 
 def test_embedded_mode_leaves_threads_without_known_time_unranked() -> None:
-    plan = plan_index([cand("u_1", None, 5, thread="u")], {}, Order.EMBEDDED)
+    plan = plan_index([cand("u_1", None, 5, thread="u")], NO_INDEX, Order.EMBEDDED)
     assert plan.choices == [] and plan.unranked_threads == ["u"]
 
 
@@ -64,7 +69,7 @@ def test_diff_added_changed_dropped_unchanged() -> None:
         "c": IndexEntry("c_1", 30, 0),
         "gone": IndexEntry("gone_1", 1, 0),
     }
-    plan = plan_index(files, old)
+    plan = plan_index(files, OldIndex(100, old, None))
     assert [c.thread_id for c in plan.changes_of("added")] == ["a"]
     assert [(c.old, c.new) for c in plan.changes_of("changed")] == [
         (IndexEntry("b_1", 5, 0), IndexEntry("b_2", 20, 0))
@@ -75,5 +80,15 @@ def test_diff_added_changed_dropped_unchanged() -> None:
 
 
 def test_identical_index_writes_nothing() -> None:
-    plan = plan_index([cand("a_1", (10, 3), 1, thread="a")], {"a": IndexEntry("a_1", 10, 3)})
+    old = OldIndex(64, {"a": IndexEntry("a_1", 10, 3)}, None)
+    plan = plan_index([cand("a_1", (10, 3), 1, thread="a")], old)
     assert plan.changes == [] and not plan.writes_something
+
+
+def test_corrupt_old_index_is_rewritten_even_without_entries(tmp_path: Path) -> None:
+    (tmp_path / "index.bin").write_bytes(b"\x05\x00")
+    old = read_old_index(tmp_path / "index.bin")
+    assert old.state == "corrupt" and old.problem is not None
+    assert plan_index([], old).writes_something
+    missing = read_old_index(tmp_path / "absent.bin")
+    assert missing.state == "missing" and not plan_index([], missing).writes_something
