@@ -151,9 +151,7 @@ def _nul_free_string_ending_at(
     return None if text is None else (start, text)
 
 
-def _fast_candidates(
-    view: memoryview, head: CheckpointHead, rules: _Rules
-) -> list[CheckpointTail]:
+def _fast_candidates(view: memoryview, head: CheckpointHead, rules: _Rules) -> list[CheckpointTail]:
     end = len(view)
     floor = head.state_start
     if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _EMPTY_MAP:

@@ -1,0 +1,1 @@
+"""Fixture builders used by tests, the demo folder and benchmarks."""
