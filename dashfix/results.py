@@ -32,6 +32,12 @@ class Report:
     fail_on: Severity | None = Severity.ERROR
     error: str | None = None
     """Set when the run itself failed; the summary is still rendered."""
+    error_exit: ExitCode = ExitCode.FAILURE
+    """The exit code of the failure recorded in ``error``."""
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    """``(kind, rel)`` of every target that was checked, for per-target outputs (JUnit)."""
+    baseline: str | None = None
+    """The baseline file that was applied, if any."""
 
     @property
     def live(self) -> list[Finding]:
@@ -47,7 +53,9 @@ class Report:
         return sum(1 for f in self.live if (rule := table.get(f.code)) and rule.unreadable)
 
     def exit_code(self) -> ExitCode:
-        if self.error is not None or self.unreadable:
+        if self.error is not None:
+            return self.error_exit
+        if self.unreadable:
             return ExitCode.FAILURE
         if self.fail_on is not None and any(
             f.severity.rank >= self.fail_on.rank for f in self.live

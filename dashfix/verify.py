@@ -38,6 +38,7 @@ def verify(
         if progress is not None:
             ctx.progress = progress
         for target in found.targets:
+            report.targets.append((target.kind, target.rel))
             findings: list[Finding] = list(by_name[target.kind].check(target, ctx))
             report.findings.extend(findings)
         report.stats.update(ctx.stats)
