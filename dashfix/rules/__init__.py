@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dashfix.findings import Rule
-from dashfix.rules import general
+from dashfix.rules import gate, general
 
 # Each family module exposes ``RULES``; add new families here.
-_FAMILIES = (general,)
+_FAMILIES = (general, gate)
 
 
 def all_rules() -> tuple[Rule, ...]:
