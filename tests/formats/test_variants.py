@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import gzip
 import struct
 import zlib
@@ -93,7 +94,7 @@ def test_gunzip_round_trip() -> None:
 def test_gunzip_truncated() -> None:
     data = gzip.compress(PAYLOAD * 20, mtime=0)
     for cut in (0, 5, len(data) // 2, len(data) - 1):
-        with pytest.raises(DecodeError, match="truncated|corrupt"):
+        with pytest.raises(DecodeError, match=r"truncated|corrupt"):
             gunzip_bounded(data[:cut])
 
 
@@ -129,10 +130,8 @@ def test_gunzip_raw_zlib_is_rejected() -> None:
 
 @given(st.binary(max_size=200))
 def test_gunzip_random_bytes_only_raise_decode_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(DecodeError):
         gunzip_bounded(data, max_size=4096)
-    except DecodeError:
-        pass
 
 
 def test_versioned_round_trip_and_strictness() -> None:
@@ -158,10 +157,8 @@ def test_versioned_rejects_bad_nanos_and_flags_non_json_data() -> None:
 
 @given(st.binary(max_size=200))
 def test_versioned_random_bytes_only_raise_decode_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(DecodeError):
         decode_versioned(data)
-    except DecodeError:
-        pass
 
 
 def _legacy_json(timestamp: dict[str, int]) -> bytes:
@@ -210,14 +207,12 @@ def test_legacy_json_errors(data: bytes, fragment: str) -> None:
 
 @given(st.binary(max_size=200))
 def test_legacy_json_random_bytes_only_raise_decode_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(DecodeError):
         decode_legacy_json(data)
-    except DecodeError:
-        pass
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
     max_leaves=10,
 )
@@ -228,7 +223,5 @@ _checkpoint_keys = st.sampled_from(
 
 @given(st.dictionaries(_checkpoint_keys, _json_values))
 def test_legacy_json_structured_garbage_only_raises_decode_error(obj: dict[str, object]) -> None:
-    try:
+    with contextlib.suppress(DecodeError):
         decode_legacy_json(orjson.dumps(obj))
-    except DecodeError:
-        pass
