@@ -1,0 +1,71 @@
+"""The gate policy, applied once after the checks: baseline, select/ignore, severity.
+
+Order matters: the baseline is matched first (so an ignored code does not make its
+baseline entry look stale), then codes are filtered, then severities re-graded, so the
+GT4xx findings about the baseline obey select/ignore/severity like every other code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from dashfix.baseline import Baseline, apply_baseline
+from dashfix.errors import UsageError
+from dashfix.findings import Finding, Severity
+from dashfix.results import Report
+from dashfix.rules import all_rules, rules_by_code
+
+
+def check_codes(patterns: Iterable[str], origin: str) -> None:
+    """Each pattern must be a known code or the prefix of one (``DF``, ``CK1``)."""
+    codes = [rule.code for rule in all_rules()]
+    unknown = [p for p in patterns if not p or not any(code.startswith(p) for code in codes)]
+    if unknown:
+        raise UsageError(
+            f"{origin}: unknown code(s) {', '.join(map(repr, unknown))}; "
+            "`dashfix rules` lists them all"
+        )
+
+
+def _matches(code: str, patterns: Sequence[str]) -> bool:
+    return any(code.startswith(pattern) for pattern in patterns)
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    select: tuple[str, ...] = ()
+    """Report only codes matching one of these (empty: all)."""
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    baseline: Baseline | None = None
+    today: date | None = None
+
+    def keeps(self, finding: Finding, unreadable: frozenset[str]) -> bool:
+        # "Could not read" must never be filtered into a clean run.
+        if finding.code in unreadable:
+            return True
+        if self.select and not _matches(finding.code, self.select):
+            return False
+        return not _matches(finding.code, self.ignore)
+
+
+def apply_policy(report: Report, policy: GatePolicy) -> Report:
+    findings: list[Finding] = list(report.findings)
+    if policy.baseline is not None:
+        findings = apply_baseline(findings, policy.baseline, policy.today)
+        report.baseline = policy.baseline.source
+    unreadable = frozenset(rule.code for rule in rules_by_code().values() if rule.unreadable)
+    findings = [f for f in findings if policy.keeps(f, unreadable)]
+    if policy.severity:
+        findings = [
+            dataclasses.replace(f, severity=policy.severity[f.code])
+            if f.code in policy.severity
+            else f
+            for f in findings
+        ]
+    findings.sort(key=Finding.sort_key)
+    report.findings = findings
+    return report

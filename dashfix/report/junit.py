@@ -1,0 +1,110 @@
+"""``--format junit``: JUnit XML for GitLab ``artifacts:reports:junit`` and Jenkins.
+
+One testcase per checked target (store, log, dump) and check family. Findings outside
+every target (an unreadable PATH, an empty folder) get testcases of their own path.
+GitLab and Jenkins read only the first ``<failure>`` of a testcase, so a testcase holds
+one failure whose text lists every finding with its code and location.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from typing import TextIO
+
+from dashfix.findings import Finding
+from dashfix.report.locations import full_message, location_text, rule_for
+from dashfix.results import Report
+from dashfix.rules import rules_by_code
+
+# XML 1.0 cannot carry these at all, not even escaped; finding text may quote binary data.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_PASSING = "checks"
+"""Family label of a target's testcase when it has no findings at all."""
+
+
+def _owner(finding: Finding, targets: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The innermost target that holds the finding's path."""
+    best: tuple[str, str] | None = None
+    for kind, rel in targets:
+        inside = rel == "." or finding.path == rel or finding.path.startswith(rel + "/")
+        if inside and (best is None or len(rel) > len(best[1])):
+            best = (kind, rel)
+    return best
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _finding_line(finding: Finding) -> str:
+    line = f"{finding.code} {finding.severity.value} {location_text(finding)}: "
+    return _xml_text(line + full_message(finding))
+
+
+def to_element(report: Report) -> ET.Element:
+    table = rules_by_code()
+    cases: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+    for kind, rel in report.targets:
+        cases.setdefault((kind, rel, _PASSING), [])
+    for finding in report.findings:
+        owner = _owner(finding, report.targets) or ("scan", finding.path)
+        cases[(owner[0], owner[1], rule_for(finding, table).family)].append(finding)
+    # A target with findings needs no separate "all passed" testcase.
+    families_seen = {(kind, rel) for kind, rel, family in cases if family != _PASSING}
+    for kind, rel in families_seen:
+        if not cases.get((kind, rel, _PASSING), True):
+            del cases[(kind, rel, _PASSING)]
+
+    suites = ET.Element("testsuites", name="dashfix")
+    suite = ET.SubElement(suites, "testsuite", name="dashfix verify")
+    failures = errors = 0
+    for (kind, rel, family), findings in sorted(cases.items()):
+        case = ET.SubElement(
+            suite, "testcase", classname=f"dashfix.{kind}", name=_xml_text(f"{rel} [{family}]")
+        )
+        case.set("file", _xml_text(rel))
+        case.set("time", "0")
+        live = [f for f in findings if not f.suppressed]
+        suppressed = [f for f in findings if f.suppressed]
+        if live:
+            failures += 1
+            codes = sorted({f.code for f in live})
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=_xml_text(f"{len(live)} finding(s): {', '.join(codes)} in {rel}"),
+                type=codes[0],
+            )
+            failure.text = "\n".join(_finding_line(f) for f in live)
+        if suppressed:
+            out = ET.SubElement(case, "system-out")
+            out.text = "suppressed by baseline:\n" + "\n".join(
+                f"{_finding_line(f)} [reason: {f.suppression_reason}]" for f in suppressed
+            )
+    if report.error is not None:
+        errors += 1
+        case = ET.SubElement(suite, "testcase", classname="dashfix.run", name="dashfix verify")
+        case.set("time", "0")
+        message = _xml_text(report.error)
+        ET.SubElement(case, "error", message=message, type="DashfixError").text = message
+    tests = len(suite)
+    for element in (suites, suite):
+        element.set("tests", str(tests))
+        element.set("failures", str(failures))
+        element.set("errors", str(errors))
+    suite.set("skipped", "0")
+    properties = ET.Element("properties")
+    ET.SubElement(properties, "property", name="summary", value=_xml_text(report.summary_line()))
+    suite.insert(0, properties)
+    return suites
+
+
+def render(report: Report, out: TextIO) -> None:
+    tree = ET.ElementTree(to_element(report))
+    ET.indent(tree)
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    tree.write(out, encoding="unicode")
+    out.write("\n")
