@@ -19,7 +19,7 @@ from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.formats.ids import IdScheme, parse_id
 from dashfix.formats.index import decode_index
-from dashfix.formats.variants import Variant, classify, decode_versioned
+from dashfix.formats.variants import Variant, VersionedCheckpoint, classify, decode_versioned
 
 INTEROP = Path(__file__).resolve().parents[2] / "fixtures" / "interop"
 BINCODE_STORES = (
@@ -256,7 +256,7 @@ def test_collision_restart_parent_is_newer_than_child() -> None:
 def test_versioned_files_decode_fully() -> None:
     paths = sorted((INTEROP / "ckpt-versioned").glob("*.v.bin"))
     assert len(paths) == 3
-    decoded = []
+    decoded: list[VersionedCheckpoint] = []
     for path in paths:
         data = path.read_bytes()
         assert classify(path.name, data[:64]) is Variant.VERSIONED
