@@ -14,7 +14,9 @@ passes every plausibility rule:
 * parent: Option tag 0 or 1; at most ``ID_MAX_LEN`` bytes of UTF-8 without NUL (it was a
   file name, which cannot hold NUL); when the checkpoint's own id is of the current scheme,
   it starts with ``thread_id + "_"``;
-* metadata: at most ``METADATA_MAX_ENTRIES`` entries of UTF-8 strings.
+* metadata: at most ``METADATA_MAX_ENTRIES`` entries of UTF-8 strings, at most
+  ``METADATA_MAX_BYTES`` bytes in all. DashFlow itself writes none or two tiny entries; the
+  bound keeps the search window (``MAX_TAIL_SIZE``) small even for a huge damaged file.
 
 ``TailParse.candidates`` lists every candidate the search found (by increasing
 ``state_end``); ``unique`` is the candidate when there is exactly one; ``ambiguous`` means
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import calendar
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,6 +54,7 @@ NODE_MAX_LEN = 255
 # A checkpoint id is a file name stem: NAME_MAX (255) minus ".bin".
 ID_MAX_LEN = 251
 METADATA_MAX_ENTRIES = 1024
+METADATA_MAX_BYTES = 64 * 1024
 NANOS_PER_SEC = 1_000_000_000
 
 _TIMESTAMP = struct.Struct("<QI")
@@ -60,6 +63,7 @@ _SMALL_U64_HIGH_BYTES = b"\x00" * 7
 _EMPTY_MAP = b"\x00" * 8
 # node len (8) + timestamp (12) + option tag (1) + metadata count (8)
 MIN_TAIL_SIZE = 29
+MAX_TAIL_SIZE = 8 + NODE_MAX_LEN + 12 + 1 + 8 + ID_MAX_LEN + METADATA_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,20 +187,18 @@ def _fast_candidates(view: memoryview, head: CheckpointHead, rules: _Rules) -> l
     return found
 
 
-def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> list[int]:
+def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> Iterator[int]:
     """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), ascending.
 
     ``bytes.find`` skips non-zero data at C speed, so this stays cheap on real states.
     """
     if hi <= lo:
-        return []
+        return
     region = bytes(view[lo + 1 : hi + 7])
-    found: list[int] = []
     index = region.find(_SMALL_U64_HIGH_BYTES)
     while index != -1:
-        found.append(lo + index)
+        yield lo + index
         index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
-    return found
 
 
 def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTail | None:
@@ -211,6 +213,8 @@ def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTai
             return None
         parent = reader.string(ID_MAX_LEN) if reader.option_tag() else None
         if parent is not None and not rules.parent_ok(parent):
+            return None
+        if reader.remaining > METADATA_MAX_BYTES:
             return None
         count = reader.count(METADATA_MAX_ENTRIES, min_element_size=16)
         metadata: dict[str, str] = {}
@@ -228,10 +232,12 @@ def _all_offset_candidates(
     view: memoryview, head: CheckpointHead, rules: _Rules
 ) -> list[CheckpointTail]:
     # A node length is at most 255, so only offsets whose u64 has seven zero high bytes can
-    # start a tail; visiting just those is exact, not a heuristic.
+    # start a tail, and no tail is longer than MAX_TAIL_SIZE: visiting just those offsets is
+    # exact, not a heuristic.
     found: list[CheckpointTail] = []
+    first_start = max(head.state_start, len(view) - MAX_TAIL_SIZE)
     last_start = len(view) - MIN_TAIL_SIZE
-    for start in _small_length_prefixes(view, head.state_start, last_start + 1):
+    for start in _small_length_prefixes(view, first_start, last_start + 1):
         tail = _parse_tail_at(view, start, rules)
         if tail is not None:
             found.append(tail)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError, Writer, encode_string
 from dashfix.formats.checkpoint import (
+    METADATA_MAX_BYTES,
     CheckpointHead,
     CheckpointTail,
     encode_checkpoint,
@@ -171,6 +172,21 @@ def test_truncated_and_garbage_tails_give_no_candidate() -> None:
     assert parse_tail(payload[:-1], head).candidates == ()
     assert parse_tail(payload + b"\x00", head).candidates == ()
     assert parse_tail(payload + b"garbage", head).candidates == ()
+
+
+def test_metadata_beyond_the_size_bound_is_not_a_candidate() -> None:
+    within = _payload(metadata={"k": "v" * (METADATA_MAX_BYTES - 40)})
+    assert parse_tail(within, read_head(within)).unique is not None
+    beyond = _payload(metadata={"k": "v" * METADATA_MAX_BYTES})
+    assert parse_tail(beyond, read_head(beyond)).candidates == ()
+
+
+def test_huge_zero_filled_file_searches_only_the_tail_window() -> None:
+    # A preallocated or zeroed legacy file: empty id and thread, then megabytes of zeros.
+    data = bytes(16 * 1024 * 1024)
+    result = parse_tail(data, read_head(data))
+    assert result.candidates == ()
+    assert result.exhaustive
 
 
 def test_read_head_errors_are_decode_errors() -> None:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import contextlib
 import struct
-import time
 
 import pytest
 from hypothesis import given
@@ -41,10 +40,8 @@ def test_empty_index() -> None:
 
 def test_absurd_count_fails_fast_at_offset_zero() -> None:
     data = struct.pack("<Q", 2**63) + _entry("a", "a_1", 1, 0)
-    started = time.perf_counter()
     with pytest.raises(DecodeError) as caught:
         decode_index(data)
-    assert time.perf_counter() - started < 1.0
     assert caught.value.offset == 0
     assert "cannot fit" in caught.value.reason
 
