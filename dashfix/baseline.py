@@ -113,9 +113,17 @@ def _entry(raw: Any, where: str) -> BaselineEntry:
     )
 
 
+def _display_name(path: Path) -> str:
+    """Relative to the current folder when inside it, so GT4xx findings stay stable in CI."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file; every problem is a UsageError naming the file."""
-    name = str(path)
+    name = _display_name(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

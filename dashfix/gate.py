@@ -11,12 +11,16 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
-from dashfix.baseline import Baseline, apply_baseline
+from dashfix.baseline import Baseline, apply_baseline, load_baseline
+from dashfix.config import Settings
+from dashfix.context import Progress, VerifyOptions
 from dashfix.errors import UsageError
 from dashfix.findings import Finding, Severity
 from dashfix.results import Report
 from dashfix.rules import all_rules, rules_by_code
+from dashfix.verify import verify
 
 
 def check_codes(patterns: Iterable[str], origin: str) -> None:
@@ -69,3 +73,34 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
     findings.sort(key=Finding.sort_key)
     report.findings = findings
     return report
+
+
+def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> GatePolicy:
+    """Validate select/ignore/severity codes and load the baseline named by the settings."""
+    for key in ("select", "ignore"):
+        check_codes(settings[key], f"{key} (from {settings.source(key)})")
+    known = rules_by_code()
+    overrides: dict[str, str] = settings["severity"]
+    unknown = sorted(code for code in overrides if code not in known)
+    if unknown:
+        raise UsageError(
+            f"severity (from {settings.source('severity')}): unknown code(s) "
+            f"{', '.join(unknown)}; `dashfix rules` lists them all"
+        )
+    baseline_path = settings["baseline"] if with_baseline else None
+    return GatePolicy(
+        select=settings["select"],
+        ignore=settings["ignore"],
+        severity={code: Severity(level) for code, level in overrides.items()},
+        baseline=load_baseline(baseline_path) if baseline_path is not None else None,
+    )
+
+
+def run_gate(
+    paths: Sequence[Path],
+    options: VerifyOptions,
+    policy: GatePolicy,
+    progress: Progress | None = None,
+) -> Report:
+    """``verify`` plus the gate policy: what ``dashfix verify`` reports."""
+    return apply_policy(verify(paths, options, progress=progress), policy)

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dashfix.cli.app import app
-from dashfix.cli.options import FAIL_ON_CHOICES, parse_fail_on
+from dashfix.cli.gate_cli import GateFlags, run_verify
+from dashfix.cli.options import FAIL_ON_CHOICES
 from dashfix.context import VerifyOptions
-from dashfix.errors import EXIT_CODE_HELP, UsageError
-from dashfix.report import RENDERERS, render
-from dashfix.verify import verify
+from dashfix.errors import EXIT_CODE_HELP
+from dashfix.report import RENDERERS
 
 
 @app.command(
     help=(
         "Check checkpoint stores, stream logs and DLQ dumps under each PATH (default "
-        "./checkpoints). Strictly read-only: takes no lock, writes nothing, follows no "
-        "symlink.\n\n" + EXIT_CODE_HELP
+        "./checkpoints, or `paths` from the config file). Strictly read-only: takes no lock, "
+        "writes nothing but --output files, follows no symlink. Every option can also be set "
+        "in [tool.dashfix] / dashfix.toml or a DASHFIX_* variable; see `dashfix config show`."
+        "\n\n" + EXIT_CODE_HELP
     )
 )
 def verify_command(
@@ -28,19 +29,55 @@ def verify_command(
         list[Path] | None, typer.Argument(help="Stores, logs, dumps or folders holding them.")
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help=f"Output format: {', '.join(RENDERERS)}.")
-    ] = "text",
+        str | None,
+        typer.Option("--format", "-f", help=f"Output format on stdout: {', '.join(RENDERERS)}."),
+    ] = None,
+    output: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output", "-o", metavar="FORMAT:FILE",
+            help="Also write FORMAT to FILE (repeatable), e.g. sarif:dashfix.sarif.",
+        ),
+    ] = None,
     fail_on: Annotated[
-        str,
+        str | None,
         typer.Option(help=f"Lowest severity that fails the run: {', '.join(FAIL_ON_CHOICES)}."),
-    ] = "error",
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Baseline file: matching findings are suppressed.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option(help="Only report these codes or prefixes (repeatable).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="Do not report these codes or prefixes (repeatable).")
+    ] = None,
+    severity: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CODE=LEVEL", help="Re-grade a code: error, warning or info."),
+    ] = None,
+    progress: Annotated[
+        str | None, typer.Option(help="Progress on stderr: auto, always or never.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or heartbeat lines.")
+    ] = False,
+    list_inputs: Annotated[
+        bool,
+        typer.Option("--list-inputs", help="Only list what would be checked, and why files "
+                     "were skipped; check nothing."),
+    ] = False,
 ) -> int:
-    if output_format not in RENDERERS:
-        raise UsageError(f"unknown --format {output_format!r}; choose from {', '.join(RENDERERS)}")
-    options = VerifyOptions(fail_on=parse_fail_on(fail_on))
-    report = verify(paths or [Path("checkpoints")], options)
-    render(output_format, report, sys.stdout)
-    return int(report.exit_code())
+    options = VerifyOptions()
+    flags = GateFlags(
+        output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
+        config=config, select=select or (), ignore=ignore or (), severity=severity or (),
+        progress=progress, quiet=quiet, list_inputs=list_inputs,
+    )
+    return run_verify(paths or [], options, flags)
 
 
 verify_command.__name__ = "verify"
