@@ -1,0 +1,119 @@
+"""``dashfix rebuild-index``, ``dashfix repair`` and ``dashfix inspect``: one store each."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from dashfix.cli.app import app
+from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
+from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
+from dashfix.repair.apply import RUNNING_DASHFLOW_WARNING, rebuild_index
+from dashfix.repair.index_rebuild import Order
+from dashfix.report import repair_text
+
+FORMATS = ("text", "json")
+DEFAULT_STORE = Path("checkpoints")
+
+StoreArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The store folder. Default: ./checkpoints, or the current folder if it is a store.",
+        show_default=False,
+    ),
+]
+WaitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        metavar="SECONDS",
+        help="Wait up to SECONDS for the store lock instead of exiting with code 4 at once.",
+    ),
+]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+
+
+def looks_like_store(folder: Path) -> bool:
+    if (folder / INDEX_NAME).exists() or (folder / LOCK_NAME).exists():
+        return True
+    try:
+        return any(path.name.endswith(".bin") for path in folder.iterdir())
+    except OSError:
+        return False
+
+
+def resolve_store(given: Path | None) -> Path:
+    if given is None:
+        if DEFAULT_STORE.is_dir():
+            given = DEFAULT_STORE
+        elif looks_like_store(Path.cwd()):
+            given = Path.cwd()
+        else:
+            raise InputError(
+                "no store given, ./checkpoints does not exist and the current folder is not a "
+                "store (no index.bin, .checkpoint.lock or *.bin); pass STORE"
+            )
+    if given.is_symlink() or not given.is_dir():
+        raise InputError(f"{given} is not a store folder")
+    return given
+
+
+def check_format(output_format: str) -> None:
+    if output_format not in FORMATS:
+        raise UsageError(f"unknown --format {output_format!r}; choose text or json")
+
+
+def check_wait(wait_seconds: float | None) -> None:
+    if wait_seconds is not None and wait_seconds < 0:
+        raise UsageError("--wait SECONDS must not be negative")
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def warn_running_dashflow() -> None:
+    print(f"dashfix: warning: {RUNNING_DASHFLOW_WARNING}", file=sys.stderr)
+
+
+@app.command(
+    "rebuild-index",
+    help=(
+        "Rebuild index.bin from the checkpoint files: per thread the latest readable "
+        "checkpoint. Prints the old-to-new diff. Takes DashFlow's .checkpoint.lock, keeps a "
+        "timestamped backup of the old index and writes atomically.\n\n" + EXIT_CODE_HELP
+    ),
+)
+def rebuild_index_command(
+    store: StoreArgument = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            help="auto: embedded timestamp where the tail parse is unambiguous, mtime "
+            "elsewhere; embedded: DashFlow's rule only; mtime: file modification time."
+        ),
+    ] = "auto",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")
+    ] = False,
+    wait_seconds: WaitOption = None,
+    output_format: FormatOption = "text",
+) -> int:
+    check_format(output_format)
+    check_wait(wait_seconds)
+    try:
+        chosen_order = Order(order)
+    except ValueError:
+        raise UsageError(f"--order must be auto, embedded or mtime, not {order!r}") from None
+    folder = resolve_store(store)
+    warn_running_dashflow()
+    outcome = rebuild_index(folder, chosen_order, dry_run=dry_run, wait_seconds=wait_seconds)
+    if output_format == "json":
+        emit_json(outcome.to_dict())
+    else:
+        repair_text.render_rebuild(outcome, sys.stdout)
+    return int(ExitCode.CLEAN)
