@@ -20,7 +20,8 @@ from dashfix.report import RENDERERS
         "Check checkpoint stores, stream logs and DLQ dumps under each PATH (default "
         "./checkpoints, or `paths` from the config file). Strictly read-only: takes no lock, "
         "writes nothing but --output files, follows no symlink. Every option can also be set "
-        "in [tool.dashfix] / dashfix.toml or a DASHFIX_* variable; see `dashfix config show`."
+        "in pyproject.toml (tool.dashfix), dashfix.toml or a DASHFIX_* variable; see "
+        "`dashfix config show`."
         "\n\n" + EXIT_CODE_HELP
     )
 )

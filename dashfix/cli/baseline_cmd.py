@@ -1,0 +1,70 @@
+"""``dashfix baseline create``: accept the current findings, each with a reason."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dashfix.baseline import (
+    DEFAULT_BASELINE_FILE,
+    PLACEHOLDER_REASON,
+    draft_baseline,
+    load_baseline,
+    parse_expires,
+    write_baseline,
+)
+from dashfix.cli.app import app
+from dashfix.config import resolve_settings
+from dashfix.context import VerifyOptions
+from dashfix.errors import ExitCode
+from dashfix.gate import policy_from_settings, run_gate
+from dashfix.report.locations import location_text
+
+baseline_app = typer.Typer(
+    name="baseline", help="Accept known findings so the gate fails only on new ones.",
+    no_args_is_help=True,
+)
+app.add_typer(baseline_app)
+
+
+@baseline_app.command("create")
+def baseline_create(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="What to verify (default: as for verify).")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Baseline file to write.")
+    ] = Path(DEFAULT_BASELINE_FILE),
+    reason: Annotated[
+        str, typer.Option(help="Why these findings are accepted (flagged GT402 until set).")
+    ] = PLACEHOLDER_REASON,
+    expires: Annotated[
+        str | None, typer.Option(help="Date (YYYY-MM-DD) after which the entries stop applying.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+    ] = None,
+) -> int:
+    """Run verify and write every current finding's fingerprint to a baseline file.
+
+    Entries already in the file keep their reason and expiry. Integrity damage (CRC,
+    length, magic) is never written: it cannot be accepted as known."""
+    expiry = parse_expires(expires, "--expires") if expires is not None else None
+    previous = load_baseline(output) if output.exists() else None
+    settings = resolve_settings(config=config)
+    policy = policy_from_settings(settings, with_baseline=False)
+    report = run_gate(paths or list(settings["paths"]), VerifyOptions(fail_on=None), policy)
+    draft = draft_baseline(report.findings, reason, expiry, previous)
+    write_baseline(draft, output)
+    print(f"dashfix: wrote {len(draft.entries)} entr{'y' if len(draft.entries) == 1 else 'ies'} "
+          f"to {output}", file=sys.stderr)
+    for finding in draft.skipped:
+        print(f"dashfix: note: not baselined (integrity damage is never accepted): "
+              f"{finding.code} {location_text(finding)}", file=sys.stderr)
+    if draft.entries and any(e.reason == PLACEHOLDER_REASON for e in draft.entries):
+        print("dashfix: note: replace the placeholder reasons in the file; until then each "
+              "entry is reported as GT402", file=sys.stderr)
+    return int(ExitCode.FAILURE if report.unreadable else ExitCode.CLEAN)
