@@ -225,3 +225,18 @@ _checkpoint_keys = st.sampled_from(
 def test_legacy_json_structured_garbage_only_raises_decode_error(obj: dict[str, object]) -> None:
     with contextlib.suppress(DecodeError):
         decode_legacy_json(orjson.dumps(obj))
+
+
+_name_parts = st.sampled_from(
+    ["", ".", "index", "x", ".bin", ".v", ".gz", ".json", ".tmp", ".bak", f".{UUID}", "_"]
+)
+
+
+@given(st.lists(_name_parts, max_size=6).map("".join), st.binary(max_size=40))
+def test_classify_is_total(name: str, head: bytes) -> None:
+    by_name = classify_name(name)
+    by_bytes = classify(name, head)
+    # Bytes can only confirm the name, demote it to UNKNOWN, or tell DCHK from legacy.
+    assert by_bytes in (by_name, Variant.UNKNOWN, Variant.LEGACY_BINCODE)
+    if by_bytes is Variant.LEGACY_BINCODE:
+        assert by_name is Variant.DCHK
