@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import orjson
 
@@ -112,10 +113,10 @@ class StoreBuilder:
     proc: str = DEFAULT_PROC
     base_secs: int = BASE_SECS
     seed: int = 0
-    written: list[WrittenCheckpoint] = field(default_factory=list)
-    _counters: dict[tuple[str, str], int] = field(default_factory=dict)
-    _last_id: dict[str, str | None] = field(default_factory=dict)
-    _ticks: int = 0
+    written: list[WrittenCheckpoint] = field(default_factory=list, init=False)
+    _counters: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
+    _last_id: dict[str, str | None] = field(default_factory=dict, init=False)
+    _ticks: int = field(default=0, init=False)
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -388,13 +389,16 @@ class StoreBuilder:
 
     def index(
         self,
-        entries: Mapping[str, IndexEntry] | Iterable[tuple[str, IndexEntry]] | _Auto = AUTO,
+        entries: Mapping[str, IndexEntry]
+        | Iterable[tuple[str, IndexEntry]]
+        | Literal["auto"]
+        | _Auto = AUTO,
     ) -> Path:
-        """Write ``index.bin``: consistent with the files (AUTO), a map, or a list of pairs
-        (which may repeat a thread, as a damaged or foreign index could)."""
-        return self.write_raw(
-            "index.bin", index_bytes(self.latest_entries() if entries is AUTO else entries)
-        )
+        """Write ``index.bin``: consistent with the files (AUTO or "auto"), a map, or a list
+        of pairs (which may repeat a thread, as a damaged or foreign index could)."""
+        if isinstance(entries, (str, _Auto)):
+            return self.write_raw("index.bin", encode_index(self.latest_entries()))
+        return self.write_raw("index.bin", index_bytes(entries))
 
     def lock(self) -> Path:
         """The zero-length ``.checkpoint.lock`` DashFlow creates on its first index save."""

@@ -152,6 +152,7 @@ def test_auto_index_matches_the_latest_files(tmp_path: Path) -> None:
         "c": IndexEntry(same_second.checkpoint_id, same_second.secs, 0),
     }
     assert higher_id.checkpoint_id < same_second.checkpoint_id
+    assert store.index("auto").read_bytes() == path.read_bytes()
 
 
 def test_index_with_duplicate_threads(tmp_path: Path) -> None:
