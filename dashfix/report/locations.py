@@ -23,8 +23,13 @@ def location_text(finding: Finding) -> str:
 def full_message(finding: Finding) -> str:
     """The message plus expected/actual and the fix command, for one-line formats."""
     text = finding.message
-    if finding.expected is not None or finding.actual is not None:
-        text += f" (expected {finding.expected}, found {finding.actual})"
+    compared = [
+        f"{label} {value}"
+        for label, value in (("expected", finding.expected), ("found", finding.actual))
+        if value is not None
+    ]
+    if compared:
+        text += f" ({', '.join(compared)})"
     if finding.fix_command:
         text += f"; fix: {finding.fix_command}"
     return text

@@ -28,7 +28,7 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     help_text = f"{rule.explanation}\n\nDashFlow bug: {rule.bug}\nFix: {rule.fix}"
     help_markdown = f"{rule.explanation}\n\n- DashFlow bug: {rule.bug}\n- Fix: {rule.fix}"
     if not rule.baselinable:
-        note = "Cannot be baselined: integrity damage is never accepted as known."
+        note = "Cannot be baselined: a baseline never suppresses this code."
         help_text += f"\n{note}"
         help_markdown += f"\n- {note}"
     return {
@@ -93,7 +93,7 @@ def _result(finding: Finding, rule_index: int, rooted: bool, baselined: bool) ->
     if baselined:
         result["baselineState"] = "unchanged" if finding.suppressed else "new"
     if finding.suppressed:
-        suppression: dict[str, Any] = {"kind": "external", "status": "accepted"}
+        suppression: dict[str, Any] = {"kind": "external", "state": "accepted"}
         if finding.suppression_reason:
             suppression["justification"] = finding.suppression_reason
         result["suppressions"] = [suppression]
