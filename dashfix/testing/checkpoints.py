@@ -99,10 +99,6 @@ class WrittenCheckpoint:
     state: bytes
     payload: bytes  # the bincode Checkpoint<S>, without any header
 
-    @property
-    def file_bytes(self) -> bytes:
-        return self.path.read_bytes()
-
 
 @dataclass
 class StoreBuilder:
@@ -175,31 +171,27 @@ class StoreBuilder:
 
     # checkpoints -------------------------------------------------------------------
 
-    def _build(
+    def _identity(
         self,
         thread_id: str,
         *,
-        checkpoint_id: str | None,
-        node: str,
-        secs: int | None,
-        nanos: int,
-        parent: str | _Auto | None,
-        proc: str | None,
-        counter: int | None,
-        state: bytes | int,
-        scheme: IdScheme,
-        metadata: Mapping[str, str] | None,
-    ) -> tuple[str, int, str | None, bytes, bytes]:
+        scheme: IdScheme = IdScheme.CURRENT,
+        secs: int | None = None,
+        parent: str | _Auto | None = AUTO,
+        proc: str | None = None,
+        counter: int | None = None,
+        checkpoint_id: str | None = None,
+    ) -> tuple[str, int, str | None]:
+        """(id, secs, parent) of the next checkpoint of ``thread_id``; AUTO chains parents."""
         secs = self.next_secs() if secs is None else secs
         if checkpoint_id is None:
             checkpoint_id = self.make_id(thread_id, scheme, proc=proc, counter=counter, secs=secs)
         parent_id = self._last_id.get(thread_id) if parent is AUTO else parent
         self._last_id[thread_id] = checkpoint_id
-        state_bytes = sized_agent_state(state, self._ticks) if isinstance(state, int) else state
-        payload = encode_checkpoint(
-            checkpoint_id, thread_id, state_bytes, node, secs, nanos, parent_id, metadata or {}
-        )
-        return checkpoint_id, secs, parent_id, state_bytes, payload
+        return checkpoint_id, secs, parent_id
+
+    def _state_bytes(self, state: bytes | int) -> bytes:
+        return sized_agent_state(state, self._ticks) if isinstance(state, int) else state
 
     def checkpoint(
         self,
@@ -220,18 +212,18 @@ class StoreBuilder:
         name: str | None = None,
     ) -> WrittenCheckpoint:
         """Write ``{id}.bin`` (or ``name``). ``state`` is raw bincode or a size in bytes."""
-        checkpoint_id, secs, parent_id, state_bytes, payload = self._build(
+        checkpoint_id, secs, parent_id = self._identity(
             thread_id,
-            checkpoint_id=checkpoint_id,
-            node=node,
+            scheme=scheme,
             secs=secs,
-            nanos=nanos,
             parent=parent,
             proc=proc,
             counter=counter,
-            state=state,
-            scheme=scheme,
-            metadata=metadata,
+            checkpoint_id=checkpoint_id,
+        )
+        state_bytes = self._state_bytes(state)
+        payload = encode_checkpoint(
+            checkpoint_id, thread_id, state_bytes, node, secs, nanos, parent_id, metadata or {}
         )
         data = dchk.wrap(payload, version) if header is Header.DCHK else payload
         path = self.write_raw(name or f"{checkpoint_id}.bin", data)
@@ -285,19 +277,9 @@ class StoreBuilder:
         secs: int | None = None,
     ) -> WrittenCheckpoint:
         """A CompressedFileCheckpointer ``{id}.bin.gz``: gzip of the bare payload."""
-        checkpoint_id, secs, parent_id, state_bytes, payload = self._build(
-            thread_id,
-            checkpoint_id=None,
-            node=node,
-            secs=secs,
-            nanos=0,
-            parent=parent,
-            proc=None,
-            counter=None,
-            state=state,
-            scheme=IdScheme.CURRENT,
-            metadata=None,
-        )
+        checkpoint_id, secs, parent_id = self._identity(thread_id, secs=secs, parent=parent)
+        state_bytes = self._state_bytes(state)
+        payload = encode_checkpoint(checkpoint_id, thread_id, state_bytes, node, secs, 0, parent_id)
         path = self.write_raw(f"{checkpoint_id}.bin.gz", gzip.compress(payload, 6, mtime=0))
         return WrittenCheckpoint(
             path, checkpoint_id, thread_id, node, secs, 0, parent_id, {}, state_bytes, payload
@@ -315,10 +297,7 @@ class StoreBuilder:
         secs: int | None = None,
     ) -> WrittenCheckpoint:
         """A VersionedFileCheckpointer ``{id}.v.bin`` (or ``.v.bin.gz`` with ``compress``)."""
-        secs = self.next_secs() if secs is None else secs
-        checkpoint_id = self.make_id(thread_id)
-        parent_id = self._last_id.get(thread_id) if parent is AUTO else parent
-        self._last_id[thread_id] = checkpoint_id
+        checkpoint_id, secs, parent_id = self._identity(thread_id, secs=secs, parent=parent)
         versioned = VersionedCheckpoint(
             schema_version, data_json, checkpoint_id, thread_id, node, secs, 0, parent_id, {}
         )
@@ -343,10 +322,9 @@ class StoreBuilder:
     ) -> Path:
         """A legacy pretty-printed JSON ``{id}.json``; ``serde_default_time`` picks the
         ``secs_since_epoch`` spelling of the timestamp."""
-        secs = self.next_secs() if secs is None else secs
-        checkpoint_id = self.make_id(thread_id, IdScheme.COUNTER)
-        parent_id = self._last_id.get(thread_id) if parent is AUTO else parent
-        self._last_id[thread_id] = checkpoint_id
+        checkpoint_id, secs, parent_id = self._identity(
+            thread_id, scheme=IdScheme.COUNTER, secs=secs, parent=parent
+        )
         secs_key, nanos_key = (
             ("secs_since_epoch", "nanos_since_epoch") if serde_default_time else ("secs", "nanos")
         )
