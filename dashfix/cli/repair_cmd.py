@@ -12,8 +12,15 @@ import typer
 from dashfix.cli.app import app
 from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
-from dashfix.repair.apply import RUNNING_DASHFLOW_WARNING, rebuild_index
+from dashfix.repair.apply import (
+    RUNNING_DASHFLOW_WARNING,
+    apply_repair,
+    preview_repair,
+    rebuild_index,
+    restore,
+)
 from dashfix.repair.index_rebuild import Order
+from dashfix.repair.quarantine import list_sessions
 from dashfix.report import repair_text
 
 FORMATS = ("text", "json")
@@ -117,3 +124,67 @@ def rebuild_index_command(
     else:
         repair_text.render_rebuild(outcome, sys.stdout)
     return int(ExitCode.CLEAN)
+
+
+@app.command(
+    "repair",
+    help=(
+        "Plan the repairs of a checkpoint store and, with --apply, carry them out: fix "
+        "damaged magics, promote complete temps whose checkpoint is missing, move corrupt and "
+        "foreign files and orphan temps into .dashfix-quarantine/ (never deleted), rebuild "
+        "index.bin. Holds .checkpoint.lock while writing; --restore undoes a session.\n\n"
+        + EXIT_CODE_HELP
+    ),
+)
+def repair_command(
+    store: StoreArgument = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Carry out the plan (default: only print it).")
+    ] = False,
+    restore_session: Annotated[
+        str | None,
+        typer.Option(
+            "--restore",
+            metavar="SESSION",
+            help="Undo the repair session SESSION (a folder name under .dashfix-quarantine/); "
+            "'list' lists the sessions.",
+        ),
+    ] = None,
+    wait_seconds: WaitOption = None,
+    output_format: FormatOption = "text",
+) -> int:
+    check_format(output_format)
+    check_wait(wait_seconds)
+    folder = resolve_store(store)
+    if restore_session is not None:
+        if apply:
+            raise UsageError("--restore and --apply cannot be combined")
+        return _restore(folder, restore_session, wait_seconds, output_format)
+    warn_running_dashflow()
+    outcome = apply_repair(folder, wait_seconds=wait_seconds) if apply else preview_repair(folder)
+    if output_format == "json":
+        emit_json(outcome.to_dict())
+    else:
+        repair_text.render_repair(outcome, sys.stdout)
+    return int(outcome.exit_code())
+
+
+def _restore(folder: Path, session: str, wait_seconds: float | None, output_format: str) -> int:
+    if session == "list":
+        sessions = list_sessions(folder)
+        if output_format == "json":
+            emit_json({"store": str(folder), "sessions": sessions})
+        else:
+            print("\n".join(sessions) if sessions else f"no repair sessions in {folder}")
+        return int(ExitCode.CLEAN)
+    warn_running_dashflow()
+    outcome = restore(folder, session, wait_seconds=wait_seconds)
+    if output_format == "json":
+        emit_json({"store": str(folder), "session": session, "restored": outcome.restored,
+                   "skipped": outcome.skipped})
+    else:
+        for name in outcome.restored:
+            print(f"restored {name}")
+        for line in outcome.skipped:
+            print(f"skipped {line}")
+    return int(ExitCode.FAILURE if outcome.skipped else ExitCode.CLEAN)

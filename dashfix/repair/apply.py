@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashfix.errors import InputError
+from dashfix.errors import ExitCode, InputError
+from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index
 from dashfix.formats.variants import INDEX_NAME
-from dashfix.repair.atomic import atomic_write_bytes
+from dashfix.repair.atomic import atomic_write_bytes, fsync_dir
 from dashfix.repair.backup import backup_file, utc_stamp
 from dashfix.repair.index_rebuild import (
     Change,
@@ -24,7 +25,11 @@ from dashfix.repair.index_rebuild import (
     read_old_index,
 )
 from dashfix.repair.lock import store_lock
+from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
+from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
 from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
+from dashfix.results import Report
+from dashfix.verify import verify
 
 RUNNING_DASHFLOW_WARNING = (
     "Stop every DashFlow process that uses this store before writing to it: a running "
@@ -139,3 +144,123 @@ def rebuild_index(
             outcome.backup = write_index(store, plan.entries, stamp or utc_stamp())
             outcome.written = True
     return outcome
+
+
+@dataclass
+class RepairOutcome:
+    store: Path
+    plan: RepairPlan
+    index_plan: IndexPlan
+    applied: bool
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    index_written: bool = False
+    index_backup: Path | None = None
+    session: Path | None = None
+    remaining: Report | None = None
+    """What ``verify`` still finds after ``--apply``."""
+
+    def exit_code(self) -> ExitCode:
+        if self.failed:
+            return ExitCode.FAILURE
+        return ExitCode.CLEAN if self.remaining is None else self.remaining.exit_code()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store": str(self.store),
+            "applied": self.applied,
+            "warning": RUNNING_DASHFLOW_WARNING,
+            "actions": [action.to_dict() for action in self.plan.actions],
+            "kept": [{"name": name, "reason": reason} for name, reason in self.plan.kept],
+            "index": {
+                "old_state": self.index_plan.old_index.state,
+                "old_problem": self.index_plan.old_index.problem,
+                "changes": {
+                    kind: [_change_dict(change) for change in self.index_plan.changes_of(kind)]
+                    for kind in ("added", "changed", "dropped")
+                },
+                "unchanged": self.index_plan.unchanged,
+                "written": self.index_written,
+                "backup": None if self.index_backup is None else self.index_backup.name,
+            },
+            "done": self.done,
+            "failed": self.failed,
+            "quarantine": None if self.session is None else str(self.session),
+            "remaining": None if self.remaining is None else self.remaining.to_dict(),
+            "exit_code": int(self.exit_code()),
+        }
+
+
+def preview_repair(store: Path) -> RepairOutcome:
+    """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
+    plan = plan_repair(store)
+    index_plan = plan_index(plan.predicted, read_old_index(store / INDEX_NAME))
+    return RepairOutcome(store, plan, index_plan, applied=False)
+
+
+def _promote(session: QuarantineSession, temp: Path, target: Path, reason: str) -> None:
+    # link + unlink never replaces a checkpoint that appeared meanwhile (DashFlow writes
+    # checkpoint files without taking the lock).
+    os.link(temp, target, follow_symlinks=False)
+    os.unlink(temp)
+    fsync_dir(temp.parent)
+    session.record_rename(temp, target, ActionKind.PROMOTE.value, reason)
+
+
+def _fix_magic(session: QuarantineSession, path: Path, reason: str) -> None:
+    data = path.read_bytes()
+    if not dchk.has_damaged_magic(data):
+        raise InputError(f"{path.name} changed since the plan was made; not touched")
+    info = os.stat(path, follow_symlinks=False)
+    session.keep_original(path, ActionKind.FIX_MAGIC.value, reason)
+    atomic_write_bytes(path, dchk.MAGIC + data[len(dchk.MAGIC):], mode=info.st_mode & 0o7777)
+    # Keep the mtime: it is the file's age, and --order mtime/auto may rank by it.
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+
+
+def _carry_out(session: QuarantineSession, action: Action) -> str:
+    path = session.store / action.name
+    if action.kind is ActionKind.FIX_MAGIC:
+        _fix_magic(session, path, action.reason)
+        return f"fixed the magic of {action.name} (original kept in quarantine)"
+    if action.kind is ActionKind.PROMOTE:
+        assert action.target is not None
+        _promote(session, path, session.store / action.target, action.reason)
+        return f"promoted {action.name} to {action.target}"
+    session.move(path, action.kind.value, action.reason)
+    return f"moved {action.name} to quarantine: {action.reason}"
+
+
+def apply_repair(
+    store: Path, *, wait_seconds: float | None = None, stamp: str | None = None
+) -> RepairOutcome:
+    """Plan and carry out the repairs under the store lock, then re-run the checks."""
+    stamp = stamp or utc_stamp()
+    with store_lock(store, wait_seconds):
+        plan = plan_repair(store)
+        session = QuarantineSession(store, stamp)
+        outcome = RepairOutcome(store, plan, IndexPlan(Order.AUTO), applied=True)
+        for action in plan.actions:
+            try:
+                outcome.done.append(_carry_out(session, action))
+            except (OSError, InputError) as exc:
+                outcome.failed.append(f"{action.kind.value} {action.name}: {exc}")
+        index_plan, _considered = _plan_rebuild(store, Order.AUTO)
+        outcome.index_plan = index_plan
+        if index_plan.writes_something:
+            backup = write_index(store, index_plan.entries, stamp)
+            outcome.index_written, outcome.index_backup = True, backup
+            if backup is not None:
+                session.record_backup(store / INDEX_NAME, backup, "rebuild-index",
+                                      "index.bin rebuilt from the repaired files")
+            outcome.done.append("rebuilt index.bin" + (f" (backup {backup.name})" if backup
+                                                       else ""))
+        if session.entries:
+            outcome.session = session.folder
+    outcome.remaining = verify([store])
+    return outcome
+
+
+def restore(store: Path, session: str, *, wait_seconds: float | None = None) -> RestoreOutcome:
+    with store_lock(store, wait_seconds):
+        return restore_session(store, session)

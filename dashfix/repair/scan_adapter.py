@@ -33,7 +33,8 @@ class CandidateSet:
     """(file name, why it cannot be the latest checkpoint of its thread)."""
 
 
-def _read(path: str) -> tuple[bytes, os.stat_result] | str:
+def read_entry(path: str) -> tuple[bytes, os.stat_result] | str:
+    """The bytes and stat of a regular file, or why it could not be read as one."""
     # O_NOFOLLOW + fstat: one open and one stat per file, and a symlink is never followed.
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -55,10 +56,15 @@ def _read(path: str) -> tuple[bytes, os.stat_result] | str:
 
 def _candidate(store: str, name: str) -> Candidate | str:
     """The candidate for one file name, or why it is not one."""
-    read = _read(os.path.join(store, name))
+    read = read_entry(os.path.join(store, name))
     if isinstance(read, str):
         return read
     data, info = read
+    return candidate_from_bytes(name, data, info.st_mtime_ns)
+
+
+def candidate_from_bytes(name: str, data: bytes, mtime_ns: int) -> Candidate | str:
+    """The candidate that file ``name`` holding ``data`` would be, or why it is not one."""
     if dchk.is_wrapped(data):
         problem = dchk.verify(data)
         if problem is not None:
@@ -74,7 +80,7 @@ def _candidate(store: str, name: str) -> Candidate | str:
         return f"name does not match the embedded id {head.checkpoint_id!r}"
     tail = parse_tail(payload, head).unique
     embedded = None if tail is None else (tail.secs, tail.nanos)
-    return Candidate(name, head.checkpoint_id, head.thread_id, embedded, info.st_mtime_ns)
+    return Candidate(name, head.checkpoint_id, head.thread_id, embedded, mtime_ns)
 
 
 # Workers send plain tuples: pickling 100k dataclass instances costs more than the parse.

@@ -9,8 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dashfix.formats.index import IndexEntry
-from dashfix.repair.apply import RebuildOutcome
+from dashfix.repair.apply import RebuildOutcome, RepairOutcome
 from dashfix.repair.index_rebuild import Basis, IndexPlan
+from dashfix.report.text import render as render_findings
 
 _CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}
 
@@ -87,3 +88,42 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
         console.print(Text(f"wrote {outcome.store / 'index.bin'}{backup}", style="bold green"))
     else:
         console.print(Text("index.bin is already up to date: nothing written", style="bold green"))
+
+
+_ACTION_STYLE = {"fix-magic": "green", "promote": "green", "quarantine": "yellow"}
+
+
+def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
+    console = console_for(out)
+    plan = outcome.plan
+    verb = "applied" if outcome.applied else "plan (nothing done; add --apply)"
+    console.print(Text(f"repair of {outcome.store}: {verb}", style="bold"))
+    if plan.actions:
+        table = Table(header_style="bold")
+        table.add_column("action")
+        table.add_column("file", overflow="fold")
+        table.add_column("why", overflow="fold")
+        for action in plan.actions:
+            what = action.kind.value + (f" -> {action.target}" if action.target else "")
+            table.add_row(Text(what, style=_ACTION_STYLE[action.kind.value]), action.name,
+                          action.reason)
+        console.print(table)
+    else:
+        console.print("no file needs fixing, promoting or quarantining")
+    for name, reason in plan.kept:
+        console.print(Text(f"left alone: {name}: {reason}", style="dim"))
+    render_index_plan(outcome.index_plan, console)
+    if not outcome.applied:
+        return
+    for line in outcome.done:
+        console.print(Text(f"done: {line}", style="green"))
+    for line in outcome.failed:
+        console.print(Text(f"FAILED: {line}", style="bold red"))
+    if outcome.session is not None:
+        console.print(
+            f"quarantine and manifest: {outcome.session} (undo: dashfix repair "
+            f"{outcome.store} --restore {outcome.session.name})"
+        )
+    if outcome.remaining is not None:
+        console.print(Text("after repair, dashfix verify finds:", style="bold"))
+        render_findings(outcome.remaining, out)
