@@ -124,6 +124,8 @@ def _gate_report(paths: Sequence[Path], options: VerifyOptions, settings: Settin
     options.fail_on = parse_fail_on(settings["fail_on"])
     policy = policy_from_settings(settings)
     progress = make_progress(settings["progress"], settings["quiet"])
+    # Started here so the heartbeat ticks even while a check has not advanced anything yet.
+    progress.start("files and records checked", None)
     try:
         return run_gate(paths, options, policy, progress)
     finally:
