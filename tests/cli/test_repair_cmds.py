@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ from dashfix.testing.checkpoints import (
     Header,
     StoreBuilder,
     append_bytes,
+    damage_magic,
     flip_byte,
     set_mtime,
 )
@@ -282,3 +285,146 @@ def test_bad_options_are_usage_errors(cli, tmp_path: Path, args: tuple[str, str]
 
 def test_missing_store_is_exit_3(cli, tmp_path: Path) -> None:
     assert cli("rebuild-index", str(tmp_path / "absent")).exit_code == ExitCode.FAILURE
+
+
+# repair --------------------------------------------------------------------------------
+
+
+def damaged_store(root: Path) -> dict[str, Path]:
+    """One of each repairable fault next to healthy checkpoints."""
+    builder = StoreBuilder(root)
+    alpha = builder.chain("alpha", 3)
+    beta = builder.chain("beta", 2)
+    builder.index()
+    builder.lock()
+    flip_byte(alpha[1].path, 60)
+    damage_magic(beta[0].path)
+    promotable = builder.temp_checkpoint(alpha[2], remove_target=True)
+    partial = builder.temp_checkpoint(beta[1], complete=False)
+    index_temp = builder.temp_index()
+    foreign = builder.write_raw("session-123.bin", b"state only, not a checkpoint")
+    return {
+        "corrupt": alpha[1].path, "magic": beta[0].path, "promotable": promotable,
+        "promoted_target": alpha[2].path, "partial": partial, "index_temp": index_temp,
+        "foreign": foreign,
+    }
+
+
+def test_repair_without_apply_only_plans(cli, tmp_path: Path) -> None:
+    files = damaged_store(tmp_path / "s")
+    before = snapshot(tmp_path)
+    result = cli("repair", str(tmp_path / "s"), "--format", "json")
+    assert result.exit_code == ExitCode.CLEAN, result.stderr
+    actions = {a["name"]: a["action"] for a in result.json()["actions"]}
+    assert actions == {
+        files["corrupt"].name: "quarantine",
+        files["magic"].name: "fix-magic",
+        files["promotable"].name: "promote",
+        files["partial"].name: "quarantine",
+        files["index_temp"].name: "quarantine",
+        files["foreign"].name: "quarantine",
+    }
+    assert result.json()["applied"] is False
+    assert "bug #5" in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_repair_apply_round_trip(cli, tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    files = damaged_store(store)
+    originals = {p.name: p.read_bytes() for p in store.iterdir() if p.is_file()}
+    magic_mtime = files["magic"].stat().st_mtime_ns
+    result = cli("repair", str(store), "--apply", "--format", "json")
+    assert result.exit_code == ExitCode.CLEAN, result.stdout + result.stderr
+    document = result.json()
+    assert document["applied"] is True and document["failed"] == []
+    assert document["remaining"]["summary"]["errors"] == 0
+
+    # The store is repaired ...
+    assert not files["corrupt"].exists() and not files["foreign"].exists()
+    assert not files["partial"].exists() and not files["index_temp"].exists()
+    assert files["promoted_target"].read_bytes() == originals[files["promotable"].name]
+    assert files["magic"].read_bytes() == b"DCHK" + originals[files["magic"].name][4:]
+    assert files["magic"].stat().st_mtime_ns == magic_mtime
+    index = decode_index((store / "index.bin").read_bytes())
+    assert index["alpha"].checkpoint_id == files["promoted_target"].name[: -len(".bin")]
+    verified = cli("verify", str(store), "--format", "json")
+    assert verified.json()["summary"]["errors"] == 0, verified.stdout
+
+    # ... and every file that left the store or was rewritten is recoverable.
+    session = Path(document["quarantine"])
+    manifest = json.loads((session / "manifest.json").read_text())
+    recorded = {e["name"]: e for e in manifest["entries"]}
+    for name in (files["corrupt"].name, files["foreign"].name, files["partial"].name,
+                 files["index_temp"].name, files["magic"].name):
+        kept = store / recorded[name]["stored_as"]
+        assert kept.read_bytes() == originals[name]
+        assert recorded[name]["sha256"] == hashlib.sha256(originals[name]).hexdigest()
+    assert recorded[files["promotable"].name]["action"] == "renamed"
+
+    restored = cli("repair", str(store), "--restore", session.name, "--format", "json")
+    assert restored.exit_code == ExitCode.CLEAN, restored.stdout
+    after = {p.name: p.read_bytes() for p in store.iterdir() if p.is_file()}
+    assert after == originals
+
+
+def test_repair_apply_on_locked_store_exits_4(cli, tmp_path: Path) -> None:
+    damaged_store(tmp_path / "s")
+    holder = hold_lock(tmp_path / "s", 60)
+    try:
+        before = snapshot(tmp_path)
+        assert cli("repair", str(tmp_path / "s"), "--apply").exit_code == ExitCode.LOCKED
+        assert snapshot(tmp_path) == before
+        # Planning takes no lock.
+        assert cli("repair", str(tmp_path / "s")).exit_code == ExitCode.CLEAN
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_temp_twin_replaces_a_corrupt_checkpoint(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    [only] = builder.chain("alpha", 1)
+    good = only.path.read_bytes()
+    builder.temp_checkpoint(only)
+    flip_byte(only.path, 70)
+    document = cli("repair", str(tmp_path / "s"), "--apply", "--format", "json").json()
+    assert sorted(a["action"] for a in document["actions"]) == ["promote", "quarantine"]
+    assert only.path.read_bytes() == good
+
+
+def test_complete_temp_whose_target_exists_is_quarantined(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    [only] = builder.chain("alpha", 1)
+    temp = builder.temp_checkpoint(only)
+    document = cli("repair", str(tmp_path / "s"), "--format", "json").json()
+    assert [(a["name"], a["action"]) for a in document["actions"]] == [(temp.name, "quarantine")]
+
+
+def test_crc_flip_interop_store(cli, tmp_path: Path) -> None:
+    store = copy_interop("ckpt-crc-flip", tmp_path)
+    document = cli("repair", str(store), "--apply", "--format", "json").json()
+    assert [(a["name"], a["action"]) for a in document["actions"]] == [
+        ("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin", "quarantine")
+    ]
+    assert document["index"]["written"] is False
+    assert document["exit_code"] == 0
+
+
+def test_pure_versioned_store_is_left_alone(cli, tmp_path: Path) -> None:
+    store = copy_interop("ckpt-versioned", tmp_path)
+    before = snapshot(tmp_path)
+    document = cli("repair", str(store), "--format", "json").json()
+    assert document["actions"] == []
+    assert snapshot(tmp_path) == before
+
+
+def test_restore_list_and_unknown_session(cli, tmp_path: Path) -> None:
+    damaged_store(tmp_path / "s")
+    cli("repair", str(tmp_path / "s"), "--apply")
+    sessions = cli("repair", str(tmp_path / "s"), "--restore", "list", "--format", "json")
+    assert len(sessions.json()["sessions"]) == 1
+    missing = cli("repair", str(tmp_path / "s"), "--restore", "19990101T000000Z")
+    assert missing.exit_code == ExitCode.FAILURE
+    both = cli("repair", str(tmp_path / "s"), "--restore", "x", "--apply")
+    assert both.exit_code == ExitCode.USAGE
