@@ -83,6 +83,7 @@ def write_outputs(report: Report, outputs: Sequence[tuple[str, Path]]) -> None:
     rendered = [(path, _rendered(fmt, report).encode()) for fmt, path in outputs]
     for path, data in rendered:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, data)
         except OSError as exc:
             raise InputError(f"cannot write --output file {path}: {exc.strerror or exc}") from None
