@@ -100,24 +100,8 @@ class Reader:
 
     def string(self, max_len: int | None = None) -> str:
         """A u64 byte length then strict UTF-8; the length is checked before slicing."""
-        start = self.pos
-        length = self.u64()
-        if max_len is not None and length > max_len:
-            self.pos = start
-            raise DecodeError(start, f"string length {length} exceeds the limit of {max_len}")
-        if length > self._end - self.pos:
-            self.pos = start
-            raise DecodeError(
-                start,
-                f"string length {length} exceeds the {self._end - start - 8} bytes that remain",
-            )
-        body = self.pos
-        self.pos = body + length
-        try:
-            return str(self._data[body : body + length], "utf-8")
-        except UnicodeDecodeError as exc:
-            self.pos = start
-            raise DecodeError(body + exc.start, "invalid UTF-8 in string") from None
+        text, self.pos = string_at(self._data, self.pos, self._end, max_len)
+        return text
 
     def count(self, max_count: int | None = None, min_element_size: int = 1) -> int:
         """A u64 element count, checked against what could still fit in the remaining bytes."""
@@ -141,6 +125,25 @@ class Reader:
     def expect_end(self) -> None:
         if self.pos != self._end:
             raise DecodeError(self.pos, f"{self._end - self.pos} trailing bytes after the value")
+
+
+def string_at(data: memoryview, pos: int, end: int, max_len: int | None = None) -> tuple[str, int]:
+    """Decode the string whose u64 length is at ``pos``; returns (text, position after it).
+
+    The hot path of every checkpoint read, so it works on a memoryview without a Reader.
+    """
+    if end - pos < 8:
+        raise DecodeError(pos, f"u64 needs 8 bytes but only {end - pos} remain")
+    length: int = _U64.unpack_from(data, pos)[0]
+    if max_len is not None and length > max_len:
+        raise DecodeError(pos, f"string length {length} exceeds the limit of {max_len}")
+    body = pos + 8
+    if length > end - body:
+        raise DecodeError(pos, f"string length {length} exceeds the {end - body} bytes that remain")
+    try:
+        return str(data[body : body + length], "utf-8"), body + length
+    except UnicodeDecodeError as exc:
+        raise DecodeError(body + exc.start, "invalid UTF-8 in string") from None
 
 
 def encode_u32(value: int) -> bytes:

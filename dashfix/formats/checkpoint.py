@@ -47,7 +47,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dashfix.formats.bincode import Buffer, DecodeError, Reader, Writer
+from dashfix.formats.bincode import Buffer, DecodeError, Reader, Writer, string_at
 from dashfix.formats.ids import is_current_scheme
 
 NODE_MAX_LEN = 255
@@ -64,6 +64,8 @@ _EMPTY_MAP = b"\x00" * 8
 # node len (8) + timestamp (12) + option tag (1) + metadata count (8)
 MIN_TAIL_SIZE = 29
 MAX_TAIL_SIZE = 8 + NODE_MAX_LEN + 12 + 1 + 8 + ID_MAX_LEN + METADATA_MAX_BYTES
+# What precedes empty metadata: node (8 + 255), timestamp, tag, parent (8 + 251).
+_FAST_WINDOW = 8 + NODE_MAX_LEN + 12 + 1 + 8 + ID_MAX_LEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +100,11 @@ class TailParse:
 
 
 def read_head(payload: Buffer) -> CheckpointHead:
-    reader = Reader(payload)
-    checkpoint_id = reader.string()
-    thread_id = reader.string()
-    return CheckpointHead(checkpoint_id, thread_id, reader.pos)
+    view = payload if isinstance(payload, memoryview) else memoryview(payload)
+    end = len(view)
+    checkpoint_id, pos = string_at(view, 0, end)
+    thread_id, pos = string_at(view, pos, end)
+    return CheckpointHead(checkpoint_id, thread_id, pos)
 
 
 @lru_cache(maxsize=64)
@@ -113,12 +116,12 @@ def _secs_bounds(min_year: int, max_year: int) -> tuple[int, int]:
 
 
 class _Rules:
-    __slots__ = ("max_secs", "min_secs", "parent_prefix")
+    __slots__ = ("checkpoint_id", "max_secs", "min_secs", "thread_prefix")
 
     def __init__(self, head: CheckpointHead, min_year: int, max_year: int) -> None:
         self.min_secs, self.max_secs = _secs_bounds(min_year, max_year)
-        current = is_current_scheme(head.checkpoint_id)
-        self.parent_prefix = head.thread_id + "_" if current else None
+        self.checkpoint_id = head.checkpoint_id
+        self.thread_prefix = head.thread_id + "_"
 
     def timestamp_ok(self, secs: int, nanos: int) -> bool:
         return nanos < NANOS_PER_SEC and self.min_secs <= secs < self.max_secs
@@ -126,33 +129,29 @@ class _Rules:
     def parent_ok(self, parent: str) -> bool:
         if "\x00" in parent:
             return False
-        return self.parent_prefix is None or parent.startswith(self.parent_prefix)
-
-
-def _decode_text(view: memoryview, start: int, end: int) -> str | None:
-    try:
-        return str(view[start:end], "utf-8")
-    except UnicodeDecodeError:
-        return None
+        # The scheme is only worth parsing when the prefix is absent (the rare case).
+        return parent.startswith(self.thread_prefix) or not is_current_scheme(self.checkpoint_id)
 
 
 def _nul_free_string_ending_at(
-    view: memoryview, end: int, floor: int, max_len: int
+    window: bytes, base: int, end: int, floor: int, max_len: int
 ) -> tuple[int, str] | None:
-    """The one ``u64 len + text`` field without NUL that can end at ``end``: (start, text).
+    """The one ``u64 len + text`` field without NUL that can end at payload offset ``end``:
+    (start offset, text). ``window`` holds the payload bytes from offset ``base``.
 
     A length up to 255 has seven zero high bytes and the text has no zero byte, so the
     length's last byte is the last zero byte before ``end``.
     """
-    low = max(floor, end - 8 - max_len)
-    last_zero = bytes(view[low:end]).rfind(0)
+    last_zero = window.rfind(0, max(floor, end - 8 - max_len) - base, end - base)
     if last_zero < 0:
         return None
-    start = low + last_zero - 7
-    if start < floor or _U64.unpack_from(view, start)[0] != end - start - 8:
+    start = last_zero - 7
+    if start + base < floor or _U64.unpack_from(window, start)[0] != end - base - start - 8:
         return None
-    text = _decode_text(view, start + 8, end)
-    return None if text is None else (start, text)
+    try:
+        return start + base, window[start + 8 : end - base].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _fast_candidates(view: memoryview, head: CheckpointHead, rules: _Rules) -> list[CheckpointTail]:
@@ -161,29 +160,33 @@ def _fast_candidates(view: memoryview, head: CheckpointHead, rules: _Rules) -> l
     if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _EMPTY_MAP:
         return []
     metadata_start = end - 8
+    # One copy of the bytes that a parent, tag, timestamp and node can occupy.
+    base = max(floor, metadata_start - _FAST_WINDOW)
+    window = bytes(view[base:metadata_start])
     # (position of the Option tag, parent) for both parent shapes ending at metadata_start.
     parents: list[tuple[int, str | None]] = []
-    if view[metadata_start - 1] == 0:
+    if window[-1] == 0:
         parents.append((metadata_start - 1, None))
     # A Some tag needs a node length and a timestamp (20 bytes) in front of it.
-    found_parent = _nul_free_string_ending_at(view, metadata_start, floor + 21, ID_MAX_LEN)
+    found_parent = _nul_free_string_ending_at(window, base, metadata_start, floor + 21, ID_MAX_LEN)
     if found_parent is not None:
         start, parent = found_parent
-        if view[start - 1] == 1 and rules.parent_ok(parent):
+        if window[start - 1 - base] == 1 and rules.parent_ok(parent):
             parents.append((start - 1, parent))
     found: list[CheckpointTail] = []
     for tag_pos, maybe_parent in parents:
         timestamp_pos = tag_pos - 12
         if timestamp_pos - 8 < floor:
             continue
-        secs, nanos = _TIMESTAMP.unpack_from(view, timestamp_pos)
+        secs, nanos = _TIMESTAMP.unpack_from(window, timestamp_pos - base)
         if not rules.timestamp_ok(secs, nanos):
             continue
-        found_node = _nul_free_string_ending_at(view, timestamp_pos, floor, NODE_MAX_LEN)
+        found_node = _nul_free_string_ending_at(window, base, timestamp_pos, floor, NODE_MAX_LEN)
         if found_node is not None:
             node_start, node = found_node
             found.append(CheckpointTail(node, secs, nanos, maybe_parent, {}, node_start))
-    found.sort(key=lambda tail: tail.state_end)
+    if len(found) > 1:
+        found.sort(key=lambda tail: tail.state_end)
     return found
 
 
