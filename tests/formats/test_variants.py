@@ -240,3 +240,16 @@ def test_classify_is_total(name: str, head: bytes) -> None:
     assert by_bytes in (by_name, Variant.UNKNOWN, Variant.LEGACY_BINCODE)
     if by_bytes is Variant.LEGACY_BINCODE:
         assert by_name is Variant.DCHK
+
+
+@given(st.data())
+def test_mutated_versioned_and_gzip_only_raise_decode_error(data: st.DataObject) -> None:
+    raw = bytearray(encode_versioned(VERSIONED))
+    packed = bytearray(gzip.compress(bytes(raw), mtime=0))
+    for buffer in (raw, packed):
+        for _ in range(data.draw(st.integers(1, 3))):
+            buffer[data.draw(st.integers(0, len(buffer) - 1))] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(DecodeError):
+        decode_versioned(bytes(raw[: data.draw(st.integers(0, len(raw)))]))
+    with contextlib.suppress(DecodeError):
+        decode_versioned(gunzip_bounded(bytes(packed), max_size=4096))
