@@ -15,14 +15,19 @@ from dashfix.formats import dchk
 from dashfix.formats.bincode import Buffer, DecodeError
 from dashfix.formats.checkpoint import CheckpointTail, parse_tail, read_head
 from dashfix.formats.ids import id_matches_thread, parse_id
+from dashfix.formats.index import IndexEntry
 from dashfix.formats.variants import (
+    INDEX_NAME,
     MAX_DECOMPRESSED_SIZE,
     Variant,
     classify,
+    classify_name,
     decode_versioned,
     gunzip_bounded,
     parse_temp_name,
 )
+from dashfix.repair.index_rebuild import Candidate, Order, choose, read_old_index
+from dashfix.repair.scan_adapter import read_entry
 
 MAX_INSPECT_BYTES = MAX_DECOMPRESSED_SIZE + dchk.HEADER_SIZE
 """Larger files cannot be loaded by DashFlow either (state limit and gzip cap)."""
@@ -280,3 +285,138 @@ def inspect_file(path: Path, display: str | None = None) -> FileInspection:
     if found.checkpoint_id is not None and found.thread_id is not None:
         found.id_matches_thread = id_matches_thread(found.checkpoint_id, found.thread_id)
     return found
+
+
+@dataclass
+class HistoryEntry:
+    checkpoint_id: str
+    name: str
+    node: str | None
+    secs: int | None
+    nanos: int | None
+    parent_id: str | None
+    problem: str | None
+    mtime_ns: int
+    children: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checkpoint_id": self.checkpoint_id, "name": self.name, "node": self.node,
+            "secs": self.secs, "nanos": self.nanos, "parent_id": self.parent_id,
+            "problem": self.problem, "children": self.children,
+        }
+
+
+@dataclass
+class ThreadHistory:
+    store: Path
+    thread_id: str
+    entries: dict[str, HistoryEntry]
+    roots: list[str]
+    """Checkpoints without a parent in this thread (one per run or resume), oldest first;
+    a parent that is missing or in a parent cycle makes its child a root too."""
+    index_entry: IndexEntry | None
+    index_problem: str | None
+    latest: str | None
+    """Latest by DashFlow's rule (embedded timestamp, then id string) among readable files."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "store": str(self.store),
+            "thread_id": self.thread_id,
+            "index_entry": None if self.index_entry is None else {
+                "checkpoint_id": self.index_entry.checkpoint_id,
+                "secs": self.index_entry.secs, "nanos": self.index_entry.nanos},
+            "index_problem": self.index_problem,
+            "latest_by_dashflow_rule": self.latest,
+            "roots": self.roots,
+            "checkpoints": [entry.to_dict() for entry in self.entries.values()],
+        }
+
+
+def _history_entry(name: str, data: bytes, mtime_ns: int, thread_id: str) -> HistoryEntry | None:
+    problem: str | None = None
+    if dchk.is_wrapped(data):
+        error = dchk.verify(data)
+        if error is not None:
+            problem = error.kind.value
+        payload: Buffer = dchk.payload_of(data)
+    elif dchk.has_damaged_magic(data):
+        problem, payload = "damaged magic", dchk.payload_of(data)
+    else:
+        payload = data
+    try:
+        head = read_head(payload)
+    except DecodeError:
+        return None
+    if head.thread_id != thread_id:
+        return None
+    tail = parse_tail(payload, head).unique
+    if tail is None and problem is None:
+        problem = "tail parse ambiguous or failed"
+    return HistoryEntry(
+        head.checkpoint_id, name, None if tail is None else tail.node,
+        None if tail is None else tail.secs, None if tail is None else tail.nanos,
+        None if tail is None else tail.parent_id, problem, mtime_ns,
+    )
+
+
+def _sort_key(entry: HistoryEntry) -> tuple[int, int, str]:
+    return (entry.secs or 0, entry.nanos or 0, entry.checkpoint_id)
+
+
+def thread_history(store: Path, thread_id: str) -> ThreadHistory:
+    """Every checkpoint file of ``thread_id`` (embedded thread, not file name) in ``store``."""
+    entries: dict[str, HistoryEntry] = {}
+    with os.scandir(store) as scanned:
+        names = sorted(e.name for e in scanned if classify_name(e.name) is Variant.DCHK)
+    for name in names:
+        read = read_entry(os.path.join(store, name))
+        if isinstance(read, str):
+            continue
+        data, info = read
+        entry = _history_entry(name, data, info.st_mtime_ns, thread_id)
+        if entry is not None:
+            # Two files with one embedded id: keep both, the second under its file name.
+            entries[entry.checkpoint_id if entry.checkpoint_id not in entries else name] = entry
+    for key in sorted(entries, key=lambda k: _sort_key(entries[k])):
+        parent = entries[key].parent_id
+        if parent is not None and parent in entries and parent != key:
+            entries[parent].children.append(key)
+    roots = _roots(entries)
+    old = read_old_index(store / INDEX_NAME)
+    loadable = [
+        Candidate(e.name, e.checkpoint_id, thread_id,
+                  None if e.secs is None or e.nanos is None else (e.secs, e.nanos), e.mtime_ns)
+        for e in entries.values() if e.problem is None and e.name == e.checkpoint_id + ".bin"
+    ]
+    choice = choose(thread_id, loadable, Order.EMBEDDED) if loadable else None
+    return ThreadHistory(
+        store, thread_id, entries, roots, old.entries.get(thread_id), old.problem,
+        None if choice is None else choice.value.checkpoint_id,
+    )
+
+
+def _reach(start: str, entries: dict[str, HistoryEntry], reached: set[str]) -> None:
+    stack = [start]
+    while stack:
+        key = stack.pop()
+        if key not in reached:
+            reached.add(key)
+            stack.extend(entries[key].children)
+
+
+def _roots(entries: dict[str, HistoryEntry]) -> list[str]:
+    """Parentless checkpoints first, then one member of each parent cycle left unreached."""
+    ordered = sorted(entries, key=lambda k: _sort_key(entries[k]))
+    roots = [k for k in ordered
+             if entries[k].parent_id is None or entries[k].parent_id not in entries
+             or entries[k].parent_id == k]
+    reached: set[str] = set()
+    for key in roots:
+        _reach(key, entries, reached)
+    for key in ordered:
+        if key not in reached:
+            roots.append(key)
+            _reach(key, entries, reached)
+    return roots

@@ -12,6 +12,7 @@ import typer
 from dashfix.cli.app import app
 from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
+from dashfix.inspect import inspect_file, thread_history
 from dashfix.repair.apply import (
     RUNNING_DASHFLOW_WARNING,
     apply_repair,
@@ -188,3 +189,51 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
         for line in outcome.skipped:
             print(f"skipped {line}")
     return int(ExitCode.FAILURE if outcome.skipped else ExitCode.CLEAN)
+
+
+@app.command(
+    "inspect",
+    help=(
+        "Show what is inside one checkpoint file (header, ids, node, timestamp, parent, "
+        "metadata, state byte range), a thread's history as a parent tree with the index's "
+        "choice marked (STORE --thread T), or one line per thread (STORE). Read-only.\n\n"
+        + EXIT_CODE_HELP
+    ),
+)
+def inspect_command(
+    target: Annotated[
+        Path | None,
+        typer.Argument(help="A checkpoint file or a store folder (default: as for repair).",
+                       show_default=False),
+    ] = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Show this thread's history.")
+    ] = None,
+    output_format: FormatOption = "text",
+) -> int:
+    check_format(output_format)
+    if target is not None and not target.is_dir():
+        if thread is not None:
+            raise UsageError("--thread needs a STORE folder, not a file")
+        found = inspect_file(target)
+        if output_format == "json":
+            emit_json(found.to_dict())
+        else:
+            repair_text.render_file(found, sys.stdout)
+        return int(ExitCode.CLEAN)
+    folder = resolve_store(target)
+    if thread is not None:
+        history = thread_history(folder, thread)
+        if not history.entries:
+            raise InputError(f"no checkpoint file of thread {thread!r} in {folder}")
+        if output_format == "json":
+            emit_json(history.to_dict())
+        else:
+            repair_text.render_thread(history, sys.stdout)
+        return int(ExitCode.CLEAN)
+    overview = rebuild_index(folder, Order.EMBEDDED, dry_run=True)
+    if output_format == "json":
+        emit_json(overview.to_dict())
+    else:
+        repair_text.render_store_overview(overview, sys.stdout)
+    return int(ExitCode.CLEAN)

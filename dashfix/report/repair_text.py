@@ -7,8 +7,10 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from dashfix.formats.index import IndexEntry
+from dashfix.inspect import FileInspection, ThreadHistory, format_utc
 from dashfix.repair.apply import RebuildOutcome, RepairOutcome
 from dashfix.repair.index_rebuild import Basis, IndexPlan
 from dashfix.report.text import render as render_findings
@@ -127,3 +129,120 @@ def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
     if outcome.remaining is not None:
         console.print(Text("after repair, dashfix verify finds:", style="bold"))
         render_findings(outcome.remaining, out)
+
+
+def render_file(found: FileInspection, out: TextIO) -> None:
+    console = console_for(out)
+    data = found.to_dict()
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("file", f"{found.path} ({found.size} bytes, {found.variant})")
+    header = data["header"]
+    if header is not None:
+        table.add_row("header", (
+            f"magic {header['magic']!r} ({header['magic_hex']}), version {header['version']}, "
+            f"CRC stored {header['crc_stored']} computed {header['crc_computed']}, "
+            f"length declared {header['length_declared']} actual {header['length_actual']}: "
+            f"{header['integrity']}"))
+    for label, key in (("checkpoint id", "checkpoint_id"), ("thread id", "thread_id"),
+                       ("id scheme", "id_scheme"), ("node", "node"), ("parent", "parent_id")):
+        if data[key] is not None or key in ("parent_id",):
+            table.add_row(label, str(data[key]) if data[key] is not None else "none (a root)")
+    if data["timestamp"] is not None:
+        stamp = data["timestamp"]
+        table.add_row("timestamp", f"{stamp['utc']} ({stamp['secs']} s, {stamp['nanos']} ns)")
+    if data["metadata"] is not None:
+        table.add_row("metadata", ", ".join(f"{k}={v}" for k, v in data["metadata"].items())
+                      or "{} (empty)")
+    if data["state"] is not None:
+        state = data["state"]
+        table.add_row("state bytes", (
+            f"file [{state['file_start']}, {state['file_end']}) = payload "
+            f"[{state['payload_start']}, {state['payload_end']}), {state['length']} bytes"))
+    for key, value in found.extra.items():
+        table.add_row(key.replace("_", " "), str(value))
+    table.add_row("tail parse", found.tail + (
+        f" ({len(found.tail_candidates)} candidates)" if found.tail == "ambiguous" else ""))
+    console.print(table)
+    if found.tail == "ambiguous":
+        for candidate in found.tail_candidates:
+            console.print(Text(
+                f"  candidate: state ends at {candidate['state_end']}, node "
+                f"{candidate['node']!r}, secs {candidate['secs']}, parent "
+                f"{candidate['parent_id']!r}", style="dim"))
+    for problem in found.problems:
+        console.print(Text(f"problem: {problem}", style="yellow"))
+
+
+def _history_label(history: ThreadHistory, key: str) -> Text:
+    entry = history.entries[key]
+    when = "?" if entry.secs is None else format_utc(entry.secs, entry.nanos or 0)
+    text = Text(f"{entry.checkpoint_id}", style="bold" if entry.problem is None else "red")
+    text.append(f"  {entry.node or '?'}  {when}", style="dim")
+    if entry.name != entry.checkpoint_id + ".bin":
+        text.append(f"  (file {entry.name})", style="yellow")
+    parent = history.entries.get(entry.parent_id) if entry.parent_id is not None else None
+    if entry.parent_id is not None and parent is None:
+        text.append(f"  parent {entry.parent_id} missing", style="yellow")
+    if parent is not None and None not in (parent.secs, entry.secs) and (
+        (parent.secs, parent.nanos) > (entry.secs, entry.nanos)
+    ):
+        text.append("  parent is newer than this child (overwritten by an id collision? #6)",
+                    style="yellow")
+    if entry.problem is not None:
+        text.append(f"  [{entry.problem}]", style="red")
+    if history.index_entry is not None and history.index_entry.checkpoint_id == key:
+        text.append("  <- index", style="bold green")
+    if history.latest == key:
+        text.append("  <- latest (DashFlow's rule)", style="bold cyan")
+    return text
+
+
+def render_thread(history: ThreadHistory, out: TextIO) -> None:
+    console = console_for(out)
+    tree = Tree(Text(f"thread {history.thread_id} in {history.store}: "
+                     f"{len(history.entries)} checkpoint file(s)", style="bold"))
+    # A linear chain stays on one level; only a fork (two children of one parent) nests,
+    # so a long history does not march off the right edge.
+    stack: list[tuple[Tree, str]] = [(tree, key) for key in reversed(history.roots)]
+    while stack:
+        branch, key = stack.pop()
+        node = branch.add(_history_label(history, key))
+        children = history.entries[key].children
+        if len(children) == 1:
+            stack.append((branch, children[0]))
+        else:
+            stack.extend((node, child) for child in reversed(children))
+    console.print(tree)
+    entry = history.index_entry
+    if history.index_problem is not None:
+        console.print(Text(f"index: {history.index_problem}", style="red"))
+    elif entry is None:
+        console.print(Text("index: no entry for this thread", style="yellow"))
+    elif entry.checkpoint_id not in history.entries:
+        console.print(Text(f"index: points to {entry.checkpoint_id}, which has no file here",
+                           style="yellow"))
+    if entry is not None and history.latest is not None and history.latest != entry.checkpoint_id:
+        console.print(Text(f"index choice {entry.checkpoint_id} is not the latest "
+                           f"({history.latest}); `dashfix rebuild-index` fixes it",
+                           style="yellow"))
+
+
+def render_store_overview(outcome: RebuildOutcome, out: TextIO) -> None:
+    console = console_for(out)
+    old = outcome.plan.old_index.entries
+    table = Table(header_style="bold")
+    table.add_column("thread", overflow="fold")
+    table.add_column("files", justify="right")
+    table.add_column("latest checkpoint", overflow="fold")
+    table.add_column("index entry", overflow="fold")
+    for choice in outcome.plan.choices:
+        indexed = old.get(choice.thread_id)
+        same = indexed is not None and indexed.checkpoint_id == choice.value.checkpoint_id
+        table.add_row(choice.thread_id, str(choice.files), choice.value.checkpoint_id,
+                      Text(entry_text(indexed), style="green" if same else "yellow"))
+    console.print(table)
+    console.print(f"{len(outcome.considered.candidates)} loadable checkpoint file(s), "
+                  f"{len(outcome.plan.choices)} thread(s); index: {outcome.plan.old_index.state}"
+                  "; `dashfix inspect STORE --thread T` shows one thread's history")

@@ -428,3 +428,78 @@ def test_restore_list_and_unknown_session(cli, tmp_path: Path) -> None:
     assert missing.exit_code == ExitCode.FAILURE
     both = cli("repair", str(tmp_path / "s"), "--restore", "x", "--apply")
     assert both.exit_code == ExitCode.USAGE
+
+
+# inspect -------------------------------------------------------------------------------
+
+
+def test_inspect_interop_file_shows_every_field(cli) -> None:
+    path = INTEROP / "ckpt-healthy" / "alpha_1a2b3c4d5e6f0a1b_chkpt2.bin"
+    result = cli("inspect", str(path), "--format", "json")
+    assert result.exit_code == ExitCode.CLEAN
+    found = result.json()
+    assert found["header"]["magic"] == "DCHK" and found["header"]["integrity"] == "ok"
+    assert found["header"]["length_declared"] == path.stat().st_size - 20
+    assert found["checkpoint_id"] == "alpha_1a2b3c4d5e6f0a1b_chkpt2"
+    assert found["thread_id"] == "alpha"
+    assert found["node"] == "draft"
+    assert found["timestamp"]["secs"] == 1760000002 and found["timestamp"]["nanos"] == 2000
+    assert found["parent_id"] == "alpha_1a2b3c4d5e6f0a1b_chkpt1"
+    assert found["metadata"] == {}
+    state = found["state"]
+    assert state["file_start"] == 20 + state["payload_start"]
+    assert state["length"] == state["payload_end"] - state["payload_start"] > 0
+    text = cli("inspect", str(path)).stdout
+    assert "draft" in text and "state bytes" in text and "0xF5B8DFC9" in text
+
+
+def test_inspect_builder_file_state_range_is_exact(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    written = builder.checkpoint("alpha", node="plan", metadata={"sequence": "3"})
+    found = cli("inspect", str(written.path), "--format", "json").json()
+    start = found["state"]["file_start"]
+    assert written.path.read_bytes()[start : found["state"]["file_end"]] == written.state
+    assert found["metadata"] == {"sequence": "3"}
+
+
+def test_inspect_reports_damage_without_failing(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    written = builder.checkpoint("alpha")
+    damage_magic(written.path)
+    found = cli("inspect", str(written.path), "--format", "json").json()
+    assert found["header"]["damaged_magic"] is True
+    assert any("magic" in problem for problem in found["problems"])
+
+
+def test_inspect_thread_tree_marks_index_choice(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    first, second = builder.chain("alpha", 2)
+    builder.new_run("alpha")
+    third = builder.checkpoint("alpha")
+    builder.chain("beta", 1)
+    builder.index({"alpha": IndexEntry(second.checkpoint_id, second.secs, 0)})
+    history = cli("inspect", str(tmp_path / "s"), "--thread", "alpha", "--format", "json").json()
+    assert history["roots"] == [first.checkpoint_id, third.checkpoint_id]
+    children = {c["checkpoint_id"]: c["children"] for c in history["checkpoints"]}
+    assert children[first.checkpoint_id] == [second.checkpoint_id]
+    assert history["index_entry"]["checkpoint_id"] == second.checkpoint_id
+    assert history["latest_by_dashflow_rule"] == third.checkpoint_id
+    text = cli("inspect", str(tmp_path / "s"), "--thread", "alpha").stdout
+    assert "<- index" in text and "is not the latest" in text
+
+
+def test_inspect_collision_store_shows_parent_newer_than_child(cli) -> None:
+    result = cli("inspect", str(INTEROP / "ckpt-collision-restart"), "--thread", "demo_1")
+    assert result.exit_code == ExitCode.CLEAN
+    assert "parent is newer than this child" in result.stdout
+
+
+def test_inspect_store_overview_and_errors(cli, tmp_path: Path) -> None:
+    overview = cli("inspect", str(INTEROP / "ckpt-healthy"), "--format", "json").json()
+    assert [t["thread_id"] for t in overview["threads"]] == ["alpha", "beta_team_7", "gamma"]
+    assert cli("inspect", str(INTEROP / "ckpt-healthy"), "--thread", "nope").exit_code == 3
+    assert cli("inspect", str(tmp_path / "absent.bin")).exit_code == ExitCode.FAILURE
+    (tmp_path / "notes.txt").write_text("hello")
+    assert cli("inspect", str(tmp_path / "notes.txt")).exit_code == ExitCode.FAILURE
+    file_path = str(INTEROP / "ckpt-healthy" / "index.bin")
+    assert cli("inspect", file_path, "--thread", "alpha").exit_code == ExitCode.USAGE
