@@ -78,6 +78,10 @@ def _rendered(fmt: str, report: Report) -> str:
     return buffer.getvalue()
 
 
+class OutputWriteError(InputError):
+    """An --output file could not be written (exit code 3)."""
+
+
 def write_outputs(report: Report, outputs: Sequence[tuple[str, Path]]) -> None:
     """Render every file first, then replace each atomically: never a partial file."""
     rendered = [(path, _rendered(fmt, report).encode()) for fmt, path in outputs]
@@ -86,7 +90,8 @@ def write_outputs(report: Report, outputs: Sequence[tuple[str, Path]]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, data)
         except OSError as exc:
-            raise InputError(f"cannot write --output file {path}: {exc.strerror or exc}") from None
+            problem = exc.strerror or exc
+            raise OutputWriteError(f"cannot write --output file {path}: {problem}") from None
 
 
 def _early_format(flags: GateFlags) -> str:
@@ -108,15 +113,15 @@ def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) 
         if flags.list_inputs:
             return list_inputs(paths, fmt, sys.stdout)
         report = _gate_report(paths, options, settings)
+        write_outputs(report, outputs)
     except DashfixError as exc:
         # Machine readers still get a complete document with its summary (and the error).
         failed = Report(roots=roots, error=str(exc), error_exit=exc.exit_code)
-        if outputs:
+        if outputs and not isinstance(exc, OutputWriteError):
             write_outputs(failed, outputs)
         if fmt in MACHINE_FORMATS:
             render(fmt, failed, sys.stdout)
         raise
-    write_outputs(report, outputs)
     render(fmt, report, sys.stdout)
     return int(report.exit_code())
 

@@ -112,3 +112,10 @@ def test_severity_flag_regrades(cli, tmp_path: Path) -> None:
     assert cli("verify", "art").exit_code == ExitCode.CLEAN
     assert cli("verify", "art", "--severity", "DF002=error").exit_code == ExitCode.FINDINGS
     assert cli("verify", "art", "--severity", "DF002").exit_code == ExitCode.USAGE
+
+
+def test_unwritable_output_still_leaves_a_json_document(cli, tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("")
+    result = cli("verify", ".", "--format", "json", "-o", "sarif:blocker/x.sarif")
+    assert result.exit_code == ExitCode.FAILURE
+    assert result.json()["summary"]["error"].startswith("cannot write --output file")
