@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each name is a module in this package with ``main(argv: list[str]) -> int``.
-BENCHMARKS: tuple[str, ...] = ()
+BENCHMARKS: tuple[str, ...] = ("gate_outputs",)
 
 
 def main(argv: list[str]) -> int:
