@@ -33,30 +33,36 @@ class CandidateSet:
     """(file name, why it cannot be the latest checkpoint of its thread)."""
 
 
-def read_entry(path: str) -> tuple[bytes, os.stat_result] | str:
-    """The bytes and stat of a regular file, or why it could not be read as one."""
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def read_entry(path: str, dir_fd: int | None = None) -> tuple[bytes, os.stat_result] | str:
+    """The bytes and stat of a regular file, or why it could not be read as one.
+
+    ``path`` is relative to ``dir_fd`` when given (saves a path lookup per file)."""
     # O_NOFOLLOW + fstat: one open and one stat per file, and a symlink is never followed.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         return "a symlink" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}"
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return "not a regular file"
-        chunks = []
-        while chunk := os.read(fd, max(info.st_size + 1, 1 << 16)):
-            chunks.append(chunk)
+        # One read of size+1 bytes sees EOF at once; only a file that grew meanwhile loops.
+        chunks = [os.read(fd, info.st_size + 1)]
+        while len(chunks[-1]) and sum(map(len, chunks)) > info.st_size:
+            chunks.append(os.read(fd, 1 << 16))
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
     finally:
         os.close(fd)
-    return b"".join(chunks) if len(chunks) != 1 else chunks[0], info
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), info
 
 
-def _candidate(store: str, name: str) -> Candidate | str:
+def _candidate(store_fd: int, name: str) -> Candidate | str:
     """The candidate for one file name, or why it is not one."""
-    read = read_entry(os.path.join(store, name))
+    read = read_entry(name, store_fd)
     if isinstance(read, str):
         return read
     data, info = read
@@ -89,14 +95,18 @@ _Row = tuple[str, str, str, int, int, int] | tuple[str, str]
 
 def _collect_rows(store: str, names: list[str]) -> list[_Row]:
     rows: list[_Row] = []
-    for name in names:
-        result = _candidate(store, name)
-        if isinstance(result, str):
-            rows.append((name, result))
-        else:
-            secs, nanos = result.embedded or (-1, -1)
-            rows.append((name, result.checkpoint_id, result.thread_id, secs, nanos,
-                         result.mtime_ns))
+    store_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in names:
+            result = _candidate(store_fd, name)
+            if isinstance(result, str):
+                rows.append((name, result))
+            else:
+                secs, nanos = result.embedded or (-1, -1)
+                rows.append((name, result.checkpoint_id, result.thread_id, secs, nanos,
+                             result.mtime_ns))
+    finally:
+        os.close(store_fd)
     return rows
 
 
