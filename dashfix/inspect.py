@@ -27,7 +27,7 @@ from dashfix.formats.variants import (
     parse_temp_name,
 )
 from dashfix.repair.index_rebuild import Candidate, Order, choose, read_old_index
-from dashfix.repair.scan_adapter import read_entry
+from dashfix.repair.reading import read_entry
 
 MAX_INSPECT_BYTES = MAX_DECOMPRESSED_SIZE + dchk.HEADER_SIZE
 """Larger files cannot be loaded by DashFlow either (state limit and gzip cap)."""

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, decode_index
+from dashfix.repair.reading import read_entry
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -106,14 +107,13 @@ class OldIndex:
 
 
 def read_old_index(index_path: Path) -> OldIndex:
-    try:
-        data = index_path.read_bytes()
-    except FileNotFoundError:
+    """Decode ``index.bin`` strictly; a symlink is reported, never followed."""
+    if not index_path.exists() and not index_path.is_symlink():
         return OldIndex(None, {}, None)
-    except IsADirectoryError:
-        return OldIndex(0, {}, "index.bin is a folder")
-    except OSError as exc:
-        return OldIndex(0, {}, f"cannot read index.bin: {exc.strerror or exc}")
+    read = read_entry(str(index_path))
+    if isinstance(read, str):
+        return OldIndex(0, {}, f"index.bin: {read}")
+    data, _info = read
     try:
         return OldIndex(len(data), decode_index(data), None)
     except DecodeError as exc:

@@ -34,7 +34,8 @@ from dashfix.formats.variants import Variant, classify, classify_name, parse_tem
 from dashfix.repair.backup import is_backup_name
 from dashfix.repair.index_rebuild import Candidate
 from dashfix.repair.quarantine import QUARANTINE_DIR
-from dashfix.repair.scan_adapter import candidate_from_bytes, read_entry
+from dashfix.repair.reading import read_entry
+from dashfix.repair.scan_adapter import candidate_from_bytes
 
 HEAD_BYTES = 64
 

@@ -110,8 +110,8 @@ class QuarantineSession:
     def _write_manifest(self) -> None:
         document = {
             "manifest_version": MANIFEST_VERSION,
-            "store": str(self.store),
-            "restore": f"dashfix repair {self.store} --restore {self.folder.name}",
+            "store": os.path.abspath(self.store),
+            "restore": f"dashfix repair {os.path.abspath(self.store)} --restore {self.folder.name}",
             "entries": [asdict(entry) for entry in self.entries],
         }
         atomic_write_bytes(self.manifest_path, json.dumps(document, indent=2).encode() + b"\n")

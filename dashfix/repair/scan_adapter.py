@@ -8,10 +8,8 @@ else is listed as excluded with the reason.
 
 from __future__ import annotations
 
-import errno
 import multiprocessing
 import os
-import stat
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.formats.variants import Variant, classify_name
 from dashfix.repair.index_rebuild import Candidate
+from dashfix.repair.reading import read_entry
 
 PARALLEL_MIN_FILES_PER_WORKER = 2000
 CHUNKS_PER_WORKER = 4
@@ -31,33 +30,6 @@ class CandidateSet:
     candidates: list[Candidate] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)
     """(file name, why it cannot be the latest checkpoint of its thread)."""
-
-
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-
-
-def read_entry(path: str, dir_fd: int | None = None) -> tuple[bytes, os.stat_result] | str:
-    """The bytes and stat of a regular file, or why it could not be read as one.
-
-    ``path`` is relative to ``dir_fd`` when given (saves a path lookup per file)."""
-    # O_NOFOLLOW + fstat: one open and one stat per file, and a symlink is never followed.
-    try:
-        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
-    except OSError as exc:
-        return "a symlink" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return "not a regular file"
-        # One read of size+1 bytes sees EOF at once; only a file that grew meanwhile loops.
-        chunks = [os.read(fd, info.st_size + 1)]
-        while len(chunks[-1]) and sum(map(len, chunks)) > info.st_size:
-            chunks.append(os.read(fd, 1 << 16))
-    except OSError as exc:
-        return f"unreadable: {exc.strerror or exc}"
-    finally:
-        os.close(fd)
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), info
 
 
 def _candidate(store_fd: int, name: str) -> Candidate | str:

@@ -503,3 +503,20 @@ def test_inspect_store_overview_and_errors(cli, tmp_path: Path) -> None:
     assert cli("inspect", str(tmp_path / "notes.txt")).exit_code == ExitCode.FAILURE
     file_path = str(INTEROP / "ckpt-healthy" / "index.bin")
     assert cli("inspect", file_path, "--thread", "alpha").exit_code == ExitCode.USAGE
+
+
+def test_symlinked_index_is_never_followed_or_replaced(cli, tmp_path: Path) -> None:
+    healthy_store(tmp_path / "s")
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not yours")
+    (tmp_path / "s" / "index.bin").unlink()
+    (tmp_path / "s" / "index.bin").symlink_to(outside)
+    dry = cli("rebuild-index", str(tmp_path / "s"), "--dry-run", "--format", "json").json()
+    assert dry["old_index"]["problem"] == "index.bin: a symlink"
+    assert cli("rebuild-index", str(tmp_path / "s")).exit_code == ExitCode.FAILURE
+    assert outside.read_bytes() == b"not yours"
+    assert (tmp_path / "s" / "index.bin").is_symlink()
+    # repair moves the link itself into quarantine, then writes a real index.
+    assert cli("repair", str(tmp_path / "s"), "--apply").exit_code == ExitCode.CLEAN
+    assert not (tmp_path / "s" / "index.bin").is_symlink()
+    assert outside.read_bytes() == b"not yours"
