@@ -29,7 +29,6 @@ from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
 from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
 from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
 from dashfix.results import Report
-from dashfix.verify import verify
 
 RUNNING_DASHFLOW_WARNING = (
     "Stop every DashFlow process that uses this store before writing to it: a running "
@@ -257,6 +256,9 @@ def apply_repair(
                                                        else ""))
         if session.entries:
             outcome.session = session.folder
+    # Imported here: verify pulls in every check, and only ``repair --apply`` needs it.
+    from dashfix.verify import verify
+
     outcome.remaining = verify([store])
     return outcome
 
