@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from dashfix.findings import Finding, Severity
-from dashfix.report.locations import full_message, location_text, rule_for, workspace_path
+from dashfix.report.locations import (
+    full_message,
+    location_text,
+    rule_for,
+    workspace_path,
+    workspace_prefix,
+)
 from dashfix.results import Report
 from dashfix.rules import rules_by_code
 
@@ -31,9 +37,10 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(report: Report, finding: Finding, rule_name: str) -> str:
+def annotation(prefix: str | None, finding: Finding, rule_name: str) -> str:
+    """One workflow command; ``prefix`` is from ``workspace_prefix``."""
     properties = {
-        "file": workspace_path(report, finding),
+        "file": workspace_path(prefix, finding),
         "title": f"{finding.code} {rule_name}",
     }
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
@@ -76,8 +83,9 @@ def step_summary(report: Report) -> str:
 def render(report: Report, out: TextIO, environ: Mapping[str, str] | None = None) -> None:
     environ = os.environ if environ is None else environ
     table = rules_by_code()
+    prefix = workspace_prefix(report)
     for finding in sorted(report.live, key=Finding.sort_key):
-        out.write(annotation(report, finding, rule_for(finding, table).name) + "\n")
+        out.write(annotation(prefix, finding, rule_for(finding, table).name) + "\n")
     if report.error is not None:
         out.write(f"::error title=dashfix failed::{escape_data(report.error)}\n")
     out.write(report.summary_line() + "\n")

@@ -25,14 +25,16 @@ _PASSING = "checks"
 """Family label of a target's testcase when it has no findings at all."""
 
 
-def _owner(finding: Finding, targets: list[tuple[str, str]]) -> tuple[str, str] | None:
-    """The innermost target that holds the finding's path."""
-    best: tuple[str, str] | None = None
-    for kind, rel in targets:
-        inside = rel == "." or finding.path == rel or finding.path.startswith(rel + "/")
-        if inside and (best is None or len(rel) > len(best[1])):
-            best = (kind, rel)
-    return best
+def _owner(path: str, kinds: dict[str, str]) -> tuple[str, str] | None:
+    """The innermost target (``kinds`` maps rel -> kind) that holds ``path``."""
+    candidate = path
+    while True:
+        if candidate in kinds:
+            return kinds[candidate], candidate
+        if "/" not in candidate:
+            break
+        candidate = candidate.rsplit("/", 1)[0]
+    return (kinds["."], ".") if "." in kinds else None
 
 
 def _xml_text(text: str) -> str:
@@ -49,8 +51,9 @@ def to_element(report: Report) -> ET.Element:
     cases: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     for kind, rel in report.targets:
         cases.setdefault((kind, rel, _PASSING), [])
+    kinds = {rel: kind for kind, rel in report.targets}
     for finding in report.findings:
-        owner = _owner(finding, report.targets) or ("scan", finding.path)
+        owner = _owner(finding.path, kinds) or ("scan", finding.path)
         cases[(owner[0], owner[1], rule_for(finding, table).family)].append(finding)
     # A target with findings needs no separate "all passed" testcase.
     families_seen = {(kind, rel) for kind, rel, family in cases if family != _PASSING}

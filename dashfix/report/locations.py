@@ -47,14 +47,23 @@ def single_root(report: Report) -> Path | None:
     return root if root.is_dir() else root.parent
 
 
-def workspace_path(report: Report, finding: Finding) -> str:
-    """The finding's path relative to the current directory (where CI checked out the repo)."""
+def workspace_prefix(report: Report) -> str | None:
+    """What to put before root-relative paths to make them relative to the current folder
+    (where CI checked out the repository): ``""`` for the current folder itself, None when
+    the root is outside it or there are several roots."""
     root = single_root(report)
-    if root is None or os.path.isabs(finding.path):
+    if root is None:
+        return None
+    relative = os.path.relpath(root)
+    if relative == ".":
+        return ""
+    return None if relative.startswith("..") else Path(relative).as_posix() + "/"
+
+
+def workspace_path(prefix: str | None, finding: Finding) -> str:
+    if prefix is None or os.path.isabs(finding.path):
         return finding.path
-    absolute = root / finding.path
-    relative = os.path.relpath(absolute)
-    return Path(relative).as_posix() if not relative.startswith("..") else absolute.as_posix()
+    return prefix + finding.path if finding.path != "." else prefix.rstrip("/") or "."
 
 
 def rule_for(finding: Finding, table: dict[str, Rule] | None = None) -> Rule:
