@@ -198,3 +198,39 @@ def test_missing_baseline_is_usage_error(cli, tmp_path: Path) -> None:
     result = cli("verify", str(tmp_path), "--baseline", str(tmp_path / "nope.json"))
     assert result.exit_code == ExitCode.USAGE
     assert "nope.json" in result.stderr
+
+
+def _entry_json(finding: dict[str, str], **changes: object) -> dict[str, object]:
+    entry: dict[str, object] = {"fingerprint": finding["fingerprint"], "code": finding["code"],
+                                "path": finding["path"], "reason": "reviewed", "expires": None}
+    entry.update(changes)
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("code", "extra"),
+    [
+        ("GT401", {"expires": "2000-01-01"}),
+        ("GT402", {"reason": ""}),
+        ("GT404", {"path": "gone", "fingerprint": "0123456789abcdef"}),
+        ("GT405", {"code": "QQ999", "fingerprint": "0123456789abcdef"}),
+    ],
+)
+def test_cli_each_gate_code_from_a_baseline_with_that_one_fault(
+    cli, tmp_path: Path, code: str, extra: dict[str, object]
+) -> None:
+    symlink_farm(tmp_path / "art", 1)
+    link = cli("verify", str(tmp_path / "art"), "--format", "json").json()["findings"][0]
+    entries = [_entry_json(link)]
+    if code in ("GT401", "GT402"):
+        entries = [_entry_json(link, **extra)]  # the fault is in the matching entry itself
+    else:
+        entries.append(_entry_json(link, **extra))
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps({"version": 1, "entries": entries}))
+    result = cli("verify", str(tmp_path / "art"), "--baseline", str(baseline),
+                 "--format", "json", "--fail-on", "info")
+    assert result.exit_code == ExitCode.FINDINGS
+    live = [f["code"] for f in result.json()["findings"] if not f["suppressed"]]
+    expected = ["DF002", code] if code == "GT401" else [code]
+    assert sorted(live) == expected
