@@ -17,7 +17,7 @@ import orjson
 
 from dashfix.cli.options import parse_fail_on
 from dashfix.config import FORMATS, Settings, resolve_settings
-from dashfix.context import VerifyOptions
+from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
@@ -43,6 +43,7 @@ class GateFlags:
     progress: str | None = None
     quiet: bool = False
     list_inputs: bool = False
+    limits: str | None = None
 
     def given(self) -> dict[str, tuple[Any, str]]:
         candidates: dict[str, tuple[Any, str]] = {
@@ -54,6 +55,7 @@ class GateFlags:
             "severity": (list(self.severity) or None, "--severity"),
             "progress": (self.progress, "--progress"),
             "quiet": (self.quiet or None, "--quiet"),
+            "limits": (self.limits, "--limits"),
         }
         return {key: pair for key, pair in candidates.items() if pair[0] is not None}
 
@@ -136,8 +138,21 @@ def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) 
     return int(report.exit_code())
 
 
-def _gate_report(paths: Sequence[Path], options: VerifyOptions, settings: Settings) -> Report:
+def limit_bytes(limits: str) -> int:
+    """``consumer``, ``server`` or a byte count (already validated by the config layer)."""
+    profiles = {"consumer": CONSUMER_LIMIT, "server": SERVER_LIMIT}
+    return profiles[limits] if limits in profiles else int(limits)
+
+
+def apply_settings(options: VerifyOptions, settings: Settings) -> None:
     options.fail_on = parse_fail_on(settings["fail_on"])
+    # A default must not overwrite a limit the command set from its own --limits flag.
+    if settings.source("limits") != "default":
+        options.limit_bytes = limit_bytes(settings["limits"])
+
+
+def _gate_report(paths: Sequence[Path], options: VerifyOptions, settings: Settings) -> Report:
+    apply_settings(options, settings)
     policy = policy_from_settings(settings)
     progress = make_progress(settings["progress"], settings["quiet"])
     # Started here so the heartbeat ticks even while a check has not advanced anything yet.

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dashfix.cli.gate_cli import GateFlags, apply_settings
+from dashfix.config import resolve_settings
+from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import ExitCode
 from dashfix.report import MACHINE_FORMATS
 from dashfix.testing.gate import symlink_farm
@@ -119,3 +122,20 @@ def test_unwritable_output_still_leaves_a_json_document(cli, tmp_path: Path) -> 
     result = cli("verify", ".", "--format", "json", "-o", "sarif:blocker/x.sarif")
     assert result.exit_code == ExitCode.FAILURE
     assert result.json()["summary"]["error"].startswith("cannot write --output file")
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        (GateFlags(), {}, 12345),
+        (GateFlags(), {"DASHFIX_LIMITS": "server"}, SERVER_LIMIT),
+        (GateFlags(limits="consumer"), {"DASHFIX_LIMITS": "server"}, CONSUMER_LIMIT),
+        (GateFlags(limits="2048"), {}, 2048),
+    ],
+)
+def test_limits_follow_flag_env_config_precedence(
+    flags: GateFlags, env: dict[str, str], expected: int
+) -> None:
+    options = VerifyOptions(limit_bytes=12345)
+    apply_settings(options, resolve_settings(flags.given(), environ=env))
+    assert options.limit_bytes == expected
