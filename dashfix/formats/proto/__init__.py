@@ -1,0 +1,1 @@
+"""The DashStream protobuf schema (``dashstream.proto``) and its generated message classes."""

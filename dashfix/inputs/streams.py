@@ -1,0 +1,387 @@
+"""Reading stream logs record by record, whatever their container.
+
+``iter_records(path)`` is the one entry point: it detects the format from the content
+(or takes ``input_format``) and yields a ``StreamRecord`` per record, or a
+``RecordProblem`` where the container itself is damaged.  Nothing is ever read whole:
+captures stream in chunks, JSONL lines are capped while being read, SQLite rows come one
+at a time from a read-only, immutable connection.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+
+from dashfix.context import CONSUMER_LIMIT
+from dashfix.formats import filelog, kcat
+from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, ZSTD_MAGIC, FrameKind, classify
+
+
+class InputFormat(StrEnum):
+    KCAT = "kcat"
+    JSONL = "jsonl"
+    FRAME = "frame"
+    FRAME_DIR = "frames"
+    SQLITE = "sqlite"
+
+
+INPUT_FORMATS = tuple(f.value for f in InputFormat)
+FRAME_SUFFIX = ".frame"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+JSONL_OVERHEAD = 4096
+"""Room for the JSON keys, integers and whitespace of one file-backend line."""
+
+
+def default_max_line_bytes(limit: int) -> int:
+    """A line can hold base64 of a ``limit``-byte value plus the JSON around it."""
+    return filelog.base64_cap(limit + 1) + JSONL_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    limit: int = CONSUMER_LIMIT
+    """Frame size cap (``--limits``); values larger than ``limit + 1`` are never read."""
+    max_line_bytes: int | None = None
+    """JSONL line cap; None derives it from ``limit``."""
+
+    @property
+    def line_cap(self) -> int:
+        return self.max_line_bytes or default_max_line_bytes(self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    index: int
+    """0-based record number in the log (line number - 1 for JSONL, row order for SQLite)."""
+    offset: int
+    """Byte offset of the record in its file (kcat prefix, JSONL line start; 0 for frames)."""
+    value: bytes | None
+    """The record value; None for a null Kafka value."""
+    source_format: str
+    timestamp_us: int | None = None
+    """The container's own write time (JSONL/SQLite), not the header's."""
+    key: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    kafka_offset: int | None = None
+    """The log's own offset field (JSONL ``offset``, SQLite ``offset`` column)."""
+    member: str | None = None
+    """For a folder of frames: the file name this record came from."""
+
+    @property
+    def unframed(self) -> bool:
+        """File and SQLite backends store bare protobuf; Kafka values carry the flag byte."""
+        return self.source_format in (InputFormat.JSONL, InputFormat.SQLITE)
+
+
+class ProblemKind(StrEnum):
+    UNREADABLE = "unreadable"
+    TRUNCATED = "truncated"
+    BAD_LENGTH = "bad-length"
+    OVERSIZE = "oversize"
+    LINE_TOO_LONG = "line-too-long"
+    NOT_UTF8 = "not-utf8"
+    BAD_LINE = "bad-line"
+    BAD_BASE64 = "bad-base64"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """The container is damaged here; ``index``/``offset`` locate it like a record."""
+
+    kind: ProblemKind
+    index: int
+    offset: int
+    message: str
+    source_format: str
+    size: int | None = None
+    """The record size that broke a cap, when known."""
+    expected: str | None = None
+    actual: str | None = None
+    member: str | None = None
+
+
+# -- detection ---------------------------------------------------------------------------
+
+_DLQ_KEYS = (b'"original_payload_base64"', b'"payload_sha256"', b'"first_bytes_hex"',
+             b'"source_topic"', b'"kafka_offset"')
+
+
+def _looks_like_frame_start(value: bytes) -> bool:
+    kind = classify(value)
+    if kind is FrameKind.ZSTD:
+        return value[1:5] == ZSTD_MAGIC[: len(value) - 1]
+    return kind in (FrameKind.UNCOMPRESSED, FrameKind.LEGACY_PROTOBUF, FrameKind.LEGACY_ZSTD)
+
+
+def _looks_like_kcat(head: bytes, size: int) -> bool:
+    """Chain the length prefixes found in ``head``: each must fit the file and start a frame."""
+    pos = 0
+    records = 0
+    while pos + 4 <= len(head) and records < 16:
+        (length,) = kcat.PREFIX.unpack_from(head, pos)
+        if length < kcat.NULL_LENGTH or pos + 4 + max(length, 0) > size:
+            return False
+        value = head[pos + 4: pos + 4 + max(length, 0)]
+        if length > 0 and value and not _looks_like_frame_start(value[:5]):
+            return False
+        pos += 4 + max(length, 0)
+        records += 1
+    return records > 0
+
+
+def _looks_like_filelog(head: bytes) -> bool:
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{"):
+        return False
+    first_line = stripped.split(b"\n", 1)[0]
+    if any(key in first_line for key in _DLQ_KEYS):
+        return False
+    return all(key in first_line for key in (b'"offset"', b'"timestamp_us"', b'"data"'))
+
+
+def detect_format(path: Path, head: bytes, size: int) -> InputFormat | None:
+    """What a stream file is, from its first bytes and size; None when it is none of them.
+
+    DLQ-shaped JSON lines give None, so the DLQ input kind can claim them.
+    """
+    if head.startswith(SQLITE_MAGIC):
+        return InputFormat.SQLITE
+    if _looks_like_filelog(head):
+        return InputFormat.JSONL
+    if _looks_like_kcat(head, size):
+        return InputFormat.KCAT
+    if head[:1] in (bytes([FLAG_UNCOMPRESSED]), bytes([FLAG_ZSTD])) and _looks_like_frame_start(
+        head[:5]
+    ):
+        return InputFormat.FRAME
+    if path.suffix == FRAME_SUFFIX and _looks_like_frame_start(head[:5]):
+        return InputFormat.FRAME
+    return None
+
+
+def _detect_path(path: Path) -> InputFormat | None:
+    if path.is_dir():
+        return InputFormat.FRAME_DIR
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        size = os.fstat(handle.fileno()).st_size
+    return detect_format(path, head, size)
+
+
+# -- readers -----------------------------------------------------------------------------
+
+_KCAT_PROBLEMS = {
+    kcat.KcatFault.TRUNCATED_PREFIX: ProblemKind.TRUNCATED,
+    kcat.KcatFault.TRUNCATED_VALUE: ProblemKind.TRUNCATED,
+    kcat.KcatFault.NEGATIVE_LENGTH: ProblemKind.BAD_LENGTH,
+    kcat.KcatFault.OVERSIZE: ProblemKind.OVERSIZE,
+}
+
+
+def _kcat_message(problem: kcat.KcatProblem, cap: int) -> str:
+    if problem.fault is kcat.KcatFault.TRUNCATED_PREFIX:
+        return f"capture ends inside a 4-byte length prefix ({problem.remaining} byte(s) left)"
+    if problem.fault is kcat.KcatFault.TRUNCATED_VALUE:
+        return (f"length prefix says {problem.length} bytes but only {problem.remaining} "
+                "remain in the capture")
+    if problem.fault is kcat.KcatFault.NEGATIVE_LENGTH:
+        return f"length prefix is {problem.length}; only -1 (null) may be negative"
+    return f"record of {problem.length} bytes is over the {cap}-byte frame cap; not read"
+
+
+def _read_kcat(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    cap = options.limit + 1
+    fmt = InputFormat.KCAT.value
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        for item in kcat.read_records(handle, size, max_value_bytes=cap):
+            if isinstance(item, kcat.KcatProblem):
+                yield RecordProblem(
+                    _KCAT_PROBLEMS[item.fault], item.index, item.offset,
+                    _kcat_message(item, cap), fmt, size=item.length,
+                    expected=(f"<= {cap} bytes" if item.fault is kcat.KcatFault.OVERSIZE
+                              else f"<= {item.remaining} bytes"),
+                    actual=None if item.length is None else f"{item.length} bytes",
+                )
+            else:
+                yield StreamRecord(item[0], item[1], item[2], fmt)
+
+
+_LINE_PROBLEMS = {
+    filelog.LineFault.NOT_UTF8: ProblemKind.NOT_UTF8,
+    filelog.LineFault.NOT_JSON: ProblemKind.BAD_LINE,
+    filelog.LineFault.BAD_FIELDS: ProblemKind.BAD_LINE,
+    filelog.LineFault.BAD_BASE64: ProblemKind.BAD_BASE64,
+    filelog.LineFault.OVERSIZE: ProblemKind.OVERSIZE,
+}
+
+
+def _capped_lines(handle: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """``(offset, line | None, length)``: None when the line is longer than ``cap``.
+
+    An overlong line is skipped in bounded reads, never held.
+    """
+    offset = 0
+    while True:
+        line = handle.readline(cap + 1)
+        if not line:
+            return
+        length = len(line)
+        if length > cap and not line.endswith(b"\n"):
+            while True:
+                rest = handle.readline(1 << 20)
+                length += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield offset, None, length
+        else:
+            yield offset, line, length
+        offset += length
+
+
+def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    cap = options.line_cap
+    fmt = InputFormat.JSONL.value
+    with open(path, "rb", buffering=1 << 20) as handle:
+        index = 0
+        for offset, line, length in _capped_lines(handle, cap):
+            if line is None:
+                yield RecordProblem(
+                    ProblemKind.LINE_TOO_LONG, index, offset,
+                    f"line of {length} bytes is over --max-line-bytes {cap}; skipped unread",
+                    fmt, size=length, expected=f"<= {cap} bytes", actual=f"{length} bytes",
+                )
+                index += 1
+                continue
+            body = line.rstrip(b"\r\n")
+            if not body.strip():
+                continue
+            entry = filelog.decode_line(body, value_cap=options.limit)
+            if isinstance(entry, filelog.LineProblem):
+                yield RecordProblem(_LINE_PROBLEMS[entry.fault], index, offset + entry.column,
+                                    entry.message, fmt)
+            else:
+                yield StreamRecord(index, offset, entry.data, fmt, timestamp_us=entry.timestamp_us,
+                                   kafka_offset=entry.offset)
+            index += 1
+
+
+def _oversize(index: int, offset: int, size: int, cap: int, fmt: str,
+              member: str | None = None) -> RecordProblem:
+    return RecordProblem(
+        ProblemKind.OVERSIZE, index, offset,
+        f"record of {size} bytes is over the {cap}-byte frame cap; not read", fmt, size=size,
+        expected=f"<= {cap} bytes", actual=f"{size} bytes", member=member,
+    )
+
+
+def _read_frame_file(path: Path, index: int, cap: int, fmt: str,
+                     member: str | None) -> StreamRecord | RecordProblem:
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > cap:
+            return _oversize(index, 0, size, cap, fmt, member)
+        return StreamRecord(index, 0, handle.read(cap + 1), fmt, member=member)
+
+
+def _read_frame(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    yield _read_frame_file(path, 0, options.limit + 1, InputFormat.FRAME.value, None)
+
+
+def _read_frame_dir(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    """Every regular file of the folder in name order; symlinks and subfolders are ignored."""
+    fmt = InputFormat.FRAME_DIR.value
+    index = 0
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if not stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+            continue
+        yield _read_frame_file(Path(entry.path), index, options.limit + 1, fmt, entry.name)
+        index += 1
+
+
+def _read_sqlite(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    fmt = InputFormat.SQLITE.value
+    # immutable=1: no locks, no WAL/SHM files created; mode=ro: no writes.
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro&immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot open SQLite database: {exc}",
+                            fmt)
+        return
+    try:
+        # length() is computed by SQLite before the BLOB is fetched into Python.
+        rows = connection.execute(
+            "SELECT topic, \"offset\", timestamp_us, length(data), "
+            "CASE WHEN length(data) <= ? THEN data END FROM messages ORDER BY id",
+            (options.limit,),
+        )
+        for index, (topic, offset, timestamp_us, size, data) in enumerate(rows):
+            if size is not None and size > options.limit:
+                yield _oversize(index, 0, size, options.limit, fmt)
+                continue
+            value = None if data is None else bytes(data)
+            yield StreamRecord(index, 0, value, fmt, timestamp_us=timestamp_us, topic=topic,
+                               kafka_offset=offset)
+    except sqlite3.Error as exc:
+        yield RecordProblem(
+            ProblemKind.UNREADABLE, 0, 0,
+            f"cannot read the messages table of the SQLite stream backend: {exc}", fmt,
+        )
+    finally:
+        connection.close()
+
+
+_READERS = {
+    InputFormat.KCAT: _read_kcat,
+    InputFormat.JSONL: _read_jsonl,
+    InputFormat.FRAME: _read_frame,
+    InputFormat.FRAME_DIR: _read_frame_dir,
+    InputFormat.SQLITE: _read_sqlite,
+}
+
+
+def resolve_format(path: Path, input_format: str | None = None) -> InputFormat | None:
+    """The forced format, or the detected one (None: not a stream log)."""
+    if input_format is not None:
+        return InputFormat(input_format)
+    return _detect_path(path)
+
+
+def iter_records(
+    path: Path, input_format: str | None = None, options: ReadOptions | None = None
+) -> Iterator[StreamRecord | RecordProblem]:
+    """Every record of the stream log at ``path``, in log order, streaming.
+
+    ``input_format`` forces one of ``INPUT_FORMATS``; otherwise it is detected from the
+    content (a folder is a folder of raw frames).  Damage to the container is yielded as
+    ``RecordProblem`` (an unreadable input as a single ``UNREADABLE`` problem), never raised.
+    """
+    options = options or ReadOptions()
+    try:
+        fmt = resolve_format(path, input_format)
+    except OSError as exc:
+        yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot read: {exc.strerror or exc}",
+                            input_format or "unknown")
+        return
+    if fmt is None:
+        yield RecordProblem(
+            ProblemKind.UNREADABLE, 0, 0,
+            "not a recognised stream log (kcat capture, file-backend JSONL, raw frame, folder "
+            "of frames or SQLite backend); use --input-format to force one",
+            "unknown",
+        )
+        return
+    try:
+        yield from _READERS[fmt](path, options)
+    except OSError as exc:
+        yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot read: {exc.strerror or exc}",
+                            fmt.value)
