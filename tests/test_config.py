@@ -177,3 +177,12 @@ def test_cli_config_show(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert settings["select"]["source"] == "default"
     text = cli("config", "show").stdout
     assert 'fail_on  = "warning"  # config ' in text
+
+
+def test_config_named_by_environment(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "ci" / "gate.toml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text('baseline = "accepted.json"\n')
+    settings = resolve_settings(cwd=tmp_path, environ={"DASHFIX_CONFIG": "ci/gate.toml"})
+    assert settings["baseline"] == elsewhere.parent / "accepted.json"
+    assert settings.source("baseline") == f"config {elsewhere}"
