@@ -30,7 +30,14 @@ baseline_app = typer.Typer(
 app.add_typer(baseline_app)
 
 
-@baseline_app.command("create")
+@baseline_app.command(
+    "create",
+    help=(
+        "Run verify and write every current finding's fingerprint to a baseline file. "
+        "Entries already in the file keep their reason and expiry. Integrity damage (CRC, "
+        "length, magic) is never written: it cannot be accepted as known."
+    ),
+)
 def baseline_create(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="What to verify (default: as for verify).")
@@ -48,10 +55,6 @@ def baseline_create(
         Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
-    """Run verify and write every current finding's fingerprint to a baseline file.
-
-    Entries already in the file keep their reason and expiry. Integrity damage (CRC,
-    length, magic) is never written: it cannot be accepted as known."""
     expiry = parse_expires(expires, "--expires") if expires is not None else None
     previous = load_baseline(output) if output.exists() else None
     settings = resolve_settings(config=config)

@@ -19,7 +19,13 @@ config_app = typer.Typer(
 app.add_typer(config_app)
 
 
-@config_app.command("show")
+@config_app.command(
+    "show",
+    help=(
+        "Print every setting's effective value and its source: flag, env, config file or "
+        "default (precedence in that order)."
+    ),
+)
 def config_show(
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="text or json.")
@@ -28,8 +34,6 @@ def config_show(
         Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
-    """Print every setting's effective value and its source: flag, env, config file or
-    default (precedence in that order)."""
     if output_format not in ("text", "json"):
         raise UsageError(f"unknown --format {output_format!r}; choose text or json")
     settings = resolve_settings(config=config)
