@@ -3,6 +3,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dashfix.findings import Finding, Severity
 from dashfix.report.github import escape_data, escape_property, render, step_summary
 from dashfix.results import Report
@@ -58,3 +61,19 @@ def test_step_summary_is_appended_when_set(cli, tmp_path: Path, monkeypatch) -> 
 def test_step_summary_escapes_table_cells() -> None:
     report = Report(roots=["a"], findings=[Finding("DF002", Severity.WARNING, "p|q", "x\ny")])
     assert "| warning | DF002 | p\\|q | x y |" in step_summary(report)
+
+
+def _runner_unescape(text: str) -> str:
+    # What the Actions runner does with a command's data and property values.
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(escaped, raw)
+    return text
+
+
+@given(st.text())
+def test_escaping_round_trips_through_the_runner(text: str) -> None:
+    data, prop = escape_data(text), escape_property(text)
+    assert not any(ch in data for ch in "\r\n")
+    assert not any(ch in prop for ch in "\r\n:,")
+    assert _runner_unescape(data) == text
+    assert _runner_unescape(prop) == text

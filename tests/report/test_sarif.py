@@ -115,3 +115,15 @@ def test_cli_sarif_error_document_validates(cli, tmp_path: Path) -> None:
 def test_every_severity_maps_to_a_sarif_level(tmp_path: Path, severity: Severity) -> None:
     finding = Finding("DF003", severity, ".", "m")
     validate(to_sarif(Report(roots=[str(tmp_path)], findings=[finding])))
+
+
+def test_cli_baselined_run_validates(cli, tmp_path: Path) -> None:
+    symlink_farm(tmp_path / "art", 2)
+    baseline = tmp_path / "baseline.json"
+    cli("baseline", "create", str(tmp_path / "art"), "-o", str(baseline), "--reason", "ok")
+    symlink_farm(tmp_path / "art" / "new", 1)
+    result = cli("verify", str(tmp_path / "art"), "--baseline", str(baseline), "-f", "sarif")
+    document = result.json()
+    validate(document)
+    states = sorted(r["baselineState"] for r in document["runs"][0]["results"])
+    assert states == ["new", "unchanged", "unchanged"]
