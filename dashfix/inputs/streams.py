@@ -122,19 +122,22 @@ def _looks_like_frame_start(value: bytes) -> bool:
 
 
 def _looks_like_kcat(head: bytes, size: int) -> bool:
-    """Chain the length prefixes found in ``head``: each must fit the file and start a frame."""
-    pos = 0
-    records = 0
-    while pos + 4 <= len(head) and records < 16:
+    """The first record must be a null or hold a frame; later prefixes in ``head`` must
+    chain inside the file (a damaged later record is still a capture, reported later)."""
+    if len(head) < 4:
+        return False
+    (length,) = kcat.PREFIX.unpack_from(head, 0)
+    if length == kcat.NULL_LENGTH:
+        return True
+    if length < 1 or 4 + length > size or not _looks_like_frame_start(head[4:9]):
+        return False
+    pos = 4 + length
+    while pos + 4 <= len(head):
         (length,) = kcat.PREFIX.unpack_from(head, pos)
-        if length < kcat.NULL_LENGTH or pos + 4 + max(length, 0) > size:
-            return False
-        value = head[pos + 4: pos + 4 + max(length, 0)]
-        if length > 0 and value and not _looks_like_frame_start(value[:5]):
-            return False
+        if length < kcat.NULL_LENGTH:
+            return True
         pos += 4 + max(length, 0)
-        records += 1
-    return records > 0
+    return True
 
 
 def _looks_like_filelog(head: bytes) -> bool:

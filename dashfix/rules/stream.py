@@ -200,12 +200,6 @@ THREAD_ID_EMPTY = _rule(
     "skips such messages.",
     "-", "Fix the writer: every message needs its thread_id.",
 )
-KEY_MISMATCH = _rule(
-    "ST232", "key-mismatch", W, "The record key differs from Header.thread_id.",
-    "The producer keys every record by its thread_id, so per-thread ordering holds only when "
-    "they agree.",
-    "-", "Fix the producer's record key.",
-)
 BATCH_HEADER = _rule(
     "ST233", "batch-header", E, "An EventBatch header is not sequence 0 / type EVENT_BATCH.",
     "The batch header is never sequenced (sequence 0) and has type 8; inner events carry the "
@@ -304,8 +298,8 @@ RULES = (
     LEGACY_FRAME, LEGACY_ZSTD, ZSTD_BAD_MAGIC, ZSTD_NO_CONTENT_SIZE, ZSTD_DECLARED_OVERSIZE,
     ZSTD_TRAILING_DATA, ZSTD_CORRUPT, ZSTD_NOT_SMALLER, ZSTD_BELOW_THRESHOLD, PROTOBUF_INVALID,
     NESTING_TOO_DEEP, VARINT_TOO_LONG, EMPTY_MESSAGE, HEADER_MISSING, TYPE_MISMATCH,
-    SCHEMA_VERSION, COMPRESSION_FLAG_MISMATCH, MESSAGE_ID_LENGTH, THREAD_ID_EMPTY, KEY_MISMATCH,
-    BATCH_HEADER, BATCH_INNER_EVENT, MULTIPLE_PAYLOADS, CAP_MISMATCH, NEAR_PRODUCER_CAP,
+    SCHEMA_VERSION, COMPRESSION_FLAG_MISMATCH, MESSAGE_ID_LENGTH, THREAD_ID_EMPTY, BATCH_HEADER,
+    BATCH_INNER_EVENT, MULTIPLE_PAYLOADS, CAP_MISMATCH, NEAR_PRODUCER_CAP,
     SEQUENCE_GAP, SEQUENCE_DUPLICATE, EXACT_DUPLICATE, SEQUENCE_REORDER, TIMESTAMP_ZERO,
     TIMESTAMP_NEGATIVE, TIMESTAMP_FUTURE, TIMESTAMP_BACKWARDS, ERROR_WITHOUT_TEXT,
     MESSAGE_ID_REUSED,

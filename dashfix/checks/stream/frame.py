@@ -132,13 +132,11 @@ def validate_frame(
     record: int,
     offset: int,
     unframed: bool = False,
-    key: str | None = None,
 ) -> FrameVerdict:
     """Check one record value; never raises on any input.
 
     ``unframed`` marks containers that store bare protobuf by design (file and SQLite
-    backends): legacy protobuf is expected there, not a finding.  ``key`` is the Kafka
-    record key when the capture has it (compared with the header's thread_id).
+    backends): legacy protobuf is expected there, not a finding.
     """
     size = 0 if value is None else len(value)
     kind = FrameKind.EMPTY if value is None else classify(value)
@@ -165,7 +163,7 @@ def validate_frame(
         return verdict
     verdict.message = parsed
     _check_sizes(verdict, report)
-    _check_message(parsed, body, kind, key, report)
+    _check_message(parsed, body, kind, report)
     return verdict
 
 
@@ -235,8 +233,7 @@ def _check_sizes(verdict: FrameVerdict, report: _Reporter) -> None:
                        expected=f"<= {CONSUMER_LIMIT - margin} bytes", actual=f"{size} bytes")
 
 
-def _check_message(message: Any, body: bytes, kind: FrameKind, key: str | None,
-                   report: _Reporter) -> None:
+def _check_message(message: Any, body: bytes, kind: FrameKind, report: _Reporter) -> None:
     which = message.WhichOneof("message")
     if which is None:
         report.add(rules.EMPTY_MESSAGE, "message has no payload (no oneof field set)")
@@ -257,9 +254,6 @@ def _check_message(message: Any, body: bytes, kind: FrameKind, key: str | None,
         report.add(rules.TYPE_MISMATCH, f"header type {header.type} but payload is {which}",
                    thread_id=thread_id, expected=number, actual=header.type)
     _check_header(header, kind, report, which)
-    if key is not None and thread_id is not None and key != header.thread_id:
-        report.add(rules.KEY_MISMATCH, f"record key {key!r} but thread_id {header.thread_id!r}",
-                   thread_id=thread_id, expected=header.thread_id, actual=key)
     if number == MESSAGE_TYPE_EVENT_BATCH:
         _check_batch(payload, kind, report)
 
@@ -269,7 +263,7 @@ def _check_header(header: Any, kind: FrameKind, report: _Reporter, what: str) ->
     if header.schema_version not in SCHEMA_VERSIONS:
         report.add(rules.SCHEMA_VERSION, f"{what} has schema_version {header.schema_version}",
                    thread_id=thread_id, expected="0 or 1", actual=header.schema_version)
-    compressed = kind is FrameKind.ZSTD
+    compressed = kind in (FrameKind.ZSTD, FrameKind.LEGACY_ZSTD)
     if (header.compression == COMPRESSION_ZSTD) != compressed:
         report.add(rules.COMPRESSION_FLAG_MISMATCH,
                    f"{what} header says compression {header.compression} in a "
