@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.errors import UsageError
 from dashfix.findings import Severity
+from dashfix.inputs.streams import INPUT_FORMATS
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
@@ -17,3 +19,27 @@ def parse_fail_on(value: str) -> Severity | None:
         raise UsageError(
             f"--fail-on must be one of {', '.join(FAIL_ON_CHOICES)}, not {value!r}"
         ) from None
+
+
+LIMIT_PROFILES = {"consumer": CONSUMER_LIMIT, "server": SERVER_LIMIT}
+
+
+def parse_limits(value: str) -> int:
+    """``--limits``: ``consumer`` (1 MiB), ``server`` (10 MiB) or a number of bytes."""
+    if value in LIMIT_PROFILES:
+        return LIMIT_PROFILES[value]
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise UsageError(f"--limits must be consumer, server or a positive byte count, not {value!r}")
+
+
+def parse_input_format(value: str | None) -> str | None:
+    if value is None or value in INPUT_FORMATS:
+        return value
+    raise UsageError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}, not {value!r}")
+
+
+def parse_max_line_bytes(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise UsageError(f"--max-line-bytes must be positive, not {value}")
+    return value

@@ -9,9 +9,15 @@ import typer
 
 from dashfix.cli.app import app
 from dashfix.cli.gate_cli import GateFlags, run_verify
-from dashfix.cli.options import FAIL_ON_CHOICES
+from dashfix.cli.options import (
+    FAIL_ON_CHOICES,
+    parse_input_format,
+    parse_limits,
+    parse_max_line_bytes,
+)
 from dashfix.context import VerifyOptions
 from dashfix.errors import EXIT_CODE_HELP
+from dashfix.inputs.streams import INPUT_FORMATS
 from dashfix.report import RENDERERS
 
 
@@ -71,8 +77,23 @@ def verify_command(
         typer.Option("--list-inputs", help="Only list what would be checked, and why files "
                      "were skipped; check nothing."),
     ] = False,
+    limits: Annotated[
+        str,
+        typer.Option(help="Stream frame size cap: consumer (1 MiB), server (10 MiB) or bytes."),
+    ] = "consumer",
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format",
+                     help=f"Force the stream log format: {', '.join(INPUT_FORMATS)}."),
+    ] = None,
+    max_line_bytes: Annotated[
+        int | None, typer.Option(help="JSONL line cap in bytes (default follows --limits).")
+    ] = None,
 ) -> int:
-    options = VerifyOptions()
+    options = VerifyOptions(
+        limit_bytes=parse_limits(limits), input_format=parse_input_format(input_format),
+        max_line_bytes=parse_max_line_bytes(max_line_bytes),
+    )
     flags = GateFlags(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
         config=config, select=select or (), ignore=ignore or (), severity=severity or (),

@@ -5,8 +5,9 @@ Order matters: the first kind that claims a folder or file wins.
 
 from __future__ import annotations
 
+from dashfix.checks.stream.log import STREAM_LOG_KIND
 from dashfix.inputs import InputKind
 
 
 def input_kinds() -> tuple[InputKind, ...]:
-    return ()
+    return (STREAM_LOG_KIND,)

@@ -115,10 +115,13 @@ _DLQ_KEYS = (b'"original_payload_base64"', b'"payload_sha256"', b'"first_bytes_h
 
 
 def _looks_like_frame_start(value: bytes) -> bool:
+    """``value``: up to the first 5 bytes of a record."""
     kind = classify(value)
     if kind is FrameKind.ZSTD:
         return value[1:5] == ZSTD_MAGIC[: len(value) - 1]
-    return kind in (FrameKind.UNCOMPRESSED, FrameKind.LEGACY_PROTOBUF, FrameKind.LEGACY_ZSTD)
+    if kind is FrameKind.UNCOMPRESSED:
+        return len(value) == 1 or classify(value[1:]) is FrameKind.LEGACY_PROTOBUF
+    return kind in (FrameKind.LEGACY_PROTOBUF, FrameKind.LEGACY_ZSTD)
 
 
 def _looks_like_kcat(head: bytes, size: int) -> bool:
@@ -388,3 +391,37 @@ def iter_records(
     except OSError as exc:
         yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot read: {exc.strerror or exc}",
                             fmt.value)
+
+
+def _has_messages_table(path: Path) -> bool:
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro&immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            row = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    return row is not None
+
+
+def sniff_stream_file(path: Path, head: bytes) -> str | None:
+    """Discovery's sniffer: the stream format of ``path``, or None.
+
+    Stricter than ``detect_format`` where a guess could misfire in a folder of unrelated
+    files: SQLite files count only with a ``messages`` table, a lone raw frame only with
+    the ``.frame`` suffix; DLQ-shaped JSON lines are left to the DLQ kind.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    fmt = detect_format(path, head, size)
+    if fmt is InputFormat.SQLITE and not _has_messages_table(path):
+        return None
+    if fmt is InputFormat.FRAME and path.suffix != FRAME_SUFFIX:
+        return None
+    return None if fmt is None else fmt.value

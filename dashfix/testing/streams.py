@@ -400,7 +400,7 @@ def _set_batch_sequence(batch: Any) -> None:
 
 
 def _zero_inner_sequence(batch: Any) -> None:
-    batch.events[1].header.sequence = 0
+    batch.events[2].header.sequence = 0
 
 
 def _type_mismatch(msgs: Messages) -> Any:

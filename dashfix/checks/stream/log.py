@@ -1,0 +1,134 @@
+"""Check one whole stream log, streaming: container problems, every frame, sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
+from dashfix.checks.stream.sequences import SequenceTracker, ThreadSummary
+from dashfix.context import CheckContext, Progress
+from dashfix.findings import Finding, Rule
+from dashfix.inputs import InputKind, Target
+from dashfix.inputs.streams import (
+    ProblemKind,
+    ReadOptions,
+    RecordProblem,
+    StreamRecord,
+    iter_records,
+    sniff_stream_file,
+)
+from dashfix.rules import stream as rules
+
+PROGRESS_EVERY = 10_000
+
+_PROBLEM_RULES: dict[ProblemKind, Rule] = {
+    ProblemKind.UNREADABLE: rules.STREAM_UNREADABLE,
+    ProblemKind.TRUNCATED: rules.CAPTURE_TRUNCATED,
+    ProblemKind.BAD_LENGTH: rules.BAD_LENGTH_PREFIX,
+    ProblemKind.OVERSIZE: rules.FRAME_OVERSIZE,
+    ProblemKind.LINE_TOO_LONG: rules.LINE_TOO_LONG,
+    ProblemKind.NOT_UTF8: rules.NOT_UTF8,
+    ProblemKind.BAD_LINE: rules.BAD_JSON_LINE,
+    ProblemKind.BAD_BASE64: rules.BAD_BASE64,
+}
+
+
+@dataclass
+class LogResult:
+    findings: list[Finding] = field(default_factory=list)
+    threads: list[ThreadSummary] = field(default_factory=list)
+    records: int = 0
+    input_format: str | None = None
+
+
+def _record_path(rel: str, member: str | None) -> str:
+    if member is None:
+        return rel
+    return member if rel == "." else f"{rel}/{member}"
+
+
+def problem_finding(problem: RecordProblem, rel: str) -> Finding:
+    """A container problem as a finding located at its record and byte offset."""
+    details: dict[str, object] = {"input_format": problem.source_format}
+    if problem.size is not None:
+        details["size_bytes"] = problem.size
+        if problem.kind is ProblemKind.OVERSIZE:
+            unframed = problem.source_format in ("jsonl", "sqlite")
+            details["fits"] = {name: fits(problem.size, None, limit, unframed=unframed)
+                               for name, limit in PROFILES.items()}
+    where = "" if problem.kind is ProblemKind.UNREADABLE else (
+        f"record {problem.index} (byte {problem.offset}): ")
+    return _PROBLEM_RULES[problem.kind].at(
+        _record_path(rel, problem.member), where + problem.message,
+        record=None if problem.kind is ProblemKind.UNREADABLE else problem.index,
+        offset=None if problem.kind is ProblemKind.UNREADABLE else problem.offset,
+        expected=problem.expected, actual=problem.actual, key=f"record {problem.index}",
+        details=details,
+    )
+
+
+def check_log(
+    path: Path,
+    rel: str,
+    *,
+    input_format: str | None = None,
+    options: ReadOptions | None = None,
+    progress: Progress | None = None,
+    now_us: int | None = None,
+) -> LogResult:
+    """Every check of spec section 9 on every record of the log at ``path``."""
+    options = options or ReadOptions()
+    result = LogResult()
+    tracker = SequenceTracker(rel, now_us=now_us)
+    findings = result.findings
+    limit = options.limit
+    count = 0
+    for item in iter_records(path, input_format, options):
+        count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress.advance(PROGRESS_EVERY)
+        if type(item) is not StreamRecord:
+            assert isinstance(item, RecordProblem)
+            findings.append(problem_finding(item, rel))
+            if item.kind is ProblemKind.UNREADABLE:
+                count -= 1
+            continue
+        result.input_format = item.source_format
+        verdict = validate_frame(
+            item.value, limit=limit, path=_record_path(rel, item.member), record=item.index,
+            offset=item.offset, unframed=item.unframed,
+        )
+        if verdict.findings:
+            findings.extend(verdict.findings)
+        if verdict.message is not None and item.value is not None:
+            tracker.observe(verdict.message, item.value, item.index, item.offset)
+    if progress is not None:
+        progress.advance(count % PROGRESS_EVERY)
+    findings.extend(tracker.finish())
+    result.threads = tracker.summaries()
+    result.records = count
+    return result
+
+
+def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
+    """The ``stream-log`` input kind's check for ``dashfix verify``."""
+    options = ReadOptions(limit=ctx.options.limit_bytes,
+                          max_line_bytes=ctx.options.max_line_bytes)
+    result = check_log(target.path, target.rel,
+                       input_format=ctx.options.input_format or target.input_format,
+                       options=options, progress=ctx.progress)
+    ctx.stats["logs"] += 1
+    ctx.stats["records"] += result.records
+    ctx.stats["threads"] += len(result.threads)
+    yield from result.findings
+
+
+STREAM_LOG_KIND = InputKind(
+    name="stream-log",
+    check=check_stream_target,
+    sniff_file=sniff_stream_file,
+    description="DashStream log: kcat capture, file-backend JSONL, raw .frame file or SQLite "
+    "backend database",
+)

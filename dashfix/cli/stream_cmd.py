@@ -1,0 +1,104 @@
+"""``dashfix stream ...``: commands on DashStream stream logs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dashfix.checks.stream.log import LogResult, check_log
+from dashfix.checks.stream.sequences import ThreadSummary
+from dashfix.cli.app import app
+from dashfix.cli.options import (
+    FAIL_ON_CHOICES,
+    parse_fail_on,
+    parse_input_format,
+    parse_limits,
+    parse_max_line_bytes,
+)
+from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
+from dashfix.report import RENDERERS
+from dashfix.results import Report
+
+stream_app = typer.Typer(
+    name="stream",
+    help="Validate DashStream stream logs (kcat captures, file-backend JSONL, raw frames, "
+    "SQLite backend).",
+    no_args_is_help=True,
+)
+app.add_typer(stream_app)
+
+_FORMATS = ("text", "json")
+
+
+def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
+    report = Report(roots=[str(path)], fail_on=parse_fail_on(fail_on))
+    report.findings.extend(result.findings)
+    report.targets.append(("stream-log", path.name))
+    report.stats.update({"logs": 1, "records": result.records, "threads": len(result.threads)})
+    return report
+
+
+def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
+    table = Table(title="threads", header_style="bold")
+    for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
+                   "reordered", "node ctx"):
+        table.add_column(column, justify="left" if column == "thread" else "right")
+    for t in threads:
+        span = "-" if t.first_sequence is None else f"{t.first_sequence}..{t.last_sequence}"
+        table.add_row(t.thread_id, str(t.messages), span, str(t.missing), str(t.gaps),
+                      str(t.duplicates), str(t.exact_duplicates), str(t.reorders),
+                      str(t.node_messages))
+    Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
+
+
+@stream_app.command(
+    "validate",
+    help="Check every record of a stream log: size caps, frame flag, zstd guard, protobuf, "
+    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only."
+    "\n\n" + EXIT_CODE_HELP,
+)
+def validate_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
+    ] = None,
+    limits: Annotated[
+        str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
+    ] = "consumer",
+    max_line_bytes: Annotated[
+        int | None,
+        typer.Option(help="JSONL line cap in bytes (default: 4/3 of the cap + 4 KiB)."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="text or json.")
+    ] = "text",
+    fail_on: Annotated[
+        str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
+    ] = "error",
+) -> int:
+    if output_format not in _FORMATS:
+        raise UsageError(f"--format must be text or json, not {output_format!r}")
+    parse_fail_on(fail_on)
+    options = ReadOptions(limit=parse_limits(limits),
+                          max_line_bytes=parse_max_line_bytes(max_line_bytes))
+    result = check_log(input_path, input_path.name,
+                       input_format=parse_input_format(input_format), options=options)
+    report = stream_report(input_path, result, fail_on)
+    if output_format == "json":
+        document = report.to_dict()
+        document["input_format"] = result.input_format
+        document["threads"] = [t.to_dict() for t in result.threads]
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        if result.threads:
+            _thread_table(result.threads, sys.stdout)
+        RENDERERS["text"](report, sys.stdout)
+    return int(report.exit_code())
