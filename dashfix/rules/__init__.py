@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dashfix.findings import Rule
-from dashfix.rules import gate, general, stream
+from dashfix.rules import checkpoint, gate, general, stream
 
 # Each family module exposes ``RULES``; add new families here.
-_FAMILIES = (general, gate, stream)
+_FAMILIES = (general, checkpoint, gate, stream)
 
 
 def all_rules() -> tuple[Rule, ...]:
