@@ -1,0 +1,261 @@
+"""The verify cache: stat-keyed reuse, invalidation, corruption, versions, failures."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashfix import cache as cache_module
+from dashfix.cache import (
+    SUFFIX,
+    CacheError,
+    TargetCache,
+    VerifyCache,
+    clear_cache,
+    decode_cache,
+    encode_cache,
+    open_cache,
+    read_at,
+)
+
+OLD = 1_600_000_000_000_000_000
+"""An mtime far in the past, so entries are not racy."""
+
+
+class Summariser:
+    """Counts decodes; the record is the file's length and first byte."""
+
+    def __init__(self) -> None:
+        self.decoded: list[str] = []
+
+    def run(self, cache: TargetCache, folder: Path, name: str) -> tuple[int, int]:
+        def decode() -> tuple[int, int]:
+            self.decoded.append(name)
+            data = (folder / name).read_bytes()
+            return (len(data), data[0])
+
+        return cache.summary(
+            name, os.stat(folder / name), read=lambda: read_at(str(folder), name),
+            decode=decode, to_wire=list, from_wire=lambda wire: (wire[0], wire[1]),
+        )
+
+
+def _store(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, ns=(OLD, OLD))
+
+
+def _run(cache_dir: Path, store: Path, summariser: Summariser) -> dict[str, tuple[int, int]]:
+    verify_cache, warning = open_cache(cache_dir)
+    assert verify_cache is not None and warning is None
+    target = verify_cache.target("checkpoint-store", store)
+    records = {name: summariser.run(target, store, name) for name in sorted(os.listdir(store))}
+    verify_cache.save()
+    assert verify_cache.warnings == []
+    return records
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbbb"})
+    first = Summariser()
+    records = _run(tmp_path / "cache", store, first)
+    assert first.decoded == ["a.bin", "b.bin"]
+    second = Summariser()
+    reads: list[str] = []
+    real_read = cache_module.read_at
+
+    def counting_read(folder: int | str, name: str) -> bytes | None:
+        reads.append(name)
+        return real_read(folder, name)
+
+    cache_module.read_at = counting_read  # type: ignore[assignment]
+    try:
+        assert _run(tmp_path / "cache", store, second) == records
+    finally:
+        cache_module.read_at = real_read  # type: ignore[assignment]
+    assert second.decoded == [] and reads == []
+
+
+def test_a_changed_file_is_decoded_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbbb"})
+    _run(tmp_path / "cache", store, Summariser())
+    (store / "b.bin").write_bytes(b"Xbbbbb")
+    os.utime(store / "b.bin", ns=(OLD + 10**9, OLD + 10**9))
+    again = Summariser()
+    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 97), "b.bin": (6, 88)}
+    assert again.decoded == ["b.bin"]
+
+
+def test_same_size_same_mtime_rewrite_is_caught_when_racy(tmp_path: Path) -> None:
+    """A file written just before the run is re-read next time, even if its stat stays."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "a.bin").write_bytes(b"aaa")
+    _run(tmp_path / "cache", store, Summariser())
+    info = os.stat(store / "a.bin")
+    (store / "a.bin").write_bytes(b"zzz")
+    os.utime(store / "a.bin", ns=(info.st_atime_ns, info.st_mtime_ns))
+    again = Summariser()
+    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 122)}
+    assert again.decoded == ["a.bin"]
+
+
+def test_touched_file_with_same_content_reuses_the_record(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    _run(tmp_path / "cache", store, Summariser())
+    os.utime(store / "a.bin", ns=(OLD + 5 * 10**9, OLD + 5 * 10**9))
+    again = Summariser()
+    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 97)}
+    assert again.decoded == []
+
+
+def test_chmod_invalidates(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    _run(tmp_path / "cache", store, Summariser())
+    os.chmod(store / "a.bin", 0o600)
+    verify_cache = VerifyCache(tmp_path / "cache")
+    target = verify_cache.target("checkpoint-store", store)
+    Summariser().run(target, store, "a.bin")
+    assert (target.hits, target.reused) == (0, 1)
+
+
+def test_vanished_files_drop_out_and_partial_runs_keep_old_entries(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
+    _run(tmp_path / "cache", store, Summariser())
+    verify_cache = VerifyCache(tmp_path / "cache")
+    target = verify_cache.target("checkpoint-store", store)
+    target.complete = False
+    Summariser().run(target, store, "a.bin")
+    verify_cache.save()
+    assert set(VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous) == {
+        "a.bin", "b.bin"}
+    (store / "b.bin").unlink()
+    _run(tmp_path / "cache", store, Summariser())
+    assert set(VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous) == {
+        "a.bin"}
+
+
+def _cache_file(cache_dir: Path) -> Path:
+    [path] = [p for p in cache_dir.iterdir() if p.name.endswith(SUFFIX)]
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-1],
+        lambda data: data[:5],
+        lambda data: b"",
+        lambda data: data[:20] + bytes([data[20] ^ 1]) + data[21:],
+        lambda data: data[:-3] + bytes([data[-3] ^ 0x40]) + data[-2:],
+        lambda data: b"NOTCACHE" + data[8:],
+    ],
+    ids=["short-by-one", "prefix-only", "empty", "flip-in-body", "flip-near-end", "magic"],
+)
+def test_a_corrupt_cache_is_rebuilt_never_trusted(tmp_path: Path, damage: Any) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    _run(tmp_path / "cache", store, Summariser())
+    path = _cache_file(tmp_path / "cache")
+    path.write_bytes(damage(path.read_bytes()))
+    verify_cache = VerifyCache(tmp_path / "cache")
+    target = verify_cache.target("checkpoint-store", store)
+    assert target.previous == {}
+    assert len(verify_cache.warnings) == 1 and "rebuilding" in verify_cache.warnings[0]
+    summariser = Summariser()
+    summariser.run(target, store, "a.bin")
+    assert summariser.decoded == ["a.bin"]
+    verify_cache.save()
+    assert VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous
+
+
+def test_a_cache_from_another_version_or_salt_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    _run(tmp_path / "cache", store, Summariser())
+    path = _cache_file(tmp_path / "cache")
+    monkeypatch.setattr(cache_module, "__version__", "0.0.0-other")
+    verify_cache = VerifyCache(tmp_path / "cache")
+    assert verify_cache.file_for("checkpoint-store", store.resolve()) == path
+    assert verify_cache.target("checkpoint-store", store).previous == {}
+    assert "another dashfix version" in verify_cache.warnings[0]
+    monkeypatch.undo()
+    salted = VerifyCache(tmp_path / "cache", salt="limits=10")
+    assert salted.file_for("checkpoint-store", store.resolve()) != path
+
+
+def test_other_format_version_and_malformed_entries(tmp_path: Path) -> None:
+    header = {"dashfix": "x"}
+    good = encode_cache(header, {"a": (1, 2, 3, 4, 5, 6, False, [1])})
+    assert decode_cache(good, header) == {"a": (1, 2, 3, 4, 5, 6, False, (1,))}
+    newer = good[:8] + (99).to_bytes(2, "little") + good[10:]
+    with pytest.raises(CacheError, match="cache format 99"):
+        decode_cache(newer, header)
+    with pytest.raises(CacheError, match="malformed"):
+        decode_cache(encode_cache(header, {"a": (1, 2, "3", 4, 5, 6, False, 0)}), header)
+    with pytest.raises(CacheError, match="malformed"):
+        decode_cache(encode_cache(header, {"a": (1, 2)}), header)  # type: ignore[dict-item]
+
+
+def test_unwritable_folder_is_a_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    verify_cache, warning = open_cache(blocker / "cache")
+    assert verify_cache is None and warning is not None and "without the cache" in warning
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        verify_cache, warning = open_cache(locked)
+        assert verify_cache is None and warning is not None and "not writable" in warning
+
+
+def test_a_full_disk_while_saving_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    verify_cache = VerifyCache(tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    Summariser().run(verify_cache.target("checkpoint-store", store), store, "a.bin")
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "_replace", full)
+    verify_cache.save()
+    assert len(verify_cache.warnings) == 1
+    assert "the disk is full" in verify_cache.warnings[0]
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_clear_removes_only_cache_files(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    _run(tmp_path / "cache", store, Summariser())
+    (tmp_path / "cache" / "notes.txt").write_text("mine")
+    assert clear_cache(tmp_path / "cache") == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["notes.txt"]
+    assert clear_cache(tmp_path / "missing") == 0
+
+
+def test_unreadable_files_are_not_cached(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    verify_cache = VerifyCache(tmp_path / "cache")
+    target = verify_cache.target("checkpoint-store", store)
+    result = target.summary("a.bin", os.stat(store / "a.bin"), read=lambda: None,
+                            decode=lambda: "unreadable", to_wire=str, from_wire=str)
+    assert result == "unreadable" and target.current == {}
