@@ -338,6 +338,11 @@ def single_field_message(data: bytes) -> bool:
     end = len(data)
     if end < 2 or data[0] & 7 != 2:
         return False
+    if data[0] < 0x80:  # the usual one-byte tag: decode short lengths inline
+        if data[1] < 0x80:
+            return 2 + data[1] == end
+        if end > 2 and data[2] < 0x80:
+            return 3 + (data[1] & 0x7F | data[2] << 7) == end
     pos = 1
     while data[pos - 1] & 0x80:
         if pos >= end or pos > MAX_VARINT_BYTES:

@@ -135,10 +135,15 @@ def encode_frame(message: Any) -> bytes:
 
 
 def unframe(value: bytes) -> bytes:
-    """The bare protobuf of a framed value (what file and SQLite backends store)."""
-    if value[0] == FLAG_ZSTD:
-        return bytes(zstandard.ZstdDecompressor().decompress(value[1:]))
-    return value[1:]
+    """The bare protobuf that file and SQLite backends store for a framed value: they never
+    compress, so every header says compression 0 again."""
+    if value[0] != FLAG_ZSTD:
+        return value[1:]
+    message = pb.DashStreamMessage.FromString(zstandard.ZstdDecompressor().decompress(value[1:]))
+    for header in _headers(message):
+        header.compression = 0
+    raw: bytes = message.SerializeToString()
+    return raw
 
 
 def healthy_values(msgs: Messages | None = None, threads: Sequence[str] = ("t-a", "t-b"),

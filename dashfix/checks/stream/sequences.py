@@ -7,12 +7,15 @@ every seen value, so a late arrival closes its gap (reported as a reorder) and m
 stays proportional to the gaps, not the log.  NodeContext telemetry (node progress
 events, token chunks, tool executions, metrics, errors) has independent counters that
 restart per node execution: it is kept in a bucket of its own and only counted.
+
+This runs on every message of logs with millions of records, so the common case (next
+sequence, sane timestamp, new message_id) is a few comparisons inline; everything else
+goes to a slow path that builds findings.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +29,8 @@ NODE_EVENT_TYPES = frozenset((80, 81, 82, 83))
 NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
 DEDUP_WINDOW = 100_000
-"""(thread_id, message_id) pairs remembered for deduplication, oldest dropped first; bounds
-memory. Retry duplicates arrive close together, so a window is enough for them."""
+"""(thread_id, message_id) pairs remembered for deduplication: between DEDUP_WINDOW and
+twice that many, the most recent ones.  Retry duplicates arrive close together."""
 MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
@@ -42,9 +45,9 @@ class _Gap:
     """The sequence whose arrival revealed the gap."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ThreadSummary:
-    """What one thread looked like; printed as the per-thread table."""
+    """What one thread looked like (the per-thread table), plus its tracking state."""
 
     thread_id: str
     messages: int = 0
@@ -59,16 +62,21 @@ class ThreadSummary:
     node_messages: int = 0
     first_timestamp_us: int | None = None
     last_timestamp_us: int | None = None
+    expected: int = 0
+    """Next sequence expected; 0 before the first sequenced message."""
+    last_ordered_us: int = 0
+    """Timestamp of the last in-order sequenced message (for the backwards check)."""
+    open_gaps: list[_Gap] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class _Bucket:
-    expected: int | None = None
-    last_timestamp: int | None = None
-    gaps: list[_Gap] = field(default_factory=list)
+        return {
+            "thread_id": self.thread_id, "messages": self.messages, "sequenced": self.sequenced,
+            "first_sequence": self.first_sequence, "last_sequence": self.last_sequence,
+            "missing": self.missing, "gaps": self.gaps, "duplicates": self.duplicates,
+            "exact_duplicates": self.exact_duplicates, "reorders": self.reorders,
+            "node_messages": self.node_messages, "first_timestamp_us": self.first_timestamp_us,
+            "last_timestamp_us": self.last_timestamp_us,
+        }
 
 
 class SequenceTracker:
@@ -80,8 +88,8 @@ class SequenceTracker:
             FUTURE_SLACK_US
         )
         self.threads: dict[str, ThreadSummary] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self._seen: OrderedDict[tuple[str, bytes], int] = OrderedDict()
+        self._seen: dict[tuple[str, bytes], int] = {}
+        self._seen_old: dict[tuple[str, bytes], int] = {}
         self.findings: list[Finding] = []
         self._record = 0
         self._offset = 0
@@ -92,102 +100,104 @@ class SequenceTracker:
                     record=self._record, offset=self._offset, thread_id=thread_id, key=key, **kw)
         )
 
-    def _summary(self, thread_id: str) -> ThreadSummary:
-        summary = self.threads.get(thread_id)
-        if summary is None:
-            summary = self.threads[thread_id] = ThreadSummary(thread_id)
-        return summary
-
-    def _first_sight(self, message_id: bytes, fingerprint: int, thread_id: str,
-                     summary: ThreadSummary) -> bool:
-        """False for an exact duplicate (already counted)."""
-        if not message_id:
-            return True
-        seen = self._seen
-        key = (thread_id, message_id)
-        previous = seen.get(key)
-        if previous is None:
-            seen[key] = fingerprint
-            if len(seen) > DEDUP_WINDOW:
-                seen.popitem(last=False)
-            return True
-        if previous == fingerprint:
-            summary.exact_duplicates += 1
-            self._add(rules.EXACT_DUPLICATE,
-                      f"exact duplicate of message {message_id.hex()} (retry or redelivery)",
-                      thread_id, f"dup:{message_id.hex()}")
-            return False
-        self._add(rules.MESSAGE_ID_REUSED,
-                  f"message_id {message_id.hex()} already used by a different message",
-                  thread_id, f"reuse:{message_id.hex()}")
-        return True
-
     def observe(self, message: Any, value: bytes, record: int, offset: int) -> None:
         """One decoded DashStreamMessage; ``value`` is the raw record (for exact dedup)."""
         which = message.WhichOneof("message")
         if which is None:
             return
         payload = getattr(message, which)
-        if not payload.HasField("header"):
-            return
         header = payload.header
         thread_id = header.thread_id
         if not thread_id:
             return
         self._record = record
         self._offset = offset
-        summary = self._summary(thread_id)
-        sequence = header.sequence
-        # Spec order: sequence 0 (batch headers, traces) is skipped before deduplication.
-        if sequence and not self._first_sight(header.message_id, hash(value), thread_id,
-                                              summary):
-            return
-        summary.messages += 1
-        self._timestamp(header.timestamp_us, thread_id, summary)
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            thread = self.threads[thread_id] = ThreadSummary(thread_id)
         if which == "event_batch":
+            thread.messages += 1
+            self._timestamp(header.timestamp_us, thread)
             for event in payload.events:
-                if event.HasField("header"):
-                    self._inner_event(event, thread_id, summary)
+                self._message(thread, event.header, event, None, False)
             return
+        node = which in NODE_PAYLOADS or (
+            which == "event" and payload.event_type in NODE_EVENT_TYPES
+        )
+        self._message(thread, header, payload if which == "event" else None, value, node)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
                       thread_id, f"error:{header.message_id.hex()}")
-        elif which == "event":
-            self._check_error_event(payload, thread_id, header)
-        node = which in NODE_PAYLOADS or (
-            which == "event" and payload.event_type in NODE_EVENT_TYPES
-        )
-        self._sequence(sequence, header.timestamp_us, thread_id, summary, node)
 
-    def _inner_event(self, event: Any, thread_id: str, summary: ThreadSummary) -> None:
-        header = event.header
-        fingerprint = hash((header.sequence, header.timestamp_us, event.event_type))
-        if header.sequence and not self._first_sight(header.message_id, fingerprint, thread_id,
-                                                     summary):
+    def _message(self, thread: ThreadSummary, header: Any, event: Any, value: bytes | None,
+                 node: bool) -> None:
+        sequence = header.sequence
+        stamp = header.timestamp_us
+        if sequence:
+            # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.
+            key = (thread.thread_id, header.message_id)
+            fingerprint = hash(value) if value is not None else hash(
+                (sequence, stamp, event.event_type))
+            previous = self._seen.get(key)
+            if previous is None:
+                previous = self._seen_old.get(key)
+            if previous is not None and self._duplicate(thread, header, previous, fingerprint):
+                return
+            self._seen[key] = fingerprint
+            if len(self._seen) > DEDUP_WINDOW:
+                self._seen_old = self._seen
+                self._seen = {}
+        thread.messages += 1
+        if not 0 < stamp <= self.future_us or thread.first_timestamp_us is None:
+            self._timestamp(stamp, thread)
+        else:
+            thread.last_timestamp_us = stamp
+        if event is not None and event.event_type in ERROR_EVENT_TYPES:
+            self._check_error_event(event, thread.thread_id, header)
+        if not sequence:
             return
-        summary.messages += 1
-        self._timestamp(header.timestamp_us, thread_id, summary)
-        self._check_error_event(event, thread_id, header)
-        self._sequence(header.sequence, header.timestamp_us, thread_id, summary,
-                       event.event_type in NODE_EVENT_TYPES)
+        if node or (event is not None and event.event_type in NODE_EVENT_TYPES):
+            thread.node_messages += 1
+            return
+        thread.sequenced += 1
+        if sequence == thread.expected and thread.last_ordered_us <= stamp:
+            thread.expected = sequence + 1
+            thread.last_sequence = sequence
+            thread.last_ordered_us = stamp
+            return
+        self._classify(thread, sequence, stamp)
+
+    def _duplicate(self, thread: ThreadSummary, header: Any, previous: int,
+                   fingerprint: int) -> bool:
+        """True for an exact duplicate (skip it); a reused id is reported and kept."""
+        message_id = header.message_id.hex()
+        if previous == fingerprint:
+            thread.exact_duplicates += 1
+            self._add(rules.EXACT_DUPLICATE,
+                      f"exact duplicate of message {message_id} (retry or redelivery)",
+                      thread.thread_id, f"dup:{message_id}")
+            return True
+        self._add(rules.MESSAGE_ID_REUSED,
+                  f"message_id {message_id} already used by a different message",
+                  thread.thread_id, f"reuse:{message_id}")
+        return False
 
     def _check_error_event(self, event: Any, thread_id: str, header: Any) -> None:
-        if event.event_type not in ERROR_EVENT_TYPES:
-            return
         attribute = event.attributes.get("error")
         if attribute is None or not attribute.string_value:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"error event (type {event.event_type}, node {event.node_id!r}) has no "
                       "'error' attribute text", thread_id, f"error:{header.message_id.hex()}")
 
-    def _timestamp(self, stamp: int, thread_id: str, summary: ThreadSummary) -> None:
+    def _timestamp(self, stamp: int, thread: ThreadSummary) -> None:
         if 0 < stamp <= self.future_us:
-            if summary.first_timestamp_us is None:
-                summary.first_timestamp_us = stamp
-            summary.last_timestamp_us = stamp
+            if thread.first_timestamp_us is None:
+                thread.first_timestamp_us = stamp
+            thread.last_timestamp_us = stamp
             return
         key = f"ts:{self._record}"
+        thread_id = thread.thread_id
         if stamp == 0:
             self._add(rules.TIMESTAMP_ZERO, "timestamp_us is 0", thread_id, key, actual=0)
         elif stamp < 0:
@@ -198,71 +208,64 @@ class SequenceTracker:
                       f"timestamp_us {stamp} is more than a day after the check",
                       thread_id, key, expected=f"<= {self.future_us}", actual=stamp)
 
-    def _sequence(self, sequence: int, stamp: int, thread_id: str, summary: ThreadSummary,
-                  node: bool) -> None:
-        if sequence == 0:
-            return
-        if node:
-            summary.node_messages += 1
-            return
-        summary.sequenced += 1
-        bucket = self._buckets.get(thread_id)
-        if bucket is None:
-            bucket = self._buckets[thread_id] = _Bucket()
-        expected = bucket.expected
-        if expected is None or sequence >= expected:
-            if expected is not None and sequence > expected:
-                self._open_gap(bucket, expected, sequence, thread_id)
-            bucket.expected = sequence + 1
-            if summary.first_sequence is None:
-                summary.first_sequence = sequence
-            summary.last_sequence = sequence
-            last = bucket.last_timestamp
-            if last is not None and stamp < last and stamp > 0:
+    def _classify(self, thread: ThreadSummary, sequence: int, stamp: int) -> None:
+        """Everything but "the next sequence, on time": baseline, gap, late, duplicate."""
+        thread_id = thread.thread_id
+        expected = thread.expected
+        if expected == 0 or sequence >= expected:
+            if expected and sequence > expected:
+                self._open_gap(thread, expected, sequence)
+            thread.expected = sequence + 1
+            if thread.first_sequence is None:
+                thread.first_sequence = sequence
+            thread.last_sequence = sequence
+            last = thread.last_ordered_us
+            if 0 < stamp < last:
                 self._add(rules.TIMESTAMP_BACKWARDS,
                           f"sequence {sequence} is {last - stamp} us older than the message "
                           "before it", thread_id, f"back:{thread_id}:{sequence}",
                           expected=f">= {last}", actual=stamp)
             if stamp > 0:
-                bucket.last_timestamp = stamp
+                thread.last_ordered_us = stamp
             return
-        if self._close_gap(bucket, sequence):
-            summary.reorders += 1
+        if self._close_gap(thread, sequence):
+            thread.reorders += 1
             self._add(rules.SEQUENCE_REORDER,
                       f"sequence {sequence} arrived after {expected - 1} (late; fills a gap)",
                       thread_id, f"reorder:{thread_id}:{sequence}",
                       expected=expected, actual=sequence)
         else:
-            summary.duplicates += 1
+            thread.duplicates += 1
             self._add(rules.SEQUENCE_DUPLICATE,
                       f"sequence {sequence} seen again with a different message_id",
                       thread_id, f"dupseq:{thread_id}:{sequence}",
                       expected=expected, actual=sequence)
 
-    def _open_gap(self, bucket: _Bucket, expected: int, sequence: int, thread_id: str) -> None:
-        bucket.gaps.append(_Gap(expected, sequence - 1, self._record, self._offset, sequence))
-        if len(bucket.gaps) > MAX_OPEN_GAPS:
-            self._report_gap(bucket.gaps.pop(0), thread_id)
+    def _open_gap(self, thread: ThreadSummary, expected: int, sequence: int) -> None:
+        thread.open_gaps.append(_Gap(expected, sequence - 1, self._record, self._offset,
+                                     sequence))
+        if len(thread.open_gaps) > MAX_OPEN_GAPS:
+            self._report_gap(thread.open_gaps.pop(0), thread)
 
     @staticmethod
-    def _close_gap(bucket: _Bucket, sequence: int) -> bool:
-        for position, gap in enumerate(bucket.gaps):
+    def _close_gap(thread: ThreadSummary, sequence: int) -> bool:
+        gaps = thread.open_gaps
+        for position, gap in enumerate(gaps):
             if gap.first <= sequence <= gap.last:
-                pieces = [
+                gaps[position:position + 1] = [
                     _Gap(start, end, gap.record, gap.offset, gap.before)
                     for start, end in ((gap.first, sequence - 1), (sequence + 1, gap.last))
                     if start <= end
                 ]
-                bucket.gaps[position:position + 1] = pieces
                 return True
         return False
 
-    def _report_gap(self, gap: _Gap, thread_id: str) -> None:
+    def _report_gap(self, gap: _Gap, thread: ThreadSummary) -> None:
         count = gap.last - gap.first + 1
-        summary = self._summary(thread_id)
-        summary.gaps += 1
-        summary.missing += count
+        thread.gaps += 1
+        thread.missing += count
         span = str(gap.first) if count == 1 else f"{gap.first}..{gap.last}"
+        thread_id = thread.thread_id
         self.findings.append(
             rules.SEQUENCE_GAP.at(
                 self.path,
@@ -277,10 +280,10 @@ class SequenceTracker:
 
     def finish(self) -> list[Finding]:
         """Report the gaps no late arrival closed; return every finding of the log."""
-        for thread_id, bucket in self._buckets.items():
-            for gap in bucket.gaps:
-                self._report_gap(gap, thread_id)
-            bucket.gaps.clear()
+        for thread in self.threads.values():
+            for gap in thread.open_gaps:
+                self._report_gap(gap, thread)
+            thread.open_gaps.clear()
         return self.findings
 
     def summaries(self) -> list[ThreadSummary]:

@@ -1,0 +1,97 @@
+"""kcat captures and file-backend lines: round trips, damage, and fuzzing."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashfix.formats import filelog, kcat
+
+values = st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=30)
+
+
+Item = tuple[int, int, bytes | None] | kcat.KcatProblem
+
+
+def _read(data: bytes, cap: int = 1 << 20) -> list[Item]:
+    return list(kcat.read_records(io.BytesIO(data), len(data), max_value_bytes=cap))
+
+
+@given(values)
+def test_kcat_round_trip(records: list[bytes | None]) -> None:
+    data = b"".join(kcat.encode_record(v) for v in records)
+    decoded = _read(data)
+    assert [item[2] for item in decoded if isinstance(item, tuple)] == records
+    offsets = [item[1] for item in decoded if isinstance(item, tuple)]
+    expected_offsets = []
+    position = 0
+    for value in records:
+        expected_offsets.append(position)
+        position += 4 + (0 if value is None else len(value))
+    assert offsets == expected_offsets
+
+
+def test_kcat_damage_is_located() -> None:
+    good = kcat.encode_record(b"abc")
+    (problem,) = [p for p in _read(good + struct.pack(">i", 50) + b"xy")
+                  if isinstance(p, kcat.KcatProblem)]
+    assert (problem.fault, problem.index, problem.offset, problem.remaining) == (
+        kcat.KcatFault.TRUNCATED_VALUE, 1, 7, 2)
+    (problem,) = [p for p in _read(good + struct.pack(">i", -7)) if isinstance(p, kcat.KcatProblem)]
+    assert problem.fault is kcat.KcatFault.NEGATIVE_LENGTH
+    (problem,) = [p for p in _read(good + b"\x00\x00") if isinstance(p, kcat.KcatProblem)]
+    assert (problem.fault, problem.offset) == (kcat.KcatFault.TRUNCATED_PREFIX, 7)
+
+
+def test_kcat_oversize_value_is_skipped_unread() -> None:
+    data = kcat.encode_record(b"x" * 5000) + kcat.encode_record(b"ok")
+    items = _read(data, cap=100)
+    assert isinstance(items[0], kcat.KcatProblem) and items[0].fault is kcat.KcatFault.OVERSIZE
+    assert items[1] == (1, 5004, b"ok")
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.binary(max_size=400), values.map(
+    lambda rs: b"".join(kcat.encode_record(v) for v in rs))).flatmap(
+    lambda data: st.tuples(st.just(data), st.integers(0, max(len(data) - 1, 0)),
+                           st.integers(0, 255))))
+def test_kcat_reader_never_raises(case: tuple[bytes, int, int]) -> None:
+    data, position, xor = case
+    mutated = bytearray(data)
+    if mutated:
+        mutated[position] ^= xor
+    for item in _read(bytes(mutated), cap=200):
+        if isinstance(item, tuple):
+            assert item[2] is None or len(item[2]) <= 200
+
+
+@given(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1),
+       st.binary(max_size=500))
+def test_filelog_line_round_trip(offset: int, stamp: int, data: bytes) -> None:
+    line = filelog.encode_line(offset, stamp, data)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    decoded = filelog.decode_line(line[:-1], value_cap=1000)
+    assert decoded == filelog.FileLogEntry(offset, stamp, data)
+
+
+def test_filelog_problems() -> None:
+    def fault(line: bytes) -> filelog.LineFault:
+        problem = filelog.decode_line(line, value_cap=10)
+        assert isinstance(problem, filelog.LineProblem)
+        return problem.fault
+
+    assert fault(b'{"offset":1,"timestamp_us":2,"data":"\xff"}') is filelog.LineFault.NOT_UTF8
+    assert fault(b'{"offset":1,') is filelog.LineFault.NOT_JSON
+    assert fault(b'[1,2]') is filelog.LineFault.BAD_FIELDS
+    assert fault(b'{"offset":true,"timestamp_us":2,"data":""}') is filelog.LineFault.BAD_FIELDS
+    assert fault(b'{"offset":1,"timestamp_us":2,"data":"A*=="}') is filelog.LineFault.BAD_BASE64
+    assert fault(b'{"offset":1,"timestamp_us":2,"data":"' + b"QUFB" * 5 + b'"}') is (
+        filelog.LineFault.OVERSIZE)
+
+
+@given(st.binary(max_size=300))
+def test_filelog_decoder_never_raises(line: bytes) -> None:
+    filelog.decode_line(line, value_cap=100)

@@ -1,0 +1,162 @@
+"""Frame triage, the zstd guard and the bounded protobuf parse; fuzzed with hypothesis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashfix.checks.stream.frame import validate_frame
+from dashfix.formats.frame import (
+    FrameKind,
+    WireFault,
+    WireProblem,
+    ZstdFault,
+    ZstdFrameInfo,
+    ZstdProblem,
+    classify,
+    diagnose_protobuf,
+    guarded_decompress,
+    parse_message,
+    single_field_message,
+    zstd_frame_info,
+)
+from dashfix.testing.streams import (
+    Messages,
+    deep_attribute_frame,
+    encode_frame,
+    giant_varint_frame,
+    healthy_values,
+    zstd_bomb,
+)
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (b"", FrameKind.EMPTY),
+        (b"\x00\x0a\x00", FrameKind.UNCOMPRESSED),
+        (b"\x01\x28\xb5\x2f\xfd", FrameKind.ZSTD),
+        (b"\x0a\x00", FrameKind.LEGACY_PROTOBUF),
+        (b"\x4a\x00", FrameKind.LEGACY_PROTOBUF),
+        (b"\x28\xb5\x2f\xfd\x00", FrameKind.LEGACY_ZSTD),
+        (b'{"a":1}', FrameKind.JSON),
+        (b"[1]", FrameKind.JSON),
+        (b"\x07abc", FrameKind.INVALID),
+        (b"\x52\x00", FrameKind.INVALID),  # field 10: not a DashStreamMessage payload
+    ],
+)
+def test_classify(value: bytes, kind: FrameKind) -> None:
+    assert classify(value) is kind
+
+
+@given(st.binary(min_size=0, max_size=20_000), st.integers(1, 19))
+def test_zstd_frame_info_finds_the_frame_end(data: bytes, level: int) -> None:
+    frame = zstandard.ZstdCompressor(level=level).compress(data)
+    info = zstd_frame_info(frame + b"trailing")
+    assert info == ZstdFrameInfo(len(data), len(frame))
+    assert guarded_decompress(frame, len(data)) == data
+
+
+def test_bomb_is_refused_before_decompressing() -> None:
+    out = guarded_decompress(zstd_bomb()[1:], MIB)
+    assert isinstance(out, ZstdProblem)
+    assert out.fault is ZstdFault.DECLARED_OVERSIZE
+    assert out.actual == str(512 * MIB)
+
+
+def test_bomb_validation_keeps_peak_rss_low() -> None:
+    """A tiny frame declaring 512 MiB: the child's peak RSS stays far below 100 MiB."""
+    script = textwrap.dedent(
+        """
+        from dashfix.checks.stream.frame import validate_frame
+        from dashfix.testing.streams import zstd_bomb
+        for limit in (1 << 20, 1 << 30):
+            verdict = validate_frame(zstd_bomb(), limit=limit, path="x", record=0, offset=0)
+            assert not verdict.ok, verdict
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_maxrss / 1024 < 100  # ru_maxrss is KiB on Linux
+
+
+def test_frame_without_content_size_and_trailing_frames() -> None:
+    data = zstandard.ZstdCompressor(write_content_size=False).compress(b"x" * 5000)
+    missing = guarded_decompress(data, MIB)
+    assert isinstance(missing, ZstdProblem) and missing.fault is ZstdFault.NO_CONTENT_SIZE
+    frame = zstandard.ZstdCompressor().compress(b"y" * 5000)
+    trailing = guarded_decompress(frame + frame, MIB)
+    assert isinstance(trailing, ZstdProblem) and trailing.fault is ZstdFault.TRAILING_DATA
+    assert trailing.offset == len(frame)
+
+
+def test_depth_and_giant_varints_are_located() -> None:
+    deep = parse_message(deep_attribute_frame(60)[1:])
+    assert isinstance(deep, WireProblem) and deep.fault is WireFault.TOO_DEEP
+    shallow = parse_message(deep_attribute_frame(40)[1:])
+    assert not isinstance(shallow, WireProblem)
+    giant = diagnose_protobuf(giant_varint_frame()[1:])
+    assert giant is not None
+    assert (giant.fault, giant.offset) == (WireFault.VARINT_TOO_LONG, 1)
+
+
+def test_single_field_message() -> None:
+    event = Messages().event("t", 1).SerializeToString()
+    assert single_field_message(event)
+    assert single_field_message(b"\x0a\x00")
+    assert not single_field_message(event + event)
+    assert not single_field_message(event[:-1])
+
+
+def test_healthy_values_validate_clean() -> None:
+    for number, value in enumerate(healthy_values()):
+        verdict = validate_frame(value, limit=MIB, path="x", record=number, offset=0)
+        assert verdict.ok and verdict.findings == [], verdict.findings
+
+
+@st.composite
+def mutated_frames(draw: st.DrawFn) -> bytes:
+    values = healthy_values(per_thread=2)
+    value = bytearray(draw(st.sampled_from(values)))
+    for _ in range(draw(st.integers(1, 4))):
+        action = draw(st.sampled_from(("flip", "cut", "insert")))
+        position = draw(st.integers(0, max(len(value) - 1, 0)))
+        if action == "flip" and value:
+            value[position] ^= draw(st.integers(1, 255))
+        elif action == "cut":
+            del value[position:position + draw(st.integers(1, 16))]
+        else:
+            value[position:position] = draw(st.binary(min_size=1, max_size=12))
+    return bytes(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=2000), mutated_frames(),
+                 st.binary(max_size=64).map(lambda b: b"\x01\x28\xb5\x2f\xfd" + b)))
+def test_validate_frame_never_raises(value: bytes) -> None:
+    verdict = validate_frame(value, limit=64 * 1024, path="x", record=3, offset=7)
+    assert verdict.ok == (verdict.message is not None and not any(
+        f.severity.value == "error" for f in verdict.findings))
+    for finding in verdict.findings:
+        assert finding.record == 3
+        assert finding.offset is not None and finding.offset >= 7
+
+
+def test_encode_frame_compresses_like_dashflow() -> None:
+    small = encode_frame(Messages().event("t", 1))
+    big = encode_frame(Messages().state_diff("t", 1))
+    assert small[0] == 0x00
+    assert big[0] == 0x01
+    verdict = validate_frame(big, limit=MIB, path="x", record=0, offset=0)
+    assert verdict.ok and verdict.compressed_size is not None
+    assert verdict.profiles() == {"consumer": True, "server": True}
