@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dashfix.checks.stream.log import STREAM_LOG_KIND
 from dashfix.inputs import InputKind
+from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE
 
 
 def input_kinds() -> tuple[InputKind, ...]:
-    return (STREAM_LOG_KIND,)
+    return (CHECKPOINT_STORE, STREAM_LOG_KIND)

@@ -1,0 +1,52 @@
+"""Checks of a file checkpoint store (spec section 8, items 1-14), one module per family.
+
+``check_store`` runs every family over one ``StoreScan``; each family sees the same
+``StoreView`` (records, latest checkpoint per thread, id table) and yields findings only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from dashfix.checks.checkpoint import (
+    chains,
+    index,
+    integrity,
+    listing,
+    names,
+    payload,
+    temps,
+    variants,
+    writers,
+)
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.context import CheckContext
+from dashfix.findings import Finding
+from dashfix.inputs.checkpoint_store import (
+    DIRECTORY,
+    SYMLINK,
+    TEMP_CHECKPOINT,
+    TEMP_INDEX,
+    StoreScan,
+)
+
+_PER_FILE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
+    integrity.check, payload.check, names.check,
+)
+_PER_STORE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
+    temps.check, index.check, chains.check, writers.check, listing.check, variants.check,
+)
+_NOT_CHECKPOINTS = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, SYMLINK, DIRECTORY})
+
+
+def check_store(scan: StoreScan, ctx: CheckContext, rel: str, *,
+                single_file: bool = False) -> Iterator[Finding]:
+    """Every finding for one scanned store (or, with ``single_file``, one checkpoint file)."""
+    view = StoreView.of(scan, rel)
+    files = [r for r in scan.records if r.variant not in _NOT_CHECKPOINTS]
+    ctx.stats["files"] += len(files)
+    ctx.stats["threads"] += len({r.thread_id for r in files if r.thread_id is not None})
+    if not single_file:
+        ctx.stats["stores"] += 1
+    for family in _PER_FILE if single_file else _PER_FILE + _PER_STORE:
+        yield from family(view)

@@ -1,0 +1,32 @@
+"""Items 1, 3, 5 and unreadable entries: each file's own damage, found while reading it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.findings import Finding
+from dashfix.inputs.checkpoint_store import TEMP_CHECKPOINT, TEMP_INDEX
+from dashfix.rules import checkpoint as ck
+from dashfix.rules import rules_by_code
+
+# Problems that no repair command fixes: the user has to act on the file system.
+_NO_COMMAND = frozenset({ck.FILE_UNREADABLE.code, ck.SYMLINK_IN_STORE.code})
+
+
+def check(view: StoreView) -> Iterator[Finding]:
+    rules = rules_by_code()
+    for record in view.scan.records:
+        if record.problem is None or record.variant in (TEMP_CHECKPOINT, TEMP_INDEX):
+            continue
+        rule = rules[record.problem]
+        yield rule.at(
+            view.path(record.name),
+            f"{record.name}: {record.message}",
+            thread_id=record.thread_id,
+            checkpoint_id=record.checkpoint_id,
+            offset=record.offset,
+            expected=record.expected,
+            actual=record.actual,
+            fix_command=None if record.problem in _NO_COMMAND else view.repair,
+        )

@@ -1,0 +1,76 @@
+"""What every checkpoint check family receives: the scan plus shared derived tables."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+from dashfix.inputs.checkpoint_store import (
+    CHECKPOINT_VARIANTS,
+    FileRecord,
+    StoreScan,
+    latest_per_thread,
+)
+
+CLOCK_TOLERANCE_NS = 1_000_000_000
+"""Timestamps closer than this are not called out of order (one process saves sequentially)."""
+
+
+def _store_argument(path: str) -> str:
+    """The store as the user would type it from where verify ran."""
+    relative = os.path.relpath(path)
+    return shlex.quote(path if relative.startswith("..") else relative)
+
+
+@dataclass
+class StoreView:
+    scan: StoreScan
+    rel: str
+    """The store folder relative to the scanned root ("." for the root itself)."""
+    store_arg: str = ""
+    latest: dict[str, FileRecord] = field(default_factory=dict)
+    """Per thread, the checkpoint DashFlow's file scan would pick."""
+    by_id: dict[str, list[FileRecord]] = field(default_factory=dict)
+    """Embedded checkpoint id -> the checkpoint files carrying it."""
+    names: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, scan: StoreScan, rel: str) -> StoreView:
+        view = cls(scan, rel, _store_argument(str(scan.path)))
+        view.latest = latest_per_thread(scan.records)
+        for record in scan.records:
+            view.names.add(record.name)
+            if record.checkpoint_id is not None and record.variant in CHECKPOINT_VARIANTS:
+                view.by_id.setdefault(record.checkpoint_id, []).append(record)
+        return view
+
+    def path(self, name: str) -> str:
+        return name if self.rel == "." else f"{self.rel}/{name}"
+
+    @property
+    def repair(self) -> str:
+        return f"dashfix repair {self.store_arg} --apply"
+
+    @property
+    def rebuild(self) -> str:
+        return f"dashfix rebuild-index {self.store_arg}"
+
+
+def timestamp_ns(record: FileRecord) -> int:
+    return record.secs * 1_000_000_000 + record.nanos
+
+
+def describe_time(record: FileRecord) -> str:
+    return f"{record.secs}.{record.nanos:09d}"
+
+
+class Ids(TypedDict):
+    thread_id: str | None
+    checkpoint_id: str | None
+
+
+def ids_of(record: FileRecord) -> Ids:
+    """The finding keywords naming the record's thread and checkpoint."""
+    return {"thread_id": record.thread_id, "checkpoint_id": record.checkpoint_id}

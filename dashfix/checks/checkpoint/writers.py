@@ -1,0 +1,52 @@
+"""Item 12: evidence that several processes or unlocked variants wrote the store."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterator
+
+from dashfix.checks.checkpoint.chains import proc_and_counter
+from dashfix.checks.checkpoint.view import StoreView, timestamp_ns
+from dashfix.findings import Finding
+from dashfix.formats.ids import IdScheme
+from dashfix.inputs.checkpoint_store import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
+from dashfix.rules import checkpoint as ck
+
+
+def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
+    windows: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for record in view.scan.records:
+        if not record.loadable or record.secs < 0 or record.checkpoint_id is None:
+            continue
+        parsed = proc_and_counter(record.checkpoint_id)
+        if parsed is None or parsed[0] is not IdScheme.CURRENT:
+            continue
+        assert record.thread_id is not None
+        moment = timestamp_ns(record)
+        window = windows[record.thread_id].setdefault(parsed[1], [moment, moment])
+        window[0], window[1] = min(window[0], moment), max(window[1], moment)
+    for thread_id, procs in windows.items():
+        if len(procs) < 2:
+            continue
+        ordered = sorted(procs.items(), key=lambda item: item[1][0])
+        overlaps = [
+            (a, b) for (a, wa), (b, wb) in itertools.pairwise(ordered) if wb[0] < wa[1]
+        ]
+        if overlaps:
+            first, second = overlaps[0]
+            yield ck.CONCURRENT_WRITERS.at(
+                view.path("."), f"thread {thread_id!r}: processes {first} and {second} wrote "
+                "checkpoints during overlapping time windows", thread_id=thread_id,
+                details={"procs": {p: w for p, w in procs.items()}},
+                fix_command=view.rebuild, key=thread_id)
+
+
+def check(view: StoreView) -> Iterator[Finding]:
+    yield from _overlapping_procs(view)
+    variants = {r.variant for r in view.scan.records}
+    unlocked = sorted(variants & {GZIP, VERSIONED, VERSIONED_GZ})
+    if unlocked and variants & {DCHK, LEGACY}:
+        yield ck.UNLOCKED_VARIANT.at(
+            view.path("."), f"store holds {', '.join(unlocked)} files next to FileCheckpointer "
+            "files; those writers never take .checkpoint.lock", details={"variants": unlocked})

@@ -1,0 +1,557 @@
+"""Reading a checkpoint store folder: one pass, one read per file, one compact record each.
+
+``scan_store`` lists the folder once with ``os.scandir`` (never following a symlink) and
+hands every store file to ``summarise_file``, which reads it once (relative to the folder's
+descriptor, ``O_NOFOLLOW``), checks it and returns a ``FileRecord``: a tuple of primitives
+that can be cached (msgpack) and compared across files without keeping any payload. The
+cross-file checks in ``dashfix.checks.checkpoint`` only see these records.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import struct
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from dashfix.formats import dchk
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.checkpoint import CheckpointHead, parse_tail, read_head
+from dashfix.formats.index import IndexEntry, decode_index_entries
+from dashfix.formats.variants import (
+    INDEX_NAME,
+    LOCK_NAME,
+    Variant,
+    classify,
+    classify_name,
+    decode_legacy_json,
+    decode_versioned,
+    gunzip_bounded,
+    parse_temp_name,
+)
+from dashfix.inputs import InputKind, Target
+from dashfix.rules import checkpoint as ck
+
+if TYPE_CHECKING:
+    from dashfix.context import CheckContext
+    from dashfix.findings import Finding
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""Larger files are not read: DashFlow's executor caps a state at 100 MiB by default."""
+MAX_INDEX_BYTES = 256 * 1024 * 1024
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_HEADER_SIZE = dchk.HEADER_SIZE
+_MAGIC = dchk.MAGIC
+_HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
+_ZERO_TAIL = b"\x00" * 8
+# How far back from the end a legacy file is searched for where a valid tail ends.
+_GARBAGE_SEARCH = 64 * 1024
+
+# Variant values as interned constants: every record shares these strings.
+DCHK = Variant.DCHK.value
+LEGACY = Variant.LEGACY_BINCODE.value
+GZIP = Variant.GZIP_BIN.value
+VERSIONED = Variant.VERSIONED.value
+VERSIONED_GZ = Variant.VERSIONED_GZ.value
+JSON = Variant.LEGACY_JSON.value
+TEMP_CHECKPOINT = Variant.TEMP_CHECKPOINT.value
+TEMP_INDEX = Variant.TEMP_INDEX.value
+FOREIGN = "foreign"
+SYMLINK = "symlink"
+DIRECTORY = "directory"
+UNREADABLE = "unreadable"
+
+CHECKPOINT_VARIANTS = frozenset({DCHK, LEGACY, GZIP, VERSIONED, VERSIONED_GZ})
+"""Variants DashFlow reads as checkpoints (one of its three file checkpointers)."""
+LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SYMLINK, UNREADABLE}
+"""Everything some DashFlow file checkpointer lists and tries to read."""
+
+FLAG_VERSION_ZERO = 1
+LOAD_SUFFIXES = (".bin", ".bin.gz", ".v.bin.gz", ".v.bin")
+"""The names DashFlow's three file checkpointers load an id from."""
+
+_INTEGRITY_CODES = {
+    dchk.IntegrityErrorKind.FILE_TOO_SMALL: ck.FILE_TOO_SMALL.code,
+    dchk.IntegrityErrorKind.UNSUPPORTED_VERSION: ck.UNSUPPORTED_VERSION.code,
+    dchk.IntegrityErrorKind.LENGTH_MISMATCH: ck.LENGTH_MISMATCH.code,
+    dchk.IntegrityErrorKind.CHECKSUM_MISMATCH: ck.CHECKSUM_MISMATCH.code,
+}
+
+
+class FileRecord(NamedTuple):
+    """What one store entry is, as primitives only (msgpack-serialisable, cacheable).
+
+    ``problem`` is the CK code of the entry's own damage (None when it reads cleanly), with
+    ``message``/``offset``/``expected``/``actual`` describing it. ``secs`` is -1 when the
+    timestamp is unknown (tail not parsed, or ambiguous). ``state_start``/``state_end`` are
+    payload offsets (-1 unknown).
+    """
+
+    name: str
+    variant: str
+    size: int
+    mtime_ns: int
+    problem: str | None = None
+    message: str | None = None
+    offset: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    checkpoint_id: str | None = None
+    thread_id: str | None = None
+    node: str | None = None
+    secs: int = -1
+    nanos: int = 0
+    parent_id: str | None = None
+    metadata_count: int = -1
+    tail_ambiguous: bool = False
+    state_start: int = -1
+    state_end: int = -1
+    schema_version: int = -1
+    flags: int = 0
+
+    @property
+    def loadable(self) -> bool:
+        """A checkpoint some DashFlow file checkpointer loads without error."""
+        return self.problem is None and self.variant in CHECKPOINT_VARIANTS
+
+    @property
+    def timestamp(self) -> tuple[int, int] | None:
+        return None if self.secs < 0 else (self.secs, self.nanos)
+
+
+@dataclass
+class StoreScan:
+    """One store folder after the single pass: records plus the raw index."""
+
+    path: Path
+    records: list[FileRecord] = field(default_factory=list)
+    index_present: bool = False
+    index_size: int = 0
+    index_entries: list[tuple[str, IndexEntry]] | None = None
+    """Decoded ``index.bin`` pairs in file order (None when missing or corrupt)."""
+    index_error: DecodeError | None = None
+    index_unreadable: str | None = None
+    lock_present: bool = False
+
+    def checkpoints(self) -> Iterator[FileRecord]:
+        return (r for r in self.records if r.variant in CHECKPOINT_VARIANTS)
+
+
+# -- one file ----------------------------------------------------------------------------
+
+
+def _problem(base: FileRecord, code: str, message: str, offset: int | None = None,
+             expected: object = None, actual: object = None) -> FileRecord:
+    return base._replace(
+        problem=code, message=message, offset=offset,
+        expected=None if expected is None else str(expected),
+        actual=None if actual is None else str(actual),
+    )
+
+
+def _with_tail(base: FileRecord, payload: memoryview, head: CheckpointHead) -> FileRecord:
+    tails = parse_tail(payload, head)
+    record = base._replace(
+        checkpoint_id=head.checkpoint_id,
+        thread_id=sys.intern(head.thread_id),
+        state_start=head.state_start,
+        tail_ambiguous=tails.ambiguous,
+    )
+    tail = tails.unique
+    if tail is None:
+        return record
+    return record._replace(
+        node=sys.intern(tail.node), secs=tail.secs, nanos=tail.nanos, parent_id=tail.parent_id,
+        metadata_count=len(tail.metadata), state_end=tail.state_end,
+    )
+
+
+def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
+    size = len(data)
+    if size >= _HEADER_SIZE:
+        version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
+        view = memoryview(data)[_HEADER_SIZE:]
+        if version <= 1 and declared == size - _HEADER_SIZE and zlib.crc32(view) == stored_crc:
+            flags = FLAG_VERSION_ZERO if version == 0 else 0
+            return _decode_payload(base._replace(flags=flags), view, _HEADER_SIZE)
+    failure = dchk.verify(data)
+    assert failure is not None  # the fast test above only passes files verify accepts
+    expected, actual = failure.expected, failure.actual
+    if failure.kind is dchk.IntegrityErrorKind.CHECKSUM_MISMATCH:
+        expected, actual = f"0x{expected:08X}", f"0x{actual:08X}"
+    return _problem(base, _INTEGRITY_CODES[failure.kind], failure.message, failure.offset,
+                    expected, actual)
+
+
+def _decode_payload(base: FileRecord, payload: memoryview, at: int) -> FileRecord:
+    """ids and tail of a bincode ``Checkpoint`` payload starting at file offset ``at``."""
+    try:
+        head = read_head(payload)
+    except DecodeError as exc:
+        return _problem(base, ck.PAYLOAD_UNDECODABLE.code,
+                        f"the checkpoint ids do not decode: {exc.reason}", at + exc.offset)
+    return _with_tail(base, payload, head)
+
+
+def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | None:
+    """Where a complete checkpoint ends inside ``payload``, if one ends before its end."""
+    data = bytes(payload[max(head.state_start, len(payload) - _GARBAGE_SEARCH) :])
+    base = len(payload) - len(data)
+    end = data.rfind(_ZERO_TAIL)
+    while end >= 0:
+        stop = base + end + 8
+        if stop < len(payload) and parse_tail(payload[:stop], head).candidates:
+            return stop
+        end = data.rfind(_ZERO_TAIL, 0, end + 7)
+    return None
+
+
+def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
+    payload = memoryview(data)
+    try:
+        head = read_head(payload)
+    except DecodeError as exc:
+        return _problem(base, ck.LEGACY_TRUNCATED.code,
+                        f"the ids run off the end of the file: {exc.reason}", exc.offset)
+    record = _with_tail(base, payload, head)
+    if record.secs >= 0 or record.tail_ambiguous:
+        return record
+    garbage = _trailing_garbage_at(payload, head)
+    if garbage is not None:
+        return _problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
+                        f"the checkpoint ends at byte {garbage}; "
+                        f"{len(data) - garbage} bytes follow it", garbage, garbage, len(data))
+    return _problem(record, ck.LEGACY_TRUNCATED.code,
+                    "no checkpoint tail (node, timestamp, parent, metadata) ends at the end "
+                    "of the file: the file is cut short or not a checkpoint", len(data))
+
+
+def _gunzip(base: FileRecord, data: bytes) -> FileRecord | bytes:
+    try:
+        return gunzip_bounded(data)
+    except DecodeError as exc:
+        code = (ck.DECOMPRESSED_TOO_LARGE.code if "exceeds" in exc.reason
+                else ck.GZIP_CORRUPT.code)
+        return _problem(base, code, exc.reason, exc.offset)
+
+
+def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
+    payload = data
+    if base.variant == VERSIONED_GZ:
+        inflated = _gunzip(base, data)
+        if isinstance(inflated, FileRecord):
+            return inflated
+        payload = inflated
+    try:
+        versioned = decode_versioned(payload)
+    except DecodeError as exc:
+        return _problem(base, ck.PAYLOAD_UNDECODABLE.code,
+                        f"the Versioned checkpoint does not decode: {exc.reason}", exc.offset)
+    record = base._replace(
+        checkpoint_id=versioned.checkpoint_id, thread_id=sys.intern(versioned.thread_id),
+        node=sys.intern(versioned.node), secs=versioned.secs, nanos=versioned.nanos,
+        parent_id=versioned.parent_id, metadata_count=len(versioned.metadata),
+        schema_version=versioned.version,
+    )
+    if not versioned.data_is_json:
+        return _problem(record, ck.VERSIONED_DATA_NOT_JSON.code,
+                        "the `data` field is not valid JSON, so load fails", None)
+    return record
+
+
+def _summarise_gzip(base: FileRecord, data: bytes) -> FileRecord:
+    payload = _gunzip(base, data)
+    if isinstance(payload, FileRecord):
+        return payload
+    return _decode_payload(base, memoryview(payload), 0)
+
+
+def _summarise_json(base: FileRecord, data: bytes) -> FileRecord:
+    try:
+        legacy = decode_legacy_json(data)
+    except DecodeError:
+        # DashFlow ignores .json files, so an undecodable one is reported as ignored only.
+        return base
+    return base._replace(
+        checkpoint_id=legacy.checkpoint_id, thread_id=sys.intern(legacy.thread_id),
+        node=legacy.node, secs=legacy.secs, nanos=legacy.nanos, parent_id=legacy.parent_id,
+        metadata_count=len(legacy.metadata),
+    )
+
+
+def _summarise_foreign(base: FileRecord, data: bytes) -> FileRecord:
+    if dchk.has_damaged_magic(data):
+        return _problem(base, ck.DAMAGED_MAGIC.code,
+                        "the magic is damaged; version, length and CRC prove the header",
+                        dchk.MAGIC_OFFSET, _MAGIC.decode(), bytes(data[:4]).hex())
+    what = "the file is empty" if not data else (
+        f"the first bytes ({bytes(data[:8]).hex()}) are neither DCHK, a legacy bincode "
+        "checkpoint nor the variant its name promises"
+    )
+    return _problem(base._replace(variant=FOREIGN), ck.FOREIGN_BIN.code, what, 0)
+
+
+def _summarise_temp(base: FileRecord, data: bytes) -> FileRecord:
+    temp = parse_temp_name(base.name)
+    target = None if temp is None else temp[0]
+    failure = dchk.verify(data)
+    if failure is not None:
+        return _problem(base._replace(checkpoint_id=target),
+                        _INTEGRITY_CODES.get(failure.kind, ck.FOREIGN_BIN.code),
+                        failure.message, failure.offset)
+    return base._replace(checkpoint_id=target)
+
+
+_BY_VARIANT = {
+    Variant.DCHK: _summarise_dchk,
+    Variant.LEGACY_BINCODE: _summarise_legacy,
+    Variant.GZIP_BIN: _summarise_gzip,
+    Variant.VERSIONED: _summarise_versioned,
+    Variant.VERSIONED_GZ: _summarise_versioned,
+    Variant.LEGACY_JSON: _summarise_json,
+    Variant.TEMP_CHECKPOINT: _summarise_temp,
+    Variant.UNKNOWN: _summarise_foreign,
+}
+_READ_BY_NAME = frozenset(
+    {Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED, Variant.VERSIONED_GZ,
+     Variant.LEGACY_JSON, Variant.TEMP_CHECKPOINT}
+)
+
+
+def _read(dir_fd: int | str, name: str, size: int) -> bytes | str:
+    """The file's bytes, or why they could not be read."""
+    try:
+        if isinstance(dir_fd, int):
+            fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+        else:
+            fd = os.open(os.path.join(dir_fd, name), _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "it became a symlink while being scanned"
+        return f"cannot open: {exc.strerror or exc}"
+    try:
+        # size + 1 sees EOF in one call; a file that grew meanwhile is read to its end.
+        data = os.read(fd, size + 1)
+        while len(data) > size:
+            more = os.read(fd, 1 << 20)
+            if not more:
+                break
+            if len(data) + len(more) > MAX_FILE_BYTES:
+                return f"grew past {MAX_FILE_BYTES} bytes while being read"
+            data += more
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return data
+
+
+def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRecord:
+    """Read, verify and decode one regular store file (``dir_fd``: the store's descriptor
+    or path). The record depends only on the file's bytes and ``info``, so it can be cached
+    by (st_dev, st_ino, st_size, st_mtime_ns)."""
+    by_name = classify_name(name)
+    base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
+    if by_name is Variant.TEMP_INDEX:
+        return base
+    if info.st_size > MAX_FILE_BYTES:
+        return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code,
+                        f"too large to check ({info.st_size} bytes, limit {MAX_FILE_BYTES})")
+    data = _read(dir_fd, name, info.st_size)
+    if isinstance(data, str):
+        return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
+    if by_name is Variant.DCHK and data[:4] == _MAGIC:
+        return _summarise_dchk(base, data)
+    variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
+    if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
+        return base  # DashFlow ignores .json files whatever they hold
+    return _BY_VARIANT[variant](base._replace(variant=variant.value), data)
+
+
+# -- the folder --------------------------------------------------------------------------
+
+
+def is_store_file(name: str) -> bool:
+    """Names the scan reads: what any DashFlow file checkpointer writes or lists."""
+    return classify_name(name) not in (Variant.INDEX, Variant.LOCK, Variant.BACKUP,
+                                       Variant.UNKNOWN)
+
+
+def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
+    scan.index_present = True
+    scan.index_size = info.st_size
+    if info.st_size > MAX_INDEX_BYTES:
+        scan.index_unreadable = f"too large to check ({info.st_size} bytes)"
+        return
+    data = _read(dir_fd, INDEX_NAME, info.st_size)
+    if isinstance(data, str):
+        scan.index_unreadable = data
+        return
+    try:
+        scan.index_entries = decode_index_entries(data)
+    except DecodeError as exc:
+        scan.index_error = exc
+
+
+def _entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
+    name = entry.name
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        return FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
+                          f"cannot stat: {exc.strerror or exc}")
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return summarise_file(dir_fd, name, info) if is_store_file(name) else None
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(name, dir_fd=dir_fd)
+        except OSError:
+            target = "?"
+        return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, ck.SYMLINK_IN_STORE.code,
+                          f"symlink to {target!r} was not followed", actual=target)
+    if stat.S_ISDIR(mode) and classify_name(name) is Variant.DCHK:
+        return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, ck.BIN_DIRECTORY.code,
+                          "a folder named like a checkpoint file")
+    return None
+
+
+def scan_store(path: Path, *, records: Iterable[FileRecord] | None = None) -> StoreScan:
+    """Scan one store folder (its top level only, as DashFlow does).
+
+    ``records`` replaces reading the checkpoint files (for callers that already have them).
+    """
+    scan = StoreScan(path)
+    dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(dir_fd) as entries:
+            for entry in entries:
+                name = entry.name
+                if name == INDEX_NAME and entry.is_file(follow_symlinks=False):
+                    _scan_index(scan, dir_fd, entry.stat(follow_symlinks=False))
+                elif name == LOCK_NAME:
+                    scan.lock_present = True
+                elif records is None:
+                    record = _entry_record(entry, dir_fd)
+                    if record is not None:
+                        scan.records.append(record)
+    finally:
+        os.close(dir_fd)
+    if records is not None:
+        scan.records.extend(records)
+    scan.records.sort()
+    return scan
+
+
+def scan_single_file(path: Path) -> StoreScan:
+    """A scan holding one checkpoint file given directly on the command line."""
+    scan = StoreScan(path.parent)
+    info = os.stat(path, follow_symlinks=False)
+    scan.records.append(summarise_file(str(path.parent), path.name, info))
+    return scan
+
+
+# -- latest checkpoint per thread (DashFlow's rule) ------------------------------------------
+
+
+def latest_per_thread(records: Iterable[FileRecord]) -> dict[str, FileRecord]:
+    """Per thread, the checkpoint DashFlow's file scan picks: the greatest embedded
+    timestamp, ties broken by the greater id *string* (so ``chkpt9`` beats ``chkpt10``).
+
+    Only loadable checkpoints with a known timestamp take part; a corrupt file is never chosen.
+    """
+    best: dict[str, FileRecord] = {}
+    for record in records:
+        if not record.loadable or record.secs < 0 or record.thread_id is None:
+            continue
+        current = best.get(record.thread_id)
+        if current is None or (record.secs, record.nanos, record.checkpoint_id or "") > (
+            current.secs, current.nanos, current.checkpoint_id or ""
+        ):
+            best[record.thread_id] = record
+    return best
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+_CLAIMING = frozenset(
+    {Variant.DCHK, Variant.LEGACY_BINCODE, Variant.GZIP_BIN, Variant.VERSIONED,
+     Variant.VERSIONED_GZ}
+)
+
+
+def _head(dir_fd: int, name: str) -> bytes:
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, _HEADER_SIZE)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def claims_dir(path: Path) -> bool:
+    """A store has index.bin or .checkpoint.lock, or a file that classifies as a checkpoint."""
+    try:
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        with os.scandir(dir_fd) as entries:
+            candidates = []
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if entry.name in (INDEX_NAME, LOCK_NAME):
+                    return True
+                if classify_name(entry.name) in _CLAIMING:
+                    candidates.append(entry.name)
+        return any(
+            classify(name, _head(dir_fd, name)) in _CLAIMING or
+            dchk.has_damaged_magic(_head(dir_fd, name))
+            for name in candidates
+        )
+    except OSError:
+        return False
+    finally:
+        os.close(dir_fd)
+
+
+def sniff_file(path: Path, head: bytes) -> str | None:
+    """A single checkpoint file given as PATH."""
+    return "checkpoint-file" if classify(path.name, head[:_HEADER_SIZE]) in _CLAIMING else None
+
+
+def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
+    from dashfix.checks.checkpoint import check_store
+
+    if target.input_format == "checkpoint-file":
+        scan = scan_single_file(target.path)
+        store_rel = str(Path(target.rel).parent.as_posix())
+    else:
+        try:
+            scan = scan_store(target.path)
+        except OSError as exc:
+            yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
+                                        f"{exc.strerror or exc}")
+            return
+        store_rel = target.rel
+    yield from check_store(scan, ctx, store_rel, single_file=target.input_format is not None)
+
+
+CHECKPOINT_STORE = InputKind(
+    name="checkpoint-store",
+    check=check_target,
+    claims_dir=claims_dir,
+    sniff_file=sniff_file,
+    description="DashFlow file checkpoint store (FileCheckpointer, Compressed, Versioned)",
+)
