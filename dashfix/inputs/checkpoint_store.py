@@ -182,8 +182,11 @@ def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
             return _decode_payload(base._replace(flags=flags), view, _HEADER_SIZE)
     failure = dchk.verify(data)
     assert failure is not None  # the fast test above only passes files verify accepts
-    expected, actual = failure.expected, failure.actual
-    if failure.kind is dchk.IntegrityErrorKind.CHECKSUM_MISMATCH:
+    expected: object = failure.expected
+    actual: object = failure.actual
+    if isinstance(expected, int) and isinstance(actual, int) and (
+        failure.kind is dchk.IntegrityErrorKind.CHECKSUM_MISMATCH
+    ):
         expected, actual = f"0x{expected:08X}", f"0x{actual:08X}"
     return _problem(base, _INTEGRITY_CODES[failure.kind], failure.message, failure.offset,
                     expected, actual)
