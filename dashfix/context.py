@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dashfix.findings import Severity
+from dashfix.sampling import Sample, Selection
+
+if TYPE_CHECKING:
+    from dashfix.cache import VerifyCache
 
 MIB = 1024 * 1024
 CONSUMER_LIMIT = 1 * MIB
@@ -49,6 +53,12 @@ class VerifyOptions:
     """Force one stream input format instead of detecting it."""
     max_line_bytes: int | None = None
     """Cap on one JSON line; None derives it from ``limit_bytes``."""
+    cache_dir: Path | None = None
+    """``--cache DIR``: reuse what unchanged files decoded to last time."""
+    sample: Sample | None = None
+    """``--sample N/M|P%``: read only this bucket of the files."""
+    max_duration: float | None = None
+    """``--max-duration SECONDS``: read no new file once this much time has passed."""
 
 
 @dataclass
@@ -60,3 +70,7 @@ class CheckContext:
     not_checked: list[str] = field(default_factory=list)
     """Human-readable notes on what was deliberately not checked (sampling, time limit)."""
     progress: Progress = field(default_factory=NoProgress)
+    selection: Selection = field(default_factory=Selection)
+    """Which files this run reads (sample, time limit); shared by every target of the run."""
+    cache: VerifyCache | None = None
+    """The run's verify cache, when ``--cache`` is on and its folder is usable."""

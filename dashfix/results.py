@@ -29,6 +29,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
     not_checked: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Problems of the run that did not change its result (e.g. the cache was not usable)."""
     fail_on: Severity | None = Severity.ERROR
     error: str | None = None
     """Set when the run itself failed; the summary is still rendered."""
@@ -84,6 +86,7 @@ class Report:
             "suppressed": len(self.suppressed),
             "unreadable": self.unreadable,
             "not_checked": list(self.not_checked),
+            "notes": list(self.notes),
             "error": self.error,
         }
 
@@ -106,6 +109,8 @@ class Report:
             text += f" ({len(self.suppressed)} suppressed by baseline)"
         if self.not_checked:
             text += "; NOT checked: " + "; ".join(self.not_checked)
+        if self.notes:
+            text += "; note: " + "; ".join(self.notes)
         return text
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The verify pipeline: discover inputs, run each kind's checks, collect one Report.
 
-This is the core behind ``dashfix verify``; it never prints and never writes.
+This is the core behind ``dashfix verify``; it never prints, and writes nothing but the
+cache files in the ``--cache`` folder the user chose.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashfix.cache import VerifyCache, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind
@@ -15,6 +17,7 @@ from dashfix.inputs.discover import discover
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
+from dashfix.sampling import Selection
 
 
 def verify(
@@ -28,20 +31,37 @@ def verify(
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
     report = Report(roots=[str(p) for p in paths], fail_on=options.fail_on)
+    selection = Selection(options.sample, options.max_duration)
+    cache: VerifyCache | None = None
+    if options.cache_dir is not None:
+        cache, warning = open_cache(options.cache_dir)
+        report.notes.extend([warning] if warning else [])
     for root, found in discover(paths, kinds):
         report.findings.extend(found.findings)
         if not found.targets and not found.findings:
             report.findings.append(
                 NOTHING_TO_CHECK.at(str(root), f"no store, log or dump found under {str(root)!r}")
             )
-        ctx = CheckContext(root=root, options=options)
+        ctx = CheckContext(root=root, options=options, selection=selection, cache=cache)
         if progress is not None:
             ctx.progress = progress
         for target in found.targets:
+            # A file target (a log, a dump) is one sampling unit; a store folder samples
+            # the files inside it, and only the time limit can skip it whole.
+            if target.path.is_dir():
+                if selection.expired():
+                    selection.stores_skipped.append(target.rel)
+                    continue
+            elif not selection.admits(target.rel, target.rel):
+                continue
             report.targets.append((target.kind, target.rel))
             findings: list[Finding] = list(by_name[target.kind].check(target, ctx))
             report.findings.extend(findings)
         report.stats.update(ctx.stats)
         report.not_checked.extend(ctx.not_checked)
+    report.not_checked.extend(selection.notes())
+    if cache is not None:
+        cache.save()
+        report.notes.extend(cache.warnings)
     report.findings.sort(key=Finding.sort_key)
     return report

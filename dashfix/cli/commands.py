@@ -1,5 +1,21 @@
 """Imports every command module so that each registers itself on the app."""
 
-from dashfix.cli import baseline_cmd, config_cmd, repair_cmd, rules_cmd, stream_cmd, verify_cmd
+from dashfix.cli import (
+    baseline_cmd,
+    cache_cmd,
+    config_cmd,
+    repair_cmd,
+    rules_cmd,
+    stream_cmd,
+    verify_cmd,
+)
 
-__all__ = ["baseline_cmd", "config_cmd", "repair_cmd", "rules_cmd", "stream_cmd", "verify_cmd"]
+__all__ = [
+    "baseline_cmd",
+    "cache_cmd",
+    "config_cmd",
+    "repair_cmd",
+    "rules_cmd",
+    "stream_cmd",
+    "verify_cmd",
+]

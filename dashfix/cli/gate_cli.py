@@ -44,6 +44,8 @@ class GateFlags:
     quiet: bool = False
     list_inputs: bool = False
     limits: str | None = None
+    cache: Path | None = None
+    no_cache: bool = False
 
     def given(self) -> dict[str, tuple[Any, str]]:
         candidates: dict[str, tuple[Any, str]] = {
@@ -56,6 +58,7 @@ class GateFlags:
             "progress": (self.progress, "--progress"),
             "quiet": (self.quiet or None, "--quiet"),
             "limits": (self.limits, "--limits"),
+            "cache": (None if self.cache is None else str(self.cache), "--cache"),
         }
         return {key: pair for key, pair in candidates.items() if pair[0] is not None}
 
@@ -124,7 +127,7 @@ def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) 
         roots = [str(path) for path in paths]
         if flags.list_inputs:
             return list_inputs(paths, fmt, sys.stdout)
-        report = _gate_report(paths, options, settings)
+        report = _gate_report(paths, options, settings, use_cache=not flags.no_cache)
         write_outputs(report, outputs)
     except DashfixError as exc:
         # Machine readers still get a complete document with its summary (and the error).
@@ -144,23 +147,29 @@ def limit_bytes(limits: str) -> int:
     return profiles[limits] if limits in profiles else int(limits)
 
 
-def apply_settings(options: VerifyOptions, settings: Settings) -> None:
+def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: bool = True) -> None:
     options.fail_on = parse_fail_on(settings["fail_on"])
+    options.cache_dir = settings["cache"] if use_cache else None
     # A default must not overwrite a limit the command set from its own --limits flag.
     if settings.source("limits") != "default":
         options.limit_bytes = limit_bytes(settings["limits"])
 
 
-def _gate_report(paths: Sequence[Path], options: VerifyOptions, settings: Settings) -> Report:
-    apply_settings(options, settings)
+def _gate_report(
+    paths: Sequence[Path], options: VerifyOptions, settings: Settings, *, use_cache: bool
+) -> Report:
+    apply_settings(options, settings, use_cache=use_cache)
     policy = policy_from_settings(settings)
     progress = make_progress(settings["progress"], settings["quiet"])
     # Started here so the heartbeat ticks even while a check has not advanced anything yet.
     progress.start("files and records checked", None)
     try:
-        return run_gate(paths, options, policy, progress)
+        report = run_gate(paths, options, policy, progress)
     finally:
         progress.finish()
+    for note in report.notes:
+        print(f"dashfix: warning: {note}", file=sys.stderr)
+    return report
 
 
 def list_inputs(paths: Sequence[Path], fmt: str, out: TextIO) -> int:

@@ -16,9 +16,10 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.context import VerifyOptions
-from dashfix.errors import EXIT_CODE_HELP
+from dashfix.errors import EXIT_CODE_HELP, UsageError
 from dashfix.inputs.streams import INPUT_FORMATS
 from dashfix.report import RENDERERS
+from dashfix.sampling import parse_max_duration, parse_sample
 
 
 @app.command(
@@ -89,15 +90,38 @@ def verify_command(
     max_line_bytes: Annotated[
         int | None, typer.Option(help="JSONL line cap in bytes (default follows --limits).")
     ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Cache folder: files whose stat is unchanged are not "
+                     "read again (see docs/incremental.md)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore the cache set by config or DASHFIX_CACHE.")
+    ] = False,
+    sample: Annotated[
+        str | None,
+        typer.Option(metavar="N/M|P%", help="Read only bucket N of M (by a hash of the path; "
+                     "the M runs cover everything) or P percent of the files."),
+    ] = None,
+    max_duration: Annotated[
+        float | None,
+        typer.Option(metavar="SECONDS", help="Read no new file after this long; the summary "
+                     "lists what was not checked."),
+    ] = None,
 ) -> int:
+    if cache is not None and no_cache:
+        raise UsageError("--cache and --no-cache exclude each other")
     options = VerifyOptions(
         limit_bytes=parse_limits(limits), input_format=parse_input_format(input_format),
         max_line_bytes=parse_max_line_bytes(max_line_bytes),
+        sample=None if sample is None else parse_sample(sample),
+        max_duration=parse_max_duration(max_duration),
     )
     flags = GateFlags(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
         config=config, select=select or (), ignore=ignore or (), severity=severity or (),
-        progress=progress, quiet=quiet, list_inputs=list_inputs,
+        progress=progress, quiet=quiet, list_inputs=list_inputs, cache=cache,
+        no_cache=no_cache,
     )
     return run_verify(paths or [], options, flags)
 
