@@ -90,6 +90,8 @@ class Selection:
     """Files left out by the sample, per target (its path relative to the scanned root)."""
     timed_out: Counter[str] = field(default_factory=Counter)
     """Files left unread because the time was up, per target."""
+    stores_skipped: list[str] = field(default_factory=list)
+    """Store folders not opened at all because the time was up."""
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -129,6 +131,12 @@ class Selection:
             notes.append(
                 f"{count} file(s) were not read because --max-duration {self.max_duration:g}s"
                 f" ran out (in {_places(self.timed_out)})"
+            )
+        if self.stores_skipped:
+            notes.append(
+                f"{len(self.stores_skipped)} store(s) were not checked at all because"
+                f" --max-duration {self.max_duration:g}s ran out"
+                f" ({_places(Counter(self.stores_skipped))})"
             )
         return notes
 
