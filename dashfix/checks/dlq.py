@@ -201,7 +201,8 @@ class _DumpChecker:
                 self._not_frame(line, record, verdict)
         if record.producer_side:
             result.producer_side += 1
-            thread_id, sequences = record.thread_id, ()
+            thread_id = record.thread_id
+            sequences: tuple[int, ...] = ()
             if verdict is not None and verdict.message is not None:
                 thread, found = payload_sequences(verdict.message)
                 thread_id, sequences = thread or thread_id, tuple(found)
@@ -267,8 +268,8 @@ def _reconcile(checker: _DumpChecker, against: AgainstLog) -> list[Finding]:
         result.log_records += 1
         verdict = validate_frame(item.value, limit=limit, path=against.rel, record=item.index,
                                  offset=item.offset, unframed=item.unframed)
-        if verdict.message is not None and item.value is not None:
-            tracker.observe(verdict.message, item.value, item.index, item.offset)
+        if verdict.message is not None:
+            tracker.observe(verdict.message, item.index, item.offset)
         if not consumer_rejects(verdict):
             continue
         result.log_rejected += 1
