@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from dashfix.checks.stream.sequences import SequenceTracker
-from dashfix.testing.streams import BASE_US, Messages, encode_frame
+from dashfix.testing.streams import BASE_US, Messages
 
 
 def _track(messages: list[Any]) -> SequenceTracker:
     tracker = SequenceTracker("log", now_us=BASE_US)
     for number, message in enumerate(messages):
-        tracker.observe(message, encode_frame(message), number, number * 100)
+        tracker.observe(message, number, number * 100)
     tracker.finish()
     return tracker
 

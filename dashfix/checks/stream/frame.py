@@ -103,14 +103,13 @@ class FrameVerdict:
 class _Reporter:
     """Builds findings located at one record, with the frame's sizes in the details."""
 
-    __slots__ = ("key", "offset", "path", "record", "verdict")
+    __slots__ = ("offset", "path", "record", "verdict")
 
     def __init__(self, verdict: FrameVerdict, path: str, record: int, offset: int) -> None:
         self.verdict = verdict
         self.path = path
         self.record = record
         self.offset = offset
-        self.key = f"record {record}"
 
     def add(self, rule: Rule, message: str, *, at: int = 0, thread_id: str | None = None,
             expected: Any = None, actual: Any = None) -> None:
@@ -118,7 +117,7 @@ class _Reporter:
             rule.at(
                 self.path, f"record {self.record} (byte {self.offset + at}): {message}",
                 record=self.record, offset=self.offset + at, thread_id=thread_id,
-                expected=expected, actual=actual, key=self.key,
+                expected=expected, actual=actual, key=f"record {self.record}",
                 details=self.verdict.size_details(),
             )
         )
@@ -139,7 +138,12 @@ def validate_frame(
     backends): legacy protobuf is expected there, not a finding.
     """
     size = 0 if value is None else len(value)
-    kind = FrameKind.EMPTY if value is None else classify(value)
+    if value is None:
+        kind = FrameKind.EMPTY
+    elif size and value[0] == 0:  # the common case, ahead of the general classify()
+        kind = FrameKind.UNCOMPRESSED
+    else:
+        kind = classify(value)
     verdict = FrameVerdict(kind, size, unframed)
     report = _Reporter(verdict, path, record, offset)
     if not value:

@@ -102,8 +102,8 @@ def check_log(
         )
         if verdict.findings:
             findings.extend(verdict.findings)
-        if verdict.message is not None and item.value is not None:
-            tracker.observe(verdict.message, item.value, item.index, item.offset)
+        if verdict.message is not None:
+            tracker.observe(verdict.message, item.index, item.offset)
     if progress is not None:
         progress.advance(count % PROGRESS_EVERY)
     findings.extend(tracker.finish())

@@ -28,9 +28,10 @@ NODE_EVENT_TYPES = frozenset((80, 81, 82, 83))
 """NODE_PROGRESS, NODE_THINKING, NODE_SUBSTEP, NODE_WARNING: emitted through NodeContext."""
 NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
-DEDUP_WINDOW = 100_000
-"""(thread_id, message_id) pairs remembered for deduplication: between DEDUP_WINDOW and
-twice that many, the most recent ones.  Retry duplicates arrive close together."""
+DEDUP_WINDOW = 200_000
+"""message_ids remembered for deduplication; when more are held, every thread forgets
+them and starts afresh.  Retry duplicates arrive close together, so this bounds memory
+without missing them in practice."""
 MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
@@ -67,6 +68,8 @@ class ThreadSummary:
     last_ordered_us: int = 0
     """Timestamp of the last in-order sequenced message (for the backwards check)."""
     open_gaps: list[_Gap] = field(default_factory=list)
+    seen: dict[bytes, int] = field(default_factory=dict)
+    """message_id -> (sequence << 64) + timestamp of the messages kept for dedup."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,8 +91,7 @@ class SequenceTracker:
             FUTURE_SLACK_US
         )
         self.threads: dict[str, ThreadSummary] = {}
-        self._seen: dict[tuple[str, bytes], int] = {}
-        self._seen_old: dict[tuple[str, bytes], int] = {}
+        self._remembered = 0
         self.findings: list[Finding] = []
         self._record = 0
         self._offset = 0
@@ -100,8 +102,8 @@ class SequenceTracker:
                     record=self._record, offset=self._offset, thread_id=thread_id, key=key, **kw)
         )
 
-    def observe(self, message: Any, value: bytes, record: int, offset: int) -> None:
-        """One decoded DashStreamMessage; ``value`` is the raw record (for exact dedup)."""
+    def observe(self, message: Any, record: int, offset: int) -> None:
+        """One decoded DashStreamMessage, located at ``record`` / byte ``offset``."""
         which = message.WhichOneof("message")
         if which is None:
             return
@@ -119,45 +121,45 @@ class SequenceTracker:
             thread.messages += 1
             self._timestamp(header.timestamp_us, thread)
             for event in payload.events:
-                self._message(thread, event.header, event, None, False)
+                self._message(thread, event.header, event, False)
             return
-        node = which in NODE_PAYLOADS or (
-            which == "event" and payload.event_type in NODE_EVENT_TYPES
-        )
-        self._message(thread, header, payload if which == "event" else None, value, node)
+        self._message(thread, header, payload if which == "event" else None,
+                      which in NODE_PAYLOADS)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
                       thread_id, f"error:{header.message_id.hex()}")
 
-    def _message(self, thread: ThreadSummary, header: Any, event: Any, value: bytes | None,
-                 node: bool) -> None:
+    def _message(self, thread: ThreadSummary, header: Any, event: Any, node: bool) -> None:
         sequence = header.sequence
         stamp = header.timestamp_us
         if sequence:
-            # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.
-            key = (thread.thread_id, header.message_id)
-            fingerprint = hash(value) if value is not None else hash(
-                (sequence, stamp, event.event_type))
-            previous = self._seen.get(key)
-            if previous is None:
-                previous = self._seen_old.get(key)
-            if previous is not None and self._duplicate(thread, header, previous, fingerprint):
+            # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.  A
+            # retry re-sends the same encoded bytes: same id, sequence and timestamp.
+            fingerprint = (sequence << 64) + stamp
+            message_id = header.message_id
+            seen = thread.seen
+            previous = seen.get(message_id)
+            if previous is not None and self._duplicate(thread, message_id, previous,
+                                                        fingerprint):
                 return
-            self._seen[key] = fingerprint
-            if len(self._seen) > DEDUP_WINDOW:
-                self._seen_old = self._seen
-                self._seen = {}
+            seen[message_id] = fingerprint
+            self._remembered += 1
+            if self._remembered > DEDUP_WINDOW:
+                self._forget()
         thread.messages += 1
         if not 0 < stamp <= self.future_us or thread.first_timestamp_us is None:
             self._timestamp(stamp, thread)
         else:
             thread.last_timestamp_us = stamp
-        if event is not None and event.event_type in ERROR_EVENT_TYPES:
-            self._check_error_event(event, thread.thread_id, header)
+        if event is not None:
+            event_type = event.event_type
+            if event_type in ERROR_EVENT_TYPES:
+                self._check_error_event(event, thread.thread_id, header)
+            node = node or event_type in NODE_EVENT_TYPES
         if not sequence:
             return
-        if node or (event is not None and event.event_type in NODE_EVENT_TYPES):
+        if node:
             thread.node_messages += 1
             return
         thread.sequenced += 1
@@ -168,10 +170,15 @@ class SequenceTracker:
             return
         self._classify(thread, sequence, stamp)
 
-    def _duplicate(self, thread: ThreadSummary, header: Any, previous: int,
+    def _forget(self) -> None:
+        for thread in self.threads.values():
+            thread.seen.clear()
+        self._remembered = 0
+
+    def _duplicate(self, thread: ThreadSummary, raw_id: bytes, previous: int,
                    fingerprint: int) -> bool:
         """True for an exact duplicate (skip it); a reused id is reported and kept."""
-        message_id = header.message_id.hex()
+        message_id = raw_id.hex()
         if previous == fingerprint:
             thread.exact_duplicates += 1
             self._add(rules.EXACT_DUPLICATE,
