@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean proto
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Regenerate dashfix/formats/proto/dashstream_pb2.py after editing dashstream.proto. protoc
+# comes from grpcio-tools in a throwaway venv outside the repo; it is never a dependency.
+PROTOC_VENV ?= /tmp/protoc-venv
+proto: $(STAMP)
+	test -x $(PROTOC_VENV)/bin/python || $(PYTHON) -m venv $(PROTOC_VENV)
+	$(PROTOC_VENV)/bin/python -m pip install --quiet grpcio-tools==1.85.1
+	PROTOC_PYTHON=$(PROTOC_VENV)/bin/python $(PY) dashfix/formats/proto/generate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
