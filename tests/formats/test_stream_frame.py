@@ -27,6 +27,7 @@ from dashfix.formats.frame import (
     single_field_message,
     zstd_frame_info,
 )
+from dashfix.formats.proto import dashstream_pb2 as pb
 from dashfix.testing.streams import (
     Messages,
     deep_attribute_frame,
@@ -160,3 +161,19 @@ def test_encode_frame_compresses_like_dashflow() -> None:
     verdict = validate_frame(big, limit=MIB, path="x", record=0, offset=0)
     assert verdict.ok and verdict.compressed_size is not None
     assert verdict.profiles() == {"consumer": True, "server": True}
+
+
+def test_schema_reproduces_the_spec_worked_example() -> None:
+    """Spec section 1.8: the codec unit-test event, byte for byte."""
+    header = pb.Header(message_id=bytes(range(1, 17)), timestamp_us=1234567890,
+                       tenant_id="test-tenant", thread_id="test-thread", sequence=1, type=1,
+                       schema_version=1)
+    message = pb.DashStreamMessage(event=pb.Event(header=header, event_type=1, node_id="start"))
+    expected = bytes.fromhex(
+        "00" "0a43" "0a38" "0a10" "0102030405060708090a0b0c0d0e0f10" "10d285d8cc04"
+        "1a0b" + b"test-tenant".hex() + "220b" + b"test-thread".hex() + "2801" "3001" "4801"
+        "1001" "1a05" + b"start".hex()
+    )
+    assert b"\x00" + message.SerializeToString() == expected
+    verdict = validate_frame(expected, limit=MIB, path="x", record=0, offset=0)
+    assert verdict.ok and verdict.findings == []
