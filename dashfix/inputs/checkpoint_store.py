@@ -10,12 +10,14 @@ cross-file checks in ``dashfix.checks.checkpoint`` only see these records.
 from __future__ import annotations
 
 import errno
+import functools
+import multiprocessing
 import os
 import stat
 import struct
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -45,11 +47,14 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read: DashFlow's executor caps a state at 100 MiB by default."""
 MAX_INDEX_BYTES = 256 * 1024 * 1024
+PARALLEL_MIN_FILES_PER_WORKER = 2000
+CHUNKS_PER_WORKER = 4
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
 _ZERO_TAIL = b"\x00" * 8
+_intern = sys.intern
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
 
@@ -155,21 +160,20 @@ def _problem(base: FileRecord, code: str, message: str, offset: int | None = Non
     )
 
 
-def _with_tail(base: FileRecord, payload: memoryview, head: CheckpointHead) -> FileRecord:
+def _with_tail(base: FileRecord, payload: memoryview, head: CheckpointHead,
+               flags: int = 0) -> FileRecord:
+    # One positional constructor call: this is the per-file hot path.
     tails = parse_tail(payload, head)
-    record = base._replace(
-        checkpoint_id=head.checkpoint_id,
-        thread_id=sys.intern(head.thread_id),
-        state_start=head.state_start,
-        tail_ambiguous=tails.ambiguous,
-    )
     tail = tails.unique
+    thread_id = _intern(head.thread_id)
     if tail is None:
-        return record
-    return record._replace(
-        node=sys.intern(tail.node), secs=tail.secs, nanos=tail.nanos, parent_id=tail.parent_id,
-        metadata_count=len(tail.metadata), state_end=tail.state_end,
-    )
+        return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
+                          None, None, head.checkpoint_id, thread_id, None, -1, 0, None, -1,
+                          tails.ambiguous, head.state_start, -1, -1, flags)
+    return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None, None,
+                      None, head.checkpoint_id, thread_id, _intern(tail.node), tail.secs,
+                      tail.nanos, tail.parent_id, len(tail.metadata), False, head.state_start,
+                      tail.state_end, -1, flags)
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
@@ -179,7 +183,7 @@ def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
         view = memoryview(data)[_HEADER_SIZE:]
         if version <= 1 and declared == size - _HEADER_SIZE and zlib.crc32(view) == stored_crc:
             flags = FLAG_VERSION_ZERO if version == 0 else 0
-            return _decode_payload(base._replace(flags=flags), view, _HEADER_SIZE)
+            return _decode_payload(base, view, _HEADER_SIZE, flags)
     failure = dchk.verify(data)
     assert failure is not None  # the fast test above only passes files verify accepts
     expected: object = failure.expected
@@ -192,14 +196,15 @@ def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
                     expected, actual)
 
 
-def _decode_payload(base: FileRecord, payload: memoryview, at: int) -> FileRecord:
+def _decode_payload(base: FileRecord, payload: memoryview, at: int,
+                    flags: int = 0) -> FileRecord:
     """ids and tail of a bincode ``Checkpoint`` payload starting at file offset ``at``."""
     try:
         head = read_head(payload)
     except DecodeError as exc:
         return _problem(base, ck.PAYLOAD_UNDECODABLE.code,
                         f"the checkpoint ids do not decode: {exc.reason}", at + exc.offset)
-    return _with_tail(base, payload, head)
+    return _with_tail(base, payload, head, flags)
 
 
 def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | None:
@@ -359,7 +364,7 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     """Read, verify and decode one regular store file (``dir_fd``: the store's descriptor
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
-    by_name = classify_name(name)
+    by_name = _classify_name(name)
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if by_name is Variant.TEMP_INDEX:
         return base
@@ -380,10 +385,17 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
 # -- the folder --------------------------------------------------------------------------
 
 
+def _classify_name(name: str) -> Variant:
+    # Nearly every name in a store is a plain `{id}.bin`: answer that without regexes.
+    if name[-4:] == ".bin" and name[-6:] != ".v.bin" and name != INDEX_NAME:
+        return Variant.DCHK
+    return classify_name(name)
+
+
 def is_store_file(name: str) -> bool:
     """Names the scan reads: what any DashFlow file checkpointer writes or lists."""
-    return classify_name(name) not in (Variant.INDEX, Variant.LOCK, Variant.BACKUP,
-                                       Variant.UNKNOWN)
+    return _classify_name(name) not in (Variant.INDEX, Variant.LOCK, Variant.BACKUP,
+                                        Variant.UNKNOWN)
 
 
 def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
@@ -402,35 +414,73 @@ def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
         scan.index_error = exc
 
 
-def _entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
+def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
+    """A record for a symlink or a ``*.bin`` folder (never opened), else None."""
     name = entry.name
     try:
         info = entry.stat(follow_symlinks=False)
     except OSError as exc:
         return FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
                           f"cannot stat: {exc.strerror or exc}")
-    mode = info.st_mode
-    if stat.S_ISREG(mode):
-        return summarise_file(dir_fd, name, info) if is_store_file(name) else None
-    if stat.S_ISLNK(mode):
+    if stat.S_ISLNK(info.st_mode):
         try:
             target = os.readlink(name, dir_fd=dir_fd)
         except OSError:
             target = "?"
         return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, ck.SYMLINK_IN_STORE.code,
                           f"symlink to {target!r} was not followed", actual=target)
-    if stat.S_ISDIR(mode) and classify_name(name) is Variant.DCHK:
+    if stat.S_ISDIR(info.st_mode) and classify_name(name) is Variant.DCHK:
         return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, ck.BIN_DIRECTORY.code,
                           "a folder named like a checkpoint file")
+    if stat.S_ISREG(info.st_mode) and is_store_file(name):
+        return summarise_file(dir_fd, name, info)
     return None
 
 
-def scan_store(path: Path, *, records: Iterable[FileRecord] | None = None) -> StoreScan:
+def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
+    """Stat and summarise regular files of one store folder by name (no symlink followed)."""
+    records = []
+    dir_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for name in names:
+            try:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                records.append(FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
+                                          f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if stat.S_ISREG(info.st_mode):
+                records.append(summarise_file(dir_fd, name, info))
+    finally:
+        os.close(dir_fd)
+    return records
+
+
+def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
+    """Reading and CRC-checking is the whole cost of a big store, so it is split over the
+    CPUs; workers return only the small records (plain tuples pickle cheaply)."""
+    workers = min(os.cpu_count() or 1, len(names) // PARALLEL_MIN_FILES_PER_WORKER)
+    if workers <= 1:
+        return summarise_names(store, names)
+    step = -(-len(names) // (workers * CHUNKS_PER_WORKER))
+    chunks = [names[i : i + step] for i in range(0, len(names), step)]
+    records: list[FileRecord] = []
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for part in pool.imap_unordered(functools.partial(summarise_names, store), chunks):
+            records.extend(part)
+    return records
+
+
+def scan_store(
+    path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None
+) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
-    ``records`` replaces reading the checkpoint files (for callers that already have them).
+    ``read_files(folder, names)`` gives the records of the store files; verify passes one
+    that consults the cache and the sample (``dashfix.cache.read_selected``).
     """
     scan = StoreScan(path)
+    names: list[str] = []
     dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with os.scandir(dir_fd) as entries:
@@ -440,14 +490,16 @@ def scan_store(path: Path, *, records: Iterable[FileRecord] | None = None) -> St
                     _scan_index(scan, dir_fd, entry.stat(follow_symlinks=False))
                 elif name == LOCK_NAME:
                     scan.lock_present = True
-                elif records is None:
-                    record = _entry_record(entry, dir_fd)
+                elif entry.is_file(follow_symlinks=False):
+                    if is_store_file(name):
+                        names.append(name)
+                else:
+                    record = _odd_entry_record(entry, dir_fd)
                     if record is not None:
                         scan.records.append(record)
     finally:
         os.close(dir_fd)
-    if records is not None:
-        scan.records.extend(records)
+    scan.records.extend((read_files or _summarise_in_parallel)(str(path), names))
     scan.records.sort()
     return scan
 
@@ -542,17 +594,37 @@ def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
         store_rel = str(Path(target.rel).parent.as_posix())
     else:
         try:
-            scan = scan_store(target.path)
+            scan = scan_store(target.path, read_files=_reader(target, ctx))
         except OSError as exc:
             yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                         f"{exc.strerror or exc}")
             return
         store_rel = target.rel
-    yield from check_store(scan, ctx, store_rel, single_file=target.input_format is not None)
+    yield from check_store(scan, ctx, store_rel, single_file=target.input_format is not None,
+                           unread=ctx.selection.skipped(target.rel))
+
+
+def _reader(target: Target, ctx: CheckContext) -> Callable[[str, list[str]], list[FileRecord]]:
+    """The store's file reader behind the run's sample, time limit and cache."""
+    from dashfix.cache import read_selected
+
+    cache = None if ctx.cache is None else ctx.cache.target(CHECKPOINT_STORE_KIND, target.path)
+    return functools.partial(
+        read_selected, decode_many=_summarise_in_parallel, selection=ctx.selection,
+        target=target.rel, cache=cache, name_of=_record_name, to_wire=tuple,
+        from_wire=FileRecord._make,
+    )
+
+
+def _record_name(record: FileRecord) -> str:
+    return record.name
+
+
+CHECKPOINT_STORE_KIND = "checkpoint-store"
 
 
 CHECKPOINT_STORE = InputKind(
-    name="checkpoint-store",
+    name=CHECKPOINT_STORE_KIND,
     check=check_target,
     claims_dir=claims_dir,
     sniff_file=sniff_file,

@@ -40,13 +40,23 @@ _NOT_CHECKPOINTS = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, SYMLINK, DIRECTORY})
 
 
 def check_store(scan: StoreScan, ctx: CheckContext, rel: str, *,
-                single_file: bool = False) -> Iterator[Finding]:
-    """Every finding for one scanned store (or, with ``single_file``, one checkpoint file)."""
+                single_file: bool = False, unread: int = 0) -> Iterator[Finding]:
+    """Every finding for one scanned store (or, with ``single_file``, one checkpoint file).
+
+    ``unread`` store files were left out (sample, time limit): then the cross-file checks
+    do not run, since an unread file would look missing (index entries, parents, latest
+    per thread) and the result would be wrong, not merely incomplete.
+    """
     view = StoreView.of(scan, rel)
     files = [r for r in scan.records if r.variant not in _NOT_CHECKPOINTS]
     ctx.stats["files"] += len(files)
     ctx.stats["threads"] += len({r.thread_id for r in files if r.thread_id is not None})
     if not single_file:
         ctx.stats["stores"] += 1
-    for family in _PER_FILE if single_file else _PER_FILE + _PER_STORE:
+    if unread and not single_file:
+        ctx.not_checked.append(
+            f"{rel}: cross-file checks (index, chains, temps, writers, listing, variants) "
+            f"were not run because {unread} of its files were not read"
+        )
+    for family in _PER_FILE if single_file or unread else _PER_FILE + _PER_STORE:
         yield from family(view)

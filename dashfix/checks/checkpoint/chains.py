@@ -8,28 +8,16 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import (
     CLOCK_TOLERANCE_NS,
+    IdParts,
     StoreView,
     describe_time,
     ids_of,
     timestamp_ns,
 )
 from dashfix.findings import Finding, Severity
-from dashfix.formats.ids import IdScheme, parse_id
-from dashfix.inputs.checkpoint_store import LOAD_SUFFIXES, FileRecord
+from dashfix.formats.ids import IdScheme
+from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord
 from dashfix.rules import checkpoint as ck
-
-
-def proc_and_counter(checkpoint_id: str) -> tuple[IdScheme, str, int] | None:
-    """(scheme, proc, counter) of a current or counter-scheme id, else None."""
-    parts = checkpoint_id.rsplit("_", 2)
-    if len(parts) == 3 and parts[2].startswith("chkpt") and parts[2][5:].isdecimal():
-        parsed = parse_id(checkpoint_id)
-        if parsed.scheme is IdScheme.CURRENT and parsed.proc is not None:
-            return IdScheme.CURRENT, parsed.proc, int(parts[2][5:])
-    parsed = parse_id(checkpoint_id)
-    if parsed.scheme is IdScheme.COUNTER and parsed.counter is not None:
-        return IdScheme.COUNTER, "", parsed.counter
-    return None
 
 
 def _duplicates(view: StoreView) -> Iterator[Finding]:
@@ -45,17 +33,26 @@ def _duplicates(view: StoreView) -> Iterator[Finding]:
                 details={"files": names}, fix_command=view.repair)
 
 
-def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
-    children: dict[tuple[str, str], list[FileRecord]] = defaultdict(list)
-    for record in timed:
+def _parents(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
+             ) -> Iterator[Finding]:
+    first_child: dict[tuple[str | None, str], FileRecord] = {}
+    forks: dict[tuple[str | None, str], list[FileRecord]] = {}
+    by_id = view.by_id
+    for record, _parts in timed:
         parent_id = record.parent_id
         if parent_id is None:
             continue
+        key = (record.thread_id, parent_id)
+        sibling = first_child.setdefault(key, record)
+        if sibling is not record:
+            forks.setdefault(key, [sibling]).append(record)
+        parents = by_id.get(parent_id)
+        if parents and parents[0].thread_id == record.thread_id and (
+            record.secs > parents[0].secs + 1  # the common, healthy case: nothing to report
+        ):
+            continue
         path = view.path(record.name)
         ids = ids_of(record)
-        assert record.thread_id is not None
-        children[(record.thread_id, parent_id)].append(record)
-        parents = view.by_id.get(parent_id)
         if not parents:
             if any(parent_id + suffix in view.names for suffix in LOAD_SUFFIXES):
                 continue  # the parent file is there but damaged: it has its own finding
@@ -76,8 +73,8 @@ def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
                 "this checkpoint was written (id collision)",
                 expected=f"parent time <= {describe_time(record)}",
                 actual=describe_time(parent), key=parent_id, **ids)
-    for (thread_id, parent_id), kids in children.items():
-        if len(kids) > 1:
+    for (thread_id, parent_id), kids in forks.items():
+        if kids:
             names = sorted(k.name for k in kids)
             yield ck.FORK.at(
                 view.path(names[0]), f"{len(kids)} checkpoints of thread {thread_id!r} claim "
@@ -85,13 +82,13 @@ def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
                 checkpoint_id=parent_id, details={"children": names})
 
 
-def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
+def _counter_order(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
+                   ) -> Iterator[Finding]:
     groups: dict[tuple[str, str, IdScheme], list[tuple[int, FileRecord]]] = defaultdict(list)
-    for record in timed:
-        assert record.thread_id is not None and record.checkpoint_id is not None
+    for record, parsed in timed:
+        assert record.thread_id is not None
         if view.latest.get(record.thread_id) is record:
             continue  # update_state legitimately re-saves the latest with a new time
-        parsed = proc_and_counter(record.checkpoint_id)
         if parsed is not None:
             scheme, proc, counter = parsed
             groups[(record.thread_id, proc, scheme)].append((counter, record))
@@ -116,6 +113,7 @@ def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding
 
 def check(view: StoreView) -> Iterator[Finding]:
     yield from _duplicates(view)
-    timed = [r for r in view.scan.records if r.loadable and r.secs >= 0]
+    timed = [(r, parts) for r, parts in zip(view.scan.records, view.id_parts, strict=True)
+             if r.secs >= 0 and r.problem is None and r.variant in CHECKPOINT_VARIANTS]
     yield from _parents(view, timed)
     yield from _counter_order(view, timed)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import StoreView, ids_of
+from dashfix.checks.checkpoint.view import IdParts, StoreView, ids_of
 from dashfix.findings import Finding
-from dashfix.formats.ids import id_matches_thread, is_path_unsafe
+from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.inputs.checkpoint_store import (
     CHECKPOINT_VARIANTS,
     DCHK,
@@ -22,8 +22,15 @@ SUFFIX = {DCHK: ".bin", LEGACY: ".bin", GZIP: ".bin.gz", VERSIONED: ".v.bin",
           VERSIONED_GZ: ".v.bin.gz", JSON: ".json"}
 
 
+def _own_id(checkpoint_id: str, thread_id: str, parsed: IdParts | None) -> bool:
+    # Current-scheme ids are by far the most common: skip the regexes for them.
+    if parsed is not None and parsed[0] is IdScheme.CURRENT:
+        return checkpoint_id.rsplit("_", 2)[0] == thread_id
+    return id_matches_thread(checkpoint_id, thread_id)
+
+
 def check(view: StoreView) -> Iterator[Finding]:
-    for record in view.scan.records:
+    for record, parsed in zip(view.scan.records, view.id_parts, strict=True):
         if record.variant == JSON:
             yield ck.LEGACY_JSON.at(
                 view.path(record.name), f"{record.name}: legacy JSON checkpoint; current "
@@ -48,7 +55,7 @@ def check(view: StoreView) -> Iterator[Finding]:
                 path, f"{record.name}: the embedded id is {checkpoint_id!r}, so DashFlow "
                 f"looks for it as {expected_name!r}", expected=expected_name,
                 actual=record.name, fix_command=view.repair, **ids)
-        if not id_matches_thread(checkpoint_id, thread_id):
+        if not _own_id(checkpoint_id, thread_id, parsed):
             yield ck.ID_THREAD_MISMATCH.at(
                 path, f"{record.name}: id {checkpoint_id!r} does not start with the embedded "
                 f"thread_id {thread_id!r} + '_'", expected=f"{thread_id}_...",

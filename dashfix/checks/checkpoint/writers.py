@@ -6,7 +6,6 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.chains import proc_and_counter
 from dashfix.checks.checkpoint.view import StoreView, timestamp_ns
 from dashfix.findings import Finding
 from dashfix.formats.ids import IdScheme
@@ -16,11 +15,10 @@ from dashfix.rules import checkpoint as ck
 
 def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
     windows: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    for record in view.scan.records:
-        if not record.loadable or record.secs < 0 or record.checkpoint_id is None:
-            continue
-        parsed = proc_and_counter(record.checkpoint_id)
-        if parsed is None or parsed[0] is not IdScheme.CURRENT:
+    for record, parsed in zip(view.scan.records, view.id_parts, strict=True):
+        if parsed is None or parsed[0] is not IdScheme.CURRENT or record.secs < 0 or (
+            record.problem is not None
+        ):
             continue
         assert record.thread_id is not None
         moment = timestamp_ns(record)
