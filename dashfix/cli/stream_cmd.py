@@ -35,6 +35,12 @@ stream_app = typer.Typer(
 app.add_typer(stream_app)
 
 _FORMATS = ("text", "json")
+TABLE_ROWS = 50
+"""Threads shown in the text table (those with the most trouble first); JSON has all."""
+
+
+def _trouble(thread: ThreadSummary) -> int:
+    return thread.missing + thread.duplicates + thread.reorders + thread.exact_duplicates
 
 
 def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
@@ -50,11 +56,15 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
                    "reordered", "node ctx"):
         table.add_column(column, justify="left" if column == "thread" else "right")
-    for t in threads:
+    shown = sorted(threads, key=lambda t: (-_trouble(t), t.thread_id))[:TABLE_ROWS]
+    for t in shown:
         span = "-" if t.first_sequence is None else f"{t.first_sequence}..{t.last_sequence}"
         table.add_row(t.thread_id, str(t.messages), span, str(t.missing), str(t.gaps),
                       str(t.duplicates), str(t.exact_duplicates), str(t.reorders),
                       str(t.node_messages))
+    if len(threads) > len(shown):
+        table.caption = (f"{len(threads) - len(shown)} more thread(s) not shown; "
+                         "--format json lists every thread")
     Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
 
 
