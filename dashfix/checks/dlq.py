@@ -122,7 +122,9 @@ class _DlqIndex:
             (partition, offset) in self._websocket)
 
 
-class _DumpChecker:
+class DumpChecker:
+    """Checks lines one at a time (``line``), so replay can share every rule."""
+
     def __init__(self, path: Path, rel: str, options: DumpOptions) -> None:
         self.path = path
         self.rel = rel
@@ -142,34 +144,35 @@ class _DumpChecker:
     def run(self) -> None:
         try:
             for line in iter_dump(self.path, self.options):
-                self.result.records += 1
                 self.line(line)
         except OSError as exc:
             self.result.findings.append(rules.DUMP_UNREADABLE.at(
                 self.rel, f"cannot read DLQ dump: {exc.strerror or exc}"))
 
-    def line(self, line: DumpLine) -> None:
+    def line(self, line: DumpLine) -> FrameVerdict | None:
+        """Check one line; the payload's verdict when the record is replayable, else None."""
+        self.result.records += 1
         item = line.item
         if isinstance(item, LineTooLong):
             self.add(rules.LINE_TOO_LONG, line,
                      f"line of {item.length} bytes is over --max-line-bytes {item.cap}; "
                      "skipped unread", expected=f"<= {item.cap} bytes",
                      actual=f"{item.length} bytes")
-            return
+            return None
         if isinstance(item, DlqProblem):
             self.add(_FAULT_RULES[item.fault], line, item.message, at=item.column,
                      expected=item.expected, actual=item.actual)
-            return
-        self.record(line, item)
+            return None
+        return self.record(line, item)
 
-    def record(self, line: DumpLine, record: DlqRecord) -> None:
+    def record(self, line: DumpLine, record: DlqRecord) -> FrameVerdict | None:
         first = self.seen.get(record.trace_id)
         if first is not None:
             self.add(rules.DUPLICATE_TRACE_ID, line,
                      f"trace_id {record.trace_id} already seen at record {first} (retried DLQ "
                      "send); counted once", record=record, actual=record.trace_id,
                      details={"first_record": first})
-            return
+            return None
         self.seen[record.trace_id] = line.index
         result = self.result
         result.unique += 1
@@ -207,6 +210,7 @@ class _DumpChecker:
                 thread, found = payload_sequences(verdict.message)
                 thread_id, sequences = thread or thread_id, tuple(found)
             self.producer.append(_ProducerSide(line, record, thread_id, sequences))
+        return verdict if verdict is not None and verdict.ok else None
 
     def _not_frame(self, line: DumpLine, record: DlqRecord, verdict: FrameVerdict) -> None:
         codes = sorted({f.code for f in verdict.findings if f.severity is Severity.ERROR}
@@ -257,7 +261,7 @@ def _gap_for(gaps: list[Finding], thread_id: str, sequences: tuple[int, ...]) ->
     return None
 
 
-def _reconcile(checker: _DumpChecker, against: AgainstLog) -> list[Finding]:
+def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
     """Walk the main log: report rejected records without a DLQ record; return its gaps."""
     tracker = SequenceTracker(against.rel)
     result = checker.result
@@ -296,7 +300,7 @@ def _reconcile(checker: _DumpChecker, against: AgainstLog) -> list[Finding]:
 def check_dump(path: Path, rel: str, options: DumpOptions | None = None, *,
                against: AgainstLog | None = None) -> DumpResult:
     """Every DLQ check on the dump at ``path``; with ``against``, reconcile with that log."""
-    checker = _DumpChecker(path, rel, options or DumpOptions())
+    checker = DumpChecker(path, rel, options or DumpOptions())
     checker.run()
     gaps = None if against is None else _reconcile(checker, against)
     checker.producer_findings(gaps, None if against is None else against.rel)

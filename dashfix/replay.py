@@ -1,0 +1,282 @@
+"""Replay: re-emit the valid records of a stream log or DLQ dump into a new log.
+
+Every record goes through ``validate_frame`` first; invalid ones are skipped and listed
+with the reason.  Filters (thread, time window, message/event types) select what is
+written; ``reframe`` turns legacy records into current frames.  The input is only read;
+the output appears atomically (see ``dashfix.repair.replay``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dashfix.checks.dlq import DumpChecker
+from dashfix.checks.stream.frame import ONEOF_NUMBERS, FrameVerdict, validate_frame
+from dashfix.checks.stream.log import problem_finding
+from dashfix.errors import InputError, UsageError
+from dashfix.findings import Finding, Severity
+from dashfix.formats.dlq import DlqRecord
+from dashfix.formats.frame import FrameKind, guarded_decompress
+from dashfix.formats.proto import dashstream_pb2
+from dashfix.formats.reframe import bare_protobuf, encode_frame
+from dashfix.inputs.dlq import DumpOptions, iter_dump
+from dashfix.inputs.streams import ProblemKind, ReadOptions, RecordProblem, iter_records
+from dashfix.repair.replay import OutputFormat, check_output, open_writer
+
+_EVENT_TYPE_PREFIX = "EVENT_TYPE_"
+EVENT_TYPE_NAMES: dict[int, str] = {
+    value.number: value.name.removeprefix(_EVENT_TYPE_PREFIX).lower()
+    for value in dashstream_pb2.DashStreamMessage.DESCRIPTOR.file.enum_types_by_name[
+        "EventType"].values
+    if value.number
+}
+"""Event type number -> short name (node_start, graph_end, ...)."""
+TYPE_NAMES = frozenset(ONEOF_NUMBERS) | frozenset(EVENT_TYPE_NAMES.values())
+"""Accepted --types: payload kinds (event, state_diff, ...) and event types (node_start, ...)."""
+
+
+def parse_time(text: str) -> int:
+    """Microseconds since the epoch from an integer or an ISO-8601 time (naive = UTC)."""
+    stripped = text.strip()
+    if stripped.lstrip("-").isdigit():
+        return int(stripped)
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise UsageError(f"not a time: {text!r} (use ISO-8601 such as 2026-01-01T12:00:00Z, "
+                         "or integer microseconds)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def parse_types(values: Iterable[str]) -> frozenset[str]:
+    names = frozenset(part.strip().lower() for value in values
+                      for part in value.split(",") if part.strip())
+    unknown = sorted(names - TYPE_NAMES)
+    if unknown:
+        raise UsageError(f"unknown --types {', '.join(unknown)}; use payload kinds "
+                         f"({', '.join(ONEOF_NUMBERS)}) or event types (node_start, ...)")
+    return names
+
+
+@dataclass(frozen=True)
+class ReplayFilters:
+    threads: frozenset[str] = frozenset()
+    since_us: int | None = None
+    """Keep records whose header time is at or after this."""
+    until_us: int | None = None
+    """Keep records whose header time is before this."""
+    types: frozenset[str] = frozenset()
+
+    def accepts(self, message: Any) -> bool:
+        which = message.WhichOneof("message")
+        payload = getattr(message, which)
+        header = payload.header
+        if self.threads and header.thread_id not in self.threads:
+            return False
+        stamp = header.timestamp_us
+        if self.since_us is not None and stamp < self.since_us:
+            return False
+        if self.until_us is not None and stamp >= self.until_us:
+            return False
+        if not self.types or which in self.types:
+            return True
+        events = payload.events if which == "event_batch" else (
+            [payload] if which == "event" else [])
+        return any(EVENT_TYPE_NAMES.get(e.event_type) in self.types for e in events)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    record: int
+    offset: int
+    reason: str
+    codes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"record": self.record, "offset": self.offset, "reason": self.reason,
+                "codes": list(self.codes)}
+
+
+@dataclass
+class ReplayReport:
+    source: str
+    output: str
+    to_format: str
+    read: int = 0
+    written: int = 0
+    filtered: int = 0
+    reframed: int = 0
+    """Legacy records rewritten into current frames (``--reframe``)."""
+    converted: int = 0
+    """Records whose container form changed (framed <-> bare protobuf for the file backend)."""
+    skipped: list[SkippedRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "output": self.output, "to_format": self.to_format,
+                "read": self.read, "written": self.written, "filtered": self.filtered,
+                "reframed": self.reframed, "converted": self.converted,
+                "skipped": [s.to_dict() for s in self.skipped]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    record: int
+    offset: int
+    value: bytes | None
+    unframed: bool
+    timestamp_us: int | None = None
+    verdict: FrameVerdict | None = None
+
+
+def _skip_from(findings: list[Finding], record: int, offset: int) -> SkippedRecord:
+    worst = max(findings, key=lambda f: f.severity.rank)
+    return SkippedRecord(record, offset, worst.message.split(": ", 1)[-1],
+                         tuple(sorted({f.code for f in findings})))
+
+
+class _Replayer:
+    def __init__(self, report: ReplayReport, to_format: OutputFormat, filters: ReplayFilters,
+                 reframe: bool, limit: int, rel: str) -> None:
+        self.report = report
+        self.to_format = to_format
+        self.filters = filters
+        self.reframe = reframe
+        self.limit = limit
+        self.rel = rel
+
+    def run(self, out: Path, items: Iterator[_Candidate | SkippedRecord]) -> None:
+        with open_writer(out, self.to_format) as writer:
+            for item in items:
+                self.report.read += 1
+                if isinstance(item, SkippedRecord):
+                    self.report.skipped.append(item)
+                    continue
+                converted = self.convert(item)
+                if converted is not None:
+                    value, stamp = converted
+                    writer.write(value, stamp)
+                    self.report.written += 1
+
+    def convert(self, item: _Candidate) -> tuple[bytes, int] | None:
+        verdict = item.verdict or validate_frame(
+            item.value, limit=self.limit, path=self.rel, record=item.record, offset=item.offset,
+            unframed=item.unframed)
+        if not verdict.ok or item.value is None:
+            # A rejected verdict always carries the finding that rejected it.
+            errors = [f for f in verdict.findings if f.severity is Severity.ERROR]
+            self.report.skipped.append(
+                _skip_from(errors or verdict.findings, item.record, item.offset))
+            return None
+        message = verdict.message
+        if not self.filters.accepts(message):
+            self.report.filtered += 1
+            return None
+        stamp = item.timestamp_us
+        if stamp is None:
+            stamp = getattr(message, message.WhichOneof("message")).header.timestamp_us
+        return self.output_value(item.value, verdict), stamp
+
+    def output_value(self, value: bytes, verdict: FrameVerdict) -> bytes:
+        kind = verdict.kind
+        message = verdict.message
+        framed = kind in (FrameKind.UNCOMPRESSED, FrameKind.ZSTD)
+        if self.to_format.framed:
+            if framed:
+                return value
+            if verdict.unframed or self.reframe:
+                if verdict.unframed:
+                    self.report.converted += 1
+                else:
+                    self.report.reframed += 1
+                return encode_frame(message, self._body(value, kind))
+            return value
+        bare = bare_protobuf(message, self._body(value, kind))
+        if bare != value:
+            self.report.converted += 1
+        return bare
+
+    def _body(self, value: bytes, kind: FrameKind) -> bytes:
+        """The protobuf bytes of a record that ``validate_frame`` already accepted."""
+        if kind is FrameKind.UNCOMPRESSED:
+            return value[1:]
+        if kind is FrameKind.LEGACY_PROTOBUF:
+            return value
+        body = guarded_decompress(value[1:] if kind is FrameKind.ZSTD else value, self.limit)
+        assert isinstance(body, bytes), "validate_frame accepted this frame"
+        return body
+
+
+def _stream_items(path: Path, input_format: str | None, options: ReadOptions,
+                  rel: str) -> Iterator[_Candidate | SkippedRecord]:
+    for item in iter_records(path, input_format, options):
+        if isinstance(item, RecordProblem):
+            if item.kind is ProblemKind.UNREADABLE:
+                raise InputError(f"{path}: {item.message}")
+            yield _skip_from([problem_finding(item, rel)], item.index, item.offset)
+            continue
+        yield _Candidate(item.index, item.offset, item.value, item.unframed, item.timestamp_us)
+
+
+def _dlq_items(path: Path, options: DumpOptions,
+               rel: str) -> Iterator[_Candidate | SkippedRecord]:
+    checker = DumpChecker(path, rel, options)
+    findings = checker.result.findings
+    try:
+        for line in iter_dump(path, options):
+            before = len(findings)
+            verdict = checker.line(line)
+            item = line.item
+            if verdict is None or not isinstance(item, DlqRecord):
+                # The checker reports every reason a line is not replayable.
+                yield _skip_from(findings[before:], line.index, line.offset)
+                continue
+            yield _Candidate(line.index, line.offset, item.payload, False, verdict=verdict)
+    except OSError as exc:
+        raise InputError(f"cannot read DLQ dump {path}: {exc.strerror or exc}") from exc
+
+
+def _start(source: Path, out: Path, to_format: str, reframe: bool) -> tuple[OutputFormat, str]:
+    try:
+        fmt = OutputFormat(to_format)
+    except ValueError:
+        raise UsageError(f"--to-format must be kcat, jsonl or frames, not {to_format!r}") from None
+    if reframe and not fmt.framed:
+        raise UsageError("--reframe applies to kcat and frames output; the file backend "
+                         "(jsonl) stores bare protobuf without a flag byte")
+    if not source.exists():
+        raise InputError(f"{str(source)!r} does not exist")
+    check_output(source, out, fmt)
+    return fmt, source.name
+
+
+def replay_stream(source: Path, out: Path, *, to_format: str = "kcat",
+                  filters: ReplayFilters | None = None, reframe: bool = False,
+                  input_format: str | None = None,
+                  options: ReadOptions | None = None) -> ReplayReport:
+    """Write the valid records of the stream log ``source`` to ``out``, in log order."""
+    fmt, rel = _start(source, out, to_format, reframe)
+    options = options or ReadOptions()
+    report = ReplayReport(str(source), str(out), fmt.value)
+    replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, options.limit, rel)
+    replayer.run(out, _stream_items(source, input_format, options, rel))
+    return report
+
+
+def replay_dlq(dump: Path, out: Path, *, to_format: str = "kcat",
+               filters: ReplayFilters | None = None, reframe: bool = False,
+               options: DumpOptions | None = None) -> ReplayReport:
+    """Write the full, valid payloads of the DLQ dump ``dump`` to ``out`` (once per trace_id)."""
+    fmt, rel = _start(dump, out, to_format, reframe)
+    options = options or DumpOptions()
+    report = ReplayReport(str(dump), str(out), fmt.value)
+    replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, options.limit, rel)
+    replayer.run(out, _dlq_items(dump, options, rel))
+    return report
+
