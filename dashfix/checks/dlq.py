@@ -218,7 +218,7 @@ class DumpChecker:
         self.add(rules.PAYLOAD_NOT_FRAME, line,
                  f"payload ({verdict.frame_size} bytes, {verdict.kind.value}) is not a valid "
                  f"frame: {first_error(verdict)} [{', '.join(codes)}]; not replayable",
-                 record=record, actual=", ".join(codes),
+                 record=record, expected="a valid frame", actual=", ".join(codes),
                  details={"frame_findings": [{"code": f.code, "message": f.message}
                                              for f in verdict.findings],
                           **verdict.size_details()})

@@ -4,9 +4,11 @@ from dashfix.cli import (
     baseline_cmd,
     cache_cmd,
     config_cmd,
+    dlq_cmd,
     repair_cmd,
     rules_cmd,
     stream_cmd,
+    stream_replay_cmd,
     verify_cmd,
 )
 
@@ -14,8 +16,10 @@ __all__ = [
     "baseline_cmd",
     "cache_cmd",
     "config_cmd",
+    "dlq_cmd",
     "repair_cmd",
     "rules_cmd",
     "stream_cmd",
+    "stream_replay_cmd",
     "verify_cmd",
 ]

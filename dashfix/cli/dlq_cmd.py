@@ -1,0 +1,151 @@
+"""``dashfix dlq ...``: validate DLQ dumps (and reconcile them with the main log), replay them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from dashfix.checks.dlq import AgainstLog, DumpResult, check_dump
+from dashfix.cli.app import app
+from dashfix.cli.options import (
+    FAIL_ON_CHOICES,
+    parse_fail_on,
+    parse_input_format,
+    parse_limits,
+    parse_max_line_bytes,
+)
+from dashfix.cli.replay_output import (
+    FILTER_HELP,
+    OUTPUT_FORMAT_OPTION,
+    emit_replay,
+    parse_filters,
+    parse_output_format,
+)
+from dashfix.errors import EXIT_CODE_HELP
+from dashfix.inputs.dlq import DumpOptions
+from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
+from dashfix.repair.replay import OUTPUT_FORMATS
+from dashfix.replay import replay_dlq
+from dashfix.report import RENDERERS
+from dashfix.results import Report
+
+dlq_app = typer.Typer(
+    name="dlq",
+    help="Validate and replay DashFlow DLQ dumps (JSON lines, library or websocket-server shape).",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app)
+
+LimitsOption = Annotated[
+    str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")]
+MaxLineOption = Annotated[
+    int | None,
+    typer.Option(help="Line cap in bytes (default: 4/3 of the cap + 64 KiB)."),
+]
+
+
+def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "records": result.records, "unique": result.unique, "replayable": result.replayable,
+        "producer_side": result.producer_side, "shapes": dict(sorted(result.shapes.items())),
+    }
+    if against:
+        summary.update({"log_records": result.log_records, "log_rejected": result.log_rejected})
+    return summary
+
+
+@dlq_app.command(
+    "validate",
+    help="Check every line of a DLQ dump: JSON, required fields and types, base64, size and "
+    "SHA-256 consistency (full payloads only), payload as a frame, trace_id duplicates, "
+    "producer-side records. --against LOG reports invalid main-log records that have no DLQ "
+    "record (dropped by the DLQ, bug #11). Read-only.\n\n" + EXIT_CODE_HELP,
+)
+def validate_command(
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", metavar="LOG", help="Main stream log to reconcile with."),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format",
+                     help=f"Force the format of --against: {', '.join(INPUT_FORMATS)}."),
+    ] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="Topic of the --against records when the log does not say (kcat)."),
+    ] = None,
+    partition: Annotated[
+        int | None,
+        typer.Option(help="Partition of the --against records when the log does not say."),
+    ] = None,
+    first_offset: Annotated[
+        int, typer.Option(help="Kafka offset of the first --against record (kcat captures).")
+    ] = 0,
+    limits: LimitsOption = "consumer",
+    max_line_bytes: MaxLineOption = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    fail_on: Annotated[
+        str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
+    ] = "error",
+) -> int:
+    fmt = parse_output_format(output_format)
+    report = Report(roots=[str(dump)], fail_on=parse_fail_on(fail_on))
+    limit = parse_limits(limits)
+    line_cap = parse_max_line_bytes(max_line_bytes)
+    log = None
+    if against is not None:
+        log = AgainstLog(against, against.name, parse_input_format(input_format),
+                         ReadOptions(limit=limit, max_line_bytes=line_cap), topic, partition,
+                         first_offset)
+    result = check_dump(dump, dump.name, DumpOptions(limit=limit, max_line_bytes=line_cap),
+                        against=log)
+    report.findings.extend(result.findings)
+    report.targets.append(("dlq-dump", dump.name))
+    report.stats.update({"dumps": 1, "records": result.records})
+    if log is not None:
+        report.targets.append(("stream-log", log.rel))
+        report.stats.update({"logs": 1, "records": result.log_records})
+    if fmt == "json":
+        document = report.to_dict()
+        document["dlq"] = _summary(result, log is not None)
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        RENDERERS["text"](report, sys.stdout)
+    return int(report.exit_code())
+
+
+@dlq_app.command(
+    "replay",
+    help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
+    "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
+    "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "
+    "a record was skipped. Writing to a Kafka broker is not supported.\n\n" + EXIT_CODE_HELP,
+)
+def replay_command(
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    to: Annotated[Path, typer.Option("--to", metavar="OUT", help="Output file or folder.")],
+    to_format: Annotated[
+        str, typer.Option("--to-format", help=f"Output: {', '.join(OUTPUT_FORMATS)}.")
+    ] = "kcat",
+    thread: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])] = None,
+    since: Annotated[str | None, typer.Option(help=FILTER_HELP["since"])] = None,
+    until: Annotated[str | None, typer.Option(help=FILTER_HELP["until"])] = None,
+    types: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["types"])] = None,
+    reframe: Annotated[bool, typer.Option(help=FILTER_HELP["reframe"])] = False,
+    limits: LimitsOption = "consumer",
+    max_line_bytes: MaxLineOption = None,
+    output_format: OUTPUT_FORMAT_OPTION = "text",
+) -> int:
+    fmt = parse_output_format(output_format)
+    filters = parse_filters(thread, since, until, types)
+    options = DumpOptions(limit=parse_limits(limits),
+                          max_line_bytes=parse_max_line_bytes(max_line_bytes))
+    report = replay_dlq(dump, to, to_format=to_format, filters=filters, reframe=reframe,
+                        options=options)
+    return emit_replay(report, fmt)

@@ -1,0 +1,65 @@
+"""Option parsing and output shared by ``dashfix stream replay`` and ``dashfix dlq replay``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+
+from dashfix.errors import ExitCode, UsageError
+from dashfix.replay import ReplayFilters, ReplayReport, parse_time, parse_types
+
+OUTPUT_FORMATS = ("text", "json")
+OUTPUT_FORMAT_OPTION = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+FILTER_HELP = {
+    "thread": "Keep only this thread_id (repeatable).",
+    "since": "Keep records whose header time is at or after this (ISO-8601 or microseconds).",
+    "until": "Keep records whose header time is before this (ISO-8601 or microseconds).",
+    "types": "Keep these payload kinds (event, state_diff, event_batch, ...) or event types "
+    "(node_start, graph_end, ...); comma-separated or repeated. Filtering by type makes "
+    "sequence gaps in the output.",
+    "reframe": "Rewrite legacy records (bare protobuf, raw zstd) into current 0x00/0x01 "
+    "frames (kcat and frames output).",
+}
+
+
+def parse_output_format(value: str) -> str:
+    if value not in OUTPUT_FORMATS:
+        raise UsageError(f"--format must be text or json, not {value!r}")
+    return value
+
+
+def parse_filters(threads: list[str] | None, since: str | None, until: str | None,
+                  types: list[str] | None) -> ReplayFilters:
+    filters = ReplayFilters(
+        threads=frozenset(threads or ()),
+        since_us=None if since is None else parse_time(since),
+        until_us=None if until is None else parse_time(until),
+        types=parse_types(types or ()),
+    )
+    if (filters.since_us is not None and filters.until_us is not None
+            and filters.since_us >= filters.until_us):
+        raise UsageError("--since must be before --until")
+    return filters
+
+
+def emit_replay(report: ReplayReport, fmt: str) -> int:
+    """Print the replay report; exit 1 when a record had to be skipped."""
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+    else:
+        out = sys.stdout
+        out.write(f"wrote {report.written} of {report.read} records to {report.output} "
+                  f"({report.to_format})")
+        extras = [f"{count} {label}" for count, label in (
+            (report.filtered, "filtered out"), (report.reframed, "reframed"),
+            (report.converted, "converted"), (len(report.skipped), "skipped")) if count]
+        out.write(("; " + ", ".join(extras) if extras else "") + "\n")
+        for skipped in report.skipped:
+            codes = f" [{', '.join(skipped.codes)}]" if skipped.codes else ""
+            out.write(f"  skipped record {skipped.record} (byte {skipped.offset}): "
+                      f"{skipped.reason}{codes}\n")
+    return int(ExitCode.FINDINGS if report.skipped else ExitCode.CLEAN)
