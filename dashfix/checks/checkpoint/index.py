@@ -110,7 +110,9 @@ def check(view: StoreView) -> Iterator[Finding]:
         indexed[thread_id] = entry
     for thread_id, entry in indexed.items():
         yield from _entry_findings(view, thread_id, entry, threads_with_files)
-    for thread_id in sorted(t for t in view.latest if t not in indexed):
+    # A path-unsafe thread already has its own finding (CK119/CK120): no CK130 on top.
+    for thread_id in sorted(t for t in view.latest
+                            if t not in indexed and is_path_unsafe(t) is None):
         latest = view.latest[thread_id]
         yield ck.INDEX_THREAD_MISSING.at(
             path, f"thread {thread_id!r} has checkpoint files (newest {latest.checkpoint_id}) "
