@@ -185,7 +185,9 @@ class DumpChecker:
                      line, problem.message, record=record, expected=problem.expected,
                      actual=problem.actual)
         verdict = None
-        if record.payload is None:
+        if broken:
+            pass  # already reported; the payload contradicts its own record
+        elif record.payload is None:
             self.add(rules.PAYLOAD_OMITTED, line,
                      f"websocket-server record has no payload ({record.full_size} bytes, "
                      "DLQ_INCLUDE_FULL_PAYLOAD off); not replayable", record=record)
@@ -195,7 +197,7 @@ class DumpChecker:
                      "not decoded, SHA-256 not checkable, not replayable", record=record,
                      details={"included_bytes": len(record.payload),
                               "size_bytes": record.full_size})
-        elif not broken:
+        else:
             verdict = validate_frame(record.payload, limit=self.options.limit, path=self.rel,
                                      record=line.index, offset=line.offset)
             if verdict.ok:
