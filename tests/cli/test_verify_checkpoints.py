@@ -7,6 +7,7 @@ and the exact set of finding codes of the real CLI's JSON output.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import shutil
 from collections.abc import Callable
@@ -51,7 +52,10 @@ def _indexed(store: StoreBuilder, **extra: WrittenCheckpoint) -> None:
     store.lock()
 
 
-def _healthy_then(damage: Callable[[list[WrittenCheckpoint]], Any]) -> Callable[[StoreBuilder], None]:
+Build = Callable[[StoreBuilder], None]
+
+
+def _healthy_then(damage: Callable[[list[WrittenCheckpoint]], Any]) -> Build:
     def build(store: StoreBuilder) -> None:
         chain = _healthy(store)
         _indexed(store)
@@ -462,3 +466,25 @@ def test_single_checkpoint_file_as_path(tmp_path: Path, cli: Callable[..., Any])
     code, findings = _verify(cli, chain[1].path)
     assert code == 1
     assert [f["code"] for f in findings] == ["CK104"]
+
+
+def test_demo_folder_shows_its_known_faults(cli: Callable[..., Any]) -> None:
+    demo = INTEROP.parent / "demo"
+    result = cli("verify", str(demo), "--format", "json")
+    assert result.exit_code == 1
+    store_findings = sorted((f["path"].split("/")[0], f["code"]) for f in result.json()["findings"]
+                            if f["code"].startswith("CK"))
+    assert store_findings == [("run2", "CK104"), ("run2", "CK133"), ("run3", "CK121"),
+                              ("run3", "CK140"), ("run3", "CK145")]
+
+
+def test_demo_generator_reproduces_the_committed_folder(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("make_demo", INTEROP.parent / "make_demo.py")
+    assert spec is not None and spec.loader is not None
+    make_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_demo)
+    make_demo.build(tmp_path / "demo")
+    committed = INTEROP.parent / "demo"
+    for path in (tmp_path / "demo").rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (committed / path.relative_to(tmp_path / "demo")).read_bytes()

@@ -1,0 +1,157 @@
+"""The store scanner: one record per entry, bad input as records (never an exception)."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import msgpack
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashfix.formats import dchk
+from dashfix.formats.bincode import encode_string
+from dashfix.inputs.checkpoint_store import (
+    DCHK,
+    DIRECTORY,
+    FOREIGN,
+    LEGACY,
+    SYMLINK,
+    FileRecord,
+    claims_dir,
+    latest_per_thread,
+    scan_store,
+    summarise_file,
+    summarise_names,
+)
+from dashfix.inputs.kinds import input_kinds
+from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder
+
+
+def _record(path: Path) -> FileRecord:
+    return summarise_file(str(path.parent), path.name, os.stat(path))
+
+
+def test_healthy_checkpoint_record_holds_every_field(tmp_path: Path) -> None:
+    store = StoreBuilder(tmp_path)
+    first = store.checkpoint("alpha", node="plan", metadata={"sequence": "0"})
+    second = store.checkpoint("alpha", node="draft", nanos=7)
+    record = _record(second.path)
+    assert record.variant == DCHK
+    assert record.problem is None
+    assert (record.checkpoint_id, record.thread_id, record.node) == (
+        second.checkpoint_id, "alpha", "draft")
+    assert (record.secs, record.nanos, record.parent_id) == (second.secs, 7, first.checkpoint_id)
+    assert record.metadata_count == 0
+    assert record.state_start < record.state_end <= record.size - dchk.HEADER_SIZE
+    assert _record(first.path).metadata_count == 1
+
+
+def test_record_is_msgpack_serialisable(tmp_path: Path) -> None:
+    written = StoreBuilder(tmp_path).checkpoint("alpha")
+    record = _record(written.path)
+    assert FileRecord(*msgpack.unpackb(msgpack.packb(tuple(record)))) == record
+
+
+def test_scan_reads_every_entry_once_and_never_follows_symlinks(tmp_path: Path) -> None:
+    store = StoreBuilder(tmp_path / "store")
+    store.chain("alpha", 2)
+    store.index()
+    store.lock()
+    (tmp_path / "outside.bin").write_bytes(b"secret")
+    (store.root / "link.bin").symlink_to(tmp_path / "outside.bin")
+    (store.root / "sub.bin").mkdir()
+    (store.root / "README.txt").write_text("not a store file")
+    scan = scan_store(store.root)
+    assert scan.index_present and scan.lock_present and scan.index_entries is not None
+    variants = {r.name: r.variant for r in scan.records}
+    assert variants == {
+        f"alpha_{DEFAULT_PROC}_chkpt0.bin": DCHK,
+        f"alpha_{DEFAULT_PROC}_chkpt1.bin": DCHK,
+        "link.bin": SYMLINK,
+        "sub.bin": DIRECTORY,
+    }
+    link = next(r for r in scan.records if r.variant == SYMLINK)
+    assert link.actual == str(tmp_path / "outside.bin")
+
+
+def test_bad_files_become_records_with_locations(tmp_path: Path) -> None:
+    store = StoreBuilder(tmp_path)
+    store.write_raw("empty.bin", b"")
+    store.write_raw("random.bin", random.Random(1).randbytes(300))
+    huge = dchk.encode_header(b"x", length=2**63) + b"x"
+    store.write_raw("huge.bin", huge)
+    utf8 = encode_string("a") + (4).to_bytes(8, "little") + b"\xff\xfe\xfd\xfc"
+    store.write_raw("utf8.bin", dchk.wrap(utf8))
+    records = {r.name: r for r in summarise_names(str(tmp_path), sorted(os.listdir(tmp_path)))}
+    assert records["empty.bin"].variant == FOREIGN and records["empty.bin"].offset == 0
+    assert records["random.bin"].problem == "CK115"
+    assert (records["huge.bin"].problem, records["huge.bin"].offset) == ("CK103", 12)
+    assert records["huge.bin"].expected == str(2**63)
+    assert records["utf8.bin"].problem == "CK110"
+    assert records["utf8.bin"].offset == dchk.HEADER_SIZE + 17
+
+
+def test_legacy_truncation_and_trailing_garbage_are_told_apart(tmp_path: Path) -> None:
+    store = StoreBuilder(tmp_path)
+    whole = store.checkpoint("alpha", header=Header.LEGACY)
+    assert _record(whole.path).variant == LEGACY and _record(whole.path).problem is None
+    size = whole.path.stat().st_size
+    whole.path.write_bytes(whole.payload + b"tail-junk")
+    garbage = _record(whole.path)
+    assert (garbage.problem, garbage.offset, garbage.actual) == ("CK109", size, str(size + 9))
+    whole.path.write_bytes(whole.payload[:-5])
+    assert _record(whole.path).problem == "CK108"
+    whole.path.write_bytes(whole.payload[:12])
+    assert _record(whole.path).problem == "CK108"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=400), name=st.sampled_from(
+    ["x.bin", "x.bin.gz", "x.v.bin", "x.v.bin.gz", "x.json",
+     ".x_1a2b3_chkpt0.bin.12345678-1234-4123-8123-123456789abc.tmp"]))
+def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str) -> None:
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"dashfix-fuzz-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    record = _record(path)
+    assert record.size == len(data)
+    assert record.problem is None or record.problem.startswith("CK")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(min_size=dchk.HEADER_SIZE, max_size=200))
+def test_dchk_with_valid_crc_never_raises(payload: bytes) -> None:
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"dashfix-fuzz-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / "y.bin"
+    path.write_bytes(dchk.wrap(payload))
+    record = _record(path)
+    assert record.variant == DCHK
+    assert record.problem in (None, "CK110")
+
+
+def test_latest_per_thread_breaks_ties_on_the_id_string() -> None:
+    def rec(checkpoint_id: str, secs: int, problem: str | None = None) -> FileRecord:
+        return FileRecord(f"{checkpoint_id}.bin", DCHK, 1, 0, problem, checkpoint_id=checkpoint_id,
+                          thread_id="t", secs=secs)
+
+    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5), rec("t_p_chkpt11", 9, "CK104"),
+               rec("t_p_chkpt3", -1)]
+    assert latest_per_thread(records)["t"].checkpoint_id == "t_p_chkpt9"
+
+
+def test_discovery_claims_stores_only(tmp_path: Path) -> None:
+    StoreBuilder(tmp_path / "a").checkpoint("alpha")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "index.bin").write_bytes(b"\x00" * 8)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.bin").write_bytes(b"\xff" * 40)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.v.bin").write_bytes(StoreBuilder(tmp_path / "e")
+                                             .versioned_checkpoint("v").path.read_bytes())
+    assert [claims_dir(tmp_path / n) for n in "abcd"] == [True, True, False, True]
+    assert claims_dir(tmp_path) is False
+    assert input_kinds()[0].name == "checkpoint-store"
