@@ -487,4 +487,5 @@ def test_demo_generator_reproduces_the_committed_folder(tmp_path: Path) -> None:
     committed = INTEROP.parent / "demo"
     for path in (tmp_path / "demo").rglob("*"):
         if path.is_file():
-            assert path.read_bytes() == (committed / path.relative_to(tmp_path / "demo")).read_bytes()
+            twin = committed / path.relative_to(tmp_path / "demo")
+            assert path.read_bytes() == twin.read_bytes()
