@@ -6,7 +6,9 @@ import importlib
 import sys
 
 # Each name is a module in this package with ``main(argv: list[str]) -> int``.
-BENCHMARKS: tuple[str, ...] = ("gate_outputs", "incremental", "stream_validate")
+BENCHMARKS: tuple[str, ...] = (
+    "checkpoint_verify", "gate_outputs", "incremental", "stream_validate",
+)
 
 
 def main(argv: list[str]) -> int:
