@@ -197,37 +197,38 @@ def preview_repair(store: Path) -> RepairOutcome:
     return RepairOutcome(store, plan, index_plan, applied=False)
 
 
-def _promote(session: QuarantineSession, temp: Path, target: Path, reason: str) -> None:
+def _promote(session: QuarantineSession, action: Action) -> None:
+    assert action.target is not None
+    temp, target = session.store / action.name, session.store / action.target
     # link + unlink never replaces a checkpoint that appeared meanwhile (DashFlow writes
     # checkpoint files without taking the lock).
     os.link(temp, target, follow_symlinks=False)
     os.unlink(temp)
-    fsync_dir(temp.parent)
-    session.record_rename(temp, target, ActionKind.PROMOTE.value, reason)
+    fsync_dir(session.store)
+    session.record_rename(temp, target, action.code, action.reason)
 
 
-def _fix_magic(session: QuarantineSession, path: Path, reason: str) -> None:
+def _fix_magic(session: QuarantineSession, action: Action) -> None:
+    path = session.store / action.name
     data = path.read_bytes()
     if not dchk.has_damaged_magic(data):
-        raise InputError(f"{path.name} changed since the plan was made; not touched")
+        raise InputError(f"{action.name} changed since the plan was made; not touched")
     info = os.stat(path, follow_symlinks=False)
-    session.keep_original(path, ActionKind.FIX_MAGIC.value, reason)
+    session.keep_original(path, action.code, action.reason)
     atomic_write_bytes(path, dchk.MAGIC + data[len(dchk.MAGIC):], mode=info.st_mode & 0o7777)
     # Keep the mtime: it is the file's age, and --order mtime/auto may rank by it.
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
 
 
 def _carry_out(session: QuarantineSession, action: Action) -> str:
-    path = session.store / action.name
     if action.kind is ActionKind.FIX_MAGIC:
-        _fix_magic(session, path, action.reason)
+        _fix_magic(session, action)
         return f"fixed the magic of {action.name} (original kept in quarantine)"
     if action.kind is ActionKind.PROMOTE:
-        assert action.target is not None
-        _promote(session, path, session.store / action.target, action.reason)
+        _promote(session, action)
         return f"promoted {action.name} to {action.target}"
-    session.move(path, action.kind.value, action.reason)
-    return f"moved {action.name} to quarantine: {action.reason}"
+    session.move(session.store / action.name, action.code, action.reason)
+    return f"moved {action.name} to quarantine ({action.code}): {action.reason}"
 
 
 def apply_repair(

@@ -1,43 +1,51 @@
 """The repair plan of spec section 8: what ``dashfix repair`` would do to each store entry.
 
-Every top-level entry of the store is looked at once and gets at most one action:
+The plan is made from the same scan ``dashfix verify`` uses, so every action carries the CK
+code verify reports for that entry. Each entry gets at most one action:
 
-- ``fix-magic``: a ``*.bin`` whose magic alone is damaged (version 1, exact length, CRC
-  matches): the four magic bytes are rewritten; the original is kept in quarantine.
-- ``promote``: a checkpoint temp ``.{id}.bin.{uuid}.tmp`` that is a complete, CRC-valid DCHK
-  file holding checkpoint ``{id}`` while ``{id}.bin`` is missing: renamed to ``{id}.bin``.
-- ``quarantine``: corrupt checkpoints, foreign or undecodable ``*.bin`` files, folders and
-  symlinks named ``*.bin``, temps that cannot be promoted, index temps, and variant files
-  (``.v.bin``, ``.bin.gz``) sitting among FileCheckpointer files, where they make
-  ``delete_thread`` abort (#7). Temps are quarantined rather than deleted so that nothing is
-  lost: a partial temp is usually worthless, but a complete one whose target exists may
-  hold a newer write than the target.
+- ``fix-magic`` (CK105): only the magic is damaged (version 1, exact length, CRC matches):
+  the four magic bytes are rewritten; the original is kept in quarantine.
+- ``promote`` (CK121): a checkpoint temp ``.{id}.bin.{uuid}.tmp`` that is a complete,
+  CRC-valid DCHK file holding checkpoint ``{id}`` while ``{id}.bin`` is missing (or is corrupt
+  and goes to quarantine): renamed to ``{id}.bin``.
+- ``quarantine``: corrupt or undecodable checkpoints, foreign ``*.bin`` files, folders and
+  symlinks named like checkpoints, checkpoints stored under a name DashFlow never loads them
+  from, temps that cannot be promoted, index temps, and Versioned/Compressed files among
+  FileCheckpointer files (where ``delete_thread`` aborts on them, #7). Temps are quarantined,
+  not deleted, so that nothing is lost: a partial temp is worthless, but a complete one whose
+  target exists may hold a newer write than the target.
 
-Entries that need no action or that no file operation can fix are listed as ``kept`` with
-the reason (legacy files without a header, name/id mismatches, ...). The index is rebuilt
-after the file actions, from the repaired files.
+Entries that look wrong but that no file operation should touch are listed as ``kept`` with
+the reason. The index is rebuilt afterwards, from the repaired files.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from dashfix.formats import dchk
-from dashfix.formats.bincode import DecodeError
-from dashfix.formats.checkpoint import parse_tail, read_head
-from dashfix.formats.variants import Variant, classify, classify_name, parse_temp_name
-from dashfix.repair.backup import is_backup_name
+from dashfix.formats.variants import Variant, classify_name, parse_temp_name
+from dashfix.inputs.checkpoint_store import (
+    DCHK,
+    DIRECTORY,
+    GZIP,
+    LEGACY,
+    SYMLINK,
+    TEMP_CHECKPOINT,
+    TEMP_INDEX,
+    VERSIONED,
+    VERSIONED_GZ,
+    FileRecord,
+    StoreScan,
+    scan_store,
+)
 from dashfix.repair.index_rebuild import Candidate
-from dashfix.repair.quarantine import QUARANTINE_DIR
 from dashfix.repair.reading import read_entry
-from dashfix.repair.scan_adapter import candidate_from_bytes
-
-HEAD_BYTES = 64
+from dashfix.repair.scan_adapter import candidate_from_dchk_bytes, candidate_of
+from dashfix.rules import checkpoint as ck
 
 
 class ActionKind(StrEnum):
@@ -50,13 +58,15 @@ class ActionKind(StrEnum):
 class Action:
     kind: ActionKind
     name: str
+    code: str
+    """The CK code verify reports for this entry."""
     reason: str
     target: str | None = None
     """For ``promote``: the checkpoint file name the temp becomes."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.kind.value, "name": self.name, "reason": self.reason,
-                "target": self.target}
+        return {"action": self.kind.value, "name": self.name, "code": self.code,
+                "reason": self.reason, "target": self.target}
 
 
 @dataclass
@@ -71,131 +81,113 @@ class RepairPlan:
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [action for action in self.actions if action.kind is kind]
 
-
-_VARIANTS_OF_OTHER_CHECKPOINTERS = (Variant.VERSIONED, Variant.VERSIONED_GZ, Variant.GZIP_BIN)
-
-
-def _is_dashfix_own(name: str) -> bool:
-    return name == QUARANTINE_DIR or is_backup_name(name) or name.endswith(".dashfix.tmp")
+    def quarantine(self, record: FileRecord, code: str, reason: str) -> None:
+        self.actions.append(Action(ActionKind.QUARANTINE, record.name, code, reason))
 
 
-def _plan_checkpoint(plan: RepairPlan, name: str, data: bytes, mtime_ns: int) -> None:
-    """A top-level ``*.bin`` (not ``.v.bin``, not ``index.bin``) regular file."""
-    if not dchk.is_wrapped(data) and dchk.has_damaged_magic(data):
-        fixed = dchk.MAGIC + data[4:]
-        plan.actions.append(Action(ActionKind.FIX_MAGIC, name, (
-            f"magic is {data[:4].hex()} instead of DCHK while version, length and CRC "
-            "prove the file; DashFlow reads it as legacy and fails")))
-        result = candidate_from_bytes(name, fixed, mtime_ns)
-        if isinstance(result, Candidate):
-            plan.predicted.append(result)
-        return
-    if dchk.is_wrapped(data) and (problem := dchk.verify(data)) is not None:
-        plan.actions.append(Action(ActionKind.QUARANTINE, name,
-                                   f"corrupt ({problem.kind.value}): {problem.message}"))
-        return
-    result = candidate_from_bytes(name, data, mtime_ns)
-    if isinstance(result, Candidate):
+QUARANTINED_PROBLEMS = frozenset(rule.code for rule in (
+    ck.FILE_TOO_SMALL, ck.UNSUPPORTED_VERSION, ck.LENGTH_MISMATCH, ck.CHECKSUM_MISMATCH,
+    ck.LEGACY_TRUNCATED, ck.LEGACY_TRAILING_GARBAGE, ck.PAYLOAD_UNDECODABLE, ck.FOREIGN_BIN,
+    ck.GZIP_CORRUPT, ck.DECOMPRESSED_TOO_LARGE, ck.VERSIONED_DATA_NOT_JSON,
+))
+"""Damage that makes DashFlow fail on the file: it goes to quarantine."""
+_OTHER_CHECKPOINTERS = frozenset({GZIP, VERSIONED, VERSIONED_GZ})
+_READ_BY_DASHFLOW = frozenset({Variant.DCHK, Variant.INDEX, Variant.VERSIONED,
+                               Variant.VERSIONED_GZ, Variant.GZIP_BIN})
+
+
+def _fix_magic(plan: RepairPlan, record: FileRecord) -> None:
+    plan.actions.append(Action(ActionKind.FIX_MAGIC, record.name, ck.DAMAGED_MAGIC.code, (
+        f"magic is {record.actual} instead of DCHK while version, length and CRC prove the "
+        "file; DashFlow reads it as legacy and fails")))
+    read = read_entry(str(plan.store / record.name))
+    if not isinstance(read, str):
+        fixed = dchk.MAGIC + read[0][len(dchk.MAGIC):]
+        predicted = candidate_from_dchk_bytes(record.name, fixed, record.mtime_ns)
+        if isinstance(predicted, Candidate):
+            plan.predicted.append(predicted)
+
+
+def _plan_record(plan: RepairPlan, record: FileRecord, file_checkpointer_store: bool) -> None:
+    variant = record.variant
+    if variant == SYMLINK:
+        if classify_name(record.name) in _READ_BY_DASHFLOW:
+            plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
+                f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
+                "would follow it"))
+    elif variant == DIRECTORY:
+        plan.quarantine(record, ck.BIN_DIRECTORY.code,
+                        "a folder named like a checkpoint: DashFlow lists it and fails on it")
+    elif variant == TEMP_INDEX:
+        plan.quarantine(record, ck.TEMP_ORPHAN.code,
+                        "orphan index temp from a save that never finished")
+    elif record.problem == ck.DAMAGED_MAGIC.code:
+        _fix_magic(plan, record)
+    elif record.problem in QUARANTINED_PROBLEMS and variant != TEMP_CHECKPOINT:
+        plan.quarantine(record, record.problem, f"{record.problem}: {record.message}")
+    elif record.problem is not None and variant != TEMP_CHECKPOINT:
+        plan.kept.append((record.name, f"{record.problem}: {record.message}"))
+    elif record.loadable:
+        _plan_loadable(plan, record, file_checkpointer_store)
+
+
+def _plan_loadable(plan: RepairPlan, record: FileRecord, file_checkpointer_store: bool) -> None:
+    result = candidate_of(record)
+    if isinstance(result, str):
+        plan.quarantine(record, ck.NAME_ID_MISMATCH.code, (
+            f"{result}: DashFlow lists it but never loads it by id"))
+    elif record.variant in _OTHER_CHECKPOINTERS and file_checkpointer_store:
+        plan.quarantine(record, ck.DELETE_THREAD_BLOCKED.code, (
+            f"{record.variant} file of another checkpointer among FileCheckpointer files: "
+            "FileCheckpointer cannot read it and its delete_thread aborts on it (#7)"))
+    else:
         plan.predicted.append(result)
-        if not dchk.is_wrapped(data):
-            plan.kept.append((name, "legacy file without DCHK header: unverifiable, kept"))
-        return
-    payload = dchk.payload_of(data) if dchk.is_wrapped(data) else memoryview(data)
-    try:
-        head = read_head(payload)
-    except DecodeError as exc:
-        plan.actions.append(Action(ActionKind.QUARANTINE, name, (
-            f"not a checkpoint DashFlow can read: payload does not decode ({exc}); "
-            "it makes delete_thread abort (#7)")))
-        return
-    if not dchk.is_wrapped(data) and parse_tail(payload, head).unique is None:
-        plan.actions.append(Action(ActionKind.QUARANTINE, name, (
-            "foreign file: no DCHK header, its name does not match the id it would "
-            f"hold ({head.checkpoint_id!r}) and no checkpoint tail parses")))
-        return
-    plan.kept.append((name, f"{result}; DashFlow lists it but cannot load it by id "
-                            "(rename or remove it by hand)"))
+        if record.variant == LEGACY:
+            plan.kept.append((record.name, f"{ck.LEGACY_UNVERIFIABLE.code}: legacy file "
+                                           "without DCHK header: unverifiable, kept"))
 
 
-def _plan_temp(plan: RepairPlan, name: str, data: bytes, mtime_ns: int,
-               targets_present: set[str], promoted: set[str]) -> None:
-    parsed = parse_temp_name(name)
-    target_id = None if parsed is None else parsed[0]
-    if target_id is None:
-        plan.actions.append(Action(ActionKind.QUARANTINE, name,
-                                   "orphan index temp from a save that never finished"))
+def _plan_temp(plan: RepairPlan, record: FileRecord, staying: set[str],
+               promoted: set[str]) -> None:
+    parsed = parse_temp_name(record.name)
+    target = None if parsed is None or parsed[0] is None else f"{parsed[0]}.bin"
+    read = read_entry(str(plan.store / record.name))
+    if target is None or isinstance(read, str):
+        why = "no target in its name" if target is None else read
+        plan.quarantine(record, ck.TEMP_ORPHAN.code, f"orphan temp: {why}")
         return
-    target = f"{target_id}.bin"
-    problem = dchk.verify(data) if dchk.is_wrapped(data) else None
-    if not dchk.is_wrapped(data) or problem is not None:
-        why = "not a DCHK file" if problem is None else f"incomplete ({problem.kind.value})"
-        plan.actions.append(Action(ActionKind.QUARANTINE, name,
-                                   f"orphan checkpoint temp that cannot be promoted: {why}"))
-        return
-    result = candidate_from_bytes(target, data, mtime_ns)
-    if not isinstance(result, Candidate):
-        plan.actions.append(Action(ActionKind.QUARANTINE, name,
-                                   f"orphan checkpoint temp that cannot be promoted: {result}"))
-        return
-    if target in targets_present or target in promoted:
-        plan.actions.append(Action(ActionKind.QUARANTINE, name, (
+    result = candidate_from_dchk_bytes(target, read[0], record.mtime_ns)
+    if isinstance(result, str):
+        plan.quarantine(record, ck.TEMP_ORPHAN.code,
+                        f"orphan checkpoint temp that cannot be promoted: {result}")
+    elif target in staying or target in promoted:
+        plan.quarantine(record, ck.TEMP_ORPHAN.code, (
             f"orphan checkpoint temp, complete, but {target} exists; kept in quarantine in "
-            "case it holds a newer write")))
-        return
-    promoted.add(target)
-    plan.actions.append(Action(ActionKind.PROMOTE, name,
-                               f"complete, CRC-valid temp whose target {target} is missing",
-                               target=target))
-    plan.predicted.append(result)
+            "case it holds a newer write"))
+    else:
+        promoted.add(target)
+        plan.actions.append(Action(ActionKind.PROMOTE, record.name, ck.TEMP_PROMOTABLE.code,
+                                   f"complete, CRC-valid temp whose target {target} is missing",
+                                   target=target))
+        plan.predicted.append(result)
 
 
-def _plan_entry(plan: RepairPlan, entry: os.DirEntry[str], has_file_checkpoints: bool,
-                checkpoint_names: set[str], promoted: set[str]) -> None:
-    name = entry.name
-    by_name = classify_name(name)
-    if _is_dashfix_own(name) or by_name in (Variant.LOCK, Variant.BACKUP):
-        return
-    info = entry.stat(follow_symlinks=False)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        if by_name in (Variant.DCHK, Variant.INDEX, Variant.VERSIONED):
-            what = "symlink" if stat.S_ISLNK(info.st_mode) else "folder or special file"
-            plan.actions.append(Action(ActionKind.QUARANTINE, name, (
-                f"a {what} named like a checkpoint or index: DashFlow reads it and fails")))
-        return
-    if by_name is Variant.INDEX:
-        return
-    read = read_entry(entry.path)
-    if isinstance(read, str):
-        plan.kept.append((name, f"{read}; fix its permissions and run repair again"))
-        return
-    data, _info = read
-    if by_name is Variant.DCHK:
-        _plan_checkpoint(plan, name, data, info.st_mtime_ns)
-    elif by_name in (Variant.TEMP_CHECKPOINT, Variant.TEMP_INDEX):
-        _plan_temp(plan, name, data, info.st_mtime_ns, checkpoint_names, promoted)
-    elif by_name in _VARIANTS_OF_OTHER_CHECKPOINTERS and has_file_checkpoints:
-        variant = classify(name, data[:HEAD_BYTES])
-        plan.actions.append(Action(ActionKind.QUARANTINE, name, (
-            f"{variant.value} file of another checkpointer among FileCheckpointer files: "
-            "FileCheckpointer's delete_thread aborts on it (#7)")))
+def plan_from_scan(store: Path, scan: StoreScan) -> RepairPlan:
+    plan = RepairPlan(store)
+    file_checkpointer_store = any(r.variant in (DCHK, LEGACY) for r in scan.records)
+    temps = [r for r in scan.records if r.variant == TEMP_CHECKPOINT]
+    for record in scan.records:
+        if record.variant != TEMP_CHECKPOINT:
+            _plan_record(plan, record, file_checkpointer_store)
+    # Temps last: a temp can be promoted only if its target is missing once the files
+    # planned for quarantine are gone.
+    leaving = {a.name for a in plan.actions if a.kind is ActionKind.QUARANTINE}
+    staying = {r.name for r in scan.records if r.variant != TEMP_CHECKPOINT} - leaving
+    promoted: set[str] = set()
+    for record in temps:
+        _plan_temp(plan, record, staying, promoted)
+    return plan
 
 
 def plan_repair(store: Path) -> RepairPlan:
-    plan = RepairPlan(store)
-    with os.scandir(store) as scanned:
-        entries = sorted(scanned, key=lambda entry: entry.name)
-    checkpoint_names = {e.name for e in entries if classify_name(e.name) is Variant.DCHK}
-    has_file_checkpoints = bool(checkpoint_names)
-    is_temp = {e.name for e in entries
-               if classify_name(e.name) in (Variant.TEMP_CHECKPOINT, Variant.TEMP_INDEX)}
-    promoted: set[str] = set()
-    for entry in entries:
-        if entry.name not in is_temp:
-            _plan_entry(plan, entry, has_file_checkpoints, checkpoint_names, promoted)
-    # Temps last: a temp can be promoted only if its target is missing once the checkpoint
-    # files planned for quarantine are gone.
-    staying = checkpoint_names - {a.name for a in plan.of_kind(ActionKind.QUARANTINE)}
-    for entry in entries:
-        if entry.name in is_temp:
-            _plan_entry(plan, entry, has_file_checkpoints, staying, promoted)
-    return plan
+    return plan_from_scan(store, scan_store(store))

@@ -1,28 +1,23 @@
-"""What the index rebuild needs from a store scan: the checkpoints DashFlow could load.
+"""Adapter from the verify scan (``dashfix.inputs.checkpoint_store.scan_store``) to what the
+index rebuild needs: the checkpoints DashFlow could load under the id the index names.
 
-A candidate is a top-level ``{id}.bin`` file that DashFlow's FileCheckpointer reads without
-error: a regular file, DCHK header intact (or a legacy file whose id and thread decode), and
-whose name is exactly its embedded id plus ``.bin``, so ``load(id)`` finds it. Everything
-else is listed as excluded with the reason.
+A candidate is a record the scan found loadable (no integrity, decode or tail problem) whose
+file name is exactly its embedded id plus the suffix its checkpointer loads
+(``{id}.bin``, ``{id}.bin.gz``, ``{id}.v.bin``, ``{id}.v.bin.gz``; the index is shared by the
+three file checkpointers). Everything else that DashFlow lists is reported as excluded.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashfix.checks.checkpoint.names import SUFFIX
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
-from dashfix.formats.variants import Variant, classify_name
+from dashfix.inputs.checkpoint_store import LISTED_VARIANTS, FileRecord, StoreScan, scan_store
 from dashfix.repair.index_rebuild import Candidate
-from dashfix.repair.reading import read_entry
-
-PARALLEL_MIN_FILES_PER_WORKER = 2000
-CHUNKS_PER_WORKER = 4
 
 
 @dataclass
@@ -32,86 +27,59 @@ class CandidateSet:
     """(file name, why it cannot be the latest checkpoint of its thread)."""
 
 
-def _candidate(store_fd: int, name: str) -> Candidate | str:
-    """The candidate for one file name, or why it is not one."""
-    read = read_entry(name, store_fd)
-    if isinstance(read, str):
-        return read
-    data, info = read
-    return candidate_from_bytes(name, data, info.st_mtime_ns)
+def expected_name(record: FileRecord) -> str | None:
+    """The name DashFlow loads this record's checkpoint from, when it has an id."""
+    suffix = SUFFIX.get(record.variant)
+    if suffix is None or record.checkpoint_id is None:
+        return None
+    return record.checkpoint_id + suffix
 
 
-def candidate_from_bytes(name: str, data: bytes, mtime_ns: int) -> Candidate | str:
-    """The candidate that file ``name`` holding ``data`` would be, or why it is not one."""
-    if dchk.is_wrapped(data):
-        problem = dchk.verify(data)
-        if problem is not None:
-            return f"corrupt: {problem.kind.value}"
-        payload = dchk.payload_of(data)
-    else:
-        payload = memoryview(data)
+def candidate_of(record: FileRecord) -> Candidate | str:
+    """The record as an index candidate, or why it is not one."""
+    if not record.loadable:
+        if record.problem is not None:
+            return f"{record.problem}: {record.message}"
+        return f"not a checkpoint ({record.variant})"
+    assert record.checkpoint_id is not None and record.thread_id is not None
+    wanted = expected_name(record)
+    if record.name != wanted:
+        return f"name does not match the embedded id {record.checkpoint_id!r} (expected {wanted})"
+    return Candidate(record.name, record.checkpoint_id, record.thread_id, record.timestamp,
+                     record.mtime_ns)
+
+
+def candidates_of(scan: StoreScan) -> CandidateSet:
+    found = CandidateSet()
+    for record in scan.records:
+        if record.variant not in LISTED_VARIANTS:
+            continue
+        result = candidate_of(record)
+        if isinstance(result, Candidate):
+            found.candidates.append(result)
+        else:
+            found.excluded.append((record.name, result))
+    found.excluded.sort()
+    return found
+
+
+def collect_candidates(store: Path) -> CandidateSet:
+    return candidates_of(scan_store(store))
+
+
+def candidate_from_dchk_bytes(name: str, data: bytes, mtime_ns: int) -> Candidate | str:
+    """The candidate a DCHK file ``name`` holding ``data`` would be once in place (used to
+    preview a promoted temp or a fixed magic, which the scan records only as damaged)."""
+    problem = dchk.verify(data)
+    if problem is not None:
+        return f"{problem.kind.value}: {problem.message}"
+    payload = dchk.payload_of(data)
     try:
         head = read_head(payload)
     except DecodeError as exc:
         return f"payload does not decode ({exc})"
     if name != head.checkpoint_id + ".bin":
-        return f"name does not match the embedded id {head.checkpoint_id!r}"
+        return f"holds checkpoint {head.checkpoint_id!r}, not {name[: -len('.bin')]!r}"
     tail = parse_tail(payload, head).unique
     embedded = None if tail is None else (tail.secs, tail.nanos)
     return Candidate(name, head.checkpoint_id, head.thread_id, embedded, mtime_ns)
-
-
-# Workers send plain tuples: pickling 100k dataclass instances costs more than the parse.
-_Row = tuple[str, str, str, int, int, int] | tuple[str, str]
-
-
-def _collect_rows(store: str, names: list[str]) -> list[_Row]:
-    rows: list[_Row] = []
-    store_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for name in names:
-            result = _candidate(store_fd, name)
-            if isinstance(result, str):
-                rows.append((name, result))
-            else:
-                secs, nanos = result.embedded or (-1, -1)
-                rows.append((name, result.checkpoint_id, result.thread_id, secs, nanos,
-                             result.mtime_ns))
-    finally:
-        os.close(store_fd)
-    return rows
-
-
-def _add_rows(found: CandidateSet, rows: list[_Row]) -> None:
-    for row in rows:
-        if len(row) == 2:
-            found.excluded.append((row[0], row[1]))
-        else:
-            name, checkpoint_id, thread_id, secs, nanos, mtime_ns = row
-            embedded = None if secs < 0 else (secs, nanos)
-            found.candidates.append(
-                Candidate(name, checkpoint_id, thread_id, embedded, mtime_ns)
-            )
-
-
-def collect_candidates(store: Path) -> CandidateSet:
-    """Read every ``*.bin`` checkpoint of the store's top level (never below it).
-
-    Reading and CRC-checking is the whole cost, so large stores are split over the CPUs;
-    each worker returns only the small per-file records.
-    """
-    with os.scandir(store) as entries:
-        names = sorted(e.name for e in entries if classify_name(e.name) is Variant.DCHK)
-    workers = min(os.cpu_count() or 1, len(names) // PARALLEL_MIN_FILES_PER_WORKER)
-    found = CandidateSet()
-    if workers <= 1:
-        _add_rows(found, _collect_rows(str(store), names))
-    else:
-        step = -(-len(names) // (workers * CHUNKS_PER_WORKER))
-        chunks = [names[i : i + step] for i in range(0, len(names), step)]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for rows in pool.map(_collect_rows, [str(store)] * len(chunks), chunks):
-                _add_rows(found, rows)
-    found.excluded.sort()
-    return found

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from dashfix.errors import ExitCode
-from dashfix.formats.ids import IdScheme
+from dashfix.formats.bincode import Writer
+from dashfix.formats.checkpoint import encode_tail
 from dashfix.formats.index import IndexEntry, decode_index
 from dashfix.formats.variants import LOCK_NAME
 from dashfix.testing.checkpoints import (
-    Header,
     StoreBuilder,
-    append_bytes,
+    WrittenCheckpoint,
     damage_magic,
     flip_byte,
     set_mtime,
@@ -152,9 +152,9 @@ def test_corrupt_newest_file_is_never_chosen(cli, tmp_path: Path) -> None:
     flip_byte(second.path, 60)
     document = cli("rebuild-index", str(tmp_path / "s"), "--format", "json").json()
     assert [t["checkpoint_id"] for t in document["threads"]] == [first.checkpoint_id]
-    assert document["excluded"] == [
-        {"name": second.path.name, "reason": "corrupt: ChecksumMismatch"}
-    ]
+    [excluded] = document["excluded"]
+    assert excluded["name"] == second.path.name
+    assert excluded["reason"].startswith("CK104")
 
 
 def disagreeing_store(root: Path) -> tuple[str, str]:
@@ -192,21 +192,39 @@ def test_disagreement_is_reported_in_text(cli, tmp_path: Path) -> None:
     assert "mtime order and embedded order disagree" in result.stdout
 
 
-def test_auto_falls_back_to_mtime_without_a_readable_tail(cli, tmp_path: Path) -> None:
+def ambiguous_checkpoint(builder: StoreBuilder, thread: str) -> WrittenCheckpoint:
+    """A CRC-valid checkpoint whose tail parse is ambiguous: its state is itself a complete
+    tail whose one metadata value swallows the real tail (which must then be valid UTF-8,
+    hence a timestamp made of ASCII bytes)."""
+    secs = 0x68000000
+    metadata = {"a": "b"}
+    real_tail = encode_tail("step", secs, 0, None, metadata)
+    state = (Writer().string("x").u64(secs).u32(0).u8(0).u64(1).string("k")
+             .u64(len(real_tail)).getvalue())
+    return builder.checkpoint(thread, state=state, secs=secs, parent=None, metadata=metadata)
+
+
+def test_auto_falls_back_to_mtime_where_the_tail_is_ambiguous(cli, tmp_path: Path) -> None:
     builder = StoreBuilder(tmp_path / "s")
-    builder.checkpoint("alpha", header=Header.LEGACY, scheme=IdScheme.COUNTER)
-    garbled = builder.checkpoint("alpha", header=Header.LEGACY, scheme=IdScheme.COUNTER)
-    # Trailing garbage: a legacy file DashFlow still reads, but no tail parse ends at EOF.
-    append_bytes(garbled.path, b"\x07" * 5)
-    set_mtime(garbled.path, 2_000_000_000)
+    builder.checkpoint("alpha")
+    unclear = ambiguous_checkpoint(builder, "alpha")
+    set_mtime(unclear.path, 2_000_000_000)
     auto = cli("rebuild-index", str(tmp_path / "s"), "--dry-run", "--format", "json").json()
     [thread] = auto["threads"]
-    assert thread["checkpoint_id"] == garbled.checkpoint_id
+    assert thread["checkpoint_id"] == unclear.checkpoint_id
     assert (thread["ranked_by"], thread["value_from"]) == ("mtime", "mtime")
     assert (thread["secs"], thread["nanos"]) == (2_000_000_000, 0)
     strict = cli("rebuild-index", str(tmp_path / "s"), "--dry-run", "--order", "embedded",
                  "--format", "json").json()
-    assert strict["threads"][0]["checkpoint_id"] != garbled.checkpoint_id
+    assert strict["threads"][0]["checkpoint_id"] != unclear.checkpoint_id
+
+
+def test_embedded_order_leaves_out_threads_without_a_known_time(cli, tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    ambiguous_checkpoint(builder, "solo")
+    strict = cli("rebuild-index", str(tmp_path / "s"), "--dry-run", "--order", "embedded",
+                 "--format", "json").json()
+    assert strict["threads"] == [] and strict["unranked_threads"] == ["solo"]
 
 
 def hold_lock(store: Path, seconds: float) -> subprocess.Popen[str]:

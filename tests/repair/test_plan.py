@@ -72,13 +72,12 @@ def test_variants_quarantined_only_among_file_checkpoints(tmp_path: Path) -> Non
     assert actions(tmp_path / "m") == {versioned.path.name: ActionKind.QUARANTINE}
 
 
-def test_name_mismatch_is_kept_not_moved(tmp_path: Path) -> None:
+def test_name_mismatch_is_quarantined_with_its_code(tmp_path: Path) -> None:
     builder = StoreBuilder(tmp_path)
     copy = builder.checkpoint("alpha", name="copy-of-alpha.bin")
-    plan = plan_repair(tmp_path)
-    assert plan.actions == []
-    [(name, reason)] = plan.kept
-    assert name == copy.path.name and "does not match" in reason
+    [action] = plan_repair(tmp_path).actions
+    assert (action.name, action.kind, action.code) == (
+        copy.path.name, ActionKind.QUARANTINE, "CK113")
 
 
 def test_dashfix_own_files_are_ignored(tmp_path: Path) -> None:
