@@ -264,7 +264,9 @@ def _payload(text: str | None, cap: int) -> bytes | DlqProblem | None:
                           f"original_payload_base64 is not valid base64: {exc}")
 
 
-_TRUNCATION_KEYS = ("size", "included", "sha256")
+_TRUNCATION_KEYS = {"size": "original_payload_size_bytes",
+                    "included": "original_payload_included_bytes",
+                    "sha256": "original_payload_sha256"}
 
 
 def inconsistencies(record: DlqRecord) -> list[Inconsistency]:
@@ -280,11 +282,10 @@ def inconsistencies(record: DlqRecord) -> list[Inconsistency]:
     present = {"size": record.full_size is not None, "included": record.included_size is not None,
                "sha256": record.sha256 is not None}
     if record.truncated:
-        missing = [name for name in _TRUNCATION_KEYS if not present[name]]
+        missing = [key for name, key in _TRUNCATION_KEYS.items() if not present[name]]
         if missing:
             found.append(Inconsistency(
-                "original_payload_truncated is true but original_payload_"
-                + ", original_payload_".join(missing) + " missing"))
+                f"original_payload_truncated is true but {', '.join(missing)} missing"))
         if record.included_size is not None:
             if record.included_size != len(payload):
                 found.append(Inconsistency(
@@ -302,11 +303,10 @@ def inconsistencies(record: DlqRecord) -> list[Inconsistency]:
                 f"{len(payload)} bytes included", expected=f">= {len(payload)}",
                 actual=str(record.full_size)))
         return found
-    stray = [name for name in _TRUNCATION_KEYS if present[name]]
+    stray = [key for name, key in _TRUNCATION_KEYS.items() if present[name]]
     if stray:
         found.append(Inconsistency(
-            "payload is not marked truncated but has original_payload_"
-            + ", original_payload_".join(stray)))
+            f"payload is not marked truncated but has {', '.join(stray)}"))
     if len(payload) > LIBRARY_INCLUDED_BYTES:
         found.append(Inconsistency(
             f"untruncated payload of {len(payload)} bytes; DashFlow truncates anything over "
