@@ -16,8 +16,18 @@ from dashfix.checks.checkpoint.names import SUFFIX
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
-from dashfix.inputs.checkpoint_store import LISTED_VARIANTS, FileRecord, StoreScan, scan_store
+from dashfix.inputs.checkpoint_store import (
+    JSON,
+    TEMP_CHECKPOINT,
+    TEMP_INDEX,
+    FileRecord,
+    StoreScan,
+    scan_store,
+)
 from dashfix.repair.index_rebuild import Candidate
+
+_NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})
+"""Store files no DashFlow checkpointer lists as checkpoints."""
 
 
 @dataclass
@@ -52,7 +62,7 @@ def candidate_of(record: FileRecord) -> Candidate | str:
 def candidates_of(scan: StoreScan) -> CandidateSet:
     found = CandidateSet()
     for record in scan.records:
-        if record.variant not in LISTED_VARIANTS:
+        if record.variant in _NEVER_LISTED:
             continue
         result = candidate_of(record)
         if isinstance(result, Candidate):
