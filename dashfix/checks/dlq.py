@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.checks.stream.frame import FrameVerdict, validate_frame
+from dashfix.checks.stream.log import problem_finding
 from dashfix.checks.stream.sequences import SequenceTracker
 from dashfix.context import CheckContext
 from dashfix.findings import Finding, Rule, Severity
@@ -270,6 +271,8 @@ def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
     limit = against.options.limit
     for item in iter_records(against.path, against.input_format, against.options):
         if not isinstance(item, StreamRecord):
+            # Container damage hides records from the reconciliation: say so.
+            result.findings.append(problem_finding(item, against.rel))
             continue
         result.log_records += 1
         verdict = validate_frame(item.value, limit=limit, path=against.rel, record=item.index,

@@ -99,7 +99,7 @@ def write_dump(path: Path, lines: Iterable[dict[str, Any] | bytes]) -> Path:
 
 
 def valid_payload(sequence: int = 1, thread: str = "t-a") -> bytes:
-    return encode_frame(Messages().event(thread, sequence))
+    return encode_frame(Messages(seed=sequence).event(thread, sequence))
 
 
 def invalid_payload() -> bytes:
@@ -163,7 +163,7 @@ def _wrong_included(record: dict[str, Any]) -> None:
 def legacy_payload(sequence: int) -> bytes:
     """Bare protobuf without a flag byte: the strict consumer dead-letters it, replay can
     reframe it."""
-    encoded: bytes = Messages().event("t-a", sequence).SerializeToString()
+    encoded: bytes = Messages(seed=sequence).event("t-a", sequence).SerializeToString()
     return encoded
 
 
