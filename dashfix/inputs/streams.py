@@ -275,6 +275,7 @@ def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | Rec
                 continue
             body = line.rstrip(b"\r\n")
             if not body.strip():
+                index += 1  # keeps index == line number - 1
                 continue
             entry = filelog.decode_line(body, value_cap=options.limit)
             if isinstance(entry, filelog.LineProblem):
