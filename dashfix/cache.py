@@ -15,9 +15,8 @@ Trust rules, because a wrong "clean" is worse than a slow run:
 - an entry whose mtime lies within ``RACY_WINDOW_NS`` of the run that recorded it is
   "racy": the file could have changed again within the same timestamp tick without its
   stat changing, so the next run re-reads it and reuses the record only when the content
-  digest is the same;
-- a file whose stat changed is re-read; if its digest is unchanged (touched, copied with a
-  new inode) the record is reused without decoding, otherwise it is decoded again.
+  digest is the same (this is what the stored digest is for);
+- a file whose stat changed is read and decoded again (its record may hold the mtime).
 
 The cache lives only where the user put it: it is written with a temp file and a rename in
 DIR, never in the scanned folders unless DIR is there.  A folder that cannot be created or
@@ -30,21 +29,28 @@ import errno
 import os
 import struct
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
 import xxhash
 
 from dashfix import __version__
+from dashfix.findings import Finding, Severity
+from dashfix.sampling import Selection
+
+if TYPE_CHECKING:
+    from dashfix.context import CheckContext
 
 FORMAT_VERSION = 1
 MAGIC = b"DFXCACHE"
 _PREFIX = struct.Struct("<8sHQ")
 """Magic, format version, xxh3_64 of everything after the prefix."""
 SUFFIX = ".dfcache"
+MEMO_SUFFIX = "-result"
 RACY_WINDOW_NS = 2_000_000_000
 """Coarsest mtime granularity we allow for (FAT has 2 s)."""
 
@@ -96,13 +102,13 @@ def _valid_entry(entry: Any) -> bool:
     )
 
 
-def encode_cache(header: dict[str, Any], entries: dict[str, Entry]) -> bytes:
-    body: bytes = msgpack.packb((header, entries), use_bin_type=True)
+def encode_cache(header: dict[str, Any], document: Any) -> bytes:
+    body: bytes = msgpack.packb((header, document), use_bin_type=True)
     return _PREFIX.pack(MAGIC, FORMAT_VERSION, content_digest(body)) + body
 
 
-def decode_cache(data: bytes, expected: dict[str, Any]) -> dict[str, Entry]:
-    """The entries of a cache file whose header equals ``expected``; CacheError otherwise."""
+def decode_cache(data: bytes, expected: dict[str, Any]) -> Any:
+    """The document of a cache file whose header equals ``expected``; CacheError otherwise."""
     if len(data) < _PREFIX.size:
         raise CacheError("truncated")
     magic, version, checksum = _PREFIX.unpack_from(data)
@@ -119,14 +125,19 @@ def decode_cache(data: bytes, expected: dict[str, Any]) -> dict[str, Entry]:
         raise CacheError(f"does not decode: {exc}") from None
     if not (isinstance(document, tuple) and len(document) == 2):
         raise CacheError("unexpected layout")
-    header, entries = document
+    header, content = document
     if header != expected:
         raise CacheError("written for another dashfix version, target or options")
-    if not isinstance(entries, dict) or not all(
-        isinstance(name, str) and _valid_entry(entry) for name, entry in entries.items()
+    return content
+
+
+def decode_entries(content: Any) -> dict[str, Entry]:
+    """A target cache's entries, checked for shape; CacheError otherwise."""
+    if not isinstance(content, dict) or not all(
+        isinstance(name, str) and _valid_entry(entry) for name, entry in content.items()
     ):
         raise CacheError("malformed entries")
-    return entries
+    return content
 
 
 @dataclass
@@ -140,45 +151,60 @@ class TargetCache:
     hits: int = 0
     """Files answered from their stat alone, without reading."""
     reused: int = 0
-    """Files read again whose digest matched, so their record was not decoded again."""
+    """Racy files read again whose digest matched, so their record was not decoded again."""
     misses: int = 0
     complete: bool = True
     """False once the run skipped files (sample, time limit): keep their old entries."""
+
+    def lookup(self, name: str, info: os.stat_result) -> Any | None:
+        """The cached record (wire form) of ``name`` if its stat key is unchanged and the
+        entry is not racy; nothing needs to be read then."""
+        entry = self.previous.get(name)
+        if entry is None or entry[6] or entry[:5] != stat_key(info):
+            return None
+        self.current[name] = entry
+        self.hits += 1
+        return entry[7]
+
+    def reuse(self, name: str, info: os.stat_result, digest: int) -> Any | None:
+        """The cached record of a racy entry whose stat key and content digest both match."""
+        entry = self.previous.get(name)
+        if entry is None or entry[:5] != stat_key(info) or entry[5] != digest:
+            return None
+        self.remember(name, info, digest, entry[7])
+        self.reused += 1
+        return entry[7]
+
+    def remember(self, name: str, info: os.stat_result, digest: int, wire: Any) -> None:
+        """Record what file ``name`` (stat ``info``, content digest taken BEFORE decoding)
+        decoded to: a file rewritten meanwhile then carries the older digest and is decoded
+        again next time instead of answering with a stale record."""
+        key = stat_key(info)
+        racy = key[3] >= self.started_ns - RACY_WINDOW_NS
+        self.current[name] = (*key, digest, racy, wire)
 
     def summary(
         self, name: str, info: os.stat_result, *, read: Callable[[], bytes | None],
         decode: Callable[[], R], to_wire: Callable[[R], Any], from_wire: Callable[[Any], R],
     ) -> R:
-        """The record of file ``name`` whose stat is ``info``.
-
-        Unchanged stat (and not racy): the cached record, nothing is read. Otherwise
-        ``read()`` gives the content to digest; the same digest reuses the cached record,
-        another one calls ``decode()``. The digest is taken before decoding so that a file
-        rewritten in between is recorded with the older digest and re-checked next time.
-        A file ``read()`` cannot read (None) is decoded and not cached: its problem may be
-        a permission that is fixed without changing the stat key.
-        """
-        key = stat_key(info)
-        entry = self.previous.get(name)
-        if entry is not None and not entry[6] and entry[:5] == key:
-            self.current[name] = entry
-            self.hits += 1
-            return from_wire(entry[7])
+        """The record of one file: ``lookup``, else ``read()`` for the digest and
+        ``reuse``, else ``decode()``. Records may hold stat-derived fields (the mtime), so a
+        changed stat is always decoded again. A file ``read()`` cannot read (None) is
+        decoded but not cached: its problem may be a permission fixed later."""
+        wire = self.lookup(name, info)
+        if wire is not None:
+            return from_wire(wire)
         data = read()
         if data is None:
             self.misses += 1
             return decode()
         digest = content_digest(data)
-        if entry is not None and entry[5] == digest:
-            self.reused += 1
-            wire = entry[7]
-            result = from_wire(wire)
-        else:
-            self.misses += 1
-            result = decode()
-            wire = to_wire(result)
-        racy = key[3] >= self.started_ns - RACY_WINDOW_NS
-        self.current[name] = (*key, digest, racy, wire)
+        wire = self.reuse(name, info, digest)
+        if wire is not None:
+            return from_wire(wire)
+        self.misses += 1
+        result = decode()
+        self.remember(name, info, digest, to_wire(result))
         return result
 
     def entries_to_save(self) -> dict[str, Entry]:
@@ -188,14 +214,47 @@ class TargetCache:
 
 
 @dataclass
+class TargetMemo:
+    """A target's whole result (findings and counts), valid while its fingerprint (every
+    entry's name and stat key) is unchanged: then even the cross-file checks would see the
+    very same records, so their findings are replayed instead of recomputed."""
+
+    previous: tuple[int, Any] | None
+    current: tuple[int, Any] | None = None
+
+    def get(self, fingerprint: int) -> Any | None:
+        if self.previous is None or self.previous[0] != fingerprint:
+            return None
+        self.current = self.previous
+        return self.previous[1]
+
+    def put(self, fingerprint: int, value: Any) -> None:
+        self.current = (fingerprint, value)
+
+
+def folder_fingerprint(folder: Path) -> int:
+    """xxh3 of the sorted (name, stat key) of every entry directly in ``folder``, symlinks
+    not followed: any file added, removed, renamed, rewritten or chmod-ed changes it."""
+    listing = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            listing.append((entry.name, *stat_key(entry.stat(follow_symlinks=False))))
+    listing.sort()
+    packed: bytes = msgpack.packb(listing, use_bin_type=True)
+    return content_digest(packed)
+
+
+@dataclass
 class VerifyCache:
-    """The cache folder of one run; hands out one TargetCache per target and saves them."""
+    """The cache folder of one run: one TargetCache (per-file records) and one TargetMemo
+    (whole result) per target, each in its own file, written back by ``save``."""
 
     folder: Path
     salt: str = ""
     """Whatever else the records depend on (options); a different salt is another cache."""
     warnings: list[str] = field(default_factory=list)
     targets: dict[Path, tuple[dict[str, Any], TargetCache]] = field(default_factory=dict)
+    memos: dict[Path, tuple[dict[str, Any], TargetMemo]] = field(default_factory=dict)
     started_ns: int = field(default_factory=time.time_ns)
 
     def file_for(self, kind: str, target: Path) -> Path:
@@ -203,29 +262,59 @@ class VerifyCache:
             "utf-8", "surrogateescape"))
         return self.folder / f"{kind}-{name}{SUFFIX}"
 
-    def target(self, kind: str, target: Path) -> TargetCache:
+    def _load(self, kind: str, target: Path) -> tuple[Path, dict[str, Any], Any]:
+        """The cache file of ``kind`` for ``target``, its header, and its content (None when
+        missing or not to be trusted, with a warning for the latter)."""
         target = target.resolve()
         path = self.file_for(kind, target)
         header = {"dashfix": __version__, "kind": kind, "target": os.fsdecode(target),
                   "salt": self.salt}
-        previous: dict[str, Entry] = {}
         try:
-            previous = decode_cache(path.read_bytes(), header)
+            return path, header, decode_cache(path.read_bytes(), header)
         except FileNotFoundError:
             pass
         except OSError as exc:
             self.warnings.append(f"cache {path}: cannot read ({exc.strerror or exc}); rebuilding")
         except CacheError as exc:
             self.warnings.append(f"cache {path}: {exc}; rebuilding")
+        return path, header, None
+
+    def target(self, kind: str, target: Path) -> TargetCache:
+        path, header, content = self._load(kind, target)
+        previous: dict[str, Entry] = {}
+        if content is not None:
+            try:
+                previous = decode_entries(content)
+            except CacheError as exc:
+                self.warnings.append(f"cache {path}: {exc}; rebuilding")
         cache = TargetCache(previous, self.started_ns)
         self.targets[path] = (header, cache)
         return cache
 
+    def memo(self, kind: str, target: Path) -> TargetMemo:
+        path, header, content = self._load(kind + MEMO_SUFFIX, target)
+        valid = isinstance(content, tuple) and len(content) == 2 and type(content[0]) is int
+        if content is not None and not valid:
+            self.warnings.append(f"cache {path}: malformed result; rebuilding")
+        memo = TargetMemo(content if valid else None)
+        self.memos[path] = (header, memo)
+        return memo
+
     def save(self) -> None:
-        """Write every target's cache; a failure is a warning, never an error."""
-        for path, (header, cache) in self.targets.items():
+        """Write what changed; a failure is a warning (the run stands without the cache)."""
+        pending: list[tuple[Path, dict[str, Any], Any]] = [
+            (path, header, cache.entries_to_save())
+            for path, (header, cache) in self.targets.items()]
+        pending += [(path, header, memo.current) for path, (header, memo) in self.memos.items()
+                    if memo.current is not None and memo.current is not memo.previous]
+        for path, header, content in pending:
             try:
-                _replace(path, encode_cache(header, cache.entries_to_save()))
+                data = encode_cache(header, content)
+            except (TypeError, ValueError) as exc:
+                self.warnings.append(f"cache {path} not written: {exc}")
+                continue
+            try:
+                _replace(path, data)
             except OSError as exc:
                 self.warnings.append(_unwritable(path, exc))
                 return
@@ -275,3 +364,116 @@ def clear_cache(folder: Path) -> int:
             entry.unlink()
             removed += 1
     return removed
+
+
+DEADLINE_BATCH = 4096
+"""Under --max-duration, files are decoded in batches this size, the clock checked between."""
+
+
+def read_selected(
+    folder: str, names: list[str], decode_many: Callable[[str, list[str]], list[R]], *,
+    selection: Selection, target: str, cache: TargetCache | None,
+    name_of: Callable[[R], str], to_wire: Callable[[R], Any], from_wire: Callable[[Any], R],
+) -> list[R]:
+    """The records of the files ``names`` in ``folder`` that this run reads.
+
+    ``decode_many(folder, names)`` is the target's own (possibly parallel) decoder. The
+    sample drops names first; the cache answers unchanged files from their stat; the rest
+    are digested (with a cache) and decoded, batch by batch under a time limit. Files left
+    out are counted in ``selection`` against ``target``.
+    """
+    chosen = [name for name in names if selection.sampled(target, name)]
+    records: list[R] = []
+    pending: list[str] = []
+    digests: dict[str, tuple[os.stat_result, int]] = {}
+    if cache is not None:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for position, name in enumerate(chosen):
+                if selection.expired():
+                    selection.ran_out(target, len(chosen) - position)
+                    break
+                answer = _from_cache(cache, dir_fd, name, digests)
+                if answer is None:
+                    pending.append(name)
+                else:
+                    records.append(from_wire(answer))
+        finally:
+            os.close(dir_fd)
+    else:
+        pending = chosen
+    batch = DEADLINE_BATCH if selection.max_duration is not None else max(len(pending), 1)
+    for start in range(0, len(pending), batch):
+        if selection.expired():
+            selection.ran_out(target, len(pending) - start)
+            break
+        for record in decode_many(folder, pending[start : start + batch]):
+            if cache is not None and (known := digests.get(name_of(record))) is not None:
+                cache.misses += 1
+                cache.remember(name_of(record), known[0], known[1], to_wire(record))
+            records.append(record)
+    if cache is not None and selection.skipped(target):
+        cache.complete = False
+    return records
+
+
+def _from_cache(
+    cache: TargetCache, dir_fd: int, name: str, digests: dict[str, tuple[os.stat_result, int]]
+) -> Any | None:
+    """The cached record of ``name``, or None after noting its stat and digest (when it
+    can be read) in ``digests`` for ``remember`` once it is decoded."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    wire = cache.lookup(name, info)
+    if wire is not None:
+        return wire
+    data = read_at(dir_fd, name)
+    if data is None:
+        return None
+    digest = content_digest(data)
+    wire = cache.reuse(name, info, digest)
+    if wire is None:
+        digests[name] = (info, digest)
+    return wire
+
+
+def finding_to_wire(finding: Finding) -> tuple[Any, ...]:
+    return (finding.code, finding.severity.value, finding.path, finding.message,
+            finding.thread_id, finding.checkpoint_id, finding.offset, finding.record,
+            finding.expected, finding.actual, finding.fix_command, finding.key, finding.details)
+
+
+def finding_from_wire(wire: Any) -> Finding:
+    (code, severity, path, message, thread_id, checkpoint_id, offset, record, expected,
+     actual, fix_command, key, details) = wire
+    return Finding(code, Severity(severity), path, message, thread_id, checkpoint_id, offset,
+                   record, expected, actual, fix_command, key, dict(details))
+
+
+def memoized(
+    ctx: CheckContext, kind: str, folder: Path, check: Callable[[], Iterable[Finding]], *,
+    timeless: Callable[[list[Finding]], bool],
+) -> Iterator[Finding]:
+    """``check()``'s findings for the target folder, replayed from the cache while the
+    folder's fingerprint is unchanged. Only a full, cached run uses it (a sampled run reads
+    per file), and only results ``timeless`` accepts are kept: a finding whose text depends
+    on the clock (an age) must be computed afresh."""
+    if ctx.cache is None or ctx.selection.partial:
+        yield from check()
+        return
+    memo = ctx.cache.memo(kind, folder)
+    fingerprint = folder_fingerprint(folder)
+    saved = memo.get(fingerprint)
+    if saved is not None:
+        counts, wires = saved
+        ctx.stats.update(dict(counts))
+        yield from map(finding_from_wire, wires)
+        return
+    before = Counter(ctx.stats)
+    findings = list(check())
+    # A folder that changed while it was checked may have been seen half old, half new.
+    if timeless(findings) and folder_fingerprint(folder) == fingerprint:
+        memo.put(fingerprint, (dict(ctx.stats - before), [finding_to_wire(f) for f in findings]))
+    yield from findings

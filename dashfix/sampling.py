@@ -108,13 +108,23 @@ class Selection:
     def admits(self, target: str, path: str) -> bool:
         """Whether to read ``path`` (relative to its target, or to the scanned root for a
         file target); a refusal is counted against ``target``."""
-        if self.sample is not None and not self.sample.selects(path):
-            self.sampled_out[target] += 1
+        if not self.sampled(target, path):
             return False
         if self.expired():
-            self.timed_out[target] += 1
+            self.ran_out(target, 1)
             return False
         return True
+
+    def sampled(self, target: str, path: str) -> bool:
+        """The sample alone (no clock): whether ``path`` is in it; a refusal is counted."""
+        if self.sample is None or self.sample.selects(path):
+            return True
+        self.sampled_out[target] += 1
+        return False
+
+    def ran_out(self, target: str, count: int) -> None:
+        """``count`` files of ``target`` were not read because the time was up."""
+        self.timed_out[target] += count
 
     def skipped(self, target: str) -> int:
         return self.sampled_out[target] + self.timed_out[target]

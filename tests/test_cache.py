@@ -17,6 +17,7 @@ from dashfix.cache import (
     VerifyCache,
     clear_cache,
     decode_cache,
+    decode_entries,
     encode_cache,
     open_cache,
     read_at,
@@ -108,14 +109,27 @@ def test_same_size_same_mtime_rewrite_is_caught_when_racy(tmp_path: Path) -> Non
     assert again.decoded == ["a.bin"]
 
 
-def test_touched_file_with_same_content_reuses_the_record(tmp_path: Path) -> None:
+def test_a_touched_file_is_decoded_again(tmp_path: Path) -> None:
+    """Records may hold the mtime, so only an identical stat key answers from the cache."""
     store = tmp_path / "store"
     _store(store, {"a.bin": b"aaa"})
     _run(tmp_path / "cache", store, Summariser())
     os.utime(store / "a.bin", ns=(OLD + 5 * 10**9, OLD + 5 * 10**9))
     again = Summariser()
     assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 97)}
-    assert again.decoded == []
+    assert again.decoded == ["a.bin"]
+
+
+def test_a_racy_file_with_the_same_content_is_read_but_not_decoded(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "a.bin").write_bytes(b"aaa")
+    _run(tmp_path / "cache", store, Summariser())
+    verify_cache = VerifyCache(tmp_path / "cache")
+    target = verify_cache.target("checkpoint-store", store)
+    again = Summariser()
+    assert again.run(target, store, "a.bin") == (3, 97)
+    assert again.decoded == [] and (target.hits, target.reused) == (0, 1)
 
 
 def test_chmod_invalidates(tmp_path: Path) -> None:
@@ -125,8 +139,9 @@ def test_chmod_invalidates(tmp_path: Path) -> None:
     os.chmod(store / "a.bin", 0o600)
     verify_cache = VerifyCache(tmp_path / "cache")
     target = verify_cache.target("checkpoint-store", store)
-    Summariser().run(target, store, "a.bin")
-    assert (target.hits, target.reused) == (0, 1)
+    again = Summariser()
+    again.run(target, store, "a.bin")
+    assert again.decoded == ["a.bin"] and target.hits == 0
 
 
 def test_vanished_files_drop_out_and_partial_runs_keep_old_entries(tmp_path: Path) -> None:
@@ -200,14 +215,15 @@ def test_a_cache_from_another_version_or_salt_is_not_used(
 def test_other_format_version_and_malformed_entries(tmp_path: Path) -> None:
     header = {"dashfix": "x"}
     good = encode_cache(header, {"a": (1, 2, 3, 4, 5, 6, False, [1])})
-    assert decode_cache(good, header) == {"a": (1, 2, 3, 4, 5, 6, False, (1,))}
+    assert decode_entries(decode_cache(good, header)) == {"a": (1, 2, 3, 4, 5, 6, False, (1,))}
     newer = good[:8] + (99).to_bytes(2, "little") + good[10:]
     with pytest.raises(CacheError, match="cache format 99"):
         decode_cache(newer, header)
     with pytest.raises(CacheError, match="malformed"):
-        decode_cache(encode_cache(header, {"a": (1, 2, "3", 4, 5, 6, False, 0)}), header)
+        decode_entries(decode_cache(encode_cache(header, {"a": (1, 2, "3", 4, 5, 6, False, 0)}),
+                                    header))
     with pytest.raises(CacheError, match="malformed"):
-        decode_cache(encode_cache(header, {"a": (1, 2)}), header)  # type: ignore[dict-item]
+        decode_entries(decode_cache(encode_cache(header, {"a": (1, 2)}), header))
 
 
 def test_unwritable_folder_is_a_warning(tmp_path: Path) -> None:
