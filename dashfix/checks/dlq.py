@@ -293,7 +293,7 @@ def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
             None if partition is None else f"partition {partition}", f"offset {offset}") if part)
         result.findings.append(rules.DLQ_RECORD_MISSING.at(
             against.rel,
-            f"record {item.index} (byte {item.offset}) ({where}) is rejected by the consumer "
+            f"record {item.index} (byte {item.offset}): {where} is rejected by the consumer "
             f"({first_error(verdict)}) but {checker.rel} has no DLQ record for it: {_DROPPED}",
             record=item.index, offset=item.offset, key=f"record {item.index}",
             expected=f"a DLQ record for {where}", actual="none",
