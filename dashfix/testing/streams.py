@@ -311,10 +311,7 @@ def _zstd_without_size(folder: Path) -> Path:
     for header in _headers(message):
         header.compression = 1
     compressor = zstandard.ZstdCompressor(level=3, write_content_size=False)
-    body = compressor.compressobj().compress(message.SerializeToString())
-    body += compressor.compressobj().flush() if not body else b""
-    stream = zstandard.ZstdCompressor(level=3, write_content_size=False)
-    data = stream.compress(message.SerializeToString())
+    data = compressor.compress(message.SerializeToString())
     return write_kcat(folder / "log.kcat", [bytes([FLAG_ZSTD]) + data])
 
 
@@ -326,9 +323,12 @@ def _zstd_edit(edit: Callable[[bytes], bytes]) -> Callable[[Path], Path]:
 
 
 def _wrong_declared_size(data: bytes) -> bytes:
-    # level-3 frames of 8 KiB state use a 2-byte content size field (value - 256).
-    declared = int.from_bytes(data[5:7], "little") + 256
-    return data[:5] + (declared - 256 + 1).to_bytes(2, "little") + data[7:]
+    """Declare one byte more than the frame holds (the blocks stay intact)."""
+    descriptor = data[4]
+    # An 8 KiB state compresses to a single-segment frame with a 2-byte size at bytes 5..6.
+    assert descriptor >> 6 == 1 and descriptor & 0x20, f"unexpected zstd header {descriptor:#x}"
+    stored = int.from_bytes(data[5:7], "little")
+    return data[:5] + (stored + 1).to_bytes(2, "little") + data[7:]
 
 
 def _near_cap(folder: Path) -> Path:
