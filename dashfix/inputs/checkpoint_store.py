@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import CheckpointHead, parse_tail, read_head
+from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
     INDEX_NAME,
@@ -78,6 +79,10 @@ LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SYMLINK, UNREADABLE
 """Everything some DashFlow file checkpointer lists and tries to read."""
 
 FLAG_VERSION_ZERO = 1
+FLAG_NAME_MISMATCH = 2
+FLAG_FOREIGN_ID = 4
+FLAG_PATH_UNSAFE = 8
+IDENTITY_FLAGS = FLAG_NAME_MISMATCH | FLAG_FOREIGN_ID | FLAG_PATH_UNSAFE
 LOAD_SUFFIXES = (".bin", ".bin.gz", ".v.bin.gz", ".v.bin")
 """The names DashFlow's three file checkpointers load an id from."""
 
@@ -364,6 +369,15 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     """Read, verify and decode one regular store file (``dir_fd``: the store's descriptor
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
+    record = _summarise(dir_fd, name, info)
+    if record.problem is None and record.checkpoint_id is not None:
+        flags = identity_flags(record)
+        if flags:
+            return record._replace(flags=record.flags | flags)
+    return record
+
+
+def _summarise(dir_fd: int | str, name: str, info: os.stat_result) -> FileRecord:
     by_name = _classify_name(name)
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if by_name is Variant.TEMP_INDEX:
@@ -512,6 +526,63 @@ def scan_single_file(path: Path) -> StoreScan:
     return scan
 
 
+# -- ids -------------------------------------------------------------------------------
+
+IdParts = tuple[IdScheme, str, int]
+"""(scheme, proc, counter) of a current-scheme or counter-scheme id."""
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def proc_and_counter(checkpoint_id: str) -> IdParts | None:
+    """(scheme, proc, counter) of a current-scheme or counter-scheme id, else None.
+
+    The same answer as ``parse_id`` without regexes: it runs for every checkpoint. The
+    proc is interned: a store has a handful of distinct ones.
+    """
+    parts = checkpoint_id.rsplit("_", 2)
+    if len(parts) == 3:
+        proc, last = parts[1], parts[2]
+        digits = last[5:]
+        if (last[:5] == "chkpt" and digits.isdecimal() and digits.isascii()
+                and 5 <= len(proc) <= 16 and _HEX_DIGITS.issuperset(proc)):
+            return IdScheme.CURRENT, _intern(proc), int(digits)
+    head, _, digits = checkpoint_id.rpartition("_")
+    if head and digits.isdecimal() and digits.isascii():
+        return IdScheme.COUNTER, "", int(digits)
+    return None
+
+
+SUFFIX = {DCHK: ".bin", LEGACY: ".bin", GZIP: ".bin.gz", VERSIONED: ".v.bin",
+          VERSIONED_GZ: ".v.bin.gz", JSON: ".json"}
+"""Variant -> the suffix its writer appends to the checkpoint id."""
+
+
+def expected_name(record: FileRecord) -> str:
+    """The file name DashFlow loads the record's embedded id from."""
+    return f"{record.checkpoint_id}{SUFFIX[record.variant]}"
+
+
+def identity_flags(record: FileRecord) -> int:
+    """FLAG_* bits for a readable checkpoint's name and ids (computed where it is read)."""
+    checkpoint_id, thread_id = record.checkpoint_id, record.thread_id
+    if checkpoint_id is None or thread_id is None or record.variant not in CHECKPOINT_VARIANTS:
+        return 0
+    flags = 0
+    if is_path_unsafe(checkpoint_id) is not None or is_path_unsafe(thread_id) is not None:
+        flags |= FLAG_PATH_UNSAFE
+    elif record.name != checkpoint_id + SUFFIX[record.variant]:
+        flags |= FLAG_NAME_MISMATCH
+    parsed = proc_and_counter(checkpoint_id)
+    if parsed is not None and parsed[0] is IdScheme.CURRENT:
+        own = checkpoint_id.rsplit("_", 2)[0] == thread_id
+    else:
+        own = id_matches_thread(checkpoint_id, thread_id)
+    if not own:
+        flags |= FLAG_FOREIGN_ID
+    return flags
+
+
 # -- latest checkpoint per thread (DashFlow's rule) ------------------------------------------
 
 
@@ -523,7 +594,9 @@ def latest_per_thread(records: Iterable[FileRecord]) -> dict[str, FileRecord]:
     """
     best: dict[str, FileRecord] = {}
     for record in records:
-        if not record.loadable or record.secs < 0 or record.thread_id is None:
+        if record.secs < 0 or record.problem is not None or record.thread_id is None or (
+            record.variant not in CHECKPOINT_VARIANTS
+        ):
             continue
         current = best.get(record.thread_id)
         if current is None or (record.secs, record.nanos, record.checkpoint_id or "") > (
@@ -587,21 +660,36 @@ def sniff_file(path: Path, head: bytes) -> str | None:
 
 
 def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
+    from dashfix.cache import memoized
     from dashfix.checks.checkpoint import check_store
 
     if target.input_format == "checkpoint-file":
         scan = scan_single_file(target.path)
-        store_rel = str(Path(target.rel).parent.as_posix())
-    else:
-        try:
-            scan = scan_store(target.path, read_files=_reader(target, ctx))
-        except OSError as exc:
-            yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
-                                        f"{exc.strerror or exc}")
-            return
-        store_rel = target.rel
-    yield from check_store(scan, ctx, store_rel, single_file=target.input_format is not None,
-                           unread=ctx.selection.skipped(target.rel))
+        yield from check_store(scan, ctx, str(Path(target.rel).parent.as_posix()),
+                               single_file=True)
+        return
+    yield from memoized(ctx, CHECKPOINT_STORE_KIND, target.path, target.rel,
+                        lambda: _check_folder(target, ctx), timeless=_timeless)
+
+
+def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
+    from dashfix.checks.checkpoint import check_store
+
+    try:
+        scan = scan_store(target.path, read_files=_reader(target, ctx))
+    except OSError as exc:
+        yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
+                                    f"{exc.strerror or exc}")
+        return
+    yield from check_store(scan, ctx, target.rel, unread=ctx.selection.skipped(target.rel))
+
+
+_AGE_CODES = frozenset({ck.TEMP_ORPHAN.code, ck.TEMP_PROMOTABLE.code})
+"""Findings whose message states an age: never replayed from the verify cache."""
+
+
+def _timeless(findings: list[Finding]) -> bool:
+    return not any(finding.code in _AGE_CODES for finding in findings)
 
 
 def _reader(target: Target, ctx: CheckContext) -> Callable[[str, list[str]], list[FileRecord]]:

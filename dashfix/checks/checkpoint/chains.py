@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import (
     CLOCK_TOLERANCE_NS,
-    IdParts,
     StoreView,
     describe_time,
     ids_of,
@@ -16,14 +15,12 @@ from dashfix.checks.checkpoint.view import (
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord
+from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord, IdParts
 from dashfix.rules import checkpoint as ck
 
 
 def _duplicates(view: StoreView) -> Iterator[Finding]:
-    for checkpoint_id, records in view.by_id.items():
-        if len(records) < 2:
-            continue
+    for checkpoint_id, records in view.same_id.items():
         names = [r.name for r in records]
         for record in records[1:]:
             yield ck.DUPLICATE_ID.at(
@@ -35,32 +32,32 @@ def _duplicates(view: StoreView) -> Iterator[Finding]:
 
 def _parents(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
              ) -> Iterator[Finding]:
-    first_child: dict[tuple[str | None, str], FileRecord] = {}
-    forks: dict[tuple[str | None, str], list[FileRecord]] = {}
+    # Keyed by parent id alone: a parent's children share its thread unless an id collided,
+    # which the cross-thread check reports.
+    first_child: dict[str, FileRecord] = {}
+    forks: dict[str, list[FileRecord]] = {}
     by_id = view.by_id
     for record, _parts in timed:
         parent_id = record.parent_id
         if parent_id is None:
             continue
-        key = (record.thread_id, parent_id)
-        sibling = first_child.setdefault(key, record)
-        if sibling is not record:
-            forks.setdefault(key, [sibling]).append(record)
-        parents = by_id.get(parent_id)
-        if parents and parents[0].thread_id == record.thread_id and (
-            record.secs > parents[0].secs + 1  # the common, healthy case: nothing to report
+        sibling = first_child.setdefault(parent_id, record)
+        if sibling is not record and sibling.thread_id == record.thread_id:
+            forks.setdefault(parent_id, [sibling]).append(record)
+        parent = by_id.get(parent_id)
+        if parent is not None and parent.thread_id == record.thread_id and (
+            record.secs > parent.secs + 1  # the common, healthy case: nothing to report
         ):
             continue
         path = view.path(record.name)
         ids = ids_of(record)
-        if not parents:
+        if parent is None:
             if any(parent_id + suffix in view.names for suffix in LOAD_SUFFIXES):
                 continue  # the parent file is there but damaged: it has its own finding
             yield ck.DANGLING_PARENT.at(
                 path, f"{record.name}: parent {parent_id!r} is not in the store",
                 actual=parent_id, **ids)
             continue
-        parent = parents[0]
         if parent.thread_id != record.thread_id:
             yield ck.CROSS_THREAD_PARENT.at(
                 path, f"{record.name}: parent {parent_id!r} belongs to thread "
@@ -73,7 +70,8 @@ def _parents(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
                 "this checkpoint was written (id collision)",
                 expected=f"parent time <= {describe_time(record)}",
                 actual=describe_time(parent), key=parent_id, **ids)
-    for (thread_id, parent_id), kids in forks.items():
+    for parent_id, kids in forks.items():
+        thread_id = kids[0].thread_id
         if kids:
             names = sorted(k.name for k in kids)
             yield ck.FORK.at(

@@ -14,7 +14,9 @@ from dashfix.rules import checkpoint as ck
 
 
 def _loaded_file(view: StoreView, checkpoint_id: str) -> FileRecord | None:
-    by_name = {record.name: record for record in view.by_id.get(checkpoint_id, ())}
+    first = view.by_id.get(checkpoint_id)
+    carriers = view.same_id.get(checkpoint_id, [first] if first is not None else [])
+    by_name = {record.name: record for record in carriers}
     for suffix in LOAD_SUFFIXES:
         name = checkpoint_id + suffix
         if name in by_name:
@@ -41,7 +43,7 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
             path, f"index entry for thread {thread_id!r} names {entry.checkpoint_id}, which "
             "has no file; DashFlow falls back to a file scan", fix_command=view.rebuild, **ids)
         return
-    if not record.loadable:
+    if record.problem is not None:
         yield ck.INDEX_ENTRY_CORRUPT_FILE.at(
             path, f"index entry for thread {thread_id!r} names {record.name}, which fails to "
             f"load ({record.message}); resume errors and ResumeRunner restarts from scratch",

@@ -6,13 +6,19 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView, ids_of
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import DCHK, FLAG_VERSION_ZERO, GZIP, LEGACY
+from dashfix.inputs.checkpoint_store import (
+    CHECKPOINT_VARIANTS,
+    DCHK,
+    FLAG_VERSION_ZERO,
+    GZIP,
+    LEGACY,
+)
 from dashfix.rules import checkpoint as ck
 
 
 def check(view: StoreView) -> Iterator[Finding]:
     for record in view.scan.records:
-        if not record.loadable:
+        if record.problem is not None or record.variant not in CHECKPOINT_VARIANTS:
             continue
         path = view.path(record.name)
         ids = ids_of(record)

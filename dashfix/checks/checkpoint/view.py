@@ -7,40 +7,17 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_store import (
     CHECKPOINT_VARIANTS,
     FileRecord,
+    IdParts,
     StoreScan,
     latest_per_thread,
+    proc_and_counter,
 )
-
-IdParts = tuple[IdScheme, str, int]
-"""(scheme, proc, counter) of a current-scheme or counter-scheme id."""
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
 """Timestamps closer than this are not called out of order (one process saves sequentially)."""
-
-
-_HEX_DIGITS = frozenset("0123456789abcdef")
-
-
-def proc_and_counter(checkpoint_id: str) -> IdParts | None:
-    """(scheme, proc, counter) of a current-scheme or counter-scheme id, else None.
-
-    The same answer as ``parse_id`` without regexes: it runs for every checkpoint.
-    """
-    parts = checkpoint_id.rsplit("_", 2)
-    if len(parts) == 3:
-        proc, last = parts[1], parts[2]
-        digits = last[5:]
-        if (last[:5] == "chkpt" and digits.isdecimal() and digits.isascii()
-                and 5 <= len(proc) <= 16 and _HEX_DIGITS.issuperset(proc)):
-            return IdScheme.CURRENT, proc, int(digits)
-    head, _, digits = checkpoint_id.rpartition("_")
-    if head and digits.isdecimal() and digits.isascii():
-        return IdScheme.COUNTER, "", int(digits)
-    return None
 
 
 def _store_argument(path: str) -> str:
@@ -57,8 +34,10 @@ class StoreView:
     store_arg: str = ""
     latest: dict[str, FileRecord] = field(default_factory=dict)
     """Per thread, the checkpoint DashFlow's file scan would pick."""
-    by_id: dict[str, list[FileRecord]] = field(default_factory=dict)
-    """Embedded checkpoint id -> the checkpoint files carrying it."""
+    by_id: dict[str, FileRecord] = field(default_factory=dict)
+    """Embedded checkpoint id -> the (first) checkpoint file carrying it."""
+    same_id: dict[str, list[FileRecord]] = field(default_factory=dict)
+    """Ids carried by several files -> every one of them."""
     names: set[str] = field(default_factory=set)
     id_parts: list[IdParts | None] = field(default_factory=list)
     """``proc_and_counter`` of each record's id, aligned with ``scan.records``."""
@@ -67,12 +46,14 @@ class StoreView:
     def of(cls, scan: StoreScan, rel: str) -> StoreView:
         view = cls(scan, rel, _store_argument(str(scan.path)))
         view.latest = latest_per_thread(scan.records)
-        by_id, parts = view.by_id, view.id_parts
+        by_id, parts, same_id = view.by_id, view.id_parts, view.same_id
         view.names = {record.name for record in scan.records}
         for record in scan.records:
             checkpoint_id = record.checkpoint_id
             if checkpoint_id is not None and record.variant in CHECKPOINT_VARIANTS:
-                by_id.setdefault(checkpoint_id, []).append(record)
+                first = by_id.setdefault(checkpoint_id, record)
+                if first is not record:
+                    same_id.setdefault(checkpoint_id, [first]).append(record)
                 parts.append(proc_and_counter(checkpoint_id))
             else:
                 parts.append(None)
