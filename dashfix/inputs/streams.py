@@ -432,3 +432,19 @@ def sniff_stream_file(path: Path, head: bytes) -> str | None:
     if fmt is InputFormat.FRAME and path.suffix != FRAME_SUFFIX:
         return None
     return None if fmt is None else fmt.value
+
+
+def claims_frames_dir(path: Path) -> bool:
+    """A folder holding only ``*.frame`` files (at least one) is one log: a folder of frames."""
+    frames = 0
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False) or not entry.name.endswith(
+                    FRAME_SUFFIX
+                ):
+                    return False
+                frames += 1
+    except OSError:
+        return False
+    return frames > 0

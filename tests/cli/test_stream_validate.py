@@ -134,6 +134,17 @@ def test_verify_picks_up_stream_logs(cli: Cli, tmp_path: Path) -> None:
         ("ST217", "bomb.kcat", 0)]
 
 
+def test_verify_takes_a_folder_of_frames_as_one_log(cli: Cli, tmp_path: Path) -> None:
+    write_frames_dir(tmp_path / "frames", healthy_values())
+    (tmp_path / "single.frame").write_bytes(healthy_values()[0])
+    listed = cli("verify", str(tmp_path), "--list-inputs", "--format", "json").json()
+    targets = [(t["path"], t["format"]) for t in listed["roots"][0]["targets"]]
+    assert targets == [("frames", None), ("single.frame", "frame")]
+    result = cli("verify", str(tmp_path), "--format", "json")
+    assert result.exit_code == 0
+    assert result.json()["summary"]["checked"]["logs"] == 2
+
+
 def test_verify_limits_option(cli: Cli, tmp_path: Path) -> None:
     fixture = write_fault("ST240", tmp_path / "logs")
     assert cli("verify", str(tmp_path / "logs"), "--limits", "consumer").exit_code == 1

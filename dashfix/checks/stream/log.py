@@ -16,6 +16,7 @@ from dashfix.inputs.streams import (
     ReadOptions,
     RecordProblem,
     StreamRecord,
+    claims_frames_dir,
     iter_records,
     sniff_stream_file,
 )
@@ -128,7 +129,8 @@ def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
 STREAM_LOG_KIND = InputKind(
     name="stream-log",
     check=check_stream_target,
+    claims_dir=claims_frames_dir,
     sniff_file=sniff_stream_file,
-    description="DashStream log: kcat capture, file-backend JSONL, raw .frame file or SQLite "
-    "backend database",
+    description="DashStream log: kcat capture, file-backend JSONL, raw .frame file, folder of "
+    ".frame files or SQLite backend database",
 )
