@@ -20,8 +20,10 @@ class LineFault(StrEnum):
     OVERSIZE = "oversize"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileLogEntry:
+    """One decoded line (not frozen: a frozen __init__ is slow, and logs have millions)."""
+
     offset: int
     timestamp_us: int
     data: bytes
@@ -40,16 +42,15 @@ def base64_cap(value_cap: int) -> int:
     return 4 * ((value_cap + 2) // 3)
 
 
-def _fields_problem(document: object) -> str | None:
+def _fields_problem(document: object) -> str:
+    """What is wrong with a line that is JSON but not a file-backend record."""
     if not isinstance(document, dict):
         return f"line is JSON {type(document).__name__}, not an object"
     for name in ("offset", "timestamp_us"):
         value = document.get(name)
         if type(value) is not int:
             return f"field {name!r} must be an integer, found {type(value).__name__}"
-    if not isinstance(document.get("data"), str):
-        return f"field 'data' must be a base64 string, found {type(document.get('data')).__name__}"
-    return None
+    return f"field 'data' must be a base64 string, found {type(document.get('data')).__name__}"
 
 
 def decode_line(line: bytes, *, value_cap: int) -> FileLogEntry | LineProblem:
@@ -63,10 +64,13 @@ def decode_line(line: bytes, *, value_cap: int) -> FileLogEntry | LineProblem:
                 LineFault.NOT_UTF8, f"line is not UTF-8 text: {bad.reason}", bad.start
             )
         return LineProblem(LineFault.NOT_JSON, f"line is not JSON: {exc.msg}", exc.pos)
-    problem = _fields_problem(document)
-    if problem is not None:
-        return LineProblem(LineFault.BAD_FIELDS, problem)
-    text: str = document["data"]
+    if type(document) is dict:
+        offset = document.get("offset")
+        timestamp_us = document.get("timestamp_us")
+        text = document.get("data")
+    if not (type(document) is dict and type(offset) is int and type(timestamp_us) is int
+            and type(text) is str):
+        return LineProblem(LineFault.BAD_FIELDS, _fields_problem(document))
     if len(text) > base64_cap(value_cap):
         return LineProblem(
             LineFault.OVERSIZE,
@@ -77,7 +81,7 @@ def decode_line(line: bytes, *, value_cap: int) -> FileLogEntry | LineProblem:
         data = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         return LineProblem(LineFault.BAD_BASE64, f"'data' is not valid base64: {exc}")
-    return FileLogEntry(document["offset"], document["timestamp_us"], data)
+    return FileLogEntry(offset, timestamp_us, data)
 
 
 def encode_line(offset: int, timestamp_us: int, data: bytes) -> bytes:
