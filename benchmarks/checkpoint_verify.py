@@ -13,6 +13,7 @@ Add further commands to ``MEASURED`` to compare them with the same baseline in t
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,9 +39,19 @@ def _dashfix(*args: str) -> Callable[[Path], list[str]]:
     return lambda store: [sys.executable, "-m", "dashfix", args[0], str(store), *args[1:]]
 
 
+def _rebuild_index_from_corrupt(store: Path) -> list[str]:
+    """rebuild-index with a real write: each run cuts 5 bytes off index.bin (bug #17), the
+    rebuild writes the same bytes back, and its backup is removed, so every repetition
+    starts from the same state."""
+    index, quoted = shlex.quote(str(store / "index.bin")), shlex.quote(str(store))
+    return ["sh", "-c", f"truncate -s -5 {index} && {shlex.quote(sys.executable)} -m dashfix "
+            f"rebuild-index {quoted} --format json && rm -f {quoted}/index.bin.dashfix-*.bak"]
+
+
 MEASURED: list[Measured] = [
     Measured("dashfix verify --format json",
              _dashfix("verify", "--format", "json", "--progress", "never"), 2.0),
+    Measured("dashfix rebuild-index (corrupt index.bin)", _rebuild_index_from_corrupt, 2.5),
 ]
 
 

@@ -27,7 +27,7 @@ from dashfix.repair.index_rebuild import (
 from dashfix.repair.lock import store_lock
 from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
 from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
-from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
+from dashfix.repair.scan_adapter import CandidateSet, collect_candidates, paused_gc
 from dashfix.results import Report
 
 RUNNING_DASHFLOW_WARNING = (
@@ -115,9 +115,10 @@ def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
 
 
 def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
-    considered = collect_candidates(store)
-    old = read_old_index(store / INDEX_NAME)
-    return plan_index(considered.candidates, old, order), considered
+    with paused_gc():
+        considered = collect_candidates(store)
+        old = read_old_index(store / INDEX_NAME)
+        return plan_index(considered.candidates, old, order), considered
 
 
 def rebuild_index(

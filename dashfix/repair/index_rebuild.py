@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, decode_index
@@ -39,9 +40,11 @@ class Basis(StrEnum):
     MTIME = "mtime"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One readable checkpoint file that DashFlow could load under its embedded id."""
+class Candidate(NamedTuple):
+    """One readable checkpoint file that DashFlow could load under its embedded id.
+
+    A NamedTuple: a large store makes one per file, and tuples build several times faster
+    than frozen dataclasses."""
 
     name: str
     checkpoint_id: str

@@ -9,15 +9,20 @@ three file checkpointers). Everything else that DashFlow lists is reported as ex
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dashfix.checks.checkpoint.names import SUFFIX
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.inputs.checkpoint_store import (
+    DCHK,
     JSON,
+    LEGACY,
+    LOAD_SUFFIXES,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
     FileRecord,
@@ -27,6 +32,8 @@ from dashfix.inputs.checkpoint_store import (
 from dashfix.repair.index_rebuild import Candidate
 
 _NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})
+_BIN_VARIANTS = frozenset({DCHK, LEGACY})
+"""Variants DashFlow's FileCheckpointer loads from ``{id}.bin``."""
 """Store files no DashFlow checkpointer lists as checkpoints."""
 
 
@@ -37,12 +44,18 @@ class CandidateSet:
     """(file name, why it cannot be the latest checkpoint of its thread)."""
 
 
+_SUFFIXES_LONGEST_FIRST = tuple(sorted(LOAD_SUFFIXES, key=len, reverse=True))
+
+
 def expected_name(record: FileRecord) -> str | None:
-    """The name DashFlow loads this record's checkpoint from, when it has an id."""
-    suffix = SUFFIX.get(record.variant)
-    if suffix is None or record.checkpoint_id is None:
+    """The name DashFlow loads this record's checkpoint from: its id plus the suffix of the
+    checkpointer that reads files named like this one."""
+    if record.checkpoint_id is None:
         return None
-    return record.checkpoint_id + suffix
+    for suffix in _SUFFIXES_LONGEST_FIRST:
+        if record.name.endswith(suffix):
+            return record.checkpoint_id + suffix
+    return None
 
 
 def candidate_of(record: FileRecord) -> Candidate | str:
@@ -59,10 +72,31 @@ def candidate_of(record: FileRecord) -> Candidate | str:
                      record.mtime_ns)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Building a few small objects per file of a large store triggers full garbage
+    collections over everything built so far, again and again; scans and plans make no
+    reference cycles, so collection waits until they are done."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def candidates_of(scan: StoreScan) -> CandidateSet:
     found = CandidateSet()
     for record in scan.records:
         if record.variant in _NEVER_LISTED:
+            continue
+        # The common case inline: this loop runs once per checkpoint of a large store.
+        thread_id = record.thread_id
+        if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None
+                and record.name[:-4] == record.checkpoint_id):
+            found.candidates.append(Candidate(record.name, record.name[:-4], thread_id,
+                                              record.timestamp, record.mtime_ns))
             continue
         result = candidate_of(record)
         if isinstance(result, Candidate):
@@ -74,7 +108,8 @@ def candidates_of(scan: StoreScan) -> CandidateSet:
 
 
 def collect_candidates(store: Path) -> CandidateSet:
-    return candidates_of(scan_store(store))
+    with paused_gc():
+        return candidates_of(scan_store(store))
 
 
 def candidate_from_dchk_bytes(name: str, data: bytes, mtime_ns: int) -> Candidate | str:
