@@ -162,8 +162,12 @@ def validate_frame(
     verdict.decompressed_size = len(body)
     parsed = parse_message(body)
     if isinstance(parsed, WireProblem):
-        at = parsed.offset + (1 if kind in (FrameKind.UNCOMPRESSED,) else 0)
-        report.add(_WIRE_RULES[parsed.fault], parsed.message, at=at)
+        if kind is FrameKind.UNCOMPRESSED or kind is FrameKind.LEGACY_PROTOBUF:
+            report.add(_WIRE_RULES[parsed.fault], parsed.message,
+                       at=parsed.offset + (1 if kind is FrameKind.UNCOMPRESSED else 0))
+        else:  # a position inside decompressed bytes is no file offset
+            report.add(_WIRE_RULES[parsed.fault],
+                       f"{parsed.message} (byte {parsed.offset} of the decompressed message)")
         return verdict
     verdict.message = parsed
     # Any inner event costs at least 2 bytes, so below half the cap no size rule can fire.
