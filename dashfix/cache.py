@@ -51,6 +51,7 @@ _PREFIX = struct.Struct("<8sHQ")
 """Magic, format version, xxh3_64 of everything after the prefix."""
 SUFFIX = ".dfcache"
 MEMO_SUFFIX = "-result"
+_U64 = (1 << 64) - 1
 RACY_WINDOW_NS = 2_000_000_000
 """Coarsest mtime granularity we allow for (FAT has 2 s)."""
 
@@ -232,16 +233,23 @@ class TargetMemo:
         self.current = (fingerprint, value)
 
 
-def folder_fingerprint(folder: Path) -> int:
-    """xxh3 of the sorted (name, stat key) of every entry directly in ``folder``, symlinks
-    not followed: any file added, removed, renamed, rewritten or chmod-ed changes it."""
-    listing = []
+def folder_fingerprint(folder: Path, context: str) -> int:
+    """A digest of ``context`` and the (name, stat key) of every entry directly in
+    ``folder``, symlinks not followed: any file added, removed, renamed, rewritten or
+    chmod-ed changes it.
+
+    The per-entry digests are summed (mod 2**64) rather than hashed in sorted order: the
+    listing order then does not matter and no 100,000-item sort or buffer is needed.
+    """
+    total = content_digest(context.encode("utf-8", "surrogateescape"))
     with os.scandir(folder) as entries:
         for entry in entries:
-            listing.append((entry.name, *stat_key(entry.stat(follow_symlinks=False))))
-    listing.sort()
-    packed: bytes = msgpack.packb(listing, use_bin_type=True)
-    return content_digest(packed)
+            info = entry.stat(follow_symlinks=False)
+            total += content_digest(
+                f"{entry.name}\0{info.st_dev} {info.st_ino} {info.st_size} {info.st_mtime_ns} "
+                f"{info.st_mode}".encode("utf-8", "surrogateescape")
+            )
+    return total & _U64
 
 
 @dataclass
@@ -453,18 +461,23 @@ def finding_from_wire(wire: Any) -> Finding:
 
 
 def memoized(
-    ctx: CheckContext, kind: str, folder: Path, check: Callable[[], Iterable[Finding]], *,
-    timeless: Callable[[list[Finding]], bool],
+    ctx: CheckContext, kind: str, folder: Path, rel: str,
+    check: Callable[[], Iterable[Finding]], *, timeless: Callable[[list[Finding]], bool],
 ) -> Iterator[Finding]:
-    """``check()``'s findings for the target folder, replayed from the cache while the
-    folder's fingerprint is unchanged. Only a full, cached run uses it (a sampled run reads
-    per file), and only results ``timeless`` accepts are kept: a finding whose text depends
-    on the clock (an age) must be computed afresh."""
+    """``check()``'s findings for the target folder (``rel`` from the scanned root, as the
+    findings name it), replayed from the cache while the folder's fingerprint is unchanged.
+    Only a full, cached run uses it (a sampled run reads per file), and only results
+    ``timeless`` accepts are kept: a finding whose text depends on the clock (an age) must
+    be computed afresh."""
     if ctx.cache is None or ctx.selection.partial:
         yield from check()
         return
+    try:
+        fingerprint = folder_fingerprint(folder, rel)
+    except OSError:
+        yield from check()  # the check reports why the folder cannot be listed
+        return
     memo = ctx.cache.memo(kind, folder)
-    fingerprint = folder_fingerprint(folder)
     saved = memo.get(fingerprint)
     if saved is not None:
         counts, wires = saved
@@ -474,6 +487,13 @@ def memoized(
     before = Counter(ctx.stats)
     findings = list(check())
     # A folder that changed while it was checked may have been seen half old, half new.
-    if timeless(findings) and folder_fingerprint(folder) == fingerprint:
+    if timeless(findings) and _unchanged(folder, rel, fingerprint):
         memo.put(fingerprint, (dict(ctx.stats - before), [finding_to_wire(f) for f in findings]))
     yield from findings
+
+
+def _unchanged(folder: Path, rel: str, fingerprint: int) -> bool:
+    try:
+        return folder_fingerprint(folder, rel) == fingerprint
+    except OSError:
+        return False
