@@ -21,13 +21,12 @@ from dashfix.formats.variants import (
     MAX_DECOMPRESSED_SIZE,
     Variant,
     classify,
-    classify_name,
     decode_versioned,
     gunzip_bounded,
     parse_temp_name,
 )
-from dashfix.repair.index_rebuild import Candidate, Order, choose, read_old_index
-from dashfix.repair.reading import read_entry
+from dashfix.inputs.checkpoint_store import FileRecord, latest_per_thread, scan_store
+from dashfix.repair.index_rebuild import read_old_index
 
 MAX_INSPECT_BYTES = MAX_DECOMPRESSED_SIZE + dchk.HEADER_SIZE
 """Larger files cannot be loaded by DashFlow either (state limit and gzip cap)."""
@@ -334,30 +333,16 @@ class ThreadHistory:
         }
 
 
-def _history_entry(name: str, data: bytes, mtime_ns: int, thread_id: str) -> HistoryEntry | None:
-    problem: str | None = None
-    if dchk.is_wrapped(data):
-        error = dchk.verify(data)
-        if error is not None:
-            problem = error.kind.value
-        payload: Buffer = dchk.payload_of(data)
-    elif dchk.has_damaged_magic(data):
-        problem, payload = "damaged magic", dchk.payload_of(data)
-    else:
-        payload = data
-    try:
-        head = read_head(payload)
-    except DecodeError:
-        return None
-    if head.thread_id != thread_id:
-        return None
-    tail = parse_tail(payload, head).unique
-    if tail is None and problem is None:
-        problem = "tail parse ambiguous or failed"
+def _history_entry(record: FileRecord) -> HistoryEntry:
+    assert record.checkpoint_id is not None
+    timestamp = record.timestamp
+    problem = record.problem
+    if problem is None and timestamp is None:
+        problem = "tail parse ambiguous" if record.tail_ambiguous else "tail parse failed"
     return HistoryEntry(
-        head.checkpoint_id, name, None if tail is None else tail.node,
-        None if tail is None else tail.secs, None if tail is None else tail.nanos,
-        None if tail is None else tail.parent_id, problem, mtime_ns,
+        record.checkpoint_id, record.name, record.node,
+        None if timestamp is None else timestamp[0], None if timestamp is None else timestamp[1],
+        record.parent_id, problem, record.mtime_ns,
     )
 
 
@@ -366,34 +351,26 @@ def _sort_key(entry: HistoryEntry) -> tuple[int, int, str]:
 
 
 def thread_history(store: Path, thread_id: str) -> ThreadHistory:
-    """Every checkpoint file of ``thread_id`` (embedded thread, not file name) in ``store``."""
+    """Every checkpoint file of ``thread_id`` (its embedded thread, not its file name), from
+    the same scan ``dashfix verify`` makes. Files too damaged to show their thread are not
+    part of any history; ``dashfix verify`` lists them."""
+    scan = scan_store(store)
+    records = [r for r in scan.records
+               if r.thread_id == thread_id and r.checkpoint_id is not None]
     entries: dict[str, HistoryEntry] = {}
-    with os.scandir(store) as scanned:
-        names = sorted(e.name for e in scanned if classify_name(e.name) is Variant.DCHK)
-    for name in names:
-        read = read_entry(os.path.join(store, name))
-        if isinstance(read, str):
-            continue
-        data, info = read
-        entry = _history_entry(name, data, info.st_mtime_ns, thread_id)
-        if entry is not None:
-            # Two files with one embedded id: keep both, the second under its file name.
-            entries[entry.checkpoint_id if entry.checkpoint_id not in entries else name] = entry
+    for record in sorted(records, key=lambda r: r.name):
+        entry = _history_entry(record)
+        # Two files with one embedded id: keep both, the second under its file name.
+        entries[entry.checkpoint_id if entry.checkpoint_id not in entries else entry.name] = entry
     for key in sorted(entries, key=lambda k: _sort_key(entries[k])):
         parent = entries[key].parent_id
         if parent is not None and parent in entries and parent != key:
             entries[parent].children.append(key)
-    roots = _roots(entries)
+    latest = latest_per_thread(records).get(thread_id)
     old = read_old_index(store / INDEX_NAME)
-    loadable = [
-        Candidate(e.name, e.checkpoint_id, thread_id,
-                  None if e.secs is None or e.nanos is None else (e.secs, e.nanos), e.mtime_ns)
-        for e in entries.values() if e.problem is None and e.name == e.checkpoint_id + ".bin"
-    ]
-    choice = choose(thread_id, loadable, Order.EMBEDDED) if loadable else None
     return ThreadHistory(
-        store, thread_id, entries, roots, old.entries.get(thread_id), old.problem,
-        None if choice is None else choice.value.checkpoint_id,
+        store, thread_id, entries, _roots(entries), old.entries.get(thread_id), old.problem,
+        None if latest is None else latest.checkpoint_id,
     )
 
 
