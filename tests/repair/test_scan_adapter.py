@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashfix.repair.scan_adapter import collect_candidates
+from dashfix.inputs.checkpoint_store import latest_per_thread, scan_store
+from dashfix.repair.index_rebuild import Order, plan_index, read_old_index
+from dashfix.repair.scan_adapter import candidates_of, collect_candidates
 from dashfix.testing.checkpoints import StoreBuilder, damage_magic, flip_byte
 
 
@@ -32,3 +34,17 @@ def test_candidates_and_exclusions(tmp_path: Path) -> None:
     assert "does not match" in reasons["renamed.bin"]
     assert reasons["junk.bin"].startswith("CK115")
     assert all(c.embedded is not None for c in found.candidates)
+
+
+def test_embedded_order_agrees_with_verifys_latest_per_thread(tmp_path: Path) -> None:
+    builder = StoreBuilder(tmp_path)
+    builder.chain("a", 12)
+    builder.checkpoint("a", counter=9, secs=builder.base_secs + 11)  # same time as chkpt11
+    builder.restart()
+    builder.chain("b", 3, proc="ffff0001")
+    scan = scan_store(tmp_path)
+    plan = plan_index(candidates_of(scan).candidates, read_old_index(tmp_path / "index.bin"),
+                      Order.EMBEDDED)
+    expected = {t: r.checkpoint_id for t, r in latest_per_thread(scan.records).items()}
+    assert {c.thread_id: c.value.checkpoint_id for c in plan.choices} == expected
+    assert expected["a"].endswith("chkpt9")
