@@ -94,11 +94,12 @@ class Inconsistency:
 
 _LIBRARY_MARKERS = ("source_topic", "source_partition", "source_offset", "consumer_id")
 _WEBSOCKET_MARKERS = ("kafka_offset", "kafka_partition", "payload_sha256", "first_bytes_hex")
+_DLQ_KEYS = ("original_payload_base64", *_LIBRARY_MARKERS, *_WEBSOCKET_MARKERS)
 SNIFF_MARKERS = tuple(
-    f'"{key}"'.encode() for key in ("original_payload_base64", *_LIBRARY_MARKERS,
-                                     *_WEBSOCKET_MARKERS)
+    marker for key in _DLQ_KEYS for marker in (f'"{key}"'.encode(), f'\\"{key}\\"'.encode())
 )
-"""Keys whose presence in a JSON line says "DLQ record" (used by discovery)."""
+"""Keys whose presence in a JSON line says "DLQ record" (used by discovery); the escaped
+form finds them inside a kcat -J envelope's payload string."""
 
 
 def _is_int(value: Any) -> bool:
@@ -197,6 +198,16 @@ def _split_key(line: bytes) -> tuple[str | None, bytes]:
         return None, line
 
 
+_ENVELOPE_KEYS = ("topic", "partition", "offset", "payload")
+
+
+def _is_kcat_envelope(document: Any) -> bool:
+    """``kcat -J`` wraps each record: the DLQ JSON is the string in ``payload``."""
+    return (isinstance(document, dict) and all(k in document for k in _ENVELOPE_KEYS)
+            and isinstance(document["payload"], str)
+            and not any(k in document for k in _DLQ_KEYS))
+
+
 def parse_line(line: bytes, *, payload_cap: int) -> DlqRecord | DlqProblem:
     """One dump line (without its newline). ``payload_cap``: the largest payload, in bytes,
     that will be decoded; longer base64 text is reported, never decoded."""
@@ -211,6 +222,13 @@ def parse_line(line: bytes, *, payload_cap: int) -> DlqRecord | DlqProblem:
             return DlqProblem(DlqFault.NOT_UTF8, f"line is not UTF-8 text: {bad.reason}",
                               shift + bad.start)
         return DlqProblem(DlqFault.NOT_JSON, f"line is not JSON: {exc.msg}", shift + exc.pos)
+    if _is_kcat_envelope(document):
+        key = document["key"] if isinstance(document.get("key"), str) else key
+        try:
+            document = orjson.loads(document["payload"])
+        except orjson.JSONDecodeError as exc:
+            return DlqProblem(DlqFault.NOT_JSON,
+                              f"payload of the kcat -J envelope is not JSON: {exc.msg}", shift)
     if not isinstance(document, dict):
         return DlqProblem(DlqFault.NOT_JSON,
                           f"line is a JSON {_json_type(document)}, not an object", shift,

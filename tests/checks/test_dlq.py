@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import orjson
+
 from dashfix.checks.dlq import AgainstLog, check_dump
 from dashfix.context import VerifyOptions
 from dashfix.findings import Finding
@@ -154,3 +156,18 @@ def test_verify_picks_up_dlq_dumps_next_to_logs(tmp_path: Path) -> None:
     ]
     assert report.stats["dumps"] == 2 and report.stats["logs"] == 1
     assert int(report.exit_code()) == 1
+
+
+def test_sniffer_recognises_dump_lines_only(tmp_path: Path) -> None:
+    from dashfix.inputs.dlq import sniff_dlq_file
+
+    record = orjson.dumps(library_record(valid_payload()))
+    envelope = orjson.dumps({"topic": "t", "partition": 0, "offset": 1, "key": "k",
+                             "payload": record.decode()})
+    websocket = orjson.dumps(websocket_record(valid_payload()))
+    path = tmp_path / "x"
+    for head in (record, b"trace-1\t" + record, envelope, websocket, record[:60]):
+        assert sniff_dlq_file(path, head + b"\n") == "dlq-jsonl", head[:80]
+    file_backend = b'{"offset":0,"timestamp_us":1,"data":"AAo="}\n'
+    for head in (file_backend, b"\x00\x00\x00\x05\x00\x0a\x00", b"not json\n" + record):
+        assert sniff_dlq_file(path, head) is None

@@ -134,6 +134,16 @@ def test_key_prefix_from_print_key() -> None:
     assert record.key == "6f1c9a52-3b1e"
 
 
+def test_kcat_json_envelope_is_unwrapped() -> None:
+    inner = orjson.dumps(library_record(valid_payload(), offset=5)).decode()
+    envelope = {"topic": "dashstream-dlq", "partition": 0, "offset": 12, "tstype": "create",
+                "ts": 1, "broker": 1, "headers": None, "key": "k-1", "payload": inner}
+    record = record_of(envelope)
+    assert (record.offset, record.key) == (5, "k-1")
+    envelope["payload"] = "{broken"
+    assert "kcat -J envelope" in problem_of(envelope).message
+
+
 def test_fields_report_every_problem() -> None:
     problem = problem_of({"original_payload_base64": 17})
     assert problem.fault is DlqFault.BAD_FIELDS
