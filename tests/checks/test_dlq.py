@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dashfix.checks.dlq import AgainstLog, check_dump
 from dashfix.context import VerifyOptions
 from dashfix.findings import Finding
 from dashfix.inputs.dlq import DumpOptions
+from dashfix.replay import replay_dlq
 from dashfix.testing.dlq import (
     healthy_dump,
     invalid_payload,
+    large_payload,
     legacy_payload,
     library_record,
     valid_payload,
@@ -171,3 +176,32 @@ def test_sniffer_recognises_dump_lines_only(tmp_path: Path) -> None:
     file_backend = b'{"offset":0,"timestamp_us":1,"data":"AAo="}\n'
     for head in (file_backend, b"\x00\x00\x00\x05\x00\x0a\x00", b"not json\n" + record):
         assert sniff_dlq_file(path, head) is None
+
+
+_SEED_LINES = [
+    orjson.dumps(library_record(valid_payload(1))),
+    orjson.dumps(library_record(large_payload(), truncate_at=200, number=1)),
+    orjson.dumps(websocket_record(valid_payload(2), number=2)),
+    orjson.dumps(library_record(valid_payload(3), producer_side=True, number=3)),
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(_SEED_LINES), st.binary(max_size=200)), max_size=6),
+       st.data())
+def test_fuzz_whole_dump_gives_located_findings(lines: list[bytes], data: st.DataObject) -> None:
+    mutated = []
+    for line in lines:
+        raw = bytearray(line)
+        if raw and data.draw(st.booleans()):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        mutated.append(bytes(raw))
+    with tempfile.TemporaryDirectory() as folder:
+        dump = Path(folder) / "d.jsonl"
+        dump.write_bytes(b"\n".join(mutated))
+        result = check_dump(dump, "d.jsonl", DumpOptions(max_line_bytes=4096))
+        out = Path(folder) / "out.kcat"
+        report = replay_dlq(dump, out, options=DumpOptions(max_line_bytes=4096))
+    for finding in result.findings:
+        assert finding.record is not None and finding.offset is not None, finding
+    assert report.written + len(report.skipped) == report.read
