@@ -124,6 +124,9 @@ class FileRecord(NamedTuple):
     state_end: int = -1
     schema_version: int = -1
     flags: int = 0
+    proc: str | None = None
+    """The id's process part: hex for the current scheme, "" for ``{thread}_{n}``, else None."""
+    counter: int = -1
 
     @property
     def loadable(self) -> bool:
@@ -370,11 +373,14 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
     record = _summarise(dir_fd, name, info)
-    if record.problem is None and record.checkpoint_id is not None:
-        flags = identity_flags(record)
-        if flags:
-            return record._replace(flags=record.flags | flags)
-    return record
+    checkpoint_id = record.checkpoint_id
+    if checkpoint_id is None or record.variant not in CHECKPOINT_VARIANTS:
+        return record
+    parsed = proc_and_counter(checkpoint_id)
+    flags = record.flags | (identity_flags(record, parsed) if record.problem is None else 0)
+    if parsed is None:
+        return record._replace(flags=flags) if flags != record.flags else record
+    return record._replace(flags=flags, proc=parsed[1], counter=parsed[2])
 
 
 def _summarise(dir_fd: int | str, name: str, info: os.stat_result) -> FileRecord:
@@ -563,8 +569,9 @@ def expected_name(record: FileRecord) -> str:
     return f"{record.checkpoint_id}{SUFFIX[record.variant]}"
 
 
-def identity_flags(record: FileRecord) -> int:
-    """FLAG_* bits for a readable checkpoint's name and ids (computed where it is read)."""
+def identity_flags(record: FileRecord, parsed: IdParts | None) -> int:
+    """FLAG_* bits for a readable checkpoint's name and ids (computed where it is read);
+    ``parsed`` is ``proc_and_counter`` of its id."""
     checkpoint_id, thread_id = record.checkpoint_id, record.thread_id
     if checkpoint_id is None or thread_id is None or record.variant not in CHECKPOINT_VARIANTS:
         return 0
@@ -573,7 +580,6 @@ def identity_flags(record: FileRecord) -> int:
         flags |= FLAG_PATH_UNSAFE
     elif record.name != checkpoint_id + SUFFIX[record.variant]:
         flags |= FLAG_NAME_MISMATCH
-    parsed = proc_and_counter(checkpoint_id)
     if parsed is not None and parsed[0] is IdScheme.CURRENT:
         own = checkpoint_id.rsplit("_", 2)[0] == thread_id
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -15,8 +16,10 @@ from dashfix.checks.checkpoint.view import (
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord, IdParts
+from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord
 from dashfix.rules import checkpoint as ck
+
+_by_counter = operator.attrgetter("counter")
 
 
 def _duplicates(view: StoreView) -> Iterator[Finding]:
@@ -30,14 +33,13 @@ def _duplicates(view: StoreView) -> Iterator[Finding]:
                 details={"files": names}, fix_command=view.repair)
 
 
-def _parents(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
-             ) -> Iterator[Finding]:
+def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
     # Keyed by parent id alone: a parent's children share its thread unless an id collided,
     # which the cross-thread check reports.
     first_child: dict[str, FileRecord] = {}
     forks: dict[str, list[FileRecord]] = {}
     by_id = view.by_id
-    for record, _parts in timed:
+    for record in timed:
         parent_id = record.parent_id
         if parent_id is None:
             continue
@@ -80,20 +82,17 @@ def _parents(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
                 checkpoint_id=parent_id, details={"children": names})
 
 
-def _counter_order(view: StoreView, timed: list[tuple[FileRecord, IdParts | None]]
-                   ) -> Iterator[Finding]:
-    groups: dict[tuple[str, str, IdScheme], list[tuple[int, FileRecord]]] = defaultdict(list)
-    for record, parsed in timed:
-        assert record.thread_id is not None
-        if view.latest.get(record.thread_id) is record:
-            continue  # update_state legitimately re-saves the latest with a new time
-        if parsed is not None:
-            scheme, proc, counter = parsed
-            groups[(record.thread_id, proc, scheme)].append((counter, record))
-    for (thread_id, proc, scheme), members in groups.items():
-        members.sort(key=lambda pair: pair[0])
+def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
+    groups: dict[tuple[str | None, str], list[FileRecord]] = defaultdict(list)
+    latest = view.latest
+    for record in timed:
+        if record.proc is not None and latest.get(record.thread_id or "") is not record:
+            # (the latest is skipped: update_state re-saves it with a new time)
+            groups[(record.thread_id, record.proc)].append(record)
+    for (thread_id, proc), members in groups.items():
+        members.sort(key=_by_counter)
         inversions = [
-            (earlier, later) for (_, earlier), (_, later) in itertools.pairwise(members)
+            (earlier, later) for earlier, later in itertools.pairwise(members)
             if timestamp_ns(later) + CLOCK_TOLERANCE_NS < timestamp_ns(earlier)
         ]
         if not inversions:
@@ -105,13 +104,14 @@ def _counter_order(view: StoreView, timed: list[tuple[FileRecord, IdParts | None
             f"({describe_time(later)}) is older than {earlier.checkpoint_id} "
             f"({describe_time(earlier)}); {len(inversions)} such inversion(s): a restart "
             "reused counters", thread_id=thread_id, checkpoint_id=later.checkpoint_id,
-            severity=Severity.WARNING if scheme is IdScheme.COUNTER else None,
-            details={"inversions": len(inversions), "scheme": scheme.value})
+            severity=None if proc else Severity.WARNING,
+            details={"inversions": len(inversions),
+                     "scheme": (IdScheme.CURRENT if proc else IdScheme.COUNTER).value})
 
 
 def check(view: StoreView) -> Iterator[Finding]:
     yield from _duplicates(view)
-    timed = [(r, parts) for r, parts in zip(view.scan.records, view.id_parts, strict=True)
+    timed = [r for r in view.scan.records
              if r.secs >= 0 and r.problem is None and r.variant in CHECKPOINT_VARIANTS]
     yield from _parents(view, timed)
     yield from _counter_order(view, timed)

@@ -10,10 +10,8 @@ from typing import TypedDict
 from dashfix.inputs.checkpoint_store import (
     CHECKPOINT_VARIANTS,
     FileRecord,
-    IdParts,
     StoreScan,
     latest_per_thread,
-    proc_and_counter,
 )
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
@@ -39,14 +37,12 @@ class StoreView:
     same_id: dict[str, list[FileRecord]] = field(default_factory=dict)
     """Ids carried by several files -> every one of them."""
     names: set[str] = field(default_factory=set)
-    id_parts: list[IdParts | None] = field(default_factory=list)
-    """``proc_and_counter`` of each record's id, aligned with ``scan.records``."""
 
     @classmethod
     def of(cls, scan: StoreScan, rel: str) -> StoreView:
         view = cls(scan, rel, _store_argument(str(scan.path)))
         view.latest = latest_per_thread(scan.records)
-        by_id, parts, same_id = view.by_id, view.id_parts, view.same_id
+        by_id, same_id = view.by_id, view.same_id
         view.names = {record.name for record in scan.records}
         for record in scan.records:
             checkpoint_id = record.checkpoint_id
@@ -54,9 +50,6 @@ class StoreView:
                 first = by_id.setdefault(checkpoint_id, record)
                 if first is not record:
                     same_id.setdefault(checkpoint_id, [first]).append(record)
-                parts.append(proc_and_counter(checkpoint_id))
-            else:
-                parts.append(None)
         return view
 
     def path(self, name: str) -> str:

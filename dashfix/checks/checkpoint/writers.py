@@ -8,21 +8,19 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView, timestamp_ns
 from dashfix.findings import Finding
-from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_store import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
 from dashfix.rules import checkpoint as ck
 
 
 def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
     windows: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    for record, parsed in zip(view.scan.records, view.id_parts, strict=True):
-        if parsed is None or parsed[0] is not IdScheme.CURRENT or record.secs < 0 or (
-            record.problem is not None
-        ):
-            continue
+    for record in view.scan.records:
+        proc = record.proc
+        if not proc or record.secs < 0 or record.problem is not None:
+            continue  # only current-scheme ids name their process
         assert record.thread_id is not None
         moment = timestamp_ns(record)
-        window = windows[record.thread_id].setdefault(parsed[1], [moment, moment])
+        window = windows[record.thread_id].setdefault(proc, [moment, moment])
         window[0], window[1] = min(window[0], moment), max(window[1], moment)
     for thread_id, procs in windows.items():
         if len(procs) < 2:
