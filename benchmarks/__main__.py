@@ -7,7 +7,7 @@ import sys
 
 # Each name is a module in this package with ``main(argv: list[str]) -> int``.
 BENCHMARKS: tuple[str, ...] = (
-    "checkpoint_verify", "gate_outputs", "incremental", "stream_validate",
+    "checkpoint_verify", "gate_outputs", "incremental", "replay", "stream_validate",
 )
 
 
