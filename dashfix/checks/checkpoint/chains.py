@@ -16,7 +16,7 @@ from dashfix.checks.checkpoint.view import (
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_store import CHECKPOINT_VARIANTS, LOAD_SUFFIXES, FileRecord
+from dashfix.inputs.checkpoint_store import LOAD_SUFFIXES, FileRecord
 from dashfix.rules import checkpoint as ck
 
 _by_counter = operator.attrgetter("counter")
@@ -111,7 +111,6 @@ def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding
 
 def check(view: StoreView) -> Iterator[Finding]:
     yield from _duplicates(view)
-    timed = [r for r in view.scan.records
-             if r.secs >= 0 and r.problem is None and r.variant in CHECKPOINT_VARIANTS]
+    timed = view.timed
     yield from _parents(view, timed)
     yield from _counter_order(view, timed)

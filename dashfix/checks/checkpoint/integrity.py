@@ -16,7 +16,7 @@ _NO_COMMAND = frozenset({ck.FILE_UNREADABLE.code, ck.SYMLINK_IN_STORE.code})
 
 def check(view: StoreView) -> Iterator[Finding]:
     rules = rules_by_code()
-    for record in view.scan.records:
+    for record in view.unusual:
         if record.problem is None or record.variant in (TEMP_CHECKPOINT, TEMP_INDEX):
             continue
         rule = rules[record.problem]

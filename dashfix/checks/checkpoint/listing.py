@@ -20,7 +20,7 @@ _BLOCKERS = (
 
 
 def check(view: StoreView) -> Iterator[Finding]:
-    variants = {r.variant for r in view.scan.records if r.problem is None}
+    variants = view.variants
     for writer, own, unreadable in _BLOCKERS:
         if not variants & own:
             continue

@@ -24,7 +24,7 @@ from dashfix.rules import checkpoint as ck
 
 
 def check(view: StoreView) -> Iterator[Finding]:
-    for record in view.scan.records:
+    for record in view.unusual:
         if record.variant == JSON:
             yield ck.LEGACY_JSON.at(
                 view.path(record.name), f"{record.name}: legacy JSON checkpoint; current "

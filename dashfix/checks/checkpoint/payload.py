@@ -17,7 +17,7 @@ from dashfix.rules import checkpoint as ck
 
 
 def check(view: StoreView) -> Iterator[Finding]:
-    for record in view.scan.records:
+    for record in view.unusual:
         if record.problem is not None or record.variant not in CHECKPOINT_VARIANTS:
             continue
         path = view.path(record.name)

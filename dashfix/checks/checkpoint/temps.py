@@ -31,7 +31,7 @@ def _why_not_promotable(record: FileRecord, view: StoreView) -> str | None:
 
 def check(view: StoreView) -> Iterator[Finding]:
     now_ns = time.time_ns()
-    for record in view.scan.records:
+    for record in view.unusual:
         if record.variant not in (TEMP_CHECKPOINT, TEMP_INDEX):
             continue
         age_seconds = (now_ns - record.mtime_ns) / 1e9

@@ -12,7 +12,7 @@ from dashfix.rules import checkpoint as ck
 
 
 def check(view: StoreView) -> Iterator[Finding]:
-    records = view.scan.records
+    records = view.unusual
     plain = sum(1 for r in records if r.variant == VERSIONED)
     compressed = sum(1 for r in records if r.variant == VERSIONED_GZ)
     if plain and compressed:

@@ -9,6 +9,7 @@ from typing import TypedDict
 
 from dashfix.inputs.checkpoint_store import (
     CHECKPOINT_VARIANTS,
+    DCHK,
     FileRecord,
     StoreScan,
     latest_per_thread,
@@ -37,19 +38,39 @@ class StoreView:
     same_id: dict[str, list[FileRecord]] = field(default_factory=dict)
     """Ids carried by several files -> every one of them."""
     names: set[str] = field(default_factory=set)
+    timed: list[FileRecord] = field(default_factory=list)
+    """Loadable checkpoints with a known timestamp (what chains and writers compare)."""
+    unusual: list[FileRecord] = field(default_factory=list)
+    """Every record except plain, healthy DCHK checkpoints: all that per-file checks need
+    to look at, so they stay cheap on a big healthy store."""
+    variants: set[str] = field(default_factory=set)
+    """Variants of the records that read without a problem."""
 
     @classmethod
     def of(cls, scan: StoreScan, rel: str) -> StoreView:
         view = cls(scan, rel, _store_argument(str(scan.path)))
         view.latest = latest_per_thread(scan.records)
-        by_id, same_id = view.by_id, view.same_id
+        by_id, same_id, timed, unusual = view.by_id, view.same_id, view.timed, view.unusual
         view.names = {record.name for record in scan.records}
         for record in scan.records:
             checkpoint_id = record.checkpoint_id
-            if checkpoint_id is not None and record.variant in CHECKPOINT_VARIANTS:
+            variant = record.variant
+            if variant == DCHK and record.problem is None and not record.flags and (
+                record.secs >= 0
+            ):
+                timed.append(record)
+            else:
+                unusual.append(record)
+                if record.problem is None:
+                    view.variants.add(variant)
+                    if record.secs >= 0 and variant in CHECKPOINT_VARIANTS:
+                        timed.append(record)
+            if checkpoint_id is not None and variant in CHECKPOINT_VARIANTS:
                 first = by_id.setdefault(checkpoint_id, record)
                 if first is not record:
                     same_id.setdefault(checkpoint_id, [first]).append(record)
+        if len(unusual) < len(scan.records):
+            view.variants.add(DCHK)
         return view
 
     def path(self, name: str) -> str:

@@ -14,9 +14,9 @@ from dashfix.rules import checkpoint as ck
 
 def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
     windows: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    for record in view.scan.records:
+    for record in view.timed:
         proc = record.proc
-        if not proc or record.secs < 0 or record.problem is not None:
+        if not proc:
             continue  # only current-scheme ids name their process
         assert record.thread_id is not None
         moment = timestamp_ns(record)
@@ -40,7 +40,7 @@ def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
 
 def check(view: StoreView) -> Iterator[Finding]:
     yield from _overlapping_procs(view)
-    variants = {r.variant for r in view.scan.records}
+    variants = view.variants
     unlocked = sorted(variants & {GZIP, VERSIONED, VERSIONED_GZ})
     if unlocked and variants & {DCHK, LEGACY}:
         yield ck.UNLOCKED_VARIANT.at(
