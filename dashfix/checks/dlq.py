@@ -185,26 +185,8 @@ class DumpChecker:
             self.add(rules.SHA256_MISMATCH if problem.sha256 else rules.TRUNCATION_INCONSISTENT,
                      line, problem.message, record=record, expected=problem.expected,
                      actual=problem.actual)
-        verdict = None
-        if broken:
-            pass  # already reported; the payload contradicts its own record
-        elif record.payload is None:
-            self.add(rules.PAYLOAD_OMITTED, line,
-                     f"websocket-server record has no payload ({record.full_size} bytes, "
-                     "DLQ_INCLUDE_FULL_PAYLOAD off); not replayable", record=record)
-        elif record.truncated:
-            self.add(rules.PAYLOAD_TRUNCATED, line,
-                     f"payload truncated to {len(record.payload)} of {record.full_size} bytes; "
-                     "not decoded, SHA-256 not checkable, not replayable", record=record,
-                     details={"included_bytes": len(record.payload),
-                              "size_bytes": record.full_size})
-        else:
-            verdict = validate_frame(record.payload, limit=self.options.limit, path=self.rel,
-                                     record=line.index, offset=line.offset)
-            if verdict.ok:
-                result.replayable += 1
-            else:
-                self._not_frame(line, record, verdict)
+        # A payload that contradicts its own record is already reported: not decoded.
+        verdict = None if broken else self._payload(line, record)
         if record.producer_side:
             result.producer_side += 1
             thread_id = record.thread_id
@@ -214,6 +196,28 @@ class DumpChecker:
                 thread_id, sequences = thread or thread_id, tuple(found)
             self.producer.append(_ProducerSide(line, record, thread_id, sequences))
         return verdict if verdict is not None and verdict.ok else None
+
+    def _payload(self, line: DumpLine, record: DlqRecord) -> FrameVerdict | None:
+        """Decode a full payload as a frame; say why an omitted or truncated one is not."""
+        if record.payload is None:
+            self.add(rules.PAYLOAD_OMITTED, line,
+                     f"websocket-server record has no payload ({record.full_size} bytes, "
+                     "DLQ_INCLUDE_FULL_PAYLOAD off); not replayable", record=record)
+            return None
+        if record.truncated:
+            self.add(rules.PAYLOAD_TRUNCATED, line,
+                     f"payload truncated to {len(record.payload)} of {record.full_size} bytes; "
+                     "not decoded, SHA-256 not checkable, not replayable", record=record,
+                     details={"included_bytes": len(record.payload),
+                              "size_bytes": record.full_size})
+            return None
+        verdict = validate_frame(record.payload, limit=self.options.limit, path=self.rel,
+                                 record=line.index, offset=line.offset)
+        if verdict.ok:
+            self.result.replayable += 1
+        else:
+            self._not_frame(line, record, verdict)
+        return verdict
 
     def _not_frame(self, line: DumpLine, record: DlqRecord, verdict: FrameVerdict) -> None:
         codes = sorted({f.code for f in verdict.findings if f.severity is Severity.ERROR}
