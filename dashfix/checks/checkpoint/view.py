@@ -74,6 +74,9 @@ class StoreView:
         return view
 
     def path(self, name: str) -> str:
+        """``name`` in the store relative to the scanned root; "." is the store itself."""
+        if name == ".":
+            return self.rel
         return name if self.rel == "." else f"{self.rel}/{name}"
 
     @property
