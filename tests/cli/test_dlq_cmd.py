@@ -141,3 +141,17 @@ def test_replay_missing_dump_exits_3(cli: Cli, tmp_path: Path) -> None:
     result = cli("dlq", "replay", str(tmp_path / "absent.jsonl"), "--to", str(tmp_path / "o"))
     assert result.exit_code == 3
     assert not (tmp_path / "o").exists()
+
+
+def test_verify_gates_a_folder_with_dumps_and_logs(cli: Cli, tmp_path: Path) -> None:
+    shutil.copy(INTEROP, tmp_path / "dlq.jsonl")
+    healthy_dump(tmp_path / "clean-dlq.jsonl")
+    result = cli("verify", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1
+    document = result.json()
+    assert [(f["code"], f["path"], f["record"]) for f in document["findings"]] == [
+        ("DQ309", "dlq.jsonl", 1), ("DQ311", "dlq.jsonl", 2), ("DQ304", "dlq.jsonl", 3),
+        ("DQ303", "dlq.jsonl", 4)]
+    assert document["summary"]["checked"]["dumps"] == 2
+    (tmp_path / "dlq.jsonl").unlink()
+    assert cli("verify", str(tmp_path), "--format", "json").exit_code == 0
