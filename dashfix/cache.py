@@ -457,7 +457,16 @@ def finding_from_wire(wire: Any) -> Finding:
     (code, severity, path, message, thread_id, checkpoint_id, offset, record, expected,
      actual, fix_command, key, details) = wire
     return Finding(code, Severity(severity), path, message, thread_id, checkpoint_id, offset,
-                   record, expected, actual, fix_command, key, dict(details))
+                   record, expected, actual, fix_command, key, _as_json(details))
+
+
+def _as_json(value: Any) -> Any:
+    """The cache reads arrays back as tuples; findings carry the lists they were made with."""
+    if isinstance(value, tuple | list):
+        return [_as_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    return value
 
 
 def memoized(

@@ -19,9 +19,14 @@ from dashfix.cache import (
     decode_cache,
     decode_entries,
     encode_cache,
+    folder_fingerprint,
+    memoized,
     open_cache,
     read_at,
 )
+from dashfix.context import CheckContext, VerifyOptions
+from dashfix.findings import Finding, Severity
+from dashfix.sampling import Sample, Selection
 
 OLD = 1_600_000_000_000_000_000
 """An mtime far in the past, so entries are not racy."""
@@ -275,3 +280,89 @@ def test_unreadable_files_are_not_cached(tmp_path: Path) -> None:
     result = target.summary("a.bin", os.stat(store / "a.bin"), read=lambda: None,
                             decode=lambda: "unreadable", to_wire=str, from_wire=str)
     assert result == "unreadable" and target.current == {}
+
+
+def _ctx(tmp_path: Path, selection: Selection | None = None) -> CheckContext:
+    verify_cache, _ = open_cache(tmp_path / "cache")
+    return CheckContext(root=tmp_path, options=VerifyOptions(), cache=verify_cache,
+                        selection=selection or Selection())
+
+
+FINDING = Finding("CK104", Severity.ERROR, "store/a.bin", "crc", thread_id="t",
+                  checkpoint_id="a", offset=4, expected="1", actual="2", key="k",
+                  details={"crc": [1, 2]})
+
+
+class Check:
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        self.runs = 0
+
+    def __call__(self, ctx: CheckContext) -> list[Finding]:
+        self.runs += 1
+        ctx.stats["files"] += 2
+        return self.findings
+
+
+def _memo_run(tmp_path: Path, store: Path, check: Check, *, timeless: bool = True,
+              selection: Selection | None = None) -> tuple[list[Finding], CheckContext]:
+    ctx = _ctx(tmp_path, selection)
+    findings = list(memoized(ctx, "checkpoint-store", store, "store", lambda: check(ctx),
+                             timeless=lambda found: timeless))
+    assert ctx.cache is not None
+    ctx.cache.save()
+    return findings, ctx
+
+
+def test_whole_result_is_replayed_while_the_folder_is_unchanged(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
+    check = Check([FINDING])
+    first, _ = _memo_run(tmp_path, store, check)
+    replayed, ctx = _memo_run(tmp_path, store, check)
+    assert check.runs == 1
+    assert replayed == first == [FINDING]
+    assert ctx.stats["files"] == 2
+    os.utime(store / "b.bin", ns=(OLD + 10**9, OLD + 10**9))
+    _memo_run(tmp_path, store, check)
+    assert check.runs == 2
+    (store / "c.bin").write_bytes(b"c")
+    _memo_run(tmp_path, store, check)
+    assert check.runs == 3
+
+
+def test_results_stating_the_time_and_partial_runs_are_not_replayed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+    check = Check([FINDING])
+    _memo_run(tmp_path, store, check, timeless=False)
+    _memo_run(tmp_path, store, check)
+    assert check.runs == 2
+    _memo_run(tmp_path, store, check, selection=Selection(sample=Sample(1, 1)))
+    assert check.runs == 3
+
+
+def test_a_folder_changing_during_the_check_is_not_memoised(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa"})
+
+    class Racing(Check):
+        def __call__(self, ctx: CheckContext) -> list[Finding]:
+            if self.runs == 0:
+                (store / "late.bin").write_bytes(b"x")
+            return super().__call__(ctx)
+
+    check = Racing([])
+    _memo_run(tmp_path, store, check)
+    _memo_run(tmp_path, store, check)
+    assert check.runs == 2
+
+
+def test_folder_fingerprint_depends_on_context_and_every_entry(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
+    base = folder_fingerprint(store, "store")
+    assert folder_fingerprint(store, "store") == base
+    assert folder_fingerprint(store, "other/store") != base
+    os.chmod(store / "a.bin", 0o600)
+    assert folder_fingerprint(store, "store") != base

@@ -214,3 +214,23 @@ def test_max_duration_says_what_was_not_checked(cli: Cli, store: Path) -> None:
 def test_bad_partial_options_are_usage_errors(cli: Cli, store: Path, args: tuple[str, ...]) -> None:
     result = cli("verify", str(store), *args)
     assert result.exit_code == 2
+
+
+def test_stream_logs_are_sampled_whole(cli: Cli, tmp_path: Path) -> None:
+    from dashfix.testing.streams import healthy_values, write_kcat
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    names = [f"capture-{number}.kcat" for number in range(9)]
+    for name in names:
+        write_kcat(logs / name, healthy_values())
+    assert _summary(_verify(cli, logs))["checked"]["logs"] == len(names)
+    read = 0
+    for part in (1, 2, 3):
+        summary = _summary(_verify(cli, logs, "--sample", f"{part}/3"))
+        count = summary["checked"].get("logs", 0)
+        read += count
+        if count < len(names):
+            assert any(f"{len(names) - count} file(s) outside" in note
+                       for note in summary["not_checked"])
+    assert read == len(names)
