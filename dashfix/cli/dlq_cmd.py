@@ -117,7 +117,17 @@ def validate_command(
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         RENDERERS["text"](report, sys.stdout)
+        sys.stdout.write(_summary_line(result, log is not None) + "\n")
     return int(report.exit_code())
+
+
+def _summary_line(result: DumpResult, against: bool) -> str:
+    line = (f"DLQ records: {result.unique} unique of {result.records} lines, "
+            f"{result.replayable} replayable, {result.producer_side} producer-side")
+    if against:
+        line += (f"; main log: {result.log_rejected} of {result.log_records} records rejected "
+                 "by the consumer")
+    return line
 
 
 @dlq_app.command(

@@ -77,6 +77,7 @@ def test_text_output_and_fail_on(cli: Cli) -> None:
     result = cli("dlq", "validate", str(INTEROP))
     assert result.exit_code == 1
     assert "DQ303" in result.stdout and "1 DLQ dump" in result.stdout
+    assert "DLQ records: 3 unique of 5 lines, 1 replayable, 0 producer-side" in result.stdout
     assert cli("dlq", "validate", str(INTEROP), "--fail-on", "never").exit_code == 0
 
 
