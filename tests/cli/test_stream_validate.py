@@ -152,3 +152,12 @@ def test_verify_limits_option(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert [f["code"] for f in result.json()["findings"]] == ["ST240"]
     assert fixture.path.name == "log.kcat"
+
+
+def test_findings_in_a_folder_of_frames_name_the_member(cli: Cli, tmp_path: Path) -> None:
+    folder = write_frames_dir(tmp_path / "frames", healthy_values())
+    (folder / "000003.frame").write_bytes(b"\x07junk")
+    result = cli("stream", "validate", str(folder), "--format", "json")
+    assert result.exit_code == 1
+    assert [(f["code"], f["path"], f["record"]) for f in result.json()["findings"]] == [
+        ("ST211", "frames/000003.frame", 3), ("ST250", "frames/000005.frame", 5)]

@@ -97,14 +97,13 @@ def check_log(
                 count -= 1
             continue
         result.input_format = item.source_format
-        verdict = validate_frame(
-            item.value, limit=limit, path=_record_path(rel, item.member), record=item.index,
-            offset=item.offset, unframed=item.unframed,
-        )
+        where = rel if item.member is None else _record_path(rel, item.member)
+        verdict = validate_frame(item.value, limit=limit, path=where, record=item.index,
+                                 offset=item.offset, unframed=item.unframed)
         if verdict.findings:
             findings.extend(verdict.findings)
         if verdict.message is not None:
-            tracker.observe(verdict.message, item.index, item.offset)
+            tracker.observe(verdict.message, item.index, item.offset, where)
     if progress is not None:
         progress.advance(count % PROGRESS_EVERY)
     findings.extend(tracker.finish())

@@ -44,6 +44,7 @@ class _Gap:
     offset: int
     before: int
     """The sequence whose arrival revealed the gap."""
+    path: str
 
 
 @dataclass(slots=True)
@@ -95,15 +96,17 @@ class SequenceTracker:
         self.findings: list[Finding] = []
         self._record = 0
         self._offset = 0
+        self._path = path
 
     def _add(self, rule: Rule, message: str, thread_id: str | None, key: str, **kw: Any) -> None:
         self.findings.append(
-            rule.at(self.path, f"record {self._record} (byte {self._offset}): {message}",
+            rule.at(self._path, f"record {self._record} (byte {self._offset}): {message}",
                     record=self._record, offset=self._offset, thread_id=thread_id, key=key, **kw)
         )
 
-    def observe(self, message: Any, record: int, offset: int) -> None:
-        """One decoded DashStreamMessage, located at ``record`` / byte ``offset``."""
+    def observe(self, message: Any, record: int, offset: int, path: str | None = None) -> None:
+        """One decoded DashStreamMessage, located at ``record`` / byte ``offset`` (of the
+        member file ``path`` when the log is a folder of frames)."""
         which = message.WhichOneof("message")
         if which is None:
             return
@@ -114,6 +117,7 @@ class SequenceTracker:
             return
         self._record = record
         self._offset = offset
+        self._path = path or self.path
         thread = self.threads.get(thread_id)
         if thread is None:
             thread = self.threads[thread_id] = ThreadSummary(thread_id)
@@ -250,7 +254,7 @@ class SequenceTracker:
 
     def _open_gap(self, thread: ThreadSummary, expected: int, sequence: int) -> None:
         thread.open_gaps.append(_Gap(expected, sequence - 1, self._record, self._offset,
-                                     sequence))
+                                     sequence, self._path))
         if len(thread.open_gaps) > MAX_OPEN_GAPS:
             self._report_gap(thread.open_gaps.pop(0), thread)
 
@@ -260,7 +264,7 @@ class SequenceTracker:
         for position, gap in enumerate(gaps):
             if gap.first <= sequence <= gap.last:
                 gaps[position:position + 1] = [
-                    _Gap(start, end, gap.record, gap.offset, gap.before)
+                    _Gap(start, end, gap.record, gap.offset, gap.before, gap.path)
                     for start, end in ((gap.first, sequence - 1), (sequence + 1, gap.last))
                     if start <= end
                 ]
@@ -275,7 +279,7 @@ class SequenceTracker:
         thread_id = thread.thread_id
         self.findings.append(
             rules.SEQUENCE_GAP.at(
-                self.path,
+                gap.path,
                 f"record {gap.record} (byte {gap.offset}): thread {thread_id!r} is missing "
                 f"sequence {span} ({count} message(s)) before {gap.before}",
                 record=gap.record, offset=gap.offset, thread_id=thread_id,
