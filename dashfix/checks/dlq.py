@@ -83,8 +83,12 @@ class AgainstLog:
 
 @dataclass(frozen=True, slots=True)
 class _ProducerSide:
-    line: DumpLine
-    record: DlqRecord
+    """What a producer-side finding needs (not the payload: memory stays small)."""
+
+    index: int
+    offset: int
+    topic: str | None
+    error_type: str
     thread_id: str | None
     sequences: tuple[int, ...]
 
@@ -135,12 +139,10 @@ class DumpChecker:
         self.index = _DlqIndex()
         self.producer: list[_ProducerSide] = []
 
-    def add(self, rule: Rule, line: DumpLine, message: str, *, at: int = 0,
-            record: DlqRecord | None = None, **kw: Any) -> None:
+    def add(self, rule: Rule, index: int, offset: int, message: str, **kw: Any) -> None:
         self.result.findings.append(rule.at(
-            self.rel, f"record {line.index} (byte {line.offset + at}): {message}",
-            record=line.index, offset=line.offset + at, key=f"record {line.index}",
-            thread_id=None if record is None else record.thread_id, **kw))
+            self.rel, f"record {index} (byte {offset}): {message}",
+            record=index, offset=offset, key=f"record {index}", **kw))
 
     def run(self) -> None:
         try:
@@ -155,13 +157,13 @@ class DumpChecker:
         self.result.records += 1
         item = line.item
         if isinstance(item, LineTooLong):
-            self.add(rules.LINE_TOO_LONG, line,
+            self.add(rules.LINE_TOO_LONG, line.index, line.offset,
                      f"line of {item.length} bytes is over --max-line-bytes {item.cap}; "
                      "skipped unread", expected=f"<= {item.cap} bytes",
                      actual=f"{item.length} bytes")
             return None
         if isinstance(item, DlqProblem):
-            self.add(_FAULT_RULES[item.fault], line, item.message, at=item.column,
+            self.add(_FAULT_RULES[item.fault], line.index, line.offset + item.column, item.message,
                      expected=item.expected, actual=item.actual)
             return None
         return self.record(line, item)
@@ -169,9 +171,9 @@ class DumpChecker:
     def record(self, line: DumpLine, record: DlqRecord) -> FrameVerdict | None:
         first = self.seen.get(record.trace_id)
         if first is not None:
-            self.add(rules.DUPLICATE_TRACE_ID, line,
+            self.add(rules.DUPLICATE_TRACE_ID, line.index, line.offset,
                      f"trace_id {record.trace_id} already seen at record {first} (retried DLQ "
-                     "send); counted once", record=record, actual=record.trace_id,
+                     "send); counted once", thread_id=record.thread_id, actual=record.trace_id,
                      details={"first_record": first})
             return None
         self.seen[record.trace_id] = line.index
@@ -183,7 +185,8 @@ class DumpChecker:
         broken = inconsistencies(record)
         for problem in broken:
             self.add(rules.SHA256_MISMATCH if problem.sha256 else rules.TRUNCATION_INCONSISTENT,
-                     line, problem.message, record=record, expected=problem.expected,
+                     line.index, line.offset, problem.message, thread_id=record.thread_id,
+                     expected=problem.expected,
                      actual=problem.actual)
         # A payload that contradicts its own record is already reported: not decoded.
         verdict = None if broken else self._payload(line, record)
@@ -194,20 +197,22 @@ class DumpChecker:
             if verdict is not None and verdict.message is not None:
                 thread, found = payload_sequences(verdict.message)
                 thread_id, sequences = thread or thread_id, tuple(found)
-            self.producer.append(_ProducerSide(line, record, thread_id, sequences))
+            self.producer.append(_ProducerSide(line.index, line.offset, record.topic,
+                                               record.error_type, thread_id, sequences))
         return verdict if verdict is not None and verdict.ok else None
 
     def _payload(self, line: DumpLine, record: DlqRecord) -> FrameVerdict | None:
         """Decode a full payload as a frame; say why an omitted or truncated one is not."""
         if record.payload is None:
-            self.add(rules.PAYLOAD_OMITTED, line,
+            self.add(rules.PAYLOAD_OMITTED, line.index, line.offset,
                      f"websocket-server record has no payload ({record.full_size} bytes, "
-                     "DLQ_INCLUDE_FULL_PAYLOAD off); not replayable", record=record)
+                     "DLQ_INCLUDE_FULL_PAYLOAD off); not replayable", thread_id=record.thread_id)
             return None
         if record.truncated:
-            self.add(rules.PAYLOAD_TRUNCATED, line,
+            self.add(rules.PAYLOAD_TRUNCATED, line.index, line.offset,
                      f"payload truncated to {len(record.payload)} of {record.full_size} bytes; "
-                     "not decoded, SHA-256 not checkable, not replayable", record=record,
+                     "not decoded, SHA-256 not checkable, not replayable",
+                     thread_id=record.thread_id,
                      details={"included_bytes": len(record.payload),
                               "size_bytes": record.full_size})
             return None
@@ -222,22 +227,21 @@ class DumpChecker:
     def _not_frame(self, line: DumpLine, record: DlqRecord, verdict: FrameVerdict) -> None:
         codes = sorted({f.code for f in verdict.findings if f.severity is Severity.ERROR}
                        or {f.code for f in verdict.findings})
-        self.add(rules.PAYLOAD_NOT_FRAME, line,
+        self.add(rules.PAYLOAD_NOT_FRAME, line.index, line.offset,
                  f"payload ({verdict.frame_size} bytes, {verdict.kind.value}) is not a valid "
                  f"frame: {first_error(verdict)} [{', '.join(codes)}]; not replayable",
-                 record=record, expected="a valid frame", actual=", ".join(codes),
+                 thread_id=record.thread_id, expected="a valid frame", actual=", ".join(codes),
                  details={"frame_findings": [{"code": f.code, "message": f.message}
                                              for f in verdict.findings],
                           **verdict.size_details()})
 
     def producer_findings(self, gaps: list[Finding] | None, log_rel: str | None) -> None:
         for side in self.producer:
-            record = side.record
             what = (f"thread {side.thread_id!r} sequence "
                     + _span(side.sequences) if side.sequences else
                     f"thread {side.thread_id!r}" if side.thread_id else "its message")
-            topic = f"topic {record.topic!r}" if record.topic else "the main topic"
-            message = (f"producer-side record ({record.error_type}): {what} never reached "
+            topic = f"topic {side.topic!r}" if side.topic else "the main topic"
+            message = (f"producer-side record ({side.error_type}): {what} never reached "
                        f"{topic}; it explains a sequence gap there")
             details: dict[str, Any] = {"sequences": list(side.sequences)}
             if gaps is not None and side.thread_id and side.sequences:
@@ -248,8 +252,8 @@ class DumpChecker:
                                            "offset": hit.offset}
                 else:
                     message += f" (no such gap in {log_rel})"
-            self.add(rules.PRODUCER_SIDE, side.line, message, record=side.record,
-                     details=details)
+            self.add(rules.PRODUCER_SIDE, side.index, side.offset, message,
+                     thread_id=side.thread_id, details=details)
 
 
 def _span(sequences: tuple[int, ...]) -> str:
