@@ -13,9 +13,12 @@ Add further commands to ``MEASURED`` to compare them with the same baseline in t
 from __future__ import annotations
 
 import argparse
+import atexit
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +43,18 @@ def _dashfix(*args: str) -> Callable[[Path], list[str]]:
 
 
 def _rebuild_index_from_corrupt(store: Path) -> list[str]:
-    """rebuild-index with a real write: each run cuts 5 bytes off index.bin (bug #17), the
-    rebuild writes the same bytes back, and its backup is removed, so every repetition
+    """rebuild-index with a real write, on a private hard-linked copy of the store with its
+    own index.bin and lock file (so verify on the original, or a concurrent run of this
+    benchmark, never sees it). Each run cuts 5 bytes off the copy's index.bin (bug #17); the
+    rebuild writes the same bytes back and its backup is removed, so every repetition
     starts from the same state."""
-    index, quoted = shlex.quote(str(store / "index.bin")), shlex.quote(str(store))
+    copy = Path(tempfile.mkdtemp(prefix="rebuild-index-", dir=store.parent))
+    atexit.register(shutil.rmtree, copy, True)
+    subprocess.run(["cp", "-al", f"{store}/.", str(copy)], check=True)
+    for name in ("index.bin", ".checkpoint.lock"):
+        (copy / name).unlink()
+        shutil.copyfile(store / name, copy / name)
+    index, quoted = shlex.quote(str(copy / "index.bin")), shlex.quote(str(copy))
     return ["sh", "-c", f"truncate -s -5 {index} && {shlex.quote(sys.executable)} -m dashfix "
             f"rebuild-index {quoted} --format json && rm -f {quoted}/index.bin.dashfix-*.bak"]
 
