@@ -234,3 +234,23 @@ def test_stream_logs_are_sampled_whole(cli: Cli, tmp_path: Path) -> None:
             assert any(f"{len(names) - count} file(s) outside" in note
                        for note in summary["not_checked"])
     assert read == len(names)
+
+
+def test_a_full_disk_warns_and_never_makes_the_run_clean(
+    cli: Cli, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from dashfix import cache as cache_module
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    victim = _bins(store)[2]
+    flip_byte(victim, victim.stat().st_size - 1, 0x01)
+    monkeypatch.setattr(cache_module, "_replace", full)
+    result = _verify(cli, store, "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 1 and CRC in _codes(result)
+    assert "the disk is full" in result.stderr
+    assert any("the disk is full" in note for note in _summary(result)["notes"])
+    assert _cache_files(tmp_path / "cache") == []
