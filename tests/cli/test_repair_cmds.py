@@ -245,6 +245,8 @@ def test_locked_store_exits_4_and_writes_nothing(cli, tmp_path: Path) -> None:
         assert result.exit_code == ExitCode.LOCKED
         assert "locked" in result.stderr
         assert snapshot(tmp_path) == before
+        # A dry run takes no lock.
+        assert cli("rebuild-index", str(store), "--dry-run").exit_code == ExitCode.CLEAN
     finally:
         holder.kill()
         holder.wait()
