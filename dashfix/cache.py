@@ -233,23 +233,25 @@ class TargetMemo:
         self.current = (fingerprint, value)
 
 
-def folder_fingerprint(folder: Path, context: str) -> int:
+def folder_fingerprint(folder: Path, context: str) -> tuple[int, int]:
     """A digest of ``context`` and the (name, stat key) of every entry directly in
     ``folder``, symlinks not followed: any file added, removed, renamed, rewritten or
-    chmod-ed changes it.
+    chmod-ed changes it. Also the newest mtime_ns seen, to tell a racy folder.
 
     The per-entry digests are summed (mod 2**64) rather than hashed in sorted order: the
     listing order then does not matter and no 100,000-item sort or buffer is needed.
     """
     total = content_digest(context.encode("utf-8", "surrogateescape"))
+    newest = 0
     with os.scandir(folder) as entries:
         for entry in entries:
             info = entry.stat(follow_symlinks=False)
+            newest = max(newest, info.st_mtime_ns)
             total += content_digest(
                 f"{entry.name}\0{info.st_dev} {info.st_ino} {info.st_size} {info.st_mtime_ns} "
                 f"{info.st_mode}".encode("utf-8", "surrogateescape")
             )
-    return total & _U64
+    return total & _U64, newest
 
 
 @dataclass
@@ -482,7 +484,7 @@ def memoized(
         yield from check()
         return
     try:
-        fingerprint = folder_fingerprint(folder, rel)
+        fingerprint, newest = folder_fingerprint(folder, rel)
     except OSError:
         yield from check()  # the check reports why the folder cannot be listed
         return
@@ -495,14 +497,16 @@ def memoized(
         return
     before = Counter(ctx.stats)
     findings = list(check())
-    # A folder that changed while it was checked may have been seen half old, half new.
-    if timeless(findings) and _unchanged(folder, rel, fingerprint):
+    # A folder that changed while it was checked may have been seen half old, half new; one
+    # written within the mtime granularity may change again without its fingerprint.
+    racy = newest >= ctx.cache.started_ns - RACY_WINDOW_NS
+    if timeless(findings) and not racy and _unchanged(folder, rel, fingerprint):
         memo.put(fingerprint, (dict(ctx.stats - before), [finding_to_wire(f) for f in findings]))
     yield from findings
 
 
 def _unchanged(folder: Path, rel: str, fingerprint: int) -> bool:
     try:
-        return folder_fingerprint(folder, rel) == fingerprint
+        return folder_fingerprint(folder, rel)[0] == fingerprint
     except OSError:
         return False

@@ -350,6 +350,7 @@ def test_a_folder_changing_during_the_check_is_not_memoised(tmp_path: Path) -> N
         def __call__(self, ctx: CheckContext) -> list[Finding]:
             if self.runs == 0:
                 (store / "late.bin").write_bytes(b"x")
+                os.utime(store / "late.bin", ns=(OLD, OLD))
             return super().__call__(ctx)
 
     check = Racing([])
@@ -361,8 +362,20 @@ def test_a_folder_changing_during_the_check_is_not_memoised(tmp_path: Path) -> N
 def test_folder_fingerprint_depends_on_context_and_every_entry(tmp_path: Path) -> None:
     store = tmp_path / "store"
     _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
-    base = folder_fingerprint(store, "store")
-    assert folder_fingerprint(store, "store") == base
-    assert folder_fingerprint(store, "other/store") != base
+    base, newest = folder_fingerprint(store, "store")
+    assert newest == OLD
+    assert folder_fingerprint(store, "store")[0] == base
+    assert folder_fingerprint(store, "other/store")[0] != base
     os.chmod(store / "a.bin", 0o600)
-    assert folder_fingerprint(store, "store") != base
+    assert folder_fingerprint(store, "store")[0] != base
+
+
+def test_a_freshly_written_folder_is_not_memoised(tmp_path: Path) -> None:
+    """Same-tick rewrites keep the stat key: a racy folder is checked again next time."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "a.bin").write_bytes(b"aaa")
+    check = Check([])
+    _memo_run(tmp_path, store, check)
+    _memo_run(tmp_path, store, check)
+    assert check.runs == 2
