@@ -173,15 +173,19 @@ def _with_tail(base: FileRecord, payload: memoryview, head: CheckpointHead,
     # One positional constructor call: this is the per-file hot path.
     tails = parse_tail(payload, head)
     tail = tails.unique
+    checkpoint_id = head.checkpoint_id
     thread_id = _intern(head.thread_id)
+    parsed = proc_and_counter(checkpoint_id)
+    flags |= identity_flags(base.name, base.variant, checkpoint_id, thread_id, parsed)
+    proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
     if tail is None:
         return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
-                          None, None, head.checkpoint_id, thread_id, None, -1, 0, None, -1,
-                          tails.ambiguous, head.state_start, -1, -1, flags)
+                          None, None, checkpoint_id, thread_id, None, -1, 0, None, -1,
+                          tails.ambiguous, head.state_start, -1, -1, flags, proc, counter)
     return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None, None,
-                      None, head.checkpoint_id, thread_id, _intern(tail.node), tail.secs,
+                      None, checkpoint_id, thread_id, _intern(tail.node), tail.secs,
                       tail.nanos, tail.parent_id, len(tail.metadata), False, head.state_start,
-                      tail.state_end, -1, flags)
+                      tail.state_end, -1, flags, proc, counter)
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
@@ -269,11 +273,16 @@ def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
     except DecodeError as exc:
         return _problem(base, ck.PAYLOAD_UNDECODABLE.code,
                         f"the Versioned checkpoint does not decode: {exc.reason}", exc.offset)
+    checkpoint_id, thread_id = versioned.checkpoint_id, _intern(versioned.thread_id)
+    parsed = proc_and_counter(checkpoint_id)
     record = base._replace(
-        checkpoint_id=versioned.checkpoint_id, thread_id=sys.intern(versioned.thread_id),
+        checkpoint_id=checkpoint_id, thread_id=thread_id,
         node=sys.intern(versioned.node), secs=versioned.secs, nanos=versioned.nanos,
         parent_id=versioned.parent_id, metadata_count=len(versioned.metadata),
         schema_version=versioned.version,
+        flags=identity_flags(base.name, base.variant, checkpoint_id, thread_id, parsed),
+        proc=None if parsed is None else parsed[1],
+        counter=-1 if parsed is None else parsed[2],
     )
     if not versioned.data_is_json:
         return _problem(record, ck.VERSIONED_DATA_NOT_JSON.code,
@@ -372,18 +381,6 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     """Read, verify and decode one regular store file (``dir_fd``: the store's descriptor
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
-    record = _summarise(dir_fd, name, info)
-    checkpoint_id = record.checkpoint_id
-    if checkpoint_id is None or record.variant not in CHECKPOINT_VARIANTS:
-        return record
-    parsed = proc_and_counter(checkpoint_id)
-    flags = record.flags | (identity_flags(record, parsed) if record.problem is None else 0)
-    if parsed is None:
-        return record._replace(flags=flags) if flags != record.flags else record
-    return record._replace(flags=flags, proc=parsed[1], counter=parsed[2])
-
-
-def _summarise(dir_fd: int | str, name: str, info: os.stat_result) -> FileRecord:
     by_name = _classify_name(name)
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if by_name is Variant.TEMP_INDEX:
@@ -569,16 +566,14 @@ def expected_name(record: FileRecord) -> str:
     return f"{record.checkpoint_id}{SUFFIX[record.variant]}"
 
 
-def identity_flags(record: FileRecord, parsed: IdParts | None) -> int:
-    """FLAG_* bits for a readable checkpoint's name and ids (computed where it is read);
+def identity_flags(name: str, variant: str, checkpoint_id: str, thread_id: str,
+                   parsed: IdParts | None) -> int:
+    """FLAG_* bits for a checkpoint's name and ids (computed where the file is read);
     ``parsed`` is ``proc_and_counter`` of its id."""
-    checkpoint_id, thread_id = record.checkpoint_id, record.thread_id
-    if checkpoint_id is None or thread_id is None or record.variant not in CHECKPOINT_VARIANTS:
-        return 0
     flags = 0
     if is_path_unsafe(checkpoint_id) is not None or is_path_unsafe(thread_id) is not None:
         flags |= FLAG_PATH_UNSAFE
-    elif record.name != checkpoint_id + SUFFIX[record.variant]:
+    elif name != checkpoint_id + SUFFIX[variant]:
         flags |= FLAG_NAME_MISMATCH
     if parsed is not None and parsed[0] is IdScheme.CURRENT:
         own = checkpoint_id.rsplit("_", 2)[0] == thread_id

@@ -30,7 +30,7 @@ def check(view: StoreView) -> Iterator[Finding]:
                 view.path(record.name), f"{record.name}: legacy JSON checkpoint; current "
                 "DashFlow ignores .json files", thread_id=record.thread_id,
                 checkpoint_id=record.checkpoint_id)
-        elif record.flags & IDENTITY_FLAGS:
+        elif record.flags & IDENTITY_FLAGS and record.problem is None:
             yield from _identity_findings(view, record)
 
 
