@@ -1,0 +1,51 @@
+"""Unit properties of the checkpoint check families' shared helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dashfix.checks.checkpoint.temps import describe_age
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.formats.ids import IdScheme, parse_id
+from dashfix.inputs.checkpoint_store import DCHK, FileRecord, StoreScan, proc_and_counter
+
+_ID_PARTS = st.text(alphabet="ab_0123456789cdefxyzchkpt-", max_size=40)
+
+
+@given(_ID_PARTS)
+def test_proc_and_counter_agrees_with_parse_id(checkpoint_id: str) -> None:
+    parsed = parse_id(checkpoint_id)
+    fast = proc_and_counter(checkpoint_id)
+    if parsed.scheme is IdScheme.CURRENT:
+        assert fast == (IdScheme.CURRENT, parsed.proc, parsed.counter)
+    elif parsed.scheme is IdScheme.COUNTER:
+        assert fast == (IdScheme.COUNTER, "", parsed.counter)
+    else:
+        assert fast is None
+
+
+@given(st.integers(min_value=0, max_value=10**8))
+def test_describe_age_uses_the_largest_whole_unit(seconds: int) -> None:
+    text = describe_age(seconds)
+    number, unit = text.split(" ")
+    sizes = {"d": 86400, "h": 3600, "min": 60, "s": 1}
+    size = sizes[unit]
+    assert int(number) == seconds // size
+    assert size == max([s for s in sizes.values() if s <= seconds] or [1])
+
+
+def test_view_separates_unusual_records_and_knows_variants() -> None:
+    healthy = FileRecord("t_abcde_chkpt0.bin", DCHK, 1, 0, checkpoint_id="t_abcde_chkpt0",
+                         thread_id="t", secs=5)
+    damaged = FileRecord("t_abcde_chkpt1.bin", DCHK, 1, 0, "CK104", "crc")
+    copy = healthy._replace(name="copy.bin", flags=2)
+    scan = StoreScan(path=Path("."), records=[healthy, damaged, copy])
+    view = StoreView.of(scan, "run/ckpt")
+    assert view.unusual == [damaged, copy]
+    assert view.timed == [healthy, copy]
+    assert view.variants == {DCHK}
+    assert view.same_id == {"t_abcde_chkpt0": [healthy, copy]}
+    assert view.path(".") == "run/ckpt" and view.path("x.bin") == "run/ckpt/x.bin"
