@@ -477,10 +477,10 @@ def memoized(
 ) -> Iterator[Finding]:
     """``check()``'s findings for the target folder (``rel`` from the scanned root, as the
     findings name it), replayed from the cache while the folder's fingerprint is unchanged.
-    Only a full, cached run uses it (a sampled run reads per file), and only results
-    ``timeless`` accepts are kept: a finding whose text depends on the clock (an age) must
-    be computed afresh."""
-    if ctx.cache is None or ctx.selection.partial:
+    A sampled run does not use it (it reads per file); a result is kept only when the
+    target was read completely (the time limit may stop a run) and ``timeless`` accepts
+    it: a finding whose text depends on the clock (an age) must be computed afresh."""
+    if ctx.cache is None or ctx.selection.sample is not None:
         yield from check()
         return
     try:
@@ -500,7 +500,8 @@ def memoized(
     # A folder that changed while it was checked may have been seen half old, half new; one
     # written within the mtime granularity may change again without its fingerprint.
     racy = newest >= ctx.cache.started_ns - RACY_WINDOW_NS
-    if timeless(findings) and not racy and _unchanged(folder, rel, fingerprint):
+    complete = not ctx.selection.skipped(rel)
+    if complete and timeless(findings) and not racy and _unchanged(folder, rel, fingerprint):
         memo.put(fingerprint, (dict(ctx.stats - before), [finding_to_wire(f) for f in findings]))
     yield from findings
 

@@ -340,6 +340,15 @@ def test_results_stating_the_time_and_partial_runs_are_not_replayed(tmp_path: Pa
     assert check.runs == 2
     _memo_run(tmp_path, store, check, selection=Selection(sample=Sample(1, 1)))
     assert check.runs == 3
+    cut_short = Selection(max_duration=60)
+    cut_short.ran_out("store", 1)
+    (store / "b.bin").write_bytes(b"b")
+    os.utime(store / "b.bin", ns=(OLD, OLD))
+    _memo_run(tmp_path, store, check, selection=cut_short)
+    _memo_run(tmp_path, store, check, selection=Selection(max_duration=60))
+    assert check.runs == 5
+    _memo_run(tmp_path, store, check, selection=Selection(max_duration=60))
+    assert check.runs == 5
 
 
 def test_a_folder_changing_during_the_check_is_not_memoised(tmp_path: Path) -> None:
