@@ -550,8 +550,8 @@ def proc_and_counter(checkpoint_id: str) -> IdParts | None:
         if (last[:5] == "chkpt" and digits.isdecimal() and digits.isascii()
                 and 5 <= len(proc) <= 16 and _HEX_DIGITS.issuperset(proc)):
             return IdScheme.CURRENT, _intern(proc), int(digits)
-    head, _, digits = checkpoint_id.rpartition("_")
-    if head and digits.isdecimal() and digits.isascii():
+    _, separator, digits = checkpoint_id.rpartition("_")
+    if separator and digits.isdecimal() and digits.isascii():
         return IdScheme.COUNTER, "", int(digits)
     return None
 
