@@ -13,6 +13,7 @@ from dashfix.cache import VerifyCache, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind
+from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import discover
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
@@ -46,9 +47,9 @@ def verify(
         if progress is not None:
             ctx.progress = progress
         for target in found.targets:
-            # A file target (a log, a dump) is one sampling unit; a store folder samples
-            # the files inside it, and only the time limit can skip it whole.
-            if target.path.is_dir():
+            # A store folder samples the files inside it, and only the time limit can skip
+            # it whole; any other target (a log, a dump, a folder of frames) is one unit.
+            if target.kind == CHECKPOINT_STORE_KIND and target.path.is_dir():
                 if selection.expired():
                     selection.stores_skipped.append(target.rel)
                     continue
