@@ -392,7 +392,7 @@ def read_selected(
     are digested (with a cache) and decoded, batch by batch under a time limit. Files left
     out are counted in ``selection`` against ``target``.
     """
-    chosen = [name for name in names if selection.sampled(target, name)]
+    chosen = selection.sampled_names(target, names)
     records: list[R] = []
     pending: list[str] = []
     digests: dict[str, tuple[os.stat_result, int]] = {}

@@ -97,3 +97,11 @@ def test_full_selection_reads_everything_and_says_nothing() -> None:
     assert all(selection.admits("s", p) for p in PATHS)
     assert not selection.partial
     assert selection.notes() == []
+
+
+def test_sampling_a_listing_matches_file_by_file() -> None:
+    one_by_one = Selection(sample=Sample(2, 5))
+    at_once = Selection(sample=Sample(2, 5))
+    assert at_once.sampled_names("s", PATHS) == [p for p in PATHS if one_by_one.sampled("s", p)]
+    assert at_once.sampled_out == one_by_one.sampled_out
+    assert Selection().sampled_names("s", PATHS) is PATHS
