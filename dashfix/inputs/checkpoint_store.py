@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import multiprocessing
+import operator
 import os
 import stat
 import struct
@@ -56,6 +57,7 @@ _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
 _ZERO_TAIL = b"\x00" * 8
 _intern = sys.intern
+_by_name = operator.itemgetter(0)
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
 
@@ -517,7 +519,7 @@ def scan_store(
     finally:
         os.close(dir_fd)
     scan.records.extend((read_files or _summarise_in_parallel)(str(path), names))
-    scan.records.sort()
+    scan.records.sort(key=_by_name)
     return scan
 
 
@@ -635,13 +637,17 @@ def claims_dir(path: Path) -> bool:
     except OSError:
         return False
     try:
+        for marker in (INDEX_NAME, LOCK_NAME):
+            try:
+                os.stat(marker, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            return True  # no need to list a folder of 100,000 files to know it is a store
         with os.scandir(dir_fd) as entries:
             candidates = []
             for entry in entries:
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                if entry.name in (INDEX_NAME, LOCK_NAME):
-                    return True
                 if classify_name(entry.name) in _CLAIMING:
                     candidates.append(entry.name)
         return any(
