@@ -28,8 +28,8 @@ from dashfix.results import Report
 
 stream_app = typer.Typer(
     name="stream",
-    help="Validate DashStream stream logs (kcat captures, file-backend JSONL, raw frames, "
-    "SQLite backend).",
+    help="Validate and replay DashStream stream logs (kcat captures, file-backend JSONL, raw "
+    "frames, SQLite backend).",
     no_args_is_help=True,
 )
 app.add_typer(stream_app)
