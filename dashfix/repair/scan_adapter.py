@@ -92,10 +92,10 @@ def candidates_of(scan: StoreScan) -> CandidateSet:
         if record.variant in _NEVER_LISTED:
             continue
         # The common case inline: this loop runs once per checkpoint of a large store.
-        thread_id = record.thread_id
+        thread_id, checkpoint_id = record.thread_id, record.checkpoint_id
         if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None
-                and record.name[:-4] == record.checkpoint_id):
-            found.candidates.append(Candidate(record.name, record.name[:-4], thread_id,
+                and checkpoint_id is not None and record.name[:-4] == checkpoint_id):
+            found.candidates.append(Candidate(record.name, checkpoint_id, thread_id,
                                               record.timestamp, record.mtime_ns))
             continue
         result = candidate_of(record)
