@@ -12,15 +12,23 @@ import typer
 from dashfix.checks.dlq import AgainstLog, DumpResult, check_dump
 from dashfix.cli.app import app
 from dashfix.cli.options import (
-    FAIL_ON_CHOICES,
+    FailOnOption,
+    LimitsOption,
+    MaxLineBytesOption,
     parse_fail_on,
     parse_input_format,
     parse_limits,
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import (
-    FILTER_HELP,
     OUTPUT_FORMAT_OPTION,
+    ReframeOption,
+    SinceFilterOption,
+    ThreadFilterOption,
+    ToFormatOption,
+    ToOption,
+    TypesFilterOption,
+    UntilFilterOption,
     emit_replay,
     parse_filters,
     parse_output_format,
@@ -28,7 +36,6 @@ from dashfix.cli.replay_output import (
 from dashfix.errors import EXIT_CODE_HELP
 from dashfix.inputs.dlq import DumpOptions
 from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
-from dashfix.repair.replay import OUTPUT_FORMATS
 from dashfix.replay import replay_dlq
 from dashfix.report import RENDERERS
 from dashfix.results import Report
@@ -39,14 +46,6 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(dlq_app)
-
-LimitsOption = Annotated[
-    str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")]
-MaxLineOption = Annotated[
-    int | None,
-    typer.Option(help="Line cap in bytes (default: 4/3 of the cap + 64 KiB)."),
-]
-
 
 def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
     summary: dict[str, Any] = {
@@ -88,11 +87,9 @@ def validate_command(
         int, typer.Option(help="Kafka offset of the first --against record (kcat captures).")
     ] = 0,
     limits: LimitsOption = "consumer",
-    max_line_bytes: MaxLineOption = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
-    fail_on: Annotated[
-        str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
-    ] = "error",
+    max_line_bytes: MaxLineBytesOption = None,
+    output_format: OUTPUT_FORMAT_OPTION = "text",
+    fail_on: FailOnOption = "error",
 ) -> int:
     fmt = parse_output_format(output_format)
     report = Report(roots=[str(dump)], fail_on=parse_fail_on(fail_on))
@@ -139,17 +136,15 @@ def _summary_line(result: DumpResult, against: bool) -> str:
 )
 def replay_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
-    to: Annotated[Path, typer.Option("--to", metavar="OUT", help="Output file or folder.")],
-    to_format: Annotated[
-        str, typer.Option("--to-format", help=f"Output: {', '.join(OUTPUT_FORMATS)}.")
-    ] = "kcat",
-    thread: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])] = None,
-    since: Annotated[str | None, typer.Option(help=FILTER_HELP["since"])] = None,
-    until: Annotated[str | None, typer.Option(help=FILTER_HELP["until"])] = None,
-    types: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["types"])] = None,
-    reframe: Annotated[bool, typer.Option(help=FILTER_HELP["reframe"])] = False,
+    to: ToOption,
+    to_format: ToFormatOption = "kcat",
+    thread: ThreadFilterOption = None,
+    since: SinceFilterOption = None,
+    until: UntilFilterOption = None,
+    types: TypesFilterOption = None,
+    reframe: ReframeOption = False,
     limits: LimitsOption = "consumer",
-    max_line_bytes: MaxLineOption = None,
+    max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
 ) -> int:
     fmt = parse_output_format(output_format)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.errors import UsageError
 from dashfix.findings import Severity
@@ -43,3 +47,19 @@ def parse_max_line_bytes(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise UsageError(f"--max-line-bytes must be positive, not {value}")
     return value
+
+
+# Options that several commands share, declared once so their help text cannot drift.
+InputFormatOption = Annotated[
+    str | None,
+    typer.Option("--input-format", help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
+]
+LimitsOption = Annotated[
+    str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
+]
+MaxLineBytesOption = Annotated[
+    int | None, typer.Option(help="JSON line cap in bytes (default follows --limits).")
+]
+FailOnOption = Annotated[
+    str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
+]

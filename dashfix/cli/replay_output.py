@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 
 from dashfix.errors import ExitCode, UsageError
+from dashfix.repair.replay import OUTPUT_FORMATS as REPLAY_OUTPUT_FORMATS
 from dashfix.replay import ReplayFilters, ReplayReport, parse_time, parse_types
 
 OUTPUT_FORMATS = ("text", "json")
@@ -23,6 +25,19 @@ FILTER_HELP = {
     "reframe": "Rewrite legacy records (bare protobuf, raw zstd) into current 0x00/0x01 "
     "frames (kcat and frames output).",
 }
+
+
+ToOption = Annotated[
+    Path, typer.Option("--to", metavar="OUT", help="Output file or folder.")
+]
+ToFormatOption = Annotated[
+    str, typer.Option("--to-format", help=f"Output: {', '.join(REPLAY_OUTPUT_FORMATS)}.")
+]
+ThreadFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])]
+SinceFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["since"])]
+UntilFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["until"])]
+TypesFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["types"])]
+ReframeOption = Annotated[bool, typer.Option(help=FILTER_HELP["reframe"])]
 
 
 def parse_output_format(value: str) -> str:

@@ -15,14 +15,18 @@ from dashfix.checks.stream.log import LogResult, check_log
 from dashfix.checks.stream.sequences import ThreadSummary
 from dashfix.cli.app import app
 from dashfix.cli.options import (
-    FAIL_ON_CHOICES,
+    FailOnOption,
+    InputFormatOption,
+    LimitsOption,
+    MaxLineBytesOption,
     parse_fail_on,
     parse_input_format,
     parse_limits,
     parse_max_line_bytes,
 )
-from dashfix.errors import EXIT_CODE_HELP, UsageError
-from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
+from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
+from dashfix.errors import EXIT_CODE_HELP
+from dashfix.inputs.streams import ReadOptions
 from dashfix.report import RENDERERS
 from dashfix.results import Report
 
@@ -34,7 +38,6 @@ stream_app = typer.Typer(
 )
 app.add_typer(stream_app)
 
-_FORMATS = ("text", "json")
 TABLE_ROWS = 50
 """Threads shown in the text table (those with the most trouble first); JSON has all."""
 
@@ -76,26 +79,13 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
 )
 def validate_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
-    input_format: Annotated[
-        str | None,
-        typer.Option("--input-format", help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
-    ] = None,
-    limits: Annotated[
-        str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
-    ] = "consumer",
-    max_line_bytes: Annotated[
-        int | None,
-        typer.Option(help="JSONL line cap in bytes (default: 4/3 of the cap + 4 KiB)."),
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text or json.")
-    ] = "text",
-    fail_on: Annotated[
-        str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
-    ] = "error",
+    input_format: InputFormatOption = None,
+    limits: LimitsOption = "consumer",
+    max_line_bytes: MaxLineBytesOption = None,
+    output_format: OUTPUT_FORMAT_OPTION = "text",
+    fail_on: FailOnOption = "error",
 ) -> int:
-    if output_format not in _FORMATS:
-        raise UsageError(f"--format must be text or json, not {output_format!r}")
+    parse_output_format(output_format)
     parse_fail_on(fail_on)
     options = ReadOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))

@@ -7,18 +7,30 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.options import parse_input_format, parse_limits, parse_max_line_bytes
+from dashfix.cli.options import (
+    InputFormatOption,
+    LimitsOption,
+    MaxLineBytesOption,
+    parse_input_format,
+    parse_limits,
+    parse_max_line_bytes,
+)
 from dashfix.cli.replay_output import (
-    FILTER_HELP,
     OUTPUT_FORMAT_OPTION,
+    ReframeOption,
+    SinceFilterOption,
+    ThreadFilterOption,
+    ToFormatOption,
+    ToOption,
+    TypesFilterOption,
+    UntilFilterOption,
     emit_replay,
     parse_filters,
     parse_output_format,
 )
 from dashfix.cli.stream_cmd import stream_app
 from dashfix.errors import EXIT_CODE_HELP
-from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
-from dashfix.repair.replay import OUTPUT_FORMATS
+from dashfix.inputs.streams import ReadOptions
 from dashfix.replay import replay_stream
 
 
@@ -32,26 +44,16 @@ from dashfix.replay import replay_stream
 )
 def replay_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
-    to: Annotated[Path, typer.Option("--to", metavar="OUT", help="Output file or folder.")],
-    to_format: Annotated[
-        str, typer.Option("--to-format", help=f"Output: {', '.join(OUTPUT_FORMATS)}.")
-    ] = "kcat",
-    thread: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])] = None,
-    since: Annotated[str | None, typer.Option(help=FILTER_HELP["since"])] = None,
-    until: Annotated[str | None, typer.Option(help=FILTER_HELP["until"])] = None,
-    types: Annotated[list[str] | None, typer.Option(help=FILTER_HELP["types"])] = None,
-    reframe: Annotated[bool, typer.Option(help=FILTER_HELP["reframe"])] = False,
-    input_format: Annotated[
-        str | None,
-        typer.Option("--input-format", help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
-    ] = None,
-    limits: Annotated[
-        str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
-    ] = "consumer",
-    max_line_bytes: Annotated[
-        int | None,
-        typer.Option(help="JSONL line cap in bytes (default: 4/3 of the cap + 4 KiB)."),
-    ] = None,
+    to: ToOption,
+    to_format: ToFormatOption = "kcat",
+    thread: ThreadFilterOption = None,
+    since: SinceFilterOption = None,
+    until: UntilFilterOption = None,
+    types: TypesFilterOption = None,
+    reframe: ReframeOption = False,
+    input_format: InputFormatOption = None,
+    limits: LimitsOption = "consumer",
+    max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
 ) -> int:
     fmt = parse_output_format(output_format)
