@@ -9,18 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dashfix.findings import Finding, Severity
+from dashfix.report.locations import location_text
 from dashfix.results import Report
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-
-
-def _location(finding: Finding) -> str:
-    where = finding.path
-    if finding.record is not None:
-        where += f" record {finding.record}"
-    if finding.offset is not None:
-        where += f" @{finding.offset}"
-    return where
 
 
 def _detail(finding: Finding) -> Text:
@@ -47,7 +39,7 @@ def render(report: Report, out: TextIO) -> None:
             table.add_row(
                 Text(finding.severity.value, style=_STYLE[finding.severity]),
                 finding.code,
-                _location(finding),
+                location_text(finding),
                 ids,
                 _detail(finding),
             )
