@@ -20,16 +20,22 @@ def location_text(finding: Finding) -> str:
     return where
 
 
-def full_message(finding: Finding) -> str:
-    """The message plus expected/actual and the fix command, for one-line formats."""
-    text = finding.message
+def comparison_text(finding: Finding) -> str | None:
+    """``expected X, found Y`` with whichever of the two the finding has."""
     compared = [
         f"{label} {value}"
         for label, value in (("expected", finding.expected), ("found", finding.actual))
         if value is not None
     ]
+    return ", ".join(compared) if compared else None
+
+
+def full_message(finding: Finding) -> str:
+    """The message plus expected/actual and the fix command, for one-line formats."""
+    text = finding.message
+    compared = comparison_text(finding)
     if compared:
-        text += f" ({', '.join(compared)})"
+        text += f" ({compared})"
     if finding.fix_command:
         text += f"; fix: {finding.fix_command}"
     return text

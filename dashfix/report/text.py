@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dashfix.findings import Finding, Severity
-from dashfix.report.locations import location_text
+from dashfix.report.locations import comparison_text, location_text
 from dashfix.results import Report
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -17,8 +17,9 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 
 def _detail(finding: Finding) -> Text:
     text = Text(finding.message)
-    if finding.expected is not None or finding.actual is not None:
-        text.append(f"\nexpected {finding.expected}, found {finding.actual}", style="dim")
+    compared = comparison_text(finding)
+    if compared:
+        text.append("\n" + compared, style="dim")
     if finding.fix_command:
         text.append(f"\nfix: {finding.fix_command}", style="green")
     return text
