@@ -175,7 +175,8 @@ TEMP_ORPHAN = _rule(
     "A checkpoint temp that is incomplete or damaged, or whose target already exists, or an "
     "index temp (`.index.{uuid}.tmp`, `.index.bin.{uuid}.tmp`): a writer died mid-save. "
     "DashFlow never cleans these up.",
-    "#5", "`dashfix repair STORE --apply` deletes it.",
+    "#5", "`dashfix repair STORE --apply` moves it into the quarantine folder (nothing is "
+    "deleted; `dashfix repair STORE --restore SESSION` puts it back).",
 )
 # -- index (items 6, 8, 9) -------------------------------------------------------------------
 INDEX_CORRUPT = _rule(
