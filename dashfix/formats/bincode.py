@@ -127,10 +127,10 @@ class Reader:
             raise DecodeError(self.pos, f"{self._end - self.pos} trailing bytes after the value")
 
 
-def string_at(data: memoryview, pos: int, end: int, max_len: int | None = None) -> tuple[str, int]:
+def string_at(data: Buffer, pos: int, end: int, max_len: int | None = None) -> tuple[str, int]:
     """Decode the string whose u64 length is at ``pos``; returns (text, position after it).
 
-    The hot path of every checkpoint read, so it works on a memoryview without a Reader.
+    The hot path of every checkpoint read, so it works on the buffer without a Reader.
     """
     if end - pos < 8:
         raise DecodeError(pos, f"u64 needs 8 bytes but only {end - pos} remain")

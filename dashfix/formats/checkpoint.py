@@ -99,12 +99,17 @@ class TailParse:
         return len(self.candidates) > 1
 
 
+def read_ids(data: Buffer, at: int = 0) -> tuple[str, str, int]:
+    """(id, thread_id, state start relative to ``at``) of the payload starting at offset
+    ``at`` of ``data``; a ``DecodeError`` offset is an offset into ``data``."""
+    end = len(data)
+    checkpoint_id, pos = string_at(data, at, end)
+    thread_id, pos = string_at(data, pos, end)
+    return checkpoint_id, thread_id, pos - at
+
+
 def read_head(payload: Buffer) -> CheckpointHead:
-    view = payload if isinstance(payload, memoryview) else memoryview(payload)
-    end = len(view)
-    checkpoint_id, pos = string_at(view, 0, end)
-    thread_id, pos = string_at(view, pos, end)
-    return CheckpointHead(checkpoint_id, thread_id, pos)
+    return CheckpointHead(*read_ids(payload))
 
 
 @lru_cache(maxsize=64)
@@ -113,24 +118,6 @@ def _secs_bounds(min_year: int, max_year: int) -> tuple[int, int]:
         calendar.timegm((min_year, 1, 1, 0, 0, 0)),
         calendar.timegm((max_year, 1, 1, 0, 0, 0)),
     )
-
-
-class _Rules:
-    __slots__ = ("checkpoint_id", "max_secs", "min_secs", "thread_prefix")
-
-    def __init__(self, head: CheckpointHead, min_year: int, max_year: int) -> None:
-        self.min_secs, self.max_secs = _secs_bounds(min_year, max_year)
-        self.checkpoint_id = head.checkpoint_id
-        self.thread_prefix = head.thread_id + "_"
-
-    def timestamp_ok(self, secs: int, nanos: int) -> bool:
-        return nanos < NANOS_PER_SEC and self.min_secs <= secs < self.max_secs
-
-    def parent_ok(self, parent: str) -> bool:
-        if "\x00" in parent:
-            return False
-        # The scheme is only worth parsing when the prefix is absent (the rare case).
-        return parent.startswith(self.thread_prefix) or not is_current_scheme(self.checkpoint_id)
 
 
 def _nul_free_string_ending_at(
@@ -154,40 +141,105 @@ def _nul_free_string_ending_at(
         return None
 
 
-def _fast_candidates(view: memoryview, head: CheckpointHead, rules: _Rules) -> list[CheckpointTail]:
-    end = len(view)
-    floor = head.state_start
-    if end - floor < MIN_TAIL_SIZE or view[end - 8 : end] != _EMPTY_MAP:
+RawTail = tuple[str, int, int, "str | None", int]
+"""(node, secs, nanos, parent_id, state_end) of one candidate, before it becomes a
+``CheckpointTail``: the per-file hot path builds its record from these directly."""
+
+
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+_DEFAULT_YEARS = (MIN_YEAR, MAX_YEAR)
+_DEFAULT_SECS_BOUNDS = _secs_bounds(MIN_YEAR, MAX_YEAR)
+
+
+class TailRules:
+    """The plausibility rules of one checkpoint, built once from its ids."""
+
+    __slots__ = ("checkpoint_id", "max_secs", "min_secs", "thread_prefix")
+
+    def __init__(self, checkpoint_id: str, thread_id: str, min_year: int = MIN_YEAR,
+                 max_year: int = MAX_YEAR) -> None:
+        self.min_secs, self.max_secs = (
+            _DEFAULT_SECS_BOUNDS if (min_year, max_year) == _DEFAULT_YEARS
+            else _secs_bounds(min_year, max_year)
+        )
+        self.checkpoint_id = checkpoint_id
+        self.thread_prefix = thread_id + "_"
+
+    def timestamp_ok(self, secs: int, nanos: int) -> bool:
+        return nanos < NANOS_PER_SEC and self.min_secs <= secs < self.max_secs
+
+    def parent_ok(self, parent: str) -> bool:
+        if "\x00" in parent:
+            return False
+        # The scheme is only worth parsing when the prefix is absent (the rare case).
+        return parent.startswith(self.thread_prefix) or not is_current_scheme(self.checkpoint_id)
+
+
+def empty_metadata_tails(window: bytes, base: int, floor: int, end: int,
+                         rules: TailRules) -> list[RawTail]:
+    """The fast path (module docstring): every candidate with empty metadata, by increasing
+    ``state_end``. ``window`` holds the payload bytes from payload offset ``base`` (negative
+    when it starts before the payload, e.g. a whole DCHK file has ``base = -20``) up to
+    ``end``, the payload end; ``floor`` is where the state starts."""
+    if end - floor < MIN_TAIL_SIZE or window[end - 8 - base : end - base] != _EMPTY_MAP:
         return []
-    metadata_start = end - 8
-    # One copy of the bytes that a parent, tag, timestamp and node can occupy.
-    base = max(floor, metadata_start - _FAST_WINDOW)
-    window = bytes(view[base:metadata_start])
-    # (position of the Option tag, parent) for both parent shapes ending at metadata_start.
-    parents: list[tuple[int, str | None]] = []
-    if window[-1] == 0:
-        parents.append((metadata_start - 1, None))
+    some = _some_parent_tail(window, base, floor, end - 8, rules)
+    if window[end - 9 - base] != 0:
+        # A parent None would end with its zero tag byte: only Some can end here.
+        return [] if some is None else [some]
+    found = []
+    none = _node_and_time(window, base, floor, end - 9, None, rules)
+    if none is not None:
+        found.append(none)
+    if some is not None:
+        found.append(some)
+        found.sort(key=_state_end)
+    return found
+
+
+def _some_parent_tail(window: bytes, base: int, floor: int, metadata_start: int,
+                      rules: TailRules) -> RawTail | None:
     # A Some tag needs a node length and a timestamp (20 bytes) in front of it.
     found_parent = _nul_free_string_ending_at(window, base, metadata_start, floor + 21, ID_MAX_LEN)
-    if found_parent is not None:
-        start, parent = found_parent
-        if window[start - 1 - base] == 1 and rules.parent_ok(parent):
-            parents.append((start - 1, parent))
-    found: list[CheckpointTail] = []
-    for tag_pos, maybe_parent in parents:
-        timestamp_pos = tag_pos - 12
-        if timestamp_pos - 8 < floor:
-            continue
-        secs, nanos = _TIMESTAMP.unpack_from(window, timestamp_pos - base)
-        if not rules.timestamp_ok(secs, nanos):
-            continue
-        found_node = _nul_free_string_ending_at(window, base, timestamp_pos, floor, NODE_MAX_LEN)
-        if found_node is not None:
-            node_start, node = found_node
-            found.append(CheckpointTail(node, secs, nanos, maybe_parent, {}, node_start))
-    if len(found) > 1:
-        found.sort(key=lambda tail: tail.state_end)
-    return found
+    if found_parent is None:
+        return None
+    start, parent = found_parent
+    if window[start - 1 - base] != 1 or not rules.parent_ok(parent):
+        return None
+    return _node_and_time(window, base, floor, start - 1, parent, rules)
+
+
+def _node_and_time(window: bytes, base: int, floor: int, tag_pos: int, parent: str | None,
+                   rules: TailRules) -> RawTail | None:
+    """The candidate whose parent's Option tag is at payload offset ``tag_pos``."""
+    timestamp_pos = tag_pos - 12
+    if timestamp_pos - 8 < floor:
+        return None
+    secs, nanos = _TIMESTAMP.unpack_from(window, timestamp_pos - base)
+    if not rules.timestamp_ok(secs, nanos):
+        return None
+    found_node = _nul_free_string_ending_at(window, base, timestamp_pos, floor, NODE_MAX_LEN)
+    if found_node is None:
+        return None
+    node_start, node = found_node
+    return node, secs, nanos, parent, node_start
+
+
+def _state_end(tail: RawTail) -> int:
+    return tail[4]
+
+
+def _fast_candidates(view: memoryview, head: CheckpointHead,
+                     rules: TailRules) -> list[CheckpointTail]:
+    end = len(view)
+    # One copy of the bytes that a parent, tag, timestamp, node and empty metadata occupy.
+    base = max(head.state_start, end - 8 - _FAST_WINDOW)
+    return [
+        CheckpointTail(node, secs, nanos, parent, {}, state_end)
+        for node, secs, nanos, parent, state_end in empty_metadata_tails(
+            bytes(view[base:end]), base, head.state_start, end, rules)
+    ]
 
 
 def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> Iterator[int]:
@@ -204,7 +256,7 @@ def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> Iterator[int]:
         index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
 
 
-def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTail | None:
+def _parse_tail_at(view: memoryview, start: int, rules: TailRules) -> CheckpointTail | None:
     reader = Reader(view, start)
     try:
         node = reader.string(NODE_MAX_LEN)
@@ -232,7 +284,7 @@ def _parse_tail_at(view: memoryview, start: int, rules: _Rules) -> CheckpointTai
 
 
 def _all_offset_candidates(
-    view: memoryview, head: CheckpointHead, rules: _Rules
+    view: memoryview, head: CheckpointHead, rules: TailRules
 ) -> list[CheckpointTail]:
     # A node length is at most 255, so only offsets whose u64 has seven zero high bytes can
     # start a tail, and no tail is longer than MAX_TAIL_SIZE: visiting just those offsets is
@@ -251,8 +303,8 @@ def parse_tail(
     payload: Buffer,
     head: CheckpointHead,
     *,
-    min_year: int = 2000,
-    max_year: int = 2100,
+    min_year: int = MIN_YEAR,
+    max_year: int = MAX_YEAR,
     exhaustive: bool = False,
 ) -> TailParse:
     """Recover node, timestamp, parent and metadata; the module docstring gives the rules.
@@ -260,7 +312,7 @@ def parse_tail(
     ``exhaustive=True`` skips the fast path and tries every offset.
     """
     view = payload if isinstance(payload, memoryview) else memoryview(payload)
-    rules = _Rules(head, min_year, max_year)
+    rules = TailRules(head.checkpoint_id, head.thread_id, min_year, max_year)
     if not exhaustive:
         fast = _fast_candidates(view, head, rules)
         if fast:

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
-from dashfix.formats.checkpoint import CheckpointHead, parse_tail, read_head
+from dashfix.formats.checkpoint import (
+    CheckpointHead,
+    TailRules,
+    empty_metadata_tails,
+    parse_tail,
+    read_ids,
+)
 from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
@@ -170,34 +176,50 @@ def _problem(base: FileRecord, code: str, message: str, offset: int | None = Non
     )
 
 
-def _with_tail(base: FileRecord, payload: memoryview, head: CheckpointHead,
-               flags: int = 0) -> FileRecord:
-    # One positional constructor call: this is the per-file hot path.
-    tails = parse_tail(payload, head)
-    tail = tails.unique
-    checkpoint_id = head.checkpoint_id
-    thread_id = _intern(head.thread_id)
+def _with_tail(base: FileRecord, data: bytes, at: int, checkpoint_id: str, thread_id: str,
+               state_start: int, flags: int = 0) -> FileRecord:
+    """The record of a checkpoint whose payload starts at offset ``at`` of ``data`` and whose
+    state starts at payload offset ``state_start``: the per-file hot path, so the tail's
+    fast path runs on ``data`` itself and the record is built in one constructor call."""
+    thread_id = _intern(thread_id)
+    tails = empty_metadata_tails(data, -at, state_start, len(data) - at,
+                                 TailRules(checkpoint_id, thread_id))
     parsed = proc_and_counter(checkpoint_id)
     flags |= identity_flags(base.name, base.variant, checkpoint_id, thread_id, parsed)
     proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
-    if tail is None:
+    if len(tails) == 1:
+        node, secs, nanos, parent_id, state_end = tails[0]
         return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
-                          None, None, checkpoint_id, thread_id, None, -1, 0, None, -1,
-                          tails.ambiguous, head.state_start, -1, -1, flags, proc, counter)
-    return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None, None,
-                      None, checkpoint_id, thread_id, _intern(tail.node), tail.secs,
-                      tail.nanos, tail.parent_id, len(tail.metadata), False, head.state_start,
-                      tail.state_end, -1, flags, proc, counter)
+                          None, None, checkpoint_id, thread_id, _intern(node), secs, nanos,
+                          parent_id, 0, False, state_start, state_end, -1, flags, proc, counter)
+    if tails:
+        ambiguous = True
+    else:
+        # Nothing with empty metadata: the full search (parse_tail skips the fast path).
+        searched = parse_tail(memoryview(data)[at:],
+                              CheckpointHead(checkpoint_id, thread_id, state_start),
+                              exhaustive=True)
+        tail = searched.unique
+        if tail is not None:
+            return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None,
+                              None, None, None, checkpoint_id, thread_id, _intern(tail.node),
+                              tail.secs, tail.nanos, tail.parent_id, len(tail.metadata), False,
+                              state_start, tail.state_end, -1, flags, proc, counter)
+        ambiguous = searched.ambiguous
+    return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
+                      None, None, checkpoint_id, thread_id, None, -1, 0, None, -1, ambiguous,
+                      state_start, -1, -1, flags, proc, counter)
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
     size = len(data)
     if size >= _HEADER_SIZE:
         version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
-        view = memoryview(data)[_HEADER_SIZE:]
-        if version <= 1 and declared == size - _HEADER_SIZE and zlib.crc32(view) == stored_crc:
+        if version <= 1 and declared == size - _HEADER_SIZE and (
+            zlib.crc32(memoryview(data)[_HEADER_SIZE:]) == stored_crc
+        ):
             flags = FLAG_VERSION_ZERO if version == 0 else 0
-            return _decode_payload(base, view, _HEADER_SIZE, flags)
+            return _decode_payload(base, data, _HEADER_SIZE, flags)
     failure = dchk.verify(data)
     assert failure is not None  # the fast test above only passes files verify accepts
     expected: object = failure.expected
@@ -210,15 +232,14 @@ def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
                     expected, actual)
 
 
-def _decode_payload(base: FileRecord, payload: memoryview, at: int,
-                    flags: int = 0) -> FileRecord:
-    """ids and tail of a bincode ``Checkpoint`` payload starting at file offset ``at``."""
+def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> FileRecord:
+    """ids and tail of a bincode ``Checkpoint`` payload starting at offset ``at`` of ``data``."""
     try:
-        head = read_head(payload)
+        checkpoint_id, thread_id, state_start = read_ids(data, at)
     except DecodeError as exc:
         return _problem(base, ck.PAYLOAD_UNDECODABLE.code,
-                        f"the checkpoint ids do not decode: {exc.reason}", at + exc.offset)
-    return _with_tail(base, payload, head, flags)
+                        f"the checkpoint ids do not decode: {exc.reason}", exc.offset)
+    return _with_tail(base, data, at, checkpoint_id, thread_id, state_start, flags)
 
 
 def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | None:
@@ -235,16 +256,16 @@ def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | Non
 
 
 def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
-    payload = memoryview(data)
     try:
-        head = read_head(payload)
+        checkpoint_id, thread_id, state_start = read_ids(data)
     except DecodeError as exc:
         return _problem(base, ck.LEGACY_TRUNCATED.code,
                         f"the ids run off the end of the file: {exc.reason}", exc.offset)
-    record = _with_tail(base, payload, head)
+    record = _with_tail(base, data, 0, checkpoint_id, thread_id, state_start)
     if record.secs >= 0 or record.tail_ambiguous:
         return record
-    garbage = _trailing_garbage_at(payload, head)
+    garbage = _trailing_garbage_at(memoryview(data),
+                                   CheckpointHead(checkpoint_id, thread_id, state_start))
     if garbage is not None:
         return _problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
                         f"the checkpoint ends at byte {garbage}; "
@@ -296,7 +317,7 @@ def _summarise_gzip(base: FileRecord, data: bytes) -> FileRecord:
     payload = _gunzip(base, data)
     if isinstance(payload, FileRecord):
         return payload
-    return _decode_payload(base, memoryview(payload), 0)
+    return _decode_payload(base, payload, 0)
 
 
 def _summarise_json(base: FileRecord, data: bytes) -> FileRecord:
