@@ -28,7 +28,7 @@ MAX_MESSAGE_DEPTH = 100
 MAX_VARINT_BYTES = 10
 
 # Canonical DashStreamMessage encodings start with the LEN tag of oneof field 1..9.
-_LEGACY_PROTOBUF_FIRST_BYTES = frozenset((n << 3) | 2 for n in range(1, 10))
+LEGACY_PROTOBUF_FIRST_BYTES = frozenset((n << 3) | 2 for n in range(1, 10))
 
 
 class FrameKind(StrEnum):
@@ -51,7 +51,7 @@ def classify(value: bytes) -> FrameKind:
         return FrameKind.UNCOMPRESSED
     if first == FLAG_ZSTD:
         return FrameKind.ZSTD
-    if first in _LEGACY_PROTOBUF_FIRST_BYTES:
+    if first in LEGACY_PROTOBUF_FIRST_BYTES:
         return FrameKind.LEGACY_PROTOBUF
     if value[:4] == ZSTD_MAGIC:
         return FrameKind.LEGACY_ZSTD

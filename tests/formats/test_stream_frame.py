@@ -11,7 +11,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashfix.checks.stream.frame import validate_frame
+from dashfix.checks.stream.frame import healthy_payload, validate_frame
 from dashfix.formats.frame import (
     FrameKind,
     WireFault,
@@ -33,6 +33,7 @@ from dashfix.testing.streams import (
     encode_frame,
     giant_varint_frame,
     healthy_values,
+    unframe,
     zstd_bomb,
 )
 
@@ -91,7 +92,7 @@ def test_bomb_validation_keeps_peak_rss_low() -> None:
     """
     script = textwrap.dedent(
         """
-        from dashfix.checks.stream.frame import validate_frame
+        from dashfix.checks.stream.frame import healthy_payload, validate_frame
         from dashfix.testing.streams import zstd_bomb
         for limit in (1 << 20, 1 << 30):
             verdict = validate_frame(zstd_bomb(), limit=limit, path="x", record=0, offset=0)
@@ -165,6 +166,37 @@ def test_validate_frame_never_raises(value: bytes) -> None:
     for finding in verdict.findings:
         assert finding.record == 3
         assert finding.offset is not None and finding.offset >= 7
+
+
+def _assert_fast_path_agrees(value: bytes, *, limit: int, unframed: bool) -> None:
+    """The hot path accepts a record exactly when ``validate_frame`` finds nothing in it,
+    and hands over the same payload."""
+    healthy = healthy_payload(value, limit, unframed)
+    verdict = validate_frame(value, limit=limit, path="x", record=0, offset=0,
+                             unframed=unframed)
+    if healthy is None:
+        assert verdict.findings or verdict.message is None
+        return
+    assert verdict.findings == [] and verdict.message is not None
+    which, payload, header = healthy
+    assert verdict.message.WhichOneof("message") == which
+    assert getattr(verdict.message, which) == payload and payload.header == header
+
+
+def test_fast_path_accepts_healthy_values() -> None:
+    for value in healthy_values():
+        assert healthy_payload(value, MIB, False) is not None
+        assert healthy_payload(unframe(value), MIB, True) is not None
+        _assert_fast_path_agrees(value, limit=MIB, unframed=False)
+        _assert_fast_path_agrees(unframe(value), limit=MIB, unframed=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=2000), mutated_frames()), st.booleans())
+def test_fast_path_never_accepts_what_validate_frame_reports(value: bytes,
+                                                             unframed: bool) -> None:
+    _assert_fast_path_agrees(value, limit=64 * 1024, unframed=unframed)
+    _assert_fast_path_agrees(value, limit=MIB, unframed=unframed)
 
 
 def test_encode_frame_compresses_like_dashflow() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
+from dashfix.checks.stream.frame import PROFILES, fits, healthy_payload, validate_frame
 from dashfix.checks.stream.sequences import SequenceTracker, ThreadSummary
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
@@ -98,6 +98,10 @@ def check_log(
             continue
         result.input_format = item.source_format
         where = rel if item.member is None else _record_path(rel, item.member)
+        healthy = healthy_payload(item.value, limit, item.unframed)
+        if healthy is not None:
+            tracker.observe_payload(*healthy, item.index, item.offset, where)
+            continue
         verdict = validate_frame(item.value, limit=limit, path=where, record=item.index,
                                  offset=item.offset, unframed=item.unframed)
         if verdict.findings:

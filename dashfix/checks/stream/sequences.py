@@ -108,10 +108,14 @@ class SequenceTracker:
         """One decoded DashStreamMessage, located at ``record`` / byte ``offset`` (of the
         member file ``path`` when the log is a folder of frames)."""
         which = message.WhichOneof("message")
-        if which is None:
-            return
-        payload = getattr(message, which)
-        header = payload.header
+        if which is not None:
+            payload = getattr(message, which)
+            self.observe_payload(which, payload, payload.header, record, offset, path)
+
+    def observe_payload(self, which: str, payload: Any, header: Any, record: int, offset: int,
+                        path: str | None = None) -> None:
+        """``observe`` for a caller that already holds the message's oneof ``which``, its
+        ``payload`` and the payload's ``header``."""
         thread_id = header.thread_id
         if not thread_id:
             return
@@ -124,8 +128,9 @@ class SequenceTracker:
         if which == "event_batch":
             thread.messages += 1
             self._timestamp(header.timestamp_us, thread)
+            message = self._message
             for event in payload.events:
-                self._message(thread, event.header, event, False)
+                message(thread, event.header, event, False)
             return
         self._message(thread, header, payload if which == "event" else None,
                       which in NODE_PAYLOADS)
@@ -142,12 +147,10 @@ class SequenceTracker:
             # retry re-sends the same encoded bytes: same id, sequence and timestamp.
             fingerprint = (sequence << 64) + stamp
             message_id = header.message_id
-            seen = thread.seen
-            previous = seen.get(message_id)
-            if previous is not None and self._duplicate(thread, message_id, previous,
-                                                        fingerprint):
+            previous = thread.seen.setdefault(message_id, fingerprint)
+            if previous is not fingerprint and self._duplicate(thread, message_id, previous,
+                                                               fingerprint):
                 return
-            seen[message_id] = fingerprint
             self._remembered += 1
             if self._remembered > DEDUP_WINDOW:
                 self._forget()
@@ -181,7 +184,8 @@ class SequenceTracker:
 
     def _duplicate(self, thread: ThreadSummary, raw_id: bytes, previous: int,
                    fingerprint: int) -> bool:
-        """True for an exact duplicate (skip it); a reused id is reported and kept."""
+        """True for an exact duplicate (skip it); a reused id is reported and kept (its
+        newest message is the one remembered)."""
         message_id = raw_id.hex()
         if previous == fingerprint:
             thread.exact_duplicates += 1
@@ -192,6 +196,7 @@ class SequenceTracker:
         self._add(rules.MESSAGE_ID_REUSED,
                   f"message_id {message_id} already used by a different message",
                   thread.thread_id, f"reuse:{message_id}")
+        thread.seen[raw_id] = fingerprint
         return False
 
     def _check_error_event(self, event: Any, thread_id: str, header: Any) -> None:
