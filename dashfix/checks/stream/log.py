@@ -86,6 +86,9 @@ def check_log(
     findings = result.findings
     limit = options.limit
     count = 0
+    source_format = None
+    unframed = False
+    observe_payload = tracker.observe_payload
     for item in iter_records(path, input_format, options):
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
@@ -96,14 +99,16 @@ def check_log(
             if item.kind is ProblemKind.UNREADABLE:
                 count -= 1
             continue
-        result.input_format = item.source_format
+        if item.source_format is not source_format:
+            source_format = result.input_format = item.source_format
+            unframed = item.unframed
         where = rel if item.member is None else _record_path(rel, item.member)
-        healthy = healthy_payload(item.value, limit, item.unframed)
+        healthy = healthy_payload(item.value, limit, unframed)
         if healthy is not None:
-            tracker.observe_payload(*healthy, item.index, item.offset, where)
+            observe_payload(*healthy, item.index, item.offset, where)
             continue
         verdict = validate_frame(item.value, limit=limit, path=where, record=item.index,
-                                 offset=item.offset, unframed=item.unframed)
+                                 offset=item.offset, unframed=unframed)
         if verdict.findings:
             findings.extend(verdict.findings)
         if verdict.message is not None:
