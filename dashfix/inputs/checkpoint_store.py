@@ -384,6 +384,13 @@ def _read(dir_fd: int | str, name: str, size: int) -> bytes | str:
             return "it became a symlink while being scanned"
         return f"cannot open: {exc.strerror or exc}"
     try:
+        return _read_open(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _read_open(fd: int, size: int) -> bytes | str:
+    try:
         # size + 1 sees EOF in one call; a file that grew meanwhile is read to its end.
         data = os.read(fd, size + 1)
         while len(data) > size:
@@ -395,8 +402,6 @@ def _read(dir_fd: int | str, name: str, size: int) -> bytes | str:
             data += more
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
-    finally:
-        os.close(fd)
     return data
 
 
@@ -405,13 +410,19 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
     by_name = _classify_name(name)
-    base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if by_name is Variant.TEMP_INDEX:
-        return base
+        return FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if info.st_size > MAX_FILE_BYTES:
-        return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code,
+        return _problem(FileRecord(name, UNREADABLE, info.st_size, info.st_mtime_ns),
+                        ck.FILE_UNREADABLE.code,
                         f"too large to check ({info.st_size} bytes, limit {MAX_FILE_BYTES})")
-    data = _read(dir_fd, name, info.st_size)
+    return _summarise_read(name, by_name, info, _read(dir_fd, name, info.st_size))
+
+
+def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
+                    data: bytes | str) -> FileRecord:
+    """``summarise_file`` once the bytes are read (or ``data`` says why they are not)."""
+    base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
         return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
     if by_name is Variant.DCHK and data[:4] == _MAGIC:
@@ -477,12 +488,37 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
     return None
 
 
+def _summarise_plain(dir_fd: int, name: str) -> FileRecord | None:
+    """``summarise_file`` of a ``*.bin`` regular file opened first and then ``fstat``-ed:
+    one path lookup instead of two for nearly every file of a store. None for anything
+    else (another name, not openable, not regular, too large): the caller stats it first.
+    The names come from a listing of regular files, so opening one has no side effect."""
+    by_name = _classify_name(name)
+    if by_name is not Variant.DCHK:
+        return None
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        return _summarise_read(name, by_name, info, _read_open(fd, info.st_size))
+    finally:
+        os.close(fd)
+
+
 def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
     """Stat and summarise regular files of one store folder by name (no symlink followed)."""
     records = []
     dir_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for name in names:
+            record = _summarise_plain(dir_fd, name)
+            if record is not None:
+                records.append(record)
+                continue
             try:
                 info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except OSError as exc:
@@ -623,8 +659,10 @@ def latest_per_thread(records: Iterable[FileRecord]) -> dict[str, FileRecord]:
         ):
             continue
         current = best.get(record.thread_id)
-        if current is None or (record.secs, record.nanos, record.checkpoint_id or "") > (
-            current.secs, current.nanos, current.checkpoint_id or ""
+        if current is None or record.secs > current.secs or (
+            record.secs == current.secs
+            and (record.nanos, record.checkpoint_id or "")
+            > (current.nanos, current.checkpoint_id or "")
         ):
             best[record.thread_id] = record
     return best

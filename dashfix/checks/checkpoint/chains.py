@@ -93,7 +93,8 @@ def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding
         members.sort(key=_by_counter)
         inversions = [
             (earlier, later) for earlier, later in itertools.pairwise(members)
-            if timestamp_ns(later) + CLOCK_TOLERANCE_NS < timestamp_ns(earlier)
+            if (later.secs - earlier.secs) * 1_000_000_000 + later.nanos - earlier.nanos
+            < -CLOCK_TOLERANCE_NS
         ]
         if not inversions:
             continue

@@ -24,7 +24,9 @@ def check(view: StoreView) -> Iterator[Finding]:
     for writer, own, unreadable in _BLOCKERS:
         if not variants & own:
             continue
-        blocking = sorted(r.name for r in view.scan.records
+        # Healthy plain DCHK files are not in view.unusual: scan them all only when they block.
+        candidates = view.scan.records if DCHK in unreadable else view.unusual
+        blocking = sorted(r.name for r in candidates
                           if r.variant in unreadable and r.problem is None)
         if blocking:
             yield ck.DELETE_THREAD_BLOCKED.at(

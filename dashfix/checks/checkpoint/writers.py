@@ -6,7 +6,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import StoreView, timestamp_ns
+from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_store import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
 from dashfix.rules import checkpoint as ck
@@ -19,9 +19,15 @@ def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
         if not proc:
             continue  # only current-scheme ids name their process
         assert record.thread_id is not None
-        moment = timestamp_ns(record)
-        window = windows[record.thread_id].setdefault(proc, [moment, moment])
-        window[0], window[1] = min(window[0], moment), max(window[1], moment)
+        moment = record.secs * 1_000_000_000 + record.nanos
+        procs = windows[record.thread_id]
+        window = procs.get(proc)
+        if window is None:
+            procs[proc] = [moment, moment]
+        elif moment < window[0]:
+            window[0] = moment
+        elif moment > window[1]:
+            window[1] = moment
     for thread_id, procs in windows.items():
         if len(procs) < 2:
             continue
