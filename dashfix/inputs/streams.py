@@ -274,7 +274,7 @@ def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | Rec
                 index += 1
                 continue
             body = line.rstrip(b"\r\n")
-            if not body.strip():
+            if not body or body.isspace():  # strip() would copy every line to test it
                 index += 1  # keeps index == line number - 1
                 continue
             entry = filelog.decode_line(body, value_cap=options.limit)
