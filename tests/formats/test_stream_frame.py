@@ -178,9 +178,12 @@ def _assert_fast_path_agrees(value: bytes, *, limit: int, unframed: bool) -> Non
         assert verdict.findings or verdict.message is None
         return
     assert verdict.findings == [] and verdict.message is not None
-    which, payload, header = healthy
+    which, payload, header, inner_events = healthy
     assert verdict.message.WhichOneof("message") == which
     assert getattr(verdict.message, which) == payload and payload.header == header
+    expected = list(payload.events) if which == "event_batch" else []
+    assert [event for event, _ in inner_events] == expected
+    assert all(event.header == inner for event, inner in inner_events)
 
 
 def test_fast_path_accepts_healthy_values() -> None:

@@ -185,9 +185,12 @@ def validate_frame(
 
 
 def healthy_payload(value: bytes | None, limit: int,
-                    unframed: bool) -> tuple[str, Any, Any] | None:
-    """``(oneof name, payload, header)`` of a record on which ``validate_frame`` would find
-    nothing; None means "something may be wrong: run ``validate_frame``".
+                    unframed: bool) -> tuple[str, Any, Any, list[tuple[Any, Any]]] | None:
+    """``(oneof name, payload, header, inner events)`` of a record on which
+    ``validate_frame`` would find nothing; None means "something may be wrong: run
+    ``validate_frame``".  For an EventBatch the inner events come as ``(event, header)``
+    pairs (empty for other payloads): holding them keeps protobuf from building their
+    Python wrappers a second time when the sequence tracker reads them.
 
     The hot path of log validation: every check of ``validate_frame`` is here as a yes/no
     test, in the same order, with no verdict or finding built.  It must never accept a
@@ -226,9 +229,11 @@ def healthy_payload(value: bytes | None, limit: int,
     number = ONEOF_NUMBERS[which]
     if header.type != number or _header_suspect(header, compressed):
         return None
+    inner_events: list[tuple[Any, Any]] = []
     if number == MESSAGE_TYPE_EVENT_BATCH:
         if header.sequence != 0:
             return None
+        keep = inner_events.append
         for event in payload.events:
             inner = event.header
             # _header_suspect inlined (a call per inner event is a third of this loop), plus
@@ -237,7 +242,8 @@ def healthy_payload(value: bytes | None, limit: int,
                     or (inner.compression == COMPRESSION_ZSTD) is not compressed
                     or len(inner.message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
                 return None
-    return which, payload, header
+            keep((event, inner))
+    return which, payload, header, inner_events
 
 
 def _body(value: bytes, kind: FrameKind, limit: int, report: _Reporter) -> bytes | None:

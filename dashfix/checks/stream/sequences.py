@@ -110,12 +110,17 @@ class SequenceTracker:
         which = message.WhichOneof("message")
         if which is not None:
             payload = getattr(message, which)
-            self.observe_payload(which, payload, payload.header, record, offset, path)
+            inner_events = ([(event, event.header) for event in payload.events]
+                            if which == "event_batch" else [])
+            self.observe_payload(which, payload, payload.header, inner_events, record, offset,
+                                 path)
 
-    def observe_payload(self, which: str, payload: Any, header: Any, record: int, offset: int,
+    def observe_payload(self, which: str, payload: Any, header: Any,
+                        inner_events: list[tuple[Any, Any]], record: int, offset: int,
                         path: str | None = None) -> None:
         """``observe`` for a caller that already holds the message's oneof ``which``, its
-        ``payload`` and the payload's ``header``."""
+        ``payload``, the payload's ``header`` and, for an EventBatch, its inner events as
+        ``(event, header)`` pairs."""
         thread_id = header.thread_id
         if not thread_id:
             return
@@ -129,8 +134,8 @@ class SequenceTracker:
             thread.messages += 1
             self._timestamp(header.timestamp_us, thread)
             message = self._message
-            for event in payload.events:
-                message(thread, event.header, event, False)
+            for event, inner in inner_events:
+                message(thread, inner, event, False)
             return
         self._message(thread, header, payload if which == "event" else None,
                       which in NODE_PAYLOADS)
