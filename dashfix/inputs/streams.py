@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 from urllib.parse import quote
 
 from dashfix.context import CONSUMER_LIMIT
@@ -209,22 +209,33 @@ def _kcat_message(problem: kcat.KcatProblem, cap: int) -> str:
     return f"record of {problem.length} bytes is over the {cap}-byte frame cap; not read"
 
 
-def _read_kcat(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+KcatValue = tuple[int, int, bytes | None]
+"""A kcat record as ``iter_values`` yields it: ``(index, byte offset, value | None)``."""
+
+
+def _kcat_values(path: Path, options: ReadOptions) -> Iterator[KcatValue | RecordProblem]:
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         for item in kcat.read_records(handle, size, max_value_bytes=cap):
-            if isinstance(item, kcat.KcatProblem):
-                yield RecordProblem(
-                    _KCAT_PROBLEMS[item.fault], item.index, item.offset,
-                    _kcat_message(item, cap), fmt, size=item.length,
-                    expected=(f"<= {cap} bytes" if item.fault is kcat.KcatFault.OVERSIZE
-                              else f"<= {item.remaining} bytes"),
-                    actual=None if item.length is None else f"{item.length} bytes",
-                )
-            else:
-                yield StreamRecord(item[0], item[1], item[2], fmt)
+            if type(item) is tuple:
+                yield item
+                continue
+            assert isinstance(item, kcat.KcatProblem)
+            yield RecordProblem(
+                _KCAT_PROBLEMS[item.fault], item.index, item.offset,
+                _kcat_message(item, cap), fmt, size=item.length,
+                expected=(f"<= {cap} bytes" if item.fault is kcat.KcatFault.OVERSIZE
+                          else f"<= {item.remaining} bytes"),
+                actual=None if item.length is None else f"{item.length} bytes",
+            )
+
+
+def _read_kcat(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    fmt = InputFormat.KCAT.value
+    for item in _kcat_values(path, options):
+        yield item if isinstance(item, RecordProblem) else StreamRecord(*item, fmt)
 
 
 _LINE_PROBLEMS = {
@@ -362,6 +373,12 @@ _READERS = {
 }
 
 
+_Item = TypeVar("_Item", StreamRecord | RecordProblem, KcatValue | StreamRecord | RecordProblem)
+_VALUE_READERS: dict[InputFormat, Callable[[Path, ReadOptions],
+                                           Iterator[KcatValue | StreamRecord | RecordProblem]]]
+_VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values}
+
+
 def resolve_format(path: Path, input_format: str | None = None) -> InputFormat | None:
     """The forced format, or the detected one (None: not a stream log)."""
     if input_format is not None:
@@ -378,7 +395,22 @@ def iter_records(
     content (a folder is a folder of raw frames).  Damage to the container is yielded as
     ``RecordProblem`` (an unreadable input as a single ``UNREADABLE`` problem), never raised.
     """
-    options = options or ReadOptions()
+    return _iterate(path, input_format, options or ReadOptions(), _READERS)
+
+
+def iter_values(
+    path: Path, input_format: str | None = None, options: ReadOptions | None = None
+) -> Iterator[KcatValue | StreamRecord | RecordProblem]:
+    """``iter_records``, except that a kcat capture's records come as bare ``KcatValue``
+    tuples (the capture's format is ``kcat`` and its values are framed): building a
+    ``StreamRecord`` costs more than validating a healthy small record's header."""
+    return _iterate(path, input_format, options or ReadOptions(), _VALUE_READERS)
+
+
+def _iterate(
+    path: Path, input_format: str | None, options: ReadOptions,
+    readers: Mapping[InputFormat, Callable[[Path, ReadOptions], Iterator[_Item]]],
+) -> Iterator[_Item]:
     try:
         fmt = resolve_format(path, input_format)
     except OSError as exc:
@@ -394,7 +426,7 @@ def iter_records(
         )
         return
     try:
-        yield from _READERS[fmt](path, options)
+        yield from readers[fmt](path, options)
     except OSError as exc:
         yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot read: {exc.strerror or exc}",
                             fmt.value)

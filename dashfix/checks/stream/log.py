@@ -12,12 +12,13 @@ from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.streams import (
+    InputFormat,
     ProblemKind,
     ReadOptions,
     RecordProblem,
     StreamRecord,
     claims_frames_dir,
-    iter_records,
+    iter_values,
     sniff_stream_file,
 )
 from dashfix.rules import stream as rules
@@ -86,33 +87,40 @@ def check_log(
     findings = result.findings
     limit = options.limit
     count = 0
-    source_format = None
+    source_format: str | None = None
     unframed = False
     observe_payload = tracker.observe_payload
-    for item in iter_records(path, input_format, options):
+    where = rel
+    for item in iter_values(path, input_format, options):
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress.advance(PROGRESS_EVERY)
-        if type(item) is not StreamRecord:
+        if type(item) is tuple:
+            index, offset, value = item
+            if source_format is None:
+                source_format = result.input_format = InputFormat.KCAT.value
+        elif isinstance(item, StreamRecord):
+            index, offset, value = item.index, item.offset, item.value
+            if item.source_format is not source_format:
+                source_format = result.input_format = item.source_format
+                unframed = item.unframed
+            where = rel if item.member is None else _record_path(rel, item.member)
+        else:
             assert isinstance(item, RecordProblem)
             findings.append(problem_finding(item, rel))
             if item.kind is ProblemKind.UNREADABLE:
                 count -= 1
             continue
-        if item.source_format is not source_format:
-            source_format = result.input_format = item.source_format
-            unframed = item.unframed
-        where = rel if item.member is None else _record_path(rel, item.member)
-        healthy = healthy_payload(item.value, limit, unframed)
+        healthy = healthy_payload(value, limit, unframed)
         if healthy is not None:
-            observe_payload(*healthy, item.index, item.offset, where)
+            observe_payload(*healthy, index, offset, where)
             continue
-        verdict = validate_frame(item.value, limit=limit, path=where, record=item.index,
-                                 offset=item.offset, unframed=unframed)
+        verdict = validate_frame(value, limit=limit, path=where, record=index, offset=offset,
+                                 unframed=unframed)
         if verdict.findings:
             findings.extend(verdict.findings)
         if verdict.message is not None:
-            tracker.observe(verdict.message, item.index, item.offset, where)
+            tracker.observe(verdict.message, index, offset, where)
     if progress is not None:
         progress.advance(count % PROGRESS_EVERY)
     findings.extend(tracker.finish())
