@@ -18,6 +18,7 @@ from dashfix.inputs.streams import (
     StreamRecord,
     default_max_line_bytes,
     iter_records,
+    iter_values,
     resolve_format,
     sniff_stream_file,
 )
@@ -132,3 +133,27 @@ def test_discovery_sniffer_is_strict(tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     assert sniff_stream_file(other, other.read_bytes()[:4096]) is None
+
+
+@pytest.mark.parametrize(
+    ("writer", "name"),
+    [(write_kcat, "log.kcat"), (write_jsonl, "log.jsonl"), (write_frames_dir, "frames")],
+)
+def test_iter_values_matches_iter_records(
+    tmp_path: Path, writer: Callable[[Path, list[bytes]], Path], name: str
+) -> None:
+    values = healthy_values()
+    path = writer(tmp_path / name, [*values, b"\x00" * 40])
+    if path.is_file():  # a cut-off last record: the reader's problem comes through too
+        with open(path, "ab") as handle:
+            handle.write(b"\x00\x00\x01\x00\x00" if name.endswith(".kcat") else b"{\n")
+    records = list(iter_records(path, options=ReadOptions(limit=64)))
+    fast = list(iter_values(path, options=ReadOptions(limit=64)))
+    assert any(isinstance(item, RecordProblem) for item in records)
+    assert len(fast) == len(records)
+    for item, expected in zip(fast, records, strict=True):
+        if type(item) is tuple:
+            assert isinstance(expected, StreamRecord) and expected.source_format == "kcat"
+            assert item == (expected.index, expected.offset, expected.value)
+        else:
+            assert item == expected
