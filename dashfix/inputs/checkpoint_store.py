@@ -33,6 +33,7 @@ from dashfix.formats.checkpoint import (
     empty_metadata_tails,
     parse_tail,
     read_ids,
+    sole_some_parent_tail,
 )
 from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.index import IndexEntry, decode_index_entries
@@ -63,6 +64,7 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
+_U64 = struct.Struct("<Q")
 _ZERO_TAIL = b"\x00" * 8
 _intern = sys.intern
 _by_name = operator.itemgetter(0)
@@ -211,6 +213,45 @@ def _with_tail(base: FileRecord, data: bytes, at: int, checkpoint_id: str, threa
     return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
                       None, None, checkpoint_id, thread_id, None, -1, 0, None, -1, ambiguous,
                       state_start, -1, -1, flags, proc, counter)
+
+
+def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> FileRecord | None:
+    """The record of the common file straight from its bytes, without the layers of the
+    general path: DCHK version 1 with the right length and CRC, ids that decode, and a
+    payload ending in a non-empty parent and empty metadata. None for anything else; then
+    ``_summarise_dchk`` decides (and builds the same record for these files: a test
+    compares both)."""
+    size = len(data)
+    if size < _HEADER_SIZE + 16:
+        return None
+    version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
+    if version != 1 or declared != size - _HEADER_SIZE or (
+        zlib.crc32(memoryview(data)[_HEADER_SIZE:]) != stored_crc
+    ):
+        return None
+    id_end = _HEADER_SIZE + 8 + _U64.unpack_from(data, _HEADER_SIZE)[0]
+    if id_end + 8 > size:
+        return None
+    thread_end = id_end + 8 + _U64.unpack_from(data, id_end)[0]
+    if thread_end > size:
+        return None
+    try:
+        checkpoint_id = str(data[_HEADER_SIZE + 8 : id_end], "utf-8")
+        thread_id = _intern(str(data[id_end + 8 : thread_end], "utf-8"))
+    except UnicodeDecodeError:
+        return None
+    state_start = thread_end - _HEADER_SIZE
+    tail = sole_some_parent_tail(data, -_HEADER_SIZE, state_start, size - _HEADER_SIZE,
+                                 TailRules(checkpoint_id, thread_id))
+    if tail is None:
+        return None
+    node, secs, nanos, parent_id, state_end = tail
+    parsed = proc_and_counter(checkpoint_id)
+    flags = identity_flags(name, DCHK, checkpoint_id, thread_id, parsed)
+    proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
+    return FileRecord(name, DCHK, info.st_size, info.st_mtime_ns, None, None, None, None, None,
+                      checkpoint_id, thread_id, _intern(node), secs, nanos, parent_id, 0,
+                      False, state_start, state_end, -1, flags, proc, counter)
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
@@ -424,11 +465,14 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
 def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
                     data: bytes | str) -> FileRecord:
     """``summarise_file`` once the bytes are read (or ``data`` says why they are not)."""
+    if by_name is Variant.DCHK and not isinstance(data, str) and data[:4] == _MAGIC:
+        plain = _summarise_plain_dchk(name, info, data)
+        if plain is not None:
+            return plain
+        return _summarise_dchk(FileRecord(name, DCHK, info.st_size, info.st_mtime_ns), data)
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
         return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
-    if by_name is Variant.DCHK and data[:4] == _MAGIC:
-        return _summarise_dchk(base, data)
     variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
     if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
         return base  # DashFlow ignores .json files whatever they hold

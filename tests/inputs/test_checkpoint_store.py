@@ -155,3 +155,48 @@ def test_discovery_claims_stores_only(tmp_path: Path) -> None:
     assert [claims_dir(tmp_path / n) for n in "abcd"] == [True, True, False, True]
     assert claims_dir(tmp_path) is False
     assert input_kinds()[0].name == "checkpoint-store"
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab_1\x00é/"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(thread=_TEXT, suffix=st.sampled_from(["_1a2b3c4d5e_chkpt7", "_3", "", "_x"]),
+       state=st.binary(max_size=40), node=_TEXT,
+       secs=st.sampled_from([1_700_000_000, 1_700_000_000, 5]),
+       nanos=st.sampled_from([0, 0, 999_999_999, 1_000_000_000]),
+       parent=st.sampled_from([None, "{thread}_1a2b3c4d5e_chkpt6", "{thread}_2", "", "o\x00"]),
+       metadata=st.just({}) | st.dictionaries(_TEXT, _TEXT, max_size=1),
+       flip=st.none() | st.tuples(st.integers(min_value=0), st.integers(0, 255)),
+       version=st.sampled_from([1, 1, 1, 0, 2]))
+def test_plain_dchk_shortcut_builds_the_general_record(
+    thread: str, suffix: str, state: bytes, node: str, secs: int, nanos: int,
+    parent: str | None, metadata: dict[str, str], flip: tuple[int, int] | None, version: int,
+) -> None:
+    from dashfix.formats.checkpoint import encode_checkpoint
+    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+
+    checkpoint_id = thread + suffix
+    parent_id = None if parent is None else parent.format(thread=thread)
+    payload = bytearray(encode_checkpoint(checkpoint_id, thread, state, node, secs, nanos,
+                                          parent_id, metadata))
+    if flip is not None:
+        payload[flip[0] % len(payload)] = flip[1]
+    data = dchk.wrap(bytes(payload), version)
+    info = os.stat_result((0o100644, 1, 1, 1, 0, 0, len(data), 0, 0, 0))
+    name = f"{checkpoint_id}.bin"
+    plain = _summarise_plain_dchk(name, info, data)
+    general = _summarise_dchk(FileRecord(name, DCHK, len(data), info.st_mtime_ns), data)
+    assert plain is None or plain == general
+
+
+def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> None:
+    from dashfix.inputs.checkpoint_store import _summarise_plain_dchk
+
+    store = StoreBuilder(tmp_path)
+    store.checkpoint("alpha")
+    child = store.checkpoint("alpha")
+    data = child.path.read_bytes()
+    plain = _summarise_plain_dchk(child.path.name, os.stat(child.path), data)
+    assert plain == _record(child.path)
+    assert plain is not None and plain.parent_id is not None and plain.secs >= 0
