@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from dashfix.checks.stream.sequences import InnerEvent
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.findings import Finding, Rule, Severity
 from dashfix.formats.frame import (
@@ -185,12 +186,11 @@ def validate_frame(
 
 
 def healthy_payload(value: bytes | None, limit: int,
-                    unframed: bool) -> tuple[str, Any, Any, list[tuple[Any, Any]]] | None:
+                    unframed: bool) -> tuple[str, Any, Any, list[InnerEvent]] | None:
     """``(oneof name, payload, header, inner events)`` of a record on which
     ``validate_frame`` would find nothing; None means "something may be wrong: run
-    ``validate_frame``".  For an EventBatch the inner events come as ``(event, header)``
-    pairs (empty for other payloads): holding them keeps protobuf from building their
-    Python wrappers a second time when the sequence tracker reads them.
+    ``validate_frame``".  An EventBatch's inner events come with the header fields the
+    sequence tracker needs, read here once (empty list for other payloads).
 
     The hot path of log validation: every check of ``validate_frame`` is here as a yes/no
     test, in the same order, with no verdict or finding built.  It must never accept a
@@ -229,7 +229,7 @@ def healthy_payload(value: bytes | None, limit: int,
     number = ONEOF_NUMBERS[which]
     if header.type != number or _header_suspect(header, compressed):
         return None
-    inner_events: list[tuple[Any, Any]] = []
+    inner_events: list[InnerEvent] = []
     if number == MESSAGE_TYPE_EVENT_BATCH:
         if header.sequence != 0:
             return None
@@ -238,11 +238,13 @@ def healthy_payload(value: bytes | None, limit: int,
             inner = event.header
             # _header_suspect inlined (a call per inner event is a third of this loop), plus
             # the batch rule: sequence > 0, which an absent header fails too.
-            if (inner.sequence == 0 or inner.schema_version > 1
+            sequence = inner.sequence
+            message_id = inner.message_id
+            if (sequence == 0 or inner.schema_version > 1
                     or (inner.compression == COMPRESSION_ZSTD) is not compressed
-                    or len(inner.message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
+                    or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
                 return None
-            keep((event, inner))
+            keep((event, sequence, inner.timestamp_us, message_id))
     return which, payload, header, inner_events
 
 

@@ -36,6 +36,16 @@ MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
 
+InnerEvent = tuple[Any, int, int, bytes]
+"""An EventBatch's inner event as the tracker takes it: ``(event, sequence, timestamp_us,
+message_id)``, the last three from its header (read once, by whoever reads them first)."""
+
+
+def inner_event(event: Any) -> InnerEvent:
+    header = event.header
+    return event, header.sequence, header.timestamp_us, header.message_id
+
+
 @dataclass
 class _Gap:
     first: int
@@ -110,17 +120,17 @@ class SequenceTracker:
         which = message.WhichOneof("message")
         if which is not None:
             payload = getattr(message, which)
-            inner_events = ([(event, event.header) for event in payload.events]
-                            if which == "event_batch" else [])
+            inner_events = [inner_event(event) for event in payload.events] if (
+                which == "event_batch") else []
             self.observe_payload(which, payload, payload.header, inner_events, record, offset,
                                  path)
 
     def observe_payload(self, which: str, payload: Any, header: Any,
-                        inner_events: list[tuple[Any, Any]], record: int, offset: int,
+                        inner_events: list[InnerEvent], record: int, offset: int,
                         path: str | None = None) -> None:
         """``observe`` for a caller that already holds the message's oneof ``which``, its
         ``payload``, the payload's ``header`` and, for an EventBatch, its inner events as
-        ``(event, header)`` pairs."""
+        ``InnerEvent`` tuples."""
         thread_id = header.thread_id
         if not thread_id:
             return
@@ -134,24 +144,22 @@ class SequenceTracker:
             thread.messages += 1
             self._timestamp(header.timestamp_us, thread)
             message = self._message
-            for event, inner in inner_events:
-                message(thread, inner, event, False)
+            for event, sequence, stamp, message_id in inner_events:
+                message(thread, sequence, stamp, message_id, event, False)
             return
-        self._message(thread, header, payload if which == "event" else None,
-                      which in NODE_PAYLOADS)
+        self._message(thread, header.sequence, header.timestamp_us, header.message_id,
+                      payload if which == "event" else None, which in NODE_PAYLOADS)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
                       thread_id, f"error:{header.message_id.hex()}")
 
-    def _message(self, thread: ThreadSummary, header: Any, event: Any, node: bool) -> None:
-        sequence = header.sequence
-        stamp = header.timestamp_us
+    def _message(self, thread: ThreadSummary, sequence: int, stamp: int, message_id: bytes,
+                 event: Any, node: bool) -> None:
         if sequence:
             # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.  A
             # retry re-sends the same encoded bytes: same id, sequence and timestamp.
             fingerprint = (sequence << 64) + stamp
-            message_id = header.message_id
             previous = thread.seen.setdefault(message_id, fingerprint)
             if previous is not fingerprint and self._duplicate(thread, message_id, previous,
                                                                fingerprint):
@@ -167,7 +175,7 @@ class SequenceTracker:
         if event is not None:
             event_type = event.event_type
             if event_type in ERROR_EVENT_TYPES:
-                self._check_error_event(event, thread.thread_id, header)
+                self._check_error_event(event, thread.thread_id, message_id)
             node = node or event_type in NODE_EVENT_TYPES
         if not sequence:
             return
@@ -204,12 +212,12 @@ class SequenceTracker:
         thread.seen[raw_id] = fingerprint
         return False
 
-    def _check_error_event(self, event: Any, thread_id: str, header: Any) -> None:
+    def _check_error_event(self, event: Any, thread_id: str, message_id: bytes) -> None:
         attribute = event.attributes.get("error")
         if attribute is None or not attribute.string_value:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"error event (type {event.event_type}, node {event.node_id!r}) has no "
-                      "'error' attribute text", thread_id, f"error:{header.message_id.hex()}")
+                      "'error' attribute text", thread_id, f"error:{message_id.hex()}")
 
     def _timestamp(self, stamp: int, thread: ThreadSummary) -> None:
         if 0 < stamp <= self.future_us:
