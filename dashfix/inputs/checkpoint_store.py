@@ -610,10 +610,11 @@ def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
     step = -(-len(others) // ((workers - 1) * CHUNKS_PER_WORKER))
     chunks = [others[i : i + step] for i in range(0, len(others), step)]
     with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-        parts = pool.map_async(functools.partial(_summarise_to_wire, store), chunks)
+        # imap hands the chunks to the workers at once; each part is dropped once converted.
+        parts = pool.imap_unordered(functools.partial(_summarise_to_wire, store), chunks)
         records = summarise_names(store, names[:own])
         with _collector_paused():
-            for part in parts.get():
+            for part in parts:
                 records.extend(map(FileRecord._make, part))
     return records
 

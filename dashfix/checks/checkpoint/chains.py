@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import operator
-from collections import defaultdict
 from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import (
@@ -82,19 +80,20 @@ def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
                 checkpoint_id=parent_id, details={"children": names})
 
 
-def _counter_order(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
-    groups: dict[tuple[str | None, str], list[FileRecord]] = defaultdict(list)
+def _counter_order(view: StoreView) -> Iterator[Finding]:
     latest = view.latest
-    for record in timed:
-        if record.proc is not None and latest.get(record.thread_id or "") is not record:
+    for (thread_id, proc), group in view.by_thread_proc.items():
+        members = sorted(group, key=_by_counter)
+        newest = latest.get(thread_id)
+        if newest is not None and newest.proc == proc:
             # (the latest is skipped: update_state re-saves it with a new time)
-            groups[(record.thread_id, record.proc)].append(record)
-    for (thread_id, proc), members in groups.items():
-        members.sort(key=_by_counter)
+            del members[members.index(newest)]
+        moments = [record.secs * 1_000_000_000 + record.nanos for record in members]
+        if moments == sorted(moments):
+            continue  # time never goes back along the counters
         inversions = [
-            (earlier, later) for earlier, later in itertools.pairwise(members)
-            if (later.secs - earlier.secs) * 1_000_000_000 + later.nanos - earlier.nanos
-            < -CLOCK_TOLERANCE_NS
+            (members[at - 1], members[at]) for at in range(1, len(members))
+            if moments[at] + CLOCK_TOLERANCE_NS < moments[at - 1]
         ]
         if not inversions:
             continue
@@ -114,4 +113,4 @@ def check(view: StoreView) -> Iterator[Finding]:
     yield from _duplicates(view)
     timed = view.timed
     yield from _parents(view, timed)
-    yield from _counter_order(view, timed)
+    yield from _counter_order(view)

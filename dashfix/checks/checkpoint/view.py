@@ -45,26 +45,37 @@ class StoreView:
     to look at, so they stay cheap on a big healthy store."""
     variants: set[str] = field(default_factory=set)
     """Variants of the records that read without a problem."""
+    by_thread_proc: dict[tuple[str, str], list[FileRecord]] = field(default_factory=dict)
+    """(thread, id process part) -> the timed checkpoints whose id names that process
+    (part "" for ``{thread}_{n}`` ids), in record order."""
 
     @classmethod
     def of(cls, scan: StoreScan, rel: str) -> StoreView:
         view = cls(scan, rel, _store_argument(str(scan.path)))
         view.latest = latest_per_thread(scan.records)
         by_id, same_id, timed, unusual = view.by_id, view.same_id, view.timed, view.unusual
+        groups = view.by_thread_proc
         view.names = {record.name for record in scan.records}
         for record in scan.records:
             checkpoint_id = record.checkpoint_id
             variant = record.variant
-            if variant == DCHK and record.problem is None and not record.flags and (
+            is_timed = variant == DCHK and record.problem is None and not record.flags and (
                 record.secs >= 0
-            ):
-                timed.append(record)
-            else:
+            )
+            if not is_timed:
                 unusual.append(record)
                 if record.problem is None:
                     view.variants.add(variant)
-                    if record.secs >= 0 and variant in CHECKPOINT_VARIANTS:
-                        timed.append(record)
+                    is_timed = record.secs >= 0 and variant in CHECKPOINT_VARIANTS
+            if is_timed:
+                timed.append(record)
+                proc = record.proc
+                if proc is not None and record.thread_id is not None:
+                    group = groups.get((record.thread_id, proc))
+                    if group is None:
+                        groups[(record.thread_id, proc)] = [record]
+                    else:
+                        group.append(record)
             if checkpoint_id is not None and variant in CHECKPOINT_VARIANTS:
                 first = by_id.setdefault(checkpoint_id, record)
                 if first is not record:

@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
+from dashfix.inputs.checkpoint_store import (
+    DCHK,
+    GZIP,
+    LEGACY,
+    VERSIONED,
+    VERSIONED_GZ,
+    FileRecord,
+)
 from dashfix.rules import checkpoint as ck
 
 
 def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
-    windows: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    for record in view.timed:
-        proc = record.proc
-        if not proc:
-            continue  # only current-scheme ids name their process
-        assert record.thread_id is not None
-        moment = record.secs * 1_000_000_000 + record.nanos
-        procs = windows[record.thread_id]
-        window = procs.get(proc)
-        if window is None:
-            procs[proc] = [moment, moment]
-        elif moment < window[0]:
-            window[0] = moment
-        elif moment > window[1]:
-            window[1] = moment
+    named: dict[str, list[str]] = {}
+    for thread_id, proc in view.by_thread_proc:
+        if proc:  # only current-scheme ids name their process
+            named.setdefault(thread_id, []).append(proc)
+    windows: dict[str, dict[str, list[int]]] = {}
+    for thread_id, proc_names in named.items():
+        if len(proc_names) > 1:
+            windows[thread_id] = {proc: _window(view.by_thread_proc[(thread_id, proc)])
+                                  for proc in proc_names}
     for thread_id, procs in windows.items():
-        if len(procs) < 2:
-            continue
         ordered = sorted(procs.items(), key=lambda item: item[1][0])
         overlaps = [
             (a, b) for (a, wa), (b, wb) in itertools.pairwise(ordered) if wb[0] < wa[1]
@@ -42,6 +40,11 @@ def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
                 "checkpoints during overlapping time windows", thread_id=thread_id,
                 details={"procs": {p: w for p, w in procs.items()}},
                 fix_command=view.rebuild, key=thread_id)
+
+
+def _window(records: list[FileRecord]) -> list[int]:
+    moments = [record.secs * 1_000_000_000 + record.nanos for record in records]
+    return [min(moments), max(moments)]
 
 
 def check(view: StoreView) -> Iterator[Finding]:
