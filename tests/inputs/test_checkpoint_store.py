@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -200,3 +201,20 @@ def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> Non
     plain = _summarise_plain_dchk(child.path.name, os.stat(child.path), data)
     assert plain == _record(child.path)
     assert plain is not None and plain.parent_id is not None and plain.secs >= 0
+
+
+def test_parallel_reading_gives_the_records_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashfix.inputs.checkpoint_store as store_module
+
+    store = StoreBuilder(tmp_path)
+    for number in range(40):
+        store.checkpoint(f"thread-{number % 3}")
+    (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
+    names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
+    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(store_module, "_idle_cpus", lambda: 2)
+    parallel = store_module._summarise_in_parallel(str(tmp_path), names)
+    assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
+    assert all(type(record) is FileRecord for record in parallel)
