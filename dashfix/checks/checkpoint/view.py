@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -37,7 +38,6 @@ class StoreView:
     """Embedded checkpoint id -> the (first) checkpoint file carrying it."""
     same_id: dict[str, list[FileRecord]] = field(default_factory=dict)
     """Ids carried by several files -> every one of them."""
-    names: set[str] = field(default_factory=set)
     timed: list[FileRecord] = field(default_factory=list)
     """Loadable checkpoints with a known timestamp (what chains and writers compare)."""
     unusual: list[FileRecord] = field(default_factory=list)
@@ -55,7 +55,6 @@ class StoreView:
         view.latest = latest_per_thread(scan.records)
         by_id, same_id, timed, unusual = view.by_id, view.same_id, view.timed, view.unusual
         groups = view.by_thread_proc
-        view.names = {record.name for record in scan.records}
         for record in scan.records:
             checkpoint_id = record.checkpoint_id
             variant = record.variant
@@ -83,6 +82,12 @@ class StoreView:
         if len(unusual) < len(scan.records):
             view.variants.add(DCHK)
         return view
+
+    @functools.cached_property
+    def names(self) -> set[str]:
+        """Every entry name; built on first use (a damaged or missing file), since a
+        healthy store never needs it."""
+        return {record.name for record in self.scan.records}
 
     def path(self, name: str) -> str:
         """``name`` in the store relative to the scanned root; "." is the store itself."""
