@@ -56,7 +56,7 @@ class ReadOptions:
         return self.max_line_bytes or default_max_line_bytes(self.limit)
 
 
-_UNFRAMED_FORMATS = frozenset(("jsonl", "sqlite"))
+UNFRAMED_FORMATS = frozenset(("jsonl", "sqlite"))
 
 
 @dataclass(slots=True)
@@ -84,7 +84,7 @@ class StreamRecord:
     @property
     def unframed(self) -> bool:
         """File and SQLite backends store bare protobuf; Kafka values carry the flag byte."""
-        return self.source_format in _UNFRAMED_FORMATS
+        return self.source_format in UNFRAMED_FORMATS
 
 
 class ProblemKind(StrEnum):
@@ -209,11 +209,11 @@ def _kcat_message(problem: kcat.KcatProblem, cap: int) -> str:
     return f"record of {problem.length} bytes is over the {cap}-byte frame cap; not read"
 
 
-KcatValue = tuple[int, int, bytes | None]
-"""A kcat record as ``iter_values`` yields it: ``(index, byte offset, value | None)``."""
+RecordValue = tuple[int, int, bytes | None]
+"""A kcat or JSONL record as ``iter_values`` yields it: ``(index, byte offset, value)``."""
 
 
-def _kcat_values(path: Path, options: ReadOptions) -> Iterator[KcatValue | RecordProblem]:
+def _kcat_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
     with open(path, "rb") as handle:
@@ -270,7 +270,10 @@ def _capped_lines(handle: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | Non
         offset += length
 
 
-def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+def _jsonl_entries(
+    path: Path, options: ReadOptions
+) -> Iterator[tuple[int, int, filelog.FileLogEntry] | RecordProblem]:
+    """``(index, byte offset, decoded line)`` per non-blank line, or the line's problem."""
     cap = options.line_cap
     fmt = InputFormat.JSONL.value
     with open(path, "rb", buffering=1 << 20) as handle:
@@ -293,9 +296,24 @@ def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | Rec
                 yield RecordProblem(_LINE_PROBLEMS[entry.fault], index, offset + entry.column,
                                     entry.message, fmt)
             else:
-                yield StreamRecord(index, offset, entry.data, fmt, timestamp_us=entry.timestamp_us,
-                                   kafka_offset=entry.offset)
+                yield index, offset, entry
             index += 1
+
+
+def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
+    fmt = InputFormat.JSONL.value
+    for item in _jsonl_entries(path, options):
+        if isinstance(item, RecordProblem):
+            yield item
+        else:
+            index, offset, entry = item
+            yield StreamRecord(index, offset, entry.data, fmt, timestamp_us=entry.timestamp_us,
+                               kafka_offset=entry.offset)
+
+
+def _jsonl_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
+    for item in _jsonl_entries(path, options):
+        yield item if isinstance(item, RecordProblem) else (item[0], item[1], item[2].data)
 
 
 def _oversize(index: int, offset: int, size: int, cap: int, fmt: str,
@@ -373,10 +391,10 @@ _READERS = {
 }
 
 
-_Item = TypeVar("_Item", StreamRecord | RecordProblem, KcatValue | StreamRecord | RecordProblem)
+_Item = TypeVar("_Item", StreamRecord | RecordProblem, RecordValue | StreamRecord | RecordProblem)
 _VALUE_READERS: dict[InputFormat, Callable[[Path, ReadOptions],
-                                           Iterator[KcatValue | StreamRecord | RecordProblem]]]
-_VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values}
+                                           Iterator[RecordValue | StreamRecord | RecordProblem]]]
+_VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values, InputFormat.JSONL: _jsonl_values}
 
 
 def resolve_format(path: Path, input_format: str | None = None) -> InputFormat | None:
@@ -400,10 +418,11 @@ def iter_records(
 
 def iter_values(
     path: Path, input_format: str | None = None, options: ReadOptions | None = None
-) -> Iterator[KcatValue | StreamRecord | RecordProblem]:
-    """``iter_records``, except that a kcat capture's records come as bare ``KcatValue``
-    tuples (the capture's format is ``kcat`` and its values are framed): building a
-    ``StreamRecord`` costs more than validating a healthy small record's header."""
+) -> Iterator[RecordValue | StreamRecord | RecordProblem]:
+    """``iter_records``, except that the records of a kcat capture or a JSONL log come as
+    bare ``RecordValue`` tuples: building a ``StreamRecord`` costs more than validating a
+    healthy small record's header.  Their format (``resolve_format``) says whether the
+    values are framed (kcat) or bare protobuf (JSONL)."""
     return _iterate(path, input_format, options or ReadOptions(), _VALUE_READERS)
 
 

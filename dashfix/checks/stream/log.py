@@ -12,13 +12,14 @@ from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.streams import (
-    InputFormat,
+    UNFRAMED_FORMATS,
     ProblemKind,
     ReadOptions,
     RecordProblem,
     StreamRecord,
     claims_frames_dir,
     iter_values,
+    resolve_format,
     sniff_stream_file,
 )
 from dashfix.rules import stream as rules
@@ -91,6 +92,14 @@ def check_log(
     unframed = False
     observe_payload = tracker.observe_payload
     where = rel
+    try:
+        resolved = resolve_format(path, input_format)
+    except OSError:
+        resolved = None  # iter_values reports it
+    if resolved is not None:
+        # Forcing the resolved format spares iter_values a second detection.
+        input_format = resolved.value
+        unframed = input_format in UNFRAMED_FORMATS
     for item in iter_values(path, input_format, options):
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
@@ -98,7 +107,7 @@ def check_log(
         if type(item) is tuple:
             index, offset, value = item
             if source_format is None:
-                source_format = result.input_format = InputFormat.KCAT.value
+                source_format = result.input_format = input_format
         elif isinstance(item, StreamRecord):
             index, offset, value = item.index, item.offset, item.value
             if item.source_format is not source_format:
