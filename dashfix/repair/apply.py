@@ -14,6 +14,7 @@ from dashfix.errors import ExitCode, InputError
 from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_store import paused_gc
 from dashfix.repair.atomic import atomic_write_bytes, fsync_dir
 from dashfix.repair.backup import backup_file, utc_stamp
 from dashfix.repair.index_rebuild import (
@@ -27,7 +28,7 @@ from dashfix.repair.index_rebuild import (
 from dashfix.repair.lock import store_lock
 from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
 from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
-from dashfix.repair.scan_adapter import CandidateSet, collect_candidates, paused_gc
+from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
 from dashfix.results import Report
 
 RUNNING_DASHFLOW_WARNING = (

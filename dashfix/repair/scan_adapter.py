@@ -9,9 +9,6 @@ three file checkpointers). Everything else that DashFlow lists is reported as ex
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from dashfix.inputs.checkpoint_store import (
     TEMP_INDEX,
     FileRecord,
     StoreScan,
+    paused_gc,
     scan_store,
 )
 from dashfix.repair.index_rebuild import Candidate
@@ -70,20 +68,6 @@ def candidate_of(record: FileRecord) -> Candidate | str:
         return f"name does not match the embedded id {record.checkpoint_id!r} (expected {wanted})"
     return Candidate(record.name, record.checkpoint_id, record.thread_id, record.timestamp,
                      record.mtime_ns)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Building a few small objects per file of a large store triggers full garbage
-    collections over everything built so far, again and again; scans and plans make no
-    reference cycles, so collection waits until they are done."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def candidates_of(scan: StoreScan) -> CandidateSet:
