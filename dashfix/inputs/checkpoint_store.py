@@ -598,26 +598,16 @@ def _summarise_to_wire(store: str, names: list[str]) -> list[tuple[object, ...]]
     return [tuple(record) for record in summarise_names(store, names)]
 
 
-def _idle_cpus() -> int:
-    """CPUs that no other process keeps busy (the CPU count minus the 1-minute load).
-
-    A second process only pays off on an idle CPU. Measured on a 2-core machine with one
-    core kept busy by other jobs: two processes read 100,000 files 10-30% slower than one
-    (0.4-0.8 s more CPU for forking and sending the records back), with no CPU to gain.
-    """
-    cpus = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return cpus
-    return max(1, cpus - round(load))
-
-
 def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
     """Reading and CRC-checking is the whole cost of a big store, so it is split over the
     CPUs: this process reads its own share while ``workers - 1`` forked ones read the rest
-    and send back only the small records."""
-    workers = min(_idle_cpus(), len(names) // PARALLEL_MIN_FILES_PER_WORKER)
+    and send back only the small records.
+
+    Measured on a 2-core machine with one core kept busy by other jobs, two processes were
+    as fast as one (within the noise), at 0.4-0.8 s more CPU per 100,000 files; on idle
+    CPUs they are faster. A load-based choice was tried and dropped: the 1-minute load
+    counts this program's own previous runs, so back-to-back runs went single-process."""
+    workers = min(os.cpu_count() or 1, len(names) // PARALLEL_MIN_FILES_PER_WORKER)
     if workers <= 1:
         return summarise_names(store, names)
     own = len(names) // workers

@@ -214,7 +214,7 @@ def test_parallel_reading_gives_the_records_of_one_process(
     (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
     names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
     monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(store_module, "_idle_cpus", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     parallel = store_module._summarise_in_parallel(str(tmp_path), names)
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
