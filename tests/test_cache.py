@@ -379,6 +379,37 @@ def test_folder_fingerprint_depends_on_context_and_every_entry(tmp_path: Path) -
     assert folder_fingerprint(store, "store")[0] != base
 
 
+def test_folder_fingerprint_split_with_a_forked_child_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large folders are stat-ed half in a forked child: same digest, and a change in
+    the child's half (the last names listed) is seen."""
+    store = tmp_path / "store"
+    _store(store, {f"{n:02}.bin": b"x" for n in range(9)})
+    whole = folder_fingerprint(store, "store")
+    monkeypatch.setattr(cache_module, "FINGERPRINT_FORK_MIN", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert folder_fingerprint(store, "store") == whole
+    os.chmod(store / os.listdir(store)[-1], 0o600)
+    changed = folder_fingerprint(store, "store")
+    assert changed[0] != whole[0]
+    monkeypatch.setattr(cache_module, "FINGERPRINT_FORK_MIN", 10**9)
+    assert folder_fingerprint(store, "store") == changed
+
+
+def test_folder_fingerprint_fails_when_an_entry_cannot_be_stat_ed_in_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    _store(store, {f"{n:02}.bin": b"x" for n in range(4)})
+    listed = os.listdir(store)
+    monkeypatch.setattr(cache_module, "FINGERPRINT_FORK_MIN", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "listdir", lambda fd: [*listed, "vanished.bin"])
+    with pytest.raises(OSError):
+        folder_fingerprint(store, "store")
+
+
 def test_a_freshly_written_folder_is_not_memoised(tmp_path: Path) -> None:
     """Same-tick rewrites keep the stat key: a racy folder is checked again next time."""
     store = tmp_path / "store"
