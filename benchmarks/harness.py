@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+
+def precompile() -> None:
+    """Compile dashfix's bytecode as ``make`` does at install: with PYTHONDONTWRITEBYTECODE
+    set, a tree without it would be compiled again by every timed run (~0.1 s each)."""
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "dashfix", quiet=1)
 
 
 @dataclass(frozen=True)
