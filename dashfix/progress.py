@@ -10,22 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import (
-    Progress as RichBars,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from dashfix.context import NoProgress, Progress
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 HEARTBEAT_SECONDS = 10.0
 PROGRESS_MODES = ("auto", "always", "never")
@@ -53,6 +43,17 @@ class BarProgress:
     """A rich progress bar per started phase, with counts done, rate and elapsed time."""
 
     def __init__(self, stream: TextIO, environ: Mapping[str, str]) -> None:
+        # rich is imported only when bars are shown: CI runs and --progress never skip it.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as RichBars
+
         no_color = _set(environ, "NO_COLOR") or environ.get("TERM") == "dumb"
         console = Console(
             file=stream,

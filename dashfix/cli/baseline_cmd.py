@@ -8,20 +8,9 @@ from typing import Annotated
 
 import typer
 
-from dashfix.baseline import (
-    DEFAULT_BASELINE_FILE,
-    PLACEHOLDER_REASON,
-    draft_baseline,
-    load_baseline,
-    parse_expires,
-    write_baseline,
-)
+from dashfix.baseline import DEFAULT_BASELINE_FILE, PLACEHOLDER_REASON
 from dashfix.cli.app import app
-from dashfix.config import resolve_settings
-from dashfix.context import VerifyOptions
 from dashfix.errors import ExitCode
-from dashfix.gate import policy_from_settings, run_gate
-from dashfix.report.locations import location_text
 
 baseline_app = typer.Typer(
     name="baseline", help="Accept known findings so the gate fails only on new ones.",
@@ -55,6 +44,12 @@ def baseline_create(
         Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
+    from dashfix.baseline import draft_baseline, load_baseline, parse_expires, write_baseline
+    from dashfix.config import resolve_settings
+    from dashfix.context import VerifyOptions
+    from dashfix.gate import policy_from_settings, run_gate
+    from dashfix.report.locations import location_text
+
     expiry = parse_expires(expires, "--expires") if expires is not None else None
     previous = load_baseline(output) if output.exists() else None
     settings = resolve_settings(config=config)

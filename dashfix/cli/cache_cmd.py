@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cache import clear_cache
 from dashfix.cli.app import app
-from dashfix.config import resolve_settings
 from dashfix.errors import InputError, UsageError
 
 cache_app = typer.Typer(name="cache", help="Manage the verify cache (--cache DIR).",
@@ -33,6 +31,9 @@ def cache_clear(
         Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
+    from dashfix.cache import clear_cache
+    from dashfix.config import resolve_settings
+
     if folder is None:
         folder = resolve_settings(config=config)["cache"]
         if folder is None:

@@ -6,11 +6,9 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
 from dashfix.cli.app import app
-from dashfix.config import SETTINGS, display, resolve_settings
 from dashfix.errors import UsageError
 
 config_app = typer.Typer(
@@ -34,6 +32,10 @@ def config_show(
         Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
+    import orjson
+
+    from dashfix.config import SETTINGS, display, resolve_settings
+
     if output_format not in ("text", "json"):
         raise UsageError(f"unknown --format {output_format!r}; choose text or json")
     settings = resolve_settings(config=config)

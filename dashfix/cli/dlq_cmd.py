@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 
-from dashfix.checks.dlq import AgainstLog, DumpResult, check_dump
 from dashfix.cli.app import app
 from dashfix.cli.options import (
     FailOnOption,
@@ -34,11 +32,11 @@ from dashfix.cli.replay_output import (
     parse_output_format,
 )
 from dashfix.errors import EXIT_CODE_HELP
-from dashfix.inputs.dlq import DumpOptions
-from dashfix.inputs.streams import INPUT_FORMATS, ReadOptions
-from dashfix.replay import replay_dlq
+from dashfix.inputs import INPUT_FORMATS
 from dashfix.report import RENDERERS
-from dashfix.results import Report
+
+if TYPE_CHECKING:
+    from dashfix.checks.dlq import DumpResult
 
 dlq_app = typer.Typer(
     name="dlq",
@@ -91,6 +89,13 @@ def validate_command(
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
 ) -> int:
+    import orjson
+
+    from dashfix.checks.dlq import AgainstLog, check_dump
+    from dashfix.inputs.dlq import DumpOptions
+    from dashfix.inputs.streams import ReadOptions
+    from dashfix.results import Report
+
     fmt = parse_output_format(output_format)
     report = Report(roots=[str(dump)], fail_on=parse_fail_on(fail_on))
     limit = parse_limits(limits)
@@ -147,6 +152,9 @@ def replay_command(
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
 ) -> int:
+    from dashfix.inputs.dlq import DumpOptions
+    from dashfix.replay import replay_dlq
+
     fmt = parse_output_format(output_format)
     filters = parse_filters(thread, since, until, types)
     options = DumpOptions(limit=parse_limits(limits),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -43,6 +42,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return ExitCode.USAGE if exc.exit_code == 2 else ExitCode.FAILURE  # type: ignore[attr-defined]
         print(f"dashfix: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("DASHFIX_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         else:
             print("(set DASHFIX_DEBUG=1 for the traceback)", file=sys.stderr)

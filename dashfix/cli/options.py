@@ -9,7 +9,7 @@ import typer
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.errors import UsageError
 from dashfix.findings import Severity
-from dashfix.inputs.streams import INPUT_FORMATS
+from dashfix.inputs import INPUT_FORMATS
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 

@@ -6,23 +6,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from dashfix.cli.app import app
 from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
-from dashfix.inspect import inspect_file, thread_history
-from dashfix.repair.apply import (
-    RUNNING_DASHFLOW_WARNING,
-    apply_repair,
-    preview_repair,
-    rebuild_index,
-    restore,
-)
-from dashfix.repair.index_rebuild import Order
-from dashfix.repair.quarantine import list_sessions
-from dashfix.report import repair_text
 
 FORMATS = ("text", "json")
 DEFAULT_STORE = Path("checkpoints")
@@ -81,10 +69,14 @@ def check_wait(wait_seconds: float | None) -> None:
 
 
 def emit_json(document: Any) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def warn_running_dashflow() -> None:
+    from dashfix.repair.apply import RUNNING_DASHFLOW_WARNING
+
     print(f"dashfix: warning: {RUNNING_DASHFLOW_WARNING}", file=sys.stderr)
 
 
@@ -111,6 +103,10 @@ def rebuild_index_command(
     wait_seconds: WaitOption = None,
     output_format: FormatOption = "text",
 ) -> int:
+    from dashfix.repair.apply import rebuild_index
+    from dashfix.repair.index_rebuild import Order
+    from dashfix.report import repair_text
+
     check_format(output_format)
     check_wait(wait_seconds)
     try:
@@ -154,6 +150,9 @@ def repair_command(
     wait_seconds: WaitOption = None,
     output_format: FormatOption = "text",
 ) -> int:
+    from dashfix.repair.apply import apply_repair, preview_repair
+    from dashfix.report import repair_text
+
     check_format(output_format)
     check_wait(wait_seconds)
     folder = resolve_store(store)
@@ -171,6 +170,9 @@ def repair_command(
 
 
 def _restore(folder: Path, session: str, wait_seconds: float | None, output_format: str) -> int:
+    from dashfix.repair.apply import restore
+    from dashfix.repair.quarantine import list_sessions
+
     if session == "list":
         sessions = list_sessions(folder)
         if output_format == "json":
@@ -211,6 +213,11 @@ def inspect_command(
     ] = None,
     output_format: FormatOption = "text",
 ) -> int:
+    from dashfix.inspect import inspect_file, thread_history
+    from dashfix.repair.apply import rebuild_index
+    from dashfix.repair.index_rebuild import Order
+    from dashfix.report import repair_text
+
     check_format(output_format)
     if target is not None and not target.is_dir():
         if thread is not None:

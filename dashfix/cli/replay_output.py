@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 
 from dashfix.errors import ExitCode, UsageError
 from dashfix.repair.replay import OUTPUT_FORMATS as REPLAY_OUTPUT_FORMATS
-from dashfix.replay import ReplayFilters, ReplayReport, parse_time, parse_types
+
+if TYPE_CHECKING:
+    from dashfix.replay import ReplayFilters, ReplayReport
 
 OUTPUT_FORMATS = ("text", "json")
 OUTPUT_FORMAT_OPTION = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
@@ -48,6 +49,8 @@ def parse_output_format(value: str) -> str:
 
 def parse_filters(threads: list[str] | None, since: str | None, until: str | None,
                   types: list[str] | None) -> ReplayFilters:
+    from dashfix.replay import ReplayFilters, parse_time, parse_types
+
     filters = ReplayFilters(
         threads=frozenset(threads or ()),
         since_us=None if since is None else parse_time(since),
@@ -62,6 +65,8 @@ def parse_filters(threads: list[str] | None, since: str | None, until: str | Non
 
 def emit_replay(report: ReplayReport, fmt: str) -> int:
     """Print the replay report; exit 1 when a record had to be skipped."""
+    import orjson
+
     if fmt == "json":
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
                          + "\n")

@@ -9,10 +9,9 @@ import typer
 
 from dashfix.cli.app import app
 from dashfix.errors import UsageError
-from dashfix.report.rules_doc import render_json, render_markdown, render_table
-from dashfix.rules import all_rules, get_rule
 
-_RENDERERS = {"text": render_table, "json": render_json, "markdown": render_markdown}
+_RENDERERS = {"text": "render_table", "json": "render_json", "markdown": "render_markdown"}
+"""--format -> the function of dashfix.report.rules_doc (imported only when rendering)."""
 
 
 @app.command("rules")
@@ -23,6 +22,9 @@ def rules_command(
     ] = "text",
 ) -> int:
     """List every finding code: what it means, the DashFlow bug behind it, and the fix."""
+    from dashfix.report import rules_doc
+    from dashfix.rules import all_rules, get_rule
+
     if output_format not in _RENDERERS:
         raise UsageError(f"unknown --format {output_format!r}; choose text, json or markdown")
     if code is None:
@@ -32,5 +34,5 @@ def rules_command(
         if rule is None:
             raise UsageError(f"unknown code {code!r}; `dashfix rules` lists them all")
         rules = [rule]
-    _RENDERERS[output_format](rules, sys.stdout)
+    getattr(rules_doc, _RENDERERS[output_format])(rules, sys.stdout)
     return 0

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from dashfix.checks.stream.log import LogResult, check_log
-from dashfix.checks.stream.sequences import ThreadSummary
 from dashfix.cli.app import app
 from dashfix.cli.options import (
     FailOnOption,
@@ -26,9 +21,12 @@ from dashfix.cli.options import (
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
 from dashfix.errors import EXIT_CODE_HELP
-from dashfix.inputs.streams import ReadOptions
 from dashfix.report import RENDERERS
-from dashfix.results import Report
+
+if TYPE_CHECKING:
+    from dashfix.checks.stream.log import LogResult
+    from dashfix.checks.stream.sequences import ThreadSummary
+    from dashfix.results import Report
 
 stream_app = typer.Typer(
     name="stream",
@@ -47,6 +45,8 @@ def _trouble(thread: ThreadSummary) -> int:
 
 
 def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
+    from dashfix.results import Report
+
     report = Report(roots=[str(path)], fail_on=parse_fail_on(fail_on))
     report.findings.extend(result.findings)
     report.targets.append(("stream-log", path.name))
@@ -55,6 +55,9 @@ def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
 
 
 def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="threads", header_style="bold")
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
                    "reordered", "node ctx"):
@@ -85,6 +88,11 @@ def validate_command(
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
 ) -> int:
+    import orjson
+
+    from dashfix.checks.stream.log import check_log
+    from dashfix.inputs.streams import ReadOptions
+
     parse_output_format(output_format)
     parse_fail_on(fail_on)
     options = ReadOptions(limit=parse_limits(limits),

@@ -30,8 +30,6 @@ from dashfix.cli.replay_output import (
 )
 from dashfix.cli.stream_cmd import stream_app
 from dashfix.errors import EXIT_CODE_HELP
-from dashfix.inputs.streams import ReadOptions
-from dashfix.replay import replay_stream
 
 
 @stream_app.command(
@@ -56,6 +54,9 @@ def replay_command(
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
 ) -> int:
+    from dashfix.inputs.streams import ReadOptions
+    from dashfix.replay import replay_stream
+
     fmt = parse_output_format(output_format)
     filters = parse_filters(thread, since, until, types)
     options = ReadOptions(limit=parse_limits(limits),

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from dashfix.cli.app import app
-from dashfix.cli.gate_cli import GateFlags, run_verify
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
     parse_input_format,
@@ -17,7 +16,7 @@ from dashfix.cli.options import (
 )
 from dashfix.context import VerifyOptions
 from dashfix.errors import EXIT_CODE_HELP, UsageError
-from dashfix.inputs.streams import INPUT_FORMATS
+from dashfix.inputs import INPUT_FORMATS
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
 
@@ -109,6 +108,8 @@ def verify_command(
                      "lists what was not checked."),
     ] = None,
 ) -> int:
+    from dashfix.cli.gate_cli import GateFlags, run_verify
+
     if cache is not None and no_cache:
         raise UsageError("--cache and --no-cache exclude each other")
     options = VerifyOptions(

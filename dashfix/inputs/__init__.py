@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,20 @@ class Target:
 class Skipped:
     rel: str
     reason: str
+
+
+class InputFormat(StrEnum):
+    """The stream log containers (``--input-format``); read by ``dashfix.inputs.streams``,
+    named here so that the command line can list them without importing the readers."""
+
+    KCAT = "kcat"
+    JSONL = "jsonl"
+    FRAME = "frame"
+    FRAME_DIR = "frames"
+    SQLITE = "sqlite"
+
+
+INPUT_FORMATS = tuple(f.value for f in InputFormat)
 
 
 HEAD_BYTES = 4096

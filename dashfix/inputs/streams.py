@@ -22,17 +22,8 @@ from urllib.parse import quote
 from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats import filelog, kcat
 from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, ZSTD_MAGIC, FrameKind, classify
+from dashfix.inputs import InputFormat as InputFormat  # re-exported: readers import it from here
 
-
-class InputFormat(StrEnum):
-    KCAT = "kcat"
-    JSONL = "jsonl"
-    FRAME = "frame"
-    FRAME_DIR = "frames"
-    SQLITE = "sqlite"
-
-
-INPUT_FORMATS = tuple(f.value for f in InputFormat)
 FRAME_SUFFIX = ".frame"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 JSONL_OVERHEAD = 4096

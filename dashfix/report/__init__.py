@@ -1,22 +1,35 @@
-"""Renderers: each turns a Report into one output format. They never decide anything."""
+"""Renderers: each turns a Report into one output format. They never decide anything.
+
+Each renderer's module is imported when that format is rendered: the names are needed for
+every command's options, the renderers (rich, XML, ...) only for the format chosen.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from importlib import import_module
+from typing import TYPE_CHECKING, TextIO
 
-from dashfix.report import github, json_format, jsonl, junit, sarif, text
-from dashfix.results import Report
+if TYPE_CHECKING:
+    from dashfix.results import Report
 
-Renderer = Callable[[Report, TextIO], None]
+Renderer = Callable[["Report", TextIO], None]
+
+
+def _deferred(module: str) -> Renderer:
+    def render(report: Report, out: TextIO) -> None:
+        import_module(f"dashfix.report.{module}").render(report, out)
+
+    return render
+
 
 RENDERERS: dict[str, Renderer] = {
-    "text": text.render,
-    "json": json_format.render,
-    "jsonl": jsonl.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "github": github.render,
+    "text": _deferred("text"),
+    "json": _deferred("json_format"),
+    "jsonl": _deferred("jsonl"),
+    "sarif": _deferred("sarif"),
+    "junit": _deferred("junit"),
+    "github": _deferred("github"),
 }
 
 MACHINE_FORMATS = frozenset(RENDERERS) - {"text"}

@@ -1,0 +1,57 @@
+"""The input kinds list: the deferred kinds stand for the real ones, imported on use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dashfix.checks.dlq import DLQ_DUMP_KIND
+from dashfix.checks.stream.log import STREAM_LOG_KIND
+from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE
+from dashfix.inputs.kinds import input_kinds
+from dashfix.testing.checkpoints import StoreBuilder
+
+
+def test_kinds_in_discovery_order_with_the_real_kinds_capabilities() -> None:
+    real = (CHECKPOINT_STORE, DLQ_DUMP_KIND, STREAM_LOG_KIND)
+    kinds = input_kinds()
+    assert [kind.name for kind in kinds] == [kind.name for kind in real]
+    for kind, actual in zip(kinds, real, strict=True):
+        assert (kind.claims_dir is None) == (actual.claims_dir is None)
+        assert (kind.sniff_file is None) == (actual.sniff_file is None)
+
+
+def test_deferred_kinds_answer_as_the_real_ones(tmp_path: Path) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.frame").write_bytes(b"\x00" * 8)
+    dump = tmp_path / "dump.jsonl"
+    dump.write_bytes(b'{"error": "x", "original_payload_base64": "", "topic": "t"}\n')
+    by_name = {kind.name: kind for kind in input_kinds()}
+    for real in (DLQ_DUMP_KIND, STREAM_LOG_KIND):
+        deferred = by_name[real.name]
+        for path in (frames, dump, tmp_path):
+            if path.is_dir() and real.claims_dir is not None:
+                assert deferred.claims_dir is not None
+                assert deferred.claims_dir(path) == real.claims_dir(path)
+            elif path.is_file():
+                assert deferred.sniff_file is not None and real.sniff_file is not None
+                head = path.read_bytes()
+                assert deferred.sniff_file(path, head) == real.sniff_file(path, head)
+
+
+def test_a_checkpoint_store_run_does_not_import_the_stream_or_dlq_code(tmp_path: Path) -> None:
+    store = StoreBuilder(tmp_path / "store")
+    store.checkpoint("t1")
+    probe = (
+        "import sys\n"
+        "from dashfix.cli.main import run\n"
+        f"code = run(['verify', {str(store.root)!r}, '-f', 'json', '--progress', 'never'])\n"
+        "loaded = [m for m in ('dashfix.checks.dlq', 'dashfix.checks.stream.log',\n"
+        "          'google.protobuf', 'zstandard') if m in sys.modules]\n"
+        "print(code, loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=False)
+    assert done.stderr.strip().splitlines()[-1] == "0 []"
