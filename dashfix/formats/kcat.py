@@ -7,7 +7,7 @@ value larger than the caller's cap: an oversize value is skipped by seeking.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
@@ -42,21 +42,29 @@ def encode_record(value: bytes | None) -> bytes:
 
 
 def read_records(
-    stream: BinaryIO, total_size: int, *, max_value_bytes: int
+    stream: BinaryIO, total_size: int, *, max_value_bytes: int, start: int = 0,
+    first_index: int = 0, end: int | None = None,
 ) -> Iterator[tuple[int, int, bytes | None] | KcatProblem]:
     """Yield ``(record_index, byte_offset, value | None)`` or a problem.
 
     ``total_size`` is the capture's size (from ``fstat``): a length prefix is compared with
     the bytes actually left before anything is read.  A truncated capture or a negative
     length ends the walk, since the next record boundary is unknown; an oversize value is
-    reported and skipped.
+    reported and skipped.  ``start`` / ``first_index`` / ``end`` read one run of records
+    whose boundaries ``find_boundary`` found: from the record at byte ``start`` (number
+    ``first_index``) up to the record boundary ``end`` (None: the end of the capture).
     """
     buffer = b""
     pos = 0
-    base = 0  # absolute offset of buffer[0]
-    index = 0
+    base = start  # absolute offset of buffer[0]
+    index = first_index
     unpack = PREFIX.unpack_from
+    if start:
+        stream.seek(start)
+    stop = (1 << 63) if end is None else end  # an open run ends where the data does
     while True:
+        if base + pos >= stop:
+            return
         if len(buffer) - pos < 4:
             buffer = buffer[pos:] + stream.read(_CHUNK)
             base += pos
@@ -98,3 +106,31 @@ def read_records(
             yield index, offset, buffer[pos:end]
             pos = end
         index += 1
+
+
+def find_boundary(read_at: Callable[[int, int], bytes], start: int, count: int,
+                  total_size: int) -> int | None:
+    """Byte offset of the record ``count`` records after the one at ``start``, or None when
+    the capture ends (or is damaged: a cut or negative length prefix) before that.
+
+    Only length prefixes are read, in ``_CHUNK`` reads through ``read_at(size, offset)``
+    (``os.pread`` on the capture), so the walk costs no more memory than one chunk.
+    """
+    unpack = PREFIX.unpack_from
+    pos = start
+    buffer = b""
+    base = start
+    while count:
+        at = pos - base
+        if at + 4 > len(buffer):
+            buffer = read_at(_CHUNK, pos)
+            base = pos
+            at = 0
+            if len(buffer) < 4:
+                return None
+        (length,) = unpack(buffer, at)
+        if length < NULL_LENGTH or pos + 4 + max(length, 0) > total_size:
+            return None
+        pos += 4 + max(length, 0)
+        count -= 1
+    return pos if pos < total_size else None

@@ -205,11 +205,19 @@ RecordValue = tuple[int, int, bytes | None]
 
 
 def _kcat_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
+    return iter_capture_run(path, options)
+
+
+def iter_capture_run(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
+                     end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
+    """``iter_values`` of a kcat capture, or of the run of its records between two
+    boundaries found by ``kcat.find_boundary`` (``kcat.read_records``)."""
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        for item in kcat.read_records(handle, size, max_value_bytes=cap):
+        for item in kcat.read_records(handle, size, max_value_bytes=cap, start=start,
+                                      first_index=first_index, end=end):
             if type(item) is tuple:
                 yield item
                 continue

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashfix.checks.stream import sequences
 from dashfix.checks.stream.sequences import SequenceTracker
 from dashfix.testing.streams import BASE_US, Messages
 
@@ -81,3 +86,99 @@ def test_timestamps() -> None:
     stamps = [BASE_US, 0, -1, BASE_US + 10**12, BASE_US - 5]
     tracker = _track([msgs.event("a", n + 1, timestamp_us=ts) for n, ts in enumerate(stamps)])
     assert _codes(tracker) == ["ST254", "ST255", "ST256", "ST257"]
+
+
+# -- windows checked apart and merged (absorb) -----------------------------------------
+
+Step = tuple[str, str, int, int]
+"""(kind, thread, sequence step, timestamp choice) of one generated message."""
+
+steps = st.lists(st.tuples(
+    st.sampled_from(["event", "event", "event", "node", "batch", "error", "again", "reuse"]),
+    st.sampled_from(["a", "b", "c"]),
+    st.sampled_from([1, 1, 1, 1, 1, 0, 2, 3, -1, -3, -20]),
+    st.integers(0, 9)), min_size=8, max_size=40)
+
+
+def _messages(plan: list[Step]) -> list[Any]:
+    """Mostly the next sequence of the thread; sometimes a repeat, a jump or a step back."""
+    msgs = Messages()
+    built: list[Any] = []
+    last: dict[str, int] = {}
+    for kind, thread, step, stamp_choice in plan:
+        sequence = last[thread] = max(0, last.get(thread, 0) + step)
+        # Mostly on time; sometimes 0, negative or a step back.
+        stamp = {0: 0, 1: -5, 2: BASE_US - 10**6}.get(stamp_choice, BASE_US + msgs.count * 1000)
+        if kind == "again" and built:
+            built.append(built[sequence % len(built)])
+        elif kind == "reuse" and built:
+            earlier = built[sequence % len(built)]
+            which = earlier.WhichOneof("message")
+            message_id = getattr(earlier, which).header.message_id
+            built.append(msgs.event(thread, sequence, message_id=message_id))
+        elif kind == "node":
+            built.append(msgs.event(thread, sequence, event_type=80, timestamp_us=stamp))
+        elif kind == "batch":
+            built.append(msgs.batch(thread, (sequence, sequence + 1, sequence + 3)))
+            last[thread] = sequence + 3
+        elif kind == "error":
+            built.append(msgs.error(thread, sequence, text="" if stamp_choice < 5 else "x"))
+        else:
+            built.append(msgs.event(thread, sequence, timestamp_us=stamp))
+    return built
+
+
+def _windowed(messages: list[Any], window: int) -> tuple[SequenceTracker, SequenceTracker, int]:
+    """The same messages through one tracker (a new window every ``window`` records) and
+    through a fresh tracker per window merged with ``absorb``; and how many merges had
+    to fall back to observing the window again."""
+    whole = SequenceTracker("log", now_us=BASE_US)
+    merged = SequenceTracker("log", now_us=BASE_US)
+    fallbacks = 0
+    for first in range(0, len(messages), window):
+        part = messages[first:first + window]
+        chunk = merged.spawn()
+        whole.new_window()
+        for number, message in enumerate(part, first):
+            whole.observe(message, number, number * 100)
+            chunk.observe(message, number, number * 100)
+        if not merged.absorb(chunk):
+            fallbacks += 1
+            merged.new_window()
+            for number, message in enumerate(part, first):
+                merged.observe(message, number, number * 100)
+    whole.finish()
+    merged.finish()
+    return whole, merged, fallbacks
+
+
+def _state(tracker: SequenceTracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return ([f.to_dict() for f in tracker.findings], [t.to_dict() for t in tracker.summaries()])
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, st.integers(1, 8), st.sampled_from([2, 1000]))
+def test_absorbing_windows_gives_what_one_tracker_gives(
+        plan: list[Step], window: int, max_gaps: int) -> None:
+    with patch.object(sequences, "MAX_OPEN_GAPS", max_gaps):
+        whole, merged, _ = _windowed(_messages(plan), window)
+    assert _state(merged) == _state(whole)
+
+
+def test_absorb_settles_gaps_and_backward_timestamps_across_windows() -> None:
+    msgs = Messages()
+    messages = [msgs.event("a", 1), msgs.event("a", 2, timestamp_us=BASE_US + 10**9),
+                msgs.event("a", 5), msgs.event("a", 6), msgs.event("b", 1)]
+    whole, merged, fallbacks = _windowed(messages, 2)
+    assert fallbacks == 0
+    assert _codes(merged) == ["ST257", "ST250"]  # backwards at 5, then 3..4 missing
+    assert _state(merged) == _state(whole)
+
+
+def test_absorb_declines_a_late_arrival_from_an_earlier_window() -> None:
+    msgs = Messages()
+    messages = [msgs.event("a", 1), msgs.event("a", 3), msgs.event("a", 2)]
+    whole, merged, fallbacks = _windowed(messages, 2)
+    assert fallbacks == 1
+    assert _codes(merged) == ["ST253"]
+    assert _state(merged) == _state(whole)

@@ -95,3 +95,30 @@ def test_filelog_problems() -> None:
 @given(st.binary(max_size=300))
 def test_filelog_decoder_never_raises(line: bytes) -> None:
     filelog.decode_line(line, value_cap=100)
+
+
+def _runs(data: bytes, count: int, cap: int) -> list[Item]:
+    """Every record of ``data`` read as runs of ``count`` records cut by find_boundary."""
+    def read_at(size: int, offset: int) -> bytes:
+        return data[offset:offset + size]
+
+    items: list[Item] = []
+    start, index = 0, 0
+    while True:
+        end = kcat.find_boundary(read_at, start, count, len(data))
+        items += kcat.read_records(io.BytesIO(data), len(data), max_value_bytes=cap,
+                                   start=start, first_index=index, end=end)
+        if end is None:
+            return items
+        start, index = end, index + count
+
+
+damaged_tail = st.sampled_from([b"", b"\x00\x00", struct.pack(">i", 99) + b"ab",
+                                struct.pack(">i", -7) + b"abcd"])
+
+
+@given(values, damaged_tail, st.integers(1, 5), st.integers(0, 64))
+def test_runs_between_boundaries_read_like_the_whole_capture(
+        records: list[bytes | None], tail: bytes, count: int, cap: int) -> None:
+    data = b"".join(kcat.encode_record(v) for v in records) + tail
+    assert _runs(data, count, cap) == _read(data, cap)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dashfix.checks.stream.frame import PROFILES, fits, healthy_payload, validate_frame
-from dashfix.checks.stream.sequences import SequenceTracker, ThreadSummary
+from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker, ThreadSummary
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.streams import (
     UNFRAMED_FORMATS,
+    InputFormat,
     ProblemKind,
     ReadOptions,
     RecordProblem,
+    RecordValue,
     StreamRecord,
     claims_frames_dir,
     iter_values,
@@ -25,6 +27,7 @@ from dashfix.inputs.streams import (
 from dashfix.rules import stream as rules
 
 PROGRESS_EVERY = 10_000
+_NO_WINDOW = 1 << 62
 
 _PROBLEM_RULES: dict[ProblemKind, Rule] = {
     ProblemKind.UNREADABLE: rules.STREAM_UNREADABLE,
@@ -80,27 +83,68 @@ def check_log(
     options: ReadOptions | None = None,
     progress: Progress | None = None,
     now_us: int | None = None,
+    parallel: bool = True,
+    window: int = WINDOW_RECORDS,
 ) -> LogResult:
-    """Every check of spec section 9 on every record of the log at ``path``."""
+    """Every check of spec section 9 on every record of the log at ``path``.
+
+    ``parallel``: a kcat capture of more than one ``window`` of records is checked by two
+    processes when the machine has two CPUs (same findings, see ``stream.parallel``).
+    """
     options = options or ReadOptions()
     result = LogResult()
     tracker = SequenceTracker(rel, now_us=now_us)
-    findings = result.findings
-    limit = options.limit
-    count = 0
-    source_format: str | None = None
-    unframed = False
-    observe_payload = tracker.observe_payload
-    where = rel
+    input_format_read = input_format
     try:
         resolved = resolve_format(path, input_format)
     except OSError:
         resolved = None  # iter_values reports it
     if resolved is not None:
         # Forcing the resolved format spares iter_values a second detection.
-        input_format = resolved.value
-        unframed = input_format in UNFRAMED_FORMATS
-    for item in iter_values(path, input_format, options):
+        input_format_read = resolved.value
+        if parallel and resolved is InputFormat.KCAT:
+            from dashfix.checks.stream import parallel as two_processes
+
+            if two_processes.parallel_workers() > 1 and two_processes.check_capture_in_parallel(
+                    path, rel, tracker, result, options, progress, window):
+                _finish(result, tracker)
+                return result
+    result.records = check_records(
+        iter_values(path, input_format_read, options), tracker, result, rel, options.limit,
+        input_format_read, progress, window=window,
+    )
+    _finish(result, tracker)
+    return result
+
+
+def _finish(result: LogResult, tracker: SequenceTracker) -> None:
+    result.findings.extend(tracker.finish())
+    result.threads = tracker.summaries()
+
+
+def check_records(
+    items: Iterable[RecordValue | StreamRecord | RecordProblem],
+    tracker: SequenceTracker,
+    result: LogResult,
+    rel: str,
+    limit: int,
+    input_format: str | None,
+    progress: Progress | None,
+    *,
+    window: int | None,
+) -> int:
+    """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
+    into ``tracker``; the number of records.  ``window``: start a new dedup window every
+    that many records (None: ``items`` are one window)."""
+    findings = result.findings
+    count = 0
+    source_format: str | None = None
+    unframed = input_format in UNFRAMED_FORMATS
+    observe_payload = tracker.observe_payload
+    where = rel
+    span = window or _NO_WINDOW
+    next_window = span
+    for item in items:
         count += 1
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress.advance(PROGRESS_EVERY)
@@ -120,6 +164,9 @@ def check_log(
             if item.kind is ProblemKind.UNREADABLE:
                 count -= 1
             continue
+        if index >= next_window:
+            tracker.new_window()
+            next_window = (index // span + 1) * span
         healthy = healthy_payload(value, limit, unframed)
         if healthy is not None:
             observe_payload(*healthy, index, offset, where)
@@ -132,10 +179,7 @@ def check_log(
             tracker.observe(verdict.message, index, offset, where)
     if progress is not None:
         progress.advance(count % PROGRESS_EVERY)
-    findings.extend(tracker.finish())
-    result.threads = tracker.summaries()
-    result.records = count
-    return result
+    return count
 
 
 def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:

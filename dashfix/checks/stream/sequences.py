@@ -32,6 +32,10 @@ DEDUP_WINDOW = 200_000
 """message_ids remembered for deduplication; when more are held, every thread forgets
 them and starts afresh.  Retry duplicates arrive close together, so this bounds memory
 without missing them in practice."""
+WINDOW_RECORDS = 1 << 16
+"""Logs are also checked in windows of this many records (``new_window``): message_ids are
+deduplicated within a window, so each window can be checked on its own (by another
+process) and its tracker merged into the previous ones with ``absorb``."""
 MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
@@ -44,6 +48,21 @@ message_id)``, the last three from its header (read once, by whoever reads them 
 def inner_event(event: Any) -> InnerEvent:
     header = event.header
     return event, header.sequence, header.timestamp_us, header.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A thread's first sequenced message in a tracker, where ``absorb`` may have to
+    report what a tracker that saw the earlier messages would have reported."""
+
+    sequence: int
+    stamp: int
+    record: int
+    offset: int
+    path: str
+    position: int
+    """``len(findings)`` once the message was observed: where a finding it owes goes."""
+    order: int
 
 
 @dataclass
@@ -107,11 +126,30 @@ class SequenceTracker:
         self._record = 0
         self._offset = 0
         self._path = path
+        # What ``absorb`` needs to know about the messages that depend on earlier ones.
+        self._entries: dict[str, _Entry] = {}
+        self._late_below: dict[str, int] = {}
+        """Per thread: the lowest sequence that arrived below the next one expected."""
+        self._peak_gaps: dict[str, int] = {}
+
+    def spawn(self) -> SequenceTracker:
+        """A fresh tracker for the same log and clock, for a window checked elsewhere."""
+        return SequenceTracker(self.path, now_us=self.future_us - FUTURE_SLACK_US)
 
     def _add(self, rule: Rule, message: str, thread_id: str | None, key: str, **kw: Any) -> None:
         self.findings.append(
             rule.at(self._path, f"record {self._record} (byte {self._offset}): {message}",
                     record=self._record, offset=self._offset, thread_id=thread_id, key=key, **kw)
+        )
+
+    @staticmethod
+    def _backwards(thread_id: str, sequence: int, stamp: int, last: int, record: int,
+                   offset: int, path: str) -> Finding:
+        return rules.TIMESTAMP_BACKWARDS.at(
+            path, f"record {record} (byte {offset}): sequence {sequence} is {last - stamp} us "
+            "older than the message before it", record=record, offset=offset,
+            thread_id=thread_id, key=f"back:{thread_id}:{sequence}", expected=f">= {last}",
+            actual=stamp,
         )
 
     def observe(self, message: Any, record: int, offset: int, path: str | None = None) -> None:
@@ -195,6 +233,60 @@ class SequenceTracker:
             thread.seen.clear()
         self._remembered = 0
 
+    def new_window(self) -> None:
+        """Start a window of records (``WINDOW_RECORDS``): message_ids seen before it are
+        forgotten."""
+        self._forget()
+
+    def absorb(self, chunk: SequenceTracker) -> bool:
+        """Go on as if this tracker had observed itself what ``chunk`` observed: ``chunk``
+        started fresh on the window of records right after the messages seen here.
+
+        A window's messages depend on earlier ones only through each thread's first
+        sequenced message (the gap or backwards timestamp it reveals) and late arrivals
+        below it; both are settled here.  Returns False, having changed nothing, in the
+        rare cases that cannot be settled from the chunk's state (a thread's first sequence
+        at or below one already seen, a late arrival below it, a timestamp that is not
+        positive after positive ones, too many open gaps): the caller then observes the
+        window's records with this tracker instead.
+        """
+        owed: list[tuple[int, int, Finding]] = []
+        opened: dict[str, _Gap] = {}
+        for thread_id, entry in chunk._entries.items():
+            known = self.threads.get(thread_id)
+            if known is None or not known.expected:
+                continue  # the chunk's first sequenced message was this thread's first
+            if (entry.sequence < known.expected
+                    or chunk._late_below.get(thread_id, entry.sequence) < entry.sequence
+                    or (entry.stamp <= 0 < known.last_ordered_us)):
+                return False
+            gap = entry.sequence > known.expected
+            carried = len(known.open_gaps) + gap
+            if carried and carried + chunk._peak_gaps.get(thread_id, 0) > MAX_OPEN_GAPS:
+                return False
+            if gap:
+                opened[thread_id] = _Gap(known.expected, entry.sequence - 1, entry.record,
+                                         entry.offset, entry.sequence, entry.path)
+            if 0 < entry.stamp < known.last_ordered_us:
+                owed.append((entry.position, entry.order, self._backwards(
+                    thread_id, entry.sequence, entry.stamp, known.last_ordered_us,
+                    entry.record, entry.offset, entry.path)))
+        self._forget()
+        for thread_id, later in chunk.threads.items():
+            known = self.threads.get(thread_id)
+            if known is None:
+                self.threads[thread_id] = later
+                continue
+            _continue_thread(known, later, opened.get(thread_id))
+        self._remembered = chunk._remembered
+        done = 0
+        for position, _, finding in sorted(owed, key=lambda item: item[:2]):
+            self.findings.extend(chunk.findings[done:position])
+            self.findings.append(finding)
+            done = position
+        self.findings.extend(chunk.findings[done:])
+        return True
+
     def _duplicate(self, thread: ThreadSummary, raw_id: bytes, previous: int,
                    fingerprint: int) -> bool:
         """True for an exact duplicate (skip it); a reused id is reported and kept (its
@@ -250,13 +342,17 @@ class SequenceTracker:
             thread.last_sequence = sequence
             last = thread.last_ordered_us
             if 0 < stamp < last:
-                self._add(rules.TIMESTAMP_BACKWARDS,
-                          f"sequence {sequence} is {last - stamp} us older than the message "
-                          "before it", thread_id, f"back:{thread_id}:{sequence}",
-                          expected=f">= {last}", actual=stamp)
+                self.findings.append(self._backwards(thread_id, sequence, stamp, last,
+                                                     self._record, self._offset, self._path))
             if stamp > 0:
                 thread.last_ordered_us = stamp
+            if not expected:
+                self._entries[thread_id] = _Entry(sequence, stamp, self._record, self._offset,
+                                                  self._path, len(self.findings),
+                                                  len(self._entries))
             return
+        if sequence < self._late_below.get(thread_id, sequence + 1):
+            self._late_below[thread_id] = sequence
         if self._close_gap(thread, sequence):
             thread.reorders += 1
             self._add(rules.SEQUENCE_REORDER,
@@ -273,6 +369,9 @@ class SequenceTracker:
     def _open_gap(self, thread: ThreadSummary, expected: int, sequence: int) -> None:
         thread.open_gaps.append(_Gap(expected, sequence - 1, self._record, self._offset,
                                      sequence, self._path))
+        thread_id = thread.thread_id
+        self._peak_gaps[thread_id] = max(self._peak_gaps.get(thread_id, 0),
+                                         len(thread.open_gaps))
         if len(thread.open_gaps) > MAX_OPEN_GAPS:
             self._report_gap(thread.open_gaps.pop(0), thread)
 
@@ -317,3 +416,30 @@ class SequenceTracker:
 
     def summaries(self) -> list[ThreadSummary]:
         return [self.threads[name] for name in sorted(self.threads)]
+
+
+def _continue_thread(known: ThreadSummary, later: ThreadSummary, opened: _Gap | None) -> None:
+    """``known`` then ``later`` (the same thread in the next window, tracked from a fresh
+    start) as one thread; ``opened`` is the gap between them (see ``absorb``)."""
+    known.messages += later.messages
+    known.sequenced += later.sequenced
+    known.missing += later.missing
+    known.gaps += later.gaps
+    known.duplicates += later.duplicates
+    known.exact_duplicates += later.exact_duplicates
+    known.reorders += later.reorders
+    known.node_messages += later.node_messages
+    if known.first_timestamp_us is None:
+        known.first_timestamp_us = later.first_timestamp_us
+    if later.last_timestamp_us is not None:
+        known.last_timestamp_us = later.last_timestamp_us
+    if later.expected:
+        if known.first_sequence is None:
+            known.first_sequence = later.first_sequence
+        known.last_sequence = later.last_sequence
+        known.expected = later.expected
+        known.last_ordered_us = later.last_ordered_us
+        if opened is not None:
+            known.open_gaps.append(opened)
+        known.open_gaps.extend(later.open_gaps)
+    known.seen = later.seen

@@ -1,0 +1,252 @@
+"""Checking a kcat capture with two processes: windows of records, merged in log order.
+
+The capture is cut into windows of ``WINDOW_RECORDS`` records.  Whoever holds the token
+(this process or one forked worker) walks the next window's length prefixes to find where
+the following one starts, passes the token on, then checks its window with a fresh
+``SequenceTracker``.  This process merges the windows in order with
+``SequenceTracker.absorb``, which gives exactly the findings of one sequential pass; a
+window that ``absorb`` cannot settle is checked again here, and if the worker dies, this
+process checks the rest of the capture itself.
+
+Only the token walk is serial; the token is a fixed-size message on a pipe, so whoever
+reads it owns the walk.  The worker sends each window's frame findings and tracker back
+pickled (the tracker without its message_ids: the next window starts without them).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashfix.checks.stream.log import LogResult, check_records
+from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
+from dashfix.context import Progress
+from dashfix.formats.kcat import find_boundary
+from dashfix.inputs.streams import InputFormat, ReadOptions, iter_capture_run
+
+_TOKEN = struct.Struct("<qqq")
+"""Window number, byte offset and record index where the window starts; number -1: the
+capture has no more windows."""
+_NO_MORE = _TOKEN.pack(-1, 0, 0)
+_LENGTH = struct.Struct("<Q")
+_POLL_SECONDS = 0.5
+
+
+def parallel_workers() -> int:
+    """Processes that may check one capture: the CPUs this process may run on (max 2)."""
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return min(cpus, 2)
+
+
+@dataclass
+class _Window:
+    number: int
+    start: int
+    first_index: int
+    end: int | None
+    """Byte offset where the next window starts; None: this one runs to the end."""
+    records: int
+    result: LogResult
+    tracker: SequenceTracker
+
+
+class _Shared:
+    """What both processes need to take windows and check them."""
+
+    def __init__(self, path: Path, rel: str, tracker: SequenceTracker,
+                 options: ReadOptions, window: int) -> None:
+        self.path = path
+        self.rel = rel
+        self.tracker = tracker
+        self.options = options
+        self.window = window
+        self.fd = os.open(path, os.O_RDONLY)
+        self.size = os.fstat(self.fd).st_size
+        self.token_r, self.token_w = os.pipe()
+
+    def close(self) -> None:
+        for fd in (self.fd, self.token_r, self.token_w):
+            os.close(fd)
+
+    def boundary(self, start: int) -> int | None:
+        return find_boundary(lambda size, offset: os.pread(self.fd, size, offset), start,
+                             self.window, self.size)
+
+    def check(self, number: int, start: int, first_index: int, end: int | None) -> _Window:
+        result = LogResult()
+        tracker = self.tracker.spawn()
+        records = check_records(
+            iter_capture_run(self.path, self.options, start, first_index, end), tracker,
+            result, self.rel, self.options.limit, InputFormat.KCAT.value, None,
+            window=None,
+        )
+        return _Window(number, start, first_index, end, records, result, tracker)
+
+    def take_windows(self, alive: Callable[[], bool], done: Callable[[_Window], None]) -> None:
+        """Check windows while there are any: read the token, find the next window's
+        start, pass the token on, check the window.  ``alive`` says whether the other
+        process can still pass the token back."""
+        while True:
+            token = self._take_token(alive)
+            if token is None:
+                return
+            number, start, first_index = _TOKEN.unpack(token)
+            if number < 0:
+                os.write(self.token_w, _NO_MORE)
+                return
+            end = self.boundary(start)
+            os.write(self.token_w, _NO_MORE if end is None else
+                     _TOKEN.pack(number + 1, end, first_index + self.window))
+            done(self.check(number, start, first_index, end))
+
+    def _take_token(self, alive: Callable[[], bool]) -> bytes | None:
+        while True:
+            ready, _, _ = select.select([self.token_r], [], [], _POLL_SECONDS)
+            if ready:
+                return os.read(self.token_r, _TOKEN.size)
+            if not alive():
+                return None
+
+
+def check_capture_in_parallel(path: Path, rel: str, tracker: SequenceTracker,
+                              result: LogResult, options: ReadOptions,
+                              progress: Progress | None,
+                              window: int = WINDOW_RECORDS) -> bool:
+    """Check the capture at ``path`` into ``tracker`` and ``result`` with two processes;
+    False (nothing done) when it holds a single window, which one process checks best."""
+    try:
+        shared = _Shared(path, rel, tracker, options, window)
+    except OSError:
+        return False  # the sequential reader reports it
+    try:
+        first_end = shared.boundary(0)
+        if first_end is None:
+            return False
+        os.write(shared.token_w, _TOKEN.pack(1, first_end, window))
+        result_r, result_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _work(shared, result_r, result_w)
+        os.close(result_w)
+        _Merger(shared, pid, result_r, result, progress).run(first_end)
+        return True
+    finally:
+        shared.close()
+
+
+def _work(shared: _Shared, result_r: int, result_w: int) -> None:
+    """The forked worker: check windows, send them, exit without running any cleanup of
+    the parent's (atexit handlers, buffered output)."""
+    status = 1
+    try:
+        os.close(result_r)
+        parent = os.getppid()
+
+        def send(window: _Window) -> None:
+            window.tracker.new_window()  # its message_ids are not needed past the window
+            data = pickle.dumps(window, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _LENGTH.pack(len(data)) + data
+            while payload:
+                payload = payload[os.write(result_w, payload):]
+
+        shared.take_windows(lambda: os.getppid() == parent, send)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+class _Merger:
+    """This process's side: check windows, collect the worker's, merge them in order."""
+
+    def __init__(self, shared: _Shared, pid: int, result_r: int, result: LogResult,
+                 progress: Progress | None) -> None:
+        self.shared = shared
+        self.pid = pid
+        self.exited = False
+        self.result = result
+        self.progress = progress
+        self.pending: dict[int, _Window] = {}
+        self.lock = threading.Lock()
+        self.next_number = 0
+        self.next_start: int | None = 0
+        self.reader = threading.Thread(target=self._receive, args=(result_r,), daemon=True)
+
+    def run(self, first_end: int) -> None:
+        self.reader.start()
+        try:
+            self._keep(self.shared.check(0, 0, 0, first_end))
+            self.shared.take_windows(self._worker_alive, self._keep)
+            self.reader.join()
+        finally:
+            if not self.exited:
+                os.waitpid(self.pid, 0)
+        self._merge_ready()
+        if self.next_start is not None:
+            # The worker died: whatever was not merged is checked here, in one run.
+            self._check_here(self.next_number, self.next_start, None, window=True)
+
+    def _worker_alive(self) -> bool:
+        if not self.exited:
+            self.exited = os.waitpid(self.pid, os.WNOHANG)[0] != 0
+        return not self.exited
+
+    def _receive(self, result_r: int) -> None:
+        with os.fdopen(result_r, "rb") as stream:
+            while len(head := stream.read(_LENGTH.size)) == _LENGTH.size:
+                (size,) = _LENGTH.unpack(head)
+                data = stream.read(size)
+                if len(data) != size:
+                    return
+                window: _Window = pickle.loads(data)
+                with self.lock:
+                    self.pending[window.number] = window
+
+    def _keep(self, window: _Window) -> None:
+        with self.lock:
+            self.pending[window.number] = window
+        self._merge_ready()
+
+    def _merge_ready(self) -> None:
+        while self.next_start is not None:
+            with self.lock:
+                window = self.pending.pop(self.next_number, None)
+            if window is None:
+                return
+            if self.shared.tracker.absorb(window.tracker):
+                self._add(window.result, window.records)
+            else:
+                self._check_here(window.number, window.start, window.end, window=False)
+            self.next_number += 1
+            self.next_start = window.end
+
+    def _check_here(self, number: int, start: int, end: int | None, *, window: bool) -> None:
+        """Check records from ``start`` with the merged tracker itself."""
+        tracker = self.shared.tracker
+        tracker.new_window()
+        part = LogResult()
+        records = check_records(
+            iter_capture_run(self.shared.path, self.shared.options, start,
+                             number * self.shared.window, end),
+            tracker, part, self.shared.rel, self.shared.options.limit,
+            InputFormat.KCAT.value, None, window=self.shared.window if window else None,
+        )
+        self._add(part, records)
+
+    def _add(self, part: LogResult, records: int) -> None:
+        self.result.findings.extend(part.findings)
+        self.result.records += records
+        if self.result.input_format is None:
+            self.result.input_format = part.input_format
+        if self.progress is not None:
+            self.progress.advance(records)
