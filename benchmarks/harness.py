@@ -31,18 +31,35 @@ def measure(label: str, command: Sequence[str] | str, *, shell: bool = False,
     ``os.wait4`` gives the rusage of exactly this child (and its waited-for children),
     not a running maximum over every child the benchmark ever started.
     """
-    best = float("inf")
-    peak_kib = 0
+    return measure_interleaved({label: command}, shell=shell, repeat=repeat)[0]
+
+
+def _run_once(command: Sequence[str] | str, shell: bool) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one run of ``command``."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, shell=shell, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss
+
+
+def measure_interleaved(commands: dict[str, Sequence[str] | str], *, shell: bool = False,
+                        repeat: int = 3) -> list[Measurement]:
+    """``measure`` of several commands, run in rounds (each command once per round).
+
+    On a shared machine the load drifts within seconds: timing one command's runs back to
+    back and then the other's puts that drift into their ratio, rounds spread it over all.
+    """
+    best = dict.fromkeys(commands, float("inf"))
+    peak_kib = dict.fromkeys(commands, 0)
     for _ in range(repeat):
-        start = time.perf_counter()
-        process = subprocess.Popen(command, shell=shell, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        best = min(best, elapsed)
-        peak_kib = max(peak_kib, usage.ru_maxrss)
-    return Measurement(label, best, peak_kib / 1024)
+        for label, command in commands.items():
+            elapsed, rss_kib = _run_once(command, shell)
+            best[label] = min(best[label], elapsed)
+            peak_kib[label] = max(peak_kib[label], rss_kib)
+    return [Measurement(label, best[label], peak_kib[label] / 1024) for label in commands]
 
 
 def print_ratio(subject: Measurement, baseline: Measurement, limit: float | None = None) -> bool:

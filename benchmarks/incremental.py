@@ -22,14 +22,14 @@ from typing import Any
 
 import orjson
 
-from benchmarks.harness import measure, print_ratio
+from benchmarks.harness import measure_interleaved, print_ratio
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.testing.checkpoints import build_large_store
 
 FILES = 100_000
 DATA = Path("bench-data")
 LIMIT = 0.2
-REPEAT = 3
+REPEAT = 5
 
 
 def store_path(files: int) -> Path:
@@ -67,9 +67,11 @@ def main(argv: list[str]) -> int:
         if not uncached_result == first == again:
             print("FAILED: verify --cache gives another result than a run without the cache")
             return 1
-        baseline = measure(f"verify, no cache ({files} store files)", full, repeat=REPEAT)
-        warm = measure("verify --cache DIR (unchanged store)", cached, repeat=REPEAT)
-        sample = measure("verify --sample 1/10", sampled, repeat=REPEAT)
+        baseline, warm, sample = measure_interleaved({
+            f"verify, no cache ({files} store files)": full,
+            "verify --cache DIR (unchanged store)": cached,
+            "verify --sample 1/10": sampled,
+        }, repeat=REPEAT)
     cache_ok = print_ratio(warm, baseline, LIMIT)
     sample_ok = print_ratio(sample, baseline, LIMIT)
     return 0 if cache_ok and sample_ok else 1
