@@ -1,10 +1,12 @@
 """Reading a checkpoint store folder: one pass, one read per file, one compact record each.
 
 ``scan_store`` lists the folder once with ``os.scandir`` (never following a symlink) and
-hands every store file to ``summarise_file``, which reads it once (relative to the folder's
-descriptor, ``O_NOFOLLOW``), checks it and returns a ``FileRecord``: a tuple of primitives
-that can be cached (msgpack) and compared across files without keeping any payload. The
-cross-file checks in ``dashfix.checks.checkpoint`` only see these records.
+reads every store file once (relative to the folder's descriptor, ``O_NOFOLLOW``).
+``summarise_file`` checks one file and returns a ``FileRecord``: a tuple of primitives that
+can be cached (msgpack) and compared across files without keeping any payload. A whole store
+is kept as columns (``dashfix.inputs.checkpoint_rows.StoreRows``): a healthy plain DCHK
+checkpoint, nearly every file, goes straight from its bytes to a row without a record. The
+cross-file checks in ``dashfix.checks.checkpoint`` only see these rows and records.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import errno
 import functools
 import gc
 import multiprocessing
-import operator
 import os
 import stat
 import struct
@@ -23,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
@@ -49,6 +50,27 @@ from dashfix.formats.variants import (
     parse_temp_name,
 )
 from dashfix.inputs import InputKind, Target
+from dashfix.inputs.checkpoint_record import (
+    ABSENT_ROW,
+    CHECKPOINT_VARIANTS,
+    DCHK,
+    DIRECTORY,
+    FLAG_FOREIGN_ID,
+    FLAG_NAME_MISMATCH,
+    FLAG_PATH_UNSAFE,
+    FLAG_VERSION_ZERO,
+    FOREIGN,
+    PLAIN,
+    SUFFIX,
+    SYMLINK,
+    UNREADABLE,
+    VERSIONED_GZ,
+    RowValues,
+    plain_record,
+    row_values,
+)
+from dashfix.inputs.checkpoint_record import FileRecord as FileRecord
+from dashfix.inputs.checkpoint_rows import RowBatch, StoreRows, batch_of, records_batch
 from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
@@ -67,36 +89,8 @@ _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
 _U64 = struct.Struct("<Q")
 _ZERO_TAIL = b"\x00" * 8
 _intern = sys.intern
-_by_name = operator.itemgetter(0)
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
-
-# Variant values as interned constants: every record shares these strings.
-DCHK = Variant.DCHK.value
-LEGACY = Variant.LEGACY_BINCODE.value
-GZIP = Variant.GZIP_BIN.value
-VERSIONED = Variant.VERSIONED.value
-VERSIONED_GZ = Variant.VERSIONED_GZ.value
-JSON = Variant.LEGACY_JSON.value
-TEMP_CHECKPOINT = Variant.TEMP_CHECKPOINT.value
-TEMP_INDEX = Variant.TEMP_INDEX.value
-FOREIGN = "foreign"
-SYMLINK = "symlink"
-DIRECTORY = "directory"
-UNREADABLE = "unreadable"
-
-CHECKPOINT_VARIANTS = frozenset({DCHK, LEGACY, GZIP, VERSIONED, VERSIONED_GZ})
-"""Variants DashFlow reads as checkpoints (one of its three file checkpointers)."""
-LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SYMLINK, UNREADABLE}
-"""Everything some DashFlow file checkpointer lists and tries to read."""
-
-FLAG_VERSION_ZERO = 1
-FLAG_NAME_MISMATCH = 2
-FLAG_FOREIGN_ID = 4
-FLAG_PATH_UNSAFE = 8
-IDENTITY_FLAGS = FLAG_NAME_MISMATCH | FLAG_FOREIGN_ID | FLAG_PATH_UNSAFE
-LOAD_SUFFIXES = (".bin", ".bin.gz", ".v.bin.gz", ".v.bin")
-"""The names DashFlow's three file checkpointers load an id from."""
 
 _INTEGRITY_CODES = {
     dchk.IntegrityErrorKind.FILE_TOO_SMALL: ck.FILE_TOO_SMALL.code,
@@ -106,56 +100,12 @@ _INTEGRITY_CODES = {
 }
 
 
-class FileRecord(NamedTuple):
-    """What one store entry is, as primitives only (msgpack-serialisable, cacheable).
-
-    ``problem`` is the CK code of the entry's own damage (None when it reads cleanly), with
-    ``message``/``offset``/``expected``/``actual`` describing it. ``secs`` is -1 when the
-    timestamp is unknown (tail not parsed, or ambiguous). ``state_start``/``state_end`` are
-    payload offsets (-1 unknown).
-    """
-
-    name: str
-    variant: str
-    size: int
-    mtime_ns: int
-    problem: str | None = None
-    message: str | None = None
-    offset: int | None = None
-    expected: str | None = None
-    actual: str | None = None
-    checkpoint_id: str | None = None
-    thread_id: str | None = None
-    node: str | None = None
-    secs: int = -1
-    nanos: int = 0
-    parent_id: str | None = None
-    metadata_count: int = -1
-    tail_ambiguous: bool = False
-    state_start: int = -1
-    state_end: int = -1
-    schema_version: int = -1
-    flags: int = 0
-    proc: str | None = None
-    """The id's process part: hex for the current scheme, "" for ``{thread}_{n}``, else None."""
-    counter: int = -1
-
-    @property
-    def loadable(self) -> bool:
-        """A checkpoint some DashFlow file checkpointer loads without error."""
-        return self.problem is None and self.variant in CHECKPOINT_VARIANTS
-
-    @property
-    def timestamp(self) -> tuple[int, int] | None:
-        return None if self.secs < 0 else (self.secs, self.nanos)
-
-
 @dataclass
 class StoreScan:
-    """One store folder after the single pass: records plus the raw index."""
+    """One store folder after the single pass: its entries as rows plus the raw index."""
 
     path: Path
-    records: list[FileRecord] = field(default_factory=list)
+    rows: StoreRows = field(default_factory=lambda: StoreRows([]))
     index_present: bool = False
     index_size: int = 0
     index_entries: list[tuple[str, IndexEntry]] | None = None
@@ -164,8 +114,15 @@ class StoreScan:
     index_unreadable: str | None = None
     lock_present: bool = False
 
-    def checkpoints(self) -> Iterator[FileRecord]:
-        return (r for r in self.records if r.variant in CHECKPOINT_VARIANTS)
+    @classmethod
+    def of_records(cls, path: Path, records: Iterable[FileRecord]) -> StoreScan:
+        return cls(path, StoreRows.of_records(records))
+
+    @functools.cached_property
+    def records(self) -> list[FileRecord]:
+        """Every entry's record, by name (built on first use: a big store's checks and
+        index rebuild work on ``rows`` without them)."""
+        return self.rows.records()
 
 
 # -- one file ----------------------------------------------------------------------------
@@ -215,12 +172,12 @@ def _with_tail(base: FileRecord, data: bytes, at: int, checkpoint_id: str, threa
                       state_start, -1, -1, flags, proc, counter)
 
 
-def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> FileRecord | None:
-    """The record of the common file straight from its bytes, without the layers of the
+def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowValues | None:
+    """The PLAIN row of the common file straight from its bytes, without the layers of the
     general path: DCHK version 1 with the right length and CRC, ids that decode, and a
-    payload ending in a non-empty parent and empty metadata. None for anything else; then
-    ``_summarise_dchk`` decides (and builds the same record for these files: a test
-    compares both)."""
+    payload ending in a non-empty parent and empty metadata, and no identity flag. None for
+    anything else; then ``_summarise_dchk`` decides (and builds the same record for these
+    files: a test compares both)."""
     size = len(data)
     if size < _HEADER_SIZE + 16:
         return None
@@ -247,11 +204,11 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> FileR
         return None
     node, secs, nanos, parent_id, state_end = tail
     parsed = proc_and_counter(checkpoint_id)
-    flags = identity_flags(name, DCHK, checkpoint_id, thread_id, parsed)
+    if identity_flags(name, DCHK, checkpoint_id, thread_id, parsed):
+        return None
     proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
-    return FileRecord(name, DCHK, info.st_size, info.st_mtime_ns, None, None, None, None, None,
-                      checkpoint_id, thread_id, _intern(node), secs, nanos, parent_id, 0,
-                      False, state_start, state_end, -1, flags, proc, counter)
+    return (PLAIN, thread_id, _intern(node), proc, counter, secs, nanos, info.st_mtime_ns,
+            info.st_size, state_start, state_end, parent_id)
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
@@ -452,6 +409,13 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
     """Read, verify and decode one regular store file (``dir_fd``: the store's descriptor
     or path). The record depends only on the file's bytes and ``info``, so it can be cached
     by (st_dev, st_ino, st_size, st_mtime_ns)."""
+    summary = _summarise_stat(dir_fd, name, info)
+    return summary if isinstance(summary, FileRecord) else plain_record(name, summary)
+
+
+def _summarise_stat(dir_fd: int | str, name: str,
+                    info: os.stat_result) -> FileRecord | RowValues:
+    """``summarise_file``, with the PLAIN row of a healthy plain DCHK file."""
     by_name = _classify_name(name)
     if by_name is Variant.TEMP_INDEX:
         return FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
@@ -463,8 +427,9 @@ def summarise_file(dir_fd: int | str, name: str, info: os.stat_result) -> FileRe
 
 
 def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
-                    data: bytes | str) -> FileRecord:
-    """``summarise_file`` once the bytes are read (or ``data`` says why they are not)."""
+                    data: bytes | str) -> FileRecord | RowValues:
+    """``summarise_file`` once the bytes are read (or ``data`` says why they are not); a
+    healthy plain DCHK file gives its PLAIN row instead of a record."""
     if by_name is Variant.DCHK and not isinstance(data, str) and data[:4] == _MAGIC:
         plain = _summarise_plain_dchk(name, info, data)
         if plain is not None:
@@ -534,8 +499,8 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
     return None
 
 
-def _summarise_plain(dir_fd: int, name: str) -> FileRecord | None:
-    """``summarise_file`` of a ``*.bin`` regular file opened first and then ``fstat``-ed:
+def _summarise_plain(dir_fd: int, name: str) -> FileRecord | RowValues | None:
+    """``_summarise_stat`` of a ``*.bin`` regular file opened first and then ``fstat``-ed:
     one path lookup instead of two for nearly every file of a store. None for anything
     else (another name, not openable, not regular, too large): the caller stats it first.
     The names come from a listing of regular files, so opening one has no side effect."""
@@ -555,6 +520,20 @@ def _summarise_plain(dir_fd: int, name: str) -> FileRecord | None:
         os.close(fd)
 
 
+def _summarise_name(dir_fd: int, name: str) -> FileRecord | RowValues | None:
+    """``_summarise_stat`` of the listed regular file ``name``; None when it is no longer
+    a regular file."""
+    summary = _summarise_plain(dir_fd, name)
+    if summary is not None:
+        return summary
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as exc:
+        return FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
+                          f"cannot stat: {exc.strerror or exc}")
+    return _summarise_stat(dir_fd, name, info) if stat.S_ISREG(info.st_mode) else None
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a large store's records (or what is built
@@ -569,59 +548,92 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
-    """Stat and summarise regular files of one store folder by name (no symlink followed)."""
-    records = []
+def _read_rows(store: str, names: list[str], start: int, stop: int,
+               row_of: dict[str, int]) -> RowBatch:
+    """The rows of the listed regular files ``names[start:stop]`` of one store folder."""
+    values: list[RowValues] = []
+    others: list[tuple[int, FileRecord]] = []
+    append = values.append
     dir_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with paused_gc():
-            for name in names:
-                record = _summarise_plain(dir_fd, name)
-                if record is not None:
-                    records.append(record)
-                    continue
-                try:
-                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                except OSError as exc:
-                    records.append(FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
-                                              f"cannot stat: {exc.strerror or exc}"))
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    records.append(summarise_file(dir_fd, name, info))
+            for row, name in enumerate(names[start:stop], start):
+                summary = _summarise_name(dir_fd, name)
+                if summary is None:
+                    append(ABSENT_ROW)
+                elif isinstance(summary, FileRecord):
+                    row_value = row_values(summary)
+                    append(row_value)
+                    if row_value[0] != PLAIN:
+                        others.append((row, summary))
+                else:
+                    append(summary)
     finally:
         os.close(dir_fd)
-    return records
+    return batch_of(start, values, others, row_of)
 
 
-def _summarise_to_wire(store: str, names: list[str]) -> list[tuple[object, ...]]:
-    # Plain tuples pickle and unpickle without a Python-level constructor call per record.
-    return [tuple(record) for record in summarise_names(store, names)]
+_shared_listing: tuple[str, list[str], dict[str, int]] | None = None
+"""What a forked reader inherits from the scanning process: store, names and rows by name
+(set by ``_share_listing`` in the worker, never pickled)."""
 
 
-def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
-    """Reading and CRC-checking is the whole cost of a big store, so it is split over the
+def _share_listing(store: str, names: list[str], row_of: dict[str, int]) -> None:
+    global _shared_listing
+    _shared_listing = (store, names, row_of)
+
+
+def _read_shared_rows(span: tuple[int, int]) -> RowBatch:
+    assert _shared_listing is not None
+    store, names, row_of = _shared_listing
+    return _read_rows(store, names, span[0], span[1], row_of)
+
+
+def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = (), *,
+                    parallel: bool = True) -> StoreRows:
+    """The rows of the listed regular files ``names`` (sorted) of one store folder, then
+    of the ``odd`` entries found while listing it (symlinks, folders).
+
+    Reading and CRC-checking is the whole cost of a big store, so it is split over the
     CPUs: this process reads its own share while ``workers - 1`` forked ones read the rest
-    and send back only the small records.
+    and send back column batches (``RowBatch``); the forked readers inherit the listing, so
+    a task is only a range of rows.
 
     Measured on a 2-core machine with one core kept busy by other jobs, two processes were
     as fast as one (within the noise), at 0.4-0.8 s more CPU per 100,000 files; on idle
     CPUs they are faster. A load-based choice was tried and dropped: the 1-minute load
     counts this program's own previous runs, so back-to-back runs went single-process."""
-    workers = min(os.cpu_count() or 1, len(names) // PARALLEL_MIN_FILES_PER_WORKER)
+    odd = list(odd)
+    rows = StoreRows(names + [record.name for record in odd])
+    count = len(names)
+    workers = min(os.cpu_count() or 1, count // PARALLEL_MIN_FILES_PER_WORKER) if parallel else 1
     if workers <= 1:
-        return summarise_names(store, names)
-    own = len(names) // workers
-    others = names[own:]
-    step = -(-len(others) // ((workers - 1) * CHUNKS_PER_WORKER))
-    chunks = [others[i : i + step] for i in range(0, len(others), step)]
-    with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-        # imap hands the chunks to the workers at once; each part is dropped once converted.
-        parts = pool.imap_unordered(functools.partial(_summarise_to_wire, store), chunks)
-        records = summarise_names(store, names[:own])
-        with paused_gc():
+        rows.fill(_read_rows(store, names, 0, count, rows.row_of))
+    else:
+        own = count // workers
+        step = -(-(count - own) // ((workers - 1) * CHUNKS_PER_WORKER))
+        spans = [(start, min(start + step, count)) for start in range(own, count, step)]
+        with multiprocessing.get_context("fork").Pool(
+            workers - 1, initializer=_share_listing, initargs=(store, names, rows.row_of)
+        ) as pool:
+            # imap hands the spans to the workers at once; each part is dropped once filled in.
+            parts = pool.imap_unordered(_read_shared_rows, spans)
+            rows.fill(_read_rows(store, names, 0, own, rows.row_of))
             for part in parts:
-                records.extend(map(FileRecord._make, part))
-    return records
+                rows.fill(part)
+    rows.fill(records_batch(count, odd, rows.row_of))
+    return rows
+
+
+def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
+    """Stat and summarise regular files of one store folder by name (no symlink followed),
+    in this process; the records come by name."""
+    return read_store_rows(store, sorted(names), parallel=False).records()
+
+
+def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
+    """``summarise_names`` on every CPU (the verify cache keeps a record per file)."""
+    return read_store_rows(store, sorted(names)).records()
 
 
 def scan_store(
@@ -629,11 +641,13 @@ def scan_store(
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
-    ``read_files(folder, names)`` gives the records of the store files; verify passes one
-    that consults the cache and the sample (``dashfix.cache.read_selected``).
+    ``read_files(folder, names)``, when given, gives the records of the store files; verify
+    passes one that consults the cache and the sample (``dashfix.cache.read_selected``).
+    Without it every file is read, straight into rows.
     """
     scan = StoreScan(path)
     names: list[str] = []
+    odd: list[FileRecord] = []
     dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with os.scandir(dir_fd) as entries:
@@ -649,20 +663,22 @@ def scan_store(
                 else:
                     record = _odd_entry_record(entry, dir_fd)
                     if record is not None:
-                        scan.records.append(record)
+                        odd.append(record)
     finally:
         os.close(dir_fd)
-    scan.records.extend((read_files or _summarise_in_parallel)(str(path), names))
-    scan.records.sort(key=_by_name)
+    with paused_gc():
+        if read_files is None:
+            names.sort()
+            scan.rows = read_store_rows(str(path), names, odd)
+        else:
+            scan.rows = StoreRows.of_records([*read_files(str(path), names), *odd])
     return scan
 
 
 def scan_single_file(path: Path) -> StoreScan:
     """A scan holding one checkpoint file given directly on the command line."""
-    scan = StoreScan(path.parent)
     info = os.stat(path, follow_symlinks=False)
-    scan.records.append(summarise_file(str(path.parent), path.name, info))
-    return scan
+    return StoreScan.of_records(path.parent, [summarise_file(str(path.parent), path.name, info)])
 
 
 # -- ids -------------------------------------------------------------------------------
@@ -690,11 +706,6 @@ def proc_and_counter(checkpoint_id: str) -> IdParts | None:
     if separator and digits.isdecimal() and digits.isascii():
         return IdScheme.COUNTER, "", int(digits)
     return None
-
-
-SUFFIX = {DCHK: ".bin", LEGACY: ".bin", GZIP: ".bin.gz", VERSIONED: ".v.bin",
-          VERSIONED_GZ: ".v.bin.gz", JSON: ".json"}
-"""Variant -> the suffix its writer appends to the checkpoint id."""
 
 
 def expected_name(record: FileRecord) -> str:
@@ -835,10 +846,15 @@ def _timeless(findings: list[Finding]) -> bool:
     return not any(finding.code in _AGE_CODES for finding in findings)
 
 
-def _reader(target: Target, ctx: CheckContext) -> Callable[[str, list[str]], list[FileRecord]]:
-    """The store's file reader behind the run's sample, time limit and cache."""
+def _reader(
+    target: Target, ctx: CheckContext
+) -> Callable[[str, list[str]], list[FileRecord]] | None:
+    """The store's file reader behind the run's sample, time limit and cache; None when the
+    run has none of them, so every file is read straight into rows (no record per file)."""
     from dashfix.cache import read_selected
 
+    if ctx.cache is None and not ctx.selection.partial:
+        return None
     cache = None if ctx.cache is None else ctx.cache.target(CHECKPOINT_STORE_KIND, target.path)
     return functools.partial(
         read_selected, decode_many=_summarise_in_parallel, selection=ctx.selection,

@@ -28,7 +28,7 @@ from typing import Any
 
 from dashfix.formats import dchk
 from dashfix.formats.variants import Variant, classify_name, parse_temp_name
-from dashfix.inputs.checkpoint_store import (
+from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
     GZIP,
@@ -39,9 +39,8 @@ from dashfix.inputs.checkpoint_store import (
     VERSIONED,
     VERSIONED_GZ,
     FileRecord,
-    StoreScan,
-    scan_store,
 )
+from dashfix.inputs.checkpoint_store import StoreScan, scan_store
 from dashfix.repair.index_rebuild import Candidate
 from dashfix.repair.reading import read_entry
 from dashfix.repair.scan_adapter import candidate_from_dchk_bytes, candidate_of

@@ -15,18 +15,18 @@ from pathlib import Path
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
-from dashfix.inputs.checkpoint_store import (
+from dashfix.inputs.checkpoint_record import (
     DCHK,
     JSON,
     LEGACY,
     LOAD_SUFFIXES,
+    OTHER,
+    PLAIN,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
     FileRecord,
-    StoreScan,
-    paused_gc,
-    scan_store,
 )
+from dashfix.inputs.checkpoint_store import StoreScan, paused_gc, scan_store
 from dashfix.repair.index_rebuild import Candidate
 
 _NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})
@@ -72,23 +72,38 @@ def candidate_of(record: FileRecord) -> Candidate | str:
 
 def candidates_of(scan: StoreScan) -> CandidateSet:
     found = CandidateSet()
-    for record in scan.records:
-        if record.variant in _NEVER_LISTED:
-            continue
-        # The common case inline: this loop runs once per checkpoint of a large store.
-        thread_id, checkpoint_id = record.thread_id, record.checkpoint_id
-        if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None
-                and checkpoint_id is not None and record.name[:-4] == checkpoint_id):
-            found.candidates.append(Candidate(record.name, checkpoint_id, thread_id,
-                                              record.timestamp, record.mtime_ns))
-            continue
-        result = candidate_of(record)
-        if isinstance(result, Candidate):
-            found.candidates.append(result)
-        else:
-            found.excluded.append((record.name, result))
+    rows = scan.rows
+    names, threads, secs, nanos = rows.names, rows.threads, rows.secs, rows.nanos
+    mtimes = rows.mtimes
+    candidates = found.candidates
+    for row, kind in enumerate(rows.kinds):
+        if kind == PLAIN:
+            # A healthy {id}.bin checkpoint: the bulk of a store, straight from the columns.
+            name = names[row]
+            thread_id = threads[row]
+            assert thread_id is not None
+            candidates.append(Candidate(name, name[:-4], thread_id, (secs[row], nanos[row]),
+                                        mtimes[row]))
+        elif kind == OTHER:
+            _add_record(found, rows.others[row])
     found.excluded.sort()
     return found
+
+
+def _add_record(found: CandidateSet, record: FileRecord) -> None:
+    if record.variant in _NEVER_LISTED:
+        return
+    thread_id, checkpoint_id = record.thread_id, record.checkpoint_id
+    if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None
+            and checkpoint_id is not None and record.name[:-4] == checkpoint_id):
+        found.candidates.append(Candidate(record.name, checkpoint_id, thread_id,
+                                          record.timestamp, record.mtime_ns))
+        return
+    result = candidate_of(record)
+    if isinstance(result, Candidate):
+        found.candidates.append(result)
+    else:
+        found.excluded.append((record.name, result))
 
 
 def collect_candidates(store: Path) -> CandidateSet:

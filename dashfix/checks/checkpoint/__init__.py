@@ -22,13 +22,14 @@ from dashfix.checks.checkpoint import (
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import (
+from dashfix.inputs.checkpoint_record import (
+    ABSENT,
     DIRECTORY,
     SYMLINK,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
-    StoreScan,
 )
+from dashfix.inputs.checkpoint_store import StoreScan
 
 _PER_FILE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
     integrity.check, payload.check, names.check,
@@ -48,9 +49,14 @@ def check_store(scan: StoreScan, ctx: CheckContext, rel: str, *,
     per thread) and the result would be wrong, not merely incomplete.
     """
     view = StoreView.of(scan, rel)
-    files = [r for r in scan.records if r.variant not in _NOT_CHECKPOINTS]
-    ctx.stats["files"] += len(files)
-    ctx.stats["threads"] += len({r.thread_id for r in files if r.thread_id is not None})
+    rows = scan.rows
+    # Every PLAIN row is a checkpoint file, with its thread in the thread column.
+    not_files = [r for r in view.unusual if r.variant in _NOT_CHECKPOINTS]
+    ctx.stats["files"] += len(rows) - rows.kinds.count(ABSENT) - len(not_files)
+    threads = set(rows.threads)
+    threads.update(r.thread_id for r in view.unusual if r.variant not in _NOT_CHECKPOINTS)
+    threads.discard(None)
+    ctx.stats["threads"] += len(threads)
     if not single_file:
         ctx.stats["stores"] += 1
     if unread and not single_file:

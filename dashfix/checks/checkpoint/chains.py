@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import operator
+from array import array
 from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import (
@@ -14,14 +14,15 @@ from dashfix.checks.checkpoint.view import (
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_store import LOAD_SUFFIXES, FileRecord
+from dashfix.inputs.checkpoint_record import LOAD_SUFFIXES, PLAIN, FileRecord
+from dashfix.inputs.checkpoint_rows import NO_PARENT
 from dashfix.rules import checkpoint as ck
-
-_by_counter = operator.attrgetter("counter")
 
 
 def _duplicates(view: StoreView) -> Iterator[Finding]:
-    for checkpoint_id, records in view.same_id.items():
+    record_of = view.rows.record
+    for checkpoint_id, rows in view.same_id.items():
+        records = [record_of(row) for row in rows]
         names = [r.name for r in records]
         for record in records[1:]:
             yield ck.DUPLICATE_ID.at(
@@ -31,64 +32,95 @@ def _duplicates(view: StoreView) -> Iterator[Finding]:
                 details={"files": names}, fix_command=view.repair)
 
 
-def _parents(view: StoreView, timed: list[FileRecord]) -> Iterator[Finding]:
-    # Keyed by parent id alone: a parent's children share its thread unless an id collided,
-    # which the cross-thread check reports.
-    first_child: dict[str, FileRecord] = {}
-    forks: dict[str, list[FileRecord]] = {}
-    by_id = view.by_id
-    for record in timed:
-        parent_id = record.parent_id
-        if parent_id is None:
+def _parents(view: StoreView) -> Iterator[Finding]:
+    """Each timed checkpoint against its parent. A parent id names the row of the file
+    ``{parent}.bin`` (``parent_rows``); when that row is PLAIN and no other file carries
+    the id, it is the parent, and a parent of the same thread saved more than a second
+    earlier is the common, healthy case: nothing else is looked up."""
+    rows = view.rows
+    kinds, threads, secs, parent_rows = rows.kinds, rows.threads, rows.secs, rows.parent_rows
+    shadowed = {f"{checkpoint_id}.bin" for checkpoint_id in rows.other_ids}
+    names = rows.names
+    # Keyed by parent id alone (as its row, or the id itself when no file is named after
+    # it): a parent's children share its thread unless an id collided, which the
+    # cross-thread check reports.
+    first_child = array("q", (NO_PARENT,)) * len(rows)
+    first_child_of_lost: dict[str, int] = {}
+    forks: dict[str, list[int]] = {}
+    for row in rows.timed_rows():
+        parent_row = parent_rows[row]
+        if parent_row == NO_PARENT:
             continue
-        sibling = first_child.setdefault(parent_id, record)
-        if sibling is not record and sibling.thread_id == record.thread_id:
-            forks.setdefault(parent_id, [sibling]).append(record)
-        parent = by_id.get(parent_id)
-        if parent is not None and parent.thread_id == record.thread_id and (
-            record.secs > parent.secs + 1  # the common, healthy case: nothing to report
-        ):
-            continue
-        path = view.path(record.name)
-        ids = ids_of(record)
-        if parent is None:
-            if any(parent_id + suffix in view.names for suffix in LOAD_SUFFIXES):
-                continue  # the parent file is there but damaged: it has its own finding
-            yield ck.DANGLING_PARENT.at(
-                path, f"{record.name}: parent {parent_id!r} is not in the store",
-                actual=parent_id, **ids)
-            continue
-        if parent.thread_id != record.thread_id:
-            yield ck.CROSS_THREAD_PARENT.at(
-                path, f"{record.name}: parent {parent_id!r} belongs to thread "
-                f"{parent.thread_id!r}, not {record.thread_id!r}",
-                expected=record.thread_id, actual=parent.thread_id, **ids)
-        elif parent.secs >= 0 and timestamp_ns(parent) > timestamp_ns(record) + CLOCK_TOLERANCE_NS:
-            yield ck.PARENT_NEWER.at(
-                path, f"{record.name} ({describe_time(record)}) has parent {parent_id} from "
-                f"{describe_time(parent)}, which is later: {parent.name} was overwritten after "
-                "this checkpoint was written (id collision)",
-                expected=f"parent time <= {describe_time(record)}",
-                actual=describe_time(parent), key=parent_id, **ids)
+        thread = threads[row]
+        if parent_row >= 0:
+            sibling = first_child[parent_row]
+            if sibling < 0:
+                first_child[parent_row] = row
+            if kinds[parent_row] == PLAIN and thread == threads[parent_row] and (
+                secs[row] > secs[parent_row] + 1 and names[parent_row] not in shadowed
+            ):
+                if sibling >= 0 and threads[sibling] == thread:
+                    forks.setdefault(names[parent_row][:-4], [sibling]).append(row)
+                continue
+        else:
+            sibling = first_child_of_lost.setdefault(rows.lost_parents[row], row)
+            if sibling == row:
+                sibling = NO_PARENT
+        parent_id = rows.parent_id(row)
+        assert parent_id is not None
+        if sibling >= 0 and threads[sibling] == thread:
+            forks.setdefault(parent_id, [sibling]).append(row)
+        yield from _parent_findings(view, rows.record(row), parent_id)
     for parent_id, kids in forks.items():
-        thread_id = kids[0].thread_id
-        if kids:
-            names = sorted(k.name for k in kids)
-            yield ck.FORK.at(
-                view.path(names[0]), f"{len(kids)} checkpoints of thread {thread_id!r} claim "
-                f"parent {parent_id!r}: {', '.join(names)}", thread_id=thread_id,
-                checkpoint_id=parent_id, details={"children": names})
+        names_of_kids = sorted(names[kid] for kid in kids)
+        thread_id = threads[kids[0]]
+        yield ck.FORK.at(
+            view.path(names_of_kids[0]), f"{len(kids)} checkpoints of thread {thread_id!r} "
+            f"claim parent {parent_id!r}: {', '.join(names_of_kids)}", thread_id=thread_id,
+            checkpoint_id=parent_id, details={"children": names_of_kids})
+
+
+def _parent_findings(view: StoreView, record: FileRecord, parent_id: str) -> Iterator[Finding]:
+    """What is wrong between a timed checkpoint and its parent, if anything."""
+    parent_row = view.first_carrier(parent_id)
+    parent = None if parent_row is None else view.rows.record(parent_row)
+    if parent is not None and parent.thread_id == record.thread_id and (
+        record.secs > parent.secs + 1
+    ):
+        return
+    path = view.path(record.name)
+    ids = ids_of(record)
+    if parent is None:
+        if any(view.has(parent_id + suffix) for suffix in LOAD_SUFFIXES):
+            return  # the parent file is there but damaged: it has its own finding
+        yield ck.DANGLING_PARENT.at(
+            path, f"{record.name}: parent {parent_id!r} is not in the store",
+            actual=parent_id, **ids)
+        return
+    if parent.thread_id != record.thread_id:
+        yield ck.CROSS_THREAD_PARENT.at(
+            path, f"{record.name}: parent {parent_id!r} belongs to thread "
+            f"{parent.thread_id!r}, not {record.thread_id!r}",
+            expected=record.thread_id, actual=parent.thread_id, **ids)
+    elif parent.secs >= 0 and timestamp_ns(parent) > timestamp_ns(record) + CLOCK_TOLERANCE_NS:
+        yield ck.PARENT_NEWER.at(
+            path, f"{record.name} ({describe_time(record)}) has parent {parent_id} from "
+            f"{describe_time(parent)}, which is later: {parent.name} was overwritten after "
+            "this checkpoint was written (id collision)",
+            expected=f"parent time <= {describe_time(record)}",
+            actual=describe_time(parent), key=parent_id, **ids)
 
 
 def _counter_order(view: StoreView) -> Iterator[Finding]:
-    latest = view.latest
+    rows = view.rows
+    counters, secs, nanos, procs = rows.counters, rows.secs, rows.nanos, rows.procs
     for (thread_id, proc), group in view.by_thread_proc.items():
-        members = sorted(group, key=_by_counter)
-        newest = latest.get(thread_id)
-        if newest is not None and newest.proc == proc:
+        members = sorted(group, key=counters.__getitem__)
+        newest = view.latest_rows.get(thread_id)
+        if newest is not None and procs[newest] == proc:
             # (the latest is skipped: update_state re-saves it with a new time)
             del members[members.index(newest)]
-        moments = [record.secs * 1_000_000_000 + record.nanos for record in members]
+        moments = [secs[row] * 1_000_000_000 + nanos[row] for row in members]
         if moments == sorted(moments):
             continue  # time never goes back along the counters
         inversions = [
@@ -97,7 +129,7 @@ def _counter_order(view: StoreView) -> Iterator[Finding]:
         ]
         if not inversions:
             continue
-        earlier, later = inversions[0]
+        earlier, later = (rows.record(row) for row in inversions[0])
         who = f"process {proc}" if proc else "the counter ids"
         yield ck.COUNTER_ORDER.at(
             view.path(later.name), f"thread {thread_id!r}, {who}: {later.checkpoint_id} "
@@ -111,6 +143,5 @@ def _counter_order(view: StoreView) -> Iterator[Finding]:
 
 def check(view: StoreView) -> Iterator[Finding]:
     yield from _duplicates(view)
-    timed = view.timed
-    yield from _parents(view, timed)
+    yield from _parents(view)
     yield from _counter_order(view)

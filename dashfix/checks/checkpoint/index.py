@@ -9,21 +9,18 @@ from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
 from dashfix.formats.index import IndexEntry, duplicate_threads
 from dashfix.formats.variants import INDEX_NAME
-from dashfix.inputs.checkpoint_store import LOAD_SUFFIXES, FileRecord
+from dashfix.inputs.checkpoint_record import LOAD_SUFFIXES, FileRecord
 from dashfix.rules import checkpoint as ck
 
 
 def _loaded_file(view: StoreView, checkpoint_id: str) -> FileRecord | None:
-    first = view.by_id.get(checkpoint_id)
-    carriers = view.same_id.get(checkpoint_id, [first] if first is not None else [])
-    by_name = {record.name: record for record in carriers}
+    """The file DashFlow loads for the id: the first of its load names that exists (its
+    embedded id may differ, or it may not decode)."""
+    rows = view.rows
     for suffix in LOAD_SUFFIXES:
         name = checkpoint_id + suffix
-        if name in by_name:
-            return by_name[name]
-        if name in view.names:
-            # Present but its embedded id differs or it does not decode: find its record.
-            return next(r for r in view.scan.records if r.name == name)
+        if rows.present(name):
+            return rows.record(rows.row_of[name])
     return None
 
 
@@ -64,7 +61,7 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
     if record.secs < 0 or (record.secs, record.nanos) == (entry.secs, entry.nanos):
         return
     file_newer = (record.secs, record.nanos) > (entry.secs, entry.nanos)
-    if file_newer and latest is record:
+    if file_newer and latest is not None and latest.name == record.name:
         # update_state re-saves the latest checkpoint under its id with a new time (spec 3.3).
         return
     yield ck.INDEX_TIMESTAMP_MISMATCH.at(
@@ -78,7 +75,8 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
 def check(view: StoreView) -> Iterator[Finding]:
     scan = view.scan
     path = view.path(INDEX_NAME)
-    threads_with_files = {r.thread_id for r in scan.checkpoints() if r.thread_id is not None}
+    # The thread column holds the thread of every checkpoint-variant row.
+    threads_with_files = {thread for thread in set(view.rows.threads) if thread is not None}
     if scan.index_unreadable is not None:
         yield ck.FILE_UNREADABLE.at(path, f"{INDEX_NAME}: {scan.index_unreadable}")
         return

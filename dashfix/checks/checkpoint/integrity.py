@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import TEMP_CHECKPOINT, TEMP_INDEX
+from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX
 from dashfix.rules import checkpoint as ck
 from dashfix.rules import rules_by_code
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
+from dashfix.inputs.checkpoint_record import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
 from dashfix.rules import checkpoint as ck
 
 _SHOWN = 20
@@ -24,10 +24,12 @@ def check(view: StoreView) -> Iterator[Finding]:
     for writer, own, unreadable in _BLOCKERS:
         if not variants & own:
             continue
-        # Healthy plain DCHK files are not in view.unusual: scan them all only when they block.
-        candidates = view.scan.records if DCHK in unreadable else view.unusual
-        blocking = sorted(r.name for r in candidates
-                          if r.variant in unreadable and r.problem is None)
+        blocking = [r.name for r in view.unusual
+                    if r.variant in unreadable and r.problem is None]
+        if DCHK in unreadable:
+            # Healthy plain DCHK files are rows, not in view.unusual: listed only when they block.
+            blocking += view.rows.plain_names()
+        blocking.sort()
         if blocking:
             yield ck.DELETE_THREAD_BLOCKED.at(
                 view.path("."), f"{len(blocking)} file(s) that {writer} lists but cannot "

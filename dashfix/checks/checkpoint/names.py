@@ -11,15 +11,14 @@ from collections.abc import Iterator
 from dashfix.checks.checkpoint.view import StoreView, ids_of
 from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
-from dashfix.inputs.checkpoint_store import (
+from dashfix.inputs.checkpoint_record import (
     FLAG_FOREIGN_ID,
     FLAG_NAME_MISMATCH,
     IDENTITY_FLAGS,
     JSON,
     FileRecord,
-    expected_name,
 )
-from dashfix.inputs.checkpoint_store import SUFFIX as SUFFIX  # repair.scan_adapter imports it here
+from dashfix.inputs.checkpoint_store import expected_name
 from dashfix.rules import checkpoint as ck
 
 

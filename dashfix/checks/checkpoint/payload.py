@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView, ids_of
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import (
+from dashfix.inputs.checkpoint_record import (
     CHECKPOINT_VARIANTS,
     DCHK,
     FLAG_VERSION_ZERO,

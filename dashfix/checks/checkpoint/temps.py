@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import TEMP_CHECKPOINT, TEMP_INDEX, FileRecord
+from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileRecord
 from dashfix.rules import checkpoint as ck
 
 
@@ -24,7 +24,7 @@ def _why_not_promotable(record: FileRecord, view: StoreView) -> str | None:
         return "an index temp is never promoted (the index is rebuilt from the files)"
     if record.problem is not None:
         return f"it is not a complete, valid DCHK file ({record.message})"
-    if f"{record.checkpoint_id}.bin" in view.names:
+    if view.has(f"{record.checkpoint_id}.bin"):
         return f"its target {record.checkpoint_id}.bin exists"
     return None
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import VERSIONED, VERSIONED_GZ
+from dashfix.inputs.checkpoint_record import VERSIONED, VERSIONED_GZ
 from dashfix.rules import checkpoint as ck
 
 

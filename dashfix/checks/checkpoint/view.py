@@ -1,20 +1,22 @@
-"""What every checkpoint check family receives: the scan plus shared derived tables."""
+"""What every checkpoint check family receives: the scan plus shared derived tables.
+
+The tables hold rows of the scan's ``StoreRows`` (ints), not records: a store of 1,000,000
+checkpoints is walked column by column, and a ``FileRecord`` is only built for a row that
+a finding is about.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 import shlex
+from array import array
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from dashfix.inputs.checkpoint_store import (
-    CHECKPOINT_VARIANTS,
-    DCHK,
-    FileRecord,
-    StoreScan,
-    latest_per_thread,
-)
+from dashfix.inputs.checkpoint_record import DCHK, PLAIN, FileRecord
+from dashfix.inputs.checkpoint_rows import StoreRows
+from dashfix.inputs.checkpoint_store import StoreScan
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
 """Timestamps closer than this are not called out of order (one process saves sequentially)."""
@@ -32,62 +34,85 @@ class StoreView:
     rel: str
     """The store folder relative to the scanned root ("." for the root itself)."""
     store_arg: str = ""
-    latest: dict[str, FileRecord] = field(default_factory=dict)
-    """Per thread, the checkpoint DashFlow's file scan would pick."""
-    by_id: dict[str, FileRecord] = field(default_factory=dict)
-    """Embedded checkpoint id -> the (first) checkpoint file carrying it."""
-    same_id: dict[str, list[FileRecord]] = field(default_factory=dict)
-    """Ids carried by several files -> every one of them."""
-    timed: list[FileRecord] = field(default_factory=list)
-    """Loadable checkpoints with a known timestamp (what chains and writers compare)."""
+    latest_rows: dict[str, int] = field(default_factory=dict)
+    """Per thread, the row of the checkpoint DashFlow's file scan would pick (DashFlow's
+    rule, as ``latest_per_thread``)."""
+    same_id: dict[str, list[int]] = field(default_factory=dict)
+    """Ids carried by several checkpoint files -> their rows, by name."""
     unusual: list[FileRecord] = field(default_factory=list)
-    """Every record except plain, healthy DCHK checkpoints: all that per-file checks need
-    to look at, so they stay cheap on a big healthy store."""
+    """The records of every row that is not PLAIN (not a healthy plain DCHK checkpoint): all
+    that per-file checks need to look at, so they stay cheap on a big healthy store."""
     variants: set[str] = field(default_factory=set)
     """Variants of the records that read without a problem."""
-    by_thread_proc: dict[tuple[str, str], list[FileRecord]] = field(default_factory=dict)
-    """(thread, id process part) -> the timed checkpoints whose id names that process
-    (part "" for ``{thread}_{n}`` ids), in record order."""
+    by_thread_proc: dict[tuple[str, str], array[int]] = field(default_factory=dict)
+    """(thread, id process part) -> the timed rows whose id names that process (part "" for
+    ``{thread}_{n}`` ids), by name."""
 
     @classmethod
     def of(cls, scan: StoreScan, rel: str) -> StoreView:
+        rows = scan.rows
         view = cls(scan, rel, _store_argument(str(scan.path)))
-        view.latest = latest_per_thread(scan.records)
-        by_id, same_id, timed, unusual = view.by_id, view.same_id, view.timed, view.unusual
-        groups = view.by_thread_proc
-        for record in scan.records:
-            checkpoint_id = record.checkpoint_id
-            variant = record.variant
-            is_timed = variant == DCHK and record.problem is None and not record.flags and (
-                record.secs >= 0
-            )
-            if not is_timed:
-                unusual.append(record)
-                if record.problem is None:
-                    view.variants.add(variant)
-                    is_timed = record.secs >= 0 and variant in CHECKPOINT_VARIANTS
-            if is_timed:
-                timed.append(record)
-                proc = record.proc
-                if proc is not None and record.thread_id is not None:
-                    group = groups.get((record.thread_id, proc))
-                    if group is None:
-                        groups[(record.thread_id, proc)] = [record]
-                    else:
-                        group.append(record)
-            if checkpoint_id is not None and variant in CHECKPOINT_VARIANTS:
-                first = by_id.setdefault(checkpoint_id, record)
-                if first is not record:
-                    same_id.setdefault(checkpoint_id, [first]).append(record)
-        if len(unusual) < len(scan.records):
+        view.unusual = [rows.others[row] for row in sorted(rows.others)]
+        view.variants = {record.variant for record in view.unusual if record.problem is None}
+        if PLAIN in rows.kinds:
             view.variants.add(DCHK)
+        for checkpoint_id in rows.other_ids:
+            carriers = rows.carriers(checkpoint_id)
+            if len(carriers) > 1:
+                view.same_id[checkpoint_id] = carriers
+        view._group_timed_rows()
         return view
 
+    def _group_timed_rows(self) -> None:
+        """One pass over the timed rows: the latest per thread, and the groups by (thread,
+        process). Consecutive rows nearly always share both (names sort by thread and
+        process), so a group is looked up again only when they change."""
+        rows = self.scan.rows
+        threads, procs, secs, nanos = rows.threads, rows.procs, rows.secs, rows.nanos
+        latest: dict[str, int] = self.latest_rows
+        groups = self.by_thread_proc
+        last_thread: str | None = None
+        last_proc: str | None = None
+        group = array("q")
+        for row, moment in enumerate(secs):
+            if moment < 0:
+                continue
+            thread = threads[row]
+            assert thread is not None  # a timed row always has its ids
+            best = latest.get(thread)
+            if best is None or moment > secs[best] or (moment == secs[best] and (
+                nanos[row] > nanos[best] or (nanos[row] == nanos[best] and (
+                    (rows.checkpoint_id(row) or "") > (rows.checkpoint_id(best) or ""))))):
+                latest[thread] = row
+            proc = procs[row]
+            if proc is None:
+                continue
+            if proc is not last_proc or thread is not last_thread:
+                key = (thread, proc)
+                found = groups.get(key)
+                if found is None:
+                    found = groups[key] = array("q")
+                group, last_thread, last_proc = found, thread, proc
+            group.append(row)
+
     @functools.cached_property
-    def names(self) -> set[str]:
-        """Every entry name; built on first use (a damaged or missing file), since a
-        healthy store never needs it."""
-        return {record.name for record in self.scan.records}
+    def latest(self) -> dict[str, FileRecord]:
+        """Per thread, the record of the checkpoint DashFlow's file scan would pick."""
+        record = self.scan.rows.record
+        return {thread: record(row) for thread, row in self.latest_rows.items()}
+
+    @property
+    def rows(self) -> StoreRows:
+        return self.scan.rows
+
+    def has(self, name: str) -> bool:
+        """Whether the store has an entry ``name``."""
+        return self.scan.rows.present(name)
+
+    def first_carrier(self, checkpoint_id: str) -> int | None:
+        """The row of the (first) checkpoint file carrying the embedded id, if any."""
+        carriers = self.scan.rows.carriers(checkpoint_id)
+        return carriers[0] if carriers else None
 
     def path(self, name: str) -> str:
         """``name`` in the store relative to the scanned root; "." is the store itself."""

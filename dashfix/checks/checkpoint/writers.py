@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_store import (
-    DCHK,
-    GZIP,
-    LEGACY,
-    VERSIONED,
-    VERSIONED_GZ,
-    FileRecord,
-)
+from dashfix.inputs.checkpoint_record import DCHK, GZIP, LEGACY, VERSIONED, VERSIONED_GZ
 from dashfix.rules import checkpoint as ck
 
 
@@ -26,7 +19,7 @@ def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
     windows: dict[str, dict[str, list[int]]] = {}
     for thread_id, proc_names in named.items():
         if len(proc_names) > 1:
-            windows[thread_id] = {proc: _window(view.by_thread_proc[(thread_id, proc)])
+            windows[thread_id] = {proc: _window(view, view.by_thread_proc[(thread_id, proc)])
                                   for proc in proc_names}
     for thread_id, procs in windows.items():
         ordered = sorted(procs.items(), key=lambda item: item[1][0])
@@ -42,8 +35,9 @@ def _overlapping_procs(view: StoreView) -> Iterator[Finding]:
                 fix_command=view.rebuild, key=thread_id)
 
 
-def _window(records: list[FileRecord]) -> list[int]:
-    moments = [record.secs * 1_000_000_000 + record.nanos for record in records]
+def _window(view: StoreView, rows: Iterable[int]) -> list[int]:
+    secs, nanos = view.rows.secs, view.rows.nanos
+    moments = [secs[row] * 1_000_000_000 + nanos[row] for row in rows]
     return [min(moments), max(moments)]
 
 

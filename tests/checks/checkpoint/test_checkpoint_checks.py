@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.formats.ids import IdScheme, parse_id
-from dashfix.inputs.checkpoint_store import DCHK, FileRecord, StoreScan, proc_and_counter
+from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
+from dashfix.inputs.checkpoint_store import StoreScan, latest_per_thread, proc_and_counter
 
 _ID_PARTS = st.text(alphabet="ab_0123456789cdefxyzchkpt-", max_size=40)
 
@@ -39,13 +40,18 @@ def test_describe_age_uses_the_largest_whole_unit(seconds: int) -> None:
 
 def test_view_separates_unusual_records_and_knows_variants() -> None:
     healthy = FileRecord("t_abcde_chkpt0.bin", DCHK, 1, 0, checkpoint_id="t_abcde_chkpt0",
-                         thread_id="t", secs=5)
+                         thread_id="t", secs=5, metadata_count=0)
     damaged = FileRecord("t_abcde_chkpt1.bin", DCHK, 1, 0, "CK104", "crc")
     copy = healthy._replace(name="copy.bin", flags=2)
-    scan = StoreScan(path=Path("."), records=[healthy, damaged, copy])
+    scan = StoreScan.of_records(Path("."), [healthy, damaged, copy])
     view = StoreView.of(scan, "run/ckpt")
-    assert view.unusual == [damaged, copy]
-    assert view.timed == [healthy, copy]
+    record = scan.rows.record
+    assert scan.rows.kinds == bytearray((OTHER, PLAIN, OTHER))
+    assert scan.records == [copy, healthy, damaged]
+    assert view.unusual == [copy, damaged]
+    assert [record(row) for row in scan.rows.timed_rows()] == [copy, healthy]
     assert view.variants == {DCHK}
-    assert view.same_id == {"t_abcde_chkpt0": [healthy, copy]}
+    assert {k: [record(row) for row in rows] for k, rows in view.same_id.items()} == {
+        "t_abcde_chkpt0": [copy, healthy]}
+    assert view.latest == latest_per_thread(scan.records) == {"t": copy}
     assert view.path(".") == "run/ckpt" and view.path("x.bin") == "run/ckpt/x.bin"

@@ -1,0 +1,135 @@
+"""One store entry as primitives (``FileRecord``) and the constants that describe it.
+
+Shared by the scanner (``dashfix.inputs.checkpoint_store``) and the column store of a scanned
+folder (``dashfix.inputs.checkpoint_rows``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from dashfix.formats.variants import Variant
+
+# Variant values as interned constants: every record shares these strings.
+DCHK = Variant.DCHK.value
+LEGACY = Variant.LEGACY_BINCODE.value
+GZIP = Variant.GZIP_BIN.value
+VERSIONED = Variant.VERSIONED.value
+VERSIONED_GZ = Variant.VERSIONED_GZ.value
+JSON = Variant.LEGACY_JSON.value
+TEMP_CHECKPOINT = Variant.TEMP_CHECKPOINT.value
+TEMP_INDEX = Variant.TEMP_INDEX.value
+FOREIGN = "foreign"
+SYMLINK = "symlink"
+DIRECTORY = "directory"
+UNREADABLE = "unreadable"
+
+CHECKPOINT_VARIANTS = frozenset({DCHK, LEGACY, GZIP, VERSIONED, VERSIONED_GZ})
+"""Variants DashFlow reads as checkpoints (one of its three file checkpointers)."""
+LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SYMLINK, UNREADABLE}
+"""Everything some DashFlow file checkpointer lists and tries to read."""
+
+FLAG_VERSION_ZERO = 1
+FLAG_NAME_MISMATCH = 2
+FLAG_FOREIGN_ID = 4
+FLAG_PATH_UNSAFE = 8
+IDENTITY_FLAGS = FLAG_NAME_MISMATCH | FLAG_FOREIGN_ID | FLAG_PATH_UNSAFE
+LOAD_SUFFIXES = (".bin", ".bin.gz", ".v.bin.gz", ".v.bin")
+"""The names DashFlow's three file checkpointers load an id from."""
+
+class FileRecord(NamedTuple):
+    """What one store entry is, as primitives only (msgpack-serialisable, cacheable).
+
+    ``problem`` is the CK code of the entry's own damage (None when it reads cleanly), with
+    ``message``/``offset``/``expected``/``actual`` describing it. ``secs`` is -1 when the
+    timestamp is unknown (tail not parsed, or ambiguous). ``state_start``/``state_end`` are
+    payload offsets (-1 unknown).
+    """
+
+    name: str
+    variant: str
+    size: int
+    mtime_ns: int
+    problem: str | None = None
+    message: str | None = None
+    offset: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    checkpoint_id: str | None = None
+    thread_id: str | None = None
+    node: str | None = None
+    secs: int = -1
+    nanos: int = 0
+    parent_id: str | None = None
+    metadata_count: int = -1
+    tail_ambiguous: bool = False
+    state_start: int = -1
+    state_end: int = -1
+    schema_version: int = -1
+    flags: int = 0
+    proc: str | None = None
+    """The id's process part: hex for the current scheme, "" for ``{thread}_{n}``, else None."""
+    counter: int = -1
+
+    @property
+    def loadable(self) -> bool:
+        """A checkpoint some DashFlow file checkpointer loads without error."""
+        return self.problem is None and self.variant in CHECKPOINT_VARIANTS
+
+    @property
+    def timestamp(self) -> tuple[int, int] | None:
+        return None if self.secs < 0 else (self.secs, self.nanos)
+
+
+SUFFIX = {DCHK: ".bin", LEGACY: ".bin", GZIP: ".bin.gz", VERSIONED: ".v.bin",
+          VERSIONED_GZ: ".v.bin.gz", JSON: ".json"}
+"""Variant -> the suffix its writer appends to the checkpoint id."""
+
+
+
+
+PLAIN, OTHER, ABSENT = 0, 1, 2
+"""Row kinds of the column store: a healthy plain DCHK checkpoint (its columns are the whole
+record), any other entry (its ``FileRecord`` is kept), or a listed name with no record."""
+
+RowValues = tuple[int, str | None, str | None, str | None, int, int, int, int, int, int, int,
+                  str | None]
+"""One row for the column store: (kind, thread_id, node, proc, counter, secs, nanos, mtime_ns,
+size, state_start, state_end, parent_id). ``secs`` is -1 unless the row is *timed* (a
+loadable checkpoint with a known timestamp), and ``parent_id`` is None then too."""
+
+ABSENT_ROW: RowValues = (ABSENT, None, None, None, -1, -1, 0, 0, 0, -1, -1, None)
+
+
+def is_timed(record: FileRecord) -> bool:
+    """A loadable checkpoint with a known timestamp: what latest, chains and writers compare."""
+    return (record.problem is None and record.secs >= 0 and record.thread_id is not None
+            and record.variant in CHECKPOINT_VARIANTS)
+
+
+def is_plain(record: FileRecord) -> bool:
+    """A healthy ``{id}.bin`` DCHK checkpoint that ``plain_record`` rebuilds exactly from
+    its row: the shape of nearly every file of a store."""
+    return (record.variant == DCHK and record.problem is None and record.flags == 0
+            and record.secs >= 0 and record.metadata_count == 0 and not record.tail_ambiguous
+            and record.schema_version == -1 and record.thread_id is not None
+            and record.name == f"{record.checkpoint_id}.bin")
+
+
+def row_values(record: FileRecord) -> RowValues:
+    """The row of any record (the record itself is kept beside a row that is not PLAIN)."""
+    timed = is_timed(record)
+    return (PLAIN if is_plain(record) else OTHER,
+            record.thread_id if record.variant in CHECKPOINT_VARIANTS else None,
+            record.node, record.proc, record.counter, record.secs if timed else -1,
+            record.nanos, record.mtime_ns, record.size, record.state_start, record.state_end,
+            record.parent_id if timed else None)
+
+
+def plain_record(name: str, row: RowValues) -> FileRecord:
+    """The record of the PLAIN row of file ``name``."""
+    (_, thread_id, node, proc, counter, secs, nanos, mtime_ns, size, state_start, state_end,
+     parent_id) = row
+    return FileRecord(name, DCHK, size, mtime_ns, None, None, None, None, None, name[:-4],
+                      thread_id, node, secs, nanos, parent_id, 0, False, state_start,
+                      state_end, -1, 0, proc, counter)
