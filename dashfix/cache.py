@@ -31,6 +31,7 @@ import functools
 import itertools
 import operator
 import os
+import stat
 import struct
 import time
 from collections import Counter
@@ -248,8 +249,8 @@ _MTIME_FIELD = _STAT_KEY_FIELDS.index("st_mtime_ns")
 def _packed_stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     """The stat keys of ``names`` in folder ``dir_fd`` (symlinks not followed), packed as
     one flat array of 64-bit integers in the order of ``names``."""
-    stat = functools.partial(os.stat, dir_fd=dir_fd, follow_symlinks=False)
-    return array.array("q", itertools.chain.from_iterable(map(_stat_key_of, map(stat, names))))
+    stat_of = functools.partial(os.stat, dir_fd=dir_fd, follow_symlinks=False)
+    return array.array("q", itertools.chain.from_iterable(map(_stat_key_of, map(stat_of, names))))
 
 
 def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
@@ -523,24 +524,40 @@ def _as_json(value: Any) -> Any:
     return value
 
 
+def target_fingerprint(path: Path, context: str) -> tuple[int, int]:
+    """``folder_fingerprint`` of a folder target; for a file target (a stream log, a DLQ
+    dump) the digest of ``context`` and the file's own stat key, and its mtime_ns."""
+    info = os.stat(path, follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        return folder_fingerprint(path, context)
+    digest = xxhash.xxh3_64(context.encode("utf-8", "surrogateescape"))
+    digest.update(b"\0")
+    digest.update(array.array("q", stat_key(info)))
+    return digest.intdigest(), info.st_mtime_ns
+
+
 def memoized(
-    ctx: CheckContext, kind: str, folder: Path, rel: str,
+    ctx: CheckContext, kind: str, path: Path, rel: str,
     check: Callable[[], Iterable[Finding]], *, timeless: Callable[[list[Finding]], bool],
+    salt: str = "",
 ) -> Iterator[Finding]:
-    """``check()``'s findings for the target folder (``rel`` from the scanned root, as the
-    findings name it), replayed from the cache while the folder's fingerprint is unchanged.
-    A sampled run does not use it (it reads per file); a result is kept only when the
-    target was read completely (the time limit may stop a run) and ``timeless`` accepts
-    it: a finding whose text depends on the clock (an age) must be computed afresh."""
+    """``check()``'s findings for the target ``path`` (a folder or a file; ``rel`` from the
+    scanned root, as the findings name it), replayed from the cache while the target's
+    fingerprint is unchanged. ``salt`` names the options the findings depend on: other
+    options are another fingerprint. A sampled run does not use it (it reads per file); a
+    result is kept only when the target was read completely (the time limit may stop a
+    run) and ``timeless`` accepts it: a finding whose text depends on the clock (an age)
+    must be computed afresh."""
     if ctx.cache is None or ctx.selection.sample is not None:
         yield from check()
         return
+    context = f"{rel}\0{salt}"
     try:
-        fingerprint, newest = folder_fingerprint(folder, rel)
+        fingerprint, newest = target_fingerprint(path, context)
     except OSError:
-        yield from check()  # the check reports why the folder cannot be listed
+        yield from check()  # the check reports why the target cannot be read
         return
-    memo = ctx.cache.memo(kind, folder)
+    memo = ctx.cache.memo(kind, path)
     saved = memo.get(fingerprint)
     if saved is not None:
         counts, wires = saved
@@ -549,17 +566,17 @@ def memoized(
         return
     before = Counter(ctx.stats)
     findings = list(check())
-    # A folder that changed while it was checked may have been seen half old, half new; one
+    # A target that changed while it was checked may have been seen half old, half new; one
     # written within the mtime granularity may change again without its fingerprint.
     racy = newest >= ctx.cache.started_ns - RACY_WINDOW_NS
     complete = not ctx.selection.skipped(rel)
-    if complete and timeless(findings) and not racy and _unchanged(folder, rel, fingerprint):
+    if complete and timeless(findings) and not racy and _unchanged(path, context, fingerprint):
         memo.put(fingerprint, (dict(ctx.stats - before), [finding_to_wire(f) for f in findings]))
     yield from findings
 
 
-def _unchanged(folder: Path, rel: str, fingerprint: int) -> bool:
+def _unchanged(path: Path, context: str, fingerprint: int) -> bool:
     try:
-        return folder_fingerprint(folder, rel)[0] == fingerprint
+        return target_fingerprint(path, context)[0] == fingerprint
     except OSError:
         return False

@@ -6,18 +6,19 @@ cache files in the ``--cache`` folder the user chose.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from dashfix.cache import VerifyCache, open_cache
+from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.findings import Finding
-from dashfix.inputs import InputKind
+from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import discover
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
+from dashfix.rules.stream import TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
 
 
@@ -56,7 +57,7 @@ def verify(
             elif not selection.admits(target.rel, target.rel):
                 continue
             report.targets.append((target.kind, target.rel))
-            findings: list[Finding] = list(by_name[target.kind].check(target, ctx))
+            findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
             report.findings.extend(findings)
         report.stats.update(ctx.stats)
         report.not_checked.extend(ctx.not_checked)
@@ -66,3 +67,21 @@ def verify(
         report.notes.extend(cache.warnings)
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+def _checked(kind: InputKind, target: Target, ctx: CheckContext) -> Iterator[Finding]:
+    """The findings of one target. A stream log or DLQ dump (a file, or a folder of frames)
+    is replayed from the cache while neither it nor the options its findings depend on
+    changed; a checkpoint store uses the cache itself, file by file and whole."""
+    if kind.name == CHECKPOINT_STORE_KIND:
+        return kind.check(target, ctx)
+    options = ctx.options
+    salt = (f"{target.input_format}\0{options.input_format}\0{options.limit_bytes}\0"
+            f"{options.max_line_bytes}")
+    return memoized(ctx, kind.name, target.path, target.rel, lambda: kind.check(target, ctx),
+                    timeless=_timeless, salt=salt)
+
+
+def _timeless(findings: list[Finding]) -> bool:
+    # "More than a day in the future" depends on today's date.
+    return not any(finding.code == TIMESTAMP_FUTURE.code for finding in findings)
