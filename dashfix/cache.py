@@ -253,10 +253,17 @@ def _packed_stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     return array.array("q", itertools.chain.from_iterable(map(_stat_key_of, map(stat_of, names))))
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS has no affinity call
+        return os.cpu_count() or 1
+
+
 def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     """``_packed_stat_keys``, the second half in a forked child when the folder is large
     and there is a second CPU; the child sends its packed keys back through a pipe."""
-    if len(names) < FINGERPRINT_FORK_MIN or len(os.sched_getaffinity(0)) < 2:
+    if len(names) < FINGERPRINT_FORK_MIN or _usable_cpus() < 2:
         return _packed_stat_keys(dir_fd, names)
     half = len(names) // 2
     reader, writer = os.pipe()
