@@ -53,7 +53,7 @@ def _deferred(name: str, module: str, attribute: str, *, claims_dirs: bool) -> I
         return None if sniff is None else sniff(path, head)
 
     return InputKind(name=name, check=check, claims_dir=claims_dir if claims_dirs else None,
-                     sniff_file=sniff_file, description=f"{module}.{attribute}")
+                     sniff_file=sniff_file)
 
 
 _DEFERRED_KINDS = (
