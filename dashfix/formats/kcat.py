@@ -1,7 +1,8 @@
 """kcat binary captures written with ``-f '%R%s'``: big-endian i32 length, then the value.
 
-A length of -1 is a null value.  The reader streams fixed-size chunks and never reads a
-value larger than the caller's cap: an oversize value is skipped by seeking.
+A length of -1 is a null value.  The reader streams through the caller's buffered file
+and never reads a value larger than the caller's cap: an oversize value is skipped by
+seeking.
 """
 
 from __future__ import annotations
@@ -54,57 +55,38 @@ def read_records(
     whose boundaries ``find_boundary`` found: from the record at byte ``start`` (number
     ``first_index``) up to the record boundary ``end`` (None: the end of the capture).
     """
-    buffer = b""
-    pos = 0
-    base = start  # absolute offset of buffer[0]
+    read = stream.read
+    unpack = PREFIX.unpack
+    offset = start
     index = first_index
-    unpack = PREFIX.unpack_from
     if start:
         stream.seek(start)
     stop = (1 << 63) if end is None else end  # an open run ends where the data does
-    while True:
-        if base + pos >= stop:
+    # One buffered read per prefix and per value (the caller's stream buffers): fewer
+    # Python steps per record than slicing our own chunks.
+    while offset < stop:
+        prefix = read(4)
+        if len(prefix) < 4:
+            if prefix:
+                yield KcatProblem(KcatFault.TRUNCATED_PREFIX, index, offset, None, len(prefix))
             return
-        if len(buffer) - pos < 4:
-            buffer = buffer[pos:] + stream.read(_CHUNK)
-            base += pos
-            pos = 0
-            if not buffer:
-                return
-            if len(buffer) < 4:
-                yield KcatProblem(KcatFault.TRUNCATED_PREFIX, index, base, None, len(buffer))
-                return
-        offset = base + pos
-        (length,) = unpack(buffer, pos)
-        pos += 4
+        (length,) = unpack(prefix)
         remaining = total_size - offset - 4
-        if length == NULL_LENGTH:
+        if 0 <= length <= max_value_bytes and length <= remaining:
+            yield index, offset, read(length)
+        elif length == NULL_LENGTH:
             yield index, offset, None
+            length = 0
         elif length < 0:
             yield KcatProblem(KcatFault.NEGATIVE_LENGTH, index, offset, length, remaining)
             return
         elif length > remaining:
             yield KcatProblem(KcatFault.TRUNCATED_VALUE, index, offset, length, remaining)
             return
-        elif length > max_value_bytes:
-            yield KcatProblem(KcatFault.OVERSIZE, index, offset, length, remaining)
-            skip = length - (len(buffer) - pos)
-            if skip > 0:
-                stream.seek(skip, 1)
-                base += len(buffer)
-                buffer = b""
-                pos = 0
-            else:
-                pos += length
         else:
-            end = pos + length
-            if end > len(buffer):
-                buffer = buffer[pos:] + stream.read(max(_CHUNK, length - (len(buffer) - pos)))
-                base += pos
-                pos = 0
-                end = length
-            yield index, offset, buffer[pos:end]
-            pos = end
+            yield KcatProblem(KcatFault.OVERSIZE, index, offset, length, remaining)
+            stream.seek(length, 1)
+        offset += 4 + length
         index += 1
 
 

@@ -214,7 +214,7 @@ def iter_capture_run(path: Path, options: ReadOptions, start: int = 0, first_ind
     boundaries found by ``kcat.find_boundary`` (``kcat.read_records``)."""
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=1 << 20) as handle:
         size = os.fstat(handle.fileno()).st_size
         for item in kcat.read_records(handle, size, max_value_bytes=cap, start=start,
                                       first_index=first_index, end=end):
