@@ -68,10 +68,16 @@ _INT_FIELDS = 6
 R = TypeVar("R")
 
 
+_STAT_KEY_FIELDS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_mode")
+_stat_key_of = operator.attrgetter(*_STAT_KEY_FIELDS)
+_MTIME_FIELD = _STAT_KEY_FIELDS.index("st_mtime_ns")
+
+
 def stat_key(info: os.stat_result) -> StatKey:
     """(device, inode, size, mtime_ns) plus the mode: a chmod does not touch the mtime but
     decides whether DashFlow can read the file."""
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
+    key: StatKey = _stat_key_of(info)
+    return key
 
 
 def read_at(dir_fd: int | str, name: str) -> bytes | None:
@@ -241,10 +247,6 @@ FINGERPRINT_FORK_MIN = 20_000
 """From this many entries on, a forked child stats half of a folder: the stat calls are
 most of a cached re-run (~3 us each here, mostly in the kernel), and fork costs ~5 ms."""
 
-_STAT_KEY_FIELDS = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_mode")
-_stat_key_of = operator.attrgetter(*_STAT_KEY_FIELDS)
-_MTIME_FIELD = _STAT_KEY_FIELDS.index("st_mtime_ns")
-
 
 def _packed_stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     """The stat keys of ``names`` in folder ``dir_fd`` (symlinks not followed), packed as
@@ -306,12 +308,20 @@ def folder_fingerprint(folder: Path, context: str) -> tuple[int, int]:
         keys = _stat_keys(dir_fd, names)
     finally:
         os.close(dir_fd)
-    digest = xxhash.xxh3_64(context.encode("utf-8", "surrogateescape"))
-    # Neither a path nor a name holds NUL, and the count fixes where the names end.
-    digest.update(b"\0%d\0" % len(names))
+    newest = max(keys[_MTIME_FIELD :: len(_STAT_KEY_FIELDS)], default=0)
+    return _fingerprint_digest(context, names, keys), newest
+
+
+def _fingerprint_digest(context: str, names: list[str], keys: array.array[int]) -> int:
+    """xxh3 of ``context``, ``names`` and their packed stat keys, laid out so that two
+    different inputs never give the same bytes: the lengths come first, and a file name
+    holds no NUL, so the NUL-joined names split one way only."""
+    encoded = context.encode("utf-8", "surrogateescape")
+    digest = xxhash.xxh3_64(b"%d\0%d\0" % (len(encoded), len(names)))
+    digest.update(encoded)
     digest.update("\0".join(names).encode("utf-8", "surrogateescape"))
     digest.update(keys)
-    return digest.intdigest(), max(keys[_MTIME_FIELD :: len(_STAT_KEY_FIELDS)], default=0)
+    return digest.intdigest()
 
 
 @dataclass
@@ -537,10 +547,8 @@ def target_fingerprint(path: Path, context: str) -> tuple[int, int]:
     info = os.stat(path, follow_symlinks=False)
     if stat.S_ISDIR(info.st_mode):
         return folder_fingerprint(path, context)
-    digest = xxhash.xxh3_64(context.encode("utf-8", "surrogateescape"))
-    digest.update(b"\0")
-    digest.update(array.array("q", stat_key(info)))
-    return digest.intdigest(), info.st_mtime_ns
+    keys = array.array("q", stat_key(info))
+    return _fingerprint_digest(context, [path.name], keys), info.st_mtime_ns
 
 
 def memoized(
