@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream import sequences
-from dashfix.checks.stream.sequences import SequenceTracker
+from dashfix.checks.stream.sequences import (
+    NODE_PAYLOADS,
+    SequenceTracker,
+    ThreadSummary,
+    tracked_messages,
+)
+from dashfix.rules import stream as rules
 from dashfix.testing.streams import BASE_US, Messages
 
 
@@ -182,3 +188,38 @@ def test_absorb_declines_a_late_arrival_from_an_earlier_window() -> None:
     assert fallbacks == 1
     assert _codes(merged) == ["ST253"]
     assert _state(merged) == _state(whole)
+
+
+def _observe_without_inline_path(tracker: SequenceTracker, message: Any, record: int) -> None:
+    """``observe`` as it would be without the inline common case of ``observe_payload``:
+    every message through ``_message``."""
+    which = message.WhichOneof("message")
+    payload = getattr(message, which)
+    header = payload.header
+    if not header.thread_id:
+        return
+    tracker._record, tracker._offset, tracker._path = record, record * 100, tracker.path
+    thread = tracker.threads.setdefault(header.thread_id, ThreadSummary(header.thread_id))
+    if which == "event_batch":
+        thread.messages += 1
+        tracker._timestamp(header.timestamp_us, thread)
+    for event, sequence, stamp, message_id in tracked_messages(which, payload):
+        tracker._message(thread, sequence, stamp, message_id, event, which in NODE_PAYLOADS)
+    if which == "error" and not payload.message:
+        tracker._add(rules.ERROR_WITHOUT_TEXT,
+                     f"Error message (code {payload.error_code!r}) has an empty message",
+                     header.thread_id, f"error:{header.message_id.hex()}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps)
+def test_inline_common_case_changes_nothing(plan: list[Step]) -> None:
+    messages = _messages(plan)
+    inline = SequenceTracker("log", now_us=BASE_US)
+    general = SequenceTracker("log", now_us=BASE_US)
+    for number, message in enumerate(messages):
+        inline.observe(message, number, number * 100)
+        _observe_without_inline_path(general, message, number)
+    inline.finish()
+    general.finish()
+    assert _state(inline) == _state(general)

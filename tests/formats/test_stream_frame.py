@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream.frame import healthy_payload, validate_frame
-from dashfix.checks.stream.sequences import inner_event
+from dashfix.checks.stream.sequences import tracked_messages
 from dashfix.formats.frame import (
     FrameKind,
     WireFault,
@@ -179,11 +179,10 @@ def _assert_fast_path_agrees(value: bytes, *, limit: int, unframed: bool) -> Non
         assert verdict.findings or verdict.message is None
         return
     assert verdict.findings == [] and verdict.message is not None
-    which, payload, header, inner_events = healthy
+    which, payload, header, messages = healthy
     assert verdict.message.WhichOneof("message") == which
     assert getattr(verdict.message, which) == payload and payload.header == header
-    expected = list(payload.events) if which == "event_batch" else []
-    assert inner_events == [inner_event(event) for event in expected]
+    assert messages == tracked_messages(which, payload)
 
 
 def test_fast_path_accepts_healthy_values() -> None:

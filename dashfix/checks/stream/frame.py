@@ -34,6 +34,7 @@ from dashfix.formats.frame import (
 from dashfix.formats.proto.dashstream_pb2 import DashStreamMessage
 from dashfix.rules import stream as rules
 
+MESSAGE_TYPE_EVENT = 1
 MESSAGE_TYPE_EVENT_BATCH = 8
 COMPRESSION_ZSTD = 1
 SCHEMA_VERSIONS = (0, 1)
@@ -187,10 +188,11 @@ def validate_frame(
 
 def healthy_payload(value: bytes | None, limit: int,
                     unframed: bool) -> tuple[str, Any, Any, list[InnerEvent]] | None:
-    """``(oneof name, payload, header, inner events)`` of a record on which
+    """``(oneof name, payload, header, tracked messages)`` of a record on which
     ``validate_frame`` would find nothing; None means "something may be wrong: run
-    ``validate_frame``".  An EventBatch's inner events come with the header fields the
-    sequence tracker needs, read here once (empty list for other payloads).
+    ``validate_frame``".  The tracked messages (an EventBatch's inner events, or the
+    payload itself: ``sequences.tracked_messages``) come with the header fields the
+    sequence tracker needs, read here once.
 
     The hot path of log validation: every check of ``validate_frame`` is here as a yes/no
     test, in the same order, with no verdict or finding built.  It must never accept a
@@ -227,24 +229,29 @@ def healthy_payload(value: bytes | None, limit: int,
     # A missing header reads as an empty one, whose empty thread_id makes it suspect.
     header = payload.header
     number = ONEOF_NUMBERS[which]
-    if header.type != number or _header_suspect(header, compressed):
+    message_id = header.message_id
+    # _header_suspect inlined (this runs for every record), plus the type test.
+    if (header.type != number or header.schema_version > 1
+            or (header.compression == COMPRESSION_ZSTD) is not compressed
+            or len(message_id) != MESSAGE_ID_BYTES or not header.thread_id):
+        return None
+    if number != MESSAGE_TYPE_EVENT_BATCH:
+        return which, payload, header, [(payload if number == MESSAGE_TYPE_EVENT else None,
+                                          header.sequence, header.timestamp_us, message_id)]
+    if header.sequence != 0:
         return None
     inner_events: list[InnerEvent] = []
-    if number == MESSAGE_TYPE_EVENT_BATCH:
-        if header.sequence != 0:
+    keep = inner_events.append
+    for event in payload.events:
+        inner = event.header
+        # The batch rule too: sequence > 0, which an absent header fails.
+        sequence = inner.sequence
+        message_id = inner.message_id
+        if (sequence == 0 or inner.schema_version > 1
+                or (inner.compression == COMPRESSION_ZSTD) is not compressed
+                or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
             return None
-        keep = inner_events.append
-        for event in payload.events:
-            inner = event.header
-            # _header_suspect inlined (a call per inner event is a third of this loop), plus
-            # the batch rule: sequence > 0, which an absent header fails too.
-            sequence = inner.sequence
-            message_id = inner.message_id
-            if (sequence == 0 or inner.schema_version > 1
-                    or (inner.compression == COMPRESSION_ZSTD) is not compressed
-                    or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
-                return None
-            keep((event, sequence, inner.timestamp_us, message_id))
+        keep((event, sequence, inner.timestamp_us, message_id))
     return which, payload, header, inner_events
 
 

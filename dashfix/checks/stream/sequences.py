@@ -27,6 +27,7 @@ ERROR_EVENT_TYPES = frozenset((3, 12, 32, 42))
 NODE_EVENT_TYPES = frozenset((80, 81, 82, 83))
 """NODE_PROGRESS, NODE_THINKING, NODE_SUBSTEP, NODE_WARNING: emitted through NodeContext."""
 NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
+_UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
 DEDUP_WINDOW = 200_000
 """message_ids remembered for deduplication; when more are held, every thread forgets
@@ -41,13 +42,24 @@ MAX_OPEN_GAPS = 1000
 
 
 InnerEvent = tuple[Any, int, int, bytes]
-"""An EventBatch's inner event as the tracker takes it: ``(event, sequence, timestamp_us,
-message_id)``, the last three from its header (read once, by whoever reads them first)."""
+"""A message as the tracker takes it: ``(event, sequence, timestamp_us, message_id)``, the
+last three from its header (read once, by whoever reads them first); ``event`` is the
+Event (an EventBatch's inner event or the payload itself), None for other payloads."""
 
 
 def inner_event(event: Any) -> InnerEvent:
     header = event.header
     return event, header.sequence, header.timestamp_us, header.message_id
+
+
+def tracked_messages(which: str, payload: Any) -> list[InnerEvent]:
+    """What ``observe_payload`` takes for a payload: an EventBatch's inner events, or the
+    payload itself."""
+    if which == "event_batch":
+        return [inner_event(event) for event in payload.events]
+    header = payload.header
+    return [(payload if which == "event" else None, header.sequence, header.timestamp_us,
+             header.message_id)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,17 +170,14 @@ class SequenceTracker:
         which = message.WhichOneof("message")
         if which is not None:
             payload = getattr(message, which)
-            inner_events = [inner_event(event) for event in payload.events] if (
-                which == "event_batch") else []
-            self.observe_payload(which, payload, payload.header, inner_events, record, offset,
-                                 path)
+            self.observe_payload(which, payload, payload.header,
+                                 tracked_messages(which, payload), record, offset, path)
 
     def observe_payload(self, which: str, payload: Any, header: Any,
-                        inner_events: list[InnerEvent], record: int, offset: int,
+                        messages: list[InnerEvent], record: int, offset: int,
                         path: str | None = None) -> None:
         """``observe`` for a caller that already holds the message's oneof ``which``, its
-        ``payload``, the payload's ``header`` and, for an EventBatch, its inner events as
-        ``InnerEvent`` tuples."""
+        ``payload``, the payload's ``header`` and its ``tracked_messages``."""
         thread_id = header.thread_id
         if not thread_id:
             return
@@ -178,15 +187,39 @@ class SequenceTracker:
         thread = self.threads.get(thread_id)
         if thread is None:
             thread = self.threads[thread_id] = ThreadSummary(thread_id)
+        future = self.future_us
         if which == "event_batch":
             thread.messages += 1
-            self._timestamp(header.timestamp_us, thread)
-            message = self._message
-            for event, sequence, stamp, message_id in inner_events:
-                message(thread, sequence, stamp, message_id, event, False)
-            return
-        self._message(thread, header.sequence, header.timestamp_us, header.message_id,
-                      payload if which == "event" else None, which in NODE_PAYLOADS)
+            stamp = header.timestamp_us
+            if 0 < stamp <= future and thread.first_timestamp_us is not None:
+                thread.last_timestamp_us = stamp
+            else:
+                self._timestamp(stamp, thread)
+            node = False
+        else:
+            node = which in NODE_PAYLOADS
+        seen = thread.seen
+        for event, sequence, stamp, message_id in messages:
+            # The common case inline, every test a read: a new message, the next of its
+            # thread, on time, no error or node event.  Anything else (or an id already
+            # seen, which setdefault leaves as it was) goes to _message from the start.
+            if (sequence and sequence == thread.expected and 0 < stamp <= future
+                    and thread.last_ordered_us <= stamp and not node
+                    and thread.first_timestamp_us is not None
+                    and (event is None or event.event_type not in _UNUSUAL_EVENT_TYPES)):
+                fingerprint = (sequence << 64) + stamp
+                if seen.setdefault(message_id, fingerprint) is fingerprint:
+                    thread.messages += 1
+                    thread.sequenced += 1
+                    thread.last_timestamp_us = stamp
+                    thread.expected = sequence + 1
+                    thread.last_sequence = sequence
+                    thread.last_ordered_us = stamp
+                    self._remembered += 1
+                    if self._remembered > DEDUP_WINDOW:
+                        self._forget()
+                    continue
+            self._message(thread, sequence, stamp, message_id, event, node)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
