@@ -174,10 +174,6 @@ class StoreRows:
         kinds = self.kinds
         return (name for row, name in enumerate(self.names) if kinds[row] == PLAIN)
 
-    def timed_rows(self) -> Iterator[int]:
-        """Rows of loadable checkpoints with a known timestamp, by name (``is_timed``)."""
-        return (row for row, secs in enumerate(self.secs) if secs >= 0)
-
     @functools.cached_property
     def other_ids(self) -> dict[str, list[int]]:
         """Ids that checkpoint files kept as records carry -> those rows, in name order."""

@@ -47,17 +47,17 @@ def _parents(view: StoreView) -> Iterator[Finding]:
     first_child = array("q", (NO_PARENT,)) * len(rows)
     first_child_of_lost: dict[str, int] = {}
     forks: dict[str, list[int]] = {}
-    for row in rows.timed_rows():
-        parent_row = parent_rows[row]
-        if parent_row == NO_PARENT:
-            continue
-        thread = threads[row]
+    columns = zip(parent_rows, threads, secs, strict=True)
+    for row, (parent_row, thread, moment) in enumerate(columns):
+        if moment < 0 or parent_row == NO_PARENT:
+            continue  # not timed, or no parent
         if parent_row >= 0:
             sibling = first_child[parent_row]
             if sibling < 0:
                 first_child[parent_row] = row
             if kinds[parent_row] == PLAIN and thread == threads[parent_row] and (
-                secs[row] > secs[parent_row] + 1 and names[parent_row] not in shadowed
+                moment > secs[parent_row] + 1
+                and (not shadowed or names[parent_row] not in shadowed)
             ):
                 if sibling >= 0 and threads[sibling] == thread:
                     forks.setdefault(names[parent_row][:-4], [sibling]).append(row)

@@ -74,17 +74,15 @@ class StoreView:
         last_thread: str | None = None
         last_proc: str | None = None
         group = array("q")
-        for row, moment in enumerate(secs):
+        for row, (moment, thread, proc) in enumerate(zip(secs, threads, procs, strict=True)):
             if moment < 0:
-                continue
-            thread = threads[row]
+                continue  # not timed
             assert thread is not None  # a timed row always has its ids
             best = latest.get(thread)
             if best is None or moment > secs[best] or (moment == secs[best] and (
                 nanos[row] > nanos[best] or (nanos[row] == nanos[best] and (
                     (rows.checkpoint_id(row) or "") > (rows.checkpoint_id(best) or ""))))):
                 latest[thread] = row
-            proc = procs[row]
             if proc is None:
                 continue
             if proc is not last_proc or thread is not last_thread:
