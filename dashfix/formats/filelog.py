@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,3 +89,29 @@ def encode_line(offset: int, timestamp_us: int, data: bytes) -> bytes:
     """One line as DashFlow writes it (keys in declaration order, newline-terminated)."""
     encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
     return orjson.dumps({"offset": offset, "timestamp_us": timestamp_us, "data": encoded}) + b"\n"
+
+
+_WALK_CHUNK = 1 << 20
+
+
+def find_line_boundary(read_at: Callable[[int, int], bytes], start: int, count: int,
+                       total_size: int) -> int | None:
+    """Byte offset of the line ``count`` lines after the one starting at ``start``, or None
+    when the log ends before that.  Reads ``_WALK_CHUNK`` bytes at a time through
+    ``read_at(size, offset)`` (``os.pread`` on the log); nothing is decoded."""
+    pos = start
+    while count:
+        block = read_at(_WALK_CHUNK, pos)
+        if not block:
+            return None
+        newlines = block.count(b"\n")
+        if newlines < count:
+            count -= newlines
+            pos += len(block)
+            continue
+        at = -1
+        for _ in range(count):
+            at = block.index(b"\n", at + 1)
+        pos += at + 1
+        count = 0
+    return pos if pos < total_size else None

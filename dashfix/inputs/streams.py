@@ -205,13 +205,11 @@ RecordValue = tuple[int, int, bytes | None]
 
 
 def _kcat_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
-    return iter_capture_run(path, options)
+    return _kcat_run(path, options)
 
 
-def iter_capture_run(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
-                     end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
-    """``iter_values`` of a kcat capture, or of the run of its records between two
-    boundaries found by ``kcat.find_boundary`` (``kcat.read_records``)."""
+def _kcat_run(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
+              end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
     with open(path, "rb", buffering=1 << 20) as handle:
@@ -246,13 +244,15 @@ _LINE_PROBLEMS = {
 }
 
 
-def _capped_lines(handle: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """``(offset, line | None, length)``: None when the line is longer than ``cap``.
+def _capped_lines(handle: BinaryIO, cap: int, offset: int = 0,
+                  end: int | None = None) -> Iterator[tuple[int, bytes | None, int]]:
+    """``(offset, line | None, length)``: None when the line is longer than ``cap``; from
+    byte ``offset`` (where ``handle`` is) up to ``end``.
 
     An overlong line is skipped in bounded reads, never held.
     """
-    offset = 0
-    while True:
+    stop = (1 << 63) if end is None else end
+    while offset < stop:
         line = handle.readline(cap + 1)
         if not line:
             return
@@ -270,14 +270,16 @@ def _capped_lines(handle: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | Non
 
 
 def _jsonl_entries(
-    path: Path, options: ReadOptions
+    path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
+    end: int | None = None,
 ) -> Iterator[tuple[int, int, filelog.FileLogEntry] | RecordProblem]:
     """``(index, byte offset, decoded line)`` per non-blank line, or the line's problem."""
     cap = options.line_cap
     fmt = InputFormat.JSONL.value
     with open(path, "rb", buffering=1 << 20) as handle:
-        index = 0
-        for offset, line, length in _capped_lines(handle, cap):
+        index = first_index
+        handle.seek(start)
+        for offset, line, length in _capped_lines(handle, cap, start, end):
             if line is None:
                 yield RecordProblem(
                     ProblemKind.LINE_TOO_LONG, index, offset,
@@ -310,9 +312,38 @@ def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | Rec
                                kafka_offset=entry.offset)
 
 
-def _jsonl_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
-    for item in _jsonl_entries(path, options):
+def _jsonl_values(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
+                  end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
+    for item in _jsonl_entries(path, options, start, first_index, end):
         yield item if isinstance(item, RecordProblem) else (item[0], item[1], item[2].data)
+
+
+RUN_FORMATS = (InputFormat.KCAT, InputFormat.JSONL)
+"""Formats whose records can be read in runs cut by ``find_run_end``."""
+
+
+def find_run_end(fmt: InputFormat, read_at: Callable[[int, int], bytes], start: int,
+                 count: int, total_size: int) -> int | None:
+    """Byte offset of the record ``count`` records after the one at ``start`` of a kcat
+    capture or a JSONL log (a line is a record there, blank or not); None when the log
+    ends (or, for a capture, is damaged) before that."""
+    if fmt is InputFormat.KCAT:
+        return kcat.find_boundary(read_at, start, count, total_size)
+    return filelog.find_line_boundary(read_at, start, count, total_size)
+
+
+def iter_run(path: Path, fmt: InputFormat, options: ReadOptions, start: int = 0,
+             first_index: int = 0, end: int | None = None,
+             ) -> Iterator[RecordValue | RecordProblem]:
+    """``iter_values`` of a kcat capture or JSONL log, or of the run of its records from the
+    one at byte ``start`` (number ``first_index``) up to the boundary ``end`` found by
+    ``find_run_end`` (None: to the end of the log)."""
+    reader = _kcat_run if fmt is InputFormat.KCAT else _jsonl_values
+    try:
+        yield from reader(path, options, start, first_index, end)
+    except OSError as exc:
+        yield RecordProblem(ProblemKind.UNREADABLE, 0, 0, f"cannot read: {exc.strerror or exc}",
+                            fmt.value)
 
 
 def _oversize(index: int, offset: int, size: int, cap: int, fmt: str,

@@ -1,4 +1,5 @@
-"""Two processes checking a capture window by window give what one process gives."""
+"""Two processes checking a capture or JSONL log window by window give what one process
+gives."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from hypothesis import strategies as st
 
 from dashfix.checks.stream import parallel
 from dashfix.checks.stream.log import LogResult, check_log
+from dashfix.formats import filelog
 from dashfix.inputs.streams import ReadOptions
-from dashfix.testing.streams import BASE_US, Messages, encode_frame, write_kcat
+from dashfix.testing.streams import BASE_US, Messages, encode_frame, unframe, write_kcat
 
 LIMIT = 4096
 KINDS = ["next", "next", "next", "next", "jump", "back", "again", "batch", "diff", "node",
@@ -61,8 +63,8 @@ def _two_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _check(path: Path, window: int, *, in_parallel: bool) -> LogResult:
-    return check_log(path, "capture.kcat", options=ReadOptions(limit=LIMIT), now_us=BASE_US,
-                     parallel=in_parallel, window=window)
+    return check_log(path, path.name, options=ReadOptions(limit=LIMIT, max_line_bytes=9000),
+                     now_us=BASE_US, parallel=in_parallel, window=window)
 
 
 def _same(one: LogResult, two: LogResult) -> None:
@@ -129,3 +131,31 @@ def test_one_window_is_checked_without_a_worker(
 
     monkeypatch.setattr(os, "fork", no_fork)
     assert _check(path, 5, in_parallel=True).records == 5
+
+
+def _jsonl_line(number: int, value: bytes | None) -> bytes:
+    """A file-backend line for a generated value; nulls become blank or broken lines."""
+    if value is None:
+        return [b"\n", b"not json\n", b'{"offset": 1}\n'][number % 3]
+    data = unframe(value) if value[:1] in (b"\x00", b"\x01") else value
+    return filelog.encode_line(number, BASE_US + number, data)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 3)), min_size=1,
+                max_size=60),
+       st.sampled_from([b"", b"\n\n", b'{"offset": 9, "timestamp_us": 1, "data": "AA'
+                        + b"A" * 12000]),
+       st.integers(1, 9))
+def test_parallel_check_of_a_jsonl_log_gives_the_sequential_findings(
+        plan: list[tuple[str, int]], tail: bytes, window: int) -> None:
+    # The first line makes the log a file-backend log for detection.
+    values = [encode_frame(Messages(seed=9).event("t-9", 1)), *_values(plan)]
+    lines = b"".join(_jsonl_line(number, value) for number, value in enumerate(values))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "events.jsonl"
+        path.write_bytes(lines + tail)
+        alone = _check(path, window, in_parallel=False)
+        together = _check(path, window, in_parallel=True)
+    assert alone.input_format == "jsonl"
+    _same(alone, together)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,3 +123,22 @@ def test_runs_between_boundaries_read_like_the_whole_capture(
         records: list[bytes | None], tail: bytes, count: int, cap: int) -> None:
     data = b"".join(kcat.encode_record(v) for v in records) + tail
     assert _runs(data, count, cap) == _read(data, cap)
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.booleans(), st.integers(0, 30), st.integers(1, 12))
+def test_line_boundary_is_the_start_of_the_line_count_lines_on(
+        lines: list[bytes], last_newline: bool, start_line: int, count: int) -> None:
+    data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    starts = [0]
+    for position, byte in enumerate(data):
+        if byte == 0x0A:
+            starts.append(position + 1)
+    starts = [s for s in starts if s < len(data)]
+    if start_line >= len(starts):
+        return
+    with patch.object(filelog, "_WALK_CHUNK", 16):  # lines across several reads
+        found = filelog.find_line_boundary(lambda size, offset: data[offset:offset + size],
+                                           starts[start_line], count, len(data))
+    target = start_line + count
+    assert found == (starts[target] if target < len(starts) else None)

@@ -12,8 +12,8 @@ from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.streams import (
+    RUN_FORMATS,
     UNFRAMED_FORMATS,
-    InputFormat,
     ProblemKind,
     ReadOptions,
     RecordProblem,
@@ -88,8 +88,9 @@ def check_log(
 ) -> LogResult:
     """Every check of spec section 9 on every record of the log at ``path``.
 
-    ``parallel``: a kcat capture of more than one ``window`` of records is checked by two
-    processes when the machine has two CPUs (same findings, see ``stream.parallel``).
+    ``parallel``: a kcat capture or JSONL log of more than one ``window`` of records is
+    checked by two processes when the machine has two CPUs (same findings, see
+    ``stream.parallel``).
     """
     options = options or ReadOptions()
     result = LogResult()
@@ -102,11 +103,11 @@ def check_log(
     if resolved is not None:
         # Forcing the resolved format spares iter_values a second detection.
         input_format_read = resolved.value
-        if parallel and resolved is InputFormat.KCAT:
+        if parallel and resolved in RUN_FORMATS:
             from dashfix.checks.stream import parallel as two_processes
 
-            if two_processes.parallel_workers() > 1 and two_processes.check_capture_in_parallel(
-                    path, rel, tracker, result, options, progress, window):
+            if two_processes.parallel_workers() > 1 and two_processes.check_log_in_parallel(
+                    path, resolved, rel, tracker, result, options, progress, window):
                 _finish(result, tracker)
                 return result
     result.records = check_records(

@@ -1,12 +1,13 @@
-"""Checking a kcat capture with two processes: windows of records, merged in log order.
+"""Checking a kcat capture or JSONL log with two processes: windows of records, merged in
+log order.
 
-The capture is cut into windows of ``WINDOW_RECORDS`` records.  Whoever holds the token
-(this process or one forked worker) walks the next window's length prefixes to find where
-the following one starts, passes the token on, then checks its window with a fresh
+The log is cut into windows of ``WINDOW_RECORDS`` records.  Whoever holds the token
+(this process or one forked worker) walks the next window (length prefixes, or newlines) to
+find where the following one starts, passes the token on, then checks its window with a fresh
 ``SequenceTracker``.  This process merges the windows in order with
 ``SequenceTracker.absorb``, which gives exactly the findings of one sequential pass; a
 window that ``absorb`` cannot settle is checked again here, and if the worker dies, this
-process checks the rest of the capture itself.
+process checks the rest of the log itself.
 
 Only the token walk is serial; the token is a fixed-size message on a pipe, so whoever
 reads it owns the walk.  The worker sends each window's frame findings and tracker back
@@ -27,19 +28,18 @@ from pathlib import Path
 from dashfix.checks.stream.log import LogResult, check_records
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import Progress
-from dashfix.formats.kcat import find_boundary
-from dashfix.inputs.streams import InputFormat, ReadOptions, iter_capture_run
+from dashfix.inputs.streams import InputFormat, ReadOptions, find_run_end, iter_run
 
 _TOKEN = struct.Struct("<qqq")
 """Window number, byte offset and record index where the window starts; number -1: the
-capture has no more windows."""
+log has no more windows."""
 _NO_MORE = _TOKEN.pack(-1, 0, 0)
 _LENGTH = struct.Struct("<Q")
 _POLL_SECONDS = 0.5
 
 
 def parallel_workers() -> int:
-    """Processes that may check one capture: the CPUs this process may run on (max 2)."""
+    """Processes that may check one log: the CPUs this process may run on (max 2)."""
     if not hasattr(os, "fork"):
         return 1
     try:
@@ -64,9 +64,10 @@ class _Window:
 class _Shared:
     """What both processes need to take windows and check them."""
 
-    def __init__(self, path: Path, rel: str, tracker: SequenceTracker,
+    def __init__(self, path: Path, fmt: InputFormat, rel: str, tracker: SequenceTracker,
                  options: ReadOptions, window: int) -> None:
         self.path = path
+        self.fmt = fmt
         self.rel = rel
         self.tracker = tracker
         self.options = options
@@ -80,16 +81,15 @@ class _Shared:
             os.close(fd)
 
     def boundary(self, start: int) -> int | None:
-        return find_boundary(lambda size, offset: os.pread(self.fd, size, offset), start,
-                             self.window, self.size)
+        return find_run_end(self.fmt, lambda size, offset: os.pread(self.fd, size, offset),
+                            start, self.window, self.size)
 
     def check(self, number: int, start: int, first_index: int, end: int | None) -> _Window:
         result = LogResult()
         tracker = self.tracker.spawn()
         records = check_records(
-            iter_capture_run(self.path, self.options, start, first_index, end), tracker,
-            result, self.rel, self.options.limit, InputFormat.KCAT.value, None,
-            window=None,
+            iter_run(self.path, self.fmt, self.options, start, first_index, end), tracker,
+            result, self.rel, self.options.limit, self.fmt.value, None, window=None,
         )
         return _Window(number, start, first_index, end, records, result, tracker)
 
@@ -119,14 +119,14 @@ class _Shared:
                 return None
 
 
-def check_capture_in_parallel(path: Path, rel: str, tracker: SequenceTracker,
-                              result: LogResult, options: ReadOptions,
-                              progress: Progress | None,
-                              window: int = WINDOW_RECORDS) -> bool:
-    """Check the capture at ``path`` into ``tracker`` and ``result`` with two processes;
-    False (nothing done) when it holds a single window, which one process checks best."""
+def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: SequenceTracker,
+                          result: LogResult, options: ReadOptions, progress: Progress | None,
+                          window: int = WINDOW_RECORDS) -> bool:
+    """Check the log at ``path`` (``fmt``: one of ``RUN_FORMATS``) into ``tracker`` and
+    ``result`` with two processes; False (nothing done) when it holds a single window,
+    which one process checks best."""
     try:
-        shared = _Shared(path, rel, tracker, options, window)
+        shared = _Shared(path, fmt, rel, tracker, options, window)
     except OSError:
         return False  # the sequential reader reports it
     try:
@@ -236,10 +236,10 @@ class _Merger:
         tracker.new_window()
         part = LogResult()
         records = check_records(
-            iter_capture_run(self.shared.path, self.shared.options, start,
-                             number * self.shared.window, end),
+            iter_run(self.shared.path, self.shared.fmt, self.shared.options, start,
+                     number * self.shared.window, end),
             tracker, part, self.shared.rel, self.shared.options.limit,
-            InputFormat.KCAT.value, None, window=self.shared.window if window else None,
+            self.shared.fmt.value, None, window=self.shared.window if window else None,
         )
         self._add(part, records)
 
