@@ -195,35 +195,46 @@ def healthy_payload(value: bytes | None, limit: int,
     sequence tracker needs, read here once.
 
     The hot path of log validation: every check of ``validate_frame`` is here as a yes/no
-    test, in the same order, with no verdict or finding built.  It must never accept a
+    test (cheapest first), with no verdict or finding built.  It must never accept a
     record that ``validate_frame`` would report (tests compare the two).
     """
     if not value:
         return None
-    first = value[0]
-    if len(value) > (limit if unframed else limit + 1):
+    size = len(value)
+    if size > (limit if unframed else limit + 1) or size > SIZE_RULES_FROM:
         return None
+    first = value[0]
     compressed = first == FLAG_ZSTD
     if first == FLAG_UNCOMPRESSED:
         body = value[1:]
     elif compressed:
         data = value[1:]
         out = guarded_decompress(data, limit)
-        if type(out) is not bytes or len(data) >= len(out) or len(out) <= COMPRESSION_THRESHOLD:
+        if type(out) is not bytes:
+            return None
+        decompressed = len(out)
+        if (size - 1 >= decompressed or decompressed <= COMPRESSION_THRESHOLD
+                or decompressed > SIZE_RULES_FROM):
             return None
         body = out
     elif unframed and first in LEGACY_PROTOBUF_FIRST_BYTES:
         body = value
     else:
         return None
-    if len(value) > SIZE_RULES_FROM or len(body) > SIZE_RULES_FROM:
-        return None
     try:
         message = DashStreamMessage.FromString(body)
     except (DecodeError, RecursionError, ValueError):
         return None
     which = message.WhichOneof("message")
-    if which is None or not single_field_message(body):
+    if which is None:
+        return None
+    # single_field_message's usual case (one-byte tag, length in one or two bytes) inline.
+    end = len(body)
+    lead = body[1]
+    if not (body[0] < 0x80 and body[0] & 7 == 2 and (
+            2 + lead == end if lead < 0x80 else
+            end > 2 and body[2] < 0x80 and 3 + (lead & 0x7F | body[2] << 7) == end)
+            ) and not single_field_message(body):
         return None
     payload = getattr(message, which)
     # A missing header reads as an empty one, whose empty thread_id makes it suspect.
