@@ -77,7 +77,7 @@ class RebuildOutcome:
                 "problem": plan.old_index.problem,
                 "entries": len(plan.old_index.entries),
             },
-            "candidates": len(self.considered.candidates),
+            "candidates": self.considered.count,
             "excluded": [{"name": n, "reason": r} for n, r in self.considered.excluded],
             "threads": [_choice_dict(choice) for choice in plan.choices],
             "unranked_threads": plan.unranked_threads,
@@ -119,7 +119,7 @@ def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
     with paused_gc():
         considered = collect_candidates(store)
         old = read_old_index(store / INDEX_NAME)
-        return plan_index(considered.candidates, old, order), considered
+        return considered.plan(old, order), considered
 
 
 def rebuild_index(

@@ -16,7 +16,7 @@ is known, because DashFlow compares every later save against it, and the mtime o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -207,9 +207,18 @@ def plan_index(
     by_thread: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_thread.setdefault(candidate.thread_id, []).append(candidate)
+    return plan_threads(by_thread, by_thread.__getitem__, old_index, order)
+
+
+def plan_threads(
+    thread_ids: Iterable[str], candidates_of: Callable[[str], list[Candidate]],
+    old_index: OldIndex, order: Order = Order.AUTO,
+) -> IndexPlan:
+    """``plan_index`` with the candidates asked for one thread at a time (each thread has
+    at least one), so a large store never holds them all."""
     plan = IndexPlan(order=order, old_index=old_index)
-    for thread_id in sorted(by_thread):
-        choice = choose(thread_id, by_thread[thread_id], order)
+    for thread_id in sorted(thread_ids):
+        choice = choose(thread_id, candidates_of(thread_id), order)
         if choice is None:
             plan.unranked_threads.append(thread_id)
         else:

@@ -9,6 +9,7 @@ three file checkpointers). Everything else that DashFlow lists is reported as ex
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,20 +27,44 @@ from dashfix.inputs.checkpoint_record import (
     TEMP_INDEX,
     FileRecord,
 )
+from dashfix.inputs.checkpoint_rows import StoreRows
 from dashfix.inputs.checkpoint_store import StoreScan, paused_gc, scan_store
-from dashfix.repair.index_rebuild import Candidate
+from dashfix.repair.index_rebuild import Candidate, IndexPlan, OldIndex, Order, plan_threads
 
 _NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})
+"""Store files no DashFlow checkpointer lists as checkpoints."""
 _BIN_VARIANTS = frozenset({DCHK, LEGACY})
 """Variants DashFlow's FileCheckpointer loads from ``{id}.bin``."""
-"""Store files no DashFlow checkpointer lists as checkpoints."""
 
 
 @dataclass
 class CandidateSet:
-    candidates: list[Candidate] = field(default_factory=list)
+    """The candidates by thread, and the files left out. A candidate is built when its
+    thread is planned (``of_thread``): a store of 1,000,000 files never holds them all."""
+
+    rows: StoreRows = field(default_factory=lambda: StoreRows([]))
+    thread_rows: dict[str, array[int]] = field(default_factory=dict)
+    """Thread -> the rows of its candidates, by name."""
+    built: dict[int, Candidate] = field(default_factory=dict)
+    """The candidates of rows that are not PLAIN, built from their records."""
     excluded: list[tuple[str, str]] = field(default_factory=list)
     """(file name, why it cannot be the latest checkpoint of its thread)."""
+
+    @property
+    def count(self) -> int:
+        return sum(map(len, self.thread_rows.values()))
+
+    def of_thread(self, thread_id: str) -> list[Candidate]:
+        rows, built = self.rows, self.built
+        names, secs, nanos, mtimes = rows.names, rows.secs, rows.nanos, rows.mtimes
+        return [
+            built[row] if row in built else Candidate(
+                names[row], names[row][:-4], thread_id, (secs[row], nanos[row]), mtimes[row])
+            for row in self.thread_rows[thread_id]
+        ]
+
+    def plan(self, old_index: OldIndex, order: Order) -> IndexPlan:
+        return plan_threads(self.thread_rows, self.of_thread, old_index, order)
 
 
 _SUFFIXES_LONGEST_FIRST = tuple(sorted(LOAD_SUFFIXES, key=len, reverse=True))
@@ -71,39 +96,38 @@ def candidate_of(record: FileRecord) -> Candidate | str:
 
 
 def candidates_of(scan: StoreScan) -> CandidateSet:
-    found = CandidateSet()
     rows = scan.rows
-    names, threads, secs, nanos = rows.names, rows.threads, rows.secs, rows.nanos
-    mtimes = rows.mtimes
-    candidates = found.candidates
-    for row, kind in enumerate(rows.kinds):
+    found = CandidateSet(rows)
+    thread_rows = found.thread_rows
+    for row, (kind, thread_id) in enumerate(zip(rows.kinds, rows.threads, strict=True)):
         if kind == PLAIN:
-            # A healthy {id}.bin checkpoint: the bulk of a store, straight from the columns.
-            name = names[row]
-            thread_id = threads[row]
+            # A healthy {id}.bin checkpoint: the bulk of a store, kept as its row.
             assert thread_id is not None
-            candidates.append(Candidate(name, name[:-4], thread_id, (secs[row], nanos[row]),
-                                        mtimes[row]))
+            group = thread_rows.get(thread_id)
+            if group is None:
+                group = thread_rows[thread_id] = array("q")
+            group.append(row)
         elif kind == OTHER:
-            _add_record(found, rows.others[row])
+            result = _candidate_or_reason(rows.others[row])
+            if isinstance(result, Candidate):
+                found.built[row] = result
+                thread_rows.setdefault(result.thread_id, array("q")).append(row)
+            elif result is not None:
+                found.excluded.append((rows.names[row], result))
     found.excluded.sort()
     return found
 
 
-def _add_record(found: CandidateSet, record: FileRecord) -> None:
+def _candidate_or_reason(record: FileRecord) -> Candidate | str | None:
+    """``candidate_of`` the record; None for a file no checkpointer lists."""
     if record.variant in _NEVER_LISTED:
-        return
+        return None
     thread_id, checkpoint_id = record.thread_id, record.checkpoint_id
     if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None
             and checkpoint_id is not None and record.name[:-4] == checkpoint_id):
-        found.candidates.append(Candidate(record.name, checkpoint_id, thread_id,
-                                          record.timestamp, record.mtime_ns))
-        return
-    result = candidate_of(record)
-    if isinstance(result, Candidate):
-        found.candidates.append(result)
-    else:
-        found.excluded.append((record.name, result))
+        return Candidate(record.name, checkpoint_id, thread_id, record.timestamp,
+                         record.mtime_ns)
+    return candidate_of(record)
 
 
 def collect_candidates(store: Path) -> CandidateSet:

@@ -77,7 +77,7 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
     console = console_for(out)
     plan = outcome.plan
     console.print(
-        f"store {outcome.store}: {len(outcome.considered.candidates)} loadable checkpoint "
+        f"store {outcome.store}: {outcome.considered.count} loadable checkpoint "
         f"file(s), {len(plan.choices)} thread(s), --order {plan.order.value}"
     )
     for name, reason in outcome.considered.excluded:
@@ -243,6 +243,6 @@ def render_store_overview(outcome: RebuildOutcome, out: TextIO) -> None:
         table.add_row(choice.thread_id, str(choice.files), choice.value.checkpoint_id,
                       Text(entry_text(indexed), style="green" if same else "yellow"))
     console.print(table)
-    console.print(f"{len(outcome.considered.candidates)} loadable checkpoint file(s), "
+    console.print(f"{outcome.considered.count} loadable checkpoint file(s), "
                   f"{len(outcome.plan.choices)} thread(s); index: {outcome.plan.old_index.state}"
                   "; `dashfix inspect STORE --thread T` shows one thread's history")

@@ -24,16 +24,22 @@ def mixed_store(root: Path) -> StoreBuilder:
 def test_candidates_and_exclusions(tmp_path: Path) -> None:
     builder = mixed_store(tmp_path)
     found = collect_candidates(tmp_path)
+    candidates = [c for thread in found.thread_rows for c in found.of_thread(thread)]
     # 12 DCHK files minus the corrupt and the damaged one, plus the Versioned checkpoint
     # (the index is shared by the three file checkpointers).
-    assert len(found.candidates) == 11
-    assert any(c.name.endswith(".v.bin") for c in found.candidates)
+    assert len(candidates) == found.count == 11
+    (versioned,) = found.of_thread("v")
+    assert versioned.name.endswith(".v.bin")
     reasons = dict(found.excluded)
     assert reasons[builder.written[1].path.name].startswith("CK104")
     assert reasons[builder.written[2].path.name].startswith("CK105")
     assert "does not match" in reasons["renamed.bin"]
     assert reasons["junk.bin"].startswith("CK115")
-    assert all(c.embedded is not None for c in found.candidates)
+    assert all(c.embedded is not None for c in candidates)
+    # Each thread's candidates come by name, as a plan over all of them sees them.
+    assert candidates == sorted(candidates, key=lambda c: (c.thread_id, c.name))
+    old = read_old_index(tmp_path / "index.bin")
+    assert found.plan(old, Order.AUTO) == plan_index(candidates, old, Order.AUTO)
 
 
 def test_embedded_order_agrees_with_verifys_latest_per_thread(tmp_path: Path) -> None:
@@ -43,8 +49,7 @@ def test_embedded_order_agrees_with_verifys_latest_per_thread(tmp_path: Path) ->
     builder.restart()
     builder.chain("b", 3, proc="ffff0001")
     scan = scan_store(tmp_path)
-    plan = plan_index(candidates_of(scan).candidates, read_old_index(tmp_path / "index.bin"),
-                      Order.EMBEDDED)
+    plan = candidates_of(scan).plan(read_old_index(tmp_path / "index.bin"), Order.EMBEDDED)
     expected = {t: r.checkpoint_id for t, r in latest_per_thread(scan.records).items()}
     assert {c.thread_id: c.value.checkpoint_id for c in plan.choices} == expected
     assert expected["a"].endswith("chkpt9")
