@@ -13,7 +13,10 @@ passes every plausibility rule:
 * timestamp: ``nanos < 1e9`` and ``secs`` inside ``[min_year, max_year)`` (UTC);
 * parent: Option tag 0 or 1; at most ``ID_MAX_LEN`` bytes of UTF-8 without NUL (it was a
   file name, which cannot hold NUL); when the checkpoint's own id is of the current scheme,
-  it starts with ``thread_id + "_"``;
+  it starts with ``thread_id + "_"`` or is itself a current-scheme id. The spec (2.3) asks
+  for the prefix only; the other thread's current-scheme id is accepted too, so that a
+  parent of another thread (an id collision) is read and reported as such (CK143) instead
+  of leaving the whole tail unparsed;
 * metadata: at most ``METADATA_MAX_ENTRIES`` entries of UTF-8 strings, at most
   ``METADATA_MAX_BYTES`` bytes in all. DashFlow itself writes none or two tiny entries; the
   bound keeps the search window (``MAX_TAIL_SIZE``) small even for a huge damaged file.
@@ -172,8 +175,9 @@ class TailRules:
     def parent_ok(self, parent: str) -> bool:
         if "\x00" in parent:
             return False
-        # The scheme is only worth parsing when the prefix is absent (the rare case).
-        return parent.startswith(self.thread_prefix) or not is_current_scheme(self.checkpoint_id)
+        # The schemes are only worth parsing when the prefix is absent (the rare case).
+        return parent.startswith(self.thread_prefix) or not is_current_scheme(
+            self.checkpoint_id) or is_current_scheme(parent)
 
 
 def empty_metadata_tails(window: bytes, base: int, floor: int, end: int,

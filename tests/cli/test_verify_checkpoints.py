@@ -205,6 +205,12 @@ def _cross_thread(store: StoreBuilder) -> None:
     _indexed(store)
 
 
+def _cross_thread_current_scheme(store: StoreBuilder) -> None:
+    beta = store.checkpoint("beta")
+    store.checkpoint("alpha", parent=beta.checkpoint_id)
+    _indexed(store)
+
+
 def _duplicate_id(store: StoreBuilder) -> None:
     chain = _healthy(store)
     _indexed(store)
@@ -337,6 +343,7 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     ("fork", _fork, 0, {"CK141"}),
     ("dangling", _dangling, 0, {"CK142"}),
     ("cross-thread", _cross_thread, 0, {"CK143"}),
+    ("cross-thread-current-scheme", _cross_thread_current_scheme, 0, {"CK143"}),
     # a copy under another name: the copy's name is wrong and its id duplicates the original
     ("duplicate-id", _duplicate_id, 1, {"CK113", "CK144"}),
     ("counter-order", _counter_inversion, 0, {"CK145"}),

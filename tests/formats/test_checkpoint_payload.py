@@ -141,9 +141,15 @@ def test_state_that_also_parses_as_a_tail_is_reported_ambiguous() -> None:
     assert {tail.node for tail in result.candidates} == {"x", "step"}
 
 
-def test_current_scheme_parent_must_start_with_thread() -> None:
+def test_current_scheme_parent_is_the_threads_or_another_current_scheme_id() -> None:
+    # Neither the thread's prefix nor an id of the current scheme: not a parent.
+    for parent in ("other_3", "state bytes", "th_1a2b3c4d5e6f0a1b_chkpt"[3:]):
+        payload = _payload(parent=parent)
+        assert parse_tail(payload, read_head(payload)).candidates == (), parent
+    # Another thread's current-scheme id reads as a (cross-thread) parent.
     payload = _payload(parent="other_1a2b3c4d5e6f0a1b_chkpt4")
-    assert parse_tail(payload, read_head(payload)).candidates == ()
+    tail = parse_tail(payload, read_head(payload)).unique
+    assert tail is not None and tail.parent_id == "other_1a2b3c4d5e6f0a1b_chkpt4"
     # Counter-scheme ids carry no such rule (spec 2.3 limits it to the current scheme).
     payload = _payload(parent="elsewhere_3", checkpoint_id="th_4")
     tail = parse_tail(payload, read_head(payload)).unique
