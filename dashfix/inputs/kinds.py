@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @functools.cache
-def load_kind(name: str, module: str, attribute: str, claims_dirs: bool) -> InputKind:
+def _load_kind(name: str, module: str, attribute: str, claims_dirs: bool) -> InputKind:
     """The real kind behind a deferred one, checked against what was declared for it."""
     kind = getattr(import_module(module), attribute)
     if not isinstance(kind, InputKind) or kind.name != name or kind.sniff_file is None or (
@@ -39,7 +39,7 @@ def _deferred(name: str, module: str, attribute: str, *, claims_dirs: bool) -> I
     claims folders), imported on first use."""
 
     def real() -> InputKind:
-        return load_kind(name, module, attribute, claims_dirs)
+        return _load_kind(name, module, attribute, claims_dirs)
 
     def check(target: Target, ctx: CheckContext) -> Iterator[Finding]:
         return real().check(target, ctx)
