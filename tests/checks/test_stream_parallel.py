@@ -21,6 +21,7 @@ from dashfix.inputs.streams import ReadOptions
 from dashfix.testing.streams import BASE_US, Messages, encode_frame, unframe, write_kcat
 
 LIMIT = 4096
+OTHERS_RUNNING = parallel._others_running  # before the fixture below replaces it
 KINDS = ["next", "next", "next", "next", "jump", "back", "again", "batch", "diff", "node",
          "null", "bad-flag", "oversize", "late-stamp"]
 
@@ -56,9 +57,11 @@ def _values(plan: list[tuple[str, int]]) -> list[bytes | None]:
 
 
 @pytest.fixture(autouse=True)
-def _two_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The parallel path whatever this machine has, and proof that it was taken."""
+def _two_idle_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The parallel path whatever this machine has and however busy it is."""
     monkeypatch.setattr(parallel, "parallel_workers", lambda: 2)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "_others_running", lambda: 0)
     yield
 
 
@@ -125,11 +128,7 @@ def test_a_dead_worker_leaves_its_windows_to_this_process(
 def test_one_window_is_checked_without_a_worker(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_kcat(tmp_path / "capture.kcat", _values([("next", 0)] * 5))
-
-    def no_fork() -> int:
-        raise AssertionError("forked for a single window")
-
-    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(os, "fork", _no_fork)
     assert _check(path, 5, in_parallel=True).records == 5
 
 
@@ -159,3 +158,25 @@ def test_parallel_check_of_a_jsonl_log_gives_the_sequential_findings(
         together = _check(path, window, in_parallel=True)
     assert alone.input_format == "jsonl"
     _same(alone, together)
+
+
+def _no_fork() -> int:
+    raise AssertionError("forked a worker")
+
+
+def test_a_busy_second_cpu_is_left_alone(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(30)]))
+    alone = _check(path, 4, in_parallel=False)
+    monkeypatch.setattr(parallel, "_others_running", lambda: 1)
+    monkeypatch.setattr(os, "fork", _no_fork)
+    _same(alone, _check(path, 4, in_parallel=True))
+
+
+def test_others_running_is_the_instant_count_without_this_process(tmp_path: Path) -> None:
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("2.10 1.50 0.90 3/97 12345\n")
+    assert OTHERS_RUNNING(str(loadavg)) == 2
+    loadavg.write_text("garbage\n")
+    assert OTHERS_RUNNING(str(loadavg)) == 0
+    assert OTHERS_RUNNING(str(tmp_path / "missing")) == 0
