@@ -24,9 +24,9 @@ class Discovery:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _rel(path: Path, root: Path) -> str:
-    rel = path.relative_to(root).as_posix()
-    return rel or "."
+def _child(rel: str, name: str) -> str:
+    """The relative path of ``name`` inside the folder at ``rel`` (``.`` for the root)."""
+    return name if rel == "." else f"{rel}/{name}"
 
 
 def _read_head(path: Path) -> bytes:
@@ -34,22 +34,20 @@ def _read_head(path: Path) -> bytes:
         return handle.read(HEAD_BYTES)
 
 
-def _sniff(path: Path, root: Path, kinds: Sequence[InputKind], out: Discovery) -> None:
+def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Discovery) -> None:
     sniffers = [kind for kind in kinds if kind.sniff_file is not None]
     try:
         head = _read_head(path)
     except OSError as exc:
-        out.findings.append(
-            UNREADABLE_PATH.at(_rel(path, root), f"cannot read file: {exc.strerror or exc}")
-        )
+        out.findings.append(UNREADABLE_PATH.at(rel, f"cannot read file: {exc.strerror or exc}"))
         return
     for kind in sniffers:
         assert kind.sniff_file is not None
         input_format = kind.sniff_file(path, head)
         if input_format is not None:
-            out.targets.append(Target(kind.name, path, _rel(path, root), root, input_format))
+            out.targets.append(Target(kind.name, path, rel, root, input_format))
             return
-    out.skipped.append(Skipped(_rel(path, root), "not a recognised store, log or dump"))
+    out.skipped.append(Skipped(rel, "not a recognised store, log or dump"))
 
 
 def _claiming_kind(path: Path, kinds: Sequence[InputKind]) -> InputKind | None:
@@ -59,41 +57,46 @@ def _claiming_kind(path: Path, kinds: Sequence[InputKind]) -> InputKind | None:
     return None
 
 
-def _walk_dir(directory: Path, root: Path, kinds: Sequence[InputKind], out: Discovery) -> None:
+def _walk_dir(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind],
+              out: Discovery) -> None:
+    """Discover under ``directory`` (``rel`` from ``root``). Relative paths are built as
+    strings: a folder of 10,000 unclaimed entries made a Path and ``relative_to`` costly."""
     claimer = _claiming_kind(directory, kinds)
     if claimer is not None:
-        out.targets.append(Target(claimer.name, directory, _rel(directory, root), root))
+        out.targets.append(Target(claimer.name, directory, rel, root))
         return
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError as exc:
-        out.findings.append(
-            UNREADABLE_PATH.at(_rel(directory, root), f"cannot list folder: {exc.strerror or exc}")
-        )
+        out.findings.append(UNREADABLE_PATH.at(rel, f"cannot list folder: {exc.strerror or exc}"))
         return
     for entry in entries:
-        path = Path(entry.path)
+        entry_rel = _child(rel, entry.name)
         try:
             mode = entry.stat(follow_symlinks=False).st_mode
         except OSError as exc:
             out.findings.append(
-                UNREADABLE_PATH.at(_rel(path, root), f"cannot stat: {exc.strerror or exc}")
+                UNREADABLE_PATH.at(entry_rel, f"cannot stat: {exc.strerror or exc}")
             )
             continue
         if stat.S_ISLNK(mode):
-            out.findings.append(
-                SYMLINK_NOT_FOLLOWED.at(
-                    _rel(path, root),
-                    f"symlink to {os.readlink(path)!r} was not followed",
-                    actual=os.readlink(path),
-                )
-            )
+            _symlink(entry.path, entry_rel, out)
         elif stat.S_ISDIR(mode):
-            _walk_dir(path, root, kinds, out)
+            _walk_dir(Path(entry.path), entry_rel, root, kinds, out)
         elif stat.S_ISREG(mode):
-            _sniff(path, root, kinds, out)
+            _sniff(Path(entry.path), entry_rel, root, kinds, out)
         else:
-            out.skipped.append(Skipped(_rel(path, root), "not a regular file or folder"))
+            out.skipped.append(Skipped(entry_rel, "not a regular file or folder"))
+
+
+def _symlink(path: str, rel: str, out: Discovery) -> None:
+    try:
+        destination = os.readlink(path)
+    except OSError as exc:  # replaced or removed since it was listed
+        out.findings.append(UNREADABLE_PATH.at(rel, f"cannot read link: {exc.strerror or exc}"))
+        return
+    out.findings.append(SYMLINK_NOT_FOLLOWED.at(
+        rel, f"symlink to {destination!r} was not followed", actual=destination))
 
 
 def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tuple[Path, Discovery]]:
@@ -110,19 +113,19 @@ def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tupl
             continue
         absolute = Path(os.path.abspath(given))
         if stat.S_ISDIR(mode):
-            _walk_dir(absolute, absolute, kinds, out)
+            _walk_dir(absolute, ".", absolute, kinds, out)
             yield absolute, out
         elif stat.S_ISREG(mode):
-            _sniff(absolute, absolute.parent, kinds, out)
+            _sniff(absolute, absolute.name, absolute.parent, kinds, out)
             yield absolute.parent, out
         elif stat.S_ISLNK(mode):
             # A PATH the user typed is followed once: they named it, so it is the root.
             resolved = Path(os.path.realpath(given))
             if resolved.is_dir():
-                _walk_dir(resolved, resolved, kinds, out)
+                _walk_dir(resolved, ".", resolved, kinds, out)
                 yield resolved, out
             else:
-                _sniff(resolved, resolved.parent, kinds, out)
+                _sniff(resolved, resolved.name, resolved.parent, kinds, out)
                 yield resolved.parent, out
         else:
             out.skipped.append(Skipped(str(given), "not a regular file or folder"))
