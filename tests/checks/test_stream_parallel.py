@@ -180,3 +180,29 @@ def test_others_running_is_the_instant_count_without_this_process(tmp_path: Path
     loadavg.write_text("garbage\n")
     assert OTHERS_RUNNING(str(loadavg)) == 0
     assert OTHERS_RUNNING(str(tmp_path / "missing")) == 0
+
+
+def test_no_process_to_spare_means_one_process(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(30)]))
+    alone = _check(path, 4, in_parallel=False)
+
+    def fork_fails() -> int:
+        raise BlockingIOError("no more processes")
+
+    monkeypatch.setattr(os, "fork", fork_fails)
+    _same(alone, _check(path, 4, in_parallel=True))
+
+
+def test_a_failure_here_propagates_and_reaps_the_worker(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(60)]))
+
+    def fails(self: Any, window: Any) -> None:
+        raise RuntimeError("merge failed")
+
+    monkeypatch.setattr(parallel._Merger, "_keep", fails)  # this process's first window
+    with pytest.raises(RuntimeError, match="merge failed"):
+        _check(path, 4, in_parallel=True)
+    with pytest.raises(ChildProcessError):  # no worker left running or unreaped
+        os.waitpid(-1, os.WNOHANG)

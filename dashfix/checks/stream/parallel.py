@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import struct
 import threading
 from collections.abc import Callable
@@ -169,7 +170,12 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
             return False
         os.write(shared.token_w, _TOKEN.pack(1, first_end, window))
         result_r, result_w = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare: one process checks it all
+            os.close(result_r)
+            os.close(result_w)
+            return False
         if pid == 0:
             _work(shared, result_r, result_w)
         os.close(result_w)
@@ -222,6 +228,10 @@ class _Merger:
             self._keep(self.shared.check(0, 0, 0, first_end))
             self.shared.take_windows(self._worker_alive, self._keep)
             self.reader.join()
+        except BaseException:
+            if not self.exited:  # interrupted or failed: the worker's windows are moot
+                os.kill(self.pid, signal.SIGKILL)
+            raise
         finally:
             if not self.exited:
                 os.waitpid(self.pid, 0)
