@@ -256,43 +256,50 @@ def test_a_full_disk_warns_and_never_makes_the_run_clean(
     assert _cache_files(tmp_path / "cache") == []
 
 
-def _logs_and_dump(folder: Path) -> tuple[Path, bytes]:
-    """A folder with a healthy kcat capture and a DLQ dump, aged; a value from the middle of
-    the capture (damaging the first one would make the file unrecognisable)."""
+def _logs_and_dump(folder: Path) -> tuple[list[Path], bytes]:
+    """A folder with a healthy kcat capture, folder of frames and DLQ dump, aged. Returns
+    the capture and one frame file, both holding the same value from the middle of the log
+    (damaging the first one would make the capture unrecognisable), and that value."""
     from dashfix.testing.dlq import library_record, write_dump
-    from dashfix.testing.streams import healthy_values, write_kcat
+    from dashfix.testing.streams import healthy_values, write_frames_dir, write_kcat
 
     folder.mkdir()
     values = healthy_values()
     write_kcat(folder / "capture.kcat", values)
+    frames = write_frames_dir(folder / "frames", values)
     write_dump(folder / "dlq.jsonl",
                [library_record(value, number=n) for n, value in enumerate(values)])
     _age(folder)
-    return folder / "capture.kcat", values[3]
+    _age(frames)
+    return [folder / "capture.kcat", sorted(frames.iterdir())[3]], values[3]
 
 
 def test_stream_logs_and_dlq_dumps_are_replayed_while_unchanged(
     cli: Cli, tmp_path: Path
 ) -> None:
     folder = tmp_path / "artifacts"
-    capture, value = _logs_and_dump(folder)
+    logs, value = _logs_and_dump(folder)
     cache = str(tmp_path / "cache")
     plain = _verify(cli, folder, "--no-cache")
-    assert plain.json()["summary"]["checked"]["logs"] == 1
+    assert plain.json()["summary"]["checked"]["logs"] == 2
     assert plain.json()["summary"]["checked"]["dumps"] == 1
     assert _verify(cli, folder, "--cache", cache).json() == plain.json()
     assert _verify(cli, folder, "--cache", cache).json() == plain.json()
     # The documented trade, as for store files: damage that keeps the stat (same size, mtime
-    # restored) is seen only without the cache, which proves the capture was not read again.
-    data = capture.read_bytes()
-    at = data.index(value)
-    capture.write_bytes(data[:at] + b"\x7f" + data[at + 1 :])
-    os.utime(capture, ns=(OLD_NS, OLD_NS))
+    # restored) is seen only without the cache, which proves the logs were not read again.
+    for log in logs:
+        data = log.read_bytes()
+        at = data.index(value)
+        log.write_bytes(data[:at] + b"\x7f" + data[at + 1 :])
+        os.utime(log, ns=(OLD_NS, OLD_NS))
     damaged = _verify(cli, folder, "--no-cache")
-    assert "ST211" in _codes(damaged) and not _codes(plain)
+    assert {f["path"] for f in damaged.json()["findings"] if f["code"] == "ST211"} == {
+        "capture.kcat", "frames/000003.frame"}
+    assert not _codes(plain)
     assert _verify(cli, folder, "--cache", cache).json() == plain.json()
     # A changed mtime (or other options) is another fingerprint: checked again.
-    os.utime(capture, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    for log in logs:
+        os.utime(log, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
     assert _verify(cli, folder, "--cache", cache).json() == damaged.json()
     server = _verify(cli, folder, "--no-cache", "--limits", "server").json()
     assert _verify(cli, folder, "--cache", cache, "--limits", "server").json() == server
