@@ -13,24 +13,29 @@ from hypothesis import strategies as st
 
 from dashfix.formats import dchk
 from dashfix.formats.bincode import encode_string
+from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
     FOREIGN,
     LEGACY,
+    PLAIN,
     SYMLINK,
     FileRecord,
+    is_plain,
     plain_record,
 )
+from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
 from dashfix.inputs.checkpoint_store import (
     claims_dir,
+    is_store_file,
     latest_per_thread,
     scan_store,
     summarise_file,
     summarise_names,
 )
 from dashfix.inputs.kinds import input_kinds
-from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder
+from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 
 
 def _record(path: Path) -> FileRecord:
@@ -223,3 +228,57 @@ def test_parallel_reading_gives_the_records_of_one_process(
     parallel = store_module._summarise_in_parallel(str(tmp_path), names)
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
+
+
+def _mixed_store(root: Path) -> StoreBuilder:
+    """Plain checkpoints and one of nearly every other kind of entry."""
+    store = StoreBuilder(root)
+    alpha = store.chain("alpha", 3)
+    store.chain("beta", 2, scheme=IdScheme.COUNTER)
+    store.checkpoint("alpha", nanos=123_456_789, node="draft")
+    store.checkpoint("alpha", parent="alpha_gone_7")  # a parent that names no file
+    store.checkpoint("alpha", metadata={"sequence": "3"})  # healthy, but not PLAIN
+    store.checkpoint("alpha", name="renamed.bin")
+    flip_byte(store.checkpoint("gamma").path, 40)
+    store.versioned_checkpoint("v")
+    store.temp_checkpoint(alpha[-1])
+    store.write_raw("junk.bin", b"\xff" * 40)
+    (root / "sub.bin").mkdir()
+    (root / "notes.txt").write_text("not a store file")
+    store.index()
+    return store
+
+
+def test_rows_rebuild_every_record(tmp_path: Path) -> None:
+    _mixed_store(tmp_path)
+    # One record per file, each read on its own (not through the column store).
+    records = [_record(path) for path in tmp_path.iterdir()
+               if path.is_file() and is_store_file(path.name)]
+    rows = StoreRows.of_records(records)
+    assert rows.records() == sorted(records)
+    assert [rows.record(row) for row in range(len(rows))] == sorted(records)
+    kinds = {rows.names[row]: kind for row, kind in enumerate(rows.kinds)}
+    assert kinds[f"alpha_{DEFAULT_PROC}_chkpt1.bin"] == PLAIN
+    assert kinds["beta_1.bin"] == PLAIN
+    assert {name for name, kind in kinds.items() if kind == PLAIN} == {
+        r.name for r in records if is_plain(r)}
+    lost = next(row for row in range(len(rows)) if rows.parent_id(row) == "alpha_gone_7")
+    assert rows.parent_rows[lost] == LOST_PARENT
+
+
+def test_scan_rows_equal_the_rows_of_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashfix.inputs.checkpoint_store as store_module
+
+    _mixed_store(tmp_path)
+    for number in range(30):
+        StoreBuilder(tmp_path).checkpoint(f"thread-{number % 4}")
+    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(store_module, "ROWS_PER_SPAN", 7)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    scan = scan_store(tmp_path)  # forked readers, many spans
+    from_records = scan_store(tmp_path, read_files=summarise_names)  # the cache's path
+    assert scan.records == from_records.records
+    assert sorted(scan.rows.others.values()) == sorted(from_records.rows.others.values())
+    assert not any(name == "notes.txt" for name in (r.name for r in scan.records))
