@@ -11,6 +11,8 @@ from dashfix.checks.stream.log import STREAM_LOG_KIND
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE
 from dashfix.inputs.kinds import input_kinds
 from dashfix.testing.checkpoints import StoreBuilder
+from dashfix.testing.dlq import library_record, write_dump
+from dashfix.testing.streams import healthy_values, write_frames_dir, write_kcat
 
 
 def test_kinds_in_discovery_order_with_the_real_kinds_capabilities() -> None:
@@ -23,22 +25,29 @@ def test_kinds_in_discovery_order_with_the_real_kinds_capabilities() -> None:
 
 
 def test_deferred_kinds_answer_as_the_real_ones(tmp_path: Path) -> None:
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    (frames / "0001.frame").write_bytes(b"\x00" * 8)
-    dump = tmp_path / "dump.jsonl"
-    dump.write_bytes(b'{"error": "x", "original_payload_base64": "", "topic": "t"}\n')
+    values = healthy_values()
+    frames = write_frames_dir(tmp_path / "frames", values)
+    capture = write_kcat(tmp_path / "capture.kcat", values)
+    dump = write_dump(tmp_path / "dump.jsonl", [library_record(values[0])])
     by_name = {kind.name: kind for kind in input_kinds()}
+    answers = []
     for real in (DLQ_DUMP_KIND, STREAM_LOG_KIND):
         deferred = by_name[real.name]
-        for path in (frames, dump, tmp_path):
-            if path.is_dir() and real.claims_dir is not None:
-                assert deferred.claims_dir is not None
-                assert deferred.claims_dir(path) == real.claims_dir(path)
-            elif path.is_file():
-                assert deferred.sniff_file is not None and real.sniff_file is not None
-                head = path.read_bytes()
-                assert deferred.sniff_file(path, head) == real.sniff_file(path, head)
+        if real.claims_dir is not None:
+            assert deferred.claims_dir is not None
+            for folder in (frames, tmp_path):
+                answers.append((real.name, folder.name, deferred.claims_dir(folder)))
+                assert answers[-1][2] == real.claims_dir(folder)
+        for file in (capture, dump):
+            assert deferred.sniff_file is not None and real.sniff_file is not None
+            head = file.read_bytes()[:4096]
+            answers.append((real.name, file.name, deferred.sniff_file(file, head)))
+            assert answers[-1][2] == real.sniff_file(file, head)
+    # Each kind recognised what it should, so the comparison above was not of two Nones.
+    assert ("stream-log", "frames", True) in answers
+    assert ("stream-log", "capture.kcat", "kcat") in answers
+    assert any(name == "dlq-dump" and file == "dump.jsonl" and answer
+               for name, file, answer in answers)
 
 
 def test_a_checkpoint_store_run_does_not_import_the_stream_or_dlq_code(tmp_path: Path) -> None:
