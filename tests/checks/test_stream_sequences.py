@@ -13,7 +13,6 @@ from dashfix.checks.stream.sequences import (
     NODE_PAYLOADS,
     SequenceTracker,
     ThreadSummary,
-    tracked_messages,
 )
 from dashfix.rules import stream as rules
 from dashfix.testing.streams import BASE_US, Messages
@@ -203,8 +202,11 @@ def _observe_without_inline_path(tracker: SequenceTracker, message: Any, record:
     if which == "event_batch":
         thread.messages += 1
         tracker._timestamp(header.timestamp_us, thread)
-    for event, sequence, stamp, message_id in tracked_messages(which, payload):
-        tracker._message(thread, sequence, stamp, message_id, event, which in NODE_PAYLOADS)
+    for item in payload.events if which == "event_batch" else [payload]:
+        inner = item.header
+        tracker._message(thread, inner.sequence, inner.timestamp_us, inner.message_id,
+                         item if which in ("event", "event_batch") else None,
+                         which in NODE_PAYLOADS)
     if which == "error" and not payload.message:
         tracker._add(rules.ERROR_WITHOUT_TEXT,
                      f"Error message (code {payload.error_code!r}) has an empty message",

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream.frame import healthy_payload, validate_frame
-from dashfix.checks.stream.sequences import tracked_messages
+from dashfix.checks.stream.sequences import SequenceTracker
 from dashfix.formats.frame import (
     FrameKind,
     WireFault,
@@ -32,6 +32,7 @@ from dashfix.testing.streams import (
     Messages,
     deep_attribute_frame,
     encode_frame,
+    frame_uncompressed,
     giant_varint_frame,
     healthy_values,
     unframe,
@@ -170,19 +171,20 @@ def test_validate_frame_never_raises(value: bytes) -> None:
 
 
 def _assert_fast_path_agrees(value: bytes, *, limit: int, unframed: bool) -> None:
-    """The hot path accepts a record exactly when ``validate_frame`` finds nothing in it,
-    and hands over the same payload."""
+    """The hot path (``healthy_payload``, then the tracker's ``observe_checked``) accepts a
+    record exactly when ``validate_frame`` finds nothing in it, and hands over the same
+    payload."""
     healthy = healthy_payload(value, limit, unframed)
     verdict = validate_frame(value, limit=limit, path="x", record=0, offset=0,
                              unframed=unframed)
-    if healthy is None:
+    if healthy is None or not SequenceTracker("x").observe_checked(*healthy, 0, 0):
         assert verdict.findings or verdict.message is None
         return
     assert verdict.findings == [] and verdict.message is not None
-    which, payload, header, messages = healthy
+    which, payload, header, compressed = healthy
     assert verdict.message.WhichOneof("message") == which
     assert getattr(verdict.message, which) == payload and payload.header == header
-    assert messages == tracked_messages(which, payload)
+    assert compressed == (value[:1] == b"\x01")
 
 
 def test_fast_path_accepts_healthy_values() -> None:
@@ -225,3 +227,15 @@ def test_schema_reproduces_the_spec_worked_example() -> None:
     assert b"\x00" + message.SerializeToString() == expected
     verdict = validate_frame(expected, limit=MIB, path="x", record=0, offset=0)
     assert verdict.ok and verdict.findings == []
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("thread_id", ""), ("message_id", b"short"), ("schema_version", 2), ("compression", 1),
+    ("sequence", 0)])
+def test_fast_path_checks_every_inner_header(field: str, value: object) -> None:
+    """A batch whose second inner event has one bad header field, as the only fault."""
+    message = Messages().batch("t-a", (1, 2, 3))
+    setattr(message.event_batch.events[1].header, field, value)
+    framed = frame_uncompressed(message)
+    assert validate_frame(framed, limit=MIB, path="x", record=0, offset=0).findings
+    _assert_fast_path_agrees(framed, limit=MIB, unframed=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from dashfix.checks.stream.sequences import InnerEvent
+from dashfix.checks.stream.sequences import COMPRESSION_ZSTD, MESSAGE_ID_BYTES
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.findings import Finding, Rule, Severity
 from dashfix.formats.frame import (
@@ -34,11 +34,8 @@ from dashfix.formats.frame import (
 from dashfix.formats.proto.dashstream_pb2 import DashStreamMessage
 from dashfix.rules import stream as rules
 
-MESSAGE_TYPE_EVENT = 1
 MESSAGE_TYPE_EVENT_BATCH = 8
-COMPRESSION_ZSTD = 1
 SCHEMA_VERSIONS = (0, 1)
-MESSAGE_ID_BYTES = 16
 ONEOF_NUMBERS = {
     "event": 1, "state_diff": 2, "token_chunk": 3, "tool_execution": 4, "checkpoint": 5,
     "metrics": 6, "error": 7, "event_batch": 8, "execution_trace": 9,
@@ -187,16 +184,18 @@ def validate_frame(
 
 
 def healthy_payload(value: bytes | None, limit: int,
-                    unframed: bool) -> tuple[str, Any, Any, list[InnerEvent]] | None:
-    """``(oneof name, payload, header, tracked messages)`` of a record on which
-    ``validate_frame`` would find nothing; None means "something may be wrong: run
-    ``validate_frame``".  The tracked messages (an EventBatch's inner events, or the
-    payload itself: ``sequences.tracked_messages``) come with the header fields the
-    sequence tracker needs, read here once.
+                    unframed: bool) -> tuple[str, Any, Any, bool] | None:
+    """``(oneof name, payload, header, compressed)`` of a record whose frame, sizes,
+    payload and header type ``validate_frame`` finds nothing wrong with, nor, for an
+    EventBatch, with its own header; None means "something may be wrong: run
+    ``validate_frame``".  The headers of the messages the tracker takes (the payload's,
+    or each inner event's) are checked as it reads them:
+    ``SequenceTracker.observe_checked`` says whether the record is healthy after all.
 
-    The hot path of log validation: every check of ``validate_frame`` is here as a yes/no
-    test (cheapest first), with no verdict or finding built.  It must never accept a
-    record that ``validate_frame`` would report (tests compare the two).
+    The hot path of log validation: every check of ``validate_frame`` is here (or in
+    ``observe_checked``) as a yes/no test (cheapest first), with no verdict or finding
+    built.  Together they must never accept a record that ``validate_frame`` would
+    report (tests compare them).
     """
     if not value:
         return None
@@ -240,30 +239,10 @@ def healthy_payload(value: bytes | None, limit: int,
     # A missing header reads as an empty one, whose empty thread_id makes it suspect.
     header = payload.header
     number = ONEOF_NUMBERS[which]
-    message_id = header.message_id
-    # _header_suspect inlined (this runs for every record), plus the type test.
-    if (header.type != number or header.schema_version > 1
-            or (header.compression == COMPRESSION_ZSTD) is not compressed
-            or len(message_id) != MESSAGE_ID_BYTES or not header.thread_id):
+    if header.type != number or (number == MESSAGE_TYPE_EVENT_BATCH and (
+            header.sequence != 0 or _header_suspect(header, compressed))):
         return None
-    if number != MESSAGE_TYPE_EVENT_BATCH:
-        return which, payload, header, [(payload if number == MESSAGE_TYPE_EVENT else None,
-                                          header.sequence, header.timestamp_us, message_id)]
-    if header.sequence != 0:
-        return None
-    inner_events: list[InnerEvent] = []
-    keep = inner_events.append
-    for event in payload.events:
-        inner = event.header
-        # The batch rule too: sequence > 0, which an absent header fails.
-        sequence = inner.sequence
-        message_id = inner.message_id
-        if (sequence == 0 or inner.schema_version > 1
-                or (inner.compression == COMPRESSION_ZSTD) is not compressed
-                or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
-            return None
-        keep((event, sequence, inner.timestamp_us, message_id))
-    return which, payload, header, inner_events
+    return which, payload, header, compressed
 
 
 def _body(value: bytes, kind: FrameKind, limit: int, report: _Reporter) -> bytes | None:

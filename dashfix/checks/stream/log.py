@@ -141,7 +141,7 @@ def check_records(
     count = 0
     source_format: str | None = None
     unframed = input_format in UNFRAMED_FORMATS
-    observe_payload = tracker.observe_payload
+    observe_checked = tracker.observe_checked
     where = rel
     span = window or _NO_WINDOW
     next_window = span
@@ -169,14 +169,13 @@ def check_records(
             tracker.new_window()
             next_window = (index // span + 1) * span
         healthy = healthy_payload(value, limit, unframed)
-        if healthy is not None:
-            observe_payload(*healthy, index, offset, where)
+        if healthy is not None and observe_checked(*healthy, index, offset, where):
             continue
         verdict = validate_frame(value, limit=limit, path=where, record=index, offset=offset,
                                  unframed=unframed)
         if verdict.findings:
             findings.extend(verdict.findings)
-        if verdict.message is not None:
+        if verdict.message is not None and healthy is None:  # else observe_checked did
             tracker.observe(verdict.message, index, offset, where)
     if progress is not None:
         progress.advance(count % PROGRESS_EVERY)

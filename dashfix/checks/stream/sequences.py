@@ -41,25 +41,8 @@ MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
 
-InnerEvent = tuple[Any, int, int, bytes]
-"""A message as the tracker takes it: ``(event, sequence, timestamp_us, message_id)``, the
-last three from its header (read once, by whoever reads them first); ``event`` is the
-Event (an EventBatch's inner event or the payload itself), None for other payloads."""
-
-
-def inner_event(event: Any) -> InnerEvent:
-    header = event.header
-    return event, header.sequence, header.timestamp_us, header.message_id
-
-
-def tracked_messages(which: str, payload: Any) -> list[InnerEvent]:
-    """What ``observe_payload`` takes for a payload: an EventBatch's inner events, or the
-    payload itself."""
-    if which == "event_batch":
-        return [inner_event(event) for event in payload.events]
-    header = payload.header
-    return [(payload if which == "event" else None, header.sequence, header.timestamp_us,
-             header.message_id)]
+COMPRESSION_ZSTD = 1
+MESSAGE_ID_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,17 +153,22 @@ class SequenceTracker:
         which = message.WhichOneof("message")
         if which is not None:
             payload = getattr(message, which)
-            self.observe_payload(which, payload, payload.header,
-                                 tracked_messages(which, payload), record, offset, path)
+            self.observe_checked(which, payload, payload.header, False, record, offset, path)
 
-    def observe_payload(self, which: str, payload: Any, header: Any,
-                        messages: list[InnerEvent], record: int, offset: int,
-                        path: str | None = None) -> None:
+    def observe_checked(self, which: str, payload: Any, header: Any, compressed: bool,
+                        record: int, offset: int, path: str | None = None) -> bool:
         """``observe`` for a caller that already holds the message's oneof ``which``, its
-        ``payload``, the payload's ``header`` and its ``tracked_messages``."""
+        ``payload`` and the payload's ``header``.
+
+        Also says whether the header of each message it tracks (the payload's own, or
+        each inner event's of an EventBatch) is one ``validate_frame`` finds nothing wrong
+        with: schema_version 0 or 1, compression 1 exactly when the frame is
+        ``compressed``, a 16-byte message_id, a thread_id, and for inner events a sequence
+        above 0.  Those headers are read once, here, for both purposes.
+        """
         thread_id = header.thread_id
         if not thread_id:
-            return
+            return False
         self._record = record
         self._offset = offset
         self._path = path or self.path
@@ -188,25 +176,39 @@ class SequenceTracker:
         if thread is None:
             thread = self.threads[thread_id] = ThreadSummary(thread_id)
         future = self.future_us
-        if which == "event_batch":
+        batch = which == "event_batch"
+        if batch:
             thread.messages += 1
             stamp = header.timestamp_us
             if 0 < stamp <= future and thread.first_timestamp_us is not None:
                 thread.last_timestamp_us = stamp
             else:
                 self._timestamp(stamp, thread)
+            items = payload.events
             node = False
+            typed = True
         else:
+            items = (payload,)
             node = which in NODE_PAYLOADS
+            typed = which == "event"
         seen = thread.seen
-        for event, sequence, stamp, message_id in messages:
+        healthy = True
+        for item in items:
+            inner = item.header
+            sequence = inner.sequence
+            stamp = inner.timestamp_us
+            message_id = inner.message_id
+            if healthy and ((batch and not sequence) or inner.schema_version > 1
+                            or (inner.compression == COMPRESSION_ZSTD) is not compressed
+                            or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
+                healthy = False
             # The common case inline, every test a read: a new message, the next of its
             # thread, on time, no error or node event.  Anything else (or an id already
             # seen, which setdefault leaves as it was) goes to _message from the start.
             if (sequence and sequence == thread.expected and 0 < stamp <= future
                     and thread.last_ordered_us <= stamp and not node
                     and thread.first_timestamp_us is not None
-                    and (event is None or event.event_type not in _UNUSUAL_EVENT_TYPES)):
+                    and (not typed or item.event_type not in _UNUSUAL_EVENT_TYPES)):
                 fingerprint = (sequence << 64) + stamp
                 if seen.setdefault(message_id, fingerprint) is fingerprint:
                     thread.messages += 1
@@ -219,11 +221,12 @@ class SequenceTracker:
                     if self._remembered > DEDUP_WINDOW:
                         self._forget()
                     continue
-            self._message(thread, sequence, stamp, message_id, event, node)
+            self._message(thread, sequence, stamp, message_id, item if typed else None, node)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
                       thread_id, f"error:{header.message_id.hex()}")
+        return healthy
 
     def _message(self, thread: ThreadSummary, sequence: int, stamp: int, message_id: bytes,
                  event: Any, node: bool) -> None:
