@@ -198,9 +198,11 @@ class SequenceTracker:
             sequence = inner.sequence
             stamp = inner.timestamp_us
             message_id = inner.message_id
-            if healthy and ((batch and not sequence) or inner.schema_version > 1
+            if healthy and (inner.schema_version > 1
                             or (inner.compression == COMPRESSION_ZSTD) is not compressed
-                            or len(message_id) != MESSAGE_ID_BYTES or not inner.thread_id):
+                            or len(message_id) != MESSAGE_ID_BYTES
+                            # a payload's own thread_id was tested above
+                            or (batch and (not sequence or not inner.thread_id))):
                 healthy = False
             # The common case inline, every test a read: a new message, the next of its
             # thread, on time, no error or node event.  Anything else (or an id already
