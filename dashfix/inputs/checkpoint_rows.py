@@ -23,11 +23,11 @@ from typing import NamedTuple
 from dashfix.inputs.checkpoint_record import (
     ABSENT,
     CHECKPOINT_VARIANTS,
-    DCHK,
     OTHER,
     PLAIN,
     FileRecord,
     RowValues,
+    plain_record,
     row_values,
 )
 
@@ -84,7 +84,9 @@ def batch_of(start: int, values: list[RowValues], others: list[tuple[int, FileRe
 
 
 class StoreRows:
-    """Row ``i`` is the store entry ``names[i]``; ``fill`` sets rows from batches."""
+    """Row ``i`` is the store entry ``names[i]``; ``fill`` sets rows from batches. Rows come
+    by name, except that a scan puts the entries it found while listing (symlinks, folders:
+    never checkpoints) last."""
 
     def __init__(self, names: list[str]) -> None:
         count = len(names)
@@ -157,12 +159,10 @@ class StoreRows:
         """The row's record (built anew for a PLAIN row)."""
         if self.kinds[row] != PLAIN:
             return self.others[row]
-        name = self.names[row]
-        return FileRecord(name, DCHK, self.sizes[row], self.mtimes[row], None, None, None, None,
-                          None, name[:-4], self.threads[row], self.nodes[row], self.secs[row],
-                          self.nanos[row], self.parent_id(row), 0, False,
-                          self.state_starts[row], self.state_ends[row], -1, 0, self.procs[row],
-                          self.counters[row])
+        return plain_record(self.names[row], (
+            PLAIN, self.threads[row], self.nodes[row], self.procs[row], self.counters[row],
+            self.secs[row], self.nanos[row], self.mtimes[row], self.sizes[row],
+            self.state_starts[row], self.state_ends[row], self.parent_id(row)))
 
     def records(self) -> list[FileRecord]:
         """Every entry's record, by name."""
