@@ -203,12 +203,36 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
     if tail is None:
         return None
     node, secs, nanos, parent_id, state_end = tail
-    parsed = proc_and_counter(checkpoint_id)
-    if identity_flags(name, DCHK, checkpoint_id, thread_id, parsed):
-        return None
-    proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
+    head = checkpoint_id.rstrip(_DIGITS)
+    proc = None if head == checkpoint_id else _clean_current_head(head, thread_id)
+    if proc is not None and name == checkpoint_id + ".bin":
+        counter = int(checkpoint_id[len(head) :])
+    else:
+        parsed = proc_and_counter(checkpoint_id)
+        if identity_flags(name, DCHK, checkpoint_id, thread_id, parsed):
+            return None
+        proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
     return (PLAIN, thread_id, _intern(node), proc, counter, secs, nanos, info.st_mtime_ns,
             info.st_size, state_start, state_end, parent_id)
+
+
+_DIGITS = "0123456789"
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_current_head(head: str, thread_id: str) -> str | None:
+    """The process part of the current-scheme ids ``{head}{digits}`` of thread
+    ``thread_id`` when such an id, in a file named after it, has no identity flag; else
+    None. The flags and the process part of those ids depend on ``head`` alone (digits hold
+    no separator, no '.' and nothing unsafe), so one id answers for all of a process's
+    checkpoints: the per-file cost of ``proc_and_counter`` and ``identity_flags``."""
+    sample = head + "0"
+    parsed = proc_and_counter(sample)
+    if parsed is None or parsed[0] is not IdScheme.CURRENT or identity_flags(
+        sample + SUFFIX[DCHK], DCHK, sample, thread_id, parsed
+    ):
+        return None
+    return parsed[1]
 
 
 def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:

@@ -17,6 +17,7 @@ from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
+    FLAG_NAME_MISMATCH,
     FOREIGN,
     LEGACY,
     PLAIN,
@@ -282,3 +283,47 @@ def test_scan_rows_equal_the_rows_of_its_records(
     assert scan.records == from_records.records
     assert sorted(scan.rows.others.values()) == sorted(from_records.rows.others.values())
     assert not any(name == "notes.txt" for name in (r.name for r in scan.records))
+
+
+def _plain_and_general(name: str, checkpoint_id: str, thread: str) -> tuple[object, FileRecord]:
+    from dashfix.formats.checkpoint import encode_checkpoint
+    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+
+    parent = f"{thread}_1a2b3c4d5e_chkpt1"
+    data = dchk.wrap(encode_checkpoint(checkpoint_id, thread, b"s", "n", 1_700_000_000, 0,
+                                       parent, {}))
+    info = os.stat_result((0o100644, 1, 1, 1, 0, 0, len(data), 0, 0, 0))
+    row = _summarise_plain_dchk(name, info, data)
+    general = _summarise_dchk(FileRecord(name, DCHK, len(data), info.st_mtime_ns), data)
+    return None if row is None else plain_record(name, row), general
+
+
+@settings(max_examples=300, deadline=None)
+@given(thread=st.sampled_from(["t", "t", "t_x", "a..b", "c:d"]),
+       foreign=st.booleans(),
+       proc=st.sampled_from(["1a2b3c4d5e", "1a2b3c4d5e", "abc", "ABCDEF"]),
+       digits=st.text("0123456789", min_size=1, max_size=4),
+       suffix=st.sampled_from(["chkpt", "chkpt", "chkp", "chkptx"]),
+       renamed=st.booleans())
+def test_plain_dchk_shortcut_answers_every_id_of_a_known_head_exactly(
+    thread: str, foreign: bool, proc: str, digits: str, suffix: str, renamed: bool
+) -> None:
+    # The first id of each head is answered in full and remembered; the second one
+    # (other digits, maybe another file name or thread) reuses that answer.
+    head = f"{'th' if foreign else thread}_{proc}_{suffix}"
+    for checkpoint_id in (head + "0", head + digits):
+        name = "renamed.bin" if renamed and checkpoint_id != head + "0" else f"{checkpoint_id}.bin"
+        plain, general = _plain_and_general(name, checkpoint_id, thread)
+        assert plain is None or plain == general
+        if name == f"{checkpoint_id}.bin" and general.flags == 0 and general.problem is None:
+            assert plain == general  # the shortcut takes every plain file
+
+
+def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
+    head = f"alpha_{DEFAULT_PROC}_chkpt"
+    plain, general = _plain_and_general(f"{head}7.bin", f"{head}7", "alpha")
+    assert plain == general and general.flags == 0
+    plain, general = _plain_and_general("renamed.bin", f"{head}8", "alpha")
+    assert plain is None and general.flags == FLAG_NAME_MISMATCH
+    plain, general = _plain_and_general(f"{head}09.bin", f"{head}09", "alpha")
+    assert plain == general and general.counter == 9
