@@ -99,20 +99,26 @@ def find_boundary(read_at: Callable[[int, int], bytes], start: int, count: int,
     (``os.pread`` on the capture), so the walk costs no more memory than one chunk.
     """
     unpack = PREFIX.unpack_from
-    pos = start
+    base = start  # absolute offset of buffer[0]
     buffer = b""
-    base = start
+    at = 0
+    last = -4  # the last position in buffer where a whole prefix starts
     while count:
-        at = pos - base
-        if at + 4 > len(buffer):
-            buffer = read_at(_CHUNK, pos)
-            base = pos
+        if at > last:
+            base += at
+            if base >= total_size:  # a value ran past the end, or the capture ended
+                return None
+            buffer = read_at(_CHUNK, base)
             at = 0
-            if len(buffer) < 4:
+            last = len(buffer) - 4
+            if last < 0:
                 return None
         (length,) = unpack(buffer, at)
-        if length < NULL_LENGTH or pos + 4 + max(length, 0) > total_size:
-            return None
-        pos += 4 + max(length, 0)
+        if length < 0:
+            if length != NULL_LENGTH:
+                return None
+            length = 0
+        at += 4 + length
         count -= 1
-    return pos if pos < total_size else None
+    end = base + at
+    return end if end < total_size else None
