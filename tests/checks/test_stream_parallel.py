@@ -164,11 +164,11 @@ def _no_fork() -> int:
     raise AssertionError("forked a worker")
 
 
-def test_a_busy_second_cpu_is_left_alone(monkeypatch: pytest.MonkeyPatch,
-                                         tmp_path: Path) -> None:
+def test_a_crowded_machine_gets_no_worker(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
     path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(30)]))
     alone = _check(path, 4, in_parallel=False)
-    monkeypatch.setattr(parallel, "_others_running", lambda: 1)
+    monkeypatch.setattr(parallel, "_others_running", lambda: 2)  # both CPUs taken
     monkeypatch.setattr(os, "fork", _no_fork)
     _same(alone, _check(path, 4, in_parallel=True))
 
@@ -206,3 +206,18 @@ def test_a_failure_here_propagates_and_reaps_the_worker(monkeypatch: pytest.Monk
         _check(path, 4, in_parallel=True)
     with pytest.raises(ChildProcessError):  # no worker left running or unreaped
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_one_other_busy_task_still_gets_a_worker(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(30)]))
+    forks: list[int] = []
+
+    def counted_fork_that_fails() -> int:
+        forks.append(1)
+        raise BlockingIOError("no more processes")
+
+    monkeypatch.setattr(parallel, "_others_running", lambda: 1)
+    monkeypatch.setattr(os, "fork", counted_fork_that_fails)
+    assert _check(path, 4, in_parallel=True).records == 30
+    assert forks == [1]

@@ -38,10 +38,11 @@ _NO_MORE = _TOKEN.pack(-1, 0, 0)
 _LENGTH = struct.Struct("<Q")
 _POLL_SECONDS = 0.5
 _SAMPLES = 8
-_FREE_CPU = 0.5
-"""A second CPU counts as free when, on average, at least this much of one CPU is left by
-the other running tasks: a worker sharing a CPU with another busy process made the check
-slower (measured: 9.3 s instead of 8.1 s for a 1,000,000-record capture)."""
+_CROWDED = 0.5
+"""No worker when the other running tasks (on average) leave less than this much of one
+CPU to this process: on an overloaded machine (3 to 5 tasks running on 2 CPUs) a worker
+made a 1,000,000-record capture slower (14.1-16.5 s instead of 12.1-14.5 s), while next to
+one other busy task it still helped (4.4-4.9 s instead of 7.9-8.2 s)."""
 
 
 def _others_running(loadavg: str = "/proc/loadavg") -> int:
@@ -166,7 +167,7 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
         return False  # the sequential reader reports it
     try:
         first_end, others = shared.first_boundary()
-        if first_end is None or _cpus() - 1 - others < _FREE_CPU:
+        if first_end is None or _cpus() - others < _CROWDED:
             return False
         os.write(shared.token_w, _TOKEN.pack(1, first_end, window))
         result_r, result_w = os.pipe()
