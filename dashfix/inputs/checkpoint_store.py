@@ -702,7 +702,11 @@ def scan_store(
             names.sort()
             scan.rows = read_store_rows(str(path), names, odd)
         else:
-            store_files = [name for name in names if is_store_file(name)]
+            # A plain `{id}.bin` is a store file (index.bin is out of `names` by now): the
+            # common name is settled inline, as this runs over every file of a sampled run.
+            store_files = [name for name in names
+                           if (name[-4:] == ".bin" and name[-6:] != ".v.bin")
+                           or is_store_file(name)]
             scan.rows = StoreRows.of_records([*read_files(str(path), store_files), *odd])
     return scan
 
