@@ -125,6 +125,24 @@ def test_a_dead_worker_leaves_its_windows_to_this_process(
     _same(alone, _check(path, 4, in_parallel=True))
 
 
+def test_a_worker_dying_with_the_token_leaves_the_rest_to_this_process(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_kcat(tmp_path / "capture.kcat",
+                      _values([("next", n % 3) for n in range(40)] + [("jump", 1)]))
+    alone = _check(path, 4, in_parallel=False)
+    parent = os.getpid()
+    boundary = parallel._Shared.boundary
+
+    def dies_in_the_worker(self: Any, *args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)  # the token is never passed on
+        return boundary(self, *args)
+
+    monkeypatch.setattr(parallel._Shared, "boundary", dies_in_the_worker)
+    monkeypatch.setattr(parallel, "_POLL_SECONDS", 0.05)
+    _same(alone, _check(path, 4, in_parallel=True))
+
+
 def test_one_window_is_checked_without_a_worker(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_kcat(tmp_path / "capture.kcat", _values([("next", 0)] * 5))

@@ -98,6 +98,9 @@ class _Shared:
         self.fd = os.open(path, os.O_RDONLY)
         self.size = os.fstat(self.fd).st_size
         self.token_r, self.token_w = os.pipe()
+        # Both processes wait on the token with select; the one that loses the read must
+        # go back to waiting (and checking the other is alive), not block in read.
+        os.set_blocking(self.token_r, False)
 
     def close(self) -> None:
         for fd in (self.fd, self.token_r, self.token_w):
@@ -150,7 +153,10 @@ class _Shared:
         while True:
             ready, _, _ = select.select([self.token_r], [], [], _POLL_SECONDS)
             if ready:
-                return os.read(self.token_r, _TOKEN.size)
+                try:
+                    return os.read(self.token_r, _TOKEN.size)
+                except BlockingIOError:
+                    continue  # the other process took it
             if not alive():
                 return None
 
