@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,28 @@ def test_one_other_busy_task_still_gets_a_worker(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(os, "fork", counted_fork_that_fails)
     assert _check(path, 4, in_parallel=True).records == 30
     assert forks == [1]
+
+
+def test_the_worker_runs_at_most_a_few_windows_ahead(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """This process checks its windows slowly; what waits to be merged stays bounded."""
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(80)]))
+    alone = _check(path, 1, in_parallel=False)
+    parent = os.getpid()
+    check = parallel._Shared.check
+    merge_ready = parallel._Merger._merge_ready
+    waiting: list[int] = []
+
+    def slow_here(self: Any, *args: Any) -> Any:
+        if os.getpid() == parent:
+            time.sleep(0.02)
+        return check(self, *args)
+
+    def counted(self: Any) -> None:
+        waiting.append(len(self.pending))
+        merge_ready(self)
+
+    monkeypatch.setattr(parallel._Shared, "check", slow_here)
+    monkeypatch.setattr(parallel._Merger, "_merge_ready", counted)
+    _same(alone, _check(path, 1, in_parallel=True))
+    assert 0 < max(waiting) <= parallel._AHEAD + 1

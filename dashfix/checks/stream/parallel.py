@@ -37,6 +37,10 @@ log has no more windows."""
 _NO_MORE = _TOKEN.pack(-1, 0, 0)
 _LENGTH = struct.Struct("<Q")
 _POLL_SECONDS = 0.5
+_AHEAD = 4
+"""Windows the worker may have checked that this process has not merged yet: it takes a
+window only with a credit, which this process hands back as it merges one of the worker's
+windows, so what waits to be merged stays a few windows whatever the log's size."""
 _SAMPLES = 8
 _CROWDED = 0.5
 """No worker when the other running tasks (on average) leave less than this much of one
@@ -98,12 +102,14 @@ class _Shared:
         self.fd = os.open(path, os.O_RDONLY)
         self.size = os.fstat(self.fd).st_size
         self.token_r, self.token_w = os.pipe()
+        self.credit_r, self.credit_w = os.pipe()
         # Both processes wait on the token with select; the one that loses the read must
         # go back to waiting (and checking the other is alive), not block in read.
         os.set_blocking(self.token_r, False)
+        os.set_blocking(self.credit_r, False)
 
     def close(self) -> None:
-        for fd in (self.fd, self.token_r, self.token_w):
+        for fd in (self.fd, self.token_r, self.token_w, self.credit_r, self.credit_w):
             os.close(fd)
 
     def boundary(self, start: int, count: int | None = None) -> int | None:
@@ -132,12 +138,16 @@ class _Shared:
         )
         return _Window(number, start, first_index, end, records, result, tracker)
 
-    def take_windows(self, alive: Callable[[], bool], done: Callable[[_Window], None]) -> None:
+    def take_windows(self, alive: Callable[[], bool], done: Callable[[_Window], None], *,
+                     credited: bool = False) -> None:
         """Check windows while there are any: read the token, find the next window's
         start, pass the token on, check the window.  ``alive`` says whether the other
-        process can still pass the token back."""
+        process can still pass the token back; ``credited``: take a credit before each
+        window (the worker)."""
         while True:
-            token = self._take_token(alive)
+            if credited and self._take(self.credit_r, 1, alive) is None:
+                return
+            token = self._take(self.token_r, _TOKEN.size, alive)
             if token is None:
                 return
             number, start, first_index = _TOKEN.unpack(token)
@@ -149,12 +159,15 @@ class _Shared:
                      _TOKEN.pack(number + 1, end, first_index + self.window))
             done(self.check(number, start, first_index, end))
 
-    def _take_token(self, alive: Callable[[], bool]) -> bytes | None:
+    @staticmethod
+    def _take(fd: int, size: int, alive: Callable[[], bool]) -> bytes | None:
+        """A ``size``-byte message from the pipe ``fd``, or None once the other process
+        is gone."""
         while True:
-            ready, _, _ = select.select([self.token_r], [], [], _POLL_SECONDS)
+            ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
             if ready:
                 try:
-                    return os.read(self.token_r, _TOKEN.size)
+                    return os.read(fd, size)
                 except BlockingIOError:
                     continue  # the other process took it
             if not alive():
@@ -176,6 +189,7 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
         if first_end is None or _cpus() - others < _CROWDED:
             return False
         os.write(shared.token_w, _TOKEN.pack(1, first_end, window))
+        os.write(shared.credit_w, bytes(_AHEAD))
         result_r, result_w = os.pipe()
         try:
             pid = os.fork()
@@ -207,7 +221,7 @@ def _work(shared: _Shared, result_r: int, result_w: int) -> None:
             while payload:
                 payload = payload[os.write(result_w, payload):]
 
-        shared.take_windows(lambda: os.getppid() == parent, send)
+        shared.take_windows(lambda: os.getppid() == parent, send, credited=True)
         status = 0
     finally:
         os._exit(status)
@@ -224,6 +238,7 @@ class _Merger:
         self.result = result
         self.progress = progress
         self.pending: dict[int, _Window] = {}
+        self.from_worker: set[int] = set()
         self.lock = threading.Lock()
         self.next_number = 0
         self.next_start: int | None = 0
@@ -262,6 +277,7 @@ class _Merger:
                 window: _Window = pickle.loads(data)
                 with self.lock:
                     self.pending[window.number] = window
+                    self.from_worker.add(window.number)
 
     def _keep(self, window: _Window) -> None:
         with self.lock:
@@ -274,6 +290,8 @@ class _Merger:
                 window = self.pending.pop(self.next_number, None)
             if window is None:
                 return
+            if window.number in self.from_worker:
+                os.write(self.shared.credit_w, bytes(1))
             if self.shared.tracker.absorb(window.tracker):
                 self._add(window.result, window.records)
             else:
