@@ -4,6 +4,8 @@ gives."""
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import struct
 import tempfile
 import time
@@ -265,3 +267,24 @@ def test_the_worker_runs_at_most_a_few_windows_ahead(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(parallel._Merger, "_merge_ready", counted)
     _same(alone, _check(path, 1, in_parallel=True))
     assert 0 < max(waiting) <= parallel._AHEAD + 1
+
+
+def test_windows_arriving_late_do_not_stall_the_end(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """The worker's windows reach this process slowly, so it runs out of credits near the
+    end while this process has already seen that no window is left."""
+    path = write_kcat(tmp_path / "capture.kcat", _values([("next", n % 3) for n in range(80)]))
+    alone = _check(path, 1, in_parallel=False)
+    loads = pickle.loads
+
+    def slow_loads(data: bytes) -> Any:
+        time.sleep(0.03)
+        return loads(data)
+
+    monkeypatch.setattr(parallel.pickle, "loads", slow_loads)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the check stalled"))
+    signal.alarm(20)
+    try:
+        _same(alone, _check(path, 1, in_parallel=True))
+    finally:
+        signal.alarm(0)

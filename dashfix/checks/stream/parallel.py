@@ -249,7 +249,11 @@ class _Merger:
         try:
             self._keep(self.shared.check(0, 0, 0, first_end))
             self.shared.take_windows(self._worker_alive, self._keep)
-            self.reader.join()
+            while self.reader.is_alive():
+                # Merging hands credits back: a worker out of credits could otherwise
+                # never see that no window is left, and never exit.
+                self._merge_ready()
+                self.reader.join(_POLL_SECONDS / 10)
         except BaseException:
             if not self.exited:  # interrupted or failed: the worker's windows are moot
                 os.kill(self.pid, signal.SIGKILL)
