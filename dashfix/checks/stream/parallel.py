@@ -215,7 +215,8 @@ def _work(shared: _Shared, result_r: int, result_w: int) -> None:
         parent = os.getppid()
 
         def send(window: _Window) -> None:
-            window.tracker.new_window()  # its message_ids are not needed past the window
+            window.tracker.new_window()  # its message_ids are done with: the next window
+            # starts without them
             data = pickle.dumps(window, protocol=pickle.HIGHEST_PROTOCOL)
             payload = _LENGTH.pack(len(data)) + data
             while payload:
@@ -284,6 +285,7 @@ class _Merger:
                     self.from_worker.add(window.number)
 
     def _keep(self, window: _Window) -> None:
+        window.tracker.new_window()  # as the worker does: its message_ids are done with
         with self.lock:
             self.pending[window.number] = window
         self._merge_ready()
