@@ -44,6 +44,7 @@ import msgpack
 import xxhash
 
 from dashfix import __version__
+from dashfix.cpus import usable_cpus
 from dashfix.findings import Finding, Severity
 from dashfix.sampling import Selection
 
@@ -255,17 +256,10 @@ def _packed_stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     return array.array("q", itertools.chain.from_iterable(map(_stat_key_of, map(stat_of, names))))
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS has no affinity call
-        return os.cpu_count() or 1
-
-
 def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     """``_packed_stat_keys``, the second half in a forked child when the folder is large
     and there is a second CPU; the child sends its packed keys back through a pipe."""
-    if len(names) < FINGERPRINT_FORK_MIN or _usable_cpus() < 2:
+    if len(names) < FINGERPRINT_FORK_MIN or usable_cpus() < 2:
         return _packed_stat_keys(dir_fd, names)
     half = len(names) // 2
     reader, writer = os.pipe()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dashfix.cpus import usable_cpus
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import (
@@ -634,7 +635,7 @@ def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = ()
     rows = StoreRows(names + [record.name for record in odd])
     count = len(names)
     spans = [(start, min(start + ROWS_PER_SPAN, count)) for start in range(0, count, ROWS_PER_SPAN)]
-    workers = min(os.cpu_count() or 1, count // PARALLEL_MIN_FILES_PER_WORKER) if parallel else 1
+    workers = min(usable_cpus(), count // PARALLEL_MIN_FILES_PER_WORKER) if parallel else 1
     if workers <= 1:
         for start, stop in spans:
             rows.fill(_read_rows(store, names, start, stop, rows.row_of))

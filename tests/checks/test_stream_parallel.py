@@ -63,7 +63,7 @@ def _values(plan: list[tuple[str, int]]) -> list[bytes | None]:
 def _two_idle_cpus(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The parallel path whatever this machine has and however busy it is."""
     monkeypatch.setattr(parallel, "parallel_workers", lambda: 2)
-    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
     monkeypatch.setattr(parallel, "_others_running", lambda: 0)
     yield
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from dashfix.formats import dchk
 from dashfix.formats.bincode import encode_string
 from dashfix.formats.ids import IdScheme
+from dashfix.inputs import checkpoint_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
@@ -225,7 +226,7 @@ def test_parallel_reading_gives_the_records_of_one_process(
     (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
     names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
     monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
     parallel = store_module._summarise_in_parallel(str(tmp_path), names)
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
@@ -277,7 +278,7 @@ def test_scan_rows_equal_the_rows_of_its_records(
         StoreBuilder(tmp_path).checkpoint(f"thread-{number % 4}")
     monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
     monkeypatch.setattr(store_module, "ROWS_PER_SPAN", 7)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
     scan = scan_store(tmp_path)  # forked readers, many spans
     from_records = scan_store(tmp_path, read_files=summarise_names)  # the cache's path
     assert scan.records == from_records.records

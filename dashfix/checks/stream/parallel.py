@@ -29,6 +29,7 @@ from pathlib import Path
 from dashfix.checks.stream.log import LogResult, check_records
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import Progress
+from dashfix.cpus import usable_cpus
 from dashfix.inputs.streams import InputFormat, ReadOptions, find_run_end, iter_run
 
 _TOKEN = struct.Struct("<qqq")
@@ -64,16 +65,9 @@ def _others_running(loadavg: str = "/proc/loadavg") -> int:
         return 0
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def parallel_workers() -> int:
     """Processes that may check one log: the CPUs this process may run on (max 2)."""
-    return min(_cpus(), 2) if hasattr(os, "fork") else 1
+    return min(usable_cpus(), 2) if hasattr(os, "fork") else 1
 
 
 @dataclass
@@ -186,7 +180,7 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
         return False  # the sequential reader reports it
     try:
         first_end, others = shared.first_boundary()
-        if first_end is None or _cpus() - others < _CROWDED:
+        if first_end is None or usable_cpus() - others < _CROWDED:
             return False
         os.write(shared.token_w, _TOKEN.pack(1, first_end, window))
         os.write(shared.credit_w, bytes(_AHEAD))
