@@ -22,7 +22,6 @@ from dashfix.repair.index_rebuild import (
     IndexPlan,
     Order,
     ThreadChoice,
-    plan_index,
     read_old_index,
 )
 from dashfix.repair.lock import store_lock
@@ -194,8 +193,9 @@ class RepairOutcome:
 
 def preview_repair(store: Path) -> RepairOutcome:
     """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
-    plan = plan_repair(store)
-    index_plan = plan_index(plan.predicted, read_old_index(store / INDEX_NAME))
+    with paused_gc():
+        plan = plan_repair(store)
+        index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
     return RepairOutcome(store, plan, index_plan, applied=False)
 
 
@@ -239,7 +239,11 @@ def apply_repair(
     """Plan and carry out the repairs under the store lock, then re-run the checks."""
     stamp = stamp or utc_stamp()
     with store_lock(store, wait_seconds):
-        plan = plan_repair(store)
+        with paused_gc():
+            plan = plan_repair(store)
+        # The index is planned anew from the repaired files: let the scan's rows go before
+        # that scan and verify's make their own.
+        plan.predicted = CandidateSet()
         session = QuarantineSession(store, stamp)
         outcome = RepairOutcome(store, plan, IndexPlan(Order.AUTO), applied=True)
         for action in plan.actions:

@@ -17,10 +17,16 @@ code verify reports for that entry. Each entry gets at most one action:
 
 Entries that look wrong but that no file operation should touch are listed as ``kept`` with
 the reason. The index is rebuilt afterwards, from the repaired files.
+
+The plan reads the scan's rows: a healthy ``{id}.bin`` (a PLAIN row, nearly every file of a
+store) needs no action and stays a row among the predicted candidates, so only the entries
+kept as records are planned one by one and a store of 1,000,000 files never holds a record
+or a candidate per file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +39,8 @@ from dashfix.inputs.checkpoint_record import (
     DIRECTORY,
     GZIP,
     LEGACY,
+    OTHER,
+    PLAIN,
     SYMLINK,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
@@ -43,7 +51,7 @@ from dashfix.inputs.checkpoint_record import (
 from dashfix.inputs.checkpoint_store import StoreScan, scan_store
 from dashfix.repair.index_rebuild import Candidate
 from dashfix.repair.reading import read_entry
-from dashfix.repair.scan_adapter import candidate_from_dchk_bytes, candidate_of
+from dashfix.repair.scan_adapter import CandidateSet, candidate_from_dchk_bytes, candidate_of
 from dashfix.rules import checkpoint as ck
 
 
@@ -74,7 +82,7 @@ class RepairPlan:
     actions: list[Action] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)
     """(name, why it is left alone) for entries that look wrong but get no action."""
-    predicted: list[Candidate] = field(default_factory=list)
+    predicted: CandidateSet = field(default_factory=CandidateSet)
     """Loadable checkpoints once the file actions are done (for the index preview)."""
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
@@ -95,7 +103,7 @@ _READ_BY_DASHFLOW = frozenset({Variant.DCHK, Variant.INDEX, Variant.VERSIONED,
                                Variant.VERSIONED_GZ, Variant.GZIP_BIN})
 
 
-def _fix_magic(plan: RepairPlan, record: FileRecord) -> None:
+def _fix_magic(plan: RepairPlan, row: int, record: FileRecord) -> None:
     plan.actions.append(Action(ActionKind.FIX_MAGIC, record.name, ck.DAMAGED_MAGIC.code, (
         f"magic is {record.actual} instead of DCHK while version, length and CRC prove the "
         "file; DashFlow reads it as legacy and fails")))
@@ -104,10 +112,11 @@ def _fix_magic(plan: RepairPlan, record: FileRecord) -> None:
         fixed = dchk.MAGIC + read[0][len(dchk.MAGIC):]
         predicted = candidate_from_dchk_bytes(record.name, fixed, record.mtime_ns)
         if isinstance(predicted, Candidate):
-            plan.predicted.append(predicted)
+            plan.predicted.built[row] = predicted
 
 
-def _plan_record(plan: RepairPlan, record: FileRecord, file_checkpointer_store: bool) -> None:
+def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
+                 file_checkpointer_store: bool) -> None:
     variant = record.variant
     if variant == SYMLINK:
         if classify_name(record.name) in _READ_BY_DASHFLOW:
@@ -121,16 +130,17 @@ def _plan_record(plan: RepairPlan, record: FileRecord, file_checkpointer_store: 
         plan.quarantine(record, ck.TEMP_ORPHAN.code,
                         "orphan index temp from a save that never finished")
     elif record.problem == ck.DAMAGED_MAGIC.code:
-        _fix_magic(plan, record)
+        _fix_magic(plan, row, record)
     elif record.problem in QUARANTINED_PROBLEMS and variant != TEMP_CHECKPOINT:
         plan.quarantine(record, record.problem, f"{record.problem}: {record.message}")
     elif record.problem is not None and variant != TEMP_CHECKPOINT:
         plan.kept.append((record.name, f"{record.problem}: {record.message}"))
     elif record.loadable:
-        _plan_loadable(plan, record, file_checkpointer_store)
+        _plan_loadable(plan, row, record, file_checkpointer_store)
 
 
-def _plan_loadable(plan: RepairPlan, record: FileRecord, file_checkpointer_store: bool) -> None:
+def _plan_loadable(plan: RepairPlan, row: int, record: FileRecord,
+                   file_checkpointer_store: bool) -> None:
     result = candidate_of(record)
     if isinstance(result, str):
         plan.quarantine(record, ck.NAME_ID_MISMATCH.code, (
@@ -140,13 +150,13 @@ def _plan_loadable(plan: RepairPlan, record: FileRecord, file_checkpointer_store
             f"{record.variant} file of another checkpointer among FileCheckpointer files: "
             "FileCheckpointer cannot read it and its delete_thread aborts on it (#7)"))
     else:
-        plan.predicted.append(result)
+        plan.predicted.built[row] = result
         if record.variant == LEGACY:
             plan.kept.append((record.name, f"{ck.LEGACY_UNVERIFIABLE.code}: legacy file "
                                            "without DCHK header: unverifiable, kept"))
 
 
-def _plan_temp(plan: RepairPlan, record: FileRecord, staying: set[str],
+def _plan_temp(plan: RepairPlan, row: int, record: FileRecord, stays: Callable[[str], bool],
                promoted: set[str]) -> None:
     parsed = parse_temp_name(record.name)
     target = None if parsed is None or parsed[0] is None else f"{parsed[0]}.bin"
@@ -159,7 +169,7 @@ def _plan_temp(plan: RepairPlan, record: FileRecord, staying: set[str],
     if isinstance(result, str):
         plan.quarantine(record, ck.TEMP_ORPHAN.code,
                         f"orphan checkpoint temp that cannot be promoted: {result}")
-    elif target in staying or target in promoted:
+    elif stays(target) or target in promoted:
         plan.quarantine(record, ck.TEMP_ORPHAN.code, (
             f"orphan checkpoint temp, complete, but {target} exists; kept in quarantine in "
             "case it holds a newer write"))
@@ -168,23 +178,38 @@ def _plan_temp(plan: RepairPlan, record: FileRecord, staying: set[str],
         plan.actions.append(Action(ActionKind.PROMOTE, record.name, ck.TEMP_PROMOTABLE.code,
                                    f"complete, CRC-valid temp whose target {target} is missing",
                                    target=target))
-        plan.predicted.append(result)
+        plan.predicted.add(row, result)
 
 
 def plan_from_scan(store: Path, scan: StoreScan) -> RepairPlan:
-    plan = RepairPlan(store)
-    file_checkpointer_store = any(r.variant in (DCHK, LEGACY) for r in scan.records)
-    temps = [r for r in scan.records if r.variant == TEMP_CHECKPOINT]
-    for record in scan.records:
-        if record.variant != TEMP_CHECKPOINT:
-            _plan_record(plan, record, file_checkpointer_store)
+    rows = scan.rows
+    kinds, others = rows.kinds, rows.others
+    plan = RepairPlan(store, predicted=CandidateSet(rows))
+    # The entries kept as records, by name; every PLAIN row is a loadable {id}.bin that
+    # needs no action and is its own candidate.
+    recorded = sorted((row for row in others if kinds[row] == OTHER),
+                      key=rows.names.__getitem__)
+    file_checkpointer_store = PLAIN in kinds or any(
+        others[row].variant in (DCHK, LEGACY) for row in recorded)
+    temps = [row for row in recorded if others[row].variant == TEMP_CHECKPOINT]
+    for row in recorded:
+        if others[row].variant != TEMP_CHECKPOINT:
+            _plan_record(plan, row, others[row], file_checkpointer_store)
+    plan.predicted.group()
     # Temps last: a temp can be promoted only if its target is missing once the files
     # planned for quarantine are gone.
     leaving = {a.name for a in plan.actions if a.kind is ActionKind.QUARANTINE}
-    staying = {r.name for r in scan.records if r.variant != TEMP_CHECKPOINT} - leaving
+
+    def stays(name: str) -> bool:
+        row = rows.row_of.get(name)
+        if row is None or name in leaving:
+            return False
+        kind = kinds[row]
+        return kind == PLAIN or (kind == OTHER and others[row].variant != TEMP_CHECKPOINT)
+
     promoted: set[str] = set()
-    for record in temps:
-        _plan_temp(plan, record, staying, promoted)
+    for row in temps:
+        _plan_temp(plan, row, others[row], stays, promoted)
     return plan
 
 

@@ -46,7 +46,8 @@ class CandidateSet:
     thread_rows: dict[str, array[int]] = field(default_factory=dict)
     """Thread -> the rows of its candidates, by name."""
     built: dict[int, Candidate] = field(default_factory=dict)
-    """The candidates of rows that are not PLAIN, built from their records."""
+    """The candidates of rows that are not PLAIN, built from their records (or, in a repair
+    plan, what a fixed file or a promoted temp will hold)."""
     excluded: list[tuple[str, str]] = field(default_factory=list)
     """(file name, why it cannot be the latest checkpoint of its thread)."""
 
@@ -65,6 +66,27 @@ class CandidateSet:
 
     def plan(self, old_index: OldIndex, order: Order) -> IndexPlan:
         return plan_threads(self.thread_rows, self.of_thread, old_index, order)
+
+    def group(self) -> None:
+        """File the PLAIN rows and the rows with a built candidate under their threads, in
+        row order."""
+        thread_rows, built = self.thread_rows, self.built
+        for row, (kind, thread_id) in enumerate(zip(self.rows.kinds, self.rows.threads,
+                                                    strict=True)):
+            if kind == PLAIN:
+                # A healthy {id}.bin checkpoint: the bulk of a store, kept as its row.
+                assert thread_id is not None
+                group = thread_rows.get(thread_id)
+                if group is None:
+                    group = thread_rows[thread_id] = array("q")
+                group.append(row)
+            elif row in built:
+                thread_rows.setdefault(built[row].thread_id, array("q")).append(row)
+
+    def add(self, row: int, candidate: Candidate) -> None:
+        """The candidate of ``row``, after the candidates ``group`` filed."""
+        self.built[row] = candidate
+        self.thread_rows.setdefault(candidate.thread_id, array("q")).append(row)
 
 
 _SUFFIXES_LONGEST_FIRST = tuple(sorted(LOAD_SUFFIXES, key=len, reverse=True))
@@ -98,22 +120,15 @@ def candidate_of(record: FileRecord) -> Candidate | str:
 def candidates_of(scan: StoreScan) -> CandidateSet:
     rows = scan.rows
     found = CandidateSet(rows)
-    thread_rows = found.thread_rows
-    for row, (kind, thread_id) in enumerate(zip(rows.kinds, rows.threads, strict=True)):
-        if kind == PLAIN:
-            # A healthy {id}.bin checkpoint: the bulk of a store, kept as its row.
-            assert thread_id is not None
-            group = thread_rows.get(thread_id)
-            if group is None:
-                group = thread_rows[thread_id] = array("q")
-            group.append(row)
-        elif kind == OTHER:
-            result = _candidate_or_reason(rows.others[row])
+    kinds = rows.kinds
+    for row, record in rows.others.items():
+        if kinds[row] == OTHER:
+            result = _candidate_or_reason(record)
             if isinstance(result, Candidate):
                 found.built[row] = result
-                thread_rows.setdefault(result.thread_id, array("q")).append(row)
             elif result is not None:
                 found.excluded.append((rows.names[row], result))
+    found.group()
     found.excluded.sort()
     return found
 

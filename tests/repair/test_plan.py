@@ -20,7 +20,7 @@ def test_healthy_store_needs_nothing(tmp_path: Path) -> None:
     builder.lock()
     plan = plan_repair(tmp_path)
     assert plan.actions == [] and plan.kept == []
-    assert len(plan.predicted) == 3
+    assert plan.predicted.count == 3
 
 
 def test_header_faults_are_quarantined(tmp_path: Path) -> None:
