@@ -251,7 +251,8 @@ def apply_repair(
                 outcome.done.append(_carry_out(session, action))
             except (OSError, InputError) as exc:
                 outcome.failed.append(f"{action.kind.value} {action.name}: {exc}")
-        index_plan, _considered = _plan_rebuild(store, Order.AUTO)
+        # Only the plan is kept: the candidates' rows would live on through verify's scan.
+        index_plan = _plan_rebuild(store, Order.AUTO)[0]
         outcome.index_plan = index_plan
         if index_plan.writes_something:
             backup = write_index(store, index_plan.entries, stamp)
