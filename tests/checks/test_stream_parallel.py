@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashfix.checks.stream import parallel
+from dashfix.checks.stream import parallel, sequences
 from dashfix.checks.stream.log import LogResult, check_log
 from dashfix.formats import filelog
 from dashfix.inputs.streams import ReadOptions
@@ -25,8 +26,8 @@ from dashfix.testing.streams import BASE_US, Messages, encode_frame, unframe, wr
 
 LIMIT = 4096
 OTHERS_RUNNING = parallel._others_running  # before the fixture below replaces it
-KINDS = ["next", "next", "next", "next", "jump", "back", "again", "batch", "diff", "node",
-         "null", "bad-flag", "oversize", "late-stamp"]
+KINDS = ["next", "next", "next", "next", "jump", "back", "again", "earlier", "batch", "diff",
+         "node", "null", "bad-flag", "oversize", "late-stamp"]
 
 
 def _values(plan: list[tuple[str, int]]) -> list[bytes | None]:
@@ -39,6 +40,8 @@ def _values(plan: list[tuple[str, int]]) -> list[bytes | None]:
         last[thread] = sequence = max(sequence, 1)
         if kind == "again" and values:
             values.append(values[-1])
+        elif kind == "earlier" and len(values) >= 3:
+            values.append(values[-3])
         elif kind == "batch":
             values.append(encode_frame(msgs.batch(thread, range(sequence, sequence + 3))))
             last[thread] = sequence + 2
@@ -94,10 +97,11 @@ def _compare(values: list[bytes | None], tail: bytes, window: int) -> LogResult:
 @given(st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 3)), min_size=1,
                 max_size=60),
        st.sampled_from([b"", b"\x00\x00", struct.pack(">i", 500) + b"cut"]),
-       st.integers(1, 9))
+       st.integers(1, 9), st.sampled_from([4, sequences.DEDUP_WINDOW]))
 def test_parallel_check_gives_the_sequential_findings(
-        plan: list[tuple[str, int]], tail: bytes, window: int) -> None:
-    _compare(_values(plan), tail, window)
+        plan: list[tuple[str, int]], tail: bytes, window: int, remembered: int) -> None:
+    with patch.object(sequences, "DEDUP_WINDOW", remembered):
+        _compare(_values(plan), tail, window)
 
 
 def test_sequence_findings_across_window_boundaries() -> None:
@@ -105,16 +109,46 @@ def test_sequence_findings_across_window_boundaries() -> None:
             ("again", 0), ("late-stamp", 0), ("next", 0), ("next", 1)]
     result = _compare(_values(plan), b"", 2)
     # Record 7 is t-0's first message of its window: the gap before it and its backwards
-    # timestamp are owed by the merge; record 6 repeats record 5 across a window boundary,
-    # where message_ids are forgotten, so it counts as a sequence duplicate.
+    # timestamp are owed by the merge; record 6 repeats record 5 from the previous window:
+    # a retry.
     assert [(f.code, f.record) for f in result.findings] == [
-        ("ST251", 5), ("ST251", 6), ("ST257", 7), ("ST251", 9), ("ST250", 3), ("ST250", 7)]
+        ("ST251", 5), ("ST252", 6), ("ST257", 7), ("ST251", 9), ("ST250", 3), ("ST250", 7)]
+
+
+def test_retries_from_the_previous_window_but_not_from_the_one_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    msgs = Messages()
+    t0 = [encode_frame(msgs.event("t-0", sequence)) for sequence in range(1, 7)]
+    node = encode_frame(msgs.event("t-1", 1, event_type=80))
+    # Windows of 4: records 4 and 5 repeat records 3 and 2 (a node event, which a fresh
+    # tracker would take for a new one, and t-0's last); record 8 repeats record 1, two
+    # windows back, so it is a sequence checked again.
+    values: list[bytes | None] = [*t0[:3], node, node, t0[2], t0[3], t0[4], t0[1], t0[5]]
+    adopted: list[int] = []
+    adopt = sequences.SequenceTracker.adopt_ids
+
+    def counted(self: sequences.SequenceTracker, checked: sequences.SequenceTracker) -> None:
+        adopted.append(len(checked.threads))
+        adopt(self, checked)
+
+    monkeypatch.setattr(sequences.SequenceTracker, "adopt_ids", counted)
+    result = _compare(values, b"", 4)
+    assert [(f.code, f.record) for f in result.findings] == [
+        ("ST252", 4), ("ST252", 5), ("ST251", 8)]
+    assert [(t.thread_id, t.exact_duplicates, t.duplicates, t.node_messages)
+            for t in result.threads] == [("t-0", 1, 1, 0), ("t-1", 1, 0, 1)]
+    assert adopted == [2]  # window 0's message_ids, read again for window 1
+
+
+_RETRIES_AND_A_GAP = [("earlier" if n % 7 == 4 else "next", n % 3) for n in range(40)] + [
+    ("jump", 1)]
+"""Three threads in turn, some records repeating one three records back (the previous
+window, or two back, in windows of 4), then a gap."""
 
 
 def test_a_dead_worker_leaves_its_windows_to_this_process(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = write_kcat(tmp_path / "capture.kcat",
-                      _values([("next", n % 3) for n in range(40)] + [("jump", 1)]))
+    path = write_kcat(tmp_path / "capture.kcat", _values(_RETRIES_AND_A_GAP))
     alone = _check(path, 4, in_parallel=False)
     parent = os.getpid()
     check = parallel._Shared.check
@@ -130,8 +164,7 @@ def test_a_dead_worker_leaves_its_windows_to_this_process(
 
 def test_a_worker_dying_with_the_token_leaves_the_rest_to_this_process(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = write_kcat(tmp_path / "capture.kcat",
-                      _values([("next", n % 3) for n in range(40)] + [("jump", 1)]))
+    path = write_kcat(tmp_path / "capture.kcat", _values(_RETRIES_AND_A_GAP))
     alone = _check(path, 4, in_parallel=False)
     parent = os.getpid()
     boundary = parallel._Shared.boundary

@@ -138,7 +138,7 @@ def _windowed(messages: list[Any], window: int) -> tuple[SequenceTracker, Sequen
     through a fresh tracker per window merged with ``absorb``; and how many merges had
     to fall back to observing the window again."""
     whole = SequenceTracker("log", now_us=BASE_US)
-    merged = SequenceTracker("log", now_us=BASE_US)
+    merged = SequenceTracker("log", now_us=BASE_US, merging=True)
     fallbacks = 0
     for first in range(0, len(messages), window):
         part = messages[first:first + window]
@@ -147,11 +147,13 @@ def _windowed(messages: list[Any], window: int) -> tuple[SequenceTracker, Sequen
         for number, message in enumerate(part, first):
             whole.observe(message, number, number * 100)
             chunk.observe(message, number, number * 100)
+        chunk.end_window(keep_ids=True)  # absorb hands them on: no rereading needed here
         if not merged.absorb(chunk):
             fallbacks += 1
             merged.new_window()
             for number, message in enumerate(part, first):
                 merged.observe(message, number, number * 100)
+            merged.end_window(keep_ids=True)
     whole.finish()
     merged.finish()
     return whole, merged, fallbacks
@@ -162,10 +164,12 @@ def _state(tracker: SequenceTracker) -> tuple[list[dict[str, Any]], list[dict[st
 
 
 @settings(max_examples=300, deadline=None)
-@given(steps, st.integers(1, 8), st.sampled_from([2, 1000]))
+@given(steps, st.integers(1, 8), st.sampled_from([2, 1000]),
+       st.sampled_from([3, sequences.DEDUP_WINDOW]))
 def test_absorbing_windows_gives_what_one_tracker_gives(
-        plan: list[Step], window: int, max_gaps: int) -> None:
-    with patch.object(sequences, "MAX_OPEN_GAPS", max_gaps):
+        plan: list[Step], window: int, max_gaps: int, remembered: int) -> None:
+    with (patch.object(sequences, "MAX_OPEN_GAPS", max_gaps),
+          patch.object(sequences, "DEDUP_WINDOW", remembered)):
         whole, merged, _ = _windowed(_messages(plan), window)
     assert _state(merged) == _state(whole)
 
@@ -177,6 +181,28 @@ def test_absorb_settles_gaps_and_backward_timestamps_across_windows() -> None:
     whole, merged, fallbacks = _windowed(messages, 2)
     assert fallbacks == 0
     assert _codes(merged) == ["ST257", "ST250"]  # backwards at 5, then 3..4 missing
+    assert _state(merged) == _state(whole)
+
+
+def test_a_retry_from_the_previous_window_is_an_exact_duplicate() -> None:
+    msgs = Messages()
+    first, second, node = msgs.event("a", 1), msgs.event("a", 2), msgs.event("b", 1, event_type=80)
+    # Windows of 2: records 2 and 4 repeat records 1 and 3, just across a boundary.
+    whole, merged, fallbacks = _windowed(
+        [first, node, node, second, second, msgs.event("a", 3)], 2)
+    assert [(f.code, f.record) for f in whole.findings] == [("ST252", 2), ("ST252", 4)]
+    assert [(t.exact_duplicates, t.messages) for t in whole.summaries()] == [(1, 3), (1, 1)]
+    # Window 1 looks fine on its own (a node event, then the next of "a"): only the
+    # message_ids it shares with window 0 make absorb decline it.
+    assert fallbacks == 2
+    assert _state(merged) == _state(whole)
+
+
+def test_a_retry_from_two_windows_back_is_checked_as_a_new_message() -> None:
+    msgs = Messages()
+    messages = [msgs.event("a", sequence) for sequence in range(1, 5)]
+    whole, merged, _ = _windowed([*messages, messages[0]], 2)
+    assert [(f.code, f.record) for f in whole.findings] == [("ST251", 4)]
     assert _state(merged) == _state(whole)
 
 

@@ -6,12 +6,14 @@ The log is cut into windows of ``WINDOW_RECORDS`` records.  Whoever holds the to
 find where the following one starts, passes the token on, then checks its window with a fresh
 ``SequenceTracker``.  This process merges the windows in order with
 ``SequenceTracker.absorb``, which gives exactly the findings of one sequential pass; a
-window that ``absorb`` cannot settle is checked again here, and if the worker dies, this
-process checks the rest of the log itself.
+window that ``absorb`` cannot settle is checked again here (first reading the previous
+window's message_ids again when that window may hold one of its retries), and if the
+worker dies, this process checks the rest of the log itself.
 
 Only the token walk is serial; the token is a fixed-size message on a pipe, so whoever
 reads it owns the walk.  The worker sends each window's frame findings and tracker back
-pickled (the tracker without its message_ids: the next window starts without them).
+pickled (the tracker without its message_ids, only their hashes: ``absorb`` compares them
+with the previous window's).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
         shared = _Shared(path, fmt, rel, tracker, options, window)
     except OSError:
         return False  # the sequential reader reports it
+    tracker.merging = True
     try:
         first_end, others = shared.first_boundary()
         if first_end is None or usable_cpus() - others < _CROWDED:
@@ -209,8 +212,7 @@ def _work(shared: _Shared, result_r: int, result_w: int) -> None:
         parent = os.getppid()
 
         def send(window: _Window) -> None:
-            window.tracker.new_window()  # its message_ids are done with: the next window
-            # starts without them
+            window.tracker.end_window()
             data = pickle.dumps(window, protocol=pickle.HIGHEST_PROTOCOL)
             payload = _LENGTH.pack(len(data)) + data
             while payload:
@@ -237,6 +239,11 @@ class _Merger:
         self.lock = threading.Lock()
         self.next_number = 0
         self.next_start: int | None = 0
+        self.last_merged: tuple[int, int, int, int | None] | None = None
+        """Number, start, first record and end of the window merged last."""
+        self.holds_ids = True
+        """Whether the merged tracker holds the message_ids of the window merged last (it
+        checked that window itself)."""
         self.reader = threading.Thread(target=self._receive, args=(result_r,), daemon=True)
 
     def run(self, first_end: int) -> None:
@@ -279,7 +286,7 @@ class _Merger:
                     self.from_worker.add(window.number)
 
     def _keep(self, window: _Window) -> None:
-        window.tracker.new_window()  # as the worker does: its message_ids are done with
+        window.tracker.end_window()  # as the worker does
         with self.lock:
             self.pending[window.number] = window
         self._merge_ready()
@@ -292,17 +299,28 @@ class _Merger:
                 return
             if window.number in self.from_worker:
                 os.write(self.shared.credit_w, bytes(1))
-            if self.shared.tracker.absorb(window.tracker):
+            tracker = self.shared.tracker
+            if tracker.absorb(window.tracker):
                 self._add(window.result, window.records)
+                self.holds_ids = False
             else:
+                if tracker.shares_ids(window.tracker):
+                    self._restore_ids()
                 self._check_here(window.number, window.start, window.end, window=False)
+                tracker.end_window(keep_ids=True)
+                self.holds_ids = True
+            self.last_merged = (window.number, window.start, window.first_index, window.end)
             self.next_number += 1
             self.next_start = window.end
 
     def _check_here(self, number: int, start: int, end: int | None, *, window: bool) -> None:
-        """Check records from ``start`` with the merged tracker itself."""
+        """Check records from ``start`` with the merged tracker itself; ``window``: to the
+        end of the log, in windows."""
         tracker = self.shared.tracker
-        tracker.new_window()
+        if window:
+            self._restore_ids()  # check_records starts the first window
+        else:
+            tracker.new_window()
         part = LogResult()
         records = check_records(
             iter_run(self.shared.path, self.shared.fmt, self.shared.options, start,
@@ -311,6 +329,14 @@ class _Merger:
             self.shared.fmt.value, None, window=self.shared.window if window else None,
         )
         self._add(part, records)
+
+    def _restore_ids(self) -> None:
+        """Give the merged tracker the message_ids of the window merged last, read again
+        from the log, if it dropped them with that window's tracker."""
+        if self.holds_ids or self.last_merged is None:
+            return
+        self.shared.tracker.adopt_ids(self.shared.check(*self.last_merged).tracker)
+        self.holds_ids = True
 
     def _add(self, part: LogResult, records: int) -> None:
         self.result.findings.extend(part.findings)

@@ -16,6 +16,7 @@ goes to a slow path that builds findings.
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +31,15 @@ NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
 _UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
 DEDUP_WINDOW = 200_000
-"""message_ids remembered for deduplication; when more are held, every thread forgets
-them and starts afresh.  Retry duplicates arrive close together, so this bounds memory
-without missing them in practice."""
+"""message_ids remembered for deduplication in one window; when more are held, every
+thread forgets them (and those of the previous window) and starts afresh.  Retry
+duplicates arrive close together, so this bounds memory without missing them in
+practice."""
 WINDOW_RECORDS = 1 << 16
-"""Logs are also checked in windows of this many records (``new_window``): message_ids are
-deduplicated within a window, so each window can be checked on its own (by another
-process) and its tracker merged into the previous ones with ``absorb``."""
+"""Logs are also checked in windows of this many records (``new_window``): a message is
+deduplicated against the message_ids of its own window and of the previous one, so each
+window can be checked on its own (by another process) and its tracker merged into the
+previous ones with ``absorb``."""
 MAX_OPEN_GAPS = 1000
 """Open gap ranges kept per thread; older ones are reported as final."""
 
@@ -94,7 +97,10 @@ class ThreadSummary:
     """Timestamp of the last in-order sequenced message (for the backwards check)."""
     open_gaps: list[_Gap] = field(default_factory=list)
     seen: dict[bytes, int] = field(default_factory=dict)
-    """message_id -> (sequence << 64) + timestamp of the messages kept for dedup."""
+    """message_id -> (sequence << 64) + timestamp of the messages kept for dedup: those
+    of the current window."""
+    previous: dict[bytes, int] = field(default_factory=dict)
+    """``seen`` of the previous window."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,8 +116,11 @@ class ThreadSummary:
 class SequenceTracker:
     """Feed decoded messages in log order with ``observe``; call ``finish`` at the end."""
 
-    def __init__(self, path: str, *, now_us: int | None = None) -> None:
+    def __init__(self, path: str, *, now_us: int | None = None, merging: bool = False) -> None:
         self.path = path
+        self.merging = merging
+        """Whether ``absorb`` compares this tracker's windows: then it keeps the ``hash`` of
+        the message_ids it forgets over ``DEDUP_WINDOW`` until the window ends."""
         self.future_us = (now_us if now_us is not None else int(time.time() * 1e6)) + (
             FUTURE_SLACK_US
         )
@@ -126,10 +135,15 @@ class SequenceTracker:
         self._late_below: dict[str, int] = {}
         """Per thread: the lowest sequence that arrived below the next one expected."""
         self._peak_gaps: dict[str, int] = {}
+        self._id_hashes = array("q")
+        """``hash`` of the message_ids this window forgot over ``DEDUP_WINDOW`` (when
+        ``merging``) and, once it ends (``end_window``), of all the others: what ``absorb``
+        compares."""
 
     def spawn(self) -> SequenceTracker:
         """A fresh tracker for the same log and clock, for a window checked elsewhere."""
-        return SequenceTracker(self.path, now_us=self.future_us - FUTURE_SLACK_US)
+        return SequenceTracker(self.path, now_us=self.future_us - FUTURE_SLACK_US,
+                               merging=True)
 
     def _add(self, rule: Rule, message: str, thread_id: str | None, key: str, **kw: Any) -> None:
         self.findings.append(
@@ -192,6 +206,7 @@ class SequenceTracker:
             node = which in NODE_PAYLOADS
             typed = which == "event"
         seen = thread.seen
+        previous = thread.previous
         healthy = True
         for item in items:
             inner = item.header
@@ -210,7 +225,8 @@ class SequenceTracker:
             if (sequence and sequence == thread.expected and 0 < stamp <= future
                     and thread.last_ordered_us <= stamp and not node
                     and thread.first_timestamp_us is not None
-                    and (not typed or item.event_type not in _UNUSUAL_EVENT_TYPES)):
+                    and (not typed or item.event_type not in _UNUSUAL_EVENT_TYPES)
+                    and message_id not in previous):
                 fingerprint = (sequence << 64) + stamp
                 if seen.setdefault(message_id, fingerprint) is fingerprint:
                     thread.messages += 1
@@ -236,13 +252,20 @@ class SequenceTracker:
             # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.  A
             # retry re-sends the same encoded bytes: same id, sequence and timestamp.
             fingerprint = (sequence << 64) + stamp
-            previous = thread.seen.setdefault(message_id, fingerprint)
-            if previous is not fingerprint and self._duplicate(thread, message_id, previous,
-                                                               fingerprint):
+            current = thread.seen.setdefault(message_id, fingerprint)
+            if current is fingerprint:
+                # New to this window: remembered whatever the previous window held, so
+                # what a window remembers never depends on the one before (``absorb``).
+                earlier = thread.previous.get(message_id)
+                retry = earlier is not None and self._duplicate(thread, message_id, earlier,
+                                                                fingerprint)
+                self._remember()
+                if retry:
+                    return
+            elif self._duplicate(thread, message_id, current, fingerprint):
                 return
-            self._remembered += 1
-            if self._remembered > DEDUP_WINDOW:
-                self._forget()
+            else:
+                self._remember()
         thread.messages += 1
         if not 0 < stamp <= self.future_us or thread.first_timestamp_us is None:
             self._timestamp(stamp, thread)
@@ -266,15 +289,60 @@ class SequenceTracker:
             return
         self._classify(thread, sequence, stamp)
 
+    def _remember(self) -> None:
+        self._remembered += 1
+        if self._remembered > DEDUP_WINDOW:
+            self._forget()
+
     def _forget(self) -> None:
-        for thread in self.threads.values():
-            thread.seen.clear()
+        if self.merging:
+            self._hash_ids()
+        self._drop_ids()
         self._remembered = 0
 
+    def _hash_ids(self) -> None:
+        hashes = self._id_hashes
+        for thread in self.threads.values():
+            hashes.extend(map(hash, thread.seen))
+
+    def _drop_ids(self) -> None:
+        # In place: observe_checked holds the dicts of the thread it is on.
+        for thread in self.threads.values():
+            thread.seen.clear()
+            thread.previous.clear()
+
     def new_window(self) -> None:
-        """Start a window of records (``WINDOW_RECORDS``): message_ids seen before it are
-        forgotten."""
-        self._forget()
+        """Start a window of records (``WINDOW_RECORDS``): the message_ids of the previous
+        window are forgotten, those of the window that ends are kept as the previous
+        window's."""
+        for thread in self.threads.values():
+            thread.previous = thread.seen
+            thread.seen = {}
+        self._remembered = 0
+        self._id_hashes = array("q")
+
+    def end_window(self, *, keep_ids: bool = False) -> None:
+        """This tracker's window ends, and the next one is ``absorb``-ed (or checked) by
+        another tracker: note what ``absorb`` compares, and unless ``keep_ids``, drop the
+        message_ids (the other tracker starts without them)."""
+        self._hash_ids()
+        if not keep_ids:
+            self._drop_ids()
+
+    def shares_ids(self, chunk: SequenceTracker) -> bool:
+        """Whether a message_id of ``chunk``'s window (the one right after this tracker's
+        last) may be one of this tracker's last window (the same ``hash``), that is, one
+        the previous window's message_ids may have to deduplicate.  (A forked worker's
+        ``hash`` of bytes agrees with this process's: it shares the hash seed.)"""
+        return bool(self._id_hashes) and not set(self._id_hashes).isdisjoint(
+            chunk._id_hashes)
+
+    def adopt_ids(self, checked: SequenceTracker) -> None:
+        """Remember the message_ids of ``checked``, a tracker that observed the window
+        this tracker ``absorb``-ed last (they were dropped with ``end_window``)."""
+        for thread_id, thread in self.threads.items():
+            earlier = checked.threads.get(thread_id)
+            thread.seen = {} if earlier is None else earlier.seen
 
     def absorb(self, chunk: SequenceTracker) -> bool:
         """Go on as if this tracker had observed itself what ``chunk`` observed: ``chunk``
@@ -285,9 +353,12 @@ class SequenceTracker:
         below it; both are settled here.  Returns False, having changed nothing, in the
         rare cases that cannot be settled from the chunk's state (a thread's first sequence
         at or below one already seen, a late arrival below it, a timestamp that is not
-        positive after positive ones, too many open gaps): the caller then observes the
-        window's records with this tracker instead.
+        positive after positive ones, too many open gaps, a message_id the previous window
+        may hold: ``shares_ids``): the caller then observes the window's records with this
+        tracker instead.  ``chunk`` has called ``end_window``.
         """
+        if self.shares_ids(chunk):
+            return False
         owed: list[tuple[int, int, Finding]] = []
         opened: dict[str, _Gap] = {}
         for thread_id, entry in chunk._entries.items():
@@ -309,7 +380,7 @@ class SequenceTracker:
                 owed.append((entry.position, entry.order, self._backwards(
                     thread_id, entry.sequence, entry.stamp, known.last_ordered_us,
                     entry.record, entry.offset, entry.path)))
-        self._forget()
+        self._drop_ids()
         for thread_id, later in chunk.threads.items():
             known = self.threads.get(thread_id)
             if known is None:
@@ -317,6 +388,7 @@ class SequenceTracker:
                 continue
             _continue_thread(known, later, opened.get(thread_id))
         self._remembered = chunk._remembered
+        self._id_hashes = chunk._id_hashes
         done = 0
         for position, _, finding in sorted(owed, key=lambda item: item[:2]):
             self.findings.extend(chunk.findings[done:position])
@@ -481,3 +553,4 @@ def _continue_thread(known: ThreadSummary, later: ThreadSummary, opened: _Gap | 
             known.open_gaps.append(opened)
         known.open_gaps.extend(later.open_gaps)
     known.seen = later.seen
+    known.previous = later.previous
