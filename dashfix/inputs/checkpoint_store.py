@@ -600,6 +600,9 @@ def _read_rows(store: str, names: list[str], start: int, stop: int,
     return batch_of(start, values, others, row_of)
 
 
+FilesRead = Callable[[int], None]
+"""Told how many more files of a store have been read."""
+
 _shared_listing: tuple[str, list[str], dict[str, int]] | None = None
 """What a forked reader inherits from the scanning process: store, names and rows by name
 (set by ``_share_listing`` in the worker, never pickled)."""
@@ -617,9 +620,10 @@ def _read_shared_rows(span: tuple[int, int]) -> RowBatch:
 
 
 def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = (), *,
-                    parallel: bool = True) -> StoreRows:
+                    parallel: bool = True, on_read: FilesRead | None = None) -> StoreRows:
     """The rows of the listed regular files ``names`` (sorted) of one store folder, then
-    of the ``odd`` entries found while listing it (symlinks, folders).
+    of the ``odd`` entries found while listing it (symlinks, folders). ``on_read(n)`` is
+    told each time ``n`` more files are in (progress on a large store).
 
     Reading and CRC-checking is the whole cost of a big store, so it is split over the
     CPUs: forked readers, one per CPU, take spans of ``ROWS_PER_SPAN`` rows as they get to
@@ -638,15 +642,21 @@ def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = ()
     workers = min(usable_cpus(), count // PARALLEL_MIN_FILES_PER_WORKER) if parallel else 1
     if workers <= 1:
         for start, stop in spans:
-            rows.fill(_read_rows(store, names, start, stop, rows.row_of))
+            _fill(rows, _read_rows(store, names, start, stop, rows.row_of), on_read)
     else:
         with multiprocessing.get_context("fork").Pool(
             workers, initializer=_share_listing, initargs=(store, names, rows.row_of)
         ) as pool:
             for part in pool.imap_unordered(_read_shared_rows, spans):
-                rows.fill(part)
+                _fill(rows, part, on_read)
     rows.fill(records_batch(count, odd, rows.row_of))
     return rows
+
+
+def _fill(rows: StoreRows, batch: RowBatch, on_read: FilesRead | None) -> None:
+    rows.fill(batch)
+    if on_read is not None:
+        on_read(len(batch.kinds))
 
 
 def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
@@ -655,19 +665,21 @@ def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
     return read_store_rows(store, sorted(names), parallel=False).records()
 
 
-def _summarise_in_parallel(store: str, names: list[str]) -> list[FileRecord]:
+def _summarise_in_parallel(store: str, names: list[str], *,
+                           on_read: FilesRead | None = None) -> list[FileRecord]:
     """``summarise_names`` on every CPU (the verify cache keeps a record per file)."""
-    return read_store_rows(store, sorted(names)).records()
+    return read_store_rows(store, sorted(names), on_read=on_read).records()
 
 
 def scan_store(
-    path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None
+    path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None,
+    on_read: FilesRead | None = None,
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
     ``read_files(folder, names)``, when given, gives the records of the store files; verify
     passes one that consults the cache and the sample (``dashfix.cache.read_selected``).
-    Without it every file is read, straight into rows.
+    Without it every file is read, straight into rows, telling ``on_read`` as they come.
     """
     scan = StoreScan(path)
     # Regular files by name, everything else as entries (rare). Which names are store
@@ -701,7 +713,7 @@ def scan_store(
     with paused_gc():
         if read_files is None:
             names.sort()
-            scan.rows = read_store_rows(str(path), names, odd)
+            scan.rows = read_store_rows(str(path), names, odd, on_read=on_read)
         else:
             # A plain `{id}.bin` is a store file (index.bin is out of `names` by now): the
             # common name is settled inline, as this runs over every file of a sampled run.
@@ -867,7 +879,8 @@ def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
     from dashfix.checks.checkpoint import check_store
 
     try:
-        scan = scan_store(target.path, read_files=_reader(target, ctx))
+        scan = scan_store(target.path, read_files=_reader(target, ctx),
+                          on_read=ctx.progress.advance)
     except OSError as exc:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")
@@ -894,7 +907,9 @@ def _reader(
         return None
     cache = None if ctx.cache is None else ctx.cache.target(CHECKPOINT_STORE_KIND, target.path)
     return functools.partial(
-        read_selected, decode_many=_summarise_in_parallel, selection=ctx.selection,
+        read_selected,
+        decode_many=functools.partial(_summarise_in_parallel, on_read=ctx.progress.advance),
+        selection=ctx.selection,
         target=target.rel, cache=cache, name_of=_record_name, to_wire=tuple,
         from_wire=FileRecord._make,
     )

@@ -328,3 +328,38 @@ def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
     assert plain is None and general.flags == FLAG_NAME_MISMATCH
     plain, general = _plain_and_general(f"{head}09.bin", f"{head}09", "alpha")
     assert plain == general and general.counter == 9
+
+
+class _CountingProgress:
+    def __init__(self) -> None:
+        self.done = 0
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+
+    def finish(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("how", ["plain", "cache", "sample"])
+def test_verify_progress_counts_the_files_of_a_store_as_they_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, how: str
+) -> None:
+    from dashfix.context import VerifyOptions
+    from dashfix.sampling import parse_sample
+    from dashfix.testing.checkpoints import build_large_store
+    from dashfix.verify import verify
+
+    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: workers)
+    store = tmp_path / "store"
+    build_large_store(store, files=5000, threads=50, state_size=64)
+    options = {"plain": VerifyOptions(),
+               "cache": VerifyOptions(cache_dir=tmp_path / "cache"),
+               "sample": VerifyOptions(sample=parse_sample("1/1"))}[how]
+    progress = _CountingProgress()
+    verify([store], options, progress=progress)
+    assert progress.done == 5000
