@@ -146,35 +146,23 @@ _RETRIES_AND_A_GAP = [("earlier" if n % 7 == 4 else "next", n % 3) for n in rang
 window, or two back, in windows of 4), then a gap."""
 
 
-def test_a_dead_worker_leaves_its_windows_to_this_process(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dies_in", ["check", "boundary"])
+def test_a_dying_worker_leaves_its_windows_to_this_process(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dies_in: str) -> None:
+    """The worker crashes while checking a window, or exits while holding the token."""
     path = write_kcat(tmp_path / "capture.kcat", _values(_RETRIES_AND_A_GAP))
     alone = _check(path, 4, in_parallel=False)
     parent = os.getpid()
-    check = parallel._Shared.check
+    original = getattr(parallel._Shared, dies_in)
 
     def dies_in_the_worker(self: Any, *args: Any) -> Any:
         if os.getpid() != parent:
-            raise RuntimeError("worker crash")
-        return check(self, *args)
-
-    monkeypatch.setattr(parallel._Shared, "check", dies_in_the_worker)
-    _same(alone, _check(path, 4, in_parallel=True))
-
-
-def test_a_worker_dying_with_the_token_leaves_the_rest_to_this_process(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = write_kcat(tmp_path / "capture.kcat", _values(_RETRIES_AND_A_GAP))
-    alone = _check(path, 4, in_parallel=False)
-    parent = os.getpid()
-    boundary = parallel._Shared.boundary
-
-    def dies_in_the_worker(self: Any, *args: Any) -> Any:
-        if os.getpid() != parent:
+            if dies_in == "check":
+                raise RuntimeError("worker crash")
             os._exit(3)  # the token is never passed on
-        return boundary(self, *args)
+        return original(self, *args)
 
-    monkeypatch.setattr(parallel._Shared, "boundary", dies_in_the_worker)
+    monkeypatch.setattr(parallel._Shared, dies_in, dies_in_the_worker)
     monkeypatch.setattr(parallel, "_POLL_SECONDS", 0.05)
     _same(alone, _check(path, 4, in_parallel=True))
 
