@@ -85,9 +85,6 @@ class RepairPlan:
     predicted: CandidateSet = field(default_factory=CandidateSet)
     """Loadable checkpoints once the file actions are done (for the index preview)."""
 
-    def of_kind(self, kind: ActionKind) -> list[Action]:
-        return [action for action in self.actions if action.kind is kind]
-
     def quarantine(self, record: FileRecord, code: str, reason: str) -> None:
         self.actions.append(Action(ActionKind.QUARANTINE, record.name, code, reason))
 
