@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean proto
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py dashfix/checks/stream/_scan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	  echo "dashfix verify exited $$status (1 = findings at or above --fail-on)"; \
 	  test $$status -le 1
 
+# The stream tests run a second time on the Python twins of the C helpers, the path an
+# install without a C compiler takes.
+STREAM_TESTS := tests/checks/test_stream_sequences.py tests/checks/test_stream_parallel.py \
+	tests/checks/test_stream_native.py \
+	tests/formats/test_stream_frame.py tests/cli/test_stream_validate.py
+
 test: $(STAMP)
 	$(PY) -m pytest -q
+	DASHFIX_PURE_PYTHON=1 $(PY) -m pytest -q $(STREAM_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check dashfix tests benchmarks

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.checks.dlq import DumpChecker
-from dashfix.checks.stream.frame import ONEOF_NUMBERS, FrameVerdict, validate_frame
+from dashfix.checks.stream.frame import FrameVerdict, validate_frame
 from dashfix.checks.stream.log import problem_finding
+from dashfix.checks.stream.sequences import ONEOF_NUMBERS
 from dashfix.errors import InputError, UsageError
 from dashfix.findings import Finding, Severity
 from dashfix.formats.dlq import DlqRecord

@@ -42,52 +42,103 @@ def encode_record(value: bytes | None) -> bytes:
     return PREFIX.pack(len(value)) + value
 
 
+Record = tuple[int, int, bytes | None]
+"""``(record_index, byte_offset, value | None)``."""
+BLOCK_RECORDS = 1024
+"""Records per block of ``read_blocks`` at most."""
+
+
 def read_records(
     stream: BinaryIO, total_size: int, *, max_value_bytes: int, start: int = 0,
     first_index: int = 0, end: int | None = None,
-) -> Iterator[tuple[int, int, bytes | None] | KcatProblem]:
-    """Yield ``(record_index, byte_offset, value | None)`` or a problem.
+) -> Iterator[Record | KcatProblem]:
+    """Yield ``(record_index, byte_offset, value | None)`` or a problem: ``read_blocks``
+    one record at a time."""
+    for item in read_blocks(stream, total_size, max_value_bytes=max_value_bytes, start=start,
+                            first_index=first_index, end=end):
+        if type(item) is list:
+            yield from item
+        else:
+            yield item  # type: ignore[misc]
+
+
+def read_blocks(
+    stream: BinaryIO, total_size: int, *, max_value_bytes: int, start: int = 0,
+    first_index: int = 0, end: int | None = None,
+) -> Iterator[list[Record] | KcatProblem]:
+    """Yield the records in blocks (lists of up to ``BLOCK_RECORDS`` records, in order),
+    or a problem.
 
     ``total_size`` is the capture's size (from ``fstat``): a length prefix is compared with
     the bytes actually left before anything is read.  A truncated capture or a negative
     length ends the walk, since the next record boundary is unknown; an oversize value is
-    reported and skipped.  ``start`` / ``first_index`` / ``end`` read one run of records
-    whose boundaries ``find_boundary`` found: from the record at byte ``start`` (number
-    ``first_index``) up to the record boundary ``end`` (None: the end of the capture).
+    reported and skipped unread.  ``start`` / ``first_index`` / ``end`` read one run of
+    records whose boundaries ``find_boundary`` found: from the record at byte ``start``
+    (number ``first_index``) up to the record boundary ``end`` (None: the end of the
+    capture).  Values are sliced from reads of ``_CHUNK`` bytes (more for a larger value):
+    a loop over a buffer costs fewer Python steps per record than a read per record.
     """
     read = stream.read
-    unpack = PREFIX.unpack
-    offset = start
+    unpack_from = PREFIX.unpack_from
+    offset = start  # of the record at buffer[at]
     index = first_index
-    if start:
-        stream.seek(start)
-    stop = (1 << 63) if end is None else end  # an open run ends where the data does
-    # One buffered read per prefix and per value (the caller's stream buffers): fewer
-    # Python steps per record than slicing our own chunks.
+    stream.seek(start)
+    stop = (1 << 63) if end is None else end
+    buffer = b""
+    at = 0
+    block: list[Record] = []
+    problem: KcatProblem | None = None  # the one that ends the walk
     while offset < stop:
-        prefix = read(4)
-        if len(prefix) < 4:
-            if prefix:
-                yield KcatProblem(KcatFault.TRUNCATED_PREFIX, index, offset, None, len(prefix))
-            return
-        (length,) = unpack(prefix)
         remaining = total_size - offset - 4
+        if remaining < 0:
+            if remaining > -4:
+                problem = KcatProblem(KcatFault.TRUNCATED_PREFIX, index, offset, None,
+                                      remaining + 4)
+            break
+        if len(buffer) - at < 4:
+            buffer, at = buffer[at:] + read(max(_CHUNK, 4)), 0
+            if len(buffer) < 4:  # the capture shrank after its fstat
+                problem = KcatProblem(KcatFault.TRUNCATED_PREFIX, index, offset, None,
+                                      len(buffer))
+                break
+        (length,) = unpack_from(buffer, at)
         if 0 <= length <= max_value_bytes and length <= remaining:
-            yield index, offset, read(length)
+            value_end = at + 4 + length
+            if value_end > len(buffer):
+                buffer, at = buffer[at:] + read(max(_CHUNK, value_end - len(buffer))), 0
+                value_end = 4 + length
+                if value_end > len(buffer):  # the capture shrank after its fstat
+                    problem = KcatProblem(KcatFault.TRUNCATED_VALUE, index, offset, length,
+                                          len(buffer) - 4)
+                    break
+            block.append((index, offset, buffer[at + 4:value_end]))
+            at = value_end
         elif length == NULL_LENGTH:
-            yield index, offset, None
+            block.append((index, offset, None))
             length = 0
+            at += 4
         elif length < 0:
-            yield KcatProblem(KcatFault.NEGATIVE_LENGTH, index, offset, length, remaining)
-            return
+            problem = KcatProblem(KcatFault.NEGATIVE_LENGTH, index, offset, length, remaining)
+            break
         elif length > remaining:
-            yield KcatProblem(KcatFault.TRUNCATED_VALUE, index, offset, length, remaining)
-            return
+            problem = KcatProblem(KcatFault.TRUNCATED_VALUE, index, offset, length, remaining)
+            break
         else:
+            if block:
+                yield block
+                block = []
             yield KcatProblem(KcatFault.OVERSIZE, index, offset, length, remaining)
-            stream.seek(length, 1)
+            stream.seek(offset + 4 + length)
+            buffer, at = b"", 0
         offset += 4 + length
         index += 1
+        if len(block) >= BLOCK_RECORDS:
+            yield block
+            block = []
+    if block:
+        yield block
+    if problem is not None:
+        yield problem
 
 
 def find_boundary(read_at: Callable[[int, int], bytes], start: int, count: int,

@@ -202,21 +202,24 @@ def _kcat_message(problem: kcat.KcatProblem, cap: int) -> str:
 
 RecordValue = tuple[int, int, bytes | None]
 """A kcat or JSONL record as ``iter_values`` yields it: ``(index, byte offset, value)``."""
+ValueBlock = list[RecordValue]
+"""Consecutive records of a kcat capture or JSONL log, in order."""
+BLOCK_RECORDS = kcat.BLOCK_RECORDS
 
 
-def _kcat_values(path: Path, options: ReadOptions) -> Iterator[RecordValue | RecordProblem]:
+def _kcat_values(path: Path, options: ReadOptions) -> Iterator[ValueBlock | RecordProblem]:
     return _kcat_run(path, options)
 
 
 def _kcat_run(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
-              end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
+              end: int | None = None) -> Iterator[ValueBlock | RecordProblem]:
     cap = options.limit + 1
     fmt = InputFormat.KCAT.value
     with open(path, "rb", buffering=1 << 20) as handle:
         size = os.fstat(handle.fileno()).st_size
-        for item in kcat.read_records(handle, size, max_value_bytes=cap, start=start,
-                                      first_index=first_index, end=end):
-            if type(item) is tuple:
+        for item in kcat.read_blocks(handle, size, max_value_bytes=cap, start=start,
+                                     first_index=first_index, end=end):
+            if type(item) is list:
                 yield item
                 continue
             assert isinstance(item, kcat.KcatProblem)
@@ -232,7 +235,10 @@ def _kcat_run(path: Path, options: ReadOptions, start: int = 0, first_index: int
 def _read_kcat(path: Path, options: ReadOptions) -> Iterator[StreamRecord | RecordProblem]:
     fmt = InputFormat.KCAT.value
     for item in _kcat_values(path, options):
-        yield item if isinstance(item, RecordProblem) else StreamRecord(*item, fmt)
+        if isinstance(item, RecordProblem):
+            yield item
+        else:
+            yield from (StreamRecord(*record, fmt) for record in item)
 
 
 _LINE_PROBLEMS = {
@@ -313,9 +319,21 @@ def _read_jsonl(path: Path, options: ReadOptions) -> Iterator[StreamRecord | Rec
 
 
 def _jsonl_values(path: Path, options: ReadOptions, start: int = 0, first_index: int = 0,
-                  end: int | None = None) -> Iterator[RecordValue | RecordProblem]:
+                  end: int | None = None) -> Iterator[ValueBlock | RecordProblem]:
+    block: ValueBlock = []
     for item in _jsonl_entries(path, options, start, first_index, end):
-        yield item if isinstance(item, RecordProblem) else (item[0], item[1], item[2].data)
+        if isinstance(item, RecordProblem):
+            if block:
+                yield block
+                block = []
+            yield item
+            continue
+        block.append((item[0], item[1], item[2].data))
+        if len(block) >= BLOCK_RECORDS:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 RUN_FORMATS = (InputFormat.KCAT, InputFormat.JSONL)
@@ -334,7 +352,7 @@ def find_run_end(fmt: InputFormat, read_at: Callable[[int, int], bytes], start: 
 
 def iter_run(path: Path, fmt: InputFormat, options: ReadOptions, start: int = 0,
              first_index: int = 0, end: int | None = None,
-             ) -> Iterator[RecordValue | RecordProblem]:
+             ) -> Iterator[ValueBlock | RecordProblem]:
     """``iter_values`` of a kcat capture or JSONL log, or of the run of its records from the
     one at byte ``start`` (number ``first_index``) up to the boundary ``end`` found by
     ``find_run_end`` (None: to the end of the log)."""
@@ -421,9 +439,9 @@ _READERS = {
 }
 
 
-_Item = TypeVar("_Item", StreamRecord | RecordProblem, RecordValue | StreamRecord | RecordProblem)
+_Item = TypeVar("_Item", StreamRecord | RecordProblem, ValueBlock | StreamRecord | RecordProblem)
 _VALUE_READERS: dict[InputFormat, Callable[[Path, ReadOptions],
-                                           Iterator[RecordValue | StreamRecord | RecordProblem]]]
+                                           Iterator[ValueBlock | StreamRecord | RecordProblem]]]
 _VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values, InputFormat.JSONL: _jsonl_values}
 
 
@@ -448,10 +466,11 @@ def iter_records(
 
 def iter_values(
     path: Path, input_format: str | None = None, options: ReadOptions | None = None
-) -> Iterator[RecordValue | StreamRecord | RecordProblem]:
-    """``iter_records``, except that the records of a kcat capture or a JSONL log come as
-    bare ``RecordValue`` tuples: building a ``StreamRecord`` costs more than validating a
-    healthy small record's header.  Their format (``resolve_format``) says whether the
+) -> Iterator[ValueBlock | StreamRecord | RecordProblem]:
+    """``iter_records``, except that the records of a kcat capture or a JSONL log come in
+    blocks of bare ``RecordValue`` tuples (``ValueBlock``): building a ``StreamRecord``
+    costs more than validating a healthy small record's header, and a block is handed on
+    in one step.  Their format (``resolve_format``) says whether the
     values are framed (kcat) or bare protobuf (JSONL)."""
     return _iterate(path, input_format, options or ReadOptions(), _VALUE_READERS)
 

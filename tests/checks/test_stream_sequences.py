@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream import sequences
+from dashfix.checks.stream.scan import scan_message, scan_message_python, scan_record
 from dashfix.checks.stream.sequences import (
     NODE_PAYLOADS,
     SequenceTracker,
@@ -16,6 +17,8 @@ from dashfix.checks.stream.sequences import (
 )
 from dashfix.rules import stream as rules
 from dashfix.testing.streams import BASE_US, Messages
+
+SCANNERS = {"default": scan_message, "python": scan_message_python}
 
 
 def _track(messages: list[Any]) -> SequenceTracker:
@@ -99,7 +102,8 @@ Step = tuple[str, str, int, int]
 """(kind, thread, sequence step, timestamp choice) of one generated message."""
 
 steps = st.lists(st.tuples(
-    st.sampled_from(["event", "event", "event", "node", "batch", "error", "again", "reuse"]),
+    st.sampled_from(["event", "event", "event", "node", "batch", "run", "error", "again",
+                     "reuse"]),
     st.sampled_from(["a", "b", "c"]),
     st.sampled_from([1, 1, 1, 1, 1, 0, 2, 3, -1, -3, -20]),
     st.integers(0, 9)), min_size=8, max_size=40)
@@ -126,6 +130,9 @@ def _messages(plan: list[Step]) -> list[Any]:
         elif kind == "batch":
             built.append(msgs.batch(thread, (sequence, sequence + 1, sequence + 3)))
             last[thread] = sequence + 3
+        elif kind == "run":
+            built.append(msgs.batch(thread, (sequence, sequence + 1, sequence + 2)))
+            last[thread] = sequence + 2
         elif kind == "error":
             built.append(msgs.error(thread, sequence, text="" if stamp_choice < 5 else "x"))
         else:
@@ -230,8 +237,9 @@ def _observe_without_inline_path(tracker: SequenceTracker, message: Any, record:
         tracker._timestamp(header.timestamp_us, thread)
     for item in payload.events if which == "event_batch" else [payload]:
         inner = item.header
+        typed = which in ("event", "event_batch")
         tracker._message(thread, inner.sequence, inner.timestamp_us, inner.message_id,
-                         item if which in ("event", "event_batch") else None,
+                         item.event_type if typed else 0, item if typed else None,
                          which in NODE_PAYLOADS)
     if which == "error" and not payload.message:
         tracker._add(rules.ERROR_WITHOUT_TEXT,
@@ -251,3 +259,26 @@ def test_inline_common_case_changes_nothing(plan: list[Step]) -> None:
     inline.finish()
     general.finish()
     assert _state(inline) == _state(general)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, st.sampled_from([3, sequences.DEDUP_WINDOW]),
+       st.sampled_from(sorted(SCANNERS)))
+def test_the_hot_path_tracks_what_observe_tracks(plan: list[Step], remembered: int,
+                                                 scanner: str) -> None:
+    """What ``check_records`` hands the tracker (``scan_record``: items, or whole runs)
+    leaves it as ``observe`` of the decoded message does."""
+    hot = SequenceTracker("log", now_us=BASE_US)
+    slow = SequenceTracker("log", now_us=BASE_US)
+    with patch.object(sequences, "DEDUP_WINDOW", remembered):
+        for number, message in enumerate(_messages(plan)):
+            slow.observe(message, number, number * 100)
+            scanned = scan_record(b"\x00" + message.SerializeToString(), 1 << 20, False,
+                                  scan=SCANNERS[scanner])
+            if scanned is None:
+                hot.observe(message, number, number * 100)
+            else:
+                hot.observe_block([scanned], [(number, number * 100, None)])
+    hot.finish()
+    slow.finish()
+    assert _state(hot) == _state(slow)

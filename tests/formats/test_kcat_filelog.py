@@ -142,3 +142,46 @@ def test_line_boundary_is_the_start_of_the_line_count_lines_on(
                                            starts[start_line], count, len(data))
     target = start_line + count
     assert found == (starts[target] if target < len(starts) else None)
+
+
+def _reference(data: bytes, cap: int) -> list[Item]:
+    """The format read the plainest way, one record at a time."""
+    items: list[Item] = []
+    offset = index = 0
+    while offset < len(data):
+        left = len(data) - offset - 4
+        if left < 0:
+            items.append(kcat.KcatProblem(kcat.KcatFault.TRUNCATED_PREFIX, index, offset, None,
+                                          left + 4))
+            break
+        (length,) = struct.unpack_from(">i", data, offset)
+        if length == -1:
+            items.append((index, offset, None))
+            length = 0
+        elif length < 0:
+            items.append(kcat.KcatProblem(kcat.KcatFault.NEGATIVE_LENGTH, index, offset, length,
+                                          left))
+            break
+        elif length > left:
+            items.append(kcat.KcatProblem(kcat.KcatFault.TRUNCATED_VALUE, index, offset, length,
+                                          left))
+            break
+        elif length > cap:
+            items.append(kcat.KcatProblem(kcat.KcatFault.OVERSIZE, index, offset, length, left))
+        else:
+            items.append((index, offset, data[offset + 4:offset + 4 + length]))
+        offset += 4 + length
+        index += 1
+    return items
+
+
+@given(values, damaged_tail, st.integers(1, 64), st.integers(1, 4), st.integers(0, 300))
+def test_blocks_read_like_the_plain_reader_whatever_the_chunk(
+        records: list[bytes | None], tail: bytes, chunk: int, block: int, cap: int) -> None:
+    data = b"".join(kcat.encode_record(v) for v in records) + tail
+    with patch.object(kcat, "_CHUNK", chunk), patch.object(kcat, "BLOCK_RECORDS", block):
+        blocks = list(kcat.read_blocks(io.BytesIO(data), len(data), max_value_bytes=cap))
+    assert all(len(item) <= block for item in blocks if isinstance(item, list))
+    flat = [record for item in blocks
+            for record in (item if isinstance(item, list) else [item])]
+    assert flat == _reference(data, cap)

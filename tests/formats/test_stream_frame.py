@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashfix.checks.stream.frame import healthy_payload, validate_frame
-from dashfix.checks.stream.sequences import SequenceTracker
+from dashfix.checks.stream.frame import validate_frame
+from dashfix.checks.stream.native import PURE_PYTHON_VARIABLE
+from dashfix.checks.stream.scan import NATIVE, scan_message, scan_message_python, scan_record
+from dashfix.checks.stream.sequences import ERROR_EVENT_TYPES, Run, Scanned, SequenceTracker
 from dashfix.formats.frame import (
     FrameKind,
     WireFault,
@@ -170,29 +175,92 @@ def test_validate_frame_never_raises(value: bytes) -> None:
         assert finding.offset is not None and finding.offset >= 7
 
 
+def _feed(tracker: SequenceTracker, scanned: Scanned | Run, record: int) -> None:
+    tracker.observe_block([scanned], [(record, record * 100, None)])
+
+
+def _tracked(feed: Callable[[SequenceTracker], None]) -> tuple[object, object]:
+    tracker = SequenceTracker("x", now_us=2_000_000_000_000_000)
+    feed(tracker)
+    findings = [(f.code, f.message) for f in tracker.finish()]
+    return [summary.to_dict() for summary in tracker.summaries()], findings
+
+
 def _assert_fast_path_agrees(value: bytes, *, limit: int, unframed: bool) -> None:
-    """The hot path (``healthy_payload``, then the tracker's ``observe_checked``) accepts a
-    record exactly when ``validate_frame`` finds nothing in it, and hands over the same
-    payload."""
-    healthy = healthy_payload(value, limit, unframed)
+    """The hot path (``scan_record``) accepts a record only when ``validate_frame`` finds
+    nothing in it, and hands the tracker what it reads from the decoded message; the C
+    scanner answers as the Python one does, or None."""
     verdict = validate_frame(value, limit=limit, path="x", record=0, offset=0,
                              unframed=unframed)
-    if healthy is None or not SequenceTracker("x").observe_checked(*healthy, 0, 0):
-        assert verdict.findings or verdict.message is None
+    python = scan_record(value, limit, unframed, scan=scan_message_python)
+    scanned = scan_record(value, limit, unframed)
+    assert scanned is None or scanned == python
+    if python is None:
+        assert verdict.findings or verdict.message is None or _slow_path_only(verdict.message)
         return
     assert verdict.findings == [] and verdict.message is not None
-    which, payload, header, compressed = healthy
-    assert verdict.message.WhichOneof("message") == which
-    assert getattr(verdict.message, which) == payload and payload.header == header
-    assert compressed == (value[:1] == b"\x01")
+    assert _tracked(lambda tracker: _feed(tracker, python, 0)) == _tracked(
+        lambda tracker: tracker.observe(verdict.message, 0, 0))
+
+
+def _slow_path_only(message: object) -> bool:
+    """Error payloads and error events are healthy records the scan leaves to the slow
+    path, which checks their text."""
+    which = message.WhichOneof("message")  # type: ignore[attr-defined]
+    payload = getattr(message, which)
+    events = payload.events if which == "event_batch" else [payload] if which == "event" else []
+    return which == "error" or any(event.event_type in ERROR_EVENT_TYPES for event in events)
 
 
 def test_fast_path_accepts_healthy_values() -> None:
-    for value in healthy_values():
-        assert healthy_payload(value, MIB, False) is not None
-        assert healthy_payload(unframe(value), MIB, True) is not None
-        _assert_fast_path_agrees(value, limit=MIB, unframed=False)
-        _assert_fast_path_agrees(unframe(value), limit=MIB, unframed=True)
+    values = healthy_values()
+    for unframed in (False, True):
+        stored = [unframe(value) if unframed else value for value in values]
+        for value in stored:
+            _assert_fast_path_agrees(value, limit=MIB, unframed=unframed)
+        scans = [scan_record(value, MIB, unframed) for value in stored]
+        assert None not in scans
+        # The whole log through the hot path, runs included, as through the slow one.
+        messages = [validate_frame(value, limit=MIB, path="x", record=0, offset=0,
+                                   unframed=unframed).message for value in stored]
+
+        def hot(tracker: SequenceTracker, scans: list[Any] = scans) -> None:
+            for record, scanned in enumerate(scans):
+                _feed(tracker, scanned, record)
+
+        def slow(tracker: SequenceTracker, messages: list[Any] = messages) -> None:
+            for record, message in enumerate(messages):
+                tracker.observe(message, record, record * 100)
+
+        assert _tracked(hot) == _tracked(slow)
+
+
+def test_batches_come_back_as_runs() -> None:
+    msgs = Messages()
+    consecutive = scan_record(encode_frame(msgs.batch("t", (4, 5, 6))), MIB, False)
+    assert consecutive is not None and len(consecutive) == 9
+    assert consecutive[3:5] == (4, 6)
+    for sequences in ((4, 6, 7), (4,)):
+        items = scan_record(encode_frame(msgs.batch("t", sequences)), MIB, False)
+        assert items is not None and len(items) == 4
+        assert [item[0] for item in items[3]] == list(sequences)
+
+
+@pytest.mark.skipif(os.environ.get(PURE_PYTHON_VARIABLE) == "1",
+                    reason="the Python twins are under test")
+def test_c_scanner_is_built() -> None:
+    """``make test`` runs where a C compiler is, so the C helpers must have been built: an
+    install that silently fell back to Python would leave them untested."""
+    assert NATIVE
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=2000), mutated_frames().map(lambda value: value[1:])),
+       st.integers(0, 3), st.booleans())
+def test_scan_never_crashes_and_agrees(data: bytes, start: int, compressed: bool) -> None:
+    start = min(start, len(data))
+    native = scan_message(data, start, compressed)
+    assert native is None or native == scan_message_python(data, start, compressed)
 
 
 @settings(max_examples=300, deadline=None)

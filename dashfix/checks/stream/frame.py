@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
-from dashfix.checks.stream.sequences import COMPRESSION_ZSTD, MESSAGE_ID_BYTES
+from dashfix.checks.stream.scan import SIZE_RULES_FROM
+from dashfix.checks.stream.sequences import (
+    COMPRESSION_ZSTD,
+    MESSAGE_ID_BYTES,
+    ONEOF_NUMBERS,
+)
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.findings import Finding, Rule, Severity
 from dashfix.formats.frame import (
     COMPRESSION_THRESHOLD,
-    FLAG_UNCOMPRESSED,
-    FLAG_ZSTD,
-    LEGACY_PROTOBUF_FIRST_BYTES,
     FrameKind,
     WireFault,
     WireProblem,
@@ -31,18 +31,11 @@ from dashfix.formats.frame import (
     single_field_message,
     top_level_fields,
 )
-from dashfix.formats.proto.dashstream_pb2 import DashStreamMessage
 from dashfix.rules import stream as rules
 
 MESSAGE_TYPE_EVENT_BATCH = 8
 SCHEMA_VERSIONS = (0, 1)
-ONEOF_NUMBERS = {
-    "event": 1, "state_diff": 2, "token_chunk": 3, "tool_execution": 4, "checkpoint": 5,
-    "metrics": 6, "error": 7, "event_batch": 8, "execution_trace": 9,
-}
 PROFILES = {"consumer": CONSUMER_LIMIT, "server": SERVER_LIMIT}
-SIZE_RULES_FROM = CONSUMER_LIMIT // 2 - 2
-"""Any inner event costs at least 2 bytes, so at or below this no size rule can fire."""
 
 _ZSTD_RULES = {
     ZstdFault.BAD_MAGIC: rules.ZSTD_BAD_MAGIC,
@@ -181,68 +174,6 @@ def validate_frame(
         _check_sizes(verdict, report)
     _check_message(parsed, body, kind, report)
     return verdict
-
-
-def healthy_payload(value: bytes | None, limit: int,
-                    unframed: bool) -> tuple[str, Any, Any, bool] | None:
-    """``(oneof name, payload, header, compressed)`` of a record whose frame, sizes,
-    payload and header type ``validate_frame`` finds nothing wrong with, nor, for an
-    EventBatch, with its own header; None means "something may be wrong: run
-    ``validate_frame``".  The headers of the messages the tracker takes (the payload's,
-    or each inner event's) are checked as it reads them:
-    ``SequenceTracker.observe_checked`` says whether the record is healthy after all.
-
-    The hot path of log validation: every check of ``validate_frame`` is here (or in
-    ``observe_checked``) as a yes/no test (cheapest first), with no verdict or finding
-    built.  Together they must never accept a record that ``validate_frame`` would
-    report (tests compare them).
-    """
-    if not value:
-        return None
-    size = len(value)
-    if size > (limit if unframed else limit + 1) or size > SIZE_RULES_FROM:
-        return None
-    first = value[0]
-    compressed = first == FLAG_ZSTD
-    if first == FLAG_UNCOMPRESSED:
-        body = value[1:]
-    elif compressed:
-        data = value[1:]
-        out = guarded_decompress(data, limit)
-        if type(out) is not bytes:
-            return None
-        decompressed = len(out)
-        if (size - 1 >= decompressed or decompressed <= COMPRESSION_THRESHOLD
-                or decompressed > SIZE_RULES_FROM):
-            return None
-        body = out
-    elif unframed and first in LEGACY_PROTOBUF_FIRST_BYTES:
-        body = value
-    else:
-        return None
-    try:
-        message = DashStreamMessage.FromString(body)
-    except (DecodeError, RecursionError, ValueError):
-        return None
-    which = message.WhichOneof("message")
-    if which is None:
-        return None
-    # single_field_message's usual case (one-byte tag, length in one or two bytes) inline.
-    end = len(body)
-    lead = body[1]
-    if not (body[0] < 0x80 and body[0] & 7 == 2 and (
-            2 + lead == end if lead < 0x80 else
-            end > 2 and body[2] < 0x80 and 3 + (lead & 0x7F | body[2] << 7) == end)
-            ) and not single_field_message(body):
-        return None
-    payload = getattr(message, which)
-    # A missing header reads as an empty one, whose empty thread_id makes it suspect.
-    header = payload.header
-    number = ONEOF_NUMBERS[which]
-    if header.type != number or (number == MESSAGE_TYPE_EVENT_BATCH and (
-            header.sequence != 0 or _header_suspect(header, compressed))):
-        return None
-    return which, payload, header, compressed
 
 
 def _body(value: bytes, kind: FrameKind, limit: int, report: _Reporter) -> bytes | None:

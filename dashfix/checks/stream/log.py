@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
-from dashfix.checks.stream.frame import PROFILES, fits, healthy_payload, validate_frame
+from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
+from dashfix.checks.stream.scan import scan_block, scan_record
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker, ThreadSummary
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding, Rule
@@ -19,6 +22,7 @@ from dashfix.inputs.streams import (
     RecordProblem,
     RecordValue,
     StreamRecord,
+    ValueBlock,
     claims_frames_dir,
     iter_values,
     resolve_format,
@@ -124,7 +128,7 @@ def _finish(result: LogResult, tracker: SequenceTracker) -> None:
 
 
 def check_records(
-    items: Iterable[RecordValue | StreamRecord | RecordProblem],
+    items: Iterable[ValueBlock | StreamRecord | RecordProblem],
     tracker: SequenceTracker,
     result: LogResult,
     rel: str,
@@ -137,49 +141,99 @@ def check_records(
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
     that many records (None: ``items`` are one window)."""
-    findings = result.findings
+    records = _RecordChecker(tracker, result, rel, limit, input_format, window)
     count = 0
-    source_format: str | None = None
-    unframed = input_format in UNFRAMED_FORMATS
-    observe_checked = tracker.observe_checked
-    where = rel
-    span = window or _NO_WINDOW
-    next_window = span
+    reported = 0
     for item in items:
-        count += 1
-        if progress is not None and count % PROGRESS_EVERY == 0:
-            progress.advance(PROGRESS_EVERY)
-        if type(item) is tuple:
-            index, offset, value = item
-            if source_format is None:
-                source_format = result.input_format = input_format
+        if type(item) is list:
+            records.block(item)
+            count += len(item)
         elif isinstance(item, StreamRecord):
-            index, offset, value = item.index, item.offset, item.value
-            if item.source_format is not source_format:
-                source_format = result.input_format = item.source_format
-                unframed = item.unframed
-            where = rel if item.member is None else _record_path(rel, item.member)
+            records.stream_record(item)
+            count += 1
         else:
             assert isinstance(item, RecordProblem)
-            findings.append(problem_finding(item, rel))
-            if item.kind is ProblemKind.UNREADABLE:
-                count -= 1
-            continue
-        if index >= next_window:
-            tracker.new_window()
-            next_window = (index // span + 1) * span
-        healthy = healthy_payload(value, limit, unframed)
-        if healthy is not None and observe_checked(*healthy, index, offset, where):
-            continue
-        verdict = validate_frame(value, limit=limit, path=where, record=index, offset=offset,
-                                 unframed=unframed)
-        if verdict.findings:
-            findings.extend(verdict.findings)
-        if verdict.message is not None and healthy is None:  # else observe_checked did
-            tracker.observe(verdict.message, index, offset, where)
+            result.findings.append(problem_finding(item, rel))
+            if item.kind is not ProblemKind.UNREADABLE:
+                count += 1
+        if progress is not None and count - reported >= PROGRESS_EVERY:
+            progress.advance(count - reported)
+            reported = count
     if progress is not None:
-        progress.advance(count % PROGRESS_EVERY)
+        progress.advance(count - reported)
     return count
+
+
+class _RecordChecker:
+    """``check_records``' state: where the next dedup window starts, and how the values
+    of the records read so far are stored."""
+
+    def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
+                 input_format: str | None, window: int | None) -> None:
+        self.tracker = tracker
+        self.result = result
+        self.rel = rel
+        self.limit = limit
+        self.input_format = input_format
+        self.unframed = input_format in UNFRAMED_FORMATS
+        self.span = window or _NO_WINDOW
+        self.next_window = self.span
+
+    def block(self, block: ValueBlock) -> None:
+        """Records of a kcat capture or JSONL log (``input_format``), in order."""
+        if self.result.input_format is None:
+            self.result.input_format = self.input_format
+        while block[-1][0] >= self.next_window:
+            cut = bisect_left(block, self.next_window, key=itemgetter(0))
+            if cut:
+                self._check_values(block[:cut], self.rel)
+            self._start_window(block[cut][0])
+            block = block[cut:]
+        self._check_values(block, self.rel)
+
+    def stream_record(self, record: StreamRecord) -> None:
+        if record.source_format != self.result.input_format:
+            self.result.input_format = record.source_format
+            self.unframed = record.unframed
+        if record.index >= self.next_window:
+            self._start_window(record.index)
+        where = self.rel if record.member is None else _record_path(self.rel, record.member)
+        self._check_value((record.index, record.offset, record.value), where)
+
+    def _start_window(self, index: int) -> None:
+        self.tracker.new_window()
+        self.next_window = (index // self.span + 1) * self.span
+
+    def _check_values(self, block: ValueBlock, where: str) -> None:
+        scans = scan_block(block, self.limit, self.unframed)
+        start = 0
+        end = len(scans)
+        while start < end:
+            try:
+                stop = scans.index(None, start)
+            except ValueError:
+                stop = end
+            if start == 0 and stop == end:
+                self.tracker.observe_block(scans, block, where)  # type: ignore[arg-type]
+                return
+            if start < stop:
+                self.tracker.observe_block(scans[start:stop], block[start:stop],  # type: ignore[arg-type]
+                                           where)
+            if stop < end:
+                self._check_value(block[stop], where)
+            start = stop + 1
+
+    def _check_value(self, record: RecordValue, where: str) -> None:
+        index, offset, value = record
+        scanned = scan_record(value, self.limit, self.unframed)
+        if scanned is not None:
+            self.tracker.observe_block([scanned], [record], where)
+            return
+        verdict = validate_frame(value, limit=self.limit, path=where, record=index,
+                                 offset=offset, unframed=self.unframed)
+        self.result.findings.extend(verdict.findings)
+        if verdict.message is not None:
+            self.tracker.observe(verdict.message, index, offset, where)
 
 
 def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:

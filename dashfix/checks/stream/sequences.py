@@ -15,11 +15,14 @@ goes to a slow path that builds findings.
 
 from __future__ import annotations
 
+import struct
 import time
 from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+from dashfix.checks.stream.native import key_hashes, shares_any
 from dashfix.findings import Finding, Rule
 from dashfix.rules import stream as rules
 
@@ -27,7 +30,15 @@ ERROR_EVENT_TYPES = frozenset((3, 12, 32, 42))
 """GRAPH_ERROR, NODE_ERROR, LLM_ERROR, TOOL_ERROR."""
 NODE_EVENT_TYPES = frozenset((80, 81, 82, 83))
 """NODE_PROGRESS, NODE_THINKING, NODE_SUBSTEP, NODE_WARNING: emitted through NodeContext."""
+ONEOF_NUMBERS = {
+    "event": 1, "state_diff": 2, "token_chunk": 3, "tool_execution": 4, "checkpoint": 5,
+    "metrics": 6, "error": 7, "event_batch": 8, "execution_trace": 9,
+}
+"""DashStreamMessage's oneof members by field number (spec section 1.6)."""
 NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
+NODE_PAYLOAD_NUMBERS = frozenset(ONEOF_NUMBERS[name] for name in NODE_PAYLOADS)
+_EVENT = ONEOF_NUMBERS["event"]
+_EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
 _UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
 DEDUP_WINDOW = 200_000
@@ -46,6 +57,27 @@ MAX_OPEN_GAPS = 1000
 
 COMPRESSION_ZSTD = 1
 MESSAGE_ID_BYTES = 16
+
+Item: TypeAlias = tuple[int, int, bytes, int, Any]
+"""One message the tracker takes: ``(sequence, timestamp_us, message_id, event_type,
+event)``; event_type is 0 for a payload that is not an Event, and ``event`` is the decoded
+Event where its error text must be checked (error event types), else may be None."""
+Scanned: TypeAlias = tuple[int, str, int, tuple[Item, ...]]
+"""``observe_items``' arguments: oneof number, thread_id, the payload header's
+timestamp_us, and the items."""
+Run: TypeAlias = tuple[int, str, int, int, int, int, int, tuple[bytes, ...], tuple[bytes, ...]]
+"""Items that continue one another (``scan.as_run``), told by what the tracker's fast path
+needs: oneof number, thread_id, the payload header's timestamp_us, the first and last
+sequence, the first and last timestamp_us, and each item's message_id and fingerprint."""
+dedup_fingerprint = struct.Struct("<Qq").pack
+"""What dedup keeps of a message besides its id, ``dedup_fingerprint(sequence, timestamp_us)``:
+a retry re-sends the same encoded bytes, so the same id, sequence and timestamp."""
+_unfingerprint = struct.Struct("<Qq").unpack
+
+
+def _item(header: Any, event: Any) -> Item:
+    return (header.sequence, header.timestamp_us, header.message_id,
+            0 if event is None else event.event_type, event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +128,10 @@ class ThreadSummary:
     last_ordered_us: int = 0
     """Timestamp of the last in-order sequenced message (for the backwards check)."""
     open_gaps: list[_Gap] = field(default_factory=list)
-    seen: dict[bytes, int] = field(default_factory=dict)
-    """message_id -> (sequence << 64) + timestamp of the messages kept for dedup: those
-    of the current window."""
-    previous: dict[bytes, int] = field(default_factory=dict)
+    seen: dict[bytes, bytes] = field(default_factory=dict)
+    """message_id -> ``dedup_fingerprint`` of the messages kept for dedup: those of the current
+    window."""
+    previous: dict[bytes, bytes] = field(default_factory=dict)
     """``seen`` of the previous window."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,95 +195,110 @@ class SequenceTracker:
 
     def observe(self, message: Any, record: int, offset: int, path: str | None = None) -> None:
         """One decoded DashStreamMessage, located at ``record`` / byte ``offset`` (of the
-        member file ``path`` when the log is a folder of frames)."""
+        member file ``path`` when the log is a folder of frames), whatever is wrong with
+        it (``observe_block`` takes the healthy ones, as ``scan`` reads them)."""
         which = message.WhichOneof("message")
-        if which is not None:
-            payload = getattr(message, which)
-            self.observe_checked(which, payload, payload.header, False, record, offset, path)
-
-    def observe_checked(self, which: str, payload: Any, header: Any, compressed: bool,
-                        record: int, offset: int, path: str | None = None) -> bool:
-        """``observe`` for a caller that already holds the message's oneof ``which``, its
-        ``payload`` and the payload's ``header``.
-
-        Also says whether the header of each message it tracks (the payload's own, or
-        each inner event's of an EventBatch) is one ``validate_frame`` finds nothing wrong
-        with: schema_version 0 or 1, compression 1 exactly when the frame is
-        ``compressed``, a 16-byte message_id, a thread_id, and for inner events a sequence
-        above 0.  Those headers are read once, here, for both purposes.
-        """
-        thread_id = header.thread_id
-        if not thread_id:
-            return False
-        self._record = record
-        self._offset = offset
-        self._path = path or self.path
-        thread = self.threads.get(thread_id)
-        if thread is None:
-            thread = self.threads[thread_id] = ThreadSummary(thread_id)
-        future = self.future_us
-        batch = which == "event_batch"
-        if batch:
-            thread.messages += 1
-            stamp = header.timestamp_us
-            if 0 < stamp <= future and thread.first_timestamp_us is not None:
-                thread.last_timestamp_us = stamp
-            else:
-                self._timestamp(stamp, thread)
-            items = payload.events
-            node = False
-            typed = True
+        if which is None:
+            return
+        payload = getattr(message, which)
+        header = payload.header
+        if not header.thread_id:
+            return  # nothing to key it by: validate_frame reported it
+        number = ONEOF_NUMBERS[which]
+        if number == _EVENT_BATCH:
+            items = tuple(_item(event.header, event) for event in payload.events)
         else:
-            items = (payload,)
-            node = which in NODE_PAYLOADS
-            typed = which == "event"
-        seen = thread.seen
-        previous = thread.previous
-        healthy = True
-        for item in items:
-            inner = item.header
-            sequence = inner.sequence
-            stamp = inner.timestamp_us
-            message_id = inner.message_id
-            if healthy and (inner.schema_version > 1
-                            or (inner.compression == COMPRESSION_ZSTD) is not compressed
-                            or len(message_id) != MESSAGE_ID_BYTES
-                            # a payload's own thread_id was tested above
-                            or (batch and (not sequence or not inner.thread_id))):
-                healthy = False
-            # The common case inline, every test a read: a new message, the next of its
-            # thread, on time, no error or node event.  Anything else (or an id already
-            # seen, which setdefault leaves as it was) goes to _message from the start.
-            if (sequence and sequence == thread.expected and 0 < stamp <= future
-                    and thread.last_ordered_us <= stamp and not node
-                    and thread.first_timestamp_us is not None
-                    and (not typed or item.event_type not in _UNUSUAL_EVENT_TYPES)
-                    and message_id not in previous):
-                fingerprint = (sequence << 64) + stamp
-                if seen.setdefault(message_id, fingerprint) is fingerprint:
-                    thread.messages += 1
-                    thread.sequenced += 1
-                    thread.last_timestamp_us = stamp
-                    thread.expected = sequence + 1
-                    thread.last_sequence = sequence
-                    thread.last_ordered_us = stamp
-                    self._remembered += 1
-                    if self._remembered > DEDUP_WINDOW:
-                        self._forget()
-                    continue
-            self._message(thread, sequence, stamp, message_id, item if typed else None, node)
+            items = (_item(header, payload if number == _EVENT else None),)
+        self.observe_block([(number, header.thread_id, header.timestamp_us, items)],
+                           [(record, offset, None)], path)
         if which == "error" and not payload.message:
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
-                      thread_id, f"error:{header.message_id.hex()}")
-        return healthy
+                      header.thread_id, f"error:{header.message_id.hex()}")
+
+    def observe_block(self, scans: Sequence[Scanned | Run],
+                      records: Sequence[tuple[int, int, Any]], path: str | None = None) -> None:
+        """Messages in log order, as ``scan.scan_message`` reads them, each with a thread_id;
+        ``records[i]`` starts with the record number and byte offset of ``scans[i]``.
+
+        The common cases inline, every test a read: a run (``Run``) that continues its
+        thread as a healthy thread goes on is taken whole; any other item that is new, the
+        next of its thread, on time and no error or node event, one at a time.  Anything
+        else (or an id already seen, which setdefault leaves as it was) goes to _message.
+        """
+        threads = self.threads
+        future = self.future_us
+        # mypy narrows a union of tuples by len() only on simple names, not here: the
+        # ignores below are for that.
+        for scanned, (record, offset, _) in zip(scans, records, strict=True):
+            if len(scanned) == 9:
+                (number, thread_id, timestamp_us, first, last, first_us, last_us, ids,
+                 fingerprints) = scanned  # type: ignore[misc]
+                thread = threads.get(thread_id)
+                count = len(ids)
+                if (thread is not None and first == thread.expected and last_us <= future
+                        and thread.last_ordered_us <= first_us
+                        and thread.first_timestamp_us is not None
+                        and timestamp_us <= future  # a batch header's (a payload's: first_us)
+                        and self._remembered + count <= DEDUP_WINDOW
+                        and thread.previous.keys().isdisjoint(ids)
+                        and thread.seen.keys().isdisjoint(ids)):
+                    thread.seen.update(zip(ids, fingerprints, strict=True))
+                    thread.messages += count + (number == _EVENT_BATCH)
+                    thread.sequenced += count
+                    thread.last_timestamp_us = last_us
+                    thread.expected = last + 1
+                    thread.last_sequence = last
+                    thread.last_ordered_us = last_us
+                    self._remembered += count
+                    continue
+                items: Iterable[Item] = [
+                    (*_unfingerprint(packed), message_id, 0, None)
+                    for message_id, packed in zip(ids, fingerprints, strict=True)]
+            else:
+                number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
+                thread = threads.get(thread_id)
+            self._record = record
+            self._offset = offset
+            self._path = path or self.path
+            if thread is None:
+                thread = threads[thread_id] = ThreadSummary(thread_id)
+            if number == _EVENT_BATCH:
+                thread.messages += 1
+                if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
+                    thread.last_timestamp_us = timestamp_us
+                else:
+                    self._timestamp(timestamp_us, thread)
+                node = False
+            else:
+                node = number in NODE_PAYLOAD_NUMBERS
+            seen = thread.seen
+            previous = thread.previous
+            for sequence, stamp, message_id, event_type, event in items:
+                if (sequence and sequence == thread.expected and 0 < stamp <= future
+                        and thread.last_ordered_us <= stamp and not node
+                        and thread.first_timestamp_us is not None
+                        and event_type not in _UNUSUAL_EVENT_TYPES
+                        and message_id not in previous):
+                    fingerprint = dedup_fingerprint(sequence, stamp)
+                    if seen.setdefault(message_id, fingerprint) is fingerprint:
+                        thread.messages += 1
+                        thread.sequenced += 1
+                        thread.last_timestamp_us = stamp
+                        thread.expected = sequence + 1
+                        thread.last_sequence = sequence
+                        thread.last_ordered_us = stamp
+                        self._remembered += 1
+                        if self._remembered > DEDUP_WINDOW:
+                            self._forget()
+                        continue
+                self._message(thread, sequence, stamp, message_id, event_type, event, node)
 
     def _message(self, thread: ThreadSummary, sequence: int, stamp: int, message_id: bytes,
-                 event: Any, node: bool) -> None:
+                 event_type: int, event: Any, node: bool) -> None:
         if sequence:
-            # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.  A
-            # retry re-sends the same encoded bytes: same id, sequence and timestamp.
-            fingerprint = (sequence << 64) + stamp
+            # Spec order: sequence 0 (batch headers, traces) is skipped before dedup.
+            fingerprint = dedup_fingerprint(sequence, stamp)
             current = thread.seen.setdefault(message_id, fingerprint)
             if current is fingerprint:
                 # New to this window: remembered whatever the previous window held, so
@@ -271,11 +318,9 @@ class SequenceTracker:
             self._timestamp(stamp, thread)
         else:
             thread.last_timestamp_us = stamp
-        if event is not None:
-            event_type = event.event_type
-            if event_type in ERROR_EVENT_TYPES:
-                self._check_error_event(event, thread.thread_id, message_id)
-            node = node or event_type in NODE_EVENT_TYPES
+        if event_type in ERROR_EVENT_TYPES:
+            self._check_error_event(event, thread.thread_id, message_id)
+        node = node or event_type in NODE_EVENT_TYPES
         if not sequence:
             return
         if node:
@@ -301,9 +346,7 @@ class SequenceTracker:
         self._remembered = 0
 
     def _hash_ids(self) -> None:
-        hashes = self._id_hashes
-        for thread in self.threads.values():
-            hashes.extend(map(hash, thread.seen))
+        self._id_hashes.extend(key_hashes([thread.seen for thread in self.threads.values()]))
 
     def _drop_ids(self) -> None:
         # In place: observe_checked holds the dicts of the thread it is on.
@@ -334,8 +377,7 @@ class SequenceTracker:
         last) may be one of this tracker's last window (the same ``hash``), that is, one
         the previous window's message_ids may have to deduplicate.  (A forked worker's
         ``hash`` of bytes agrees with this process's: it shares the hash seed.)"""
-        return bool(self._id_hashes) and not set(self._id_hashes).isdisjoint(
-            chunk._id_hashes)
+        return shares_any(self._id_hashes, chunk._id_hashes)
 
     def adopt_ids(self, checked: SequenceTracker) -> None:
         """Remember the message_ids of ``checked``, a tracker that observed the window
@@ -397,8 +439,8 @@ class SequenceTracker:
         self.findings.extend(chunk.findings[done:])
         return True
 
-    def _duplicate(self, thread: ThreadSummary, raw_id: bytes, previous: int,
-                   fingerprint: int) -> bool:
+    def _duplicate(self, thread: ThreadSummary, raw_id: bytes, previous: bytes,
+                   fingerprint: bytes) -> bool:
         """True for an exact duplicate (skip it); a reused id is reported and kept (its
         newest message is the one remembered)."""
         message_id = raw_id.hex()

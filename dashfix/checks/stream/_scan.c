@@ -1,0 +1,897 @@
+/*
+ * The hot path of stream log validation, in C: read one DashStreamMessage straight from its
+ * wire bytes, and hand back what the sequence tracker needs only when the record is one the
+ * checks would find nothing in.  Anything unusual returns None, and the caller then runs the
+ * full Python path (the protobuf runtime and validate_frame), which says what is wrong.
+ *
+ * Why C: the protobuf runtime builds a Python object for every sub-message it hands out,
+ * and a record's checks read about twenty header fields (ten inner events in a batch).
+ * Reading them from the bytes here is several times cheaper than parsing plus attribute
+ * access.  dashfix.checks.stream.scan holds the same rules in Python, for installs without
+ * a compiler, and the tests hold the two to the same answers.
+ *
+ * Accepting a record here must imply that the protobuf runtime parses it to the values
+ * returned; the reverse is not needed.  So the walk is stricter than protobuf where that is
+ * cheaper to get right: a known field with an unexpected wire type, a non-canonical varint,
+ * a group, or nesting deeper than SCAN_MAX_DEPTH all return None.  Unknown fields are
+ * skipped (protobuf keeps them), strings are checked as strict UTF-8 (proto3 requires it),
+ * and every length is checked against the bytes left before it is used.
+ *
+ * The schema (field numbers and kinds of every message reachable from DashStreamMessage)
+ * comes from the generated descriptors, through configure(); only the field numbers of the
+ * envelope (spec section 1.6) are fixed here.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Field kinds, as scan.py numbers them. */
+enum { KIND_UNKNOWN = 0, KIND_VARINT, KIND_FIXED64, KIND_FIXED32, KIND_STRING, KIND_BYTES,
+       KIND_MESSAGE };
+
+/* Wire-format facts of the envelope (spec section 1.6). */
+#define WIRE_VARINT 0
+#define WIRE_FIXED64 1
+#define WIRE_LEN 2
+#define WIRE_FIXED32 5
+#define TAG(number, wire) (((uint64_t)(number) << 3) | (wire))
+#define PAYLOAD_HEADER_TAG TAG(1, WIRE_LEN)      /* every payload's field 1 is its Header */
+#define EVENT_TYPE_TAG TAG(2, WIRE_VARINT)       /* Event.event_type */
+#define BATCH_EVENTS_TAG TAG(2, WIRE_LEN)        /* EventBatch.events */
+#define ONEOF_EVENT 1
+#define ONEOF_ERROR 7
+#define ONEOF_EVENT_BATCH 8
+#define ONEOF_LAST 9 /* legacy bare protobuf starts with the tag of oneof 1..9 */
+#define MESSAGE_ID_BYTES 16
+#define COMPRESSION_ZSTD 1
+#define MAX_SCHEMA_VERSION 1
+#define MAX_VARINT_BYTES 10
+#define SCAN_MAX_DEPTH 64 /* below the protobuf runtime's 100 */
+#define MAX_FIELD_NUMBER 64
+#define MAX_EVENT_TYPES 32
+#define MIN_RUN_ITEMS 2 /* one item is cheaper to observe as it is */
+#define MAX_RUN_ITEMS 64 /* ids are compared pairwise */
+
+typedef struct {
+    unsigned char kind;
+    unsigned char repeated;
+    int sub; /* schema index of a message field */
+} FieldSpec;
+
+typedef struct {
+    int max_number;
+    FieldSpec fields[MAX_FIELD_NUMBER + 1];
+} Schema;
+
+static Schema *schemas = NULL;
+static int root_schema = -1;
+static int header_schema = -1;
+static int event_schema = -1;
+typedef struct {
+    long types[MAX_EVENT_TYPES];
+    Py_ssize_t count;
+} EventTypes;
+
+static EventTypes bail_types;    /* None: their text is checked on the slow path */
+static EventTypes unusual_types; /* never part of a run */
+static uint64_t run_payloads = 0; /* bit n set: oneof n may come back as a run */
+
+typedef struct {
+    int present;
+    uint64_t sequence;
+    int64_t timestamp_us;
+    const uint8_t *message_id;
+    Py_ssize_t message_id_len;
+    const uint8_t *thread_id;
+    Py_ssize_t thread_id_len;
+    int32_t type;
+    int32_t compression;
+    uint32_t schema_version;
+} Header;
+
+typedef struct {
+    Header header;
+    int32_t event_type;
+} Item;
+
+typedef struct {
+    Item *items;
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+    Item inline_items[16];
+} Items;
+
+/* A canonical varint of at most 64 bits: no trailing zero byte, no bits past 64. */
+static inline int read_varint(const uint8_t **cursor, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *cursor;
+    uint64_t value = 0;
+    for (int i = 0; i < MAX_VARINT_BYTES; i++) {
+        if (p >= end)
+            return 0;
+        uint8_t byte = *p++;
+        value |= (uint64_t)(byte & 0x7F) << (7 * i);
+        if (byte < 0x80) {
+            if ((i > 0 && byte == 0) || (i == MAX_VARINT_BYTES - 1 && byte > 1))
+                return 0;
+            *cursor = p;
+            *out = value;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The length of a length-delimited field, within the bytes left. */
+static inline int read_length(const uint8_t **cursor, const uint8_t *end, uint64_t *length)
+{
+    return read_varint(cursor, end, length) && *length <= (uint64_t)(end - *cursor);
+}
+
+static int valid_utf8(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if (!(word & 0x8080808080808080ULL)) {
+                i += 8;
+                continue;
+            }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F))
+                return 0; /* overlong, or a UTF-16 surrogate */
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+                (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+                return 0; /* overlong, or past U+10FFFF */
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int validate_message(int schema, const uint8_t *p, const uint8_t *end, int depth);
+
+/* Check one field of message ``schema`` whose tag was just read, and step past it. */
+static int skip_field(int schema, uint64_t tag, const uint8_t **cursor, const uint8_t *end,
+                      int depth)
+{
+    uint64_t number = tag >> 3;
+    if (number == 0 || number > 0x1FFFFFFF)
+        return 0;
+    const Schema *s = &schemas[schema];
+    const FieldSpec *field = number <= (uint64_t)s->max_number ? &s->fields[number] : NULL;
+    int kind = field ? field->kind : KIND_UNKNOWN;
+    const uint8_t *p = *cursor;
+    uint64_t value;
+    switch (tag & 7) {
+    case WIRE_VARINT:
+        if (!read_varint(&p, end, &value) || (kind != KIND_UNKNOWN && kind != KIND_VARINT))
+            return 0;
+        break;
+    case WIRE_FIXED64:
+        if (end - p < 8 || (kind != KIND_UNKNOWN && kind != KIND_FIXED64))
+            return 0;
+        p += 8;
+        break;
+    case WIRE_FIXED32:
+        if (end - p < 4 || (kind != KIND_UNKNOWN && kind != KIND_FIXED32))
+            return 0;
+        p += 4;
+        break;
+    case WIRE_LEN: {
+        if (!read_length(&p, end, &value))
+            return 0;
+        const uint8_t *stop = p + value;
+        switch (kind) {
+        case KIND_UNKNOWN:
+        case KIND_BYTES:
+            break;
+        case KIND_STRING:
+            if (!valid_utf8(p, (size_t)value))
+                return 0;
+            break;
+        case KIND_MESSAGE:
+            if (!validate_message(field->sub, p, stop, depth + 1))
+                return 0;
+            break;
+        case KIND_VARINT: /* packed repeated varints fill the length exactly */
+            if (!field->repeated)
+                return 0;
+            while (p < stop)
+                if (!read_varint(&p, stop, &value))
+                    return 0;
+            break;
+        case KIND_FIXED64:
+            if (!field->repeated || value % 8)
+                return 0;
+            break;
+        case KIND_FIXED32:
+            if (!field->repeated || value % 4)
+                return 0;
+            break;
+        default:
+            return 0;
+        }
+        p = stop;
+        break;
+    }
+    default: /* groups, and the wire types 6 and 7 that do not exist */
+        return 0;
+    }
+    *cursor = p;
+    return 1;
+}
+
+static int validate_message(int schema, const uint8_t *p, const uint8_t *end, int depth)
+{
+    if (depth > SCAN_MAX_DEPTH)
+        return 0;
+    while (p < end) {
+        uint64_t tag;
+        if (!read_varint(&p, end, &tag) || !skip_field(schema, tag, &p, end, depth))
+            return 0;
+    }
+    return 1;
+}
+
+/* Header fields, merged as protobuf merges a repeated sub-message: the last value wins. */
+static int scan_header(const uint8_t *p, const uint8_t *end, int depth, Header *header)
+{
+    if (depth > SCAN_MAX_DEPTH)
+        return 0;
+    header->present = 1;
+    while (p < end) {
+        uint64_t tag, value;
+        if (!read_varint(&p, end, &tag))
+            return 0;
+        switch (tag) {
+        case TAG(1, WIRE_LEN): /* message_id */
+            if (!read_length(&p, end, &value))
+                return 0;
+            header->message_id = p;
+            header->message_id_len = (Py_ssize_t)value;
+            p += value;
+            break;
+        case TAG(2, WIRE_VARINT): /* timestamp_us, int64 */
+            if (!read_varint(&p, end, &value))
+                return 0;
+            header->timestamp_us = (int64_t)value;
+            break;
+        case TAG(4, WIRE_LEN): /* thread_id */
+            if (!read_length(&p, end, &value) || !valid_utf8(p, (size_t)value))
+                return 0;
+            header->thread_id = p;
+            header->thread_id_len = (Py_ssize_t)value;
+            p += value;
+            break;
+        case TAG(5, WIRE_VARINT): /* sequence, uint64 */
+            if (!read_varint(&p, end, &header->sequence))
+                return 0;
+            break;
+        case TAG(6, WIRE_VARINT): /* type, an enum: int32 */
+            if (!read_varint(&p, end, &value))
+                return 0;
+            header->type = (int32_t)value;
+            break;
+        case TAG(8, WIRE_VARINT): /* compression, an enum: int32 */
+            if (!read_varint(&p, end, &value))
+                return 0;
+            header->compression = (int32_t)value;
+            break;
+        case TAG(9, WIRE_VARINT): /* schema_version, uint32 */
+            if (!read_varint(&p, end, &value))
+                return 0;
+            header->schema_version = (uint32_t)value;
+            break;
+        default:
+            if (!skip_field(header_schema, tag, &p, end, depth))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* An Event (a payload, or an EventBatch's inner event) at nesting ``depth``. */
+static int scan_event(const uint8_t *p, const uint8_t *end, int depth, Item *item)
+{
+    if (depth > SCAN_MAX_DEPTH)
+        return 0;
+    while (p < end) {
+        uint64_t tag, value;
+        if (!read_varint(&p, end, &tag))
+            return 0;
+        if (tag == PAYLOAD_HEADER_TAG) {
+            if (!read_length(&p, end, &value) || !scan_header(p, p + value, depth + 1, &item->header))
+                return 0;
+            p += value;
+        } else if (tag == EVENT_TYPE_TAG) {
+            if (!read_varint(&p, end, &value))
+                return 0;
+            item->event_type = (int32_t)value;
+        } else if (!skip_field(event_schema, tag, &p, end, depth)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static Item *new_item(Items *items)
+{
+    if (items->count == items->capacity) {
+        Py_ssize_t capacity = items->capacity * 2;
+        Item *grown;
+        if (items->items == items->inline_items) {
+            grown = PyMem_Malloc((size_t)capacity * sizeof(Item));
+            if (grown)
+                memcpy(grown, items->inline_items, sizeof(items->inline_items));
+        } else {
+            grown = PyMem_Realloc(items->items, (size_t)capacity * sizeof(Item));
+        }
+        if (!grown)
+            return NULL;
+        items->items = grown;
+        items->capacity = capacity;
+    }
+    Item *item = &items->items[items->count++];
+    memset(item, 0, sizeof(Item));
+    return item;
+}
+
+/* The payload of oneof ``number``: its own header (into ``payload``), and for an
+ * EventBatch each inner event (into ``items``).  -1 is a memory error. */
+static int scan_payload(uint64_t number, int schema, const uint8_t *p, const uint8_t *end,
+                        Item *payload, Items *items)
+{
+    const int depth = 2;
+    while (p < end) {
+        uint64_t tag, value;
+        if (!read_varint(&p, end, &tag))
+            return 0;
+        if (tag == PAYLOAD_HEADER_TAG) {
+            if (!read_length(&p, end, &value) ||
+                !scan_header(p, p + value, depth + 1, &payload->header))
+                return 0;
+            p += value;
+        } else if (number == ONEOF_EVENT && tag == EVENT_TYPE_TAG) {
+            if (!read_varint(&p, end, &value))
+                return 0;
+            payload->event_type = (int32_t)value;
+        } else if (number == ONEOF_EVENT_BATCH && tag == BATCH_EVENTS_TAG) {
+            if (!read_length(&p, end, &value))
+                return 0;
+            Item *item = new_item(items);
+            if (!item)
+                return -1;
+            if (!scan_event(p, p + value, depth + 1, item))
+                return 0;
+            p += value;
+        } else if (!skip_field(schema, tag, &p, end, depth)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What validate_frame checks in every header the tracker takes. */
+static int healthy_header(const Header *header, int compressed)
+{
+    return header->schema_version <= MAX_SCHEMA_VERSION &&
+           (header->compression == COMPRESSION_ZSTD) == compressed &&
+           header->message_id_len == MESSAGE_ID_BYTES && header->thread_id_len > 0;
+}
+
+static int contains(const EventTypes *set, int32_t event_type)
+{
+    for (Py_ssize_t i = 0; i < set->count; i++)
+        if (set->types[i] == event_type)
+            return 1;
+    return 0;
+}
+
+/* scan.as_run's test: the items continue one another, as a healthy thread's do. */
+static int is_run(uint64_t number, const Item *payload, const Item *items, Py_ssize_t count)
+{
+    if (!(run_payloads >> number & 1) || count < MIN_RUN_ITEMS || count > MAX_RUN_ITEMS ||
+        payload->header.timestamp_us <= 0 || !items[0].header.sequence)
+        return 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Header *header = &items[i].header;
+        if (contains(&unusual_types, items[i].event_type) || header->timestamp_us <= 0)
+            return 0;
+        if (i == 0)
+            continue;
+        const Header *before = &items[i - 1].header;
+        if (header->sequence != before->sequence + 1 ||
+            header->timestamp_us < before->timestamp_us)
+            return 0;
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (!memcmp(items[j].header.message_id, header->message_id, MESSAGE_ID_BYTES))
+                return 0;
+    }
+    return 1;
+}
+
+static void put_le64(uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(value >> (8 * i));
+}
+
+static PyObject *build_run(uint64_t number, const Item *payload, const Item *items,
+                           Py_ssize_t count)
+{
+    PyObject *ids = PyTuple_New(count);
+    PyObject *fingerprints = PyTuple_New(count);
+    PyObject *thread_id = NULL;
+    if (!ids || !fingerprints)
+        goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Header *header = &items[i].header;
+        uint8_t fingerprint[16];
+        put_le64(fingerprint, header->sequence);
+        put_le64(fingerprint + 8, (uint64_t)header->timestamp_us);
+        PyObject *id = PyBytes_FromStringAndSize((const char *)header->message_id,
+                                                 MESSAGE_ID_BYTES);
+        if (!id)
+            goto fail;
+        PyTuple_SET_ITEM(ids, i, id);
+        PyObject *print = PyBytes_FromStringAndSize((const char *)fingerprint, 16);
+        if (!print)
+            goto fail;
+        PyTuple_SET_ITEM(fingerprints, i, print);
+    }
+    thread_id = PyUnicode_DecodeUTF8((const char *)payload->header.thread_id,
+                                     payload->header.thread_id_len, "strict");
+    if (!thread_id)
+        goto fail;
+    return Py_BuildValue("(KNLKKLLNN)", (unsigned long long)number, thread_id,
+                         (long long)payload->header.timestamp_us,
+                         (unsigned long long)items[0].header.sequence,
+                         (unsigned long long)items[count - 1].header.sequence,
+                         (long long)items[0].header.timestamp_us,
+                         (long long)items[count - 1].header.timestamp_us, ids, fingerprints);
+fail:
+    Py_XDECREF(ids);
+    Py_XDECREF(fingerprints);
+    return NULL;
+}
+
+static PyObject *item_tuple(const Item *item)
+{
+    PyObject *tuple = PyTuple_New(5);
+    if (!tuple)
+        return NULL;
+    PyObject *sequence = PyLong_FromUnsignedLongLong(item->header.sequence);
+    PyObject *stamp = PyLong_FromLongLong(item->header.timestamp_us);
+    PyObject *message_id = PyBytes_FromStringAndSize((const char *)item->header.message_id,
+                                                     item->header.message_id_len);
+    PyObject *event_type = PyLong_FromLong(item->event_type);
+    if (!sequence || !stamp || !message_id || !event_type) {
+        Py_XDECREF(sequence);
+        Py_XDECREF(stamp);
+        Py_XDECREF(message_id);
+        Py_XDECREF(event_type);
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 0, sequence);
+    PyTuple_SET_ITEM(tuple, 1, stamp);
+    PyTuple_SET_ITEM(tuple, 2, message_id);
+    PyTuple_SET_ITEM(tuple, 3, event_type);
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(tuple, 4, Py_None);
+    return tuple;
+}
+
+static PyObject *build_result(uint64_t number, const Item *payload, const Item *items,
+                              Py_ssize_t count)
+{
+    PyObject *tuple = PyTuple_New(count);
+    if (!tuple)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = item_tuple(&items[i]);
+        if (!item) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i, item);
+    }
+    PyObject *thread_id = PyUnicode_DecodeUTF8((const char *)payload->header.thread_id,
+                                               payload->header.thread_id_len, "strict");
+    if (!thread_id) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(KNLN)", (unsigned long long)number, thread_id,
+                                     (long long)payload->header.timestamp_us, tuple);
+    return result;
+}
+
+/* The rules of scan.scan_message_python, on the bytes. */
+static PyObject *scan_bytes(const uint8_t *p, const uint8_t *end, int compressed)
+{
+    uint64_t tag, length;
+    if (!read_varint(&p, end, &tag) || (tag & 7) != WIRE_LEN)
+        Py_RETURN_NONE;
+    uint64_t number = tag >> 3;
+    const Schema *root = &schemas[root_schema];
+    if (number == 0 || number > (uint64_t)root->max_number ||
+        root->fields[number].kind != KIND_MESSAGE || number == ONEOF_ERROR)
+        Py_RETURN_NONE;
+    /* exactly one top-level field: a second payload or an unknown field is a finding */
+    if (!read_length(&p, end, &length) || p + length != end)
+        Py_RETURN_NONE;
+
+    Item payload;
+    memset(&payload, 0, sizeof(payload));
+    Items items = {.items = NULL, .count = 0, .capacity = 16};
+    items.items = items.inline_items;
+    PyObject *result = NULL;
+    int scanned = scan_payload(number, root->fields[number].sub, p, end, &payload, &items);
+    if (scanned < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const Header *header = &payload.header;
+    if (!scanned || !header->present || header->type != (int32_t)number ||
+        !healthy_header(header, compressed) || contains(&bail_types, payload.event_type))
+        goto none;
+    if (number == ONEOF_EVENT_BATCH) {
+        if (header->sequence != 0)
+            goto none;
+        for (Py_ssize_t i = 0; i < items.count; i++) {
+            const Item *inner = &items.items[i];
+            if (!inner->header.sequence || !healthy_header(&inner->header, compressed) ||
+                contains(&bail_types, inner->event_type))
+                goto none;
+        }
+        result = is_run(number, &payload, items.items, items.count)
+                     ? build_run(number, &payload, items.items, items.count)
+                     : build_result(number, &payload, items.items, items.count);
+    } else {
+        result = is_run(number, &payload, &payload, 1) ? build_run(number, &payload, &payload, 1)
+                                                       : build_result(number, &payload, &payload, 1);
+    }
+    goto done;
+none:
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    if (items.items != items.inline_items)
+        PyMem_Free(items.items);
+    return result;
+}
+
+static PyObject *scan_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "scan_message(data: bytes, start: int, compressed: bool)");
+        return NULL;
+    }
+    if (!schemas) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    if (start < 0 || start > size) {
+        PyErr_SetString(PyExc_ValueError, "start is outside data");
+        return NULL;
+    }
+    int compressed = PyObject_IsTrue(args[2]);
+    if (compressed < 0)
+        return NULL;
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    return scan_bytes(data + start, data + size, compressed);
+}
+
+/* scan.scan_record's frame tests for one record value, then scan_bytes; None for a
+ * zstd frame too, which the caller decompresses. */
+static PyObject *scan_value(PyObject *value, Py_ssize_t cap, Py_ssize_t rules_from,
+                            int unframed)
+{
+    if (!PyBytes_Check(value))
+        Py_RETURN_NONE; /* a null record */
+    Py_ssize_t size = PyBytes_GET_SIZE(value);
+    if (size == 0 || size > cap || size > rules_from)
+        Py_RETURN_NONE;
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(value);
+    uint8_t first = data[0];
+    if (first == 0x00)
+        return scan_bytes(data + 1, data + size, 0);
+    if (unframed && (first & 7) == WIRE_LEN && first >> 3 >= 1 && first >> 3 <= ONEOF_LAST)
+        return scan_bytes(data, data + size, 0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *scan_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan_block(records: list, cap: int, rules_from: int, unframed: bool)");
+        return NULL;
+    }
+    if (!schemas) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return NULL;
+    }
+    Py_ssize_t cap = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t rules_from = PyLong_AsSsize_t(args[2]);
+    int unframed = PyObject_IsTrue(args[3]);
+    if (PyErr_Occurred() || unframed < 0)
+        return NULL;
+    PyObject *records = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(records);
+    PyObject *scans = PyList_New(count);
+    if (!scans)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a record is an (index, offset, value) tuple");
+            Py_DECREF(scans);
+            return NULL;
+        }
+        PyObject *scanned = scan_value(PyTuple_GET_ITEM(record, 2), cap, rules_from, unframed);
+        if (!scanned) {
+            Py_DECREF(scans);
+            return NULL;
+        }
+        PyList_SET_ITEM(scans, i, scanned);
+    }
+    return scans;
+}
+
+/* The hash of every key of the dicts in ``dicts``, as native int64 values: what the
+ * tracker keeps of a window's message_ids (sequences.SequenceTracker._hash_ids). */
+static PyObject *key_hashes(PyObject *module, PyObject *dicts)
+{
+    (void)module;
+    if (!PyList_Check(dicts)) {
+        PyErr_SetString(PyExc_TypeError, "key_hashes(dicts: list[dict])");
+        return NULL;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dicts); i++) {
+        PyObject *dict = PyList_GET_ITEM(dicts, i);
+        if (!PyDict_Check(dict)) {
+            PyErr_SetString(PyExc_TypeError, "key_hashes(dicts: list[dict])");
+            return NULL;
+        }
+        total += PyDict_GET_SIZE(dict);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(int64_t));
+    if (!out)
+        return NULL;
+    int64_t *hashes = (int64_t *)PyBytes_AS_STRING(out);
+    Py_ssize_t filled = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dicts); i++) {
+        PyObject *dict = PyList_GET_ITEM(dicts, i);
+        Py_ssize_t position = 0;
+        PyObject *key, *value;
+        while (filled < total && PyDict_Next(dict, &position, &key, &value)) {
+            Py_hash_t hash = PyObject_Hash(key); /* cached by the dict's bytes keys */
+            if (hash == -1 && PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            hashes[filled++] = (int64_t)hash;
+        }
+    }
+    return out;
+}
+
+/* Whether two buffers of int64 values have one in common: a hash table of the smaller. */
+static PyObject *shares_any(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "shares_any(a, b): two int64 buffers");
+        return NULL;
+    }
+    Py_buffer views[2];
+    if (PyObject_GetBuffer(args[0], &views[0], PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &views[1], PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&views[0]);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int small = views[0].len <= views[1].len ? 0 : 1;
+    Py_ssize_t n_small = views[small].len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t n_large = views[1 - small].len / (Py_ssize_t)sizeof(int64_t);
+    const int64_t *a = views[small].buf, *b = views[1 - small].buf;
+    if (n_small == 0) {
+        result = Py_False;
+        Py_INCREF(result);
+        goto done;
+    }
+    size_t slots = 16;
+    while (slots < (size_t)n_small * 2)
+        slots *= 2;
+    int64_t *table = PyMem_Malloc(slots * sizeof(int64_t));
+    unsigned char *used = PyMem_Calloc(slots, 1);
+    if (!table || !used) {
+        PyMem_Free(table);
+        PyMem_Free(used);
+        PyErr_NoMemory();
+        goto done;
+    }
+    const size_t mask = slots - 1;
+    for (Py_ssize_t i = 0; i < n_small; i++) {
+        size_t slot = ((uint64_t)a[i] * 0x9E3779B97F4A7C15ULL) >> 7 & mask;
+        while (used[slot] && table[slot] != a[i])
+            slot = (slot + 1) & mask;
+        used[slot] = 1;
+        table[slot] = a[i];
+    }
+    int found = 0;
+    for (Py_ssize_t i = 0; i < n_large && !found; i++) {
+        size_t slot = ((uint64_t)b[i] * 0x9E3779B97F4A7C15ULL) >> 7 & mask;
+        while (used[slot]) {
+            if (table[slot] == b[i]) {
+                found = 1;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    PyMem_Free(table);
+    PyMem_Free(used);
+    result = found ? Py_True : Py_False;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&views[0]);
+    PyBuffer_Release(&views[1]);
+    return result;
+}
+
+static int schema_index(PyObject *value, Py_ssize_t count, int *out)
+{
+    long index = PyLong_AsLong(value);
+    if (index == -1 && PyErr_Occurred())
+        return 0;
+    if (index < -1 || index >= count) {
+        PyErr_SetString(PyExc_ValueError, "schema index out of range");
+        return 0;
+    }
+    *out = (int)index;
+    return 1;
+}
+
+static int read_event_types(PyObject *tuple, EventTypes *out)
+{
+    if (PyTuple_GET_SIZE(tuple) > MAX_EVENT_TYPES) {
+        PyErr_SetString(PyExc_ValueError, "too many event types");
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
+        out->types[i] = PyLong_AsLong(PyTuple_GET_ITEM(tuple, i));
+        if (PyErr_Occurred())
+            return 0;
+    }
+    out->count = PyTuple_GET_SIZE(tuple);
+    return 1;
+}
+
+static PyObject *configure(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *tables, *bail, *unusual, *runs;
+    int root, header, event;
+    if (!PyArg_ParseTuple(args, "O!iiiO!O!O!", &PyTuple_Type, &tables, &root, &header, &event,
+                          &PyTuple_Type, &bail, &PyTuple_Type, &unusual, &PyTuple_Type, &runs))
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(tables);
+    if (root < 0 || root >= count || header < 0 || header >= count || event < 0 ||
+        event >= count) {
+        PyErr_SetString(PyExc_ValueError, "schema index out of range");
+        return NULL;
+    }
+    EventTypes new_bail, new_unusual;
+    if (!read_event_types(bail, &new_bail) || !read_event_types(unusual, &new_unusual))
+        return NULL;
+    uint64_t new_runs = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(runs); i++) {
+        long number = PyLong_AsLong(PyTuple_GET_ITEM(runs, i));
+        if (PyErr_Occurred())
+            return NULL;
+        if (number < 1 || number > 63) {
+            PyErr_SetString(PyExc_ValueError, "run payload number out of range");
+            return NULL;
+        }
+        new_runs |= (uint64_t)1 << number;
+    }
+    Schema *built = PyMem_Calloc((size_t)count, sizeof(Schema));
+    if (!built)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *fields = PyTuple_GET_ITEM(tables, i);
+        if (!PyTuple_Check(fields))
+            goto bad;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(fields); j++) {
+            PyObject *spec = PyTuple_GET_ITEM(fields, j);
+            int sub;
+            if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 4)
+                goto bad;
+            long number = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+            long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+            int repeated = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 2));
+            if (PyErr_Occurred() || repeated < 0 ||
+                !schema_index(PyTuple_GET_ITEM(spec, 3), count, &sub))
+                goto bad;
+            if (number < 1 || number > MAX_FIELD_NUMBER || kind < KIND_VARINT ||
+                kind > KIND_MESSAGE || (kind == KIND_MESSAGE && sub < 0))
+                goto bad;
+            built[i].fields[number] =
+                (FieldSpec){(unsigned char)kind, (unsigned char)repeated, sub};
+            if (number > built[i].max_number)
+                built[i].max_number = (int)number;
+        }
+    }
+    PyMem_Free(schemas);
+    schemas = built;
+    root_schema = root;
+    header_schema = header;
+    event_schema = event;
+    bail_types = new_bail;
+    unusual_types = new_unusual;
+    run_payloads = new_runs;
+    Py_RETURN_NONE;
+bad:
+    PyMem_Free(built);
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "malformed schema table");
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
+     "the schema and the rules of scan.py."},
+    {"scan_message", (PyCFunction)(void (*)(void))scan_message, METH_FASTCALL,
+     "scan_message(data, start, compressed) -> a Scanned or a Run (see scan.py), or None"},
+    {"key_hashes", key_hashes, METH_O,
+     "key_hashes(dicts) -> bytes: the hash of every key, as native int64 values"},
+    {"shares_any", (PyCFunction)(void (*)(void))shares_any, METH_FASTCALL,
+     "shares_any(a, b) -> bool: whether two int64 buffers hold a value in common"},
+    {"scan_block", (PyCFunction)(void (*)(void))scan_block, METH_FASTCALL,
+     "scan_block(records, cap, rules_from, unframed) -> [scan_record of each value, or None "
+     "for a zstd frame]"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_scan",
+    "DashStreamMessage wire scan for the validation hot path (see scan.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__scan(void)
+{
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,234 @@
+"""The hot path of log validation: one message's bytes to what the sequence tracker needs,
+for a message the frame checks would find nothing in.
+
+``scan_message(data, start, compressed)`` reads the DashStreamMessage in ``data[start:]``
+and returns ``(oneof number, thread_id, timestamp_us, items)`` when the record is healthy:
+it parses; exactly one top-level field, a oneof payload; the payload has a header whose
+type matches the oneof, schema_version 0 or 1, compression 1 exactly when the frame is
+``compressed``, a 16-byte message_id and a thread_id; an EventBatch's header has sequence 0
+and each inner event a header that passes the same tests with a sequence above 0.
+``items`` holds one ``(sequence, timestamp_us, message_id, event_type, None)`` per message
+the tracker takes: the payload itself, or each inner event of a batch (event_type is 0
+for payloads that are not Events).  Anything else returns None and the caller runs
+``validate_frame``, which says what is wrong.  Error payloads and error events also
+return None: their text is checked on the slow path.  When the items continue one another
+(``as_run``) it returns a ``sequences.Run`` instead, which the tracker can take whole.
+
+Two implementations of one rule set: the C extension ``_scan`` (built when a compiler is
+available; it reads the wire bytes without building protobuf objects) and
+``scan_message_python`` (the protobuf runtime).  Tests hold them to the same answers on
+healthy input, and both to ``validate_frame`` on damaged input; the C one may return None
+for a message the Python one accepts (it refuses non-canonical encodings), never the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError
+
+from dashfix.checks.stream import native
+from dashfix.checks.stream.sequences import (
+    COMPRESSION_ZSTD,
+    ERROR_EVENT_TYPES,
+    MESSAGE_ID_BYTES,
+    NODE_EVENT_TYPES,
+    NODE_PAYLOAD_NUMBERS,
+    ONEOF_NUMBERS,
+    Item,
+    Run,
+    Scanned,
+    dedup_fingerprint,
+)
+from dashfix.context import CONSUMER_LIMIT
+from dashfix.formats.frame import (
+    COMPRESSION_THRESHOLD,
+    FLAG_UNCOMPRESSED,
+    FLAG_ZSTD,
+    LEGACY_PROTOBUF_FIRST_BYTES,
+    guarded_decompress,
+    single_field_message,
+)
+from dashfix.formats.proto.dashstream_pb2 import DashStreamMessage
+from dashfix.inputs.streams import RecordValue
+
+SIZE_RULES_FROM = CONSUMER_LIMIT // 2 - 2
+"""Any inner event costs at least 2 bytes, so at or below this no size rule can fire."""
+EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
+_EVENT = ONEOF_NUMBERS["event"]
+RUN_PAYLOADS = frozenset(ONEOF_NUMBERS.values()) - NODE_PAYLOAD_NUMBERS
+"""Payloads the tracker keeps sequences of: only they can make a run."""
+MIN_RUN_ITEMS = 2
+"""A single item is cheaper to observe as it is."""
+MAX_RUN_ITEMS = 64
+_UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
+
+_KIND_VARINT, _KIND_FIXED64, _KIND_FIXED32, _KIND_STRING, _KIND_BYTES, _KIND_MESSAGE = range(1, 7)
+_KINDS = {
+    **dict.fromkeys((FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64,
+                     FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_UINT64,
+                     FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
+                     FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM), _KIND_VARINT),
+    **dict.fromkeys((FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64,
+                     FieldDescriptor.TYPE_DOUBLE), _KIND_FIXED64),
+    **dict.fromkeys((FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_SFIXED32,
+                     FieldDescriptor.TYPE_FLOAT), _KIND_FIXED32),
+    FieldDescriptor.TYPE_STRING: _KIND_STRING,
+    FieldDescriptor.TYPE_BYTES: _KIND_BYTES,
+    FieldDescriptor.TYPE_MESSAGE: _KIND_MESSAGE,
+}
+
+
+def schema_tables(root: Descriptor) -> tuple[tuple[tuple[tuple[int, int, bool, int], ...], ...],
+                                              dict[str, int]]:
+    """Every message type reachable from ``root`` as ``(number, kind, repeated, schema
+    index of a message field or -1)`` rows, and the index of each type by full name."""
+    order: list[Descriptor] = []
+    index: dict[str, int] = {}
+    pending = [root]
+    while pending:
+        descriptor = pending.pop()
+        if descriptor.full_name in index:
+            continue
+        index[descriptor.full_name] = len(order)
+        order.append(descriptor)
+        pending.extend(f.message_type for f in descriptor.fields if f.message_type is not None)
+    tables = tuple(
+        tuple((f.number, _KINDS[f.type], f.is_repeated,
+               -1 if f.message_type is None else index[f.message_type.full_name])
+              for f in descriptor.fields)
+        for descriptor in order
+    )
+    return tables, index
+
+
+def _healthy_header(header: Any, compressed: bool) -> bool:
+    return (header.schema_version <= 1
+            and (header.compression == COMPRESSION_ZSTD) is compressed
+            and len(header.message_id) == MESSAGE_ID_BYTES
+            and bool(header.thread_id))
+
+
+def scan_message_python(data: bytes, start: int, compressed: bool) -> Scanned | Run | None:
+    """``scan_message`` with the protobuf runtime."""
+    body = data[start:] if start else data
+    try:
+        message = DashStreamMessage.FromString(body)
+    except (DecodeError, RecursionError, ValueError):
+        return None
+    which = message.WhichOneof("message")
+    if which is None or which == "error" or not single_field_message(body):
+        return None
+    payload = getattr(message, which)
+    header = payload.header  # a missing header reads as an empty one: no thread_id
+    number = ONEOF_NUMBERS[which]
+    if header.type != number or not _healthy_header(header, compressed):
+        return None
+    items: tuple[Item, ...]
+    if number == EVENT_BATCH:
+        if header.sequence:
+            return None
+        collected = []
+        for event in payload.events:
+            inner = event.header
+            if (not inner.sequence or not _healthy_header(inner, compressed)
+                    or event.event_type in ERROR_EVENT_TYPES):
+                return None
+            collected.append((inner.sequence, inner.timestamp_us, inner.message_id,
+                              event.event_type, None))
+        items = tuple(collected)
+    else:
+        event_type = payload.event_type if number == _EVENT else 0
+        if event_type in ERROR_EVENT_TYPES:
+            return None
+        items = ((header.sequence, header.timestamp_us, header.message_id, event_type, None),)
+    return as_run((number, header.thread_id, header.timestamp_us, items))
+
+
+def as_run(scanned: Scanned) -> Scanned | Run:
+    """``scanned`` as a run when its items continue one another as a healthy thread's do:
+    sequences above 0 that each follow the one before, timestamps above 0 that never go
+    back (the batch header's too), no error or node event, distinct message_ids, and a
+    payload whose sequences are tracked."""
+    number, thread_id, timestamp_us, items = scanned
+    if (number not in RUN_PAYLOADS or not MIN_RUN_ITEMS <= len(items) <= MAX_RUN_ITEMS
+            or timestamp_us <= 0 or not items[0][0]):
+        return scanned
+    before: Item | None = None
+    for item in items:
+        sequence, stamp, _, event_type, _ = item
+        if event_type in _UNUSUAL_EVENT_TYPES or stamp <= 0 or (
+                before is not None and (sequence != before[0] + 1 or stamp < before[1])):
+            return scanned
+        before = item
+    ids = tuple(item[2] for item in items)
+    if len(set(ids)) != len(ids):
+        return scanned
+    return (number, thread_id, timestamp_us, items[0][0], items[-1][0], items[0][1],
+            items[-1][1], ids, tuple(dedup_fingerprint(item[0], item[1]) for item in items))
+
+
+def _native() -> Any:
+    if native.MODULE is None:
+        return None
+    tables, index = schema_tables(DashStreamMessage.DESCRIPTOR)
+    native.MODULE.configure(tables, index[DashStreamMessage.DESCRIPTOR.full_name],
+                    index["dashstream.v1.Header"], index["dashstream.v1.Event"],
+                    tuple(sorted(ERROR_EVENT_TYPES)), tuple(sorted(_UNUSUAL_EVENT_TYPES)),
+                    tuple(sorted(RUN_PAYLOADS)))
+    return native.MODULE
+
+
+ScanMessage: TypeAlias = Callable[[bytes, int, bool], Scanned | Run | None]
+
+_NATIVE = _native()
+NATIVE = _NATIVE is not None
+"""Whether the C scanner is built (``pip install`` compiles it when it can)."""
+scan_message: ScanMessage = (scan_message_python if _NATIVE is None
+                             else _NATIVE.scan_message)
+
+
+def scan_record(value: bytes | None, limit: int, unframed: bool, *,
+                scan: ScanMessage = scan_message) -> Scanned | Run | None:
+    """What the tracker needs of a record ``validate_frame`` finds nothing wrong with
+    (``scan_message``), read without building a verdict; None means "something may be
+    wrong: run ``validate_frame``".
+
+    The hot path of log validation: the frame and size checks of ``validate_frame`` are
+    here as yes/no tests (cheapest first), the message checks in ``scan_message``.
+    Together they must never accept a record that ``validate_frame`` would report (tests
+    compare them, for either implementation of ``scan``).
+    """
+    if not value:
+        return None
+    size = len(value)
+    if size > (limit if unframed else limit + 1) or size > SIZE_RULES_FROM:
+        return None
+    first = value[0]
+    if first == FLAG_UNCOMPRESSED:
+        return scan(value, 1, False)
+    if first == FLAG_ZSTD:
+        out = guarded_decompress(value[1:], limit)
+        if type(out) is not bytes:
+            return None
+        decompressed = len(out)
+        if (size - 1 >= decompressed or decompressed <= COMPRESSION_THRESHOLD
+                or decompressed > SIZE_RULES_FROM):
+            return None
+        return scan(out, 0, True)
+    if unframed and first in LEGACY_PROTOBUF_FIRST_BYTES:
+        return scan(value, 0, False)
+    return None
+
+
+def scan_block(records: list[RecordValue], limit: int,
+               unframed: bool) -> list[Scanned | Run | None]:
+    """``scan_record`` of each record's value; the C scanner leaves zstd frames (None) to
+    ``scan_record``, which decompresses them."""
+    if _NATIVE is None:
+        return [scan_record(value, limit, unframed) for _, _, value in records]
+    scans: list[Scanned | Run | None] = _NATIVE.scan_block(
+        records, limit if unframed else limit + 1, SIZE_RULES_FROM, unframed)
+    return scans

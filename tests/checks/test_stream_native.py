@@ -1,0 +1,27 @@
+"""The C helpers of the stream checks answer as their Python twins do."""
+
+from __future__ import annotations
+
+from array import array
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dashfix.checks.stream.native import key_hashes, shares_any
+
+int64s = st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60)
+
+
+@given(int64s, int64s, st.booleans())
+def test_shares_any_is_a_set_intersection(first: list[int], second: list[int],
+                                          overlap: bool) -> None:
+    if overlap and first:
+        second = [*second, first[len(first) // 2]]
+    assert shares_any(array("q", first), array("q", second)) == (
+        not set(first).isdisjoint(second))
+
+
+@given(st.lists(st.dictionaries(st.binary(max_size=24), st.binary(max_size=4), max_size=20),
+                max_size=6))
+def test_key_hashes_are_the_hashes_of_the_keys(dicts: list[dict[bytes, bytes]]) -> None:
+    assert list(key_hashes(dicts)) == [hash(key) for keys in dicts for key in keys]
