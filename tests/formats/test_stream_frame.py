@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +34,10 @@ from dashfix.formats.frame import (
     zstd_frame_info,
 )
 from dashfix.formats.proto import dashstream_pb2 as pb
+from dashfix.inputs.streams import StreamRecord, iter_records
 from dashfix.testing.streams import (
     Messages,
+    build_large_capture,
     deep_attribute_frame,
     encode_frame,
     frame_uncompressed,
@@ -307,3 +310,17 @@ def test_fast_path_checks_every_inner_header(field: str, value: object) -> None:
     framed = frame_uncompressed(message)
     assert validate_frame(framed, limit=MIB, path="x", record=0, offset=0).findings
     _assert_fast_path_agrees(framed, limit=MIB, unframed=False)
+
+
+def test_the_scanners_agree_on_the_benchmark_mix_and_the_rust_capture(tmp_path: Path) -> None:
+    """Events, batches of 10 and zstd StateDiffs over many threads (the benchmark's
+    generator), and the capture an independent Rust program wrote with prost and zstd:
+    every record is healthy, and both scanners read it the same."""
+    generated = build_large_capture(tmp_path / "mix.kcat", records=600, threads=20)
+    rust = Path(__file__).parents[2] / "fixtures" / "interop" / "streams" / "healthy.kcat"
+    for capture in (generated, rust):
+        for record in iter_records(capture):
+            assert isinstance(record, StreamRecord)
+            scanned = scan_record(record.value, MIB, False)
+            assert scanned is not None
+            assert scanned == scan_record(record.value, MIB, False, scan=scan_message_python)
