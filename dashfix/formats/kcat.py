@@ -48,20 +48,6 @@ BLOCK_RECORDS = 1024
 """Records per block of ``read_blocks`` at most."""
 
 
-def read_records(
-    stream: BinaryIO, total_size: int, *, max_value_bytes: int, start: int = 0,
-    first_index: int = 0, end: int | None = None,
-) -> Iterator[Record | KcatProblem]:
-    """Yield ``(record_index, byte_offset, value | None)`` or a problem: ``read_blocks``
-    one record at a time."""
-    for item in read_blocks(stream, total_size, max_value_bytes=max_value_bytes, start=start,
-                            first_index=first_index, end=end):
-        if type(item) is list:
-            yield from item
-        else:
-            yield item  # type: ignore[misc]
-
-
 def read_blocks(
     stream: BinaryIO, total_size: int, *, max_value_bytes: int, start: int = 0,
     first_index: int = 0, end: int | None = None,

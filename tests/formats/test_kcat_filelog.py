@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterable
 from unittest.mock import patch
 
 from hypothesis import given, settings
@@ -17,8 +18,13 @@ values = st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=30)
 Item = tuple[int, int, bytes | None] | kcat.KcatProblem
 
 
+def _flat(blocks: Iterable[list[kcat.Record] | kcat.KcatProblem]) -> list[Item]:
+    return [record for item in blocks
+            for record in (item if isinstance(item, list) else [item])]
+
+
 def _read(data: bytes, cap: int = 1 << 20) -> list[Item]:
-    return list(kcat.read_records(io.BytesIO(data), len(data), max_value_bytes=cap))
+    return _flat(kcat.read_blocks(io.BytesIO(data), len(data), max_value_bytes=cap))
 
 
 @given(values)
@@ -107,8 +113,8 @@ def _runs(data: bytes, count: int, cap: int) -> list[Item]:
     start, index = 0, 0
     while True:
         end = kcat.find_boundary(read_at, start, count, len(data))
-        items += kcat.read_records(io.BytesIO(data), len(data), max_value_bytes=cap,
-                                   start=start, first_index=index, end=end)
+        items += _flat(kcat.read_blocks(io.BytesIO(data), len(data), max_value_bytes=cap,
+                                        start=start, first_index=index, end=end))
         if end is None:
             return items
         start, index = end, index + count
@@ -182,6 +188,4 @@ def test_blocks_read_like_the_plain_reader_whatever_the_chunk(
     with patch.object(kcat, "_CHUNK", chunk), patch.object(kcat, "BLOCK_RECORDS", block):
         blocks = list(kcat.read_blocks(io.BytesIO(data), len(data), max_value_bytes=cap))
     assert all(len(item) <= block for item in blocks if isinstance(item, list))
-    flat = [record for item in blocks
-            for record in (item if isinstance(item, list) else [item])]
-    assert flat == _reference(data, cap)
+    assert _flat(blocks) == _reference(data, cap)

@@ -63,8 +63,8 @@ Item: TypeAlias = tuple[int, int, bytes, int, Any]
 event)``; event_type is 0 for a payload that is not an Event, and ``event`` is the decoded
 Event where its error text must be checked (error event types), else may be None."""
 Scanned: TypeAlias = tuple[int, str, int, tuple[Item, ...]]
-"""``observe_items``' arguments: oneof number, thread_id, the payload header's
-timestamp_us, and the items."""
+"""A message as ``scan.scan_message`` reads it: oneof number, thread_id, the payload
+header's timestamp_us, and the items."""
 Run: TypeAlias = tuple[int, str, int, int, int, int, int, tuple[bytes, ...], tuple[bytes, ...]]
 """Items that continue one another (``scan.as_run``), told by what the tracker's fast path
 needs: oneof number, thread_id, the payload header's timestamp_us, the first and last
@@ -349,7 +349,7 @@ class SequenceTracker:
         self._id_hashes.extend(key_hashes([thread.seen for thread in self.threads.values()]))
 
     def _drop_ids(self) -> None:
-        # In place: observe_checked holds the dicts of the thread it is on.
+        # In place: observe_block holds the dicts of the thread it is on.
         for thread in self.threads.values():
             thread.seen.clear()
             thread.previous.clear()
