@@ -582,17 +582,26 @@ done:
     return result;
 }
 
-static PyObject *scan_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* Whether a scan may start: its arguments have the right shape and configure() ran. */
+static int ready(int shaped, const char *signature)
 {
-    (void)module;
-    if (nargs != 3 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "scan_message(data: bytes, start: int, compressed: bool)");
-        return NULL;
+    if (!shaped) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return 0;
     }
     if (!schemas) {
         PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
-        return NULL;
+        return 0;
     }
+    return 1;
+}
+
+static PyObject *scan_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (!ready(nargs == 3 && PyBytes_Check(args[0]),
+               "scan_message(data: bytes, start: int, compressed: bool)"))
+        return NULL;
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
     Py_ssize_t start = PyLong_AsSsize_t(args[1]);
     if (start == -1 && PyErr_Occurred())
@@ -630,15 +639,9 @@ static PyObject *scan_value(PyObject *value, Py_ssize_t cap, Py_ssize_t rules_fr
 static PyObject *scan_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "scan_block(records: list, cap: int, rules_from: int, unframed: bool)");
+    if (!ready(nargs == 4 && PyList_Check(args[0]),
+               "scan_block(records: list, cap: int, rules_from: int, unframed: bool)"))
         return NULL;
-    }
-    if (!schemas) {
-        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
-        return NULL;
-    }
     Py_ssize_t cap = PyLong_AsSsize_t(args[1]);
     Py_ssize_t rules_from = PyLong_AsSsize_t(args[2]);
     int unframed = PyObject_IsTrue(args[3]);
