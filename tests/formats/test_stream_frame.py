@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 from dashfix.checks.stream.frame import validate_frame
 from dashfix.checks.stream.native import PURE_PYTHON_VARIABLE
 from dashfix.checks.stream.scan import NATIVE, scan_message, scan_message_python, scan_record
-from dashfix.checks.stream.sequences import ERROR_EVENT_TYPES, Run, Scanned, SequenceTracker
+from dashfix.checks.stream.sequences import (
+    ERROR_EVENT_TYPES,
+    Run,
+    Scanned,
+    SequenceTracker,
+    Single,
+)
 from dashfix.formats.frame import (
     FrameKind,
     WireFault,
@@ -178,7 +184,7 @@ def test_validate_frame_never_raises(value: bytes) -> None:
         assert finding.offset is not None and finding.offset >= 7
 
 
-def _feed(tracker: SequenceTracker, scanned: Scanned | Run, record: int) -> None:
+def _feed(tracker: SequenceTracker, scanned: Scanned | Single | Run, record: int) -> None:
     tracker.observe_block([scanned], [(record, record * 100, None)])
 
 

@@ -75,7 +75,7 @@ typedef struct {
 
 static EventTypes bail_types;    /* None: their text is checked on the slow path */
 static EventTypes unusual_types; /* never part of a run */
-static uint64_t run_payloads = 0; /* bit n set: oneof n may come back as a run */
+static uint64_t run_payloads = 0; /* bit n set: oneof n may come back as a run or single */
 
 typedef struct {
     int present;
@@ -407,7 +407,8 @@ static int contains(const EventTypes *set, int32_t event_type)
     return 0;
 }
 
-/* scan.as_run's test: the items continue one another, as a healthy thread's do. */
+/* scan.compact's test for a batch: its items continue one another, as a healthy thread's
+ * do. */
 static int is_run(uint64_t number, const Item *payload, const Item *items, Py_ssize_t count)
 {
     if (!(run_payloads >> number & 1) || count < MIN_RUN_ITEMS || count > MAX_RUN_ITEMS ||
@@ -473,6 +474,36 @@ fail:
     Py_XDECREF(ids);
     Py_XDECREF(fingerprints);
     return NULL;
+}
+
+/* scan.compact's test for a payload that is one message (not a batch). */
+static int is_single(uint64_t number, const Item *payload)
+{
+    return number != ONEOF_EVENT_BATCH && (run_payloads >> number & 1) &&
+           payload->header.sequence && payload->header.timestamp_us > 0 &&
+           !contains(&unusual_types, payload->event_type);
+}
+
+static PyObject *build_single(uint64_t number, const Item *payload)
+{
+    const Header *header = &payload->header;
+    uint8_t fingerprint[16];
+    put_le64(fingerprint, header->sequence);
+    put_le64(fingerprint + 8, (uint64_t)header->timestamp_us);
+    PyObject *thread_id = PyUnicode_DecodeUTF8((const char *)header->thread_id,
+                                               header->thread_id_len, "strict");
+    PyObject *id = PyBytes_FromStringAndSize((const char *)header->message_id,
+                                             MESSAGE_ID_BYTES);
+    PyObject *print = PyBytes_FromStringAndSize((const char *)fingerprint, 16);
+    if (!thread_id || !id || !print) {
+        Py_XDECREF(thread_id);
+        Py_XDECREF(id);
+        Py_XDECREF(print);
+        return NULL;
+    }
+    return Py_BuildValue("(KNKLNN)", (unsigned long long)number, thread_id,
+                         (unsigned long long)header->sequence, (long long)header->timestamp_us,
+                         id, print);
 }
 
 static PyObject *item_tuple(const Item *item)
@@ -569,8 +600,8 @@ static PyObject *scan_bytes(const uint8_t *p, const uint8_t *end, int compressed
                      ? build_run(number, &payload, items.items, items.count)
                      : build_result(number, &payload, items.items, items.count);
     } else {
-        result = is_run(number, &payload, &payload, 1) ? build_run(number, &payload, &payload, 1)
-                                                       : build_result(number, &payload, &payload, 1);
+        result = is_single(number, &payload) ? build_single(number, &payload)
+                                             : build_result(number, &payload, &payload, 1);
     }
     goto done;
 none:

@@ -11,8 +11,9 @@ and each inner event a header that passes the same tests with a sequence above 0
 the tracker takes: the payload itself, or each inner event of a batch (event_type is 0
 for payloads that are not Events).  Anything else returns None and the caller runs
 ``validate_frame``, which says what is wrong.  Error payloads and error events also
-return None: their text is checked on the slow path.  When the items continue one another
-(``as_run``) it returns a ``sequences.Run`` instead, which the tracker can take whole.
+return None: their text is checked on the slow path.  The usual messages come back in
+shapes the tracker takes faster (``compact``): a ``sequences.Single`` for a payload that is
+one message, a ``sequences.Run`` for a batch whose events continue one another.
 
 Two implementations of one rule set: the C extension ``_scan`` (built when a compiler is
 available; it reads the wire bytes without building protobuf objects) and
@@ -40,6 +41,7 @@ from dashfix.checks.stream.sequences import (
     Item,
     Run,
     Scanned,
+    Single,
     dedup_fingerprint,
 )
 from dashfix.context import CONSUMER_LIMIT
@@ -59,9 +61,8 @@ SIZE_RULES_FROM = CONSUMER_LIMIT // 2 - 2
 EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
 _EVENT = ONEOF_NUMBERS["event"]
 RUN_PAYLOADS = frozenset(ONEOF_NUMBERS.values()) - NODE_PAYLOAD_NUMBERS
-"""Payloads the tracker keeps sequences of: only they can make a run."""
+"""Payloads the tracker keeps sequences of: only they can be a run or a single."""
 MIN_RUN_ITEMS = 2
-"""A single item is cheaper to observe as it is."""
 MAX_RUN_ITEMS = 64
 _UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
 
@@ -111,7 +112,7 @@ def _healthy_header(header: Any, compressed: bool) -> bool:
             and bool(header.thread_id))
 
 
-def scan_message_python(data: bytes, start: int, compressed: bool) -> Scanned | Run | None:
+def scan_message_python(data: bytes, start: int, compressed: bool) -> Scanned | Single | Run | None:
     """``scan_message`` with the protobuf runtime."""
     body = data[start:] if start else data
     try:
@@ -144,17 +145,26 @@ def scan_message_python(data: bytes, start: int, compressed: bool) -> Scanned | 
         if event_type in ERROR_EVENT_TYPES:
             return None
         items = ((header.sequence, header.timestamp_us, header.message_id, event_type, None),)
-    return as_run((number, header.thread_id, header.timestamp_us, items))
+    return compact((number, header.thread_id, header.timestamp_us, items))
 
 
-def as_run(scanned: Scanned) -> Scanned | Run:
-    """``scanned`` as a run when its items continue one another as a healthy thread's do:
-    sequences above 0 that each follow the one before, timestamps above 0 that never go
-    back (the batch header's too), no error or node event, distinct message_ids, and a
-    payload whose sequences are tracked."""
+def compact(scanned: Scanned) -> Scanned | Single | Run:
+    """``scanned`` in the shape the tracker takes fastest when it is the usual message: a
+    ``Single`` for a payload that is one sequenced message (sequence and timestamp above 0,
+    no error or node event, a payload whose sequences are tracked), a ``Run`` for an
+    EventBatch whose 2 to 64 items continue one another as a healthy thread's do (each
+    sequence the one after the one before, timestamps above 0 that never go back, the batch
+    header's too, distinct message_ids)."""
     number, thread_id, timestamp_us, items = scanned
-    if (number not in RUN_PAYLOADS or not MIN_RUN_ITEMS <= len(items) <= MAX_RUN_ITEMS
-            or timestamp_us <= 0 or not items[0][0]):
+    if number not in RUN_PAYLOADS or timestamp_us <= 0 or not items or not items[0][0]:
+        return scanned
+    if number != EVENT_BATCH:
+        sequence, stamp, message_id, event_type, _ = items[0]
+        if event_type in _UNUSUAL_EVENT_TYPES:
+            return scanned
+        return (number, thread_id, sequence, stamp, message_id,
+                dedup_fingerprint(sequence, stamp))
+    if not MIN_RUN_ITEMS <= len(items) <= MAX_RUN_ITEMS:
         return scanned
     before: Item | None = None
     for item in items:
@@ -181,7 +191,7 @@ def _native() -> Any:
     return native.MODULE
 
 
-ScanMessage: TypeAlias = Callable[[bytes, int, bool], Scanned | Run | None]
+ScanMessage: TypeAlias = Callable[[bytes, int, bool], Scanned | Single | Run | None]
 
 _NATIVE = _native()
 NATIVE = _NATIVE is not None
@@ -191,7 +201,7 @@ scan_message: ScanMessage = (scan_message_python if _NATIVE is None
 
 
 def scan_record(value: bytes | None, limit: int, unframed: bool, *,
-                scan: ScanMessage = scan_message) -> Scanned | Run | None:
+                scan: ScanMessage = scan_message) -> Scanned | Single | Run | None:
     """What the tracker needs of a record ``validate_frame`` finds nothing wrong with
     (``scan_message``), read without building a verdict; None means "something may be
     wrong: run ``validate_frame``".
@@ -224,11 +234,11 @@ def scan_record(value: bytes | None, limit: int, unframed: bool, *,
 
 
 def scan_block(records: list[RecordValue], limit: int,
-               unframed: bool) -> list[Scanned | Run | None]:
+               unframed: bool) -> list[Scanned | Single | Run | None]:
     """``scan_record`` of each record's value; the C scanner leaves zstd frames (None) to
     ``scan_record``, which decompresses them."""
     if _NATIVE is None:
         return [scan_record(value, limit, unframed) for _, _, value in records]
-    scans: list[Scanned | Run | None] = _NATIVE.scan_block(
+    scans: list[Scanned | Single | Run | None] = _NATIVE.scan_block(
         records, limit if unframed else limit + 1, SIZE_RULES_FROM, unframed)
     return scans

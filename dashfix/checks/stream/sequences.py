@@ -66,9 +66,12 @@ Scanned: TypeAlias = tuple[int, str, int, tuple[Item, ...]]
 """A message as ``scan.scan_message`` reads it: oneof number, thread_id, the payload
 header's timestamp_us, and the items."""
 Run: TypeAlias = tuple[int, str, int, int, int, int, int, tuple[bytes, ...], tuple[bytes, ...]]
-"""Items that continue one another (``scan.as_run``), told by what the tracker's fast path
+"""Items that continue one another (``scan.compact``), told by what the tracker's fast path
 needs: oneof number, thread_id, the payload header's timestamp_us, the first and last
 sequence, the first and last timestamp_us, and each item's message_id and fingerprint."""
+Single: TypeAlias = tuple[int, str, int, int, bytes, bytes]
+"""A payload that is one sequenced message (``scan.compact``): oneof number, thread_id,
+sequence, timestamp_us, message_id and its dedup fingerprint."""
 dedup_fingerprint = struct.Struct("<Qq").pack
 """What dedup keeps of a message besides its id, ``dedup_fingerprint(sequence, timestamp_us)``:
 a retry re-sends the same encoded bytes, so the same id, sequence and timestamp."""
@@ -212,26 +215,49 @@ class SequenceTracker:
         self.observe_block([(number, header.thread_id, header.timestamp_us, items)],
                            [(record, offset, None)], path)
         if which == "error" and not payload.message:
+            self._at(record, offset, path)
             self._add(rules.ERROR_WITHOUT_TEXT,
                       f"Error message (code {payload.error_code!r}) has an empty message",
                       header.thread_id, f"error:{header.message_id.hex()}")
 
-    def observe_block(self, scans: Sequence[Scanned | Run],
+    def observe_block(self, scans: Sequence[Scanned | Single | Run],
                       records: Sequence[tuple[int, int, Any]], path: str | None = None) -> None:
         """Messages in log order, as ``scan.scan_message`` reads them, each with a thread_id;
         ``records[i]`` starts with the record number and byte offset of ``scans[i]``.
 
-        The common cases inline, every test a read: a run (``Run``) that continues its
-        thread as a healthy thread goes on is taken whole; any other item that is new, the
-        next of its thread, on time and no error or node event, one at a time.  Anything
-        else (or an id already seen, which setdefault leaves as it was) goes to _message.
+        The common cases inline, every test a read: a ``Single`` or each item of a
+        ``Scanned`` that is new, the next of its thread, on time and no error or node event;
+        a ``Run`` that continues its thread as a healthy thread goes on, taken whole.
+        Anything else (or an id already seen, which setdefault leaves as it was) goes to
+        _message.
         """
         threads = self.threads
         future = self.future_us
         # mypy narrows a union of tuples by len() only on simple names, not here: the
         # ignores below are for that.
         for scanned, (record, offset, _) in zip(scans, records, strict=True):
-            if len(scanned) == 9:
+            shape = len(scanned)
+            if shape == 6:
+                (number, thread_id, sequence, stamp, message_id,
+                 fingerprint) = scanned  # type: ignore[misc]
+                thread = threads.get(thread_id)
+                if (thread is not None and sequence == thread.expected and stamp <= future
+                        and thread.last_ordered_us <= stamp
+                        and thread.first_timestamp_us is not None
+                        and self._remembered < DEDUP_WINDOW
+                        and message_id not in thread.previous
+                        and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
+                    thread.messages += 1
+                    thread.sequenced += 1
+                    thread.last_timestamp_us = stamp
+                    thread.expected = sequence + 1
+                    thread.last_sequence = sequence
+                    thread.last_ordered_us = stamp
+                    self._remembered += 1
+                    continue
+                timestamp_us = stamp
+                items: Iterable[Item] = ((sequence, stamp, message_id, 0, None),)
+            elif shape == 9:
                 (number, thread_id, timestamp_us, first, last, first_us, last_us, ids,
                  fingerprints) = scanned  # type: ignore[misc]
                 thread = threads.get(thread_id)
@@ -239,12 +265,12 @@ class SequenceTracker:
                 if (thread is not None and first == thread.expected and last_us <= future
                         and thread.last_ordered_us <= first_us
                         and thread.first_timestamp_us is not None
-                        and timestamp_us <= future  # a batch header's (a payload's: first_us)
+                        and timestamp_us <= future  # the batch header's
                         and self._remembered + count <= DEDUP_WINDOW
                         and thread.previous.keys().isdisjoint(ids)
                         and thread.seen.keys().isdisjoint(ids)):
                     thread.seen.update(zip(ids, fingerprints, strict=True))
-                    thread.messages += count + (number == _EVENT_BATCH)
+                    thread.messages += count + 1  # the batch, then its events
                     thread.sequenced += count
                     thread.last_timestamp_us = last_us
                     thread.expected = last + 1
@@ -252,15 +278,11 @@ class SequenceTracker:
                     thread.last_ordered_us = last_us
                     self._remembered += count
                     continue
-                items: Iterable[Item] = [
-                    (*_unfingerprint(packed), message_id, 0, None)
-                    for message_id, packed in zip(ids, fingerprints, strict=True)]
+                items = [(*_unfingerprint(packed), message_id, 0, None)
+                         for message_id, packed in zip(ids, fingerprints, strict=True)]
             else:
                 number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
                 thread = threads.get(thread_id)
-            self._record = record
-            self._offset = offset
-            self._path = path or self.path
             if thread is None:
                 thread = threads[thread_id] = ThreadSummary(thread_id)
             if number == _EVENT_BATCH:
@@ -268,6 +290,7 @@ class SequenceTracker:
                 if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
                     thread.last_timestamp_us = timestamp_us
                 else:
+                    self._at(record, offset, path)
                     self._timestamp(timestamp_us, thread)
                 node = False
             else:
@@ -292,7 +315,14 @@ class SequenceTracker:
                         if self._remembered > DEDUP_WINDOW:
                             self._forget()
                         continue
+                self._at(record, offset, path)
                 self._message(thread, sequence, stamp, message_id, event_type, event, node)
+
+    def _at(self, record: int, offset: int, path: str | None) -> None:
+        """Where the findings of the message being observed point."""
+        self._record = record
+        self._offset = offset
+        self._path = path or self.path
 
     def _message(self, thread: ThreadSummary, sequence: int, stamp: int, message_id: bytes,
                  event_type: int, event: Any, node: bool) -> None:
