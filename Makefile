@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean proto
 
-$(STAMP): pyproject.toml setup.py dashfix/checks/stream/_scan.c
+$(STAMP): pyproject.toml setup.py dashfix/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -24,7 +24,7 @@ demo: $(STAMP)
 # The stream tests run a second time on the Python twins of the C helpers, the path an
 # install without a C compiler takes.
 STREAM_TESTS := tests/checks/test_stream_sequences.py tests/checks/test_stream_parallel.py \
-	tests/checks/test_stream_native.py \
+	tests/test_native.py tests/formats/test_kcat_filelog.py \
 	tests/formats/test_stream_frame.py tests/cli/test_stream_validate.py
 
 test: $(STAMP)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
 
+from dashfix import native
+
 NULL_LENGTH = -1
 PREFIX = struct.Struct(">i")
 _CHUNK = 1 << 20
@@ -62,8 +64,11 @@ def read_blocks(
     records whose boundaries ``find_boundary`` found: from the record at byte ``start``
     (number ``first_index``) up to the record boundary ``end`` (None: the end of the
     capture).  Values are sliced from reads of ``_CHUNK`` bytes (more for a larger value):
-    a loop over a buffer costs fewer Python steps per record than a read per record.
+    a loop over a buffer costs fewer Python steps per record than a read per record, and
+    the C helper ``split_kcat`` (``dashfix.native``), where built, takes the records that
+    lie whole in the buffer in one call; the loop below reads the others.
     """
+    split = None if native.MODULE is None else native.MODULE.split_kcat
     read = stream.read
     unpack_from = PREFIX.unpack_from
     offset = start  # of the record at buffer[at]
@@ -75,6 +80,19 @@ def read_blocks(
     block: list[Record] = []
     problem: KcatProblem | None = None  # the one that ends the walk
     while offset < stop:
+        if split is not None:
+            taken = len(block)
+            bound = at + min(total_size, stop) - offset  # where the records may end
+            moved = split(buffer, at, max(at, min(len(buffer), bound)), max_value_bytes,
+                          index, offset, block, BLOCK_RECORDS) - at
+            if moved:
+                index += len(block) - taken
+                offset += moved
+                at += moved
+                if len(block) >= BLOCK_RECORDS:
+                    yield block
+                    block = []
+                continue
         remaining = total_size - offset - 4
         if remaining < 0:
             if remaining > -4:

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream.frame import validate_frame
-from dashfix.checks.stream.native import PURE_PYTHON_VARIABLE
 from dashfix.checks.stream.scan import NATIVE, scan_message, scan_message_python, scan_record
 from dashfix.checks.stream.sequences import (
     ERROR_EVENT_TYPES,
@@ -41,6 +40,7 @@ from dashfix.formats.frame import (
 )
 from dashfix.formats.proto import dashstream_pb2 as pb
 from dashfix.inputs.streams import StreamRecord, iter_records
+from dashfix.native import PURE_PYTHON_VARIABLE
 from dashfix.testing.streams import (
     Messages,
     build_large_capture,

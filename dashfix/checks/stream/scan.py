@@ -15,7 +15,7 @@ return None: their text is checked on the slow path.  The usual messages come ba
 shapes the tracker takes faster (``compact``): a ``sequences.Single`` for a payload that is
 one message, a ``sequences.Run`` for a batch whose events continue one another.
 
-Two implementations of one rule set: the C extension ``_scan`` (built when a compiler is
+Two implementations of one rule set: the C extension ``dashfix._native`` (built when a compiler is
 available; it reads the wire bytes without building protobuf objects) and
 ``scan_message_python`` (the protobuf runtime).  Tests hold them to the same answers on
 healthy input, and both to ``validate_frame`` on damaged input; the C one may return None
@@ -30,7 +30,7 @@ from typing import Any, TypeAlias
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from dashfix.checks.stream import native
+from dashfix import native
 from dashfix.checks.stream.sequences import (
     COMPRESSION_ZSTD,
     ERROR_EVENT_TYPES,

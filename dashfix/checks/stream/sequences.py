@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from dashfix.checks.stream.native import key_hashes, shares_any
 from dashfix.findings import Finding, Rule
+from dashfix.native import key_hashes, shares_any
 from dashfix.rules import stream as rules
 
 ERROR_EVENT_TYPES = frozenset((3, 12, 32, 42))

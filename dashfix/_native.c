@@ -804,6 +804,62 @@ done:
     return result;
 }
 
+/* kcat.read_blocks' inner loop: append the records that lie whole in buffer[at:end] with a
+ * length of -1 (null) or 0..cap to ``block`` as (index, offset, value) tuples, until it
+ * holds ``most``; return where the first record not taken starts (the caller reads it). */
+static PyObject *split_kcat(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 8 || !PyBytes_Check(args[0]) || !PyList_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "split_kcat(buffer: bytes, at: int, end: int, cap: int, index: int, "
+                        "offset: int, block: list, most: int)");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t at = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    long long cap = PyLong_AsLongLong(args[3]);
+    long long index = PyLong_AsLongLong(args[4]);
+    long long offset = PyLong_AsLongLong(args[5]);
+    Py_ssize_t most = PyLong_AsSsize_t(args[7]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (at < 0 || end < at || end > size) {
+        PyErr_SetString(PyExc_ValueError, "at..end is outside the buffer");
+        return NULL;
+    }
+    PyObject *block = args[6];
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+    while (end - at >= 4 && PyList_GET_SIZE(block) < most) {
+        const uint8_t *prefix = data + at;
+        int32_t length = (int32_t)((uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16 |
+                                   (uint32_t)prefix[2] << 8 | (uint32_t)prefix[3]);
+        PyObject *value;
+        if (length == -1) {
+            value = Py_None;
+            Py_INCREF(value);
+            length = 0;
+        } else if (length < 0 || length > cap || length > end - at - 4) {
+            break;
+        } else {
+            value = PyBytes_FromStringAndSize((const char *)prefix + 4, length);
+            if (!value)
+                return NULL;
+        }
+        PyObject *record = Py_BuildValue("(LLN)", index, offset, value);
+        if (!record || PyList_Append(block, record) < 0) {
+            Py_XDECREF(record);
+            return NULL;
+        }
+        Py_DECREF(record);
+        at += 4 + (Py_ssize_t)length;
+        offset += 4 + length;
+        index += 1;
+    }
+    return PyLong_FromSsize_t(at);
+}
+
 static int schema_index(PyObject *value, Py_ssize_t count, int *out)
 {
     long index = PyLong_AsLong(value);
@@ -909,6 +965,9 @@ static PyMethodDef methods[] = {
      "the schema and the rules of scan.py."},
     {"scan_message", (PyCFunction)(void (*)(void))scan_message, METH_FASTCALL,
      "scan_message(data, start, compressed) -> a Scanned or a Run (see scan.py), or None"},
+    {"split_kcat", (PyCFunction)(void (*)(void))split_kcat, METH_FASTCALL,
+     "split_kcat(buffer, at, end, cap, index, offset, block, most) -> the new at: appends "
+     "the records that lie whole in buffer[at:end] to block (see formats/kcat.py)"},
     {"key_hashes", key_hashes, METH_O,
      "key_hashes(dicts) -> bytes: the hash of every key, as native int64 values"},
     {"shares_any", (PyCFunction)(void (*)(void))shares_any, METH_FASTCALL,
@@ -920,12 +979,12 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_scan",
+    PyModuleDef_HEAD_INIT, "_native",
     "DashStreamMessage wire scan for the validation hot path (see scan.py).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__scan(void)
+PyMODINIT_FUNC PyInit__native(void)
 {
     return PyModule_Create(&module_def);
 }

@@ -1,9 +1,11 @@
-"""The C helpers of the stream checks (``_scan.c``), when this install has them.
+"""dashfix's C helpers (``dashfix/_native.c``), when this install has them.
 
+They serve the hot path of stream validation: splitting kcat records out of a chunk
+(``formats/kcat.py``), reading DashStream messages from their wire bytes
+(``checks/stream/scan.py``) and comparing windows' message_id hashes (below).
 ``pip install`` compiles the extension where a C compiler is available (``setup.py``,
-``optional=True``); without one (or with ``DASHFIX_PURE_PYTHON=1``), every helper here
-falls back to the same rule in Python, slower.  ``scan.py`` holds the scanner's Python
-twin.
+``optional=True``); without one (or with ``DASHFIX_PURE_PYTHON=1``), each caller uses its
+Python twin of the same rule, slower, and tests hold the two to the same answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ the Python twins that way too)."""
 MODULE: Any = None
 if os.environ.get(PURE_PYTHON_VARIABLE) != "1":
     try:
-        from dashfix.checks.stream import _scan as MODULE  # type: ignore[attr-defined,no-redef]
+        from dashfix import _native as MODULE  # type: ignore[attr-defined,no-redef]
     except ImportError:
         MODULE = None
 

@@ -7,7 +7,7 @@ from array import array
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashfix.checks.stream.native import key_hashes, shares_any
+from dashfix.native import key_hashes, shares_any
 
 int64s = st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60)
 
