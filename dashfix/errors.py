@@ -43,6 +43,12 @@ class InputError(DashfixError):
     exit_code = ExitCode.FAILURE
 
 
+class OutputError(DashfixError):
+    """An output could not be written (a Kafka broker refused or could not be reached)."""
+
+    exit_code = ExitCode.FAILURE
+
+
 class StoreLockedError(DashfixError):
     """Another process holds the store's ``.checkpoint.lock``."""
 

@@ -26,7 +26,14 @@ from dashfix.formats.proto import dashstream_pb2
 from dashfix.formats.reframe import bare_protobuf, encode_frame
 from dashfix.inputs.dlq import DumpOptions, iter_dump
 from dashfix.inputs.streams import ProblemKind, ReadOptions, RecordProblem, iter_records
-from dashfix.repair.replay import OutputFormat, check_output, open_writer
+from dashfix.repair.kafka_out import DEFAULT_TIMEOUT_SECONDS, SCHEME, parse_kafka_target
+from dashfix.repair.replay import (
+    OUTPUT_FORMATS,
+    Destination,
+    OutputFormat,
+    check_output,
+    open_writer,
+)
 
 _EVENT_TYPE_PREFIX = "EVENT_TYPE_"
 EVENT_TYPE_NAMES: dict[int, str] = {
@@ -144,16 +151,17 @@ def _skip_from(findings: list[Finding], record: int, offset: int) -> SkippedReco
 
 class _Replayer:
     def __init__(self, report: ReplayReport, to_format: OutputFormat, filters: ReplayFilters,
-                 reframe: bool, limit: int, rel: str) -> None:
+                 reframe: bool, limit: int, rel: str, timeout: float) -> None:
         self.report = report
+        self.timeout = timeout
         self.to_format = to_format
         self.filters = filters
         self.reframe = reframe
         self.limit = limit
         self.rel = rel
 
-    def run(self, out: Path, items: Iterator[_Candidate | SkippedRecord]) -> None:
-        with open_writer(out, self.to_format) as writer:
+    def run(self, out: Destination, items: Iterator[_Candidate | SkippedRecord]) -> None:
+        with open_writer(out, self.to_format, timeout=self.timeout) as writer:
             for item in items:
                 self.report.read += 1
                 if isinstance(item, SkippedRecord):
@@ -161,11 +169,12 @@ class _Replayer:
                     continue
                 converted = self.convert(item)
                 if converted is not None:
-                    value, stamp = converted
-                    writer.write(value, stamp)
+                    writer.write(*converted)
                     self.report.written += 1
 
-    def convert(self, item: _Candidate) -> tuple[bytes, int] | None:
+    def convert(self, item: _Candidate) -> tuple[bytes, int, bytes] | None:
+        """The record's output value, timestamp and key (its thread_id), or None when it
+        is skipped or filtered out."""
         verdict = item.verdict or validate_frame(
             item.value, limit=self.limit, path=self.rel, record=item.record, offset=item.offset,
             unframed=item.unframed)
@@ -179,10 +188,9 @@ class _Replayer:
         if not self.filters.accepts(message):
             self.report.filtered += 1
             return None
-        stamp = item.timestamp_us
-        if stamp is None:
-            stamp = getattr(message, message.WhichOneof("message")).header.timestamp_us
-        return self.output_value(item.value, verdict), stamp
+        header = getattr(message, message.WhichOneof("message")).header
+        stamp = header.timestamp_us if item.timestamp_us is None else item.timestamp_us
+        return self.output_value(item.value, verdict), stamp, header.thread_id.encode()
 
     def output_value(self, value: bytes, verdict: FrameVerdict) -> bytes:
         kind = verdict.kind
@@ -243,41 +251,58 @@ def _dlq_items(path: Path, options: DumpOptions,
         raise InputError(f"cannot read DLQ dump {path}: {exc.strerror or exc}") from exc
 
 
-def _start(source: Path, out: Path, to_format: str, reframe: bool) -> tuple[OutputFormat, str]:
+def _replayer(source: Path, out: str | Path, to_format: str | None, reframe: bool,
+              filters: ReplayFilters | None, limit: int,
+              timeout: float) -> tuple[_Replayer, Destination]:
+    """Check the request; the replayer and where it writes.  ``to_format`` None: Kafka
+    for a ``kafka://`` output, else a kcat capture."""
+    text = str(out)
+    name = to_format or ("kafka" if text.startswith(SCHEME) else "kcat")
     try:
-        fmt = OutputFormat(to_format)
+        fmt = OutputFormat(name)
     except ValueError:
-        raise UsageError(f"--to-format must be kcat, jsonl or frames, not {to_format!r}") from None
+        raise UsageError(f"--to-format must be one of {', '.join(OUTPUT_FORMATS)}, "
+                         f"not {name!r}") from None
     if reframe and not fmt.framed:
-        raise UsageError("--reframe applies to kcat and frames output; the file backend "
-                         "(jsonl) stores bare protobuf without a flag byte")
+        raise UsageError("--reframe applies to kcat, frames and kafka output; the file "
+                         "backend (jsonl) stores bare protobuf without a flag byte")
     if not source.exists():
         raise InputError(f"{str(source)!r} does not exist")
-    check_output(source, out, fmt)
-    return fmt, source.name
+    destination: Destination
+    if fmt is OutputFormat.KAFKA:
+        destination = parse_kafka_target(text)
+    elif text.startswith(SCHEME):
+        raise UsageError(f"--to {text!r} is a Kafka topic, but --to-format is {fmt.value}")
+    else:
+        destination = Path(out)
+        check_output(source, destination, fmt)
+    report = ReplayReport(str(source), str(destination), fmt.value)
+    replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, limit, source.name,
+                         timeout)
+    return replayer, destination
 
 
-def replay_stream(source: Path, out: Path, *, to_format: str = "kcat",
+def replay_stream(source: Path, out: str | Path, *, to_format: str | None = None,
                   filters: ReplayFilters | None = None, reframe: bool = False,
-                  input_format: str | None = None,
-                  options: ReadOptions | None = None) -> ReplayReport:
-    """Write the valid records of the stream log ``source`` to ``out``, in log order."""
-    fmt, rel = _start(source, out, to_format, reframe)
+                  input_format: str | None = None, options: ReadOptions | None = None,
+                  timeout: float = DEFAULT_TIMEOUT_SECONDS) -> ReplayReport:
+    """Write the valid records of the stream log ``source`` to ``out`` (a path, or
+    ``kafka://HOST:PORT/TOPIC``), in log order."""
     options = options or ReadOptions()
-    report = ReplayReport(str(source), str(out), fmt.value)
-    replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, options.limit, rel)
-    replayer.run(out, _stream_items(source, input_format, options, rel))
-    return report
+    replayer, destination = _replayer(source, out, to_format, reframe, filters, options.limit,
+                                      timeout)
+    replayer.run(destination, _stream_items(source, input_format, options, replayer.rel))
+    return replayer.report
 
 
-def replay_dlq(dump: Path, out: Path, *, to_format: str = "kcat",
+def replay_dlq(dump: Path, out: str | Path, *, to_format: str | None = None,
                filters: ReplayFilters | None = None, reframe: bool = False,
-               options: DumpOptions | None = None) -> ReplayReport:
-    """Write the full, valid payloads of the DLQ dump ``dump`` to ``out`` (once per trace_id)."""
-    fmt, rel = _start(dump, out, to_format, reframe)
+               options: DumpOptions | None = None,
+               timeout: float = DEFAULT_TIMEOUT_SECONDS) -> ReplayReport:
+    """Write the full, valid payloads of the DLQ dump ``dump`` to ``out`` (once per
+    trace_id)."""
     options = options or DumpOptions()
-    report = ReplayReport(str(dump), str(out), fmt.value)
-    replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, options.limit, rel)
-    replayer.run(out, _dlq_items(dump, options, rel))
-    return report
-
+    replayer, destination = _replayer(dump, out, to_format, reframe, filters, options.limit,
+                                      timeout)
+    replayer.run(destination, _dlq_items(dump, options, replayer.rel))
+    return replayer.report

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dashfix.cli.main import run
+
+if TYPE_CHECKING:
+    from tests.kafka_broker import Broker
 
 
 @dataclass
@@ -30,3 +33,11 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    """A real Kafka-protocol broker (tests/kafka_broker.py), one for the session."""
+    from tests.kafka_broker import run_broker
+
+    yield from run_broker()

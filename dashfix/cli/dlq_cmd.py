@@ -19,7 +19,9 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import (
+    KAFKA_HELP,
     OUTPUT_FORMAT_OPTION,
+    KafkaTimeoutOption,
     ReframeOption,
     SinceFilterOption,
     ThreadFilterOption,
@@ -137,12 +139,12 @@ def _summary_line(result: DumpResult, against: bool) -> str:
     help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
     "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
     "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "
-    "a record was skipped. Writing to a Kafka broker is not supported.\n\n" + EXIT_CODE_HELP,
+    "a record was skipped. " + KAFKA_HELP + "\n\n" + EXIT_CODE_HELP,
 )
 def replay_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
     to: ToOption,
-    to_format: ToFormatOption = "kcat",
+    to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,
     since: SinceFilterOption = None,
     until: UntilFilterOption = None,
@@ -151,6 +153,7 @@ def replay_command(
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
+    kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
     from dashfix.inputs.dlq import DumpOptions
     from dashfix.replay import replay_dlq
@@ -160,5 +163,5 @@ def replay_command(
     options = DumpOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
     report = replay_dlq(dump, to, to_format=to_format, filters=filters, reframe=reframe,
-                        options=options)
+                        options=options, timeout=kafka_timeout)
     return emit_replay(report, fmt)

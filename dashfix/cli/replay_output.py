@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -29,11 +28,20 @@ FILTER_HELP = {
 
 
 ToOption = Annotated[
-    Path, typer.Option("--to", metavar="OUT", help="Output file or folder.")
+    str, typer.Option("--to", metavar="OUT", help="Output file or folder, or "
+                      "kafka://HOST:PORT[,HOST:PORT...]/TOPIC.")
 ]
 ToFormatOption = Annotated[
-    str, typer.Option("--to-format", help=f"Output: {', '.join(REPLAY_OUTPUT_FORMATS)}.")
+    str | None, typer.Option("--to-format", help=f"Output: {', '.join(REPLAY_OUTPUT_FORMATS)} "
+                             "(default: kafka for a kafka:// output, else kcat).")
 ]
+KafkaTimeoutOption = Annotated[
+    float, typer.Option("--kafka-timeout", metavar="SECONDS",
+                        help="How long to wait on the Kafka broker at each step.")
+]
+# "\\[" keeps rich from reading "[kafka]" as markup.
+KAFKA_HELP = ("A kafka:// output is written in one Kafka transaction, keyed by thread_id, "
+              "once the whole input is read (needs pip install 'dashfix\\[kafka]').")
 ThreadFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])]
 SinceFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["since"])]
 UntilFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["until"])]

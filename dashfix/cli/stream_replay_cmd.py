@@ -16,7 +16,9 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import (
+    KAFKA_HELP,
     OUTPUT_FORMAT_OPTION,
+    KafkaTimeoutOption,
     ReframeOption,
     SinceFilterOption,
     ThreadFilterOption,
@@ -35,15 +37,15 @@ from dashfix.errors import EXIT_CODE_HELP
 @stream_app.command(
     "replay",
     help="Write the valid records of a stream log, in order, to a new kcat capture, "
-    "file-backend JSONL log or folder of frames, optionally filtered. Invalid records are "
+    "file-backend JSONL log or folder of frames, or to a Kafka topic, optionally filtered. Invalid records are "
     "skipped and listed with the reason. The input is never changed; the output appears "
-    "atomically. Exit code 1 when a record was skipped. Writing to a Kafka broker is not "
-    "supported.\n\n" + EXIT_CODE_HELP,
+    "atomically. Exit code 1 when a record was skipped. " + KAFKA_HELP + "\n\n"
+    + EXIT_CODE_HELP,
 )
 def replay_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
     to: ToOption,
-    to_format: ToFormatOption = "kcat",
+    to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,
     since: SinceFilterOption = None,
     until: UntilFilterOption = None,
@@ -53,6 +55,7 @@ def replay_command(
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
+    kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
     from dashfix.inputs.streams import ReadOptions
     from dashfix.replay import replay_stream
@@ -63,5 +66,5 @@ def replay_command(
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
     report = replay_stream(input_path, to, to_format=to_format, filters=filters,
                            reframe=reframe, input_format=parse_input_format(input_format),
-                           options=options)
+                           options=options, timeout=kafka_timeout)
     return emit_replay(report, fmt)

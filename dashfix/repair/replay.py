@@ -1,8 +1,9 @@
-"""Replay writers: kcat capture, file-backend JSONL, folder of raw frames.
+"""Replay writers: kcat capture, file-backend JSONL, folder of raw frames, Kafka topic.
 
 Output is atomic: a capture or JSONL log goes through ``AtomicFile`` (temp file in the
 target folder, fsync, rename); a folder of frames is written into a hidden temp folder
-next to the target and renamed into place only when complete.  Nothing is ever written
+next to the target and renamed into place only when complete; a Kafka topic gets one
+transaction (``kafka_out``).  Nothing is ever written
 to the input: ``check_output`` refuses an output that is the input or lies inside it.
 """
 
@@ -20,6 +21,7 @@ from typing import BinaryIO, Protocol
 from dashfix.errors import UsageError
 from dashfix.formats import filelog, kcat
 from dashfix.repair.atomic import AtomicFile, fsync_dir
+from dashfix.repair.kafka_out import DEFAULT_TIMEOUT_SECONDS, KafkaTarget, kafka_writer
 
 FRAME_NAME = "{:010d}.frame"
 """Zero-padded so name order is record order (the frames reader sorts by name)."""
@@ -29,6 +31,7 @@ class OutputFormat(StrEnum):
     KCAT = "kcat"
     JSONL = "jsonl"
     FRAMES = "frames"
+    KAFKA = "kafka"
 
     @property
     def framed(self) -> bool:
@@ -39,15 +42,19 @@ class OutputFormat(StrEnum):
 OUTPUT_FORMATS = tuple(f.value for f in OutputFormat)
 
 
+Destination = Path | KafkaTarget
+
+
 class RecordWriter(Protocol):
-    def write(self, value: bytes, timestamp_us: int) -> None: ...
+    def write(self, value: bytes, timestamp_us: int, key: bytes) -> None:
+        """``key``: the record's thread_id (Kafka's record key; files have none)."""
 
 
 class _KcatWriter:
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
 
-    def write(self, value: bytes, timestamp_us: int) -> None:
+    def write(self, value: bytes, timestamp_us: int, key: bytes) -> None:
         self.out.write(kcat.encode_record(value))
 
 
@@ -58,7 +65,7 @@ class _JsonlWriter:
         self.out = out
         self.offset = 0
 
-    def write(self, value: bytes, timestamp_us: int) -> None:
+    def write(self, value: bytes, timestamp_us: int, key: bytes) -> None:
         self.out.write(filelog.encode_line(self.offset, timestamp_us, value))
         self.offset += 1
 
@@ -68,7 +75,7 @@ class _FramesWriter:
         self.folder = folder
         self.count = 0
 
-    def write(self, value: bytes, timestamp_us: int) -> None:
+    def write(self, value: bytes, timestamp_us: int, key: bytes) -> None:
         path = self.folder / FRAME_NAME.format(self.count)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -84,7 +91,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def check_output(source: Path, out: Path, to_format: OutputFormat) -> None:
-    """Refuse outputs that would touch the input or replace a folder."""
+    """Refuse file outputs that would touch the input or replace a folder."""
     source_abs = Path(os.path.abspath(source))
     out_abs = Path(os.path.abspath(out))
     if out_abs == source_abs or (source.is_dir() and _inside(out_abs, source_abs)):
@@ -102,8 +109,14 @@ def check_output(source: Path, out: Path, to_format: OutputFormat) -> None:
 
 
 @contextmanager
-def open_writer(out: Path, to_format: OutputFormat) -> Iterator[RecordWriter]:
-    """A writer whose output appears at ``out`` only if the block completes."""
+def open_writer(out: Destination, to_format: OutputFormat, *,
+                timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[RecordWriter]:
+    """A writer whose output appears at ``out`` only if the block completes; ``timeout``
+    bounds each wait on a Kafka broker."""
+    if isinstance(out, KafkaTarget):
+        with kafka_writer(out, timeout=timeout) as writer:
+            yield writer
+        return
     if to_format is OutputFormat.FRAMES:
         temp = out.parent / f".{out.name}.{uuid.uuid4()}.dashfix.tmp"
         temp.mkdir()

@@ -1,0 +1,158 @@
+"""Replay into a Kafka topic, through confluent-kafka (``pip install 'dashfix[kafka]'``).
+
+A replay sends nothing until it has read its whole input: the records wait in a
+temporary file, so a replay that fails or is interrupted on the way leaves the topic
+untouched, as a file replay appears whole or not at all.  They are then produced in one
+Kafka transaction: on a broker that supports transactions, consumers that read committed
+records (librdkafka's default, and so DashFlow's consumer's) see all of them or, if the
+broker fails part-way, none.  Records are keyed by thread_id, as DashFlow's producer keys
+them (spec section 2), so the topic's partitioner keeps each thread's records in order.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from dashfix.errors import OutputError, UsageError
+
+SCHEME = "kafka://"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_BROKER = re.compile(r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
+MAX_MESSAGE_BYTES = (10 << 20) + 1024
+"""librdkafka refuses records over ``message.max.bytes`` (1,000,000 by default), below
+DashFlow's 1 MiB cap plus the flag byte; this admits the 10 MiB server profile.  The
+broker's own limit still applies: a record it refuses fails the replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTarget:
+    """Where ``--to kafka://HOST:PORT[,HOST:PORT...]/TOPIC`` points."""
+
+    bootstrap: str
+    topic: str
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.bootstrap}/{self.topic}"
+
+
+def parse_kafka_target(text: str) -> KafkaTarget:
+    if not text.startswith(SCHEME):
+        raise UsageError(f"--to {text!r}: Kafka output is written as "
+                         f"{SCHEME}HOST:PORT[,HOST:PORT...]/TOPIC")
+    brokers, _, topic = text[len(SCHEME):].partition("/")
+    if not all(_BROKER.fullmatch(broker) for broker in brokers.split(",")):
+        raise UsageError(f"--to {text!r}: brokers must be HOST:PORT, comma-separated")
+    if not _TOPIC.fullmatch(topic) or topic in (".", ".."):
+        raise UsageError(f"--to {text!r}: a topic name is 1 to 249 letters, digits, '.', '_' "
+                         "or '-'")
+    return KafkaTarget(brokers, topic)
+
+
+class _Spool:
+    """The replay's records, kept in a temporary file until the replay completes: a
+    replay that fails or is interrupted while it reads its input sends nothing."""
+
+    _HEAD = struct.Struct(">qII")
+    """timestamp_us, key length, value length."""
+
+    def __init__(self, spool: BinaryIO) -> None:
+        self.spool = spool
+
+    def write(self, value: bytes, timestamp_us: int, key: bytes) -> None:
+        self.spool.write(self._HEAD.pack(timestamp_us, len(key), len(value)) + key + value)
+
+    def records(self) -> Iterator[tuple[bytes, int, bytes]]:
+        self.spool.seek(0)
+        read = self.spool.read
+        while head := read(self._HEAD.size):
+            timestamp_us, key_size, value_size = self._HEAD.unpack(head)
+            key = read(key_size)
+            yield read(value_size), timestamp_us, key
+
+
+class _Deliveries:
+    """Why records were not delivered (the first few), from the producer's reports."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def __call__(self, error: Any, _message: Any) -> None:
+        if error is not None and len(self.failures) < 5:
+            self.failures.append(str(error))
+
+
+@contextmanager
+def kafka_writer(target: KafkaTarget, *,
+                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[_Spool]:
+    """A writer whose records reach ``target`` only if the block completes: the broker is
+    reached first (so an unreachable one fails before any input is read), the records are
+    spooled, then produced in one transaction and committed."""
+    try:
+        from confluent_kafka import KafkaException, Producer
+    except ImportError:
+        raise UsageError("--to-format kafka needs confluent-kafka: "
+                         "pip install 'dashfix[kafka]'") from None
+    producer = Producer({
+        "bootstrap.servers": target.bootstrap,
+        "transactional.id": f"dashfix-replay-{uuid.uuid4()}",
+        "enable.idempotence": True,
+        "message.max.bytes": MAX_MESSAGE_BYTES,
+        "log_level": 0,  # librdkafka's connection chatter would go to stderr
+    })
+    try:
+        topic = producer.list_topics(target.topic, timeout=timeout).topics[target.topic]
+        if topic.error is not None:
+            raise OutputError(f"{target}: {topic.error.str()} (dashfix does not create "
+                              "topics)")
+        producer.init_transactions(timeout)
+    except KafkaException as exc:
+        raise OutputError(f"cannot reach {target}: {_reason(exc)}") from None
+    with tempfile.TemporaryFile(prefix="dashfix-replay-") as spool_file:
+        spool = _Spool(spool_file)
+        yield spool
+        deliveries = _Deliveries()
+        try:
+            producer.begin_transaction()
+            for value, timestamp_us, key in spool.records():
+                _produce(producer, target.topic, value, timestamp_us, key, deliveries)
+            producer.commit_transaction(timeout)
+        except KafkaException as exc:
+            _abort(producer, timeout)
+            detail = "; ".join(deliveries.failures) or _reason(exc)
+            raise OutputError(f"writing to {target} failed, the transaction was aborted: "
+                              f"{detail}") from None
+        except BaseException:
+            _abort(producer, timeout)
+            raise
+
+
+def _produce(producer: Any, topic: str, value: bytes, timestamp_us: int, key: bytes,
+             deliveries: _Deliveries) -> None:
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key,
+                             timestamp=max(timestamp_us // 1000, 0), on_delivery=deliveries)
+            return
+        except BufferError:  # the local queue is full: let deliveries drain it
+            producer.poll(0.5)
+
+
+def _abort(producer: Any, timeout: float) -> None:
+    from confluent_kafka import KafkaException
+
+    # If the abort fails too, the transaction times out on the broker, never committed.
+    with suppress(KafkaException):
+        producer.abort_transaction(timeout)
+
+
+def _reason(exc: Any) -> str:
+    error = exc.args[0] if exc.args else exc
+    return str(getattr(error, "str", lambda: error)())
