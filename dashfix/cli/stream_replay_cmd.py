@@ -37,10 +37,10 @@ from dashfix.errors import EXIT_CODE_HELP
 @stream_app.command(
     "replay",
     help="Write the valid records of a stream log, in order, to a new kcat capture, "
-    "file-backend JSONL log or folder of frames, or to a Kafka topic, optionally filtered. Invalid records are "
-    "skipped and listed with the reason. The input is never changed; the output appears "
-    "atomically. Exit code 1 when a record was skipped. " + KAFKA_HELP + "\n\n"
-    + EXIT_CODE_HELP,
+    "file-backend JSONL log or folder of frames, or to a Kafka topic, optionally filtered. "
+    "Invalid records are skipped and listed with the reason. The input is never changed; "
+    "the output appears atomically. Exit code 1 when a record was skipped. " + KAFKA_HELP
+    + "\n\n" + EXIT_CODE_HELP,
 )
 def replay_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
