@@ -15,7 +15,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream import parallel, sequences
@@ -188,6 +188,8 @@ def _jsonl_line(number: int, value: bytes | None) -> bytes:
        st.sampled_from([b"", b"\n\n", b'{"offset": 9, "timestamp_us": 1, "data": "AA'
                         + b"A" * 12000]),
        st.integers(1, 9))
+# A blank line makes a window of no record: a retry after it is two windows on.
+@example(plan=[("next", 0), ("again", 0), ("null", 0), ("earlier", 0)], tail=b"", window=1)
 def test_parallel_check_of_a_jsonl_log_gives_the_sequential_findings(
         plan: list[tuple[str, int]], tail: bytes, window: int) -> None:
     # The first line makes the log a file-backend log for detection.
