@@ -165,8 +165,8 @@ def check_records(
 
 
 class _RecordChecker:
-    """``check_records``' state: where the next dedup window starts, and how the values
-    of the records read so far are stored."""
+    """``check_records``' state: where the next dedup window starts, and whether the
+    values are framed (kcat) or bare protobuf (file and SQLite backends)."""
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
                  input_format: str | None, window: int | None) -> None:
@@ -212,20 +212,23 @@ class _RecordChecker:
         self.next_window = (window + 1) * self.span
 
     def _check_values(self, block: ValueBlock, where: str) -> None:
+        """The hot path for the records ``scan_block`` reads, in runs between the others,
+        which ``_check_value`` takes one at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
         start = 0
         end = len(scans)
+        observe_block = self.tracker.observe_block
         while start < end:
             try:
                 stop = scans.index(None, start)
             except ValueError:
                 stop = end
+            # scans[start:stop] holds no None, which mypy cannot see: hence the ignores.
             if start == 0 and stop == end:
-                self.tracker.observe_block(scans, block, where)  # type: ignore[arg-type]
+                observe_block(scans, block, where)  # type: ignore[arg-type]
                 return
             if start < stop:
-                self.tracker.observe_block(scans[start:stop], block[start:stop],  # type: ignore[arg-type]
-                                           where)
+                observe_block(scans[start:stop], block[start:stop], where)  # type: ignore[arg-type]
             if stop < end:
                 self._check_value(block[stop], where)
             start = stop + 1

@@ -66,15 +66,17 @@ Scanned: TypeAlias = tuple[int, str, int, tuple[Item, ...]]
 """A message as ``scan.scan_message`` reads it: oneof number, thread_id, the payload
 header's timestamp_us, and the items."""
 Run: TypeAlias = tuple[int, str, int, int, int, int, int, tuple[bytes, ...], tuple[bytes, ...]]
-"""Items that continue one another (``scan.compact``), told by what the tracker's fast path
-needs: oneof number, thread_id, the payload header's timestamp_us, the first and last
-sequence, the first and last timestamp_us, and each item's message_id and fingerprint."""
+"""An EventBatch whose events continue one another (``scan.compact``), told by what the
+tracker's fast path needs: oneof number, thread_id, the batch header's timestamp_us, the
+first and last sequence, the first and last timestamp_us, and each event's message_id and
+dedup fingerprint."""
 Single: TypeAlias = tuple[int, str, int, int, bytes, bytes]
 """A payload that is one sequenced message (``scan.compact``): oneof number, thread_id,
 sequence, timestamp_us, message_id and its dedup fingerprint."""
 dedup_fingerprint = struct.Struct("<Qq").pack
-"""What dedup keeps of a message besides its id, ``dedup_fingerprint(sequence, timestamp_us)``:
-a retry re-sends the same encoded bytes, so the same id, sequence and timestamp."""
+"""What dedup keeps of a message besides its id: ``dedup_fingerprint(sequence,
+timestamp_us)``.  A retry re-sends the same encoded bytes, so the same id, sequence and
+timestamp."""
 _unfingerprint = struct.Struct("<Qq").unpack
 
 
@@ -132,8 +134,8 @@ class ThreadSummary:
     """Timestamp of the last in-order sequenced message (for the backwards check)."""
     open_gaps: list[_Gap] = field(default_factory=list)
     seen: dict[bytes, bytes] = field(default_factory=dict)
-    """message_id -> ``dedup_fingerprint`` of the messages kept for dedup: those of the current
-    window."""
+    """message_id -> ``dedup_fingerprint`` of the messages kept for dedup: those of the
+    current window."""
     previous: dict[bytes, bytes] = field(default_factory=dict)
     """``seen`` of the previous window."""
 
