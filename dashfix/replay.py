@@ -12,16 +12,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dashfix.checks.dlq import DumpChecker
 from dashfix.checks.stream.frame import FrameVerdict, validate_frame
 from dashfix.checks.stream.log import problem_finding
+from dashfix.checks.stream.scan import scan_record
 from dashfix.checks.stream.sequences import ONEOF_NUMBERS
 from dashfix.errors import InputError, UsageError
 from dashfix.findings import Finding, Severity
 from dashfix.formats.dlq import DlqRecord
-from dashfix.formats.frame import FrameKind, guarded_decompress
+from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, FrameKind, guarded_decompress
 from dashfix.formats.proto import dashstream_pb2
 from dashfix.formats.reframe import bare_protobuf, encode_frame
 from dashfix.inputs.dlq import DumpOptions, iter_dump
@@ -82,16 +83,19 @@ class ReplayFilters:
     """Keep records whose header time is before this."""
     types: frozenset[str] = frozenset()
 
+    def accepts_header(self, thread_id: str, timestamp_us: int) -> bool:
+        """The thread and time filters, on the payload header's fields."""
+        if self.threads and thread_id not in self.threads:
+            return False
+        if self.since_us is not None and timestamp_us < self.since_us:
+            return False
+        return self.until_us is None or timestamp_us < self.until_us
+
     def accepts(self, message: Any) -> bool:
         which = message.WhichOneof("message")
         payload = getattr(message, which)
         header = payload.header
-        if self.threads and header.thread_id not in self.threads:
-            return False
-        stamp = header.timestamp_us
-        if self.since_us is not None and stamp < self.since_us:
-            return False
-        if self.until_us is not None and stamp >= self.until_us:
+        if not self.accepts_header(header.thread_id, header.timestamp_us):
             return False
         if not self.types or which in self.types:
             return True
@@ -175,6 +179,10 @@ class _Replayer:
     def convert(self, item: _Candidate) -> tuple[bytes, int, bytes] | None:
         """The record's output value, timestamp and key (its thread_id), or None when it
         is skipped or filtered out."""
+        if item.verdict is None and not self.filters.types:
+            copied = self._copy_healthy(item)
+            if copied is not False:
+                return copied
         verdict = item.verdict or validate_frame(
             item.value, limit=self.limit, path=self.rel, record=item.record, offset=item.offset,
             unframed=item.unframed)
@@ -191,6 +199,31 @@ class _Replayer:
         header = getattr(message, message.WhichOneof("message")).header
         stamp = header.timestamp_us if item.timestamp_us is None else item.timestamp_us
         return self.output_value(item.value, verdict), stamp, header.thread_id.encode()
+
+    def _copy_healthy(self, item: _Candidate) -> tuple[bytes, int, bytes] | Literal[False] | None:
+        """``convert`` without decoding, for a record the hot path of ``stream validate``
+        finds healthy (``scan_record``) and whose output is its bytes as they are, or
+        without their 0x00 flag byte for the file backend; False: not such a record."""
+        value = item.value
+        scanned = scan_record(value, self.limit, item.unframed)
+        if scanned is None or value is None:
+            return False
+        flag = value[0]
+        if self.to_format.framed:
+            if flag not in (FLAG_UNCOMPRESSED, FLAG_ZSTD):
+                return False  # bare protobuf gets a frame
+        elif flag == FLAG_ZSTD:
+            return False  # decompressed, and its headers' compression reset
+        thread_id = scanned[1]
+        header_us = scanned[3] if len(scanned) == 6 else scanned[2]  # a Single's is its own
+        if not self.filters.accepts_header(thread_id, header_us):
+            self.report.filtered += 1
+            return None
+        if not self.to_format.framed and flag == FLAG_UNCOMPRESSED:
+            value = value[1:]  # the file backend stores bare protobuf
+            self.report.converted += 1
+        stamp = header_us if item.timestamp_us is None else item.timestamp_us
+        return value, stamp, thread_id.encode()
 
     def output_value(self, value: bytes, verdict: FrameVerdict) -> bytes:
         kind = verdict.kind

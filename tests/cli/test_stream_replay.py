@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from dashfix.replay import _Replayer
 from dashfix.testing.streams import (
     BASE_US,
     Messages,
@@ -158,3 +160,39 @@ def test_unreadable_input_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     result = replay(cli, source, out)
     assert result.exit_code == 3
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("source_format", sorted(WRITERS))
+@pytest.mark.parametrize("to_format", ["kcat", "jsonl", "frames"])
+@pytest.mark.parametrize("args", [(), ("--thread", "t-a"),
+                                  ("--since", str(BASE_US + 3000), "--until",
+                                   str(BASE_US + 9000))])
+def test_healthy_records_copied_undecoded_give_what_decoding_gives(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source_format: str,
+        to_format: str, args: tuple[str, ...]) -> None:
+    """Replay copies the records ``stream validate``'s hot path finds healthy without
+    decoding them: output and report are those of the decoding path, record for record."""
+    values = [*healthy_values(), *_legacy_values(), b"\x07garbage",
+              encode_frame(Messages().error("t-b", 9, text=""))]
+    source = WRITERS[source_format](tmp_path / f"in.{source_format}", values)
+    copy_healthy = _Replayer._copy_healthy
+    copied = []
+
+    def counting(self: _Replayer, item: Any) -> Any:
+        answer = copy_healthy(self, item)
+        copied.append(answer is not False)
+        return answer
+
+    monkeypatch.setattr(_Replayer, "_copy_healthy", counting)
+    outputs = []
+    for copying in (True, False):
+        if not copying:
+            monkeypatch.setattr(_Replayer, "_copy_healthy", lambda self, item: False)
+        out = tmp_path / f"out-{copying}.{to_format}"
+        result = replay(cli, source, out, "--to-format", to_format, *args)
+        report = {k: v for k, v in result.json().items() if k != "output"}
+        outputs.append((result.exit_code, report, digest(out)))
+    assert outputs[0] == outputs[1]
+    # Bare protobuf (file and SQLite backends) needs a frame for kcat and frames output.
+    framed_source = source_format in ("kcat", "frames")
+    assert any(copied) == (framed_source or to_format == "jsonl")
