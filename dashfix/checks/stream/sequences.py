@@ -139,6 +139,16 @@ class ThreadSummary:
     previous: dict[bytes, bytes] = field(default_factory=dict)
     """``seen`` of the previous window."""
 
+    def goes_on(self, count: int, last: int, last_us: int) -> None:
+        """``count`` new sequenced messages, each the next of the thread and on time, the
+        last one sequence ``last`` at ``last_us``."""
+        self.messages += count
+        self.sequenced += count
+        self.last_timestamp_us = last_us
+        self.expected = last + 1
+        self.last_sequence = last
+        self.last_ordered_us = last_us
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "thread_id": self.thread_id, "messages": self.messages, "sequenced": self.sequenced,
@@ -249,12 +259,7 @@ class SequenceTracker:
                         and self._remembered < DEDUP_WINDOW
                         and message_id not in thread.previous
                         and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
-                    thread.messages += 1
-                    thread.sequenced += 1
-                    thread.last_timestamp_us = stamp
-                    thread.expected = sequence + 1
-                    thread.last_sequence = sequence
-                    thread.last_ordered_us = stamp
+                    thread.goes_on(1, sequence, stamp)
                     self._remembered += 1
                     continue
                 timestamp_us = stamp
@@ -272,12 +277,8 @@ class SequenceTracker:
                         and thread.previous.keys().isdisjoint(ids)
                         and thread.seen.keys().isdisjoint(ids)):
                     thread.seen.update(zip(ids, fingerprints, strict=True))
-                    thread.messages += count + 1  # the batch, then its events
-                    thread.sequenced += count
-                    thread.last_timestamp_us = last_us
-                    thread.expected = last + 1
-                    thread.last_sequence = last
-                    thread.last_ordered_us = last_us
+                    thread.messages += 1  # the batch, then its events
+                    thread.goes_on(count, last, last_us)
                     self._remembered += count
                     continue
                 items = [(*_unfingerprint(packed), message_id, 0, None)
@@ -307,12 +308,7 @@ class SequenceTracker:
                         and message_id not in previous):
                     fingerprint = dedup_fingerprint(sequence, stamp)
                     if seen.setdefault(message_id, fingerprint) is fingerprint:
-                        thread.messages += 1
-                        thread.sequenced += 1
-                        thread.last_timestamp_us = stamp
-                        thread.expected = sequence + 1
-                        thread.last_sequence = sequence
-                        thread.last_ordered_us = stamp
+                        thread.goes_on(1, sequence, stamp)
                         self._remembered += 1
                         if self._remembered > DEDUP_WINDOW:
                             self._forget()
