@@ -390,3 +390,16 @@ def _varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def test_scanners_truncate_wide_varints_as_protobuf_does() -> None:
+    """A uint32 or enum field sent as a wider varint keeps its low 32 bits in protobuf:
+    schema_version 2**32 + 1 reads as 1, type 2**32 + 1 as 1 (an Event)."""
+    header = Messages().header("t-w", 1, 1).SerializeToString()
+    wide = _varint(2**32 + 1)
+    header += b"\x48" + wide + b"\x30" + wide  # schema_version, then type, sent again
+    event = b"\x0a" + _varint(len(header)) + header
+    data = b"\x0a" + _varint(len(event)) + event
+    python = scan_message_python(data, 0, False)
+    assert python is not None and python[0] == 1
+    assert scan_message(data, 0, False) == python
