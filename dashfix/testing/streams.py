@@ -203,7 +203,7 @@ def write_sqlite(path: Path, values: Iterable[bytes], *, topic: str = TOPIC) -> 
 
 # -- hand-crafted damage -----------------------------------------------------------------
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
@@ -213,7 +213,7 @@ def _varint(value: int) -> bytes:
 
 
 def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def zstd_bomb(declared: int = 512 * 1024 * 1024) -> bytes:
@@ -503,18 +503,18 @@ class _FastEncoder:
         self.tenant = _field(3, TENANT.encode())
         self.event_tail = (
             b"\x10\x0b" + _field(3, b"agent_node")
-            + _field(4, _field(1, b"tokens") + _field(2, b"\x10" + _varint(42)))
+            + _field(4, _field(1, b"tokens") + _field(2, b"\x10" + encode_varint(42)))
             + _field(4, _field(1, b"model") + _field(2, _field(1, b"gpt-x")))
-            + b"\x28" + _varint(1500)
+            + b"\x28" + encode_varint(1500)
         )
 
     def header(self, thread: int, sequence: int, message_type: int, compression: int) -> bytes:
         self.count += 1
         return (
             _field(1, struct.pack(">QQ", 1, self.count))
-            + b"\x10" + _varint(BASE_US + self.count * 1000)
+            + b"\x10" + encode_varint(BASE_US + self.count * 1000)
             + self.tenant + _field(4, self.threads[thread])
-            + (b"\x28" + _varint(sequence) if sequence else b"")
+            + (b"\x28" + encode_varint(sequence) if sequence else b"")
             + b"\x30" + bytes([message_type])
             + (b"\x40\x01" if compression else b"")
             + b"\x48\x01"

@@ -46,6 +46,7 @@ from dashfix.testing.streams import (
     build_large_capture,
     deep_attribute_frame,
     encode_frame,
+    encode_varint,
     frame_uncompressed,
     giant_varint_frame,
     healthy_values,
@@ -379,27 +380,19 @@ def test_scanners_agree_on_protobuf_encodings(message: Any, compressed: bool,
     if extra_header and which == "event":  # a second header occurrence, or an unknown field
         event = message.event
         event_bytes = event.SerializeToString() + extra_header
-        data = b"\x0a" + _varint(len(event_bytes)) + event_bytes
+        data = b"\x0a" + encode_varint(len(event_bytes)) + event_bytes
     assert scan_message(data, 0, compressed) == scan_message_python(data, 0, compressed)
 
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def test_scanners_truncate_wide_varints_as_protobuf_does() -> None:
     """A uint32 or enum field sent as a wider varint keeps its low 32 bits in protobuf:
     schema_version 2**32 + 1 reads as 1, type 2**32 + 1 as 1 (an Event)."""
     header = Messages().header("t-w", 1, 1).SerializeToString()
-    wide = _varint(2**32 + 1)
+    wide = encode_varint(2**32 + 1)
     header += b"\x48" + wide + b"\x30" + wide  # schema_version, then type, sent again
-    event = b"\x0a" + _varint(len(header)) + header
-    data = b"\x0a" + _varint(len(event)) + event
+    event = b"\x0a" + encode_varint(len(header)) + header
+    data = b"\x0a" + encode_varint(len(event)) + event
     python = scan_message_python(data, 0, False)
     assert python is not None and python[0] == 1
     assert scan_message(data, 0, False) == python
