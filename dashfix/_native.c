@@ -1,8 +1,13 @@
 /*
- * The hot path of stream log validation, in C: read one DashStreamMessage straight from its
- * wire bytes, and hand back what the sequence tracker needs only when the record is one the
- * checks would find nothing in.  Anything unusual returns None, and the caller then runs the
- * full Python path (the protobuf runtime and validate_frame), which says what is wrong.
+ * dashfix's C helpers (loaded by dashfix/native.py), all on the hot path of stream log
+ * validation:
+ *   - scan_message, scan_block: read a DashStreamMessage straight from its wire bytes, and
+ *     hand back what the sequence tracker needs only when the record is one the checks
+ *     would find nothing in.  Anything unusual returns None, and the caller then runs the
+ *     full Python path (the protobuf runtime and validate_frame), which says what is wrong.
+ *   - split_kcat: the kcat records that lie whole in a chunk of a capture.
+ *   - key_hashes, shares_any: the message_id hashes the two-process check compares.
+ * Each has a Python twin that the tests hold to the same answers.
  *
  * Why C: the protobuf runtime builds a Python object for every sub-message it hands out,
  * and a record's checks read about twenty header fields (ten inner events in a batch).
@@ -68,6 +73,7 @@ static Schema *schemas = NULL;
 static int root_schema = -1;
 static int header_schema = -1;
 static int event_schema = -1;
+
 typedef struct {
     long types[MAX_EVENT_TYPES];
     Py_ssize_t count;

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from array import array
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashfix.native import key_hashes, shares_any
+from dashfix.native import MODULE, key_hashes, shares_any
 
 int64s = st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60)
 
@@ -25,3 +26,12 @@ def test_shares_any_is_a_set_intersection(first: list[int], second: list[int],
                 max_size=6))
 def test_key_hashes_are_the_hashes_of_the_keys(dicts: list[dict[bytes, bytes]]) -> None:
     assert list(key_hashes(dicts)) == [hash(key) for keys in dicts for key in keys]
+
+
+def test_a_schema_the_c_scanner_cannot_take_is_refused() -> None:
+    """configure() refuses a field number over 64 rather than misreading it (scan.py then
+    uses the Python twin, and ``make test`` fails on ``NATIVE``)."""
+    if MODULE is None:
+        pytest.skip("the C helpers are not in use")
+    with pytest.raises(ValueError):
+        MODULE.configure((((65, 1, False, -1),),), 0, 0, 0, (), (), ())
