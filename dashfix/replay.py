@@ -205,15 +205,19 @@ class _Replayer:
         finds healthy (``scan_record``) and whose output is its bytes as they are, or
         without their 0x00 flag byte for the file backend; False: not such a record."""
         value = item.value
-        scanned = scan_record(value, self.limit, item.unframed)
-        if scanned is None or value is None:
+        if not value:
             return False
+        # Settled from the flag byte first, so a record that must be decoded anyway is
+        # not scanned too.
         flag = value[0]
         if self.to_format.framed:
             if flag not in (FLAG_UNCOMPRESSED, FLAG_ZSTD):
                 return False  # bare protobuf gets a frame
         elif flag == FLAG_ZSTD:
             return False  # decompressed, and its headers' compression reset
+        scanned = scan_record(value, self.limit, item.unframed)
+        if scanned is None:
+            return False
         thread_id = scanned[1]
         header_us = scanned[3] if len(scanned) == 6 else scanned[2]  # a Single's is its own
         if not self.filters.accepts_header(thread_id, header_us):

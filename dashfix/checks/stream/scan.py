@@ -34,6 +34,8 @@ from dashfix import native
 from dashfix.checks.stream.sequences import (
     COMPRESSION_ZSTD,
     ERROR_EVENT_TYPES,
+    EVENT,
+    EVENT_BATCH,
     MESSAGE_ID_BYTES,
     NODE_EVENT_TYPES,
     NODE_PAYLOAD_NUMBERS,
@@ -58,8 +60,6 @@ from dashfix.inputs.streams import RecordValue
 
 SIZE_RULES_FROM = CONSUMER_LIMIT // 2 - 2
 """Any inner event costs at least 2 bytes, so at or below this no size rule can fire."""
-EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
-_EVENT = ONEOF_NUMBERS["event"]
 RUN_PAYLOADS = frozenset(ONEOF_NUMBERS.values()) - NODE_PAYLOAD_NUMBERS
 """Payloads the tracker keeps sequences of: only they can be a run or a single."""
 MIN_RUN_ITEMS = 2
@@ -141,7 +141,7 @@ def scan_message_python(data: bytes, start: int, compressed: bool) -> Scanned | 
                               event.event_type, None))
         items = tuple(collected)
     else:
-        event_type = payload.event_type if number == _EVENT else 0
+        event_type = payload.event_type if number == EVENT else 0
         if event_type in ERROR_EVENT_TYPES:
             return None
         items = ((header.sequence, header.timestamp_us, header.message_id, event_type, None),)

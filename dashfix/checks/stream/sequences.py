@@ -37,8 +37,8 @@ ONEOF_NUMBERS = {
 """DashStreamMessage's oneof members by field number (spec section 1.6)."""
 NODE_PAYLOADS = frozenset(("token_chunk", "tool_execution", "metrics", "error"))
 NODE_PAYLOAD_NUMBERS = frozenset(ONEOF_NUMBERS[name] for name in NODE_PAYLOADS)
-_EVENT = ONEOF_NUMBERS["event"]
-_EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
+EVENT = ONEOF_NUMBERS["event"]
+EVENT_BATCH = ONEOF_NUMBERS["event_batch"]
 _UNUSUAL_EVENT_TYPES = ERROR_EVENT_TYPES | NODE_EVENT_TYPES
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000
 DEDUP_WINDOW = 200_000
@@ -220,10 +220,10 @@ class SequenceTracker:
         if not header.thread_id:
             return  # nothing to key it by: validate_frame reported it
         number = ONEOF_NUMBERS[which]
-        if number == _EVENT_BATCH:
+        if number == EVENT_BATCH:
             items = tuple(_item(event.header, event) for event in payload.events)
         else:
-            items = (_item(header, payload if number == _EVENT else None),)
+            items = (_item(header, payload if number == EVENT else None),)
         self.observe_block([(number, header.thread_id, header.timestamp_us, items)],
                            [(record, offset, None)], path)
         if which == "error" and not payload.message:
@@ -288,7 +288,7 @@ class SequenceTracker:
                 thread = threads.get(thread_id)
             if thread is None:
                 thread = threads[thread_id] = ThreadSummary(thread_id)
-            if number == _EVENT_BATCH:
+            if number == EVENT_BATCH:
                 thread.messages += 1
                 if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
                     thread.last_timestamp_us = timestamp_us
