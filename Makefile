@@ -34,6 +34,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check dashfix tests benchmarks
 	$(PY) -m mypy dashfix
+	# The import contract (formats <- inputs <- checks <- verify <- cli), see its docstring.
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

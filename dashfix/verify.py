@@ -10,12 +10,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from dashfix.cache import VerifyCache, memoized, open_cache
+from dashfix.checks.kinds import input_kinds
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import discover
-from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
 from dashfix.rules.stream import TIMESTAMP_FUTURE

@@ -15,13 +15,13 @@ from typing import Any, TextIO
 
 import orjson
 
+from dashfix.checks.kinds import input_kinds
 from dashfix.cli.options import parse_fail_on
 from dashfix.config import FORMATS, Settings, resolve_settings
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
-from dashfix.inputs.kinds import input_kinds
 from dashfix.progress import make_progress
 from dashfix.report import MACHINE_FORMATS, RENDERERS, render
 from dashfix.results import Report

@@ -50,7 +50,7 @@ from dashfix.formats.variants import (
     gunzip_bounded,
     parse_temp_name,
 )
-from dashfix.inputs import InputKind, Target
+from dashfix.inputs import Target
 from dashfix.inputs.checkpoint_record import (
     ABSENT_ROW,
     CHECKPOINT_VARIANTS,
@@ -76,7 +76,6 @@ from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
     from dashfix.context import CheckContext
-    from dashfix.findings import Finding
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read: DashFlow's executor caps a state at 100 MiB by default."""
@@ -862,41 +861,7 @@ def sniff_file(path: Path, head: bytes) -> str | None:
     return "checkpoint-file" if classify(path.name, head[:_HEADER_SIZE]) in _CLAIMING else None
 
 
-def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
-    from dashfix.cache import memoized
-    from dashfix.checks.checkpoint import check_store
-
-    if target.input_format == "checkpoint-file":
-        scan = scan_single_file(target.path)
-        yield from check_store(scan, ctx, str(Path(target.rel).parent.as_posix()),
-                               single_file=True)
-        return
-    yield from memoized(ctx, CHECKPOINT_STORE_KIND, target.path, target.rel,
-                        lambda: _check_folder(target, ctx), timeless=_timeless)
-
-
-def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
-    from dashfix.checks.checkpoint import check_store
-
-    try:
-        scan = scan_store(target.path, read_files=_reader(target, ctx),
-                          on_read=ctx.progress.advance)
-    except OSError as exc:
-        yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
-                                    f"{exc.strerror or exc}")
-        return
-    yield from check_store(scan, ctx, target.rel, unread=ctx.selection.skipped(target.rel))
-
-
-_AGE_CODES = frozenset({ck.TEMP_ORPHAN.code, ck.TEMP_PROMOTABLE.code})
-"""Findings whose message states an age: never replayed from the verify cache."""
-
-
-def _timeless(findings: list[Finding]) -> bool:
-    return not any(finding.code in _AGE_CODES for finding in findings)
-
-
-def _reader(
+def file_reader(
     target: Target, ctx: CheckContext
 ) -> Callable[[str, list[str]], list[FileRecord]] | None:
     """The store's file reader behind the run's sample, time limit and cache; None when the
@@ -921,11 +886,3 @@ def _record_name(record: FileRecord) -> str:
 
 CHECKPOINT_STORE_KIND = "checkpoint-store"
 
-
-CHECKPOINT_STORE = InputKind(
-    name=CHECKPOINT_STORE_KIND,
-    check=check_target,
-    claims_dir=claims_dir,
-    sniff_file=sniff_file,
-    description="DashFlow file checkpoint store (FileCheckpointer, Compressed, Versioned)",
-)

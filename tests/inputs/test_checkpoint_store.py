@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashfix.checks.kinds import input_kinds
 from dashfix.formats import dchk
 from dashfix.formats.bincode import encode_string
 from dashfix.formats.ids import IdScheme
@@ -36,7 +37,6 @@ from dashfix.inputs.checkpoint_store import (
     summarise_file,
     summarise_names,
 )
-from dashfix.inputs.kinds import input_kinds
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 
 

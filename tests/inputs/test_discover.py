@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashfix.inputs import kinds
+from dashfix.checks import kinds
 from dashfix.inputs.discover import discover
 
 

@@ -15,8 +15,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dashfix.checks.checkpoint.store_kind import CHECKPOINT_STORE
 from dashfix.inputs import InputKind, Target
-from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE
 
 if TYPE_CHECKING:
     from dashfix.context import CheckContext

@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dashfix.checks.checkpoint.store_kind import CHECKPOINT_STORE
 from dashfix.checks.dlq import DLQ_DUMP_KIND
+from dashfix.checks.kinds import input_kinds
 from dashfix.checks.stream.log import STREAM_LOG_KIND
-from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE
-from dashfix.inputs.kinds import input_kinds
 from dashfix.testing.checkpoints import StoreBuilder
 from dashfix.testing.dlq import library_record, write_dump
 from dashfix.testing.streams import healthy_values, write_frames_dir, write_kcat
