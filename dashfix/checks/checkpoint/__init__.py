@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from dashfix.checks.checkpoint import (
-    chains,
     index,
     integrity,
     listing,
@@ -20,6 +19,7 @@ from dashfix.checks.checkpoint import (
     writers,
 )
 from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.lineage import chains
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_record import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import Ids, StoreView, describe_time
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.lineage.view import Ids, describe_time
 from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
 from dashfix.formats.index import IndexEntry, duplicate_threads

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import StoreView, ids_of
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.lineage.view import ids_of
 from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
 from dashfix.inputs.checkpoint_record import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import StoreView, ids_of
+from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.lineage.view import ids_of
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_record import (
     CHECKPOINT_VARIANTS,

@@ -1,25 +1,30 @@
-"""Item 11 (spec 3.3): id collisions and overwrites, seen in parent chains and counters."""
+"""Item 11 (spec 3.3): id collisions and overwrites, seen in parent chains and counters.
+
+Written once for every store: a file store and a database or object store give the same
+columns (``CheckpointColumns``), and a finding names the entry where it lives.
+"""
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
 
-from dashfix.checks.checkpoint.view import (
+from dashfix.checks.lineage.view import (
     CLOCK_TOLERANCE_NS,
-    StoreView,
+    LineageView,
     describe_time,
     ids_of,
     timestamp_ns,
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_record import LOAD_SUFFIXES, PLAIN, FileRecord
+from dashfix.inputs.checkpoint_model import LineageRecord
+from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import NO_PARENT
 from dashfix.rules import checkpoint as ck
 
 
-def _duplicates(view: StoreView) -> Iterator[Finding]:
+def _duplicates(view: LineageView) -> Iterator[Finding]:
     record_of = view.rows.record
     for checkpoint_id, rows in view.same_id.items():
         records = [record_of(row) for row in rows]
@@ -32,14 +37,15 @@ def _duplicates(view: StoreView) -> Iterator[Finding]:
                 details={"files": names}, fix_command=view.repair)
 
 
-def _parents(view: StoreView) -> Iterator[Finding]:
+def _parents(view: LineageView) -> Iterator[Finding]:
     """Each timed checkpoint against its parent. A parent id names the row of the file
     ``{parent}.bin`` (``parent_rows``); when that row is PLAIN and no other file carries
     the id, it is the parent, and a parent of the same thread saved more than a second
     earlier is the common, healthy case: nothing else is looked up."""
     rows = view.rows
     kinds, threads, secs, parent_rows = rows.kinds, rows.threads, rows.secs, rows.parent_rows
-    shadowed = {f"{checkpoint_id}.bin" for checkpoint_id in rows.other_ids}
+    # Ids another row carries too: their parent is settled the slow way.
+    shadowed = rows.other_ids
     names = rows.names
     # Keyed by parent id alone (as its row, or the id itself when no file is named after
     # it): a parent's children share its thread unless an id collided, which the
@@ -57,10 +63,12 @@ def _parents(view: StoreView) -> Iterator[Finding]:
                 first_child[parent_row] = row
             if kinds[parent_row] == PLAIN and thread == threads[parent_row] and (
                 moment > secs[parent_row] + 1
-                and (not shadowed or names[parent_row] not in shadowed)
+                and (not shadowed or rows.checkpoint_id(parent_row) not in shadowed)
             ):
                 if sibling >= 0 and threads[sibling] == thread:
-                    forks.setdefault(names[parent_row][:-4], [sibling]).append(row)
+                    parent = rows.checkpoint_id(parent_row)
+                    assert parent is not None
+                    forks.setdefault(parent, [sibling]).append(row)
                 continue
         else:
             sibling = first_child_of_lost.setdefault(rows.lost_parents[row], row)
@@ -80,7 +88,7 @@ def _parents(view: StoreView) -> Iterator[Finding]:
             checkpoint_id=parent_id, details={"children": names_of_kids})
 
 
-def _parent_findings(view: StoreView, record: FileRecord, parent_id: str) -> Iterator[Finding]:
+def _parent_findings(view: LineageView, record: LineageRecord, parent_id: str) -> Iterator[Finding]:
     """What is wrong between a timed checkpoint and its parent, if anything."""
     parent_row = view.first_carrier(parent_id)
     parent = None if parent_row is None else view.rows.record(parent_row)
@@ -91,8 +99,8 @@ def _parent_findings(view: StoreView, record: FileRecord, parent_id: str) -> Ite
     path = view.path(record.name)
     ids = ids_of(record)
     if parent is None:
-        if any(view.has(parent_id + suffix) for suffix in LOAD_SUFFIXES):
-            return  # the parent file is there but damaged: it has its own finding
+        if view.parent_unreadable(parent_id):
+            return  # the parent is there but damaged: it has its own finding
         yield ck.DANGLING_PARENT.at(
             path, f"{record.name}: parent {parent_id!r} is not in the store",
             actual=parent_id, **ids)
@@ -111,7 +119,7 @@ def _parent_findings(view: StoreView, record: FileRecord, parent_id: str) -> Ite
             actual=describe_time(parent), key=parent_id, **ids)
 
 
-def _counter_order(view: StoreView) -> Iterator[Finding]:
+def _counter_order(view: LineageView) -> Iterator[Finding]:
     rows = view.rows
     counters, secs, nanos, procs = rows.counters, rows.secs, rows.nanos, rows.procs
     for (thread_id, proc), group in view.by_thread_proc.items():
@@ -141,7 +149,7 @@ def _counter_order(view: StoreView) -> Iterator[Finding]:
                      "scheme": (IdScheme.CURRENT if proc else IdScheme.COUNTER).value})
 
 
-def check(view: StoreView) -> Iterator[Finding]:
+def check(view: LineageView) -> Iterator[Finding]:
     yield from _duplicates(view)
     yield from _parents(view)
     yield from _counter_order(view)

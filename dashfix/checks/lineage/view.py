@@ -1,0 +1,121 @@
+"""What the lineage checks read: a store's checkpoint columns plus the tables derived from
+them once (latest per thread, ids on several rows, rows by thread and process).
+
+``LineageView`` is neutral: the file store's ``StoreView`` extends it with the folder's own
+facts, a database or object store's view with what its backend says is latest.
+"""
+
+from __future__ import annotations
+
+import functools
+from array import array
+from typing import TypedDict
+
+from dashfix.inputs.checkpoint_model import CheckpointColumns, LineageRecord
+
+CLOCK_TOLERANCE_NS = 1_000_000_000
+"""Timestamps closer than this are not called out of order (one process saves sequentially)."""
+
+
+class LineageView:
+    """A store's checkpoint columns and the tables derived from them.
+
+    ``rel`` is the store relative to the scanned root ("." for the root itself); a finding
+    about entry ``name`` is at ``path(name)``. ``repair`` and ``rebuild`` are the commands a
+    finding's fix names, None where the store has none.
+    """
+
+    def __init__(self, rows: CheckpointColumns, rel: str) -> None:
+        self.rows = rows
+        self.rel = rel
+        self.latest_rows: dict[str, int] = {}
+        """Per thread, the row of the newest checkpoint: the greatest timestamp, ties broken
+        by the greater id string (DashFlow's file rule, ``latest_per_thread``)."""
+        self.same_id: dict[str, list[int]] = {}
+        """Ids carried by several rows -> those rows, in row order."""
+        self.by_thread_proc: dict[tuple[str, str], array[int]] = {}
+        """(thread, id process part) -> the timed rows whose id names that process (part ""
+        for ``{thread}_{n}`` ids), in row order."""
+        for checkpoint_id in rows.other_ids:
+            carriers = rows.carriers(checkpoint_id)
+            if len(carriers) > 1:
+                self.same_id[checkpoint_id] = carriers
+        self._group_timed_rows()
+
+    def _group_timed_rows(self) -> None:
+        """One pass over the timed rows: the latest per thread, and the groups by (thread,
+        process). Consecutive rows nearly always share both (names sort by thread and
+        process), so a group is looked up again only when they change."""
+        rows = self.rows
+        threads, procs, secs, nanos = rows.threads, rows.procs, rows.secs, rows.nanos
+        latest: dict[str, int] = self.latest_rows
+        groups = self.by_thread_proc
+        last_thread: str | None = None
+        last_proc: str | None = None
+        group = array("q")
+        for row, (moment, thread, proc) in enumerate(zip(secs, threads, procs, strict=True)):
+            if moment < 0:
+                continue  # not timed
+            assert thread is not None  # a timed row always has its ids
+            best = latest.get(thread)
+            if best is None or moment > secs[best] or (moment == secs[best] and (
+                nanos[row] > nanos[best] or (nanos[row] == nanos[best] and (
+                    (rows.checkpoint_id(row) or "") > (rows.checkpoint_id(best) or ""))))):
+                latest[thread] = row
+            if proc is None:
+                continue
+            if proc is not last_proc or thread is not last_thread:
+                key = (thread, proc)
+                found = groups.get(key)
+                if found is None:
+                    found = groups[key] = array("q")
+                group, last_thread, last_proc = found, thread, proc
+            group.append(row)
+
+    @functools.cached_property
+    def latest(self) -> dict[str, LineageRecord]:
+        """Per thread, the record of the newest checkpoint (``latest_rows``)."""
+        record = self.rows.record
+        return {thread: record(row) for thread, row in self.latest_rows.items()}
+
+    @property
+    def repair(self) -> str | None:
+        return None
+
+    @property
+    def rebuild(self) -> str | None:
+        return None
+
+    def first_carrier(self, checkpoint_id: str) -> int | None:
+        """The row of the (first) checkpoint carrying the id, if any."""
+        carriers = self.rows.carriers(checkpoint_id)
+        return carriers[0] if carriers else None
+
+    def parent_unreadable(self, checkpoint_id: str) -> bool:
+        """Whether the store holds ``checkpoint_id`` in a form that did not load (it has its
+        own finding, so a child naming it is not given a dangling parent on top)."""
+        return False
+
+    def path(self, name: str) -> str:
+        """``name`` in the store relative to the scanned root; "." is the store itself."""
+        if name == ".":
+            return self.rel
+        return name if self.rel == "." else f"{self.rel}/{name}"
+
+
+def timestamp_ns(record: LineageRecord) -> int:
+    return record.secs * 1_000_000_000 + record.nanos
+
+
+def describe_time(record: LineageRecord) -> str:
+    return f"{record.secs}.{record.nanos:09d}"
+
+
+class Ids(TypedDict):
+    thread_id: str | None
+    checkpoint_id: str | None
+
+
+def ids_of(record: LineageRecord) -> Ids:
+    """The finding keywords naming the record's thread and checkpoint."""
+    return {"thread_id": record.thread_id, "checkpoint_id": record.checkpoint_id}
