@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.errors import UsageError
+from dashfix.inputs.sources import SourceUrl, parse_locator, redact, split_locators
 
 CONFIG_FILE = "dashfix.toml"
 PYPROJECT = "pyproject.toml"
@@ -86,11 +87,29 @@ def _path(raw: Any, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _paths(raw: Any, base: Path) -> tuple[Path, ...]:
-    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+def redact_any(raw: Any) -> Any:
+    """``raw`` (a config or environment value) with the password of any URL in it removed."""
+    if isinstance(raw, str):
+        return redact(raw)
+    if isinstance(raw, list):
+        return [redact_any(item) for item in raw]
+    return raw
+
+
+def _paths(raw: Any, base: Path) -> tuple[Path | SourceUrl, ...]:
+    """PATHs and store URLs; an environment string is split on os.pathsep, URLs kept whole."""
+    items = split_locators(raw) if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise _Invalid(f"must be a list of paths, not {raw!r}")
-    return tuple(_path(item, base) for item in items if item)
+        raise _Invalid(f"must be a list of paths or URLs, not {redact_any(raw)!r}")
+    return tuple(_locator(item, base) for item in items if item)
+
+
+def _locator(item: str, base: Path) -> Path | SourceUrl:
+    try:
+        locator = parse_locator(item)
+    except UsageError as exc:
+        raise _Invalid(str(exc)) from None
+    return locator if isinstance(locator, SourceUrl) else _path(item, base)
 
 
 def _limits(raw: Any, base: Path) -> str:
@@ -147,7 +166,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("paths", _paths, (Path("checkpoints"),),
-            f"folders to verify when none are given (env: separated by {os.pathsep!r})"),
+            "folders or store URLs to verify when none are given (env: separated by "
+            f"{os.pathsep!r}; a URL's own colons do not split it)"),
     Setting("fail_on", _choice(FAIL_ON), "error", "lowest severity that fails the run"),
     Setting("limits", _limits, "consumer", "frame size limits: consumer, server or bytes"),
     Setting("select", _codes, (), "only report these codes or code prefixes"),
@@ -270,8 +290,8 @@ def resolve_settings(
 
 def display(value: Any) -> Any:
     """A JSON- and text-friendly form of a setting value."""
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, Path | SourceUrl):
+        return str(value)  # a URL shows without its password
     if isinstance(value, tuple | list):
         return [display(item) for item in value]
     if isinstance(value, dict):

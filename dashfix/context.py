@@ -63,7 +63,8 @@ class VerifyOptions:
 
 @dataclass
 class CheckContext:
-    root: Path
+    root: Path | str
+    """The scanned PATH, or a store's URL (without its password)."""
     options: VerifyOptions
     stats: Counter[str] = field(default_factory=Counter)
     """Counts for the summary: files, threads, stores, logs, dumps, records, ..."""

@@ -11,13 +11,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 from dashfix.baseline import Baseline, apply_baseline, load_baseline
 from dashfix.config import Settings
 from dashfix.context import Progress, VerifyOptions
 from dashfix.errors import UsageError
 from dashfix.findings import Finding, Severity
+from dashfix.inputs.sources import Locator
 from dashfix.results import Report
 from dashfix.rules import all_rules, rules_by_code
 from dashfix.verify import verify
@@ -97,7 +97,7 @@ def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> G
 
 
 def run_gate(
-    paths: Sequence[Path],
+    paths: Sequence[Locator],
     options: VerifyOptions,
     policy: GatePolicy,
     progress: Progress | None = None,

@@ -16,6 +16,7 @@ SCHEMA_VERSION = 1
 _COUNT_WORDS = (
     ("stores", "store", "stores"),
     ("files", "file", "files"),
+    ("checkpoints", "checkpoint", "checkpoints"),
     ("threads", "thread", "threads"),
     ("logs", "log", "logs"),
     ("dumps", "DLQ dump", "DLQ dumps"),

@@ -1,7 +1,10 @@
-"""The verify pipeline: discover inputs, run each kind's checks, collect one Report.
+"""The verify pipeline: each locator becomes a source, each source is checked by the checks
+for what it yields, and everything is collected into one Report.
 
-This is the core behind ``dashfix verify``; it never prints, and writes nothing but the
-cache files in the ``--cache`` folder the user chose.
+A PATH is discovered (file stores, SQLite databases, stream logs, DLQ dumps under it) and
+each target runs its kind's checks; a URL names one database and runs its backend's checks
+(``dashfix.checks.backends``). This is the core behind ``dashfix verify``; it never prints,
+and writes nothing but the cache files in the ``--cache`` folder the user chose.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from dashfix.cache import VerifyCache, memoized, open_cache
+from dashfix.checks.backends import check_source
 from dashfix.checks.kinds import input_kinds
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
-from dashfix.inputs.discover import discover
+from dashfix.inputs.discover import Discovery, discover
+from dashfix.inputs.sources import SourceUrl, open_source, parse_locator
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
 from dashfix.rules.stream import TIMESTAMP_FUTURE
@@ -23,7 +28,7 @@ from dashfix.sampling import Selection
 
 
 def verify(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str | SourceUrl],
     options: VerifyOptions | None = None,
     *,
     progress: Progress | None = None,
@@ -32,35 +37,23 @@ def verify(
     options = options or VerifyOptions()
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
-    report = Report(roots=[str(p) for p in paths], fail_on=options.fail_on)
+    locators = [p if isinstance(p, SourceUrl) else parse_locator(p) for p in paths]
+    report = Report(roots=[str(locator) for locator in locators], fail_on=options.fail_on)
     selection = Selection(options.sample, options.max_duration)
     cache: VerifyCache | None = None
     if options.cache_dir is not None:
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
-    for root, found in discover(paths, kinds):
-        report.findings.extend(found.findings)
-        if not found.targets and not found.findings:
-            report.findings.append(
-                NOTHING_TO_CHECK.at(str(root), f"no store, log or dump found under {str(root)!r}")
-            )
-        ctx = CheckContext(root=root, options=options, selection=selection, cache=cache)
-        if progress is not None:
-            ctx.progress = progress
-        for target in found.targets:
-            # A store folder samples the files inside it, and only the time limit can skip
-            # it whole; any other target (a log, a dump, a folder of frames) is one unit.
-            if target.kind == CHECKPOINT_STORE_KIND and target.path.is_dir():
-                if selection.expired():
-                    selection.stores_skipped.append(target.rel)
-                    continue
-            elif not selection.admits(target.rel, target.rel):
-                continue
-            report.targets.append((target.kind, target.rel))
-            findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
-            report.findings.extend(findings)
-        report.stats.update(ctx.stats)
-        report.not_checked.extend(ctx.not_checked)
+    for locator in locators:
+        if isinstance(locator, SourceUrl):
+            ctx = CheckContext(root=locator.display, options=options, selection=selection,
+                               cache=cache)
+            _check_url(locator, ctx, report, progress)
+        else:
+            for root, found in discover([locator], kinds):
+                ctx = CheckContext(root=root, options=options, selection=selection,
+                                   cache=cache)
+                _check_found(root, found, by_name, ctx, report, progress)
     report.not_checked.extend(selection.notes())
     if cache is not None:
         cache.save()
@@ -69,11 +62,50 @@ def verify(
     return report
 
 
+def _check_url(url: SourceUrl, ctx: CheckContext, report: Report,
+               progress: Progress | None) -> None:
+    """One store named by URL: its source, checked by its backend's checks."""
+    if progress is not None:
+        ctx.progress = progress
+    source = open_source(url)
+    report.targets.append((source.backend, url.display))
+    report.findings.extend(check_source(source, ctx, "."))
+    report.stats.update(ctx.stats)
+
+
+def _check_found(root: Path, found: Discovery, by_name: dict[str, InputKind],
+                 ctx: CheckContext, report: Report, progress: Progress | None) -> None:
+    """Every target discovered under one PATH, by its kind's checks."""
+    selection = ctx.selection
+    report.findings.extend(found.findings)
+    if not found.targets and not found.findings:
+        report.findings.append(
+            NOTHING_TO_CHECK.at(str(root), f"no store, log or dump found under {str(root)!r}")
+        )
+    if progress is not None:
+        ctx.progress = progress
+    for target in found.targets:
+        # A store folder samples the files inside it, and only the time limit can skip
+        # it whole; any other target (a log, a dump, a folder of frames) is one unit.
+        if target.kind == CHECKPOINT_STORE_KIND and target.path.is_dir():
+            if selection.expired():
+                selection.stores_skipped.append(target.rel)
+                continue
+        elif not selection.admits(target.rel, target.rel):
+            continue
+        report.targets.append((target.kind, target.rel))
+        findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
+        report.findings.extend(findings)
+    report.stats.update(ctx.stats)
+    report.not_checked.extend(ctx.not_checked)
+
+
 def _checked(kind: InputKind, target: Target, ctx: CheckContext) -> Iterator[Finding]:
     """The findings of one target. A stream log or DLQ dump (a file, or a folder of frames)
     is replayed from the cache while neither it nor the options its findings depend on
-    changed; a checkpoint store uses the cache itself, file by file and whole."""
-    if kind.name == CHECKPOINT_STORE_KIND:
+    changed; a kind that caches itself (a checkpoint store, file by file and whole; a
+    database, by its own cache key) is left to do so."""
+    if kind.caches_itself:
         return kind.check(target, ctx)
     options = ctx.options
     salt = (f"{target.input_format}\0{options.input_format}\0{options.limit_bytes}\0"

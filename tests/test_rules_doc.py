@@ -10,7 +10,7 @@ from dashfix.report.rules_doc import render_markdown
 from dashfix.rules import all_rules, rules_by_code
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
-CODE_SHAPE = re.compile(r"^(DF0|CK1|ST2|DQ3|GT4)\d\d$")
+CODE_SHAPE = re.compile(r"^(DF0|CK1|ST2|DQ3|GT4|DB5)\d\d$")
 
 
 def test_docs_rules_md_is_current() -> None:

@@ -15,6 +15,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dashfix.checks.backends.sqlite import SQLITE_CHECKPOINTS
 from dashfix.checks.checkpoint.store_kind import CHECKPOINT_STORE
 from dashfix.inputs import InputKind, Target
 
@@ -63,4 +64,4 @@ _DEFERRED_KINDS = (
 
 
 def input_kinds() -> tuple[InputKind, ...]:
-    return (CHECKPOINT_STORE, *_DEFERRED_KINDS)
+    return (CHECKPOINT_STORE, SQLITE_CHECKPOINTS, *_DEFERRED_KINDS)

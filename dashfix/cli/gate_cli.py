@@ -22,6 +22,7 @@ from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
+from dashfix.inputs.sources import Locator, SourceUrl, parse_locator, redact, source_type
 from dashfix.progress import make_progress
 from dashfix.report import MACHINE_FORMATS, RENDERERS, render
 from dashfix.results import Report
@@ -115,19 +116,19 @@ def _early_format(flags: GateFlags) -> str:
     return candidate if candidate in RENDERERS else "text"
 
 
-def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) -> int:
+def run_verify(paths: Sequence[str | Path], options: VerifyOptions, flags: GateFlags) -> int:
     fmt = _early_format(flags)
     outputs: list[tuple[str, Path]] = []
-    roots = [str(path) for path in paths]
+    roots = [redact(str(path)) for path in paths]
     try:
         settings = resolve_settings(flags.given(), config=flags.config)
         fmt = settings["format"]
         outputs = parse_outputs(flags.outputs)
-        paths = list(paths) or list(settings["paths"])
-        roots = [str(path) for path in paths]
+        locators = [parse_locator(path) for path in paths] or list(settings["paths"])
+        roots = [str(locator) for locator in locators]
         if flags.list_inputs:
-            return list_inputs(paths, fmt, sys.stdout)
-        report = _gate_report(paths, options, settings, use_cache=not flags.no_cache)
+            return list_inputs(locators, fmt, sys.stdout)
+        report = _gate_report(locators, options, settings, use_cache=not flags.no_cache)
         write_outputs(report, outputs)
     except DashfixError as exc:
         # Machine readers still get a complete document with its summary (and the error).
@@ -156,7 +157,7 @@ def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: boo
 
 
 def _gate_report(
-    paths: Sequence[Path], options: VerifyOptions, settings: Settings, *, use_cache: bool
+    paths: Sequence[Locator], options: VerifyOptions, settings: Settings, *, use_cache: bool
 ) -> Report:
     apply_settings(options, settings, use_cache=use_cache)
     policy = policy_from_settings(settings)
@@ -172,33 +173,46 @@ def _gate_report(
     return report
 
 
-def list_inputs(paths: Sequence[Path], fmt: str, out: TextIO) -> int:
-    """Print what discovery finds under each PATH, without checking anything."""
+def list_inputs(paths: Sequence[Locator], fmt: str, out: TextIO) -> int:
+    """Print what discovery finds under each PATH, and each store URL (not connected to),
+    without checking anything."""
     if fmt not in ("text", "json"):
         raise UsageError(f"--list-inputs prints text or json, not {fmt!r}")
     unreadable_codes = {rule.code for rule in rules_by_code().values() if rule.unreadable}
-    documents = []
+    documents: list[dict[str, Any]] = []
     status = ExitCode.CLEAN
-    for root, found in discover(paths, input_kinds()):
-        if any(f.code in unreadable_codes for f in found.findings):
-            status = ExitCode.FAILURE
-        documents.append(
-            {
-                "root": str(root),
-                "targets": [
-                    {"kind": t.kind, "path": t.rel, "format": t.input_format}
-                    for t in found.targets
-                ],
-                "skipped": [{"path": s.rel, "reason": s.reason} for s in found.skipped],
-                "problems": [f.to_dict() for f in found.findings],
-            }
-        )
+    for locator in paths:
+        if isinstance(locator, SourceUrl):
+            kind = source_type(locator).name
+            documents.append({"root": locator.display, "skipped": [], "problems": [],
+                              "targets": [{"kind": kind, "path": ".", "format": None}]})
+            continue
+        documents.extend(_listed(locator))
+    if any(problem["code"] in unreadable_codes for document in documents
+           for problem in document["problems"]):
+        status = ExitCode.FAILURE
     if fmt == "json":
         out.write(orjson.dumps({"roots": documents}, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         for document in documents:
             _list_text(document, out)
     return int(status)
+
+
+def _listed(path: Path) -> list[dict[str, Any]]:
+    """What discovery finds under one PATH, as --list-inputs prints it."""
+    return [
+        {
+            "root": str(root),
+            "targets": [
+                {"kind": t.kind, "path": t.rel, "format": t.input_format}
+                for t in found.targets
+            ],
+            "skipped": [{"path": s.rel, "reason": s.reason} for s in found.skipped],
+            "problems": [f.to_dict() for f in found.findings],
+        }
+        for root, found in discover([path], input_kinds())
+    ]
 
 
 def _list_text(document: dict[str, Any], out: TextIO) -> None:

@@ -23,7 +23,8 @@ from dashfix.sampling import parse_max_duration, parse_sample
 
 @app.command(
     help=(
-        "Check checkpoint stores, stream logs and DLQ dumps under each PATH (default "
+        "Check checkpoint stores, stream logs and DLQ dumps under each PATH, and the "
+        "checkpoint store each URL names (default "
         "./checkpoints, or `paths` from the config file). Strictly read-only: takes no lock, "
         "writes nothing but --output files, follows no symlink. Every option can also be set "
         "in pyproject.toml (tool.dashfix), dashfix.toml or a DASHFIX_* variable; see "
@@ -33,7 +34,10 @@ from dashfix.sampling import parse_max_duration, parse_sample
 )
 def verify_command(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Stores, logs, dumps or folders holding them.")
+        list[str] | None,
+        typer.Argument(help="Stores, logs, dumps or folders holding them, or store URLs: "
+                       "sqlite:///file.db, postgresql://user@host/db, redis://host:6379/0 "
+                       "(see docs/backends.md)."),
     ] = None,
     output_format: Annotated[
         str | None,

@@ -65,3 +65,5 @@ class InputKind:
     sniff_file: Callable[[Path, bytes], str | None] | None = None
     """Given a file and its first HEAD_BYTES bytes: the input format it is, or None."""
     description: str = ""
+    caches_itself: bool = False
+    """The kind's check uses the verify cache itself; verify does not memoize it whole."""

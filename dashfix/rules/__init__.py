@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dashfix.findings import Rule
-from dashfix.rules import checkpoint, dlq, gate, general, stream
+from dashfix.rules import backends, checkpoint, dlq, gate, general, stream
 
 # Each family module exposes ``RULES``; add new families here.
-_FAMILIES = (general, checkpoint, gate, stream, dlq)
+_FAMILIES = (general, checkpoint, backends, gate, stream, dlq)
 
 
 def all_rules() -> tuple[Rule, ...]:

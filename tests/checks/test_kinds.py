@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dashfix.checks.backends.sqlite import SQLITE_CHECKPOINTS
 from dashfix.checks.checkpoint.store_kind import CHECKPOINT_STORE
 from dashfix.checks.dlq import DLQ_DUMP_KIND
 from dashfix.checks.kinds import input_kinds
@@ -16,7 +17,7 @@ from dashfix.testing.streams import healthy_values, write_frames_dir, write_kcat
 
 
 def test_kinds_in_discovery_order_with_the_real_kinds_capabilities() -> None:
-    real = (CHECKPOINT_STORE, DLQ_DUMP_KIND, STREAM_LOG_KIND)
+    real = (CHECKPOINT_STORE, SQLITE_CHECKPOINTS, DLQ_DUMP_KIND, STREAM_LOG_KIND)
     kinds = input_kinds()
     assert [kind.name for kind in kinds] == [kind.name for kind in real]
     for kind, actual in zip(kinds, real, strict=True):

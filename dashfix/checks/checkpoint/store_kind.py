@@ -58,4 +58,5 @@ CHECKPOINT_STORE = InputKind(
     claims_dir=claims_dir,
     sniff_file=sniff_file,
     description="DashFlow file checkpoint store (FileCheckpointer, Compressed, Versioned)",
+    caches_itself=True,
 )

@@ -1,0 +1,106 @@
+"""The lineage view of a database or object store, and the checks every such store gets:
+which checkpoint DashFlow's own "latest" picks, and ids moved to another thread.
+
+A backend's source streams ``CheckpointEntry`` values into a ``CheckpointTable``; the view
+adds what the backend's ordering is (its unit and tie-break) so the same code answers for
+SQLite's milliseconds, Redis's millisecond scores and Postgres's nanoseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dashfix.checks.lineage.view import LineageView
+from dashfix.findings import Finding
+from dashfix.formats.ids import id_matches_thread
+from dashfix.inputs.checkpoint_model import CheckpointTable
+from dashfix.rules import backends as db
+
+
+@dataclass(frozen=True, slots=True)
+class LatestRule:
+    """How a backend's ``get_latest`` and ``list`` order a thread's checkpoints."""
+
+    query: str
+    """The ordering as DashFlow writes it, quoted in findings."""
+    unit_ns: int
+    """The unit of the ordered timestamp (1_000_000 for milliseconds)."""
+    tie_break: bool
+    """Whether ties are broken (by id); without one, tied checkpoints come in any order."""
+
+
+class BackendView(LineageView):
+    """A database or object store: rows are ``CheckpointTable`` rows, and an entry's path is
+    ``{store}#{name}`` (``name`` alone when the store is the scanned root, a URL)."""
+
+    rows: CheckpointTable
+
+    def __init__(self, table: CheckpointTable, rel: str, unreadable: set[str]) -> None:
+        super().__init__(table, rel)
+        self.unreadable = unreadable
+        """Ids of checkpoints the store holds but that could not be read (own findings)."""
+
+    def parent_unreadable(self, checkpoint_id: str) -> bool:
+        return checkpoint_id in self.unreadable
+
+    def path(self, name: str) -> str:
+        return entry_path(self.rel, name)
+
+
+def entry_path(rel: str, name: str) -> str:
+    """Entry ``name`` of the store at ``rel`` as findings name it: ``{store}#{name}``, or
+    ``name`` alone for a store that is its own root (a URL); "." is the store itself."""
+    if name == ".":
+        return rel
+    return name if rel == "." else f"{rel}#{name}"
+
+
+def latest_ties(view: BackendView, rule: LatestRule) -> Iterator[Finding]:
+    """Checkpoints of one thread in the same ordering unit when the backend breaks no tie:
+    at the top an error (get_latest picks either), below it a warning (list order)."""
+    if rule.tie_break:
+        return
+    table = view.rows
+    by_thread_unit: dict[tuple[str, int], list[int]] = {}
+    for row, thread in enumerate(table.threads):
+        if table.secs[row] >= 0:
+            assert thread is not None
+            by_thread_unit.setdefault((thread, table.timestamp_ns(row) // rule.unit_ns),
+                                      []).append(row)
+    tied_below: dict[str, list[list[int]]] = {}
+    for (thread, _unit), rows in by_thread_unit.items():
+        if len(rows) < 2:
+            continue
+        latest = view.latest_rows[thread]
+        if latest in rows:
+            names = sorted(table.ids[row] for row in rows)
+            yield db.LATEST_AMBIGUOUS.at(
+                view.path(table.names[latest]), f"thread {thread!r}: {len(rows)} checkpoints "
+                f"share the newest timestamp ({table.timestamp_ns(latest) // rule.unit_ns} in "
+                f"the unit of `{rule.query}`): {', '.join(names)}; DashFlow resumes from "
+                "either", thread_id=thread, checkpoint_id=table.ids[latest],
+                details={"tied": names})
+        else:
+            tied_below.setdefault(thread, []).append(rows)
+    for thread, groups in tied_below.items():
+        first = min(groups, key=lambda rows: rows[0])
+        tied = ", ".join(table.ids[row] for row in first)
+        yield db.SAME_UNIT_ORDER.at(
+            view.path(table.names[first[0]]), f"thread {thread!r}: {len(groups)} group(s) of "
+            f"older checkpoints share a timestamp (first: {tied}); `{rule.query}` lists them "
+            "in any order", thread_id=thread, details={"groups": len(groups)})
+
+
+def moved_ids(view: BackendView) -> Iterator[Finding]:
+    """Rows whose thread_id is not the thread their id names (an upsert moved them, #6)."""
+    table = view.rows
+    for row, (checkpoint_id, thread) in enumerate(zip(table.ids, table.threads, strict=True)):
+        assert thread is not None
+        if not id_matches_thread(checkpoint_id, thread):
+            yield db.ID_THREAD_MOVED.at(
+                view.path(table.names[row]), f"{checkpoint_id} is stored under thread "
+                f"{thread!r}, but its id was made for another thread: a save of that thread "
+                "overwrote this row, thread_id included", thread_id=thread,
+                checkpoint_id=checkpoint_id, expected=f"an id starting {thread}_",
+                actual=checkpoint_id)

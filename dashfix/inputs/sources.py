@@ -1,0 +1,204 @@
+"""Sources: what a locator (a PATH or a URL) given to ``verify`` becomes.
+
+A PATH is walked by discovery (``dashfix.inputs.discover``) and yields targets of the input
+kinds: file checkpoint stores, SQLite checkpoint databases, stream logs, DLQ dumps. A URL
+names one store directly; its scheme picks a ``SourceType`` from ``SOURCE_TYPES``, whose
+module opens it as a ``CheckpointSource``: it reads the store (read-only, streaming),
+yields the neutral checkpoint entries (``dashfix.inputs.checkpoint_model``) plus whatever
+its backend's own checks need, and supplies its own cache key, or none.
+
+Nothing here imports a database client: a backend's module, and its client (an optional
+extra), are imported only when a URL of its scheme is opened.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import NamedTuple, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from dashfix.errors import InputError, UsageError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SECRET_PARAMETERS = ("password", "passwd", "secret", "token", "key")
+
+
+class MissingExtraError(UsageError):
+    """A URL needs a client library that is not installed (an optional extra)."""
+
+
+class SourceUnavailable(InputError):
+    """A source could not be reached, or refused the credentials (exit code 3)."""
+
+
+def redact(text: str) -> str:
+    """``text`` with any password taken out: the userinfo password and query parameters
+    that carry secrets. Anything that is not a URL comes back as it is."""
+    if not _URL.match(text):
+        return text
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return f"{text.split('://', 1)[0]}://(unparsable URL)"
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{host}" if user else host
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(name, value) for name, value in pairs
+                if not any(secret in name.lower() for secret in _SECRET_PARAMETERS)]
+        if len(kept) != len(pairs):
+            query = urlencode(kept)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(text))
+
+
+_SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+_PORT_PIECE = re.compile(r"^\d+(?:[/?]|$)")
+
+
+def split_locators(text: str, separator: str = os.pathsep) -> list[str]:
+    """PATHs and URLs joined by ``separator`` (``DASHFIX_PATHS``), split so that a URL's own
+    colons do not cut it: after ``scheme`` comes ``//...``, and inside a URL's authority a
+    piece holding the password (``pw@host``) or starting with a port number belongs to it.
+    So ``checkpoints:postgresql://u:pw@db:5432/test:sqlite:////srv/c.db`` is three."""
+    pieces = text.split(separator)
+    out: list[str] = []
+    at = 0
+    while at < len(pieces):
+        piece = pieces[at]
+        at += 1
+        if _SCHEME_ONLY.match(piece) and at < len(pieces) and pieces[at].startswith("//"):
+            url = f"{piece}{separator}{pieces[at]}"
+            at += 1
+            while at < len(pieces) and _in_authority(url, pieces[at]):
+                url += separator + pieces[at]
+                at += 1
+            piece = url
+        if piece:
+            out.append(piece)
+    return out
+
+
+def _in_authority(url: str, piece: str) -> bool:
+    """Whether ``piece`` continues the authority of ``url`` (still open: no path yet)."""
+    authority = url.split("://", 1)[1]
+    if "/" in authority or "?" in authority:
+        return False
+    return bool(_PORT_PIECE.match(piece)) or ("@" not in authority and "@" in piece)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUrl:
+    """A store named by URL. ``text`` may hold a password: show ``display``, never it."""
+
+    text: str
+
+    @property
+    def scheme(self) -> str:
+        return self.text.split("://", 1)[0].lower()
+
+    @property
+    def display(self) -> str:
+        return redact(self.text)
+
+    def __str__(self) -> str:
+        return self.display
+
+    def __repr__(self) -> str:
+        return f"SourceUrl({self.display!r})"
+
+
+Locator = Path | SourceUrl
+
+
+class CacheKey(NamedTuple):
+    """A store's findings are replayed while ``path``'s stat and ``salt`` are unchanged."""
+
+    path: Path
+    salt: str
+
+
+class CheckpointSource(Protocol):
+    """An opened store. ``backend`` names the source type (and so the checks that read it),
+    ``label`` is the store as findings and reports show it (no password)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def cache_key(self) -> CacheKey | None:
+        """What the verify cache keys this store's findings by; None when the store cannot
+        tell cheaply whether it changed (a server): its findings are never cached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceType:
+    name: str
+    schemes: tuple[str, ...]
+    module: str
+    """Holds ``open_source(url: SourceUrl) -> CheckpointSource``."""
+    url_form: str
+    extra: str | None = None
+    """The pip extra that installs the client, or None for the standard library."""
+    client: str | None = None
+    """The client's top-level module, looked up before the backend module is imported."""
+
+
+SOURCE_TYPES: tuple[SourceType, ...] = (
+    SourceType("sqlite", ("sqlite",), "dashfix.inputs.backends.sqlite",
+               "sqlite:///relative/path.db or sqlite:////absolute/path.db"),
+    SourceType("postgres", ("postgresql", "postgres"), "dashfix.inputs.backends.postgres",
+               "postgresql://user@host:port/db?table=dashflow_checkpoints", "postgres",
+               "psycopg"),
+    SourceType("redis", ("redis", "rediss"), "dashfix.inputs.backends.redis",
+               "redis://host:port/db?prefix=dashflow", "redis", "redis"),
+)
+
+
+def source_type(url: SourceUrl) -> SourceType:
+    for candidate in SOURCE_TYPES:
+        if url.scheme in candidate.schemes:
+            return candidate
+    known = ", ".join(f"{scheme}://" for t in SOURCE_TYPES for scheme in t.schemes)
+    raise UsageError(f"{url.display}: no source reads {url.scheme}:// URLs (known: {known})")
+
+
+def parse_locator(text: str | Path) -> Locator:
+    """A PATH, or a URL of a known scheme (an unknown scheme is a usage error)."""
+    if isinstance(text, Path):
+        return text
+    if is_url(text):
+        url = SourceUrl(text)
+        source_type(url)
+        return url
+    return Path(text)
+
+
+def open_source(url: SourceUrl) -> CheckpointSource:
+    """The source a URL names, its client checked first: a missing extra is a usage error
+    naming the extra."""
+    kind = source_type(url)
+    if kind.client is not None and importlib.util.find_spec(kind.client) is None:
+        raise MissingExtraError(
+            f"{url.display}: reading {kind.name} needs the {kind.client} client, which is "
+            f"not installed: pip install 'dashfix[{kind.extra}]'")
+    opened: CheckpointSource = import_module(kind.module).open_source(url)
+    return opened

@@ -1,0 +1,117 @@
+"""DB5xx: DashFlow's database checkpointers (SQLite, Postgres, Redis), read through a URL or
+found under a PATH (spec 4.6-4.8, section 8 items 15-17).
+
+The checks that compare checkpoints with each other (parent chains, collisions, counter
+order, several writers) keep their CK14x/CK150 codes on every store. Severity follows one
+rule on every backend: an error when DashFlow would resume the wrong checkpoint or none,
+fail to read what it wrote, or when committed data was overwritten; a warning when the store
+is untidy or incomplete but resumes right.
+"""
+
+from dashfix.findings import Rule, Severity
+
+_F = "backend"
+
+
+def _rule(code: str, name: str, severity: Severity, summary: str, explanation: str, bug: str,
+          fix: str, *, baselinable: bool = True, unreadable: bool = False) -> Rule:
+    return Rule(code, name, severity, _F, summary, explanation, bug, fix, baselinable, unreadable)
+
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+_REPORT_ONLY = ("This store is its own index, so there is nothing to rebuild: ")
+
+# -- every backend --------------------------------------------------------------------------
+SOURCE_UNREACHABLE = _rule(
+    "DB500", "source-unreachable", E,
+    "A checkpoint store named by URL (or a database found under a PATH) could not be read.",
+    "The server could not be reached, refused the credentials, or the database could not be "
+    "opened. Nothing in it was checked, so the run cannot be called clean: the exit code is 3.",
+    "-", "Check the URL, that the server runs and that the user may read the table; then run "
+    "dashfix verify again.", baselinable=False, unreadable=True,
+)
+LATEST_AMBIGUOUS = _rule(
+    "DB503", "latest-ambiguous", E,
+    "Several checkpoints of one thread share the newest timestamp at the unit DashFlow "
+    "orders by, with no tie-break.",
+    "SQLite's get_latest is `ORDER BY timestamp DESC LIMIT 1` over milliseconds with no "
+    "tie-break: when two checkpoints of a thread were saved in the same millisecond, which "
+    "one DashFlow resumes from is up to the query plan (#20 analogue).",
+    "#20", _REPORT_ONLY + "check which of the tied checkpoints the workflow should resume "
+    "from; saving one more checkpoint on the thread makes its latest unambiguous.",
+)
+SAME_UNIT_ORDER = _rule(
+    "DB504", "same-unit-checkpoints", W,
+    "Several older checkpoints of one thread share a timestamp at the unit DashFlow orders by.",
+    "DashFlow lists a thread's checkpoints by that timestamp with no tie-break, so their "
+    "order in `list` (and which one retention keeps) is arbitrary. The latest is not "
+    "affected (that would be DB503).",
+    "#20", _REPORT_ONLY + "nothing to do unless the workflow relies on list order.",
+)
+ID_THREAD_MOVED = _rule(
+    "DB505", "id-thread-mismatch", E,
+    "A checkpoint's thread_id is not the thread its id was made for.",
+    "DashFlow ids start with `{thread_id}_`. A row whose thread_id disagrees was overwritten "
+    "by a save of another thread under the same id: an upsert (Postgres `ON CONFLICT DO "
+    "UPDATE`, SQLite `INSERT OR REPLACE`) replaces every column, thread_id included, so the "
+    "first thread's checkpoint is gone (#6).",
+    "#6", _REPORT_ONLY + "the overwritten checkpoint cannot be recovered from this store; "
+    "upgrade DashFlow and run each thread_id in one process at a time.",
+)
+ROW_UNDECODABLE = _rule(
+    "DB506", "row-undecodable", E,
+    "A checkpoint row holds a value DashFlow cannot read back.",
+    "A column has the wrong type or an impossible value (for example a timestamp that is not "
+    "an integer), so DashFlow's load or list of this thread fails.",
+    "#17", _REPORT_ONLY + "delete or fix the row by hand after taking a copy of the store.",
+    baselinable=False,
+)
+# -- SQLite (spec 4.6, item 15) -------------------------------------------------------------
+SQLITE_INTEGRITY = _rule(
+    "DB520", "sqlite-integrity-check-failed", E,
+    "SQLite's `PRAGMA integrity_check` reports damage.",
+    "The database file (or its WAL) is corrupt: pages, indexes or records do not agree. "
+    "DashFlow's queries may fail or silently miss rows.",
+    "#18", "Copy the database with its -wal and -shm files, then recover it with the sqlite3 "
+    "shell's `.recover` into a new file.", baselinable=False,
+)
+SQLITE_ORPHAN_METADATA = _rule(
+    "DB521", "sqlite-orphan-metadata", W,
+    "checkpoint_metadata rows name a checkpoint that no longer exists.",
+    "DashFlow never enables `PRAGMA foreign_keys`, so the `ON DELETE CASCADE` of "
+    "checkpoint_metadata never fires: delete and delete_thread leave the metadata rows "
+    "behind. They waste space and merge into a later checkpoint saved under the same id.",
+    "#6", _REPORT_ONLY + "delete them with `DELETE FROM checkpoint_metadata WHERE "
+    "checkpoint_id NOT IN (SELECT id FROM checkpoints)` while no DashFlow process writes.",
+)
+SQLITE_REPLACED = _rule(
+    "DB522", "sqlite-row-replaced", E,
+    "A checkpoint row was written long after its own timestamp.",
+    "`created_at` is reset by every `INSERT OR REPLACE`; DashFlow saves a checkpoint right "
+    "after making it, so a `created_at` far after `timestamp` means a later save replaced "
+    "the row under the same id: an id collision overwrote it (#6), and metadata of the old "
+    "and new checkpoint merged.",
+    "#6", _REPORT_ONLY + "the replaced checkpoint cannot be recovered from this database; "
+    "upgrade DashFlow and run each thread_id in one process at a time.",
+)
+SQLITE_SCHEMA = _rule(
+    "DB523", "sqlite-schema-mismatch", E,
+    "The SQLite database lacks part of DashFlow's schema or has an unknown schema version.",
+    "SqliteCheckpointer creates schema_version (one row: 1), checkpoints, checkpoint_metadata "
+    "and two indexes. A missing table or column makes its queries fail; a version other "
+    "than 1 was written by another program or version.",
+    "-", "Point dashfix at the database DashFlow writes, or let DashFlow create its schema.",
+)
+SQLITE_MISSING_INDEX = _rule(
+    "DB524", "sqlite-missing-index", W,
+    "An index that SqliteCheckpointer creates is missing.",
+    "get_latest and list filter by thread_id ordered by timestamp, history by parent_id; "
+    "without idx_checkpoints_thread_id / idx_checkpoints_parent_id every call scans the table.",
+    "-", "Create the index as DashFlow's migration does (see docs/backends.md).",
+)
+
+RULES = (
+    SOURCE_UNREACHABLE, LATEST_AMBIGUOUS, SAME_UNIT_ORDER, ID_THREAD_MOVED, ROW_UNDECODABLE,
+    SQLITE_INTEGRITY, SQLITE_ORPHAN_METADATA, SQLITE_REPLACED, SQLITE_SCHEMA,
+    SQLITE_MISSING_INDEX,
+)
