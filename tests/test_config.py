@@ -186,3 +186,20 @@ def test_config_named_by_environment(tmp_path: Path) -> None:
     settings = resolve_settings(cwd=tmp_path, environ={"DASHFIX_CONFIG": "ci/gate.toml"})
     assert settings["baseline"] == elsewhere.parent / "accepted.json"
     assert settings.source("baseline") == f"config {elsewhere}"
+
+
+def test_paths_keep_store_urls_and_never_show_their_password(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.dashfix]\npaths = ["checkpoints", "postgresql://app:s3cret@db/test"]\n')
+    monkeypatch.chdir(tmp_path)
+    shown = cli("config", "show", "--format", "json")
+    assert shown.json()["settings"]["paths"]["value"] == [
+        str(tmp_path / "checkpoints"), "postgresql://app@db/test"]
+    monkeypatch.setenv("DASHFIX_PATHS", "postgresql://app:s3cret@db:5432/test:store")
+    shown = cli("config", "show")
+    assert "postgresql://app@db:5432/test" in shown.stdout
+    assert str(tmp_path / "store") in shown.stdout
+    assert "s3cret" not in shown.stdout + shown.stderr

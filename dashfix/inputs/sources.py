@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import NamedTuple, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from dashfix.errors import InputError, UsageError
 
@@ -41,24 +41,24 @@ def redact(text: str) -> str:
     that carry secrets. Anything that is not a URL comes back as it is."""
     if not _URL.match(text):
         return text
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:
-        return f"{text.split('://', 1)[0]}://(unparsable URL)"
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, _, host = netloc.rpartition("@")
+    scheme, rest = text.split("://", 1)
+    authority_end = min((at for at in (rest.find("/"), rest.find("?"), rest.find("#"))
+                         if at >= 0), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    userinfo, at_sign, host = authority.rpartition("@")
+    if at_sign and ":" in userinfo:
         user = userinfo.split(":", 1)[0]
-        netloc = f"{user}@{host}" if user else host
-    query = parts.query
-    if query:
+        authority = f"{user}@{host}" if user else host
+    path, question, query = tail.partition("?")
+    query, hash_sign, fragment = query.partition("#")
+    if question and query:
         pairs = parse_qsl(query, keep_blank_values=True)
         kept = [(name, value) for name, value in pairs
                 if not any(secret in name.lower() for secret in _SECRET_PARAMETERS)]
         if len(kept) != len(pairs):
             query = urlencode(kept)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+            question = "?" if query else ""
+    return f"{scheme}://{authority}{path}{question}{query}{hash_sign}{fragment}"
 
 
 def is_url(text: str) -> bool:

@@ -13,6 +13,7 @@ fetched, only its length.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -142,6 +143,18 @@ class SqliteSource:
             self._connection = None
 
     def schema(self) -> Schema:
+        with self._reading("its schema"):
+            return self._schema()
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """A database that breaks while being read is a source that cannot be read."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise SourceUnavailable(f"{self.label}: cannot read {what}: {exc}") from None
+
+    def _schema(self) -> Schema:
         tables = {
             name: tuple(row[1] for row in self.connection.execute(
                 f"PRAGMA table_info({_quoted(name)})"))
@@ -155,28 +168,36 @@ class SqliteSource:
     def integrity_problems(self) -> list[str]:
         """What ``PRAGMA integrity_check`` reports (SQLite stops at 100 messages); empty
         when the database is sound. It includes every test of ``quick_check``."""
-        messages = [row[0] for row in self.connection.execute("PRAGMA integrity_check")]
+        try:
+            messages = [row[0] for row in self.connection.execute("PRAGMA integrity_check")]
+        except sqlite3.DatabaseError as exc:
+            return [f"the check itself fails: {exc}"]
         return [] if messages == ["ok"] else [str(message) for message in messages]
 
     def schema_versions(self) -> list[object]:
-        return [row[0] for row in self.connection.execute(
-            f"SELECT version FROM {SCHEMA_VERSION}")]
+        with self._reading(SCHEMA_VERSION):
+            return [row[0] for row in self.connection.execute(
+                f"SELECT version FROM {SCHEMA_VERSION}")]
 
     def rows(self, with_metadata: bool) -> Iterator[SqliteRow]:
         """Every ``checkpoints`` row in table order, with its metadata rows joined."""
         metadata = (f"(SELECT json_group_object(m.key, m.value) FROM {METADATA} m "
                     "WHERE m.checkpoint_id = c.id)") if with_metadata else "NULL"
-        cursor = self.connection.execute(
-            "SELECT c.id, c.thread_id, c.node, length(c.state), typeof(c.timestamp), "
-            f"c.timestamp, c.parent_id, c.created_at, {metadata} FROM {CHECKPOINTS} c")
-        for values in cursor:
-            yield _row(*values, name_prefix=f"{CHECKPOINTS}/")
+        with self._reading(f"the {CHECKPOINTS} table"):
+            cursor = self.connection.execute(
+                "SELECT c.id, c.thread_id, c.node, length(c.state), typeof(c.timestamp), "
+                f"c.timestamp, c.parent_id, c.created_at, {metadata} FROM {CHECKPOINTS} c")
+            for values in cursor:
+                yield _row(*values, name_prefix=f"{CHECKPOINTS}/")
 
     def orphan_metadata(self) -> list[tuple[str, int]]:
         """(checkpoint_id, rows) of metadata whose checkpoint is gone, by id."""
-        return [(str(checkpoint_id), count) for checkpoint_id, count in self.connection.execute(
-            f"SELECT checkpoint_id, count(*) FROM {METADATA} WHERE checkpoint_id NOT IN "
-            f"(SELECT id FROM {CHECKPOINTS}) GROUP BY checkpoint_id ORDER BY checkpoint_id")]
+        with self._reading(METADATA):
+            return [(str(checkpoint_id), count) for checkpoint_id, count in
+                    self.connection.execute(
+                        f"SELECT checkpoint_id, count(*) FROM {METADATA} WHERE checkpoint_id "
+                        f"NOT IN (SELECT id FROM {CHECKPOINTS}) GROUP BY checkpoint_id "
+                        "ORDER BY checkpoint_id")]
 
 
 def _quoted(name: str) -> str:

@@ -1,0 +1,141 @@
+"""Write DashFlow's database checkpointers exactly as its code does, faults included.
+
+``SqliteCheckpoints`` issues SqliteCheckpointer's own statements (checkpoint/sqlite.rs):
+``PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL``, the v1 migration, ``INSERT OR
+REPLACE`` of the row then of each metadata key with no transaction, and deletes that leave
+metadata behind (foreign keys are never enabled). States are bincode ``AgentState`` bytes
+cut from the Rust-written checkpoints of ``fixtures/interop`` (``interop_states``), so
+nothing here is checked only against dashfix's own writer::
+
+    db = SqliteCheckpoints(tmp_path / "checkpoints.db", interop_states(INTEROP_HEALTHY))
+    first, second = db.chain("alpha", 2)
+    db.delete(first.checkpoint_id)              # second's parent now dangles
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from dashfix.formats import dchk
+from dashfix.inputs.checkpoint_record import DCHK
+from dashfix.inputs.checkpoint_store import scan_store
+from dashfix.testing.checkpoints import DEFAULT_PROC
+
+SQLITE_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    state BLOB NOT NULL,
+    timestamp INTEGER NOT NULL,
+    parent_id TEXT,
+    created_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_checkpoints_thread_id
+ON checkpoints(thread_id, timestamp DESC);
+CREATE INDEX IF NOT EXISTS idx_checkpoints_parent_id
+ON checkpoints(parent_id);
+CREATE TABLE IF NOT EXISTS checkpoint_metadata (
+    checkpoint_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (checkpoint_id, key),
+    FOREIGN KEY (checkpoint_id) REFERENCES checkpoints(id) ON DELETE CASCADE
+);
+INSERT INTO schema_version (version) VALUES (1);
+"""
+"""SqliteCheckpointer::migrate_v1, statement for statement."""
+
+STEP_MS = 7
+"""Milliseconds between two saves of the builder's clock (distinct per checkpoint)."""
+
+
+def interop_states(store: Path) -> list[bytes]:
+    """The state bytes of every DCHK checkpoint file of ``store``, by name: bincode written
+    by the independent Rust program of the interop corpus."""
+    states = []
+    for record in scan_store(store).records:
+        if record.variant == DCHK and record.problem is None and record.state_end >= 0:
+            payload = (store / record.name).read_bytes()[dchk.HEADER_SIZE:]
+            states.append(payload[record.state_start:record.state_end])
+    if not states:
+        raise ValueError(f"no readable DCHK checkpoint in {store}")
+    return states
+
+
+class Saved(NamedTuple):
+    checkpoint_id: str
+    thread_id: str
+    timestamp_ms: int
+    parent_id: str | None
+
+
+@dataclass
+class SqliteCheckpoints:
+    """A SqliteCheckpointer database at ``path``. The clock starts a few seconds before now
+    and advances ``STEP_MS`` per save, so timestamps are distinct and ``created_at`` (SQLite's
+    own now, as in DashFlow) stays close to them."""
+
+    path: Path
+    states: Sequence[bytes]
+    proc: str = DEFAULT_PROC
+    clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 10_000)
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def __post_init__(self) -> None:
+        self.connection = sqlite3.connect(self.path, isolation_level=None)
+        self.connection.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+        (version,) = self.connection.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        if version < 1:
+            self.connection.executescript(SQLITE_SCHEMA_V1)
+
+    def next_id(self, thread_id: str) -> str:
+        """``Checkpoint::new``'s id: ``{thread}_{proc}_chkpt{n}`` from a per-process counter."""
+        counter = self.counters.get(self.proc, 0)
+        self.counters[self.proc] = counter + 1
+        return f"{thread_id}_{self.proc}_chkpt{counter}"
+
+    def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
+             parent_id: str | bool | None = True, timestamp_ms: int | None = None,
+             metadata: Mapping[str, str] | None = None) -> Saved:
+        """SqliteCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
+        checkpoint_id = checkpoint_id or self.next_id(thread_id)
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ms is None:
+            self.clock_ms += STEP_MS
+            timestamp_ms = self.clock_ms
+        state = self.states[self.saves % len(self.states)]
+        self.saves += 1
+        self.connection.execute(
+            "INSERT OR REPLACE INTO checkpoints (id, thread_id, node, state, timestamp, "
+            "parent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            (checkpoint_id, thread_id, node, state, timestamp_ms, parent))
+        for key, value in (metadata or {}).items():
+            self.connection.execute(
+                "INSERT OR REPLACE INTO checkpoint_metadata (checkpoint_id, key, value) "
+                "VALUES (?1, ?2, ?3)", (checkpoint_id, key, value))
+        self.last[thread_id] = checkpoint_id
+        return Saved(checkpoint_id, thread_id, timestamp_ms, parent)
+
+    def chain(self, thread_id: str, count: int) -> list[Saved]:
+        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
+
+    def delete(self, checkpoint_id: str) -> None:
+        """SqliteCheckpointer::delete: the metadata rows stay (no foreign keys)."""
+        self.connection.execute("DELETE FROM checkpoints WHERE id = ?1", (checkpoint_id,))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.connection.execute("DELETE FROM checkpoints WHERE thread_id = ?1", (thread_id,))
+
+    def close(self) -> None:
+        self.connection.close()
