@@ -66,6 +66,16 @@ ROW_UNDECODABLE = _rule(
     "#17", _REPORT_ONLY + "delete or fix the row by hand after taking a copy of the store.",
     baselinable=False,
 )
+STATE_UNDECOMPRESSABLE = _rule(
+    "DB507", "state-undecompressable", E,
+    "A state compressed with zstd does not decompress, or decompresses past 100 MiB.",
+    "dashflow-compression stores no tag; a state starting with the zstd magic is a zstd "
+    "stream (spec 4.11). One that is damaged, cut short or followed by other bytes fails "
+    "DashFlow's load of that checkpoint; past dashflow-compression's 100 MiB cap dashfix "
+    "stops reading it (DashFlow's backends apply no cap).",
+    "#17", _REPORT_ONLY + "restore the row from a backup; resume from an older checkpoint.",
+    baselinable=False,
+)
 # -- SQLite (spec 4.6, item 15) -------------------------------------------------------------
 SQLITE_INTEGRITY = _rule(
     "DB520", "sqlite-integrity-check-failed", E,
@@ -110,8 +120,58 @@ SQLITE_MISSING_INDEX = _rule(
     "-", "Create the index as DashFlow's migration does (see docs/backends.md).",
 )
 
+# -- Postgres (spec 4.7, item 16) ----------------------------------------------------------
+POSTGRES_TABLE = _rule(
+    "DB540", "postgres-table-mismatch", E,
+    "The checkpoint table does not exist, or lacks a column PostgresCheckpointer reads.",
+    "PostgresCheckpointer creates `checkpoint_id, thread_id, state, node, timestamp, "
+    "parent_id, metadata`. A missing table (a wrong `?table=` or search_path) holds no "
+    "checkpoint to check; a missing column makes every query fail.",
+    "-", "Point the URL at the table DashFlow writes (`?table=NAME`, `options=-csearch_path="
+    "SCHEMA`).",
+)
+POSTGRES_METADATA_NULL = _rule(
+    "DB541", "postgres-metadata-null", E, "A checkpoint row's metadata is SQL NULL.",
+    "DashFlow never writes NULL metadata, and reading one into serde_json::Value fails (most "
+    "likely a panic), so load, get_latest and list of that thread fail.",
+    "-", "Set it to '{}' by hand (`UPDATE ... SET metadata = '{}' WHERE metadata IS NULL`) "
+    "after taking a backup, and find the writer that stored NULL.",
+)
+POSTGRES_METADATA_NOT_OBJECT = _rule(
+    "DB542", "postgres-metadata-not-object", E,
+    "A checkpoint row's metadata is not a JSON object of strings.",
+    "DashFlow reads metadata as HashMap<String, String>: an array, a number or a non-string "
+    "value fails the load of that checkpoint.",
+    "-", "Rewrite the value as an object of strings after taking a backup; find the writer.",
+)
+POSTGRES_TIMESTAMP_CLAMPED = _rule(
+    "DB543", "postgres-timestamp-clamped", E,
+    "A checkpoint's timestamp is 0 or i64::MAX: a clamped value, not a time.",
+    "DashFlow clamps times past i64::MAX nanoseconds to i64::MAX and times before the epoch "
+    "to 0 (checkpointer_helpers.rs). A row at i64::MAX stays the thread's latest forever "
+    "(`ORDER BY timestamp DESC`); one at 0 is never picked.",
+    "#20", _REPORT_ONLY + "fix the clock of the writer; delete or re-time the row by hand.",
+)
+POSTGRES_COMPOSITE_INDEX = _rule(
+    "DB544", "postgres-composite-index-missing", INFO,
+    "No index on (thread_id, timestamp) for get_latest and list.",
+    "schema.sql defines idx_dashflow_checkpoints_thread_timestamp(thread_id, timestamp DESC), "
+    "but the checkpointer's code never creates it: get_latest and list then sort a thread's "
+    "rows on every call.",
+    "-", "Create it: `CREATE INDEX ON TABLE (thread_id, \"timestamp\" DESC)`.",
+)
+POSTGRES_INDEX_MISSING = _rule(
+    "DB545", "postgres-index-missing", W,
+    "An index PostgresCheckpointer creates is missing.",
+    "The checkpointer creates idx_{table}_thread_id and idx_{table}_timestamp; without them "
+    "every get_latest/list scans the table.",
+    "-", "Create the index as the checkpointer does (see docs/backends.md).",
+)
+
 RULES = (
     SOURCE_UNREACHABLE, LATEST_AMBIGUOUS, SAME_UNIT_ORDER, ID_THREAD_MOVED, ROW_UNDECODABLE,
-    SQLITE_INTEGRITY, SQLITE_ORPHAN_METADATA, SQLITE_REPLACED, SQLITE_SCHEMA,
-    SQLITE_MISSING_INDEX,
+    STATE_UNDECOMPRESSABLE, SQLITE_INTEGRITY, SQLITE_ORPHAN_METADATA, SQLITE_REPLACED,
+    SQLITE_SCHEMA, SQLITE_MISSING_INDEX, POSTGRES_TABLE, POSTGRES_METADATA_NULL,
+    POSTGRES_METADATA_NOT_OBJECT, POSTGRES_TIMESTAMP_CLAMPED, POSTGRES_COMPOSITE_INDEX,
+    POSTGRES_INDEX_MISSING,
 )

@@ -1,5 +1,11 @@
 """Write DashFlow's database checkpointers exactly as its code does, faults included.
 
+``PostgresCheckpoints`` issues PostgresCheckpointer's (crates/dashflow-postgres-checkpointer,
+lib.rs): its ``CREATE TABLE``/``CREATE INDEX`` batch, ``INSERT ... ON CONFLICT
+(checkpoint_id) DO UPDATE`` of every column, nanosecond timestamps, metadata as a JSON
+object, and optionally the state compressed as dashflow-compression's zstd (a stream
+frame without a content size, as ``zstd::encode_all`` writes it).
+
 ``SqliteCheckpoints`` issues SqliteCheckpointer's own statements (checkpoint/sqlite.rs):
 ``PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL``, the v1 migration, ``INSERT OR
 REPLACE`` of the row then of each metadata key with no transaction, and deletes that leave
@@ -19,12 +25,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+import zstandard
 
 from dashfix.formats import dchk
 from dashfix.inputs.checkpoint_record import DCHK
 from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.testing.checkpoints import DEFAULT_PROC
+
+if TYPE_CHECKING:
+    import psycopg
 
 SQLITE_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -139,3 +151,83 @@ class SqliteCheckpoints:
 
     def close(self) -> None:
         self.connection.close()
+
+
+ZSTD_ENCODE_ALL = zstandard.ZstdCompressor(level=3, write_content_size=False)
+"""dashflow-compression's default Zstd(3) through ``zstd::encode_all``: no content size."""
+
+
+def postgres_schema(table: str) -> str:
+    """PostgresCheckpointer::initialize_schema for ``table``."""
+    return f"""
+            CREATE TABLE IF NOT EXISTS {table} (
+                checkpoint_id TEXT PRIMARY KEY,
+                thread_id TEXT NOT NULL,
+                state BYTEA NOT NULL,
+                node TEXT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                parent_id TEXT,
+                metadata JSONB
+            );
+            CREATE INDEX IF NOT EXISTS idx_{table}_thread_id ON {table} (thread_id);
+            CREATE INDEX IF NOT EXISTS idx_{table}_timestamp ON {table} (timestamp);
+            """
+
+
+@dataclass
+class PostgresCheckpoints:
+    """A PostgresCheckpointer table ``table`` reached through ``connection`` (autocommit,
+    as tokio-postgres runs each statement). The clock is in nanoseconds."""
+
+    connection: psycopg.Connection[Any]
+    table: str
+    states: Sequence[bytes]
+    compress: bool = False
+    proc: str = DEFAULT_PROC
+    clock_ns: int = 1_760_000_000_000_000_000
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def __post_init__(self) -> None:
+        self.connection.execute(postgres_schema(self.table).encode())
+
+    def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
+             parent_id: str | bool | None = True, timestamp_ns: int | None = None,
+             metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
+        """PostgresCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
+        counter = self.counters.get(self.proc, 0)
+        if checkpoint_id is None:
+            self.counters[self.proc] = counter + 1
+            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ns is None:
+            self.clock_ns += 1_000_003
+            timestamp_ns = self.clock_ns
+        if state is None:
+            state = self.states[self.saves % len(self.states)]
+            if self.compress:
+                state = ZSTD_ENCODE_ALL.compress(state)
+        self.saves += 1
+        self.connection.execute(
+            f"""INSERT INTO {self.table} (checkpoint_id, thread_id, state, node, timestamp,
+             parent_id, metadata)
+             VALUES (%s, %s, %s, %s, %s, %s, %s)
+             ON CONFLICT (checkpoint_id) DO UPDATE SET
+                 thread_id = EXCLUDED.thread_id,
+                 state = EXCLUDED.state,
+                 node = EXCLUDED.node,
+                 timestamp = EXCLUDED.timestamp,
+                 parent_id = EXCLUDED.parent_id,
+                 metadata = EXCLUDED.metadata""".encode(),
+            (checkpoint_id, thread_id, state, node, timestamp_ns, parent,
+             orjson.dumps(dict(metadata or {})).decode()))
+        self.last[thread_id] = checkpoint_id
+        return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)
+
+    def chain(self, thread_id: str, count: int) -> list[Saved]:
+        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
+
+    def delete(self, checkpoint_id: str) -> None:
+        self.connection.execute(
+            f"DELETE FROM {self.table} WHERE checkpoint_id = %s".encode(), (checkpoint_id,))

@@ -8,13 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dashfix.checks.backends import check_source
-from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.backends import (
-    BackendView,
     LatestRule,
+    check_table,
     entry_path,
-    latest_ties,
-    moved_ids,
 )
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
@@ -106,15 +103,7 @@ def check(source: SqliteSource, ctx: CheckContext, rel: str) -> Iterator[Finding
                 thread_id=entry.thread_id, checkpoint_id=entry.checkpoint_id,
                 expected=f"created_at near {timestamp_ms // 1000}", actual=row.created_at)
     ctx.progress.advance(read % 4096)
-    table.freeze()
-    ctx.stats["stores"] += 1
-    ctx.stats["checkpoints"] += read
-    view = BackendView(table, rel, unreadable)
-    ctx.stats["threads"] += len(set(table.threads))
-    yield from chains.check(view)
-    yield from writers.check(view)
-    yield from latest_ties(view, LATEST)
-    yield from moved_ids(view)
+    yield from check_table(table, rel, unreadable, LATEST, ctx)
     if METADATA in schema.tables:
         yield from _orphans(source, where)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.view import LineageView
+from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.formats.ids import id_matches_thread
 from dashfix.inputs.checkpoint_model import CheckpointTable
@@ -104,3 +106,18 @@ def moved_ids(view: BackendView) -> Iterator[Finding]:
                 "overwrote this row, thread_id included", thread_id=thread,
                 checkpoint_id=checkpoint_id, expected=f"an id starting {thread}_",
                 actual=checkpoint_id)
+
+
+def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: LatestRule,
+                ctx: CheckContext) -> Iterator[Finding]:
+    """The checks every database or object store gets, once its entries are all in
+    ``table`` (``unreadable``: ids it holds that could not be read); counts it."""
+    table.freeze()
+    ctx.stats["stores"] += 1
+    ctx.stats["checkpoints"] += len(table) + len(unreadable)
+    ctx.stats["threads"] += len(set(table.threads))
+    view = BackendView(table, rel, unreadable)
+    yield from chains.check(view)
+    yield from writers.check(view)
+    yield from latest_ties(view, rule)
+    yield from moved_ids(view)

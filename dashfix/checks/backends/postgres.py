@@ -1,0 +1,102 @@
+"""Spec section 8 item 16: PostgresCheckpointer tables, plus the lineage checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dashfix.checks.lineage.backends import LatestRule, check_table, entry_path
+from dashfix.checks.lineage.view import ids_of
+from dashfix.context import CheckContext
+from dashfix.findings import Finding
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.compression import MAX_DECOMPRESSED, zstd_stream_size
+from dashfix.inputs.backends.postgres import COLUMNS, I64_MAX, PostgresRow, PostgresSource
+from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.rules import backends as db
+
+LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=True)
+"""get_latest and list (lib.rs:449-525): nanoseconds, ties broken by id."""
+_PROGRESS_STEP = 4096
+
+
+def _table_findings(source: PostgresSource) -> Iterator[Finding]:
+    """The table and its indexes; nothing more is read when the table is unusable."""
+    columns = source.columns()
+    table = source.table
+    if columns is None:
+        yield db.POSTGRES_TABLE.at(".", f"no table {table!r} on the search_path of this "
+                                   "connection", expected=table)
+        return
+    missing = [column for column in COLUMNS if column not in columns]
+    if missing:
+        yield db.POSTGRES_TABLE.at(".", f"table {table} lacks column(s) {', '.join(missing)}",
+                                   expected=", ".join(COLUMNS), actual=", ".join(columns))
+        return
+    indexes = source.indexes()
+    for name, column in ((f"idx_{table}_thread_id", "thread_id"),
+                         (f"idx_{table}_timestamp", "timestamp")):
+        if not indexes.has(column):
+            yield db.POSTGRES_INDEX_MISSING.at(
+                ".", f"no index on {table}({column}) ({name} is what the checkpointer creates)",
+                expected=name, fix_command=f"CREATE INDEX {name} ON {table}(\"{column}\")")
+    if not indexes.has("thread_id", "timestamp"):
+        yield db.POSTGRES_COMPOSITE_INDEX.at(
+            ".", f"no index on {table}(thread_id, timestamp): get_latest and list sort each "
+            "thread's rows", fix_command=f"CREATE INDEX ON {table}(thread_id, \"timestamp\" DESC)")
+
+
+def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
+    entry = row.entry
+    assert entry is not None
+    path = entry_path(rel, entry.name)
+    ids = ids_of(entry)
+    if row.metadata_type is None:
+        yield db.POSTGRES_METADATA_NULL.at(
+            path, f"{entry.checkpoint_id}: metadata is NULL; DashFlow fails to read this row",
+            expected="a JSON object", actual="NULL", **ids)
+    elif row.metadata is not None:
+        shown = repr(row.metadata)
+        yield db.POSTGRES_METADATA_NOT_OBJECT.at(
+            path, f"{entry.checkpoint_id}: metadata is {row.metadata_type} "
+            f"{shown[:80]}{'...' if len(shown) > 80 else ''}, not an object of strings; "
+            "DashFlow fails to read this row", expected="a JSON object of strings",
+            actual=row.metadata_type, **ids)
+    if entry.timestamp_ns <= 0 or entry.timestamp_ns == I64_MAX:
+        yield db.POSTGRES_TIMESTAMP_CLAMPED.at(
+            path, f"{entry.checkpoint_id}: timestamp {entry.timestamp_ns} is a clamped value"
+            + (": this row stays the thread's latest forever" if entry.timestamp_ns == I64_MAX
+               else ": this row is never the thread's latest"),
+            expected="nanoseconds since the epoch", actual=entry.timestamp_ns, **ids)
+    if row.zstd_state is not None:
+        try:
+            zstd_stream_size(row.zstd_state, MAX_DECOMPRESSED)
+        except DecodeError as exc:
+            yield db.STATE_UNDECOMPRESSABLE.at(
+                path, f"{entry.checkpoint_id}: the zstd-compressed state (magic 28 b5 2f fd) "
+                f"{exc.reason} (byte {exc.offset} of {len(row.zstd_state)})",
+                offset=exc.offset, **ids)
+
+
+def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
+    found = list(_table_findings(source))
+    yield from found
+    if any(finding.code == db.POSTGRES_TABLE.code for finding in found):
+        return
+    table = CheckpointTable(Place.ROW)
+    unreadable: set[str] = set()
+    read = 0
+    for row in source.rows():
+        read += 1
+        if read % _PROGRESS_STEP == 0:
+            ctx.progress.advance(_PROGRESS_STEP)
+        if row.entry is None:
+            unreadable.add(row.checkpoint_id)
+            yield db.ROW_UNDECODABLE.at(
+                entry_path(rel, f"{source.table}/{row.checkpoint_id}"),
+                f"checkpoint {row.checkpoint_id}: {row.problem}",
+                checkpoint_id=row.checkpoint_id, actual=row.problem)
+            continue
+        table.add(row.entry)
+        yield from _row_findings(row, rel)
+    ctx.progress.advance(read % _PROGRESS_STEP)
+    yield from check_table(table, rel, unreadable, LATEST, ctx)

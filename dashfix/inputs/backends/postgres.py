@@ -1,0 +1,197 @@
+"""PostgresCheckpointer tables (spec 4.7, crates/dashflow-postgres-checkpointer).
+
+``postgresql://user@host:port/db?table=dashflow_checkpoints``: ``table`` is dashfix's own
+parameter (DashFlow's default when absent); every other query parameter goes to libpq
+(``sslmode``, ``options=-csearch_path=...``), and credentials come from the URL or libpq's
+usual places (``PG*`` variables, ``.pgpass``). Imported only when such a URL is given: it
+needs psycopg 3 (``pip install 'dashfix[postgres]'``).
+
+Read-only: a read-only transaction, rows streamed through a server-side cursor. A state is
+fetched only when it starts with the zstd magic (to check that it decompresses); otherwise
+only its length travels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode
+
+import psycopg
+from psycopg import sql
+
+from dashfix.errors import UsageError
+from dashfix.formats.compression import ZSTD_MAGIC
+from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
+from dashfix.inputs.sources import SourceUnavailable, SourceUrl
+
+DEFAULT_TABLE = "dashflow_checkpoints"
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+"""DashFlow's own validation of a custom table name (lib.rs:57-106)."""
+COLUMNS = ("checkpoint_id", "thread_id", "state", "node", "timestamp", "parent_id", "metadata")
+I64_MAX = 2**63 - 1
+ROWS_PER_FETCH = 2000
+CONNECT_TIMEOUT_S = 10
+
+
+class PostgresRow(NamedTuple):
+    checkpoint_id: str
+    entry: CheckpointEntry | None
+    """None when a column holds what DashFlow cannot read back (``problem`` says which)."""
+    problem: str | None
+    metadata_type: str | None
+    """``jsonb_typeof(metadata)``: None for SQL NULL, else object, array, string, ..."""
+    metadata: Any
+    """The decoded metadata when it is not a JSON object of strings (for the message)."""
+    zstd_state: bytes | None
+    """The state when it starts with the zstd magic, else None."""
+
+
+class Indexes(NamedTuple):
+    """Key columns of each index on the table, by index name."""
+
+    columns: dict[str, tuple[str, ...]]
+
+    def has(self, *leading: str) -> bool:
+        return any(cols[: len(leading)] == leading for cols in self.columns.values())
+
+
+def split_url(url: SourceUrl) -> tuple[str, str]:
+    """(libpq conninfo URL without dashfix's parameters, table name)."""
+    base, _, query = url.text.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    tables = [value for name, value in pairs if name == "table"]
+    table = tables[-1] if tables else DEFAULT_TABLE
+    if not _TABLE_NAME.match(table):
+        raise UsageError(f"{url.display}: table {table!r} is not a name DashFlow accepts "
+                         "([A-Za-z_][A-Za-z0-9_]*, at most 63 characters)")
+    rest = urlencode([(name, value) for name, value in pairs if name != "table"])
+    return (f"{base}?{rest}" if rest else base), table
+
+
+class PostgresSource:
+    backend = "postgres"
+
+    def __init__(self, url: SourceUrl) -> None:
+        self.url = url
+        self.label = url.display
+        self.conninfo, self.table = split_url(url)
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def cache_key(self) -> None:
+        return None  # a server cannot tell cheaply whether a table changed
+
+    def _secret_free(self, text: str) -> str:
+        password = _password(self.url.text)
+        return text.replace(password, "***") if password else text
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        if self._connection is None:
+            try:
+                connection = psycopg.connect(self.conninfo, connect_timeout=CONNECT_TIMEOUT_S,
+                                             application_name="dashfix verify")
+            except psycopg.Error as exc:
+                cause = self._secret_free(str(exc).strip().splitlines()[0] if str(exc) else
+                                          type(exc).__name__)
+                raise SourceUnavailable(f"{self.label}: cannot connect: {cause}") from None
+            connection.read_only = True
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _failed(self, what: str, exc: psycopg.Error) -> SourceUnavailable:
+        cause = self._secret_free(str(exc).strip().splitlines()[0] if str(exc) else
+                                  type(exc).__name__)
+        return SourceUnavailable(f"{self.label}: cannot read {what}: {cause}")
+
+    def columns(self) -> dict[str, str] | None:
+        """The table's columns and their types, None when there is no such table."""
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table,))
+                found = cursor.fetchone()
+                if not found or not found[0]:
+                    return None
+                cursor.execute(
+                    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                    "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+                    "ORDER BY a.attnum", (self.table,))
+                return {str(name): str(kind) for name, kind in cursor.fetchall()}
+        except psycopg.Error as exc:
+            raise self._failed(f"table {self.table}", exc) from None
+        finally:
+            self.connection.rollback()
+
+    def indexes(self) -> Indexes:
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT c.relname, array_agg(a.attname::text ORDER BY k.ord) "
+                    "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+                    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                    "WHERE i.indrelid = to_regclass(%s) GROUP BY c.relname", (self.table,))
+                return Indexes({str(name): tuple(cols) for name, cols in cursor.fetchall()})
+        except psycopg.Error as exc:
+            raise self._failed(f"the indexes of {self.table}", exc) from None
+        finally:
+            self.connection.rollback()
+
+    def rows(self) -> Iterator[PostgresRow]:
+        """Every row, in table order, through a server-side cursor in a read-only
+        transaction."""
+        query = sql.SQL(
+            "SELECT checkpoint_id, thread_id, node, octet_length(state), "
+            "CASE WHEN substring(state from 1 for 4) = {magic} THEN state END, "
+            "\"timestamp\", parent_id, jsonb_typeof(metadata), metadata FROM {table}"
+        ).format(magic=sql.Literal(ZSTD_MAGIC), table=sql.Identifier(self.table))
+        prefix = f"{self.table}/"
+        try:
+            with self.connection.transaction(), self.connection.cursor(
+                name="dashfix_verify") as cursor:
+                cursor.itersize = ROWS_PER_FETCH
+                cursor.execute(query)
+                for values in cursor:
+                    yield _row(values, prefix)
+        except psycopg.Error as exc:
+            raise self._failed(f"table {self.table}", exc) from None
+
+
+def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
+    (checkpoint_id, thread_id, node, state_size, zstd_state, timestamp, parent_id,
+     metadata_type, metadata) = values
+    wrong = [column for column, value in (("checkpoint_id", checkpoint_id),
+                                           ("thread_id", thread_id), ("node", node))
+             if not isinstance(value, str)]
+    if not isinstance(timestamp, int):
+        wrong.append("timestamp")
+    if wrong:
+        return PostgresRow(str(checkpoint_id), None, f"{', '.join(wrong)} is NULL", None,
+                           None, None)
+    strings = metadata_type == "object" and all(
+        isinstance(value, str) for value in metadata.values())
+    entry = CheckpointEntry(
+        checkpoint_id, thread_id, node, timestamp, parent_id,
+        metadata if strings and metadata else None, state_size or 0, None, Place.ROW,
+        prefix + checkpoint_id)
+    return PostgresRow(checkpoint_id, entry, None, metadata_type,
+                       None if strings else metadata,
+                       None if zstd_state is None else bytes(zstd_state))
+
+
+def _password(text: str) -> str | None:
+    authority = text.split("://", 1)[1].split("/", 1)[0]
+    userinfo, at_sign, _ = authority.rpartition("@")
+    if at_sign and ":" in userinfo:
+        return userinfo.split(":", 1)[1] or None
+    return None
+
+
+def open_source(url: SourceUrl) -> PostgresSource:
+    return PostgresSource(url)

@@ -1,0 +1,62 @@
+"""The real servers the database source tests run against (PostgreSQL, Redis on loopback).
+
+Each is named by an environment variable with a local default. A test that needs one skips
+with how to start it when it is unreachable, except under CI (env CI set), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+POSTGRES_ENV = "DASHFIX_TEST_POSTGRES"
+POSTGRES_DEFAULT = "postgresql://127.0.0.1:5432/test"
+REDIS_ENV = "DASHFIX_TEST_REDIS"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+
+
+def _unreachable(what: str, url: str, env: str, start: str, exc: Exception) -> None:
+    message = (f"{what} is not reachable at {url} ({type(exc).__name__}: {exc}); start one "
+               f"({start}) or point {env} at one")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass
+class PostgresTable:
+    """A schema of this test's own on the test server; ``url(table)`` names a table in it."""
+
+    base: str
+    schema: str
+    connection: Any
+
+    def url(self, table: str, base: str | None = None) -> str:
+        return (f"{base or self.base}?options=-csearch_path%3D{self.schema}&table={table}")
+
+
+def postgres_schema() -> Iterator[PostgresTable]:
+    import psycopg
+
+    base = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        _unreachable("PostgreSQL", base, POSTGRES_ENV,
+                     "apt-get install postgresql; trust auth for 127.0.0.1; createdb test", exc)
+        raise
+    schema = f"dashfix_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}".encode())
+    admin.execute(f"SET search_path TO {schema}".encode())
+    try:
+        yield PostgresTable(base, schema, admin)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE".encode())
+        admin.close()
+
+
