@@ -60,3 +60,35 @@ def postgres_schema() -> Iterator[PostgresTable]:
         admin.close()
 
 
+
+
+@dataclass
+class RedisPrefix:
+    """A key prefix of this test's own on the test server; ``url()`` names it."""
+
+    base: str
+    prefix: str
+    client: Any
+
+    def url(self, base: str | None = None) -> str:
+        return f"{base or self.base}?prefix={self.prefix}"
+
+
+def redis_prefix() -> Iterator[RedisPrefix]:
+    import redis
+
+    base = os.environ.get(REDIS_ENV, REDIS_DEFAULT)
+    try:
+        client = redis.Redis.from_url(base, socket_connect_timeout=5)
+        client.ping()
+    except redis.RedisError as exc:
+        _unreachable("Redis", base, REDIS_ENV, "apt-get install redis-server", exc)
+        raise
+    prefix = f"dashfix_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield RedisPrefix(base, prefix, client)
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -1,5 +1,5 @@
 """DB5xx: DashFlow's database checkpointers (SQLite, Postgres, Redis), read through a URL or
-found under a PATH (spec 4.6-4.8, section 8 items 15-17).
+(SQLite) found under a PATH (spec 4.6-4.8, section 8 items 15-17).
 
 The checks that compare checkpoints with each other (parent chains, collisions, counter
 order, several writers) keep their CK14x/CK150 codes on every store. Severity follows one
@@ -29,6 +29,23 @@ SOURCE_UNREACHABLE = _rule(
     "opened. Nothing in it was checked, so the run cannot be called clean: the exit code is 3.",
     "-", "Check the URL, that the server runs and that the user may read the table; then run "
     "dashfix verify again.", baselinable=False, unreadable=True,
+)
+LATEST_MISSING = _rule(
+    "DB501", "latest-missing", E,
+    "The checkpoint a thread's \"latest\" pointer names does not exist.",
+    "DashFlow's get_latest reads the pointer (a Redis ZSET's top member, an S3 index's first "
+    "entry) and then loads that checkpoint; when it is gone, get_latest returns None even "
+    "though older checkpoints exist, and the workflow starts over from scratch (#20).",
+    "#20", "Re-point the thread at its newest existing checkpoint (for Redis: remove the "
+    "stale member with ZREM after a backup).",
+)
+LATEST_NOT_NEWEST = _rule(
+    "DB502", "latest-not-newest", E,
+    "The checkpoint DashFlow picks as a thread's latest is not its newest.",
+    "The backend's own ordering (a ZSET score, a sort key) disagrees with the checkpoints' "
+    "timestamps, so resume continues from an older state (#20).",
+    "#20", "Fix the ordering entry of the newest checkpoint (for Redis: ZADD its score as "
+    "its timestamp in milliseconds) after a backup.",
 )
 LATEST_AMBIGUOUS = _rule(
     "DB503", "latest-ambiguous", E,
@@ -168,10 +185,49 @@ POSTGRES_INDEX_MISSING = _rule(
     "-", "Create the index as the checkpointer does (see docs/backends.md).",
 )
 
+# -- Redis (spec 4.8, item 17) -------------------------------------------------------------
+REDIS_MEMBER_WITHOUT_HASH = _rule(
+    "DB560", "redis-member-without-hash", W,
+    "A thread's ZSET names a checkpoint whose hash is gone (not its latest).",
+    "DashFlow's list skips such members silently; the checkpoint was deleted or expired "
+    "without its ZSET entry. (When it is the latest, DB501 reports it as an error.)",
+    "#20", "Remove the stale member with ZREM after a backup.",
+)
+REDIS_HASH_WITHOUT_MEMBER = _rule(
+    "DB561", "redis-hash-not-in-zset", W,
+    "A checkpoint hash is in no thread's ZSET.",
+    "get_latest and list only see checkpoints through the ZSET, so this one is invisible to "
+    "DashFlow: a save whose ZADD was lost, or a member removed by hand.",
+    "#5", "Re-add it: ZADD {prefix}:thread:{thread}:checkpoints {timestamp_ms} {id}.",
+)
+REDIS_SCORE_MISMATCH = _rule(
+    "DB562", "redis-score-mismatch", W,
+    "A ZSET score is not the checkpoint's timestamp in milliseconds.",
+    "DashFlow scores each member `timestamp_ns / 1_000_000`; another score reorders the "
+    "thread's list and can change which checkpoint is latest (then DB502).",
+    "#20", "ZADD the member again with its timestamp in milliseconds.",
+)
+REDIS_THREAD_MISMATCH = _rule(
+    "DB563", "redis-hash-thread-mismatch", E,
+    "A thread's ZSET names a checkpoint whose hash belongs to another thread.",
+    "A save of another thread under the same id overwrote the hash (#6): resuming this "
+    "thread from that member loads the other thread's state.",
+    "#6", "The overwritten checkpoint is lost; remove the member from this thread's ZSET.",
+)
+REDIS_THREAD_WITHOUT_ZSET = _rule(
+    "DB564", "redis-thread-without-checkpoints", W,
+    "A thread in the threads SET has no (or an empty) ZSET.",
+    "list_threads shows the thread, but get_latest returns None for it: its checkpoints were "
+    "deleted or expired while the SET kept the thread.",
+    "-", "SREM the thread from {prefix}:threads after a backup.",
+)
+
 RULES = (
-    SOURCE_UNREACHABLE, LATEST_AMBIGUOUS, SAME_UNIT_ORDER, ID_THREAD_MOVED, ROW_UNDECODABLE,
-    STATE_UNDECOMPRESSABLE, SQLITE_INTEGRITY, SQLITE_ORPHAN_METADATA, SQLITE_REPLACED,
+    SOURCE_UNREACHABLE, LATEST_MISSING, LATEST_NOT_NEWEST, LATEST_AMBIGUOUS, SAME_UNIT_ORDER,
+    ID_THREAD_MOVED, ROW_UNDECODABLE, STATE_UNDECOMPRESSABLE, SQLITE_INTEGRITY,
+    SQLITE_ORPHAN_METADATA, SQLITE_REPLACED,
     SQLITE_SCHEMA, SQLITE_MISSING_INDEX, POSTGRES_TABLE, POSTGRES_METADATA_NULL,
     POSTGRES_METADATA_NOT_OBJECT, POSTGRES_TIMESTAMP_CLAMPED, POSTGRES_COMPOSITE_INDEX,
-    POSTGRES_INDEX_MISSING,
+    POSTGRES_INDEX_MISSING, REDIS_MEMBER_WITHOUT_HASH, REDIS_HASH_WITHOUT_MEMBER,
+    REDIS_SCORE_MISMATCH, REDIS_THREAD_MISMATCH, REDIS_THREAD_WITHOUT_ZSET,
 )

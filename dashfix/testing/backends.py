@@ -6,6 +6,11 @@ lib.rs): its ``CREATE TABLE``/``CREATE INDEX`` batch, ``INSERT ... ON CONFLICT
 object, and optionally the state compressed as dashflow-compression's zstd (a stream
 frame without a content size, as ``zstd::encode_all`` writes it).
 
+``RedisCheckpoints`` issues RedisCheckpointer's (crates/dashflow-redis-checkpointer, lib.rs):
+one MULTI/EXEC of HSET (every field, ``parent_id`` "" for None, nanoseconds as decimal
+text, metadata as JSON), ZADD with the score ``timestamp_ns / 1_000_000`` and SADD; its
+delete reads the hash's thread, then DEL + ZREM.
+
 ``SqliteCheckpoints`` issues SqliteCheckpointer's own statements (checkpoint/sqlite.rs):
 ``PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL``, the v1 migration, ``INSERT OR
 REPLACE`` of the row then of each metadata key with no transaction, and deletes that leave
@@ -37,6 +42,7 @@ from dashfix.testing.checkpoints import DEFAULT_PROC
 
 if TYPE_CHECKING:
     import psycopg
+    import redis
 
 SQLITE_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -231,3 +237,67 @@ class PostgresCheckpoints:
     def delete(self, checkpoint_id: str) -> None:
         self.connection.execute(
             f"DELETE FROM {self.table} WHERE checkpoint_id = %s".encode(), (checkpoint_id,))
+
+
+@dataclass
+class RedisCheckpoints:
+    """RedisCheckpointer's keys under ``prefix`` on ``client``. The clock is in
+    nanoseconds and moves 10 ms and a few nanoseconds per save."""
+
+    client: redis.Redis
+    prefix: str
+    states: Sequence[bytes]
+    compress: bool = False
+    proc: str = DEFAULT_PROC
+    clock_ns: int = 1_760_000_000_000_000_000
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def checkpoint_key(self, checkpoint_id: str) -> str:
+        return f"{self.prefix}:checkpoint:{checkpoint_id}"
+
+    def thread_key(self, thread_id: str) -> str:
+        return f"{self.prefix}:thread:{thread_id}:checkpoints"
+
+    def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
+             parent_id: str | bool | None = True, timestamp_ns: int | None = None,
+             metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
+        """RedisCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
+        counter = self.counters.get(self.proc, 0)
+        if checkpoint_id is None:
+            self.counters[self.proc] = counter + 1
+            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ns is None:
+            self.clock_ns += 10_000_007
+            timestamp_ns = self.clock_ns
+        if state is None:
+            state = self.states[self.saves % len(self.states)]
+            if self.compress:
+                state = ZSTD_ENCODE_ALL.compress(state)
+        self.saves += 1
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.checkpoint_key(checkpoint_id), mapping={
+            "checkpoint_id": checkpoint_id.encode(), "thread_id": thread_id.encode(),
+            "state": state, "node": node.encode(), "timestamp": str(timestamp_ns).encode(),
+            "parent_id": (parent or "").encode(),
+            "metadata": orjson.dumps(dict(metadata or {}))})
+        pipe.zadd(self.thread_key(thread_id), {checkpoint_id: float(timestamp_ns // 1_000_000)})
+        pipe.sadd(f"{self.prefix}:threads", thread_id)
+        pipe.execute()
+        self.last[thread_id] = checkpoint_id
+        return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)
+
+    def chain(self, thread_id: str, count: int) -> list[Saved]:
+        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
+
+    def delete(self, checkpoint_id: str) -> None:
+        """RedisCheckpointer::delete: the hash and its ZSET member, atomically."""
+        thread = self.client.hget(self.checkpoint_key(checkpoint_id), "thread_id")
+        if thread is not None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(self.checkpoint_key(checkpoint_id))
+            name = thread.decode() if isinstance(thread, bytes) else str(thread)
+            pipe.zrem(self.thread_key(name), checkpoint_id)
+            pipe.execute()

@@ -20,6 +20,7 @@ from dashfix.rules.backends import SOURCE_UNREACHABLE
 _CHECKS = {
     "sqlite": "dashfix.checks.backends.sqlite",
     "postgres": "dashfix.checks.backends.postgres",
+    "redis": "dashfix.checks.backends.redis",
 }
 """Backend name -> the module whose ``check(source, ctx, rel)`` reads it."""
 

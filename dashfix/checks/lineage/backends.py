@@ -109,9 +109,11 @@ def moved_ids(view: BackendView) -> Iterator[Finding]:
 
 
 def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: LatestRule,
-                ctx: CheckContext) -> Iterator[Finding]:
+                ctx: CheckContext, pointers: dict[str, tuple[str, str]] | None = None,
+                ) -> Iterator[Finding]:
     """The checks every database or object store gets, once its entries are all in
-    ``table`` (``unreadable``: ids it holds that could not be read); counts it."""
+    ``table`` (``unreadable``: ids it holds that could not be read), with the backend's own
+    latest ``pointers`` when it keeps them apart from the checkpoints; counts it."""
     table.freeze()
     ctx.stats["stores"] += 1
     ctx.stats["checkpoints"] += len(table) + len(unreadable)
@@ -121,3 +123,38 @@ def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: La
     yield from writers.check(view)
     yield from latest_ties(view, rule)
     yield from moved_ids(view)
+    if pointers:
+        yield from latest_pointers(view, pointers, rule)
+
+
+def latest_pointers(view: BackendView, pointers: dict[str, tuple[str, str]],
+                    rule: LatestRule) -> Iterator[Finding]:
+    """Each thread's "latest" as the backend keeps it (thread -> (where the pointer lives,
+    the id it names)) against the thread's checkpoints: a pointer to nothing is DB501, to
+    a checkpoint older than the newest DB502. A pointer to another thread's checkpoint is
+    the backend's own finding."""
+    table = view.rows
+    for thread, (where, checkpoint_id) in sorted(pointers.items()):
+        if view.parent_unreadable(checkpoint_id):
+            continue  # there but unreadable: its own finding says so
+        rows = table.carriers(checkpoint_id)
+        newest = view.latest_rows.get(thread)
+        if not rows:
+            instead = ("" if newest is None else
+                       f"; its newest existing checkpoint is {table.ids[newest]}")
+            yield db.LATEST_MISSING.at(
+                view.path(where), f"thread {thread!r}: {where} names {checkpoint_id} as latest, "
+                f"which does not exist: get_latest returns None and the workflow starts over"
+                + instead, thread_id=thread, checkpoint_id=checkpoint_id,
+                expected=None if newest is None else table.ids[newest], actual=checkpoint_id)
+            continue
+        row = rows[0]
+        if table.threads[row] != thread or newest is None or newest == row:
+            continue
+        if table.timestamp_ns(newest) > table.timestamp_ns(row):
+            yield db.LATEST_NOT_NEWEST.at(
+                view.path(where), f"thread {thread!r}: `{rule.query}` picks {checkpoint_id} "
+                f"({table.timestamp_ns(row)} ns) but {table.ids[newest]} is newer "
+                f"({table.timestamp_ns(newest)} ns): DashFlow resumes from the older one",
+                thread_id=thread, checkpoint_id=checkpoint_id, expected=table.ids[newest],
+                actual=checkpoint_id)

@@ -1,0 +1,124 @@
+"""Spec section 8 item 17: RedisCheckpointer keys, plus the lineage checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dashfix.checks.lineage.backends import (
+    LatestRule,
+    check_table,
+    entry_path,
+)
+from dashfix.checks.lineage.view import ids_of
+from dashfix.context import CheckContext
+from dashfix.findings import Finding
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.compression import zstd_stream_size
+from dashfix.inputs.backends.redis import RedisSource, ThreadSet
+from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.rules import backends as db
+from dashfix.rules.general import NOTHING_TO_CHECK
+
+LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", 1_000_000,
+                    tie_break=True)
+"""get_latest: the highest millisecond score, ties to the greatest member string."""
+NS_PER_MS = 1_000_000
+_PROGRESS_STEP = 1000
+
+
+def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
+    table = CheckpointTable(Place.KEY)
+    unreadable: set[str] = set()
+    read = 0
+    for checkpoint in source.checkpoints():
+        read += 1
+        if read % _PROGRESS_STEP == 0:
+            ctx.progress.advance(_PROGRESS_STEP)
+        entry = checkpoint.entry
+        if entry is None:
+            unreadable.add(checkpoint.checkpoint_id)
+            yield db.ROW_UNDECODABLE.at(
+                entry_path(rel, checkpoint.key), f"{checkpoint.key}: {checkpoint.problem}; "
+                "DashFlow's load and list of this thread fail",
+                checkpoint_id=checkpoint.checkpoint_id, actual=checkpoint.problem)
+            continue
+        table.add(entry)
+        if checkpoint.zstd_state is not None:
+            try:
+                zstd_stream_size(checkpoint.zstd_state)
+            except DecodeError as exc:
+                yield db.STATE_UNDECOMPRESSABLE.at(
+                    entry_path(rel, checkpoint.key), f"{checkpoint.key}: the zstd-compressed "
+                    f"state {exc.reason} (byte {exc.offset} of {len(checkpoint.zstd_state)})",
+                    offset=exc.offset, **ids_of(entry))
+    ctx.progress.advance(read % _PROGRESS_STEP)
+    zsets = list(source.thread_sets())
+    if not read and not zsets and not source.threads():
+        yield NOTHING_TO_CHECK.at(rel, f"no RedisCheckpointer keys under prefix "
+                                  f"{source.prefix!r} ({source.key('checkpoint')}:*, "
+                                  f"{source.thread_key('*')}, {source.key('threads')})")
+        return
+    pointers = {zset.thread_id: (zset.key, max(zset.members, key=_rank)[0])
+                for zset in zsets if zset.members}
+    yield from check_table(table, rel, unreadable, LATEST, ctx, pointers)
+    yield from _zset_findings(source, table, zsets, unreadable, rel)
+    yield from _thread_set_findings(source, zsets, rel)
+
+
+def _rank(member: tuple[str, float]) -> tuple[float, bytes]:
+    """ZREVRANGE's order: score, then member bytes."""
+    return member[1], member[0].encode()
+
+
+def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[ThreadSet],
+                   unreadable: set[str], rel: str) -> Iterator[Finding]:
+    listed: set[str] = set()
+    for zset in zsets:
+        top = max(zset.members, key=_rank)[0] if zset.members else None
+        for member, score in zset.members:
+            listed.add(member)
+            row = table.row_of(member)
+            where = entry_path(rel, zset.key)
+            if row is None:
+                if member != top and member not in unreadable:
+                    yield db.REDIS_MEMBER_WITHOUT_HASH.at(
+                        where, f"{zset.key} lists {member}, whose hash "
+                        f"{source.key('checkpoint', member)} is gone; list skips it",
+                        thread_id=zset.thread_id, checkpoint_id=member)
+                continue
+            thread = table.threads[row]
+            if thread != zset.thread_id:
+                yield db.REDIS_THREAD_MISMATCH.at(
+                    where, f"{zset.key} lists {member}, but its hash belongs to thread "
+                    f"{thread!r}: another thread's save overwrote it",
+                    thread_id=zset.thread_id, checkpoint_id=member,
+                    expected=zset.thread_id, actual=thread)
+                continue
+            expected = table.timestamp_ns(row) // NS_PER_MS
+            if score != float(expected):
+                yield db.REDIS_SCORE_MISMATCH.at(
+                    where, f"{zset.key}: {member} has score {score:.0f}, but its timestamp "
+                    f"is {table.timestamp_ns(row)} ns ({expected} ms)",
+                    thread_id=zset.thread_id, checkpoint_id=member, expected=expected,
+                    actual=f"{score:.0f}")
+    for row, checkpoint_id in enumerate(table.ids):
+        if checkpoint_id not in listed:
+            thread = table.threads[row]
+            yield db.REDIS_HASH_WITHOUT_MEMBER.at(
+                entry_path(rel, table.names[row]), f"{table.names[row]} is in no thread's "
+                f"ZSET (expected in {source.thread_key(str(thread))}): DashFlow never sees it",
+                thread_id=thread, checkpoint_id=checkpoint_id,
+                fix_command=f"ZADD {source.thread_key(str(thread))} "
+                f"{table.timestamp_ns(row) // NS_PER_MS} {checkpoint_id}")
+
+
+def _thread_set_findings(source: RedisSource, zsets: list[ThreadSet],
+                         rel: str) -> Iterator[Finding]:
+    with_checkpoints = {zset.thread_id for zset in zsets if zset.members}
+    threads_key = source.key("threads")
+    for thread in sorted(source.threads() - with_checkpoints):
+        yield db.REDIS_THREAD_WITHOUT_ZSET.at(
+            entry_path(rel, threads_key), f"{threads_key} holds thread {thread!r}, which has "
+            f"no checkpoints ({source.thread_key(thread)} is empty or missing): list_threads "
+            "shows it, get_latest returns None", thread_id=thread,
+            fix_command=f"SREM {threads_key} {thread}")
