@@ -33,6 +33,7 @@ from dashfix.formats.checkpoint import (
     CheckpointHead,
     TailRules,
     empty_metadata_tails,
+    last_tail_end,
     parse_tail,
     read_ids,
     sole_some_parent_tail,
@@ -88,7 +89,6 @@ _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
 _U64 = struct.Struct("<Q")
-_ZERO_TAIL = b"\x00" * 8
 _intern = sys.intern
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
@@ -267,19 +267,6 @@ def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> F
     return _with_tail(base, data, at, checkpoint_id, thread_id, state_start, flags)
 
 
-def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | None:
-    """Where a complete checkpoint ends inside ``payload``, if one ends before its end."""
-    data = bytes(payload[max(head.state_start, len(payload) - _GARBAGE_SEARCH) :])
-    base = len(payload) - len(data)
-    end = data.rfind(_ZERO_TAIL)
-    while end >= 0:
-        stop = base + end + 8
-        if stop < len(payload) and parse_tail(payload[:stop], head).candidates:
-            return stop
-        end = data.rfind(_ZERO_TAIL, 0, end + 7)
-    return None
-
-
 def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
     try:
         checkpoint_id, thread_id, state_start = read_ids(data)
@@ -289,8 +276,8 @@ def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
     record = _with_tail(base, data, 0, checkpoint_id, thread_id, state_start)
     if record.secs >= 0 or record.tail_ambiguous:
         return record
-    garbage = _trailing_garbage_at(memoryview(data),
-                                   CheckpointHead(checkpoint_id, thread_id, state_start))
+    garbage = last_tail_end(data, CheckpointHead(checkpoint_id, thread_id, state_start),
+                            _GARBAGE_SEARCH)
     if garbage is not None:
         return _problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
                         f"the checkpoint ends at byte {garbage}; "
