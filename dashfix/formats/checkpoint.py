@@ -48,9 +48,10 @@ and each of those bytes a fixed number of times (``SearchWork`` counts it; the t
 on zero-filled, repeated-byte and random payloads of 1 KiB to 64 MiB):
 
 * the fast path examines at most ``2 * (8 + NODE_MAX_LEN) + 12 + 1 + 8`` bytes;
-* the full search tries each offset of the window once as a tail start. Node strings of two
-  starts cannot overlap (a node holds no NUL, a length needs seven), nor can parents, so
-  node and parent bytes are examined at most once per start region. The metadata map is first
+* the full search tries each offset of the window at most once as a tail start and reads at
+  most 37 bytes of fixed-size fields there (lengths, timestamp, tag, count); the node texts
+  of two starts cannot overlap (a node holds no NUL, a length needs seven), nor can their
+  parent texts, so each text byte is examined once. The metadata map is first
   followed by its lengths alone: how many strings lead from a position exactly to the payload
   end is remembered per position (``_strings_to_end``), so every position is followed once
   for all starts. Only a start whose strings end exactly at the payload end has its metadata

@@ -438,6 +438,17 @@ def _summarise_stat(dir_fd: int | str, name: str,
     return _summarise_read(name, by_name, info, _read(dir_fd, name, info.st_size))
 
 
+_ZERO_CHECKED = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
+                           Variant.VERSIONED_GZ})
+"""Names DashFlow reads as checkpoints; a zero-filled temp is left to the temp checks."""
+
+
+def _zero_filled(data: bytes) -> bool:
+    """Whether ``data`` is not empty and all zero bytes: checked before any parse, in one
+    pass at C speed (``lstrip`` stops at the first byte that is not zero)."""
+    return data[:1] == b"\x00" and not data.lstrip(b"\x00")
+
+
 def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
                     data: bytes | str) -> FileRecord | RowValues:
     """``summarise_file`` once the bytes are read (or ``data`` says why they are not); a
@@ -450,6 +461,10 @@ def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
         return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
+    if by_name in _ZERO_CHECKED and _zero_filled(data):
+        return _problem(base._replace(variant=FOREIGN), ck.ZERO_FILLED.code,
+                        f"all {len(data)} bytes are zero: a crash leftover (the file was "
+                        "extended but its data never written); no checkpoint to recover", 0)
     variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
     if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
         return base  # DashFlow ignores .json files whatever they hold

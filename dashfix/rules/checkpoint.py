@@ -17,6 +17,15 @@ _REBUILD = "`dashfix rebuild-index STORE` (with every DashFlow process on this s
 _SKIPPED = ("DashFlow's list and file scan skip it with a warning; delete_thread aborts on it "
             "(#7), and get_latest/resume fail if the index points at it.")
 
+# -- before any parse -------------------------------------------------------------------------
+ZERO_FILLED = _rule(
+    "CK100", "zero-filled", E, "A checkpoint file holds nothing but zero bytes: a crash leftover.",
+    "The file was extended but its data never reached the disk: a crash between the size "
+    "change and the write-back (delayed allocation), or a legacy writer without temp file and "
+    "fsync. It holds no DCHK header and no ids, so DashFlow reads it as legacy bincode and "
+    "fails with DeserializationFailed. It is found before any parse. " + _SKIPPED,
+    "#18", _QUARANTINE, baselinable=False,
+)
 # -- header integrity (spec 2.2, section 8 item 1) -------------------------------------------
 FILE_TOO_SMALL = _rule(
     "CK101", "file-too-small", E, "A DCHK checkpoint file is shorter than its 20-byte header.",
@@ -343,7 +352,7 @@ LEGACY_JSON = _rule(
 )
 
 RULES = (
-    FILE_TOO_SMALL, UNSUPPORTED_VERSION, LENGTH_MISMATCH, CHECKSUM_MISMATCH, DAMAGED_MAGIC,
+    ZERO_FILLED, FILE_TOO_SMALL, UNSUPPORTED_VERSION, LENGTH_MISMATCH, CHECKSUM_MISMATCH, DAMAGED_MAGIC,
     VERSION_ZERO, LEGACY_UNVERIFIABLE, LEGACY_TRUNCATED, LEGACY_TRAILING_GARBAGE,
     PAYLOAD_UNDECODABLE, TAIL_UNPARSED, TAIL_AMBIGUOUS, NAME_ID_MISMATCH, ID_THREAD_MISMATCH,
     FOREIGN_BIN, BIN_DIRECTORY, SYMLINK_IN_STORE, FILE_UNREADABLE, PATH_UNSAFE_ID,

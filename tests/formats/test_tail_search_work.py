@@ -1,0 +1,142 @@
+"""The checkpoint tail searches are linear: counted work (``SearchWork``), never wall time.
+
+Each search reads at most the last ``MAX_TAIL_SIZE`` bytes of a payload, so its work grows
+with the payload up to that window and stays flat after it. The payloads are the shapes that
+made the old search quadratic: zero-filled, one repeated byte and random bytes, after valid
+ids, at 1 KiB, 1 MiB and 64 MiB (the 64 MiB payloads share one buffer, refilled in place).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from dashfix.formats.bincode import Writer
+from dashfix.formats.checkpoint import (
+    MAX_TAIL_SIZE,
+    SearchWork,
+    encode_tail,
+    last_tail_end,
+    parse_tail,
+    read_head,
+)
+
+KIB, MIB = 1024, 1024 * 1024
+SIZES = (KIB, MIB, 64 * MIB)
+FILLS = ("zero", "repeated", "random")
+GARBAGE_SEARCH = 64 * KIB
+# The documented bound (docs/formats.md): per byte of the searched window at most one start,
+# one end and one metadata step tried, and at most this many bytes examined (the fixed-size
+# fields of a tail start, 37 bytes, may overlap those of the next start; node and parent
+# texts cannot).
+BYTES_PER_WINDOW_BYTE = 40
+IDS = Writer().string("t1_0011223344556677_chkpt0").string("t1").getvalue()
+
+
+def _fill(buffer: bytearray, fill: str) -> None:
+    """Refill everything after the ids in place, a MiB at a time (keeps test memory flat)."""
+    rng = random.Random(len(buffer))
+    for start in range(len(IDS), len(buffer), MIB):
+        size = min(MIB, len(buffer) - start)
+        if fill == "zero":
+            chunk = bytes(size)
+        elif fill == "repeated":
+            chunk = b"\x07" * size
+        else:
+            chunk = rng.randbytes(size)
+        buffer[start : start + size] = chunk
+
+
+@pytest.fixture(scope="module")
+def payloads() -> Iterator[dict[int, bytearray]]:
+    buffers = {size: bytearray(size) for size in SIZES}
+    for buffer in buffers.values():
+        buffer[: len(IDS)] = IDS
+    yield buffers
+
+
+def _window(size: int) -> int:
+    return min(size - len(IDS), MAX_TAIL_SIZE)
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("size", SIZES, ids=("1KiB", "1MiB", "64MiB"))
+def test_full_search_work_is_bounded_by_its_window(
+    payloads: dict[int, bytearray], size: int, fill: str
+) -> None:
+    buffer = payloads[size]
+    _fill(buffer, fill)
+    head = read_head(buffer)
+    work = SearchWork()
+    parse_tail(memoryview(buffer), head, exhaustive=True, work=work)
+    window = _window(size)
+    assert work.positions <= window
+    assert work.steps <= window
+    assert work.bytes <= BYTES_PER_WINDOW_BYTE * window
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("size", SIZES, ids=("1KiB", "1MiB", "64MiB"))
+def test_trailing_garbage_search_work_is_bounded_by_its_window(
+    payloads: dict[int, bytearray], size: int, fill: str
+) -> None:
+    buffer = payloads[size]
+    _fill(buffer, fill)
+    head = read_head(buffer)
+    work = SearchWork()
+    assert last_tail_end(memoryview(buffer), head, GARBAGE_SEARCH, work) is None
+    window = min(size - len(IDS), GARBAGE_SEARCH)
+    assert work.positions <= window
+    assert work.bytes <= BYTES_PER_WINDOW_BYTE * window
+
+
+@pytest.mark.parametrize("fill", FILLS)
+def test_work_stops_growing_once_the_payload_exceeds_the_window(
+    payloads: dict[int, bytearray], fill: str
+) -> None:
+    counted = []
+    for size in (MIB, 64 * MIB):
+        buffer = payloads[size]
+        _fill(buffer, fill)
+        head = read_head(buffer)
+        full, garbage = SearchWork(), SearchWork()
+        parse_tail(memoryview(buffer), head, exhaustive=True, work=full)
+        last_tail_end(memoryview(buffer), head, GARBAGE_SEARCH, garbage)
+        counted.append((full, garbage))
+    assert counted[0] == counted[1]
+
+
+def test_a_zero_run_costs_a_constant_number_of_ends() -> None:
+    """The shape that hung every command: the old search tried every end inside the run,
+    each with a search over the whole window."""
+    payload = IDS + bytes(GARBAGE_SEARCH)
+    work = SearchWork()
+    assert last_tail_end(payload, read_head(payload), GARBAGE_SEARCH, work) is None
+    assert work.positions <= 13
+
+
+def test_metadata_chains_are_followed_once_for_all_starts() -> None:
+    """Many starts whose metadata runs through the same strings: each string is followed
+    once, not once per start."""
+    tail = encode_tail("node", 1_700_000_000, 0, None, {"k" * 40: "v" * 40})
+    # Empty strings everywhere: every offset has a small length prefix.
+    payload = IDS + bytes(8 * 4000) + tail
+    head = read_head(payload)
+    work = SearchWork()
+    found = parse_tail(payload, head, work=work)
+    assert found.unique is not None and found.unique.metadata == {"k" * 40: "v" * 40}
+    assert work.steps <= len(payload)
+
+
+def test_trailing_garbage_is_found_after_a_zero_run_and_random_bytes() -> None:
+    tail = encode_tail("node", 1_700_000_000, 5, "t1_0011223344556677_chkpt", {})
+    checkpoint = IDS + bytes(5000) + tail
+    rng = random.Random(7)
+    for junk in (bytes(3000), rng.randbytes(3000), b"\x00" * 7 + b"x"):
+        payload = checkpoint + junk
+        head = read_head(payload)
+        work = SearchWork()
+        assert last_tail_end(payload, head, GARBAGE_SEARCH, work) == len(checkpoint)
+        assert work.positions <= 13 * (len(junk) // 8 + 2)
