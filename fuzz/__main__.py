@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz.targets import TARGETS
+from fuzz.targets import RUNNABLE, TARGETS
 
 _DONE = re.compile(rb"Done (\d+) runs in (\d+) second")
 _COVERAGE = re.compile(rb"cov: (\d+) ft: (\d+)")
@@ -45,7 +45,7 @@ def fuzz_target(name: str, runs: int, timeout: int, work: Path,
     """Fuzz ``name`` for ``runs`` inputs in a child process; its log goes to WORK/NAME.log."""
     corpus = work / "corpus" / name
     corpus.mkdir(parents=True, exist_ok=True)
-    for number, seed in enumerate(TARGETS[name].seeds()):
+    for number, seed in enumerate(RUNNABLE[name].seeds()):
         (corpus / f"seed-{number}").write_bytes(seed)
     crashes = work / "crashes"
     crashes.mkdir(parents=True, exist_ok=True)
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("targets", nargs="*", metavar="TARGET",
-                        help=f"targets to run (default: all of {', '.join(TARGETS)})")
+                        help=f"targets to run (default: each of {', '.join(TARGETS)}; "
+                        "'all' fuzzes every target in one process)")
     parser.add_argument("--runs", type=int, default=1_000_000,
                         help="inputs per target (default 1,000,000)")
     parser.add_argument("--timeout", type=int, default=10,
@@ -79,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for corpora, logs and crashes (default: a temp folder)")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.targets if name not in TARGETS]
+    unknown = [name for name in args.targets if name not in RUNNABLE]
     if unknown:
-        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(RUNNABLE)}")
     work = args.work or Path(tempfile.mkdtemp(prefix="dashfix-fuzz-"))
     print(f"fuzzing {args.runs:,} inputs per target; corpora, logs, crashes in {work}",
           flush=True)

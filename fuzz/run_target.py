@@ -12,12 +12,12 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["dashfix"]):
-    from fuzz.targets import TARGETS
+    from fuzz.targets import RUNNABLE
 
 
 def main() -> None:
     name, flags = sys.argv[1], sys.argv[2:]
-    target = TARGETS[name]
+    target = RUNNABLE[name]
     atheris.Setup([sys.argv[0], *flags], target.run)
     atheris.Fuzz()
 
