@@ -300,21 +300,37 @@ def _fast_candidates(view: memoryview, head: CheckpointHead, rules: TailRules,
     ]
 
 
-def _small_length_prefixes(view: memoryview, lo: int, hi: int,
-                           work: SearchWork | None) -> Iterator[int]:
-    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), ascending.
+_SMALL_U64_RUN = re.compile(rb"\x00{7,}")
+# A tail start q has a node length byte at q, seven zero bytes, then the node text (not NUL)
+# or, for an empty node, the timestamp's secs at q+8..q+15: not zero when the earliest
+# plausible year is after 1970. So some byte in q..q+15 is not zero.
+_NONZERO_WITHIN = 16
 
-    ``bytes.find`` skips non-zero data at C speed, so this stays cheap on real states.
+
+def _small_length_prefixes(view: memoryview, lo: int, hi: int, timestamp_nonzero: bool,
+                           work: SearchWork | None) -> Iterator[int]:
+    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero) and, when
+    ``timestamp_nonzero``, with a byte that is not zero in q..q+15; ascending.
+
+    The regex finds the runs of seven or more zero bytes at C speed; inside a long run only
+    the offset in front of it and the last few can start a tail, so a zero-filled window
+    costs a handful of tries, not one per byte.
     """
     if hi <= lo:
         return
-    region = bytes(view[lo + 1 : hi + 7])
+    region = bytes(view[lo : hi + 7])
     if work is not None:
         work.bytes += len(region)
-    index = region.find(_SMALL_U64_HIGH_BYTES)
-    while index != -1:
-        yield lo + index
-        index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
+    last = hi - lo - 1
+    for run in _SMALL_U64_RUN.finditer(region):
+        start, end = run.span()
+        if not timestamp_nonzero:
+            yield from (lo + q for q in range(max(start - 1, 0), min(end - 8, last) + 1))
+            continue
+        if start >= 1 and start - 1 <= last:
+            yield lo + start - 1  # its length byte is the non-zero byte in front of the run
+        first = max(start, end - _NONZERO_WITHIN + 1)
+        yield from (lo + q for q in range(first, min(end - 8, last) + 1))
 
 
 def _strings_to_end(view: memoryview, pos: int, known: dict[int, int],
@@ -386,7 +402,8 @@ def _all_offset_candidates(
     first_start = max(head.state_start, len(view) - MAX_TAIL_SIZE)
     last_start = len(view) - MIN_TAIL_SIZE
     known = {len(view): 0}
-    for start in _small_length_prefixes(view, first_start, last_start + 1, work):
+    for start in _small_length_prefixes(view, first_start, last_start + 1,
+                                        rules.min_secs > 0, work):
         tail = _parse_tail_at(view, start, rules, known, work)
         if tail is not None:
             found.append(tail)

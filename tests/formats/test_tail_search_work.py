@@ -12,11 +12,19 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dashfix.formats.bincode import Writer
+from dashfix.formats.bincode import DecodeError, Reader, Writer
 from dashfix.formats.checkpoint import (
+    ID_MAX_LEN,
     MAX_TAIL_SIZE,
+    METADATA_MAX_BYTES,
+    METADATA_MAX_ENTRIES,
+    NODE_MAX_LEN,
+    CheckpointHead,
     SearchWork,
+    TailRules,
     encode_tail,
     last_tail_end,
     parse_tail,
@@ -140,3 +148,49 @@ def test_trailing_garbage_is_found_after_a_zero_run_and_random_bytes() -> None:
         work = SearchWork()
         assert last_tail_end(payload, head, GARBAGE_SEARCH, work) == len(checkpoint)
         assert work.positions <= 13 * (len(junk) // 8 + 2)
+
+
+def _brute_force_tails(payload: bytes, head: CheckpointHead) -> list[tuple[int, str]]:
+    """Every candidate by the definition alone: a forward parse from every offset."""
+    rules = TailRules(head.checkpoint_id, head.thread_id)
+    found = []
+    for start in range(head.state_start, len(payload)):
+        reader = Reader(payload, start)
+        try:
+            node = reader.string(NODE_MAX_LEN)
+            secs, nanos = reader.u64(), reader.u32()
+            parent = reader.string(ID_MAX_LEN) if reader.option_tag() else None
+            if ("\x00" in node or not rules.timestamp_ok(secs, nanos)
+                    or (parent is not None and not rules.parent_ok(parent))
+                    or reader.remaining > METADATA_MAX_BYTES):
+                continue
+            count = reader.count(METADATA_MAX_ENTRIES, min_element_size=16)
+            for _ in range(2 * count):
+                reader.string()
+        except DecodeError:
+            continue
+        if reader.remaining == 0:
+            found.append((start, node))
+    return found
+
+
+_PIECES = st.one_of(
+    st.binary(max_size=12),
+    st.integers(1, 40).map(bytes),
+    # 0x65000000 seconds: an empty node's length and three low bytes of secs are all zero
+    st.builds(lambda n, secs, parent: encode_tail("n" * n, secs, 1, parent, {}),
+              st.integers(0, 3), st.sampled_from([1_700_000_000, 0x65000000]),
+              st.sampled_from([None, "t1_0011223344556677_chkpt"])),
+    st.builds(lambda k: encode_tail("x", 1_700_000_001, 0, "t1_0011223344556677_chkpt",
+                                    {"k" * k: ""}), st.integers(0, 3)),
+    st.builds(lambda n: (n).to_bytes(8, "little"), st.integers(0, 40)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=12))
+def test_full_search_finds_exactly_the_candidates_of_the_definition(pieces: list[bytes]) -> None:
+    payload = IDS + b"".join(pieces)
+    head = read_head(payload)
+    found = parse_tail(payload, head, exhaustive=True).candidates
+    assert [(t.state_end, t.node) for t in found] == _brute_force_tails(payload, head)
