@@ -50,6 +50,7 @@ from dashfix.formats.variants import (
     decode_versioned,
     gunzip_bounded,
     parse_temp_name,
+    zero_filled,
 )
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_record import (
@@ -443,21 +444,6 @@ _ZERO_CHECKED = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
 """Names DashFlow reads as checkpoints; a zero-filled temp is left to the temp checks."""
 
 
-_ZERO_BLOCK = bytes(64 * 1024)
-
-
-def _zero_filled(data: bytes) -> bool:
-    """Whether ``data`` is not empty and all zero bytes: checked before any parse, by
-    ``memcmp`` against a zero block (``startswith`` at an offset copies nothing)."""
-    size = len(data)
-    if not size or data[0] or data[-1]:
-        return False
-    block = len(_ZERO_BLOCK)
-    whole = size - size % block
-    return all(data.startswith(_ZERO_BLOCK, at) for at in range(0, whole, block)) and (
-        data.startswith(_ZERO_BLOCK[: size - whole], whole))
-
-
 def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
                     data: bytes | str) -> FileRecord | RowValues:
     """``summarise_file`` once the bytes are read (or ``data`` says why they are not); a
@@ -470,7 +456,7 @@ def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
         return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
-    if by_name in _ZERO_CHECKED and _zero_filled(data):
+    if by_name in _ZERO_CHECKED and zero_filled(data):
         return _problem(base._replace(variant=FOREIGN), ck.ZERO_FILLED.code,
                         f"all {len(data)} bytes are zero: a crash leftover (the file was "
                         "extended but its data never written); no checkpoint to recover", 0)

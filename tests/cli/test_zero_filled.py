@@ -69,3 +69,12 @@ def test_repair_quarantines_a_zero_filled_checkpoint(tmp_path: Path, cli: Any) -
     assert [p.read_bytes() for p in kept] == [bytes(64 * 1024)]
     verified = cli("verify", str(tmp_path / "s"), "--format", "json").json()
     assert verified["findings"] == []
+
+
+def test_inspect_says_zero_filled_without_decoding(tmp_path: Path, cli: Any) -> None:
+    path = _zero_filled(tmp_path / "a.bin", 1024 * 1024)
+    result = cli("inspect", str(path), "--format", "json")
+    document = result.json()
+    assert document["checkpoint_id"] is None and document["tail_parse"] == "not parsed"
+    assert [p for p in document["problems"] if "CK100" in p] == document["problems"]
+    assert "all 1048576 bytes are zero" in document["problems"][0]
