@@ -65,38 +65,32 @@ def payloads() -> Iterator[dict[int, bytearray]]:
     yield buffers
 
 
-def _window(size: int) -> int:
-    return min(size - len(IDS), MAX_TAIL_SIZE)
+def _full_search(buffer: bytearray, head: CheckpointHead, work: SearchWork) -> int:
+    parse_tail(memoryview(buffer), head, exhaustive=True, work=work)
+    return MAX_TAIL_SIZE
 
 
+def _trailing_garbage_search(buffer: bytearray, head: CheckpointHead, work: SearchWork) -> int:
+    assert last_tail_end(memoryview(buffer), head, GARBAGE_SEARCH, work) is None
+    return GARBAGE_SEARCH
+
+
+SEARCHES = {"full": _full_search, "trailing-garbage": _trailing_garbage_search}
+"""Each search, run with a counter; it returns the most it may look at from the end."""
+
+
+@pytest.mark.parametrize("search", SEARCHES)
 @pytest.mark.parametrize("fill", FILLS)
 @pytest.mark.parametrize("size", SIZES, ids=("1KiB", "1MiB", "64MiB"))
-def test_full_search_work_is_bounded_by_its_window(
-    payloads: dict[int, bytearray], size: int, fill: str
+def test_search_work_is_bounded_by_its_window(
+    payloads: dict[int, bytearray], size: int, fill: str, search: str
 ) -> None:
     buffer = payloads[size]
     _fill(buffer, fill)
-    head = read_head(buffer)
     work = SearchWork()
-    parse_tail(memoryview(buffer), head, exhaustive=True, work=work)
-    window = _window(size)
+    window = min(size - len(IDS), SEARCHES[search](buffer, read_head(buffer), work))
     assert work.positions <= window
     assert work.steps <= window
-    assert work.bytes <= BYTES_PER_WINDOW_BYTE * window
-
-
-@pytest.mark.parametrize("fill", FILLS)
-@pytest.mark.parametrize("size", SIZES, ids=("1KiB", "1MiB", "64MiB"))
-def test_trailing_garbage_search_work_is_bounded_by_its_window(
-    payloads: dict[int, bytearray], size: int, fill: str
-) -> None:
-    buffer = payloads[size]
-    _fill(buffer, fill)
-    head = read_head(buffer)
-    work = SearchWork()
-    assert last_tail_end(memoryview(buffer), head, GARBAGE_SEARCH, work) is None
-    window = min(size - len(IDS), GARBAGE_SEARCH)
-    assert work.positions <= window
     assert work.bytes <= BYTES_PER_WINDOW_BYTE * window
 
 
