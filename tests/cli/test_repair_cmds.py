@@ -445,7 +445,8 @@ def test_restore_list_and_unknown_session(cli, tmp_path: Path) -> None:
     sessions = cli("repair", str(tmp_path / "s"), "--restore", "list", "--format", "json")
     assert len(sessions.json()["sessions"]) == 1
     missing = cli("repair", str(tmp_path / "s"), "--restore", "19990101T000000Z")
-    assert missing.exit_code == ExitCode.FAILURE
+    assert missing.exit_code == ExitCode.USAGE
+    assert "no repair session '19990101T000000Z'" in missing.stderr
     both = cli("repair", str(tmp_path / "s"), "--restore", "x", "--apply")
     assert both.exit_code == ExitCode.USAGE
 
