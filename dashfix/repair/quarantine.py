@@ -483,8 +483,11 @@ def tidy(store: Path) -> list[str]:
         except InputError as exc:
             notes.append(f"left session {name} alone: {exc}")
     unsettled = [s for s in sessions.values() if s is not None and not s.finished]
+    # Killed while writing the manifest of a session that had ended.
+    unlisted = [s for s in sessions.values() if s is not None and s.finished
+                and not (s.folder / MANIFEST_NAME).is_file()]
     empty = [name for name, s in sessions.items() if s is None]
-    if not (any(temps.values()) or unsettled or empty):
+    if not (any(temps.values()) or unsettled or unlisted or empty):
         return notes
     check_can_write(store)
     for folder, removed in temps.items():
@@ -500,6 +503,8 @@ def tidy(store: Path) -> list[str]:
         notes.append(f"settled the interrupted session {session.name}: {len(session.done)} of "
                      f"{len(session.steps)} step(s) had happened (undo: --restore "
                      f"{session.name})")
+    for session in unlisted:
+        _write_manifest(store, session)
     for name in empty:
         if not any((base / name).iterdir()):
             fsops.rmdir(base / name)
