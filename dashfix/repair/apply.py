@@ -62,6 +62,8 @@ def _write_errors(session: QuarantineSession | None = None) -> Iterator[None]:
         yield
     except OSError as exc:
         error = write_error(exc, "cannot write")
+        if session is not None:
+            session.abandon(str(error))
         if session is not None and session.record.done:
             raise WriteError(f"{error}; stopped after {len(session.record.done)} step(s), "
                              f"recorded in {session.journal_path} (undo: dashfix repair "

@@ -18,6 +18,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,17 @@ def step(path: PathLike) -> None:
                       str(path))
 
 
+@contextmanager
+def _naming(path: PathLike) -> Iterator[None]:
+    """Calls on a file descriptor raise ``OSError`` without a file name: add it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
 def create_exclusive(path: PathLike, mode: int) -> int:
     step(path)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -103,22 +116,26 @@ def write_all(fd: int, data: bytes | memoryview, path: PathLike) -> None:
     view = memoryview(data)
     while view:
         step(path)
-        view = view[os.write(fd, view):]
+        with _naming(path):
+            view = view[os.write(fd, view):]
 
 
 def fsync(fd: int, path: PathLike) -> None:
     step(path)
-    os.fsync(fd)
+    with _naming(path):
+        os.fsync(fd)
 
 
 def fchmod(fd: int, mode: int, path: PathLike) -> None:
     step(path)
-    os.fchmod(fd, mode)
+    with _naming(path):
+        os.fchmod(fd, mode)
 
 
 def set_times(fd: int, times_ns: tuple[int, int], path: PathLike) -> None:
     step(path)
-    os.utime(fd, ns=times_ns)
+    with _naming(path):
+        os.utime(fd, ns=times_ns)
 
 
 def replace(source: PathLike, target: PathLike) -> None:
@@ -164,4 +181,5 @@ def reserve(fd: int, size: int, path: PathLike) -> None:
     """Allocate ``size`` bytes to an open file: fails with ENOSPC when the disk lacks them."""
     step(path)
     if size > 0:
-        os.posix_fallocate(fd, 0, size)
+        with _naming(path):
+            os.posix_fallocate(fd, 0, size)

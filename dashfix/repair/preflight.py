@@ -50,6 +50,9 @@ def _probe_folder(folder: Path, reserve_bytes: int) -> None:
     fd = fsops.create_exclusive(probe, 0o600)
     try:
         fsops.reserve(fd, reserve_bytes, probe)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} (this run writes up to {reserve_bytes} "
+                      "bytes)", str(folder)) from None
     finally:
         os.close(fd)
         try:
@@ -84,18 +87,21 @@ def _probe_entry(path: Path) -> None:
 def check_can_write(store: Path, entries: Iterable[str] = (), *,
                     reserve_bytes: int = 0) -> None:
     """Raise ``WriteError`` (nothing changed) unless the store folder, the quarantine
-    folder and every entry named can be written, with ``reserve_bytes`` free."""
+    folder and every entry named can be written, with ``reserve_bytes`` free.
+
+    The entries are tried first, as that changes nothing at all; the folder probes then
+    leave no trace but the folders' modification times."""
     try:
-        _probe_folder(store, reserve_bytes)
+        for name in entries:
+            path = store / name
+            if os.path.lexists(path):
+                _probe_entry(path)
         quarantine = store / QUARANTINE_DIR
         if quarantine.is_symlink() or (quarantine.exists() and not quarantine.is_dir()):
             raise InputError(f"{quarantine} is not a folder; move it away (dashfix keeps its "
                              "quarantine there)")
         if quarantine.is_dir():
             _probe_folder(quarantine, 0)
-        for name in entries:
-            path = store / name
-            if os.path.lexists(path):
-                _probe_entry(path)
+        _probe_folder(store, reserve_bytes)
     except OSError as exc:
         raise WriteError(f"{write_error(exc, 'cannot write')}; nothing was changed") from None

@@ -154,7 +154,7 @@ class SessionRecord:
         if self.restores:
             return "partly restored"
         if self.ended:
-            return "complete"
+            return "complete" if len(self.done) == len(self.steps) else "stopped early"
         return "interrupted" if self.settled else "interrupted (not settled yet)"
 
     def summary(self) -> dict[str, Any]:
@@ -286,6 +286,7 @@ class QuarantineSession:
         self._pending: list[Step] = []
         self._slots: set[str] = set()
         self._started = False
+        self._running: Step | None = None
 
     @property
     def journal_path(self) -> Path:
@@ -361,15 +362,35 @@ class QuarantineSession:
         record = {"record": "done", "step": step.step, "time": utc_stamp(), **details}
         _append(self.journal_path, [record])
         self.record.done[step.step] = record
+        self._running = None
 
     def failed(self, step: Step, error: str) -> None:
         _append(self.journal_path, [{"record": "failed", "step": step.step, "error": error}])
         self.record.failed[step.step] = error
+        self._running = None
+
+    def abandon(self, error: str) -> None:
+        """End a session that stops on a write error: the step under way failed, the
+        steps not started are left as intents. Best effort: on a full or read-only disk
+        this fails too, and the next run settles the session from the files instead."""
+        if not self._started:
+            return
+        try:
+            if self._running is not None:
+                running = self._running
+                if _found_done(self.store, running):
+                    self._done(running, found=True)
+                else:
+                    self.failed(running, error)
+            self.finish()
+        except OSError:
+            pass
 
     def move(self, step: Step) -> None:
         """Move a store entry (a file, or a folder named like a checkpoint) into the session
         folder. ``rename`` keeps bytes, mode and mtime and never copies: the quarantine is
         inside the store, on the same filesystem."""
+        self._running = step
         source, slot = self.store / step.name, self.store / step.stored_as
         fsops.rename(source, slot)
         fsync_dir(self.store)
@@ -381,6 +402,7 @@ class QuarantineSession:
         """Keep the original bytes at ``stored_as`` (same mode and times), then replace the
         file with ``new_content(original)``, keeping its mode, and its times if
         ``keep_times``. Refuses a file that changed since the step was planned."""
+        self._running = step
         path = self.store / step.name
         info = os.stat(path, follow_symlinks=False)
         original = path.read_bytes()
@@ -393,12 +415,14 @@ class QuarantineSession:
         self._done(step)
 
     def create(self, step: Step, data: bytes) -> None:
+        self._running = step
         atomic_write_bytes(self.store / step.name, data, mode=0o644)
         self._done(step)
 
     def rename(self, step: Step) -> None:
         """Rename inside the store by link + unlink, which never replaces a file that
         appeared meanwhile (DashFlow writes checkpoint files without taking the lock)."""
+        self._running = step
         source, target = self.store / step.name, self.store / step.stored_as
         fsops.link(source, target)
         fsops.unlink(source)

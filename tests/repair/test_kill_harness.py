@@ -144,7 +144,8 @@ def check_after_kill(store: Path, before: Visible, originals: set[str], new_inde
     fsops.arm()
     writer(store)  # the rerun
     assert temps(store) == []
-    assert all(s["state"] in ("complete", "interrupted") for s in list_sessions(store))
+    assert all(s["state"] in ("complete", "interrupted") for s in list_sessions(store)), \
+        list_sessions(store)
     assert without_index_mtime(visible(store)) == without_index_mtime(after)
     restore_all(store)
     assert visible(store) == before
