@@ -52,7 +52,8 @@ from dashfix.repair.backup import utc_stamp
 from dashfix.repair.preflight import check_can_write
 
 __all__ = ["JOURNAL_NAME", "MANIFEST_NAME", "QUARANTINE_DIR", "QuarantineSession",
-           "RestoreOutcome", "Step", "check_session_name", "list_sessions", "restore_session", "tidy"]
+           "RestoreOutcome", "Step", "check_session_name", "list_sessions", "restore_session",
+           "tidy"]
 
 MANIFEST_VERSION = 2
 JOURNAL_VERSION = 1
@@ -470,8 +471,8 @@ def settle(store: Path, session: SessionRecord) -> None:
     found = [step for n, step in sorted(session.steps.items())
              if n not in session.done and n not in session.failed and _found_done(store, step)]
     now = utc_stamp()
-    records = [{"record": "done", "step": step.step, "time": now, "found": True}
-               for step in found]
+    records: list[dict[str, Any]] = [
+        {"record": "done", "step": step.step, "time": now, "found": True} for step in found]
     records.append({"record": "settled", "time": now})
     _append(session.folder / JOURNAL_NAME, records)
     for record in records[:-1]:
