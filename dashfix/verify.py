@@ -20,7 +20,7 @@ from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import Discovery, discover
-from dashfix.inputs.sources import SourceUrl, open_source, parse_locator
+from dashfix.inputs.sources import SourceUrl, open_store, parse_locator
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
 from dashfix.rules.stream import TIMESTAMP_FUTURE
@@ -67,7 +67,7 @@ def _check_url(url: SourceUrl, ctx: CheckContext, report: Report,
     """One store named by URL: its source, checked by its backend's checks."""
     if progress is not None:
         ctx.progress = progress
-    source = open_source(url)
+    source = open_store(url)
     report.targets.append((source.backend, url.display))
     report.findings.extend(check_source(source, ctx, "."))
     report.stats.update(ctx.stats)

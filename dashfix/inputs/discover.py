@@ -47,7 +47,18 @@ def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Di
         if input_format is not None:
             out.targets.append(Target(kind.name, path, rel, root, input_format))
             return
-    out.skipped.append(Skipped(rel, "not a recognised store, log or dump"))
+    out.skipped.append(Skipped(rel, _unrecognised(path)))
+
+
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _unrecognised(path: Path) -> str:
+    """Why a file is skipped: a SQLite database's sidecar is read with its database."""
+    for suffix in _SQLITE_SIDECARS:
+        if path.name.endswith(suffix) and path.with_name(path.name[: -len(suffix)]).is_file():
+            return f"SQLite {suffix[1:]} file of {path.name[: -len(suffix)]} (read with it)"
+    return "not a recognised store, log or dump"
 
 
 def _claiming_kind(path: Path, kinds: Sequence[InputKind]) -> InputKind | None:

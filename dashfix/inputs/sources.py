@@ -66,14 +66,16 @@ def is_url(text: str) -> bool:
 
 
 _SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-_PORT_PIECE = re.compile(r"^\d+(?:[/?]|$)")
+_PORT_PIECE = re.compile(r"^\d+(?:,[^:/?#]*)?(?:[/?#]|$)")
+"""A port, possibly followed by the next host of a list (``kafka://h1:9092,h2:9092/t``)."""
 
 
 def split_locators(text: str, separator: str = os.pathsep) -> list[str]:
     """PATHs and URLs joined by ``separator`` (``DASHFIX_PATHS``), split so that a URL's own
     colons do not cut it: after ``scheme`` comes ``//...``, and inside a URL's authority a
     piece holding the password (``pw@host``) or starting with a port number belongs to it.
-    So ``checkpoints:postgresql://u:pw@db:5432/test:sqlite:////srv/c.db`` is three."""
+    So ``checkpoints:postgresql://u:pw@db:5432/test:sqlite:////srv/c.db`` is three, and
+    ``kafka://h1:9092,h2:9092/topic`` stays one."""
     pieces = text.split(separator)
     out: list[str] = []
     at = 0
@@ -154,7 +156,7 @@ class SourceType:
     name: str
     schemes: tuple[str, ...]
     module: str
-    """Holds ``open_source(url: SourceUrl) -> CheckpointSource``."""
+    """Holds ``open_store(url: SourceUrl) -> CheckpointSource``."""
     url_form: str
     extra: str | None = None
     """The pip extra that installs the client, or None for the standard library."""
@@ -192,7 +194,7 @@ def parse_locator(text: str | Path) -> Locator:
     return Path(text)
 
 
-def open_source(url: SourceUrl) -> CheckpointSource:
+def open_store(url: SourceUrl) -> CheckpointSource:
     """The source a URL names, its client checked first: a missing extra is a usage error
     naming the extra."""
     kind = source_type(url)
@@ -200,5 +202,5 @@ def open_source(url: SourceUrl) -> CheckpointSource:
         raise MissingExtraError(
             f"{url.display}: reading {kind.name} needs the {kind.client} client, which is "
             f"not installed: pip install 'dashfix[{kind.extra}]'")
-    opened: CheckpointSource = import_module(kind.module).open_source(url)
+    opened: CheckpointSource = import_module(kind.module).open_store(url)
     return opened

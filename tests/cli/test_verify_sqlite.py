@@ -263,3 +263,40 @@ def test_a_file_store_run_imports_no_database_client(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=False)
     assert done.stderr.strip().splitlines()[-1] == "0 []"
+
+
+def test_list_inputs_names_the_wal_beside_a_running_writer(tmp_path: Path,
+                                                          cli: Callable[..., Any]) -> None:
+    db = _db(tmp_path)
+    db.connection.execute("PRAGMA wal_autocheckpoint = 0")
+    _healthy(db)
+    result = cli("verify", str(tmp_path), "--list-inputs", "--format", "json")
+    skipped = {s["path"]: s["reason"] for s in result.json()["roots"][0]["skipped"]}
+    assert skipped["checkpoints.db-wal"] == "SQLite wal file of checkpoints.db (read with it)"
+    db.close()
+
+
+def test_the_cache_replays_an_unchanged_database_and_rereads_a_changed_one(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    db = _db(tmp_path / "run")
+    _dangling_parent(db)
+    db.close()
+    path = tmp_path / "run" / "checkpoints.db"
+    old = time.time_ns() - 60 * 10**9  # older than the run: the cache keeps its result
+    os.utime(path, ns=(old, old))
+    cache = str(tmp_path / "cache")
+    first = cli("verify", str(path.parent), "--cache", cache, "--format", "json").json()
+    assert [f["code"] for f in first["findings"]] == ["CK142"]
+    size = path.stat().st_size
+    with sqlite3.connect(path) as connection:
+        connection.execute("DELETE FROM checkpoints")
+    connection.close()
+    assert path.stat().st_size == size and not Path(f"{path}-wal").exists()
+    os.utime(path, ns=(old, old))  # same stat: the findings are replayed, not recomputed
+    replayed = cli("verify", str(path.parent), "--cache", cache, "--format", "json").json()
+    assert replayed["findings"] == first["findings"]
+    os.utime(path)  # a new mtime: read again
+    reread = cli("verify", str(path.parent), "--cache", cache, "--format", "json").json()
+    assert reread["findings"] == []
+    assert reread["summary"]["checked"]["checkpoints"] == 0

@@ -10,7 +10,7 @@ from dashfix.errors import UsageError
 from dashfix.inputs.sources import (
     MissingExtraError,
     SourceUrl,
-    open_source,
+    open_store,
     parse_locator,
     redact,
     split_locators,
@@ -38,6 +38,7 @@ def test_redact_takes_out_passwords_only(url: str, shown: str) -> None:
     ("redis://localhost:6379:checkpoints:/abs", ["redis://localhost:6379", "checkpoints", "/abs"]),
     ("redis://localhost:6379/0?prefix=x:logs", ["redis://localhost:6379/0?prefix=x", "logs"]),
     ("a::b", ["a", "b"]),
+    ("kafka://h1:9092,h2:9092/events:logs", ["kafka://h1:9092,h2:9092/events", "logs"]),
     ("/plain/path", ["/plain/path"]),
 ])
 def test_split_keeps_urls_whole(joined: str, parts: list[str]) -> None:
@@ -58,6 +59,6 @@ def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "psycopg" else real(name, *a))
     with pytest.raises(MissingExtraError, match=r"pip install 'dashfix\[postgres\]'") as caught:
-        open_source(SourceUrl("postgresql://app:pw@db/test"))
+        open_store(SourceUrl("postgresql://app:pw@db/test"))
     assert caught.value.exit_code == 2
     assert "pw" not in str(caught.value)

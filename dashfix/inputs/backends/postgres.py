@@ -193,5 +193,5 @@ def _password(text: str) -> str | None:
     return None
 
 
-def open_source(url: SourceUrl) -> PostgresSource:
+def open_store(url: SourceUrl) -> PostgresSource:
     return PostgresSource(url)

@@ -217,5 +217,5 @@ def _checkpoint(key: str, key_id: str, values: Any) -> RedisCheckpoint:
     return RedisCheckpoint(key, key_id, entry, None, state if is_zstd(state) else None)
 
 
-def open_source(url: SourceUrl) -> RedisSource:
+def open_store(url: SourceUrl) -> RedisSource:
     return RedisSource(url)

@@ -231,5 +231,5 @@ def _row(checkpoint_id: object, thread_id: object, node: object, state_size: obj
     return SqliteRow(checkpoint_id, entry, created)
 
 
-def open_source(url: SourceUrl) -> SqliteSource:
+def open_store(url: SourceUrl) -> SqliteSource:
     return SqliteSource(path_of_url(url), url.display)
