@@ -92,3 +92,45 @@ def redis_prefix() -> Iterator[RedisPrefix]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@dataclass
+class S3Bucket:
+    """A bucket of this test's own on a moto server started on a loopback port."""
+
+    endpoint: str
+    bucket: str
+    client: Any
+
+    def url(self, prefix: str = "dashflow") -> str:
+        return f"s3://{self.bucket}/{prefix}?endpoint_url={self.endpoint}"
+
+
+def moto_server() -> Iterator[str]:
+    """An S3-compatible server (moto's server mode) on 127.0.0.1; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    try:
+        server.start()
+    except OSError as exc:
+        _unreachable("moto's S3 server", "127.0.0.1", "(none)", "pip install 'moto[server]'",
+                     exc)
+        raise
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def s3_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    bucket = f"dashfix-test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return S3Bucket(endpoint, bucket, client)

@@ -9,6 +9,8 @@ decode with the state's type could tell apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import zstandard
 
 from dashfix.formats.bincode import DecodeError
@@ -23,9 +25,9 @@ def is_zstd(data: bytes | memoryview) -> bool:
     return bytes(data[:4]) == ZSTD_MAGIC
 
 
-def zstd_stream_size(data: bytes, cap: int = MAX_DECOMPRESSED) -> int:
-    """How many bytes the zstd frame in ``data`` decompresses to; DecodeError when it is
-    damaged, cut short, followed by other bytes, or decompresses past ``cap``.
+def zstd_chunks(data: bytes, cap: int = MAX_DECOMPRESSED) -> Iterator[bytes]:
+    """What the zstd frame in ``data`` decompresses to, piece by piece; DecodeError when it
+    is damaged, cut short, followed by other bytes, or decompresses past ``cap``.
 
     The input goes in ``_CHUNK``-byte pieces: a zstd block yields at most 128 KiB from a
     few bytes, so one piece can never produce more than a few MiB before the cap is checked.
@@ -35,10 +37,12 @@ def zstd_stream_size(data: bytes, cap: int = MAX_DECOMPRESSED) -> int:
     at = 0
     try:
         while at < len(data) and not decompressor.eof:
-            total += len(decompressor.decompress(data[at : at + _CHUNK]))
+            piece = decompressor.decompress(data[at : at + _CHUNK])
             at += _CHUNK
+            total += len(piece)
             if total > cap:
                 raise DecodeError(at, f"decompresses past the {cap}-byte cap")
+            yield piece
     except zstandard.ZstdError as exc:
         raise DecodeError(at, f"zstd stream does not decompress: {exc}") from None
     if not decompressor.eof:
@@ -46,4 +50,14 @@ def zstd_stream_size(data: bytes, cap: int = MAX_DECOMPRESSED) -> int:
     if decompressor.unused_data:
         raise DecodeError(len(data) - len(decompressor.unused_data),
                           f"{len(decompressor.unused_data)} byte(s) follow the zstd frame")
-    return total
+
+
+def zstd_stream_size(data: bytes, cap: int = MAX_DECOMPRESSED) -> int:
+    """How many bytes the zstd frame in ``data`` decompresses to (``zstd_chunks``), without
+    holding them."""
+    return sum(len(piece) for piece in zstd_chunks(data, cap))
+
+
+def zstd_stream_decompress(data: bytes, cap: int = MAX_DECOMPRESSED) -> bytes:
+    """The bytes the zstd frame in ``data`` decompresses to (``zstd_chunks``)."""
+    return b"".join(zstd_chunks(data, cap))

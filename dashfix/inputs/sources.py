@@ -172,6 +172,8 @@ SOURCE_TYPES: tuple[SourceType, ...] = (
                "psycopg"),
     SourceType("redis", ("redis", "rediss"), "dashfix.inputs.backends.redis",
                "redis://host:port/db?prefix=dashflow", "redis", "redis"),
+    SourceType("s3", ("s3",), "dashfix.inputs.backends.s3",
+               "s3://bucket/prefix?endpoint_url=http://host:port", "aws", "boto3"),
 )
 
 

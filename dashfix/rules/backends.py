@@ -1,5 +1,5 @@
-"""DB5xx: DashFlow's database checkpointers (SQLite, Postgres, Redis), read through a URL or
-(SQLite) found under a PATH (spec 4.6-4.8, section 8 items 15-17).
+"""DB5xx: DashFlow's database and object-store checkpointers (SQLite, Postgres, Redis, S3),
+read through a URL or (SQLite) found under a PATH (spec 4.6-4.9, section 8 items 15-18).
 
 The checks that compare checkpoints with each other (parent chains, collisions, counter
 order, several writers) keep their CK14x/CK150 codes on every store. Severity follows one
@@ -222,6 +222,54 @@ REDIS_THREAD_WITHOUT_ZSET = _rule(
     "-", "SREM the thread from {prefix}:threads after a backup.",
 )
 
+# -- S3 (spec 4.9, item 18) ----------------------------------------------------------------
+S3_INDEX_ENTRY_MISSING = _rule(
+    "DB580", "s3-index-entry-without-object", W,
+    "A thread's index.json lists a checkpoint whose object is gone (not its latest).",
+    "S3Checkpointer's list returns the index verbatim, so the checkpoint is listed but its "
+    "load returns None. (When it is the latest, DB501 reports it as an error.)",
+    "#20", "Rebuild the index from the objects.",
+)
+S3_OBJECT_NOT_INDEXED = _rule(
+    "DB581", "s3-object-not-indexed", W,
+    "A checkpoint object is in no thread's index.json.",
+    "S3Checkpointer writes the object, then reads, changes and writes the index with no "
+    "condition: two concurrent saves lose one index update (#5), and a crash between the "
+    "two writes leaves the object out. DashFlow never lists or resumes it.",
+    "#5", "Rebuild the index from the objects.",
+)
+S3_INDEX_ORDER = _rule(
+    "DB582", "s3-index-not-newest-first", W,
+    "A thread's index.json is not ordered newest first.",
+    "DashFlow puts each save at the front and treats the first entry as the latest; a list "
+    "out of time order came from concurrent or out-of-order saves, and its `list` order "
+    "(and retention's keep_last_n) is wrong. (A first entry that is not the newest is DB502.)",
+    "#5", "Rebuild the index from the objects.",
+)
+S3_INDEX_DUPLICATE = _rule(
+    "DB583", "s3-index-duplicate-id", W,
+    "A thread's index.json lists the same checkpoint id more than once.",
+    "DashFlow removes an id before adding it again, so a duplicate means another writer "
+    "changed the index concurrently.",
+    "#5", "Rebuild the index from the objects.",
+)
+S3_OBJECT_MISMATCH = _rule(
+    "DB584", "s3-object-id-mismatch", E,
+    "A checkpoint object's embedded id or thread disagrees with its key or its index.",
+    "DashFlow loads `checkpoints/{id}` and trusts what it finds: an object whose own id or "
+    "thread differs was overwritten by another checkpoint's save (#6) or copied by hand, and "
+    "resuming through this key loads the wrong checkpoint.",
+    "#6", "Restore the object from a backup or versioning; remove the stale index entry.",
+)
+S3_INDEX_UNDECODABLE = _rule(
+    "DB585", "s3-index-undecodable", E,
+    "A thread's index.json does not decode.",
+    "DashFlow's load of the index fails with a deserialization error, so get_latest, list "
+    "and every save of that thread fail.",
+    "#17", "Rebuild the index from the objects after copying the damaged one aside.",
+    baselinable=False,
+)
+
 RULES = (
     SOURCE_UNREACHABLE, LATEST_MISSING, LATEST_NOT_NEWEST, LATEST_AMBIGUOUS, SAME_UNIT_ORDER,
     ID_THREAD_MOVED, ROW_UNDECODABLE, STATE_UNDECOMPRESSABLE, SQLITE_INTEGRITY,
@@ -230,4 +278,6 @@ RULES = (
     POSTGRES_METADATA_NOT_OBJECT, POSTGRES_TIMESTAMP_CLAMPED, POSTGRES_COMPOSITE_INDEX,
     POSTGRES_INDEX_MISSING, REDIS_MEMBER_WITHOUT_HASH, REDIS_HASH_WITHOUT_MEMBER,
     REDIS_SCORE_MISMATCH, REDIS_THREAD_MISMATCH, REDIS_THREAD_WITHOUT_ZSET,
+    S3_INDEX_ENTRY_MISSING, S3_OBJECT_NOT_INDEXED, S3_INDEX_ORDER, S3_INDEX_DUPLICATE,
+    S3_OBJECT_MISMATCH, S3_INDEX_UNDECODABLE,
 )

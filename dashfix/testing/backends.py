@@ -11,6 +11,12 @@ one MULTI/EXEC of HSET (every field, ``parent_id`` "" for None, nanoseconds as d
 text, metadata as JSON), ZADD with the score ``timestamp_ns / 1_000_000`` and SADD; its
 delete reads the hash's thread, then DEL + ZREM.
 
+``S3Checkpoints`` issues S3Checkpointer's (crates/dashflow-s3-checkpointer, lib.rs): PUT of
+``{prefix}/checkpoints/{id}`` (the bincode ``Checkpoint``, optionally zstd as a whole),
+then a read-modify-write of ``{prefix}/threads/{thread}/index.json`` with no condition:
+the id removed, then put first. ``put_payload`` stores a payload written by the Rust
+interop program as it is.
+
 ``SqliteCheckpoints`` issues SqliteCheckpointer's own statements (checkpoint/sqlite.rs):
 ``PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL``, the v1 migration, ``INSERT OR
 REPLACE`` of the row then of each metadata key with no transaction, and deletes that leave
@@ -36,6 +42,7 @@ import orjson
 import zstandard
 
 from dashfix.formats import dchk
+from dashfix.formats.checkpoint import encode_checkpoint
 from dashfix.inputs.checkpoint_record import DCHK
 from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.testing.checkpoints import DEFAULT_PROC
@@ -301,3 +308,90 @@ class RedisCheckpoints:
             name = thread.decode() if isinstance(thread, bytes) else str(thread)
             pipe.zrem(self.thread_key(name), checkpoint_id)
             pipe.execute()
+
+
+@dataclass
+class S3Checkpoints:
+    """S3Checkpointer's objects under ``prefix`` of ``bucket``, through a boto3 client."""
+
+    client: Any
+    bucket: str
+    prefix: str
+    states: Sequence[bytes]
+    compress: bool = False
+    proc: str = DEFAULT_PROC
+    clock_ns: int = 1_760_000_000_000_000_000
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def checkpoint_key(self, checkpoint_id: str) -> str:
+        return f"{self.prefix}/checkpoints/{checkpoint_id}"
+
+    def index_key(self, thread_id: str) -> str:
+        return f"{self.prefix}/threads/{thread_id}/index.json"
+
+    def index(self, thread_id: str) -> list[dict[str, Any]]:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.index_key(thread_id))
+        except self.client.exceptions.NoSuchKey:
+            return []
+        entries: list[dict[str, Any]] = orjson.loads(body["Body"].read())["checkpoints"]
+        return entries
+
+    def write_index(self, thread_id: str, entries: list[dict[str, Any]]) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.index_key(thread_id),
+                               Body=orjson.dumps({"checkpoints": entries}),
+                               ContentType="application/json")
+
+    def _index_add(self, thread_id: str, metadata: dict[str, Any]) -> None:
+        entries = [entry for entry in self.index(thread_id) if entry["id"] != metadata["id"]]
+        self.write_index(thread_id, [metadata, *entries])
+
+    def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
+             parent_id: str | bool | None = True, timestamp_ns: int | None = None,
+             metadata: Mapping[str, str] | None = None, index: bool = True) -> Saved:
+        """S3Checkpointer::save; ``index=False`` stops before the index update (a crash, or
+        an update lost to a concurrent save)."""
+        counter = self.counters.get(self.proc, 0)
+        if checkpoint_id is None:
+            self.counters[self.proc] = counter + 1
+            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ns is None:
+            self.clock_ns += 10_000_007
+            timestamp_ns = self.clock_ns
+        secs, nanos = divmod(timestamp_ns, 1_000_000_000)
+        state = self.states[self.saves % len(self.states)]
+        self.saves += 1
+        payload = encode_checkpoint(checkpoint_id, thread_id, state, node, secs, nanos, parent,
+                                    metadata)
+        if self.compress:
+            payload = ZSTD_ENCODE_ALL.compress(payload)
+        self.client.put_object(Bucket=self.bucket, Key=self.checkpoint_key(checkpoint_id),
+                               Body=payload, ContentType="application/octet-stream")
+        self.last[thread_id] = checkpoint_id
+        if index:
+            self._index_add(thread_id, {
+                "id": checkpoint_id, "thread_id": thread_id, "node": node,
+                "timestamp": {"secs": secs, "nanos": nanos}, "parent_id": parent,
+                "metadata": dict(metadata or {})})
+        return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)
+
+    def put_payload(self, payload: bytes) -> Saved:
+        """Store a ``Checkpoint`` payload written elsewhere (the Rust interop corpus) as
+        S3Checkpointer would, index entry included."""
+        from dashfix.inputs.backends.s3 import decode_object  # needs boto3: S3 tests only
+
+        decoded = decode_object("", "", payload).entry
+        assert decoded is not None
+        self.client.put_object(Bucket=self.bucket,
+                               Key=self.checkpoint_key(decoded.checkpoint_id), Body=payload,
+                               ContentType="application/octet-stream")
+        secs, nanos = decoded.secs, decoded.nanos
+        self._index_add(decoded.thread_id, {
+            "id": decoded.checkpoint_id, "thread_id": decoded.thread_id, "node": decoded.node,
+            "timestamp": {"secs": secs, "nanos": nanos}, "parent_id": decoded.parent_id,
+            "metadata": dict(decoded.metadata or {})})
+        return Saved(decoded.checkpoint_id, decoded.thread_id, decoded.timestamp_ns // 10**6,
+                     decoded.parent_id)

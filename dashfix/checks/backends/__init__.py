@@ -21,6 +21,7 @@ _CHECKS = {
     "sqlite": "dashfix.checks.backends.sqlite",
     "postgres": "dashfix.checks.backends.postgres",
     "redis": "dashfix.checks.backends.redis",
+    "s3": "dashfix.checks.backends.s3",
 }
 """Backend name -> the module whose ``check(source, ctx, rel)`` reads it."""
 

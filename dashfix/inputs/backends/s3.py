@@ -1,0 +1,192 @@
+"""S3Checkpointer objects (spec 4.9, crates/dashflow-s3-checkpointer).
+
+``s3://bucket/prefix`` (``prefix`` defaults to DashFlow's ``dashflow``), with
+``?endpoint_url=http://host:port`` for an S3-compatible store and ``&region=``. Credentials
+come from the usual AWS places (environment, profiles). Needs boto3 (``pip install
+'dashfix[aws]'``), imported only when such a URL is given.
+
+Read-only and streaming: listings are paginated, and each object is fetched, decoded and
+dropped before the next. A checkpoint object is exactly the payload of a DCHK file
+(spec 2.3) without the header, possibly compressed as a whole (zstd is recognised by its
+magic and read as a stream, up to 100 MiB); ``threads/{thread}/index.json`` is DashFlow's
+JSON index, newest first by insertion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+import boto3
+import botocore.exceptions
+import orjson
+
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.checkpoint import CheckpointHead, parse_tail, read_ids
+from dashfix.formats.compression import is_zstd, zstd_stream_decompress
+from dashfix.inputs.checkpoint_model import NS_PER_SEC, CheckpointEntry, Place
+from dashfix.inputs.sources import SourceUnavailable, SourceUrl
+
+DEFAULT_PREFIX = "dashflow"
+INDEX_NAME = "index.json"
+_CLIENT_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+class S3Object(NamedTuple):
+    """One checkpoint object: its entry, or why it does not decode."""
+
+    key: str
+    key_id: str
+    """The checkpoint id the key names (``{prefix}/checkpoints/{id}``)."""
+    entry: CheckpointEntry | None
+    problem: str | None
+
+
+class IndexEntry(NamedTuple):
+    checkpoint_id: str
+    thread_id: str | None
+    timestamp_ns: int | None
+
+
+class ThreadIndex(NamedTuple):
+    """One ``threads/{thread}/index.json``: its entries in file order, or a problem."""
+
+    key: str
+    thread_id: str
+    entries: list[IndexEntry]
+    problem: str | None
+
+
+def split_url(url: SourceUrl) -> tuple[str, str, dict[str, str]]:
+    """(bucket, prefix, client options) of ``s3://bucket/prefix?endpoint_url=...``."""
+    rest, _, query = url.text.split("://", 1)[1].partition("?")
+    bucket, _, prefix = rest.partition("/")
+    options = dict(parse_qsl(query))
+    client: dict[str, str] = {name: options[name] for name in ("endpoint_url", "region")
+                              if name in options}
+    return bucket, prefix.strip("/") or DEFAULT_PREFIX, client
+
+
+def decode_object(key: str, key_id: str, data: bytes) -> S3Object:
+    """A checkpoint object's entry: the §2.3 payload, unzstd'd when it starts with the magic."""
+    compressed = is_zstd(data)
+    try:
+        payload = zstd_stream_decompress(data) if compressed else data
+        checkpoint_id, thread_id, state_start = read_ids(payload)
+    except DecodeError as exc:
+        return S3Object(key, key_id, None, f"does not decode: {exc}")
+    tail = parse_tail(memoryview(payload), CheckpointHead(checkpoint_id, thread_id, state_start))
+    found = tail.unique
+    if found is None:
+        why = "several ways" if tail.ambiguous else "no way"
+        return S3Object(key, key_id, None, f"{why} to read node, timestamp, parent and "
+                        "metadata after the state")
+    entry = CheckpointEntry(
+        checkpoint_id, thread_id, found.node, found.secs * NS_PER_SEC + found.nanos,
+        found.parent_id, found.metadata or None, found.state_end - state_start, None,
+        Place.OBJECT, key)
+    return S3Object(key, key_id, entry, None)
+
+
+def _timestamp_ns(value: Any) -> int | None:
+    """DashFlow's ``{secs, nanos}`` (or serde's default SystemTime shape) in nanoseconds."""
+    if not isinstance(value, dict):
+        return None
+    secs = value.get("secs", value.get("secs_since_epoch"))
+    nanos = value.get("nanos", value.get("nanos_since_epoch"))
+    if isinstance(secs, int) and isinstance(nanos, int):
+        return secs * NS_PER_SEC + nanos
+    return None
+
+
+def decode_index(key: str, thread_id: str, data: bytes) -> ThreadIndex:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return ThreadIndex(key, thread_id, [], f"is not JSON: {exc}")
+    items = document.get("checkpoints") if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        return ThreadIndex(key, thread_id, [], 'has no "checkpoints" list')
+    entries: list[IndexEntry] = []
+    for at, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            return ThreadIndex(key, thread_id, entries, f"entry {at} has no string id")
+        thread = item.get("thread_id")
+        entries.append(IndexEntry(item["id"], thread if isinstance(thread, str) else None,
+                                  _timestamp_ns(item.get("timestamp"))))
+    return ThreadIndex(key, thread_id, entries, None)
+
+
+class S3Source:
+    backend = "s3"
+
+    def __init__(self, url: SourceUrl) -> None:
+        self.url = url
+        self.label = url.display
+        self.bucket, self.prefix, self.options = split_url(url)
+        self._client: Any = None
+
+    def cache_key(self) -> None:
+        return None  # a bucket cannot tell cheaply whether its objects changed
+
+    def checkpoint_key(self, checkpoint_id: str) -> str:
+        return f"{self.prefix}/checkpoints/{checkpoint_id}"
+
+    def index_key(self, thread_id: str) -> str:
+        return f"{self.prefix}/threads/{thread_id}/{INDEX_NAME}"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                client = boto3.client("s3", endpoint_url=self.options.get("endpoint_url"),
+                                      region_name=self.options.get("region"))
+                client.head_bucket(Bucket=self.bucket)
+            except _CLIENT_ERRORS as exc:
+                raise SourceUnavailable(f"{self.label}: cannot read bucket {self.bucket}: "
+                                        f"{exc}") from None
+            self._client = client
+        return self._client
+
+    def close(self) -> None:
+        self._client = None
+
+    def _keys(self, under: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=under)
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield str(item["Key"])
+
+    def _get(self, key: str) -> bytes:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            return bytes(body.read())
+        finally:
+            body.close()
+
+    def objects(self) -> Iterator[S3Object]:
+        """Every checkpoint object, in listing order, fetched one at a time."""
+        head = f"{self.prefix}/checkpoints/"
+        try:
+            for key in self._keys(head):
+                yield decode_object(key, key[len(head):], self._get(key))
+        except _CLIENT_ERRORS as exc:
+            raise SourceUnavailable(f"{self.label}: cannot read the checkpoint objects: "
+                                    f"{exc}") from None
+
+    def indexes(self) -> Iterator[ThreadIndex]:
+        head = f"{self.prefix}/threads/"
+        tail = f"/{INDEX_NAME}"
+        try:
+            for key in self._keys(head):
+                if key.endswith(tail):
+                    yield decode_index(key, key[len(head):-len(tail)], self._get(key))
+        except _CLIENT_ERRORS as exc:
+            raise SourceUnavailable(f"{self.label}: cannot read the thread indexes: "
+                                    f"{exc}") from None
+
+
+def open_store(url: SourceUrl) -> S3Source:
+    return S3Source(url)
