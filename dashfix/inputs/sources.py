@@ -174,6 +174,8 @@ SOURCE_TYPES: tuple[SourceType, ...] = (
                "redis://host:port/db?prefix=dashflow", "redis", "redis"),
     SourceType("s3", ("s3",), "dashfix.inputs.backends.s3",
                "s3://bucket/prefix?endpoint_url=http://host:port", "aws", "boto3"),
+    SourceType("dynamodb", ("dynamodb",), "dashfix.inputs.backends.dynamodb",
+               "dynamodb://table?region=us-east-1&segments=4", "aws", "boto3"),
 )
 
 

@@ -1,5 +1,6 @@
-"""DB5xx: DashFlow's database and object-store checkpointers (SQLite, Postgres, Redis, S3),
-read through a URL or (SQLite) found under a PATH (spec 4.6-4.9, section 8 items 15-18).
+"""DB5xx: DashFlow's database and object-store checkpointers (SQLite, Postgres, Redis, S3,
+DynamoDB), read through a URL or (SQLite) found under a PATH (spec 4.6-4.10, section 8
+items 15-19).
 
 The checks that compare checkpoints with each other (parent chains, collisions, counter
 order, several writers) keep their CK14x/CK150 codes on every store. Severity follows one
@@ -270,6 +271,25 @@ S3_INDEX_UNDECODABLE = _rule(
     baselinable=False,
 )
 
+# -- DynamoDB (spec 4.10, item 19) ---------------------------------------------------------
+DYNAMODB_BEYOND_FIRST_PAGE = _rule(
+    "DB590", "dynamodb-beyond-first-page", E,
+    "Checkpoints lie beyond the first 1 MB page of a Scan, where DashFlow never looks.",
+    "DynamoDBCheckpointer never reads LastEvaluatedKey: its load is one Scan page with a "
+    "filter, so load returns None for every checkpoint past the first 1 MB of the table, "
+    "and list and delete_thread see one page too.",
+    "-", _REPORT_ONLY + "the checkpoints are there; DashFlow cannot find them until it "
+    "paginates (upgrade), or the table shrinks below 1 MB.",
+)
+DYNAMODB_ID_TWO_THREADS = _rule(
+    "DB591", "dynamodb-id-under-two-threads", E,
+    "One checkpoint_id is stored under several thread_ids.",
+    "The key is (thread_id, checkpoint_id), so a colliding id of another thread does not "
+    "overwrite but sits beside it; DashFlow's load(id) returns whichever its Scan meets "
+    "first, possibly the other thread's checkpoint (#6).",
+    "#6", _REPORT_ONLY + "remove the item that does not belong after a backup.",
+)
+
 RULES = (
     SOURCE_UNREACHABLE, LATEST_MISSING, LATEST_NOT_NEWEST, LATEST_AMBIGUOUS, SAME_UNIT_ORDER,
     ID_THREAD_MOVED, ROW_UNDECODABLE, STATE_UNDECOMPRESSABLE, SQLITE_INTEGRITY,
@@ -279,5 +299,6 @@ RULES = (
     POSTGRES_INDEX_MISSING, REDIS_MEMBER_WITHOUT_HASH, REDIS_HASH_WITHOUT_MEMBER,
     REDIS_SCORE_MISMATCH, REDIS_THREAD_MISMATCH, REDIS_THREAD_WITHOUT_ZSET,
     S3_INDEX_ENTRY_MISSING, S3_OBJECT_NOT_INDEXED, S3_INDEX_ORDER, S3_INDEX_DUPLICATE,
-    S3_OBJECT_MISMATCH, S3_INDEX_UNDECODABLE,
+    S3_OBJECT_MISMATCH, S3_INDEX_UNDECODABLE, DYNAMODB_BEYOND_FIRST_PAGE,
+    DYNAMODB_ID_TWO_THREADS,
 )

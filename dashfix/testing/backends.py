@@ -17,6 +17,11 @@ then a read-modify-write of ``{prefix}/threads/{thread}/index.json`` with no con
 the id removed, then put first. ``put_payload`` stores a payload written by the Rust
 interop program as it is.
 
+``DynamoCheckpoints`` issues DynamoDBCheckpointer's (crates/dashflow-dynamodb-checkpointer,
+lib.rs:396-432): a PutItem keyed (thread_id HASH, checkpoint_id RANGE) with ``state`` (B),
+``node``, ``timestamp`` (N, nanoseconds), ``parent_id`` only when set and ``metadata``
+(M of S) only when not empty.
+
 ``SqliteCheckpoints`` issues SqliteCheckpointer's own statements (checkpoint/sqlite.rs):
 ``PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL``, the v1 migration, ``INSERT OR
 REPLACE`` of the row then of each metadata key with no transaction, and deletes that leave
@@ -395,3 +400,51 @@ class S3Checkpoints:
             "metadata": dict(decoded.metadata or {})})
         return Saved(decoded.checkpoint_id, decoded.thread_id, decoded.timestamp_ns // 10**6,
                      decoded.parent_id)
+
+
+@dataclass
+class DynamoCheckpoints:
+    """A DynamoDBCheckpointer table ``table``, created with DashFlow's key schema."""
+
+    client: Any
+    table: str
+    states: Sequence[bytes]
+    proc: str = DEFAULT_PROC
+    clock_ns: int = 1_760_000_000_000_000_000
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def __post_init__(self) -> None:
+        self.client.create_table(
+            TableName=self.table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "thread_id", "KeyType": "HASH"},
+                       {"AttributeName": "checkpoint_id", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "thread_id", "AttributeType": "S"},
+                                  {"AttributeName": "checkpoint_id", "AttributeType": "S"}])
+
+    def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
+             parent_id: str | bool | None = True, timestamp_ns: int | None = None,
+             metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
+        """DynamoDBCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
+        counter = self.counters.get(self.proc, 0)
+        if checkpoint_id is None:
+            self.counters[self.proc] = counter + 1
+            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ns is None:
+            self.clock_ns += 10_000_007
+            timestamp_ns = self.clock_ns
+        if state is None:
+            state = self.states[self.saves % len(self.states)]
+        self.saves += 1
+        item: dict[str, Any] = {
+            "thread_id": {"S": thread_id}, "checkpoint_id": {"S": checkpoint_id},
+            "state": {"B": state}, "node": {"S": node}, "timestamp": {"N": str(timestamp_ns)}}
+        if parent is not None:
+            item["parent_id"] = {"S": parent}
+        if metadata:
+            item["metadata"] = {"M": {key: {"S": value} for key, value in metadata.items()}}
+        self.client.put_item(TableName=self.table, Item=item)
+        self.last[thread_id] = checkpoint_id
+        return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)

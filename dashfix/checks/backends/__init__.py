@@ -22,6 +22,7 @@ _CHECKS = {
     "postgres": "dashfix.checks.backends.postgres",
     "redis": "dashfix.checks.backends.redis",
     "s3": "dashfix.checks.backends.s3",
+    "dynamodb": "dashfix.checks.backends.dynamodb",
 }
 """Backend name -> the module whose ``check(source, ctx, rel)`` reads it."""
 

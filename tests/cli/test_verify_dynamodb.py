@@ -1,0 +1,114 @@
+"""Acceptance: `dashfix verify dynamodb://...` against moto's server on a loopback port,
+reached through boto3 over HTTP, on items written as DynamoDBCheckpointer writes them, each
+table holding exactly one fault (spec 4.10, item 19)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from dashfix.testing.backends import DynamoCheckpoints, interop_states
+from dashfix.testing.checkpoints import DEFAULT_PROC
+from tests.servers import moto_server, s3_bucket
+
+INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
+STATES = interop_states(INTEROP_HEALTHY)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    yield from moto_server()
+
+
+@pytest.fixture
+def dynamo(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> DynamoCheckpoints:
+    s3_bucket(endpoint, monkeypatch)  # sets the test credentials and region
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
+    return DynamoCheckpoints(client, f"dashfix-test-{uuid.uuid4().hex[:12]}", STATES)
+
+
+def _url(db: DynamoCheckpoints, endpoint: str, extra: str = "") -> str:
+    return f"dynamodb://{db.table}?region=us-east-1&endpoint_url={endpoint}{extra}"
+
+
+def _healthy(db: DynamoCheckpoints) -> None:
+    for _ in range(3):
+        db.save("alpha")
+    db.save("beta", metadata={"sequence": "0", "distributed": "true"})
+
+
+def _latest_by_sort_key(db: DynamoCheckpoints) -> None:
+    # chkpt9 sorts after chkpt10 as a string: DashFlow's get_latest resumes the older one.
+    db.save("alpha", checkpoint_id=f"alpha_{DEFAULT_PROC}_chkpt9")
+    db.save("alpha", checkpoint_id=f"alpha_{DEFAULT_PROC}_chkpt10")
+
+
+def _beyond_first_page(db: DynamoCheckpoints) -> None:
+    for n in range(12):
+        db.save(f"thread{n}", state=bytes(150_000))
+
+
+def _same_id_two_threads(db: DynamoCheckpoints) -> None:
+    # Early DashFlow ids were bare UUIDs (spec 3.2): nothing ties one to its thread.
+    shared = "0b0e8c5e-2f4e-4d7b-9f43-6e1c2a9d4f10"
+    db.save("alpha", checkpoint_id=shared)
+    db.save("beta", checkpoint_id=shared)
+
+
+def _missing_attribute(db: DynamoCheckpoints) -> None:
+    _healthy(db)
+    db.client.update_item(TableName=db.table, Key={
+        "thread_id": {"S": "beta"}, "checkpoint_id": {"S": f"beta_{DEFAULT_PROC}_chkpt3"}},
+        UpdateExpression="REMOVE node")
+
+
+CASES: list[tuple[str, Callable[[DynamoCheckpoints], None], int, set[str]]] = [
+    ("healthy", _healthy, 0, set()),
+    ("latest-by-sort-key", _latest_by_sort_key, 1, {"DB502"}),
+    ("beyond-first-page", _beyond_first_page, 1, {"DB590"}),
+    ("same-id-two-threads", _same_id_two_threads, 1, {"DB591", "CK144"}),
+    ("missing-attribute", _missing_attribute, 1, {"DB506"}),
+]
+
+
+@pytest.mark.parametrize(("build", "exit_code", "codes"),
+                         [pytest.param(b, e, c, id=i) for i, b, e, c in CASES])
+@pytest.mark.parametrize("segments", ["", "&segments=3"])
+def test_each_fault_gives_exactly_its_codes(
+    dynamo: DynamoCheckpoints, endpoint: str, cli: Callable[..., Any],
+    build: Callable[[DynamoCheckpoints], None], exit_code: int, codes: set[str], segments: str,
+) -> None:
+    build(dynamo)
+    result = cli("verify", _url(dynamo, endpoint, segments), "--format", "json")
+    findings = result.json()["findings"]
+    assert {f["code"] for f in findings} == codes, findings
+    assert result.exit_code == exit_code
+    for finding in findings:
+        assert finding["path"].startswith(f"{dynamo.table}/"), finding
+
+
+def test_every_page_is_read(dynamo: DynamoCheckpoints, endpoint: str,
+                            cli: Callable[..., Any]) -> None:
+    _beyond_first_page(dynamo)
+    result = cli("verify", _url(dynamo, endpoint, "&segments=2"), "--format", "json")
+    assert result.json()["summary"]["checked"] == {"checkpoints": 12, "stores": 1,
+                                                   "threads": 12}
+
+
+def test_missing_table_exits_3(dynamo: DynamoCheckpoints, endpoint: str,
+                               cli: Callable[..., Any]) -> None:
+    url = f"dynamodb://no-such-table?region=us-east-1&endpoint_url={endpoint}"
+    result = cli("verify", url, "--format", "json")
+    assert result.exit_code == 3
+    assert [f["code"] for f in result.json()["findings"]] == ["DB500"]
+
+
+def test_bad_segments_is_a_usage_error(cli: Callable[..., Any]) -> None:
+    result = cli("verify", "dynamodb://t?segments=0")
+    assert result.exit_code == 2
+    assert "segments" in result.stderr
