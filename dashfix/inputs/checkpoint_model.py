@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, overload
 
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT
 from dashfix.inputs.checkpoint_store import proc_and_counter
 
 NS_PER_SEC = 1_000_000_000
+_DIGITS = "0123456789"
 
 
 class Place(StrEnum):
@@ -89,7 +90,6 @@ class CheckpointColumns(Protocol):
     ``LOST_PARENT`` (the id is then in ``lost_parents``). ``other_ids`` maps an id carried
     by more than one row to those rows."""
 
-    names: list[str]
     kinds: bytearray
     threads: list[str | None]
     procs: list[str | None]
@@ -100,6 +100,11 @@ class CheckpointColumns(Protocol):
     lost_parents: dict[int, str]
 
     def __len__(self) -> int: ...
+
+    @property
+    def names(self) -> Sequence[str]:
+        """Where each row's entry lives in its store (a file name, a key, ...)."""
+        ...
 
     @property
     def other_ids(self) -> dict[str, list[int]]: ...
@@ -113,17 +118,52 @@ class CheckpointColumns(Protocol):
     def record(self, row: int) -> LineageRecord: ...
 
 
+Namer = Callable[[str, str], str]
+"""(thread_id, checkpoint_id) -> where the backend keeps that checkpoint (its entry name)."""
+
+
+class _Names(Sequence[str]):
+    """A table's entry names, made when asked: a name is ``namer(thread, id)`` except for
+    the rare entry kept under another name (an object whose key names another id)."""
+
+    def __init__(self, table: CheckpointTable) -> None:
+        self.table = table
+
+    @overload
+    def __getitem__(self, row: int) -> str: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, row: int | slice) -> str | Sequence[str]:
+        if isinstance(row, slice):
+            return [self[at] for at in range(len(self))[row]]
+        table = self.table
+        odd = table.odd_names.get(row)
+        if odd is not None:
+            return odd
+        thread = table.threads[row]
+        assert thread is not None
+        return table.namer(thread, table.ids[row])
+
+    def __len__(self) -> int:
+        return len(self.table.ids)
+
+
 class CheckpointTable:
     """The checkpoints of a database or object store as columns (``CheckpointColumns``).
 
     ``add`` takes entries as a source streams them; only the columns are kept (no state
-    bytes, metadata only when it is not empty), so memory grows by a few dozen bytes per
-    checkpoint whatever the states weigh. ``freeze`` resolves parent ids to rows once every
-    entry is in."""
+    bytes, no names that ``namer`` makes again, metadata only when it is not empty, a
+    parent as the row it names), so memory grows by about a hundred bytes per checkpoint
+    whatever the states weigh. ``freeze`` resolves the parents that came after their
+    children once every entry is in."""
 
-    def __init__(self, place: Place) -> None:
+    def __init__(self, place: Place, namer: Namer) -> None:
         self.place = place
-        self.names: list[str] = []
+        self.namer = namer
+        self.names: Sequence[str] = _Names(self)
+        self.odd_names: dict[int, str] = {}
         self.ids: list[str] = []
         self.kinds = bytearray()
         self.threads: list[str | None] = []
@@ -137,25 +177,48 @@ class CheckpointTable:
         self.lost_parents: dict[int, str] = {}
         self.metadata: dict[int, Mapping[str, str]] = {}
         self.digests: dict[int, str] = {}
-        self._parents: list[str | None] = []
         self._row_of_id: dict[str, int] = {}
+        self._procs_of_heads: dict[str, tuple[str | None]] = {}
         self._other_ids: dict[str, list[int]] = {}
 
     def add(self, entry: CheckpointEntry) -> int:
         row = len(self.ids)
         checkpoint_id = entry.checkpoint_id
-        self.names.append(entry.name)
+        thread = sys.intern(entry.thread_id)
         self.ids.append(checkpoint_id)
         self.kinds.append(PLAIN)
-        self.threads.append(sys.intern(entry.thread_id))
+        self.threads.append(thread)
         self.nodes.append(sys.intern(entry.node))
-        parsed = proc_and_counter(checkpoint_id)
-        self.procs.append(None if parsed is None else parsed[1])
-        self.counters.append(-1 if parsed is None else parsed[2])
-        self.secs.append(entry.secs)
-        self.nanos.append(entry.nanos)
+        if entry.name != self.namer(thread, checkpoint_id):
+            self.odd_names[row] = entry.name
+        head = checkpoint_id.rstrip(_DIGITS)
+        if head != checkpoint_id:
+            # The process part depends on the id without its counter digits alone: parse
+            # one id per head (a store has a handful), not one per checkpoint.
+            known = self._procs_of_heads.get(head)
+            if known is None:
+                parsed = proc_and_counter(head + "0")
+                known = self._procs_of_heads[head] = (None if parsed is None else parsed[1],)
+            proc = known[0]
+            self.procs.append(proc)
+            self.counters.append(-1 if proc is None else int(checkpoint_id[len(head):]))
+        else:
+            self.procs.append(None)
+            self.counters.append(-1)
+        secs, nanos = divmod(entry.timestamp_ns, NS_PER_SEC)
+        self.secs.append(secs)
+        self.nanos.append(nanos)
         self.state_sizes.append(entry.state_size)
-        self._parents.append(entry.parent_id)
+        parent = entry.parent_id
+        if parent is None:
+            self.parent_rows.append(NO_PARENT)
+        else:
+            found = self._row_of_id.get(parent)
+            if found is None:  # not seen yet: settled by freeze
+                self.parent_rows.append(LOST_PARENT)
+                self.lost_parents[row] = parent
+            else:
+                self.parent_rows.append(found)
         if entry.metadata:
             self.metadata[row] = entry.metadata
         if entry.state_digest is not None:
@@ -166,19 +229,13 @@ class CheckpointTable:
         return row
 
     def freeze(self) -> None:
-        """Resolve every parent id to the (first) row carrying it."""
+        """Resolve the parents that were not in yet when their child came."""
         row_of = self._row_of_id.get
-        rows = array("q", (NO_PARENT,)) * len(self._parents)
-        for row, parent in enumerate(self._parents):
-            if parent is not None:
-                found = row_of(parent)
-                if found is None:
-                    rows[row] = LOST_PARENT
-                    self.lost_parents[row] = parent
-                else:
-                    rows[row] = found
-        self.parent_rows = rows
-        self._parents = []
+        for row, parent in list(self.lost_parents.items()):
+            found = row_of(parent)
+            if found is not None:
+                self.parent_rows[row] = found
+                del self.lost_parents[row]
 
     def __len__(self) -> int:
         return len(self.ids)

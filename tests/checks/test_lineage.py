@@ -30,7 +30,7 @@ def _concurrent(root: Path) -> Path:
 
 
 def _as_table(store: Path) -> CheckpointTable:
-    table = CheckpointTable(Place.FILE)
+    table = CheckpointTable(Place.FILE, lambda thread, checkpoint_id: f"{checkpoint_id}.bin")
     for record in scan_store(store).records:
         if is_timed(record):
             assert record.checkpoint_id is not None and record.thread_id is not None

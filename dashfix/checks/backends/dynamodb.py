@@ -22,7 +22,7 @@ _PROGRESS_STEP = 1000
 
 def check(source: DynamoSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     first_page = source.first_page_keys()
-    table = CheckpointTable(Place.ITEM)
+    table = CheckpointTable(Place.ITEM, source.item_key)
     unreadable: set[str] = set()
     beyond: dict[str, list[str]] = {}
     threads_of_id: dict[str, list[str]] = {}

@@ -46,6 +46,7 @@ def _table_findings(source: PostgresSource) -> Iterator[Finding]:
 
 
 def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
+    """A row's own faults. Only called for a row that has one (``_suspect``)."""
     entry = row.entry
     assert entry is not None
     path = entry_path(rel, entry.name)
@@ -54,7 +55,7 @@ def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
         yield db.POSTGRES_METADATA_NULL.at(
             path, f"{entry.checkpoint_id}: metadata is NULL; DashFlow fails to read this row",
             expected="a JSON object", actual="NULL", **ids)
-    elif row.metadata is not None:
+    elif row.metadata_type != "object" or row.metadata is not None:
         shown = repr(row.metadata)
         yield db.POSTGRES_METADATA_NOT_OBJECT.at(
             path, f"{entry.checkpoint_id}: metadata is {row.metadata_type} "
@@ -77,12 +78,18 @@ def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
                 offset=exc.offset, **ids)
 
 
+def _suspect(row: PostgresRow, timestamp_ns: int) -> bool:
+    """Whether ``_row_findings`` may have something to say (cheap, for every row)."""
+    return (row.metadata_type != "object" or row.metadata is not None
+            or row.zstd_state is not None or timestamp_ns <= 0 or timestamp_ns == I64_MAX)
+
+
 def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     found = list(_table_findings(source))
     yield from found
     if any(finding.code == db.POSTGRES_TABLE.code for finding in found):
         return
-    table = CheckpointTable(Place.ROW)
+    table = CheckpointTable(Place.ROW, source.row_name)
     unreadable: set[str] = set()
     read = 0
     for row in source.rows():
@@ -97,6 +104,7 @@ def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Findi
                 checkpoint_id=row.checkpoint_id, actual=row.problem)
             continue
         table.add(row.entry)
-        yield from _row_findings(row, rel)
+        if _suspect(row, row.entry.timestamp_ns):
+            yield from _row_findings(row, rel)
     ctx.progress.advance(read % _PROGRESS_STEP)
     yield from check_table(table, rel, unreadable, LATEST, ctx)

@@ -27,7 +27,7 @@ _PROGRESS_STEP = 1000
 
 
 def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
-    table = CheckpointTable(Place.KEY)
+    table = CheckpointTable(Place.KEY, source.hash_key)
     unreadable: set[str] = set()
     read = 0
     for checkpoint in source.checkpoints():

@@ -19,7 +19,7 @@ _PROGRESS_STEP = 100
 
 
 def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
-    table = CheckpointTable(Place.OBJECT)
+    table = CheckpointTable(Place.OBJECT, source.object_key)
     unreadable: set[str] = set()
     threads_of: dict[str, str] = {}  # key id -> the thread its object names
     read = 0

@@ -27,6 +27,7 @@ from dashfix.inputs.backends.sqlite import (
     SQLITE_KIND,
     Schema,
     SqliteSource,
+    row_name,
     sniff_file,
 )
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
@@ -78,7 +79,7 @@ def check(source: SqliteSource, ctx: CheckContext, rel: str) -> Iterator[Finding
             where, f"PRAGMA integrity_check: {problems[0]}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
             actual=len(problems), details={"messages": problems})
-    table = CheckpointTable(Place.ROW)
+    table = CheckpointTable(Place.ROW, row_name)
     unreadable: set[str] = set()
     read = 0
     for row in source.rows(with_metadata=not schema.missing_columns(METADATA, METADATA_COLUMNS)):

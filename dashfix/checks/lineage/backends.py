@@ -97,8 +97,11 @@ def latest_ties(view: BackendView, rule: LatestRule) -> Iterator[Finding]:
 def moved_ids(view: BackendView) -> Iterator[Finding]:
     """Rows whose thread_id is not the thread their id names (an upsert moved them, #6)."""
     table = view.rows
-    for row, (checkpoint_id, thread) in enumerate(zip(table.ids, table.threads, strict=True)):
+    columns = zip(table.ids, table.threads, table.procs, strict=True)
+    for row, (checkpoint_id, thread, proc) in enumerate(columns):
         assert thread is not None
+        if proc and checkpoint_id.startswith(f"{thread}_{proc}_chkpt"):
+            continue  # the current scheme, made for this thread (the common case, cheaply)
         if not id_matches_thread(checkpoint_id, thread):
             yield db.ID_THREAD_MOVED.at(
                 view.path(table.names[row]), f"{checkpoint_id} is stored under thread "

@@ -38,10 +38,12 @@ def _duplicates(view: LineageView) -> Iterator[Finding]:
 
 
 def _parents(view: LineageView) -> Iterator[Finding]:
-    """Each timed checkpoint against its parent. A parent id names the row of the file
-    ``{parent}.bin`` (``parent_rows``); when that row is PLAIN and no other file carries
-    the id, it is the parent, and a parent of the same thread saved more than a second
-    earlier is the common, healthy case: nothing else is looked up."""
+    """Each timed checkpoint against its parent. A parent id names the row of the entry
+    carrying it (``parent_rows``); when that row is PLAIN and no other entry carries the id,
+    it is the parent, and a parent of the same thread from the same second or before is the
+    common, healthy case: nothing else is looked up. (PARENT_NEWER needs the parent more
+    than CLOCK_TOLERANCE_NS, one second, after the child, which a parent whose whole second
+    is not after the child's cannot be.)"""
     rows = view.rows
     kinds, threads, secs, parent_rows = rows.kinds, rows.threads, rows.secs, rows.parent_rows
     # Ids another row carries too: their parent is settled the slow way.
@@ -62,7 +64,7 @@ def _parents(view: LineageView) -> Iterator[Finding]:
             if sibling < 0:
                 first_child[parent_row] = row
             if kinds[parent_row] == PLAIN and thread == threads[parent_row] and (
-                moment > secs[parent_row] + 1
+                moment >= secs[parent_row]
                 and (not shadowed or rows.checkpoint_id(parent_row) not in shadowed)
             ):
                 if sibling >= 0 and threads[sibling] == thread:
@@ -93,7 +95,7 @@ def _parent_findings(view: LineageView, record: LineageRecord, parent_id: str) -
     parent_row = view.first_carrier(parent_id)
     parent = None if parent_row is None else view.rows.record(parent_row)
     if parent is not None and parent.thread_id == record.thread_id and (
-        record.secs > parent.secs + 1
+        record.secs >= parent.secs
     ):
         return
     path = view.path(record.name)

@@ -59,6 +59,10 @@ def split_url(url: SourceUrl) -> tuple[str, dict[str, str], int]:
     return table, client, int(segments_text)
 
 
+def item_name(table: str, thread_id: str, checkpoint_id: str) -> str:
+    return f"{table}/{thread_id}/{checkpoint_id}"
+
+
 def _string(item: dict[str, Any], name: str) -> str | None:
     value = item.get(name)
     return value.get("S") if isinstance(value, dict) else None
@@ -67,7 +71,7 @@ def _string(item: dict[str, Any], name: str) -> str | None:
 def decode_item(table: str, item: dict[str, Any]) -> DynamoItem:
     thread_id = _string(item, "thread_id") or ""
     checkpoint_id = _string(item, "checkpoint_id") or ""
-    key = f"{table}/{thread_id}/{checkpoint_id}"
+    key = item_name(table, thread_id, checkpoint_id)
     node = _string(item, "node")
     state = item.get("state", {}).get("B")
     timestamp = item.get("timestamp", {}).get("N")
@@ -107,6 +111,10 @@ class DynamoSource:
 
     def cache_key(self) -> None:
         return None  # a table cannot tell cheaply whether its items changed
+
+    def item_key(self, thread_id: str, checkpoint_id: str) -> str:
+        """An item as findings name it: table, partition key, sort key."""
+        return item_name(self.table, thread_id, checkpoint_id)
 
     @property
     def client(self) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -81,6 +82,10 @@ class PostgresSource:
 
     def cache_key(self) -> None:
         return None  # a server cannot tell cheaply whether a table changed
+
+    def row_name(self, thread_id: str, checkpoint_id: str) -> str:
+        """Where a row is, as findings name it."""
+        return f"{self.table}/{checkpoint_id}"
 
     def _secret_free(self, text: str) -> str:
         password = _password(self.url.text)
@@ -149,7 +154,8 @@ class PostgresSource:
         query = sql.SQL(
             "SELECT checkpoint_id, thread_id, node, octet_length(state), "
             "CASE WHEN substring(state from 1 for 4) = {magic} THEN state END, "
-            "\"timestamp\", parent_id, jsonb_typeof(metadata), metadata FROM {table}"
+            "\"timestamp\", parent_id, jsonb_typeof(metadata), "
+            "CASE WHEN metadata <> '{{}}'::jsonb THEN metadata::text END FROM {table}"
         ).format(magic=sql.Literal(ZSTD_MAGIC), table=sql.Identifier(self.table))
         prefix = f"{self.table}/"
         try:
@@ -165,7 +171,7 @@ class PostgresSource:
 
 def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
     (checkpoint_id, thread_id, node, state_size, zstd_state, timestamp, parent_id,
-     metadata_type, metadata) = values
+     metadata_type, metadata_text) = values
     wrong = [column for column, value in (("checkpoint_id", checkpoint_id),
                                            ("thread_id", thread_id), ("node", node))
              if not isinstance(value, str)]
@@ -174,8 +180,10 @@ def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
     if wrong:
         return PostgresRow(str(checkpoint_id), None, f"{', '.join(wrong)} is NULL", None,
                            None, None)
-    strings = metadata_type == "object" and all(
-        isinstance(value, str) for value in metadata.values())
+    # Empty objects (nearly every row) come as NULL text: only real metadata is parsed.
+    metadata = None if metadata_text is None else orjson.loads(metadata_text)
+    strings = metadata_type == "object" and (metadata is None or all(
+        isinstance(value, str) for value in metadata.values()))
     entry = CheckpointEntry(
         checkpoint_id, thread_id, node, timestamp, parent_id,
         metadata if strings and metadata else None, state_size or 0, None, Place.ROW,

@@ -86,6 +86,10 @@ class RedisSource:
     def key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}:{kind}" + (f":{name}" if name else "")
 
+    def hash_key(self, thread_id: str, checkpoint_id: str) -> str:
+        """The hash DashFlow keeps checkpoint ``checkpoint_id`` in."""
+        return self.key("checkpoint", checkpoint_id)
+
     def thread_key(self, thread_id: str) -> str:
         return f"{self.prefix}:thread:{thread_id}:checkpoints"
 

@@ -133,6 +133,10 @@ class S3Source:
     def checkpoint_key(self, checkpoint_id: str) -> str:
         return f"{self.prefix}/checkpoints/{checkpoint_id}"
 
+    def object_key(self, thread_id: str, checkpoint_id: str) -> str:
+        """The object DashFlow keeps checkpoint ``checkpoint_id`` in."""
+        return self.checkpoint_key(checkpoint_id)
+
     def index_key(self, thread_id: str) -> str:
         return f"{self.prefix}/threads/{thread_id}/{INDEX_NAME}"
 

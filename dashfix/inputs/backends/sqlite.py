@@ -188,7 +188,7 @@ class SqliteSource:
                 "SELECT c.id, c.thread_id, c.node, length(c.state), typeof(c.timestamp), "
                 f"c.timestamp, c.parent_id, c.created_at, {metadata} FROM {CHECKPOINTS} c")
             for values in cursor:
-                yield _row(*values, name_prefix=f"{CHECKPOINTS}/")
+                yield _row(*values)
 
     def orphan_metadata(self) -> list[tuple[str, int]]:
         """(checkpoint_id, rows) of metadata whose checkpoint is gone, by id."""
@@ -200,13 +200,18 @@ class SqliteSource:
                         "ORDER BY checkpoint_id")]
 
 
+def row_name(thread_id: str, checkpoint_id: str) -> str:
+    """Where a row is, as findings name it."""
+    return f"{CHECKPOINTS}/{checkpoint_id}"
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def _row(checkpoint_id: object, thread_id: object, node: object, state_size: object,
          timestamp_type: str, timestamp: object, parent_id: object, created_at: object,
-         metadata: object, *, name_prefix: str) -> SqliteRow:
+         metadata: object) -> SqliteRow:
     shown = str(checkpoint_id)
     created = created_at if isinstance(created_at, int) else None
     wrong = [column for column, value in (("id", checkpoint_id), ("thread_id", thread_id),
@@ -227,7 +232,7 @@ def _row(checkpoint_id: object, thread_id: object, node: object, state_size: obj
         checkpoint_id, thread_id, node, timestamp * NS_PER_MS, parent_id,
         {str(key): str(value) for key, value in pairs.items()} or None,
         state_size if isinstance(state_size, int) else 0, None, Place.ROW,
-        name_prefix + checkpoint_id)
+        row_name(thread_id, checkpoint_id))
     return SqliteRow(checkpoint_id, entry, created)
 
 
