@@ -181,7 +181,9 @@ class CheckpointTable:
         self._procs_of_heads: dict[str, tuple[str | None]] = {}
         self._other_ids: dict[str, list[int]] = {}
 
-    def add(self, entry: CheckpointEntry) -> int:
+    def add(self, entry: CheckpointEntry, *, odd_name: bool = False) -> int:
+        """Take one entry; ``odd_name`` when it lives under another name than ``namer``
+        gives (an object whose key names another id)."""
         row = len(self.ids)
         checkpoint_id = entry.checkpoint_id
         thread = sys.intern(entry.thread_id)
@@ -189,7 +191,7 @@ class CheckpointTable:
         self.kinds.append(PLAIN)
         self.threads.append(thread)
         self.nodes.append(sys.intern(entry.node))
-        if entry.name != self.namer(thread, checkpoint_id):
+        if odd_name:
             self.odd_names[row] = entry.name
         head = checkpoint_id.rstrip(_DIGITS)
         if head != checkpoint_id:

@@ -42,7 +42,7 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
                 "DashFlow's load and list of this thread fail",
                 checkpoint_id=checkpoint.checkpoint_id, actual=checkpoint.problem)
             continue
-        table.add(entry)
+        table.add(entry, odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
         if checkpoint.zstd_state is not None:
             try:
                 zstd_stream_size(checkpoint.zstd_state)

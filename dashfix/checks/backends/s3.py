@@ -35,7 +35,7 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
                                         "of it fails", checkpoint_id=found.key_id,
                                         actual=found.problem)
             continue
-        table.add(entry)
+        table.add(entry, odd_name=entry.checkpoint_id != found.key_id)
         threads_of[found.key_id] = entry.thread_id
         if entry.checkpoint_id != found.key_id:
             yield db.S3_OBJECT_MISMATCH.at(

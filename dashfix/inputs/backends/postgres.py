@@ -172,12 +172,13 @@ class PostgresSource:
 def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
     (checkpoint_id, thread_id, node, state_size, zstd_state, timestamp, parent_id,
      metadata_type, metadata_text) = values
-    wrong = [column for column, value in (("checkpoint_id", checkpoint_id),
-                                           ("thread_id", thread_id), ("node", node))
-             if not isinstance(value, str)]
-    if not isinstance(timestamp, int):
-        wrong.append("timestamp")
-    if wrong:
+    if not (type(checkpoint_id) is str and type(thread_id) is str and type(node) is str
+            and type(timestamp) is int):
+        wrong = [column for column, value in (("checkpoint_id", checkpoint_id),
+                                               ("thread_id", thread_id), ("node", node))
+                 if not isinstance(value, str)]
+        if not isinstance(timestamp, int):
+            wrong.append("timestamp")
         return PostgresRow(str(checkpoint_id), None, f"{', '.join(wrong)} is NULL", None,
                            None, None)
     # Empty objects (nearly every row) come as NULL text: only real metadata is parsed.
