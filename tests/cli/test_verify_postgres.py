@@ -54,6 +54,12 @@ def _metadata_array(db: PostgresCheckpoints) -> None:
                           "checkpoint_id = %s".encode(), (saved[1].checkpoint_id,))
 
 
+def _metadata_json_null(db: PostgresCheckpoints) -> None:
+    saved = db.chain("alpha", 2)
+    db.connection.execute(f"UPDATE {TABLE} SET metadata = 'null'::jsonb WHERE checkpoint_id = "
+                          "%s".encode(), (saved[1].checkpoint_id,))
+
+
 def _clamped(db: PostgresCheckpoints) -> None:
     db.chain("alpha", 2)
     db.save("alpha", timestamp_ns=I64_MAX)  # a time past 2262 is clamped to i64::MAX
@@ -89,6 +95,7 @@ CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = 
     ("moved-to-other-thread", _moved, 1, {"DB544", "DB505", "CK143"}),
     ("metadata-null", _metadata_null, 1, {"DB544", "DB541"}),
     ("metadata-not-object", _metadata_array, 1, {"DB544", "DB542"}),
+    ("metadata-json-null", _metadata_json_null, 1, {"DB544", "DB542"}),
     ("timestamp-clamped", _clamped, 1, {"DB544", "DB543"}),
     ("state-bad-zstd", _bad_zstd, 1, {"DB544", "DB507"}),
     ("dangling-parent", _dangling, 0, {"DB544", "CK142"}),
