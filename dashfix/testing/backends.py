@@ -29,13 +29,15 @@ metadata behind (foreign keys are never enabled). States are bincode ``AgentStat
 cut from the Rust-written checkpoints of ``fixtures/interop`` (``interop_states``), so
 nothing here is checked only against dashfix's own writer::
 
-    db = SqliteCheckpoints(tmp_path / "checkpoints.db", interop_states(INTEROP_HEALTHY))
+    db = SqliteCheckpoints(path=tmp_path / "checkpoints.db",
+                           states=interop_states(INTEROP_HEALTHY))
     first, second = db.chain("alpha", 2)
     db.delete(first.checkpoint_id)              # second's parent now dangles
 """
 
 from __future__ import annotations
 
+import abc
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -105,19 +107,63 @@ class Saved(NamedTuple):
     parent_id: str | None
 
 
-@dataclass
-class SqliteCheckpoints:
+class Next(NamedTuple):
+    """What one save writes, as DashFlow's ``Checkpoint::new`` and executor make it."""
+
+    checkpoint_id: str
+    parent_id: str | None
+    timestamp_ns: int
+    state: bytes
+
+
+@dataclass(kw_only=True)
+class CheckpointWriter(abc.ABC):
+    """What every backend writer shares: ``Checkpoint::new``'s ids ``{thread}_{proc}_chkpt{n}``
+    from a per-process counter, parents chained per thread, a clock in nanoseconds that moves
+    ``step_ns`` per save, and states taken in turn from ``states``."""
+
+    states: Sequence[bytes]
+    proc: str = DEFAULT_PROC
+    clock_ns: int = 1_760_000_000_000_000_000
+    step_ns: int = 10_000_007
+    counters: dict[str, int] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
+    saves: int = 0
+
+    def next_save(self, thread_id: str, checkpoint_id: str | None, parent_id: str | bool | None,
+                  timestamp_ns: int | None, state: bytes | None = None) -> Next:
+        """The next save of ``thread_id``; ``parent_id=True`` chains to its last save."""
+        if checkpoint_id is None:
+            counter = self.counters.get(self.proc, 0)
+            self.counters[self.proc] = counter + 1
+            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
+        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
+        if timestamp_ns is None:
+            self.clock_ns += self.step_ns
+            timestamp_ns = self.clock_ns
+        if state is None:
+            state = self.states[self.saves % len(self.states)]
+        self.saves += 1
+        self.last[thread_id] = checkpoint_id
+        return Next(checkpoint_id, parent, timestamp_ns, state)
+
+    @abc.abstractmethod
+    def save(self, thread_id: str, *, node: str = "step") -> Saved:
+        """Save one checkpoint of ``thread_id`` as the backend's checkpointer does."""
+
+    def chain(self, thread_id: str, count: int) -> list[Saved]:
+        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
+
+
+@dataclass(kw_only=True)
+class SqliteCheckpoints(CheckpointWriter):
     """A SqliteCheckpointer database at ``path``. The clock starts a few seconds before now
     and advances ``STEP_MS`` per save, so timestamps are distinct and ``created_at`` (SQLite's
     own now, as in DashFlow) stays close to them."""
 
     path: Path
-    states: Sequence[bytes]
-    proc: str = DEFAULT_PROC
-    clock_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 10_000)
-    counters: dict[str, int] = field(default_factory=dict)
-    last: dict[str, str] = field(default_factory=dict)
-    saves: int = 0
+    clock_ns: int = field(default_factory=lambda: time.time_ns() - 10 * 10**9)
+    step_ns: int = STEP_MS * 1_000_000
 
     def __post_init__(self) -> None:
         self.connection = sqlite3.connect(self.path, isolation_level=None)
@@ -129,36 +175,22 @@ class SqliteCheckpoints:
         if version < 1:
             self.connection.executescript(SQLITE_SCHEMA_V1)
 
-    def next_id(self, thread_id: str) -> str:
-        """``Checkpoint::new``'s id: ``{thread}_{proc}_chkpt{n}`` from a per-process counter."""
-        counter = self.counters.get(self.proc, 0)
-        self.counters[self.proc] = counter + 1
-        return f"{thread_id}_{self.proc}_chkpt{counter}"
-
     def save(self, thread_id: str, *, node: str = "step", checkpoint_id: str | None = None,
              parent_id: str | bool | None = True, timestamp_ms: int | None = None,
              metadata: Mapping[str, str] | None = None) -> Saved:
-        """SqliteCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        checkpoint_id = checkpoint_id or self.next_id(thread_id)
-        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
-        if timestamp_ms is None:
-            self.clock_ms += STEP_MS
-            timestamp_ms = self.clock_ms
-        state = self.states[self.saves % len(self.states)]
-        self.saves += 1
+        """SqliteCheckpointer::save (milliseconds)."""
+        made = self.next_save(thread_id, checkpoint_id, parent_id,
+                              None if timestamp_ms is None else timestamp_ms * 1_000_000)
+        timestamp_ms = made.timestamp_ns // 1_000_000
         self.connection.execute(
             "INSERT OR REPLACE INTO checkpoints (id, thread_id, node, state, timestamp, "
             "parent_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            (checkpoint_id, thread_id, node, state, timestamp_ms, parent))
+            (made.checkpoint_id, thread_id, node, made.state, timestamp_ms, made.parent_id))
         for key, value in (metadata or {}).items():
             self.connection.execute(
                 "INSERT OR REPLACE INTO checkpoint_metadata (checkpoint_id, key, value) "
-                "VALUES (?1, ?2, ?3)", (checkpoint_id, key, value))
-        self.last[thread_id] = checkpoint_id
-        return Saved(checkpoint_id, thread_id, timestamp_ms, parent)
-
-    def chain(self, thread_id: str, count: int) -> list[Saved]:
-        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
+                "VALUES (?1, ?2, ?3)", (made.checkpoint_id, key, value))
+        return Saved(made.checkpoint_id, thread_id, timestamp_ms, made.parent_id)
 
     def delete(self, checkpoint_id: str) -> None:
         """SqliteCheckpointer::delete: the metadata rows stay (no foreign keys)."""
@@ -193,19 +225,13 @@ def postgres_schema(table: str) -> str:
 
 
 @dataclass
-class PostgresCheckpoints:
+class PostgresCheckpoints(CheckpointWriter):
     """A PostgresCheckpointer table ``table`` reached through ``connection`` (autocommit,
     as tokio-postgres runs each statement). The clock is in nanoseconds."""
 
     connection: psycopg.Connection[Any]
     table: str
-    states: Sequence[bytes]
     compress: bool = False
-    proc: str = DEFAULT_PROC
-    clock_ns: int = 1_760_000_000_000_000_000
-    counters: dict[str, int] = field(default_factory=dict)
-    last: dict[str, str] = field(default_factory=dict)
-    saves: int = 0
 
     def __post_init__(self) -> None:
         self.connection.execute(postgres_schema(self.table).encode())
@@ -214,19 +240,11 @@ class PostgresCheckpoints:
              parent_id: str | bool | None = True, timestamp_ns: int | None = None,
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """PostgresCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        counter = self.counters.get(self.proc, 0)
-        if checkpoint_id is None:
-            self.counters[self.proc] = counter + 1
-            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
-        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
-        if timestamp_ns is None:
-            self.clock_ns += 1_000_003
-            timestamp_ns = self.clock_ns
-        if state is None:
-            state = self.states[self.saves % len(self.states)]
-            if self.compress:
-                state = ZSTD_ENCODE_ALL.compress(state)
-        self.saves += 1
+        given = state
+        checkpoint_id, parent, timestamp_ns, state = self.next_save(
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
+        if self.compress and given is None:
+            state = ZSTD_ENCODE_ALL.compress(state)
         self.connection.execute(
             f"""INSERT INTO {self.table} (checkpoint_id, thread_id, state, node, timestamp,
              parent_id, metadata)
@@ -240,11 +258,7 @@ class PostgresCheckpoints:
                  metadata = EXCLUDED.metadata""".encode(),
             (checkpoint_id, thread_id, state, node, timestamp_ns, parent,
              orjson.dumps(dict(metadata or {})).decode()))
-        self.last[thread_id] = checkpoint_id
         return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)
-
-    def chain(self, thread_id: str, count: int) -> list[Saved]:
-        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
 
     def delete(self, checkpoint_id: str) -> None:
         self.connection.execute(
@@ -252,19 +266,13 @@ class PostgresCheckpoints:
 
 
 @dataclass
-class RedisCheckpoints:
+class RedisCheckpoints(CheckpointWriter):
     """RedisCheckpointer's keys under ``prefix`` on ``client``. The clock is in
     nanoseconds and moves 10 ms and a few nanoseconds per save."""
 
     client: redis.Redis
     prefix: str
-    states: Sequence[bytes]
     compress: bool = False
-    proc: str = DEFAULT_PROC
-    clock_ns: int = 1_760_000_000_000_000_000
-    counters: dict[str, int] = field(default_factory=dict)
-    last: dict[str, str] = field(default_factory=dict)
-    saves: int = 0
 
     def checkpoint_key(self, checkpoint_id: str) -> str:
         return f"{self.prefix}:checkpoint:{checkpoint_id}"
@@ -276,19 +284,11 @@ class RedisCheckpoints:
              parent_id: str | bool | None = True, timestamp_ns: int | None = None,
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """RedisCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        counter = self.counters.get(self.proc, 0)
-        if checkpoint_id is None:
-            self.counters[self.proc] = counter + 1
-            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
-        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
-        if timestamp_ns is None:
-            self.clock_ns += 10_000_007
-            timestamp_ns = self.clock_ns
-        if state is None:
-            state = self.states[self.saves % len(self.states)]
-            if self.compress:
-                state = ZSTD_ENCODE_ALL.compress(state)
-        self.saves += 1
+        given = state
+        checkpoint_id, parent, timestamp_ns, state = self.next_save(
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
+        if self.compress and given is None:
+            state = ZSTD_ENCODE_ALL.compress(state)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.checkpoint_key(checkpoint_id), mapping={
             "checkpoint_id": checkpoint_id.encode(), "thread_id": thread_id.encode(),
@@ -298,11 +298,7 @@ class RedisCheckpoints:
         pipe.zadd(self.thread_key(thread_id), {checkpoint_id: float(timestamp_ns // 1_000_000)})
         pipe.sadd(f"{self.prefix}:threads", thread_id)
         pipe.execute()
-        self.last[thread_id] = checkpoint_id
         return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)
-
-    def chain(self, thread_id: str, count: int) -> list[Saved]:
-        return [self.save(thread_id, node=f"step{n}") for n in range(count)]
 
     def delete(self, checkpoint_id: str) -> None:
         """RedisCheckpointer::delete: the hash and its ZSET member, atomically."""
@@ -316,19 +312,13 @@ class RedisCheckpoints:
 
 
 @dataclass
-class S3Checkpoints:
+class S3Checkpoints(CheckpointWriter):
     """S3Checkpointer's objects under ``prefix`` of ``bucket``, through a boto3 client."""
 
     client: Any
     bucket: str
     prefix: str
-    states: Sequence[bytes]
     compress: bool = False
-    proc: str = DEFAULT_PROC
-    clock_ns: int = 1_760_000_000_000_000_000
-    counters: dict[str, int] = field(default_factory=dict)
-    last: dict[str, str] = field(default_factory=dict)
-    saves: int = 0
 
     def checkpoint_key(self, checkpoint_id: str) -> str:
         return f"{self.prefix}/checkpoints/{checkpoint_id}"
@@ -358,24 +348,15 @@ class S3Checkpoints:
              metadata: Mapping[str, str] | None = None, index: bool = True) -> Saved:
         """S3Checkpointer::save; ``index=False`` stops before the index update (a crash, or
         an update lost to a concurrent save)."""
-        counter = self.counters.get(self.proc, 0)
-        if checkpoint_id is None:
-            self.counters[self.proc] = counter + 1
-            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
-        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
-        if timestamp_ns is None:
-            self.clock_ns += 10_000_007
-            timestamp_ns = self.clock_ns
+        checkpoint_id, parent, timestamp_ns, state = self.next_save(
+            thread_id, checkpoint_id, parent_id, timestamp_ns)
         secs, nanos = divmod(timestamp_ns, 1_000_000_000)
-        state = self.states[self.saves % len(self.states)]
-        self.saves += 1
         payload = encode_checkpoint(checkpoint_id, thread_id, state, node, secs, nanos, parent,
                                     metadata)
         if self.compress:
             payload = ZSTD_ENCODE_ALL.compress(payload)
         self.client.put_object(Bucket=self.bucket, Key=self.checkpoint_key(checkpoint_id),
                                Body=payload, ContentType="application/octet-stream")
-        self.last[thread_id] = checkpoint_id
         if index:
             self._index_add(thread_id, {
                 "id": checkpoint_id, "thread_id": thread_id, "node": node,
@@ -403,17 +384,11 @@ class S3Checkpoints:
 
 
 @dataclass
-class DynamoCheckpoints:
+class DynamoCheckpoints(CheckpointWriter):
     """A DynamoDBCheckpointer table ``table``, created with DashFlow's key schema."""
 
     client: Any
     table: str
-    states: Sequence[bytes]
-    proc: str = DEFAULT_PROC
-    clock_ns: int = 1_760_000_000_000_000_000
-    counters: dict[str, int] = field(default_factory=dict)
-    last: dict[str, str] = field(default_factory=dict)
-    saves: int = 0
 
     def __post_init__(self) -> None:
         self.client.create_table(
@@ -427,17 +402,8 @@ class DynamoCheckpoints:
              parent_id: str | bool | None = True, timestamp_ns: int | None = None,
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """DynamoDBCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        counter = self.counters.get(self.proc, 0)
-        if checkpoint_id is None:
-            self.counters[self.proc] = counter + 1
-            checkpoint_id = f"{thread_id}_{self.proc}_chkpt{counter}"
-        parent = self.last.get(thread_id) if parent_id is True else parent_id or None
-        if timestamp_ns is None:
-            self.clock_ns += 10_000_007
-            timestamp_ns = self.clock_ns
-        if state is None:
-            state = self.states[self.saves % len(self.states)]
-        self.saves += 1
+        checkpoint_id, parent, timestamp_ns, state = self.next_save(
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
         item: dict[str, Any] = {
             "thread_id": {"S": thread_id}, "checkpoint_id": {"S": checkpoint_id},
             "state": {"B": state}, "node": {"S": node}, "timestamp": {"N": str(timestamp_ns)}}
@@ -446,5 +412,4 @@ class DynamoCheckpoints:
         if metadata:
             item["metadata"] = {"M": {key: {"S": value} for key, value in metadata.items()}}
         self.client.put_item(TableName=self.table, Item=item)
-        self.last[thread_id] = checkpoint_id
         return Saved(checkpoint_id, thread_id, timestamp_ns // 1_000_000, parent)

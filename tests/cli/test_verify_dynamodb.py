@@ -29,7 +29,7 @@ def endpoint() -> Iterator[str]:
 def dynamo(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> DynamoCheckpoints:
     s3_bucket(endpoint, monkeypatch)  # sets the test credentials and region
     client = boto3.client("dynamodb", endpoint_url=endpoint)
-    return DynamoCheckpoints(client, f"dashfix-test-{uuid.uuid4().hex[:12]}", STATES)
+    return DynamoCheckpoints(client, f"dashfix-test-{uuid.uuid4().hex[:12]}", states=STATES)
 
 
 def _url(db: DynamoCheckpoints, endpoint: str, extra: str = "") -> str:

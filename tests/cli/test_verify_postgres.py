@@ -25,7 +25,7 @@ def pg() -> Iterator[PostgresTable]:
 
 
 def _table(pg: PostgresTable, *, compress: bool = False) -> PostgresCheckpoints:
-    return PostgresCheckpoints(pg.connection, TABLE, STATES, compress=compress)
+    return PostgresCheckpoints(pg.connection, TABLE, compress=compress, states=STATES)
 
 
 def _healthy(db: PostgresCheckpoints) -> None:

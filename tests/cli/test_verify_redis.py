@@ -104,7 +104,7 @@ def test_each_fault_gives_exactly_its_codes(
     rd: RedisPrefix, cli: Callable[..., Any], build: Callable[[RedisCheckpoints], None],
     exit_code: int, codes: set[str],
 ) -> None:
-    build(RedisCheckpoints(rd.client, rd.prefix, STATES))
+    build(RedisCheckpoints(rd.client, rd.prefix, states=STATES))
     code, document = _verify(cli, rd.url())
     findings = document["findings"]
     assert {f["code"] for f in findings} == codes, findings
@@ -122,7 +122,7 @@ def test_a_prefix_with_no_keys_is_nothing_to_check(rd: RedisPrefix,
 
 
 def test_checkpoints_are_counted(rd: RedisPrefix, cli: Callable[..., Any]) -> None:
-    db = RedisCheckpoints(rd.client, rd.prefix, STATES)
+    db = RedisCheckpoints(rd.client, rd.prefix, states=STATES)
     for thread in range(30):  # more keys than one SCAN page is likely to return
         db.chain(f"t{thread}", 4)
     code, document = _verify(cli, rd.url())

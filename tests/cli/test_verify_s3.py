@@ -108,7 +108,7 @@ def test_each_fault_gives_exactly_its_codes(
     s3: S3Bucket, cli: Callable[..., Any], build: Callable[[S3Checkpoints], None],
     exit_code: int, codes: set[str],
 ) -> None:
-    build(S3Checkpoints(s3.client, s3.bucket, PREFIX, STATES))
+    build(S3Checkpoints(s3.client, s3.bucket, PREFIX, states=STATES))
     result = cli("verify", s3.url(PREFIX), "--format", "json", "--progress", "never")
     document = result.json()
     findings = document["findings"]
@@ -119,7 +119,7 @@ def test_each_fault_gives_exactly_its_codes(
 
 
 def test_rust_objects_are_counted(s3: S3Bucket, cli: Callable[..., Any]) -> None:
-    _rust_payloads(S3Checkpoints(s3.client, s3.bucket, PREFIX, STATES))
+    _rust_payloads(S3Checkpoints(s3.client, s3.bucket, PREFIX, states=STATES))
     result = cli("verify", s3.url(PREFIX), "--format", "json")
     assert result.json()["summary"]["checked"] == {"checkpoints": 15, "stores": 1, "threads": 3}
 

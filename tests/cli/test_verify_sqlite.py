@@ -26,7 +26,7 @@ STATES = interop_states(INTEROP_HEALTHY)
 
 def _db(folder: Path, name: str = "checkpoints.db") -> SqliteCheckpoints:
     folder.mkdir(parents=True, exist_ok=True)
-    return SqliteCheckpoints(folder / name, STATES)
+    return SqliteCheckpoints(path=folder / name, states=STATES)
 
 
 def _healthy(db: SqliteCheckpoints) -> None:
@@ -74,7 +74,7 @@ def _moved_to_other_thread(db: SqliteCheckpoints) -> None:
 def _parent_newer(db: SqliteCheckpoints) -> None:
     # {thread}_{n} ids (before N=122): a restart reuses demo_1_0.. and overwrites them.
     run = [db.save("demo_1", checkpoint_id=f"demo_1_{n}") for n in range(4)]
-    db.clock_ms += 3_600_000
+    db.clock_ns += 3_600_000 * 1_000_000
     for n in range(2):
         db.save("demo_1", checkpoint_id=f"demo_1_{n}", parent_id=None if n == 0 else "demo_1_0")
     assert run

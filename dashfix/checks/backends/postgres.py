@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, check_table, entry_path
+from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.checks.lineage.view import ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.formats.bincode import DecodeError
-from dashfix.formats.compression import MAX_DECOMPRESSED, zstd_stream_size
 from dashfix.inputs.backends.postgres import COLUMNS, I64_MAX, PostgresRow, PostgresSource
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=True)
 """get_latest and list (lib.rs:449-525): nanoseconds, ties broken by id."""
-_PROGRESS_STEP = 4096
 
 
 def _table_findings(source: PostgresSource) -> Iterator[Finding]:
@@ -68,14 +65,6 @@ def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
             + (": this row stays the thread's latest forever" if entry.timestamp_ns == I64_MAX
                else ": this row is never the thread's latest"),
             expected="nanoseconds since the epoch", actual=entry.timestamp_ns, **ids)
-    if row.zstd_state is not None:
-        try:
-            zstd_stream_size(row.zstd_state, MAX_DECOMPRESSED)
-        except DecodeError as exc:
-            yield db.STATE_UNDECOMPRESSABLE.at(
-                path, f"{entry.checkpoint_id}: the zstd-compressed state (magic 28 b5 2f fd) "
-                f"{exc.reason} (byte {exc.offset} of {len(row.zstd_state)})",
-                offset=exc.offset, **ids)
 
 
 def _suspect(row: PostgresRow, timestamp_ns: int) -> bool:
@@ -89,22 +78,16 @@ def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Findi
     yield from found
     if any(finding.code == db.POSTGRES_TABLE.code for finding in found):
         return
-    table = CheckpointTable(Place.ROW, source.row_name)
-    unreadable: set[str] = set()
-    read = 0
+    reading = TableReading(CheckpointTable(Place.ROW, source.row_name), ctx, rel)
     for row in source.rows():
-        read += 1
-        if read % _PROGRESS_STEP == 0:
-            ctx.progress.advance(_PROGRESS_STEP)
-        if row.entry is None:
-            unreadable.add(row.checkpoint_id)
-            yield db.ROW_UNDECODABLE.at(
-                entry_path(rel, f"{source.table}/{row.checkpoint_id}"),
-                f"checkpoint {row.checkpoint_id}: {row.problem}",
-                checkpoint_id=row.checkpoint_id, actual=row.problem)
+        reading.counted()
+        entry = row.entry
+        if entry is None:
+            yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
+                                           row.checkpoint_id, row.problem)
             continue
-        table.add(row.entry)
-        if _suspect(row, row.entry.timestamp_ns):
+        reading.table.add(entry)
+        if _suspect(row, entry.timestamp_ns):
             yield from _row_findings(row, rel)
-    ctx.progress.advance(read % _PROGRESS_STEP)
-    yield from check_table(table, rel, unreadable, LATEST, ctx)
+            yield from reading.zstd_state(entry, row.zstd_state)
+    yield from reading.finish(LATEST)

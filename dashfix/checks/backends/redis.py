@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import (
-    LatestRule,
-    check_table,
-    entry_path,
-)
-from dashfix.checks.lineage.view import ids_of
+from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.formats.bincode import DecodeError
-from dashfix.formats.compression import zstd_stream_size
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
 from dashfix.rules import backends as db
@@ -23,44 +16,29 @@ LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", 1_000_
                     tie_break=True)
 """get_latest: the highest millisecond score, ties to the greatest member string."""
 NS_PER_MS = 1_000_000
-_PROGRESS_STEP = 1000
 
 
 def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
-    table = CheckpointTable(Place.KEY, source.hash_key)
-    unreadable: set[str] = set()
-    read = 0
+    reading = TableReading(CheckpointTable(Place.KEY, source.hash_key), ctx, rel)
+    table, unreadable = reading.table, reading.unreadable
     for checkpoint in source.checkpoints():
-        read += 1
-        if read % _PROGRESS_STEP == 0:
-            ctx.progress.advance(_PROGRESS_STEP)
+        reading.counted()
         entry = checkpoint.entry
         if entry is None:
-            unreadable.add(checkpoint.checkpoint_id)
-            yield db.ROW_UNDECODABLE.at(
-                entry_path(rel, checkpoint.key), f"{checkpoint.key}: {checkpoint.problem}; "
-                "DashFlow's load and list of this thread fail",
-                checkpoint_id=checkpoint.checkpoint_id, actual=checkpoint.problem)
+            yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
+                                           checkpoint.problem)
             continue
         table.add(entry, odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
-        if checkpoint.zstd_state is not None:
-            try:
-                zstd_stream_size(checkpoint.zstd_state)
-            except DecodeError as exc:
-                yield db.STATE_UNDECOMPRESSABLE.at(
-                    entry_path(rel, checkpoint.key), f"{checkpoint.key}: the zstd-compressed "
-                    f"state {exc.reason} (byte {exc.offset} of {len(checkpoint.zstd_state)})",
-                    offset=exc.offset, **ids_of(entry))
-    ctx.progress.advance(read % _PROGRESS_STEP)
+        yield from reading.zstd_state(entry, checkpoint.zstd_state)
     zsets = list(source.thread_sets())
-    if not read and not zsets and not source.threads():
+    if not reading.read and not zsets and not source.threads():
         yield NOTHING_TO_CHECK.at(rel, f"no RedisCheckpointer keys under prefix "
                                   f"{source.prefix!r} ({source.key('checkpoint')}:*, "
                                   f"{source.thread_key('*')}, {source.key('threads')})")
         return
     pointers = {zset.thread_id: (zset.key, max(zset.members, key=_rank)[0])
                 for zset in zsets if zset.members}
-    yield from check_table(table, rel, unreadable, LATEST, ctx, pointers)
+    yield from reading.finish(LATEST, pointers)
     yield from _zset_findings(source, table, zsets, unreadable, rel)
     yield from _thread_set_findings(source, zsets, rel)
 

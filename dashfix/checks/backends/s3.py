@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, check_table, entry_path
+from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.s3 import IndexEntry, S3Source, ThreadIndex
@@ -15,37 +15,27 @@ from dashfix.rules.general import NOTHING_TO_CHECK
 
 LATEST = LatestRule("the first entry of threads/{thread}/index.json", 1, tie_break=True)
 """get_latest: the index's first entry, whatever its time (lib.rs:638-646)."""
-_PROGRESS_STEP = 100
 
 
 def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
-    table = CheckpointTable(Place.OBJECT, source.object_key)
-    unreadable: set[str] = set()
+    reading = TableReading(CheckpointTable(Place.OBJECT, source.object_key), ctx, rel)
     threads_of: dict[str, str] = {}  # key id -> the thread its object names
-    read = 0
     for found in source.objects():
-        read += 1
-        if read % _PROGRESS_STEP == 0:
-            ctx.progress.advance(_PROGRESS_STEP)
-        where = entry_path(rel, found.key)
+        reading.counted()
         entry = found.entry
         if entry is None:
-            unreadable.add(found.key_id)
-            yield db.ROW_UNDECODABLE.at(where, f"{found.key} {found.problem}; DashFlow's load "
-                                        "of it fails", checkpoint_id=found.key_id,
-                                        actual=found.problem)
+            yield reading.unreadable_entry(found.key, found.key_id, found.problem)
             continue
-        table.add(entry, odd_name=entry.checkpoint_id != found.key_id)
+        reading.table.add(entry, odd_name=entry.checkpoint_id != found.key_id)
         threads_of[found.key_id] = entry.thread_id
         if entry.checkpoint_id != found.key_id:
             yield db.S3_OBJECT_MISMATCH.at(
-                where, f"{found.key} holds checkpoint {entry.checkpoint_id} of thread "
-                f"{entry.thread_id!r}: loading {found.key_id} gives another checkpoint",
-                thread_id=entry.thread_id, checkpoint_id=found.key_id,
-                expected=found.key_id, actual=entry.checkpoint_id)
-    ctx.progress.advance(read % _PROGRESS_STEP)
+                entry_path(rel, found.key), f"{found.key} holds checkpoint "
+                f"{entry.checkpoint_id} of thread {entry.thread_id!r}: loading {found.key_id} "
+                "gives another checkpoint", thread_id=entry.thread_id,
+                checkpoint_id=found.key_id, expected=found.key_id, actual=entry.checkpoint_id)
     indexes = list(source.indexes())
-    if not read and not indexes:
+    if not reading.read and not indexes:
         yield NOTHING_TO_CHECK.at(rel, f"no S3Checkpointer object under "
                                   f"s3://{source.bucket}/{source.prefix}/ (checkpoints/, "
                                   "threads/*/index.json)")
@@ -53,7 +43,7 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     indexed: set[str] = set()
     pointers: dict[str, tuple[str, str]] = {}
     for index in indexes:
-        yield from _index_findings(index, threads_of, unreadable, rel)
+        yield from _index_findings(index, threads_of, reading.unreadable, rel)
         indexed.update(entry.checkpoint_id for entry in index.entries)
         if index.entries and index.problem is None:
             pointers[index.thread_id] = (index.key, index.entries[0].checkpoint_id)
@@ -64,7 +54,7 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
             f"is not in {source.index_key(thread)}: DashFlow never lists or resumes it (a lost "
             "index update or a crash between the two writes)", thread_id=thread,
             checkpoint_id=key_id)
-    yield from check_table(table, rel, unreadable, LATEST, ctx, pointers)
+    yield from reading.finish(LATEST, pointers)
 
 
 def _index_findings(index: ThreadIndex, threads_of: dict[str, str], unreadable: set[str],

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dashfix.checks.backends import check_source
 from dashfix.checks.lineage.backends import (
     LatestRule,
-    check_table,
+    TableReading,
     entry_path,
 )
 from dashfix.context import CheckContext
@@ -79,22 +79,15 @@ def check(source: SqliteSource, ctx: CheckContext, rel: str) -> Iterator[Finding
             where, f"PRAGMA integrity_check: {problems[0]}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
             actual=len(problems), details={"messages": problems})
-    table = CheckpointTable(Place.ROW, row_name)
-    unreadable: set[str] = set()
-    read = 0
+    reading = TableReading(CheckpointTable(Place.ROW, row_name), ctx, rel)
     for row in source.rows(with_metadata=not schema.missing_columns(METADATA, METADATA_COLUMNS)):
-        read += 1
-        if read % 4096 == 0:
-            ctx.progress.advance(4096)
+        reading.counted()
         entry = row.entry
         if entry is None:
-            unreadable.add(row.checkpoint_id)
-            yield db.ROW_UNDECODABLE.at(
-                entry_path(rel, f"{CHECKPOINTS}/{row.checkpoint_id}"),
-                f"checkpoint {row.checkpoint_id}: {row.problem}",
-                checkpoint_id=row.checkpoint_id, actual=row.problem)
+            yield reading.unreadable_entry(row_name("", row.checkpoint_id), row.checkpoint_id,
+                                           row.problem)
             continue
-        table.add(entry)
+        reading.table.add(entry)
         timestamp_ms = entry.timestamp_ns // NS_PER_MS
         if row.created_at is not None and row.created_at * 1000 - timestamp_ms > REPLACED_AFTER_MS:
             yield db.SQLITE_REPLACED.at(
@@ -103,8 +96,7 @@ def check(source: SqliteSource, ctx: CheckContext, rel: str) -> Iterator[Finding
                 f"its timestamp {timestamp_ms} ms: a later INSERT OR REPLACE overwrote it",
                 thread_id=entry.thread_id, checkpoint_id=entry.checkpoint_id,
                 expected=f"created_at near {timestamp_ms // 1000}", actual=row.created_at)
-    ctx.progress.advance(read % 4096)
-    yield from check_table(table, rel, unreadable, LATEST, ctx)
+    yield from reading.finish(LATEST)
     if METADATA in schema.tables:
         yield from _orphans(source, where)
 

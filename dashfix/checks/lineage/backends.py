@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dashfix.checks.lineage import chains, writers
-from dashfix.checks.lineage.view import LineageView
+from dashfix.checks.lineage.view import LineageView, ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.compression import zstd_stream_size
 from dashfix.formats.ids import id_matches_thread
-from dashfix.inputs.checkpoint_model import CheckpointTable
+from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable
 from dashfix.rules import backends as db
 
 
@@ -109,6 +111,55 @@ def moved_ids(view: BackendView) -> Iterator[Finding]:
                 "overwrote this row, thread_id included", thread_id=thread,
                 checkpoint_id=checkpoint_id, expected=f"an id starting {thread}_",
                 actual=checkpoint_id)
+
+
+PROGRESS_STEP = 1000
+"""Entries read between two progress updates."""
+
+
+class TableReading:
+    """What every backend's check does while its source streams entries: count them (for
+    progress), keep the readable ones in ``table``, and report the ones DashFlow cannot read
+    back and the states that do not decompress."""
+
+    def __init__(self, table: CheckpointTable, ctx: CheckContext, rel: str) -> None:
+        self.table = table
+        self.ctx = ctx
+        self.rel = rel
+        self.read = 0
+        self.unreadable: set[str] = set()
+
+    def counted(self) -> None:
+        """One more entry read."""
+        self.read += 1
+        if self.read % PROGRESS_STEP == 0:
+            self.ctx.progress.advance(PROGRESS_STEP)
+
+    def unreadable_entry(self, name: str, checkpoint_id: str, problem: str | None,
+                         thread_id: str | None = None) -> Finding:
+        """An entry that is there but that DashFlow cannot read back."""
+        self.unreadable.add(checkpoint_id)
+        return db.ROW_UNDECODABLE.at(
+            entry_path(self.rel, name), f"{name}: {problem}; DashFlow fails to read it",
+            thread_id=thread_id, checkpoint_id=checkpoint_id, actual=problem)
+
+    def zstd_state(self, entry: CheckpointEntry, state: bytes | None) -> Iterator[Finding]:
+        """A state that starts with the zstd magic, read as a stream up to 100 MiB."""
+        if state is None:
+            return
+        try:
+            zstd_stream_size(state)
+        except DecodeError as exc:
+            yield db.STATE_UNDECOMPRESSABLE.at(
+                entry_path(self.rel, entry.name), f"{entry.name}: the zstd-compressed state "
+                f"{exc.reason} (byte {exc.offset} of {len(state)})", offset=exc.offset,
+                **ids_of(entry))
+
+    def finish(self, rule: LatestRule, pointers: dict[str, tuple[str, str]] | None = None,
+               ) -> Iterator[Finding]:
+        """Every entry is in: the checks every store gets."""
+        self.ctx.progress.advance(self.read % PROGRESS_STEP)
+        yield from check_table(self.table, self.rel, self.unreadable, rule, self.ctx, pointers)
 
 
 def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: LatestRule,
