@@ -120,7 +120,7 @@ def rebuild_index_command(
         emit_json(outcome.to_dict())
     else:
         repair_text.render_rebuild(outcome, sys.stdout)
-    return int(ExitCode.CLEAN)
+    return int(outcome.exit_code())
 
 
 @app.command(

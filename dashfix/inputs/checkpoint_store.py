@@ -62,11 +62,13 @@ from dashfix.inputs.checkpoint_record import (
     FLAG_VERSION_ZERO,
     FOREIGN,
     PLAIN,
+    SPECIAL,
     SUFFIX,
     SYMLINK,
     UNREADABLE,
     VERSIONED_GZ,
     RowValues,
+    entry_kind,
     plain_record,
     row_values,
 )
@@ -501,8 +503,15 @@ def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
         scan.index_error = exc
 
 
+_LISTED_BY_NAME = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
+                             Variant.VERSIONED_GZ})
+"""Names some DashFlow file checkpointer lists and reads whole, whatever the entry is."""
+
+
 def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
-    """A record for a symlink or a ``*.bin`` folder (never opened), else None."""
+    """A record for a symlink, a ``*.bin`` folder, or a folder, FIFO, socket or device
+    where DashFlow reads ``index.bin`` or a checkpoint (found by ``lstat``, never opened),
+    else None."""
     name = entry.name
     try:
         info = entry.stat(follow_symlinks=False)
@@ -516,9 +525,21 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
             target = "?"
         return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, ck.SYMLINK_IN_STORE.code,
                           f"symlink to {target!r} was not followed", actual=target)
-    if stat.S_ISDIR(info.st_mode) and classify_name(name) is Variant.DCHK:
+    folder = stat.S_ISDIR(info.st_mode)
+    special = not folder and not stat.S_ISREG(info.st_mode)
+    if name == INDEX_NAME and (folder or special):
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
+                          ck.INDEX_NOT_A_FILE.code, f"{kind} where DashFlow keeps its index "
+                          "(not opened)", expected="a regular file", actual=kind)
+    if folder and classify_name(name) is Variant.DCHK:
         return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, ck.BIN_DIRECTORY.code,
                           "a folder named like a checkpoint file")
+    if special and classify_name(name) in _LISTED_BY_NAME:
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, SPECIAL, 0, info.st_mtime_ns, ck.BIN_SPECIAL_FILE.code,
+                          f"{kind} named like a checkpoint file (not opened)",
+                          expected="a regular file", actual=kind)
     if stat.S_ISREG(info.st_mode) and is_store_file(name):
         return summarise_file(dir_fd, name, info)
     return None

@@ -14,6 +14,7 @@ from dashfix.errors import ExitCode, InputError
 from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.inputs.checkpoint_store import paused_gc
 from dashfix.repair.atomic import atomic_write_bytes, fsync_dir
 from dashfix.repair.backup import backup_file, utc_stamp
@@ -29,6 +30,7 @@ from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
 from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
 from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
 from dashfix.results import Report
+from dashfix.rules import checkpoint as ck
 
 RUNNING_DASHFLOW_WARNING = (
     "Stop every DashFlow process that uses this store before writing to it: a running "
@@ -41,18 +43,35 @@ def write_index(store: Path, entries: Mapping[str, IndexEntry], stamp: str) -> P
     """Back up the current ``index.bin`` (if any), then replace it atomically, keeping its
     mode. Returns the backup's path. The caller holds the store lock."""
     index = store / INDEX_NAME
-    try:
-        mode = os.stat(index, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
-        raise InputError(
-            f"{index} is not a regular file (a folder or symlink); move it away first, "
-            "or run `dashfix repair --apply`, which quarantines it"
-        )
+    refuse_odd_index(store)
     backup = backup_file(index, stamp)
     atomic_write_bytes(index, encode_index(entries))
     return backup
+
+
+def odd_index(store: Path) -> str | None:
+    """Why no new index can be written, naming the way out, when ``index.bin`` is there but
+    is not a regular file (a folder, symlink, FIFO, socket or device); else None."""
+    index = store / INDEX_NAME
+    try:
+        mode = os.lstat(index).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    code = (ck.SYMLINK_IN_STORE if stat.S_ISLNK(mode) else ck.INDEX_NOT_A_FILE).code
+    return (
+        f"{index} is {entry_kind(mode)}, not a regular file ({code}), so no new index can "
+        f"be written there. Run `dashfix repair {store}` to see the plan, then `dashfix "
+        f"repair {store} --apply`: it moves the entry into the store's quarantine folder "
+        "(`--restore SESSION` brings it back) and writes a new index.bin"
+    )
+
+
+def refuse_odd_index(store: Path) -> None:
+    blocker = odd_index(store)
+    if blocker is not None:
+        raise InputError(blocker)
 
 
 @dataclass
@@ -63,6 +82,11 @@ class RebuildOutcome:
     dry_run: bool
     written: bool = False
     backup: Path | None = None
+    blocked: str | None = None
+    """Why the index cannot be written (a dry run on a store whose index.bin is odd)."""
+
+    def exit_code(self) -> ExitCode:
+        return ExitCode.CLEAN if self.blocked is None else ExitCode.FAILURE
 
     def to_dict(self) -> dict[str, Any]:
         plan = self.plan
@@ -87,6 +111,7 @@ class RebuildOutcome:
             "unchanged": plan.unchanged,
             "written": self.written,
             "backup": None if self.backup is None else self.backup.name,
+            "blocked": self.blocked,
         }
 
 
@@ -136,7 +161,8 @@ def rebuild_index(
     """
     if dry_run:
         plan, considered = _plan_rebuild(store, order)
-        return RebuildOutcome(store, plan, considered, dry_run=True)
+        return RebuildOutcome(store, plan, considered, dry_run=True, blocked=odd_index(store))
+    refuse_odd_index(store)
     with store_lock(store, wait_seconds):
         plan, considered = _plan_rebuild(store, order)
         outcome = RebuildOutcome(store, plan, considered, dry_run=False)
@@ -260,6 +286,10 @@ def apply_repair(
             if backup is not None:
                 session.record_backup(store / INDEX_NAME, backup, "rebuild-index",
                                       "index.bin rebuilt from the repaired files")
+            elif any(action.name == INDEX_NAME for action in plan.actions):
+                # An odd index.bin was moved aside: restore must free the name to bring it back.
+                session.record_created(store / INDEX_NAME, "rebuild-index",
+                                       "index.bin written where an odd entry was moved aside")
             outcome.done.append("rebuilt index.bin" + (f" (backup {backup.name})" if backup
                                                        else ""))
         if session.entries:

@@ -10,7 +10,10 @@ Manifest entry actions:
 
 - ``moved``: the file was moved out of the store into the session folder;
 - ``rewritten``: the file was rewritten in place; ``stored_as`` holds the original bytes;
-- ``renamed``: the file was renamed inside the store (``now`` is its new name).
+- ``renamed``: the file was renamed inside the store (``now`` is its new name);
+- ``created``: the repair wrote a file where there was none (an ``index.bin`` written after
+  an odd entry of that name was moved aside); ``stored_as`` is where ``restore`` moves it, so
+  that the moved entry can come back and nothing is deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,12 +129,13 @@ class QuarantineSession:
         os.rename(path, slot)
         fsync_dir(self.store)
         fsync_dir(self.folder)
-        if slot.is_symlink() or slot.is_dir():
+        if not stat.S_ISREG(os.lstat(slot).st_mode):
             return self._record_unhashed(path, slot, code, reason)
         return self._record(path, "moved", slot, code, reason)
 
     def _record_unhashed(self, source: Path, slot: Path, code: str, reason: str) -> ManifestEntry:
-        # A folder named *.bin or a symlink: moved as a whole, nothing to hash.
+        # A folder, symlink, FIFO, socket or device: moved as a whole, nothing to hash (and
+        # never opened: opening a FIFO waits for a writer).
         info = os.stat(slot, follow_symlinks=False)
         entry = ManifestEntry(
             name=source.name, action="moved", stored_as=self._rel(slot), sha256="",
@@ -156,6 +161,19 @@ class QuarantineSession:
         """Note a backup made elsewhere in the store (the index backup) in this manifest."""
         self._ensure_folder()
         return self._record(original, "rewritten", backup, code, reason)
+
+    def record_created(self, path: Path, code: str, reason: str) -> ManifestEntry:
+        """Note a file the repair wrote where there was none, so ``restore`` moves it aside."""
+        self._ensure_folder()
+        info = os.stat(path, follow_symlinks=False)
+        entry = ManifestEntry(
+            name=path.name, action="created", stored_as=self._rel(self._slot(path.name)),
+            sha256=sha256_of(path), size=info.st_size, mode=info.st_mode & 0o7777,
+            mtime_ns=info.st_mtime_ns, code=code, reason=reason, time=utc_stamp(),
+        )
+        self.entries.append(entry)
+        self._write_manifest()
+        return entry
 
     def record_rename(self, old: Path, new: Path, code: str, reason: str) -> ManifestEntry:
         """Note a rename inside the store (a promoted temp) so it can be undone."""
@@ -209,6 +227,9 @@ def restore_session(store: Path, session: str) -> RestoreOutcome:
         if stored_as.is_absolute() or ".." in stored_as.parts or not stored_as.parts:
             skipped.append(f"{name}: stored_as {str(stored_as)!r} leaves the store")
             continue
+        if action == "created":
+            _undo_created(entry, target, stored, restored, skipped)
+            continue
         if not (stored.exists() or stored.is_symlink()):
             skipped.append(f"{name}: kept copy {stored} is gone")
             continue
@@ -232,3 +253,19 @@ def restore_session(store: Path, session: str) -> RestoreOutcome:
         restored.append(name)
     fsync_dir(store)
     return RestoreOutcome(restored, skipped)
+
+
+def _undo_created(entry: dict[str, Any], target: Path, stored: Path, restored: list[str],
+                  skipped: list[str]) -> None:
+    """Move a file the repair created into the session folder (never delete it), unless it
+    changed since."""
+    name = target.name
+    if not target.is_file() or target.is_symlink():
+        skipped.append(f"{name}: the {name} this repair wrote is gone; nothing to move aside")
+    elif sha256_of(target) != entry.get("sha256"):
+        skipped.append(f"{name}: changed since this repair wrote it; left in place")
+    elif stored.exists() or stored.is_symlink():
+        skipped.append(f"{name}: {stored} is taken; {name} left in place")
+    else:
+        os.rename(target, stored)
+        restored.append(f"{name} (the one this repair wrote, moved to {stored.name})")
