@@ -9,9 +9,11 @@ from typing import NoReturn
 
 import typer
 
+from dashfix import interrupts
 from dashfix.cli import commands  # noqa: F401  (registers every command on the app)
 from dashfix.cli.app import app
 from dashfix.errors import DashfixError, ExitCode
+from dashfix.interrupts import Interrupted
 
 
 def _is_parser_error(exc: Exception) -> bool:
@@ -26,9 +28,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                      standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        print("dashfix: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except (KeyboardInterrupt, Interrupted, typer.Abort):
+        return _interrupted()
     except DashfixError as exc:
         print(f"dashfix: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -51,5 +52,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     return int(result or 0)
 
 
+def _interrupted() -> int:
+    print(interrupts.MESSAGE, file=sys.stderr)
+    return ExitCode.INTERRUPTED
+
+
 def main() -> NoReturn:
-    sys.exit(run())
+    """The console entry (reached through ``dashfix.__main__``, which handles a Ctrl-C
+    during the imports): a Ctrl-C now unwinds the running command, so that its workers are
+    ended, and exits 130."""
+    try:
+        interrupts.raise_on_interrupt()
+        code = run()
+    except Interrupted:  # arrived outside run's own handling
+        code = _interrupted()
+    interrupts.exit_at_once_on_interrupt()  # nothing is left to clean up
+    sys.exit(code)

@@ -74,6 +74,7 @@ from dashfix.inputs.checkpoint_record import (
 )
 from dashfix.inputs.checkpoint_record import FileRecord as FileRecord
 from dashfix.inputs.checkpoint_rows import RowBatch, StoreRows, batch_of, records_batch
+from dashfix.interrupts import forking, in_worker
 from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
@@ -631,6 +632,7 @@ _shared_listing: tuple[str, list[str], dict[str, int]] | None = None
 
 def _share_listing(store: str, names: list[str], row_of: dict[str, int]) -> None:
     global _shared_listing
+    in_worker()  # a Ctrl-C reaches the whole process group: the scanning process ends us
     _shared_listing = (store, names, row_of)
 
 
@@ -665,9 +667,12 @@ def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = ()
         for start, stop in spans:
             _fill(rows, _read_rows(store, names, start, stop, rows.row_of), on_read)
     else:
-        with multiprocessing.get_context("fork").Pool(
-            workers, initializer=_share_listing, initargs=(store, names, rows.row_of)
-        ) as pool:
+        with contextlib.ExitStack() as stack:
+            with forking():  # the readers start with SIGINT held back, then ignore it
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(
+                    workers, initializer=_share_listing, initargs=(store, names, rows.row_of)
+                ))
+            # Leaving (Ctrl-C included) terminates and joins the readers.
             for part in pool.imap_unordered(_read_shared_rows, spans):
                 _fill(rows, part, on_read)
     rows.fill(records_batch(count, odd, rows.row_of))
