@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -67,4 +68,14 @@ def main() -> NoReturn:
     except Interrupted:  # arrived outside run's own handling
         code = _interrupted()
     interrupts.exit_at_once_on_interrupt()  # nothing is left to clean up
-    sys.exit(code)
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Flush the output and exit at once. Every file, lock and worker is closed by now; the
+    interpreter's teardown would only free memory (slow after a big store), and it resets
+    the SIGINT handler first, so that a Ctrl-C during it ended dashfix without a word."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader left, or it is closed
+            stream.flush()
+    os._exit(code)
