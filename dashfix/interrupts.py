@@ -54,15 +54,21 @@ def raise_on_interrupt() -> None:
 
 
 class forking:
-    """Fork workers inside this block (main thread only). A SIGINT that arrives meanwhile
+    """Fork workers inside this block. A SIGINT that arrives meanwhile
     is held and handed to the handler in place before once the block is done, in this
     process only, so that no half-made worker pool escapes its cleanup; the children start
     with SIGINT blocked until ``in_worker`` ignores it."""
 
     def __enter__(self) -> None:
+        import threading  # not at the top: this module loads before the CLI's imports
+
         self.held: list[int] = []
         self.parent = os.getpid()
-        self.previous_handler = signal.signal(signal.SIGINT, self._hold)
+        # Only the main thread may set a handler (and only it runs one); a library caller
+        # forking from another thread gets the mask alone.
+        self.main = threading.current_thread() is threading.main_thread()
+        if self.main:
+            self.previous_handler = signal.signal(signal.SIGINT, self._hold)
         self.previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INT)
 
     def _hold(self, signum: int, frame: FrameType | None) -> None:
@@ -73,6 +79,8 @@ class forking:
         if os.getpid() != self.parent:  # a forked child keeps ignoring SIGINT (in_worker)
             return
         signal.pthread_sigmask(signal.SIG_SETMASK, self.previous_mask)
+        if not self.main:
+            return
         signal.signal(signal.SIGINT, self.previous_handler)
         if self.held and callable(self.previous_handler):
             self.previous_handler(signal.SIGINT, None)

@@ -34,3 +34,24 @@ def test_a_forked_worker_ignores_sigint() -> None:
     os.kill(pid, signal.SIGINT)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 7  # not ended by the signal
+
+
+def test_forking_from_another_thread_only_holds_the_signal_back() -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def fork_here() -> None:
+        try:
+            pid = fork_worker()
+            if pid == 0:  # pragma: no cover (the child)
+                os._exit(0)
+            os.waitpid(pid, 0)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=fork_here)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -228,8 +228,9 @@ INDEX_NOT_A_FILE = _rule(
     "index.bin is a folder, FIFO, socket or device, not a regular file.",
     "DashFlow reads index.bin once, when the checkpointer is made, and replaces it on every "
     "save by renaming a temp over it. A folder makes that rename fail, so every save fails; a "
-    "FIFO makes the constructor wait for a writer forever; a socket or device cannot be read "
-    "and DashFlow starts with an empty index. `dashfix rebuild-index` will not replace such an "
+    "FIFO makes the constructor wait for a writer forever; a socket cannot be opened, and a "
+    "device gives whatever it holds (nothing, or endless bytes), so DashFlow starts with an "
+    "empty index (#17) or never starts. `dashfix rebuild-index` will not replace such an "
     "entry, and dashfix never opens it.",
     "#17", "`dashfix repair STORE` shows the plan; `dashfix repair STORE --apply` moves the "
     "entry into the store's quarantine folder (`--restore SESSION` puts it back) and writes a "
