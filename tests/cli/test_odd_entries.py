@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -59,8 +59,8 @@ KINDS: dict[str, tuple[Make, Callable[[int], bool], str]] = {
     "device": (_device, stat.S_ISCHR, "a character device"),
 }
 ODD_NAME = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
-CASES = [pytest.param("index.bin", kind, "CK126", id=f"index-{kind}") for kind in KINDS] + [
-    pytest.param(ODD_NAME, kind, "CK127", id=f"bin-{kind}") for kind in KINDS if kind != "folder"
+CASES = [pytest.param(("index.bin", kind, "CK126"), id=f"index-{kind}") for kind in KINDS] + [
+    pytest.param((ODD_NAME, kind, "CK127"), id=f"bin-{kind}") for kind in KINDS if kind != "folder"
 ]
 
 
@@ -114,11 +114,24 @@ def _is_kind(path: Path, kind: str) -> bool:
     return KINDS[kind][1](os.lstat(path).st_mode)
 
 
-@pytest.mark.parametrize(("name", "kind", "code"), CASES)
+class Odd(NamedTuple):
+    store: Path
+    name: str
+    kind: str
+    code: str
+
+
+@pytest.fixture(params=CASES)
+def odd(request: pytest.FixtureRequest, tmp_path: Path) -> Odd:
+    """A store holding one odd entry (and what verify must call it)."""
+    name, kind, code = request.param
+    return Odd(_store(tmp_path / "store", name, kind), name, kind, code)
+
+
 def test_verify_reports_the_entry_and_never_opens_it(
-    cli: Callable[..., Any], tmp_path: Path, opened: list[str], name: str, kind: str, code: str,
+    cli: Callable[..., Any], opened: list[str], odd: Odd,
 ) -> None:
-    store = _store(tmp_path / "store", name, kind)
+    store, name, kind, code = odd
     result = cli("verify", str(store), "--format", "json")
     assert result.exit_code == ExitCode.FINDINGS, result.stderr
     [finding] = result.json()["findings"]
@@ -130,11 +143,10 @@ def test_verify_reports_the_entry_and_never_opens_it(
     assert _is_kind(store / name, kind)
 
 
-@pytest.mark.parametrize(("name", "kind", "code"), CASES)
 def test_repair_moves_it_aside_so_rebuild_index_runs_and_restore_brings_it_back(
-    cli: Callable[..., Any], tmp_path: Path, opened: list[str], name: str, kind: str, code: str,
+    cli: Callable[..., Any], opened: list[str], odd: Odd,
 ) -> None:
-    store = _store(tmp_path / "store", name, kind)
+    store, name, kind, code = odd
     plan = cli("repair", str(store), "--format", "json")
     assert [(a["action"], a["name"], a["code"]) for a in plan.json()["actions"]] == [
         ("quarantine", name, code)]
