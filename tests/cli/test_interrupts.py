@@ -61,7 +61,12 @@ def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, list[str]]:
     the import timings); then no process of the group may be left."""
     with contextlib.suppress(ProcessLookupError):  # already done
         os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=TIMEOUT)
+    try:
+        _, err = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # leave nothing behind, then fail
+        process.communicate()
+        pytest.fail(f"dashfix did not end within {TIMEOUT} s of the SIGINT")
     assert _group(process.pid) == [], "a worker outlived dashfix"
     lines = err.decode(errors="replace").splitlines()
     return process.returncode, [line for line in lines if not line.startswith(IMPORT_TIME)]
