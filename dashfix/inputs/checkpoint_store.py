@@ -39,6 +39,13 @@ from dashfix.formats.checkpoint import (
     sole_some_parent_tail,
 )
 from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
+from dashfix.formats.dashfix_files import (
+    JOURNAL_NAME,
+    MANIFEST_NAME,
+    QUARANTINE_DIR,
+    TEMP_SUFFIX,
+    is_temp_name,
+)
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
     INDEX_NAME,
@@ -115,6 +122,9 @@ class StoreScan:
     index_error: DecodeError | None = None
     index_unreadable: str | None = None
     lock_present: bool = False
+    dashfix_leftovers: list[tuple[str, str]] = field(default_factory=list)
+    """(path relative to the store, what it is) of what killed dashfix runs left: temp
+    files, and repair sessions whose journal has no manifest yet."""
 
     @classmethod
     def of_records(cls, path: Path, records: Iterable[FileRecord]) -> StoreScan:
@@ -498,6 +508,30 @@ def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
         scan.index_error = exc
 
 
+TEMP_LEFTOVER = "temp"
+UNSETTLED_SESSION = "session"
+
+
+def _quarantine_leftovers(base: Path) -> list[tuple[str, str]]:
+    """Temps in the quarantine and its sessions, and sessions with a journal but no
+    manifest (their run was killed; the next writing run settles them)."""
+    found: list[tuple[str, str]] = []
+    try:
+        for entry in sorted(os.scandir(base), key=lambda e: e.name):
+            where = f"{QUARANTINE_DIR}/{entry.name}"
+            if entry.is_file(follow_symlinks=False) and is_temp_name(entry.name):
+                found.append((where, TEMP_LEFTOVER))
+            elif entry.is_dir(follow_symlinks=False):
+                names = set(os.listdir(entry.path))
+                found += [(f"{where}/{name}", TEMP_LEFTOVER) for name in sorted(names)
+                          if is_temp_name(name)]
+                if JOURNAL_NAME in names and MANIFEST_NAME not in names:
+                    found.append((where, UNSETTLED_SESSION))
+    except OSError:
+        pass  # an unreadable quarantine: nothing dashfix wrote can be told from it
+    return found
+
+
 def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
     """A record for a symlink or a ``*.bin`` folder (never opened), else None."""
     name = entry.name
@@ -700,9 +734,13 @@ def scan_store(
             names.remove(LOCK_NAME)
             scan.lock_present = True
         odd: list[FileRecord] = []
+        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
+                                  if name[-12:] == TEMP_SUFFIX and is_temp_name(name)]
         for entry in others:
             if entry.name == LOCK_NAME:
                 scan.lock_present = True
+            elif entry.name == QUARANTINE_DIR and entry.is_dir(follow_symlinks=False):
+                scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(entry, dir_fd)) is not None:
                 odd.append(record)
     finally:

@@ -187,6 +187,19 @@ TEMP_ORPHAN = _rule(
     "#5", "`dashfix repair STORE --apply` moves it into the quarantine folder (nothing is "
     "deleted; `dashfix repair STORE --restore SESSION` puts it back).",
 )
+DASHFIX_LEFTOVER = _rule(
+    "CK123", "dashfix-leftover", W,
+    "A dashfix repair or rebuild-index was killed and left a temp file or an unsettled "
+    "session.",
+    "dashfix writes every file as a hidden temp `.{name}.{uuid}.dashfix.tmp` that it renames "
+    "over the target, and journals each repair step in `.dashfix-quarantine/<session>/"
+    "journal.jsonl` before it acts. A run killed between the two leaves the temp (a copy of "
+    "bytes that exist elsewhere: nothing is lost) or a session whose journal has no end and "
+    "no `manifest.json` yet. DashFlow never reads either.",
+    "-", "`dashfix repair STORE --apply` (or `rebuild-index`, or `--restore SESSION`) removes "
+    "the temps and settles the session from its journal; `dashfix repair STORE --restore "
+    "list` shows the session, `--restore SESSION` undoes what it did.",
+)
 # -- index (items 6, 8, 9) -------------------------------------------------------------------
 INDEX_CORRUPT = _rule(
     "CK124", "index-corrupt", E, "index.bin does not decode.",
@@ -365,4 +378,5 @@ RULES = (
     FORK, DANGLING_PARENT, CROSS_THREAD_PARENT, DUPLICATE_ID, COUNTER_ORDER, CONCURRENT_WRITERS,
     UNLOCKED_VARIANT, DELETE_THREAD_BLOCKED, GZIP_CORRUPT, DECOMPRESSED_TOO_LARGE,
     VERSIONED_DATA_NOT_JSON, COMPRESSION_MISMATCH, VERSIONED_SCHEMA_VERSIONS, LEGACY_JSON,
+    DASHFIX_LEFTOVER,
 )
