@@ -36,8 +36,8 @@ def verify_command(
     paths: Annotated[
         list[str] | None,
         typer.Argument(help="Stores, logs, dumps or folders holding them, or store URLs: "
-                       "sqlite:///file.db, postgresql://user@host/db, redis://host:6379/0 "
-                       "(see docs/backends.md)."),
+                       "sqlite:///file.db, postgresql://user@host/db, redis://host:6379/0, "
+                       "s3://bucket/prefix, dynamodb://table?region=R (see docs/backends.md)."),
     ] = None,
     output_format: Annotated[
         str | None,

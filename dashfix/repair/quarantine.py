@@ -475,8 +475,8 @@ def settle(store: Path, session: SessionRecord) -> None:
         {"record": "done", "step": step.step, "time": now, "found": True} for step in found]
     records.append({"record": "settled", "time": now})
     _append(session.folder / JOURNAL_NAME, records)
-    for record in records[:-1]:
-        session.done[record["step"]] = record
+    for step, record in zip(found, records, strict=False):
+        session.done[step.step] = record
     session.settled = True
     _write_manifest(store, session)
 
