@@ -2,9 +2,10 @@
 
 Order matters: the first kind that claims a folder or file wins.
 
-The DLQ dump and stream log kinds are declared here by name and imported when discovery
-or a check first calls them: a run over checkpoint stores alone then never imports the
-stream and DLQ code (protobuf, zstandard, ...), a good part of every start-up.
+The SQLite database, DLQ dump and stream log kinds are declared here by name and imported
+when discovery or a check first calls them: a run over checkpoint stores alone then never
+imports the database, stream and DLQ code (protobuf, zstandard, ...), a good part of every
+start-up.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashfix.checks.backends.sqlite import SQLITE_CHECKPOINTS
 from dashfix.checks.checkpoint.store_kind import CHECKPOINT_STORE
 from dashfix.inputs import InputKind, Target
 
@@ -58,10 +58,12 @@ def _deferred(name: str, module: str, attribute: str, *, claims_dirs: bool) -> I
 
 
 _DEFERRED_KINDS = (
+    _deferred("sqlite-checkpoints", "dashfix.checks.backends.sqlite", "SQLITE_CHECKPOINTS",
+              claims_dirs=False),
     _deferred("dlq-dump", "dashfix.checks.dlq", "DLQ_DUMP_KIND", claims_dirs=False),
     _deferred("stream-log", "dashfix.checks.stream.log", "STREAM_LOG_KIND", claims_dirs=True),
 )
 
 
 def input_kinds() -> tuple[InputKind, ...]:
-    return (CHECKPOINT_STORE, SQLITE_CHECKPOINTS, *_DEFERRED_KINDS)
+    return (CHECKPOINT_STORE, *_DEFERRED_KINDS)
