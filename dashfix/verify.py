@@ -64,9 +64,13 @@ def verify(
 
 def _check_url(url: SourceUrl, ctx: CheckContext, report: Report,
                progress: Progress | None) -> None:
-    """One store named by URL: its source, checked by its backend's checks."""
+    """One store named by URL: its source, checked by its backend's checks. It is one unit
+    for --max-duration (not opened once the time is up); --sample does not split it."""
     if progress is not None:
         ctx.progress = progress
+    if ctx.selection.expired():
+        ctx.selection.stores_skipped.append(url.display)
+        return
     source = open_store(url)
     report.targets.append((source.backend, url.display))
     report.findings.extend(check_source(source, ctx, "."))

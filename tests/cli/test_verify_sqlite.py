@@ -300,3 +300,18 @@ def test_the_cache_replays_an_unchanged_database_and_rereads_a_changed_one(
     reread = cli("verify", str(path.parent), "--cache", cache, "--format", "json").json()
     assert reread["findings"] == []
     assert reread["summary"]["checked"]["checkpoints"] == 0
+
+
+def test_a_url_store_is_not_opened_once_the_time_limit_ran_out(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    db = _db(tmp_path)
+    _dangling_parent(db)
+    db.close()
+    url = f"sqlite:///{tmp_path}/checkpoints.db"
+    # A nanosecond has always passed by the time the store is reached.
+    document = cli("verify", url, "--max-duration", "1e-9", "--format", "json").json()
+    assert document["findings"] == []
+    assert "were not checked at all because --max-duration" in document["summary"][
+        "not_checked"][0]
+    assert url in document["summary"]["not_checked"][0]
