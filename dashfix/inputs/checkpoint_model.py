@@ -22,6 +22,7 @@ from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT
 from dashfix.inputs.checkpoint_store import proc_and_counter
 
 NS_PER_SEC = 1_000_000_000
+NS_PER_MS = 1_000_000
 _DIGITS = "0123456789"
 
 

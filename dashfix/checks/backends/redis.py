@@ -8,14 +8,13 @@ from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
-from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
 
-LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", 1_000_000,
+LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", NS_PER_MS,
                     tie_break=True)
 """get_latest: the highest millisecond score, ties to the greatest member string."""
-NS_PER_MS = 1_000_000
 
 
 def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:

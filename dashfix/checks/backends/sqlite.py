@@ -22,7 +22,6 @@ from dashfix.inputs.backends.sqlite import (
     INDEXES,
     METADATA,
     METADATA_COLUMNS,
-    NS_PER_MS,
     SCHEMA_VERSION,
     SQLITE_KIND,
     Schema,
@@ -30,7 +29,7 @@ from dashfix.inputs.backends.sqlite import (
     row_name,
     sniff_file,
 )
-from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC", NS_PER_MS, tie_break=False)

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import orjson
 
 from dashfix.errors import UsageError
-from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
+from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointEntry, Place
 from dashfix.inputs.sources import CacheKey, SourceUnavailable, SourceUrl
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -43,7 +43,6 @@ INDEXES = {
                                  "checkpoints(parent_id)",
 }
 """The indexes DashFlow's migration creates, by name, with how to create them again."""
-NS_PER_MS = 1_000_000
 
 
 class SqliteRow(NamedTuple):
