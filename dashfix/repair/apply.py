@@ -133,7 +133,7 @@ class RebuildOutcome:
             "old_index": {
                 "state": plan.old_index.state,
                 "problem": plan.old_index.problem,
-                "entries": len(plan.old_index.entries),
+                "entries": plan.old_index.total,
             },
             "candidates": self.considered.count,
             "excluded": [{"name": n, "reason": r} for n, r in self.considered.excluded],
@@ -143,6 +143,7 @@ class RebuildOutcome:
                 kind: [_change_dict(change) for change in plan.changes_of(kind)]
                 for kind in ("added", "changed", "dropped")
             },
+            "dropped_not_listed": plan.old_index.unlisted,
             "unchanged": plan.unchanged,
             "written": self.written,
             "backup": None if self.backup is None else self.backup.name,
@@ -178,7 +179,7 @@ def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
 def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
     with paused_gc():
         considered = collect_candidates(store)
-        old = read_old_index(store / INDEX_NAME)
+        old = read_old_index(store / INDEX_NAME, considered.thread_rows.__contains__)
         return considered.plan(old, order), considered
 
 
@@ -246,6 +247,7 @@ class RepairOutcome:
                     kind: [_change_dict(change) for change in self.index_plan.changes_of(kind)]
                     for kind in ("added", "changed", "dropped")
                 },
+                "dropped_not_listed": self.index_plan.old_index.unlisted,
                 "unchanged": self.index_plan.unchanged,
                 "written": self.index_written,
                 "backup": None if self.index_backup is None else self.index_backup.name,
@@ -262,7 +264,8 @@ def preview_repair(store: Path) -> RepairOutcome:
     """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
     with paused_gc():
         plan = plan_repair(store)
-        index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
+        old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+        index_plan = plan.predicted.plan(old_index, Order.AUTO)
     return RepairOutcome(store, plan, index_plan, applied=False)
 
 
@@ -305,7 +308,8 @@ since the plan fails its own step only; any other ``OSError`` stops the run."""
 def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     """The store entries the plan writes (index.bin when the predicted index changes) and
     the bytes it writes: two copies of each rewritten file, the index and its backup."""
-    index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
+    old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+    index_plan = plan.predicted.plan(old_index, Order.AUTO)
     names = [action.name for action in plan.actions]
     size = 0
     for action in plan.actions:

@@ -16,6 +16,9 @@ is known, because DashFlow compares every later save against it, and the mtime o
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,8 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dashfix.formats.bincode import DecodeError
-from dashfix.formats.index import IndexEntry, decode_index
-from dashfix.repair.reading import read_entry
+from dashfix.formats.index import IndexEntry, IndexStream
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -92,6 +94,11 @@ class Change:
         return "changed"
 
 
+DROPPED_LISTED = 1000
+"""Entries of threads that have no checkpoint file any more are listed up to this many; the
+rest are counted, so an index far larger than its store is never held in memory."""
+
+
 @dataclass(frozen=True, slots=True)
 class OldIndex:
     """The index on disk before the rebuild."""
@@ -99,8 +106,11 @@ class OldIndex:
     size: int | None
     """Its size in bytes; None when there is no index.bin."""
     entries: Mapping[str, IndexEntry]
+    """The entries held (see ``read_old_index``)."""
     problem: str | None
     """Why it could not be decoded (its entries then count as absent), else None."""
+    unlisted: int = 0
+    """Entries not held: of threads the caller did not ask for, past ``DROPPED_LISTED``."""
 
     @property
     def state(self) -> str:
@@ -108,19 +118,48 @@ class OldIndex:
             return "missing"
         return "ok" if self.problem is None else "corrupt"
 
+    @property
+    def total(self) -> int:
+        return len(self.entries) + self.unlisted
 
-def read_old_index(index_path: Path) -> OldIndex:
-    """Decode ``index.bin`` strictly; a symlink is reported, never followed."""
-    if not index_path.exists() and not index_path.is_symlink():
-        return OldIndex(None, {}, None)
-    read = read_entry(str(index_path))
-    if isinstance(read, str):
-        return OldIndex(0, {}, f"index.bin: {read}")
-    data, _info = read
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def read_old_index(index_path: Path, keep: Callable[[str], bool] | None = None) -> OldIndex:
+    """Decode ``index.bin`` strictly, streaming it; a symlink is reported, never followed.
+
+    With ``keep``, only the entries of the threads it accepts are held, and the first
+    ``DROPPED_LISTED`` others; the rest are counted in ``unlisted``. Memory then follows the
+    store, whatever the size of the index: the file itself is never held.
+    """
     try:
-        return OldIndex(len(data), decode_index(data), None)
-    except DecodeError as exc:
-        return OldIndex(len(data), {}, f"index.bin does not decode: {exc}")
+        fd = os.open(index_path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return OldIndex(None, {}, None)
+    except OSError as exc:
+        why = "a symlink" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}"
+        return OldIndex(0, {}, f"index.bin: {why}")
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return OldIndex(0, {}, "index.bin: not a regular file")
+        entries: dict[str, IndexEntry] = {}
+        others = unlisted = 0
+        try:
+            for thread_id, entry in IndexStream(handle, info.st_size):
+                if keep is None or keep(thread_id) or thread_id in entries:
+                    entries[thread_id] = entry
+                elif others < DROPPED_LISTED:
+                    entries[thread_id] = entry
+                    others += 1
+                else:
+                    unlisted += 1
+        except DecodeError as exc:
+            return OldIndex(info.st_size, {}, f"index.bin does not decode: {exc}")
+        except OSError as exc:
+            return OldIndex(info.st_size, {}, f"index.bin: unreadable: {exc.strerror or exc}")
+    return OldIndex(info.st_size, entries, None, unlisted)
 
 
 @dataclass
@@ -143,7 +182,8 @@ class IndexPlan:
 
     @property
     def writes_something(self) -> bool:
-        return bool(self.changes) or self.old_index.problem is not None
+        old = self.old_index
+        return bool(self.changes) or old.problem is not None or old.unlisted > 0
 
 
 def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
