@@ -140,10 +140,11 @@ def read_old_index(index_path: Path, keep: Callable[[str], bool] | None = None) 
     except OSError as exc:
         why = "a symlink" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}"
         return OldIndex(0, {}, f"index.bin: {why}")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return OldIndex(0, {}, "index.bin: not a regular file")
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return OldIndex(0, {}, "index.bin: not a regular file")
         entries: dict[str, IndexEntry] = {}
         others = unlisted = 0
         try:
