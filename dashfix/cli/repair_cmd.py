@@ -143,8 +143,8 @@ def repair_command(
         typer.Option(
             "--restore",
             metavar="SESSION",
-            help="Undo the repair session SESSION (a folder name under .dashfix-quarantine/); "
-            "'list' lists the sessions.",
+            help="Undo the repair session SESSION (a folder name under .dashfix-quarantine/), "
+            "interrupted ones too; 'list' lists the sessions and their state.",
         ),
     ] = None,
     wait_seconds: WaitOption = None,
