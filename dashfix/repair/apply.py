@@ -61,7 +61,7 @@ def _write_errors(session: QuarantineSession | None = None) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        error = write_error(exc, "cannot write")
+        error = write_error(exc, "")
         if session is not None:
             session.abandon(str(error))
         if session is not None and session.record.done:
