@@ -179,7 +179,7 @@ def fsync_dir(directory: PathLike) -> None:
 
 def reserve(fd: int, size: int, path: PathLike) -> None:
     """Allocate ``size`` bytes to an open file: fails with ENOSPC when the disk lacks them."""
-    step(path)
     if size > 0:
+        step(path)
         with _naming(path):
             os.posix_fallocate(fd, 0, size)
