@@ -41,6 +41,7 @@ from dashfix.repair.quarantine import (
     RestoreOutcome,
     Step,
     check_session_name,
+    read_session,
     restore_session,
     tidy,
 )
@@ -60,6 +61,10 @@ def _write_errors(session: QuarantineSession | None = None) -> Iterator[None]:
     and the session to undo when some steps already happened."""
     try:
         yield
+    except KeyboardInterrupt:
+        if session is not None:
+            session.abandon("interrupted (Ctrl-C)")
+        raise
     except OSError as exc:
         error = write_error(exc, "")
         if session is not None:
@@ -381,7 +386,9 @@ def restore(store: Path, session: str, *, wait_seconds: float | None = None) -> 
     check_session_name(store, session)
     with _write_errors(), store_lock(store, wait_seconds):
         tidied = tidy(store)
-        check_can_write(store)
+        record = read_session(store, session)
+        steps = [] if record is None else record.steps.values()
+        check_can_write(store, [name for step in steps for name in (step.name, step.stored_as)])
         outcome = restore_session(store, session)
         outcome.notes[:0] = tidied
         return outcome
