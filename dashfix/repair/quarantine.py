@@ -251,7 +251,7 @@ def _write_manifest(store: Path, session: SessionRecord) -> None:
         "manifest_version": MANIFEST_VERSION,
         "store": os.path.abspath(store),
         "command": session.command,
-        "state": "complete" if session.ended else "interrupted",
+        "state": session.state,
         "restore": f"dashfix repair {os.path.abspath(store)} --restore {session.name}",
         "entries": done,
         "failed": [{"step": n, "name": session.steps[n].name, "error": error}
