@@ -1,7 +1,8 @@
 """kill -9 at every write step of every writer, and what must hold afterwards.
 
-Each writer (``repair --apply``, ``rebuild-index``, ``repair --restore``) runs in a forked
-child armed with ``fsops.arm(kill_at=N)``, which SIGKILLs it just before its Nth write
+Each writer (``repair --apply``, the rerun of a killed ``repair --apply`` that cleans up
+and settles, ``rebuild-index``, ``repair --restore``) runs in a forked child armed with
+``fsops.arm(kill_at=N)``, which SIGKILLs it just before its Nth write
 step (every create, write, fchmod, utime, fsync, rename, link, unlink, mkdir, rmdir and
 fallocate dashfix makes). N goes 1, 2, 3, ... until the writer completes without reaching
 N: every step is a kill point once. After each kill:
@@ -157,7 +158,7 @@ def check_after_kill(store: Path, before: Visible, originals: set[str], new_inde
 
 
 def run_harness(tmp_path: Path, make_store: Callable[[Path], Path], writer: Writer,
-                prepare: Writer | None = None) -> int:
+                prepare: Writer | None = None, restoring: bool = False) -> int:
     """Kill ``writer`` at each of its write steps in turn on fresh copies of a store made by
     ``make_store`` (then ``prepare``d); returns the number of kill points."""
     template = make_store(tmp_path / "template")
@@ -177,7 +178,7 @@ def run_harness(tmp_path: Path, make_store: Callable[[Path], Path], writer: Writ
         shutil.copytree(template, store, symlinks=True)
         if not killed_at(writer, store, step):
             return step - 1
-        if prepare is None:
+        if not restoring:
             check_after_kill(store, before, originals, new_index, writer, after)
         else:
             check_after_restore_kill(store, before, originals)
@@ -219,8 +220,27 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def killed_mid_repair(store: Path) -> None:
+    """Kill ``repair --apply`` at the first step that leaves both a temp file and an
+    unsettled session with a step done: the rerun then has to clean up and settle."""
+    for step in range(1, 200):
+        trial = store.parent / f"{store.name}-trial"
+        shutil.copytree(store, trial, symlinks=True)
+        killed = killed_at(apply, trial, step)
+        sessions = list_sessions(trial)
+        ready = temps(trial) and sessions and sessions[0]["done"] >= 1
+        shutil.rmtree(trial)
+        if not killed:
+            break
+        if ready:
+            assert killed_at(apply, store, step)
+            return
+    raise AssertionError("no kill point leaves a temp and a session with a step done")
+
+
 @pytest.mark.parametrize("name, make_store, writer, prepare", [
     ("repair --apply", damaged_store, apply, None),
+    ("repair --apply, rerun after a kill", damaged_store, apply, killed_mid_repair),
     ("rebuild-index (stale index)", stale_index_store, rebuild, None),
     ("rebuild-index (no index)", indexless_store, rebuild, None),
     ("repair --restore", damaged_store, lambda s: restore_all(s), apply),
@@ -229,7 +249,8 @@ def test_every_write_step_survives_a_kill(
     scratch: Path, capsys: pytest.CaptureFixture[str], name: str,
     make_store: Callable[[Path], Path], writer: Writer, prepare: Writer | None,
 ) -> None:
-    points = run_harness(scratch, make_store, writer, prepare)
+    points = run_harness(scratch, make_store, writer, prepare,
+                         restoring=name == "repair --restore")
     assert points >= 10, f"{name}: only {points} write steps?"
     KILL_POINTS[name] = points
     with capsys.disabled():
