@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, IndexStream
+from dashfix.inputs.checkpoint_record import entry_kind
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -127,12 +128,22 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 def read_old_index(index_path: Path, keep: Callable[[str], bool] | None = None) -> OldIndex:
-    """Decode ``index.bin`` strictly, streaming it; a symlink is reported, never followed.
+    """Decode ``index.bin`` strictly, streaming it; a symlink is reported, never followed,
+    and anything else that is not a regular file is never opened.
 
     With ``keep``, only the entries of the threads it accepts are held, and the first
     ``DROPPED_LISTED`` others; the rest are counted in ``unlisted``. Memory then follows the
     store, whatever the size of the index: the file itself is never held.
     """
+    try:
+        mode = os.lstat(index_path).st_mode
+    except FileNotFoundError:
+        return OldIndex(None, {}, None)
+    except OSError as exc:
+        return OldIndex(0, {}, f"index.bin: unreadable: {exc.strerror or exc}")
+    if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+        # Never opened: a FIFO would wait for a writer, a device could do anything.
+        return OldIndex(0, {}, f"index.bin: {entry_kind(mode)}, not a regular file")
     try:
         fd = os.open(index_path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -143,7 +154,7 @@ def read_old_index(index_path: Path, keep: Callable[[str], bool] | None = None) 
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        return OldIndex(0, {}, "index.bin: not a regular file")
+        return OldIndex(0, {}, f"index.bin: {entry_kind(info.st_mode)}, not a regular file")
     with os.fdopen(fd, "rb", buffering=0) as handle:
         entries: dict[str, IndexEntry] = {}
         others = unlisted = 0

@@ -113,4 +113,5 @@ def test_a_symlinked_or_odd_index_is_reported_not_followed(tmp_path: Path) -> No
     assert read_old_index(tmp_path / "index.bin").problem == "index.bin: a symlink"
     (tmp_path / "index.bin").unlink()
     (tmp_path / "index.bin").mkdir()
-    assert read_old_index(tmp_path / "index.bin").problem == "index.bin: not a regular file"
+    problem = read_old_index(tmp_path / "index.bin").problem
+    assert problem is not None and problem.endswith("not a regular file")
