@@ -51,12 +51,15 @@ def baseline_create(
     from dashfix.report.locations import location_text
 
     expiry = parse_expires(expires, "--expires") if expires is not None else None
-    previous = load_baseline(output) if output.exists() else None
+    previous = load_baseline(output, legacy_ok=True) if output.exists() else None
     settings = resolve_settings(config=config)
     policy = policy_from_settings(settings, with_baseline=False)
     report = run_gate(paths or list(settings["paths"]), VerifyOptions(fail_on=None), policy)
-    draft = draft_baseline(report.findings, reason, expiry, previous)
+    draft = draft_baseline(report.findings, reason, expiry, previous, report.roots)
     write_baseline(draft, output)
+    if previous is not None and previous.legacy:
+        print(f"dashfix: note: {output} was a version 1 baseline; rewritten as version 2, "
+              "whose fingerprints include the root", file=sys.stderr)
     print(f"dashfix: wrote {len(draft.entries)} entr{'y' if len(draft.entries) == 1 else 'ies'} "
           f"to {output}", file=sys.stderr)
     for finding in draft.skipped:
