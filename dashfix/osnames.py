@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -69,3 +69,23 @@ def json_bytes(document: Any, *, indent: bool = True) -> bytes:
 
 def json_text(document: Any, *, indent: bool = True) -> str:
     return json_bytes(document, indent=indent).decode()
+
+
+class VisibleWriter:
+    """A text stream that shows undecodable bytes as ``\\xNN`` before writing: for rich
+    consoles, which print names anywhere in tables and trees."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(visible(text))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)

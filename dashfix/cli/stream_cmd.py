@@ -60,8 +60,9 @@ def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
 
 
 def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from dashfix.report.text import console_for
 
     table = Table(title="threads", header_style="bold")
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
@@ -76,7 +77,7 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     if len(threads) > len(shown):
         table.caption = (f"{len(threads) - len(shown)} more thread(s) not shown; "
                          "--format json lists every thread")
-    Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
+    console_for(out).print(table)
 
 
 @stream_app.command(

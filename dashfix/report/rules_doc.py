@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from dashfix.findings import Rule
+from dashfix.report.text import console_for
 
 
 def render_markdown(rules: Sequence[Rule], out: TextIO) -> None:
@@ -52,7 +52,7 @@ def render_json(rules: Sequence[Rule], out: TextIO) -> None:
 
 
 def render_table(rules: Sequence[Rule], out: TextIO) -> None:
-    console = Console(file=out, width=None if out.isatty() else 160)
+    console = console_for(out)
     if len(rules) == 1:
         rule = rules[0]
         console.print(f"[bold]{rule.code}[/bold] {rule.name} ({rule.severity.value})")

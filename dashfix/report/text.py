@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dashfix.findings import Finding, Severity
-from dashfix.osnames import visible
+from dashfix.osnames import VisibleWriter, visible
 from dashfix.report.locations import comparison_text, rule_for
 from dashfix.results import Report
 
@@ -36,7 +36,8 @@ def console_width(out: TextIO) -> int | None:
 
 
 def console_for(out: TextIO) -> Console:
-    return Console(file=out, soft_wrap=False, width=console_width(out), highlight=False)
+    return Console(file=VisibleWriter(out),  # type: ignore[arg-type]
+                   soft_wrap=False, width=console_width(out), highlight=False)
 
 
 def _message(finding: Finding) -> str:

@@ -161,3 +161,12 @@ def test_findings_in_a_folder_of_frames_name_the_member(cli: Cli, tmp_path: Path
     assert result.exit_code == 1
     assert [(f["code"], f["path_in_root"], f["record"]) for f in result.json()["findings"]] == [
         ("ST211", "frames/000003.frame", 3), ("ST250", "frames/000005.frame", 5)]
+
+
+def test_findings_are_ordered_by_record_within_the_log(cli: Cli) -> None:
+    demo = Path(__file__).parents[2] / "fixtures" / "demo" / "telemetry" / "events.kcat"
+    result = cli("stream", "validate", str(demo), "--format", "json")
+    records = [f["record"] for f in result.json()["findings"]]
+    assert len(records) >= 2 and records == sorted(records)
+    text = cli("stream", "validate", str(demo)).stdout
+    assert text.index("ST250") < text.index("ST258")  # record 2 before record 6
