@@ -376,7 +376,8 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
     for finding in findings:
-        assert finding["path_in_root"] == "store" or finding["path_in_root"].startswith("store/"), finding
+        inside = finding["path_in_root"]
+        assert inside == "store" or inside.startswith("store/"), finding
         assert finding["message"]
 
 
@@ -479,8 +480,8 @@ def test_demo_folder_shows_its_known_faults(cli: Callable[..., Any]) -> None:
     demo = INTEROP.parent / "demo"
     result = cli("verify", str(demo), "--format", "json")
     assert result.exit_code == 1
-    store_findings = sorted((f["path_in_root"].split("/")[0], f["code"]) for f in result.json()["findings"]
-                            if f["code"].startswith("CK"))
+    store_findings = sorted((f["path_in_root"].split("/")[0], f["code"])
+                            for f in result.json()["findings"] if f["code"].startswith("CK"))
     assert store_findings == [("run2", "CK104"), ("run2", "CK133"), ("run3", "CK121"),
                               ("run3", "CK140"), ("run3", "CK145")]
 
