@@ -25,6 +25,7 @@ from dashfix.errors import UsageError
 from dashfix.findings import Finding, Rule
 from dashfix.osnames import json_bytes
 from dashfix.repair.atomic import atomic_write_bytes
+from dashfix.roots import join, root_label
 from dashfix.rules import rules_by_code
 from dashfix.rules.gate import (
     BASELINE_ENTRY_EXPIRED,
@@ -132,7 +133,7 @@ def _display_name(path: Path) -> str:
 
 
 def recreate_command(name: str, checked: Sequence[str | os.PathLike[str]]) -> str:
-    paths = " ".join(shlex.quote(os.fspath(path)) for path in checked) or "PATH ..."
+    paths = " ".join(shlex.quote(join(*root_label(path))) for path in checked) or "PATH ..."
     return f"dashfix baseline create {paths} -o {shlex.quote(name)}"
 
 
