@@ -326,6 +326,10 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
     ("index-temp", _orphan_temp, 0, {"CK122"}),
     ("incomplete-temp", _incomplete_temp, 0, {"CK122"}),
+    # what a killed dashfix write leaves: its hidden temp beside the target
+    ("dashfix-leftover", _healthy_then(lambda c: c[0].path.with_name(
+        ".index.bin.0f1e2d3c-4b5a-4697-8877-665544332211.dashfix.tmp").write_bytes(b"partial")),
+     0, {"CK123"}),
     ("corrupt-index", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(
         b"\x01\x02")), 1, {"CK124"}),
     ("absurd-index-count", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(
