@@ -98,3 +98,18 @@ def test_demo_concise_and_table_formats(cli, monkeypatch) -> None:
     table = cli("verify", str(DEMO), "--format", "table").stdout
     assert "to fix:" in table
     assert json.dumps(findings)  # sanity: the same findings in every format
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_is_the_table_on_a_terminal(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal, table = _Terminal(), _Terminal()
+    render(_report(), terminal)
+    render_table(_report(), table)
+    assert terminal.getvalue() == table.getvalue()
+    assert "to fix:" in terminal.getvalue()
