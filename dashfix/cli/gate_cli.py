@@ -122,13 +122,13 @@ def _early_format(flags: GateFlags) -> str:
 def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) -> int:
     fmt = _early_format(flags)
     outputs: list[tuple[str, Path]] = []
-    roots = [str(path) for path in paths]
+    roots = [join(*root_label(path)) for path in paths]
     try:
         settings = resolve_settings(flags.given(), config=flags.config)
         fmt = settings["format"]
         outputs = parse_outputs(flags.outputs)
         paths = list(paths) or list(settings["paths"])
-        roots = [str(path) for path in paths]
+        roots = [join(*root_label(path)) for path in paths]
         if flags.list_inputs:
             return list_inputs(paths, fmt, sys.stdout)
         if flags.statistics and fmt not in TEXT_FORMATS and fmt != "json":
