@@ -26,7 +26,9 @@ def render_markdown(rules: Sequence[Rule], out: TextIO) -> None:
         out.write(f"{rule.summary}\n\n{rule.explanation}\n\n")
         out.write(f"- DashFlow bug: {rule.bug}\n- Fix: {rule.fix}\n")
         if not rule.baselinable:
-            out.write("- Cannot be baselined: integrity damage is never accepted as known.\n")
+            why = ("the run did not check what it was asked to" if rule.unreadable
+                   else "integrity damage is never accepted as known")
+            out.write(f"- Cannot be baselined: {why}.\n")
         if rule.unreadable:
             out.write("- Makes the exit code 3: something could not be read.\n")
 
