@@ -46,9 +46,13 @@ def console_for(out: TextIO) -> Console:
 
 
 def _message(finding: Finding) -> str:
-    """The message, plus expected/found unless the message already says both."""
+    """The message, plus expected/found unless the message already says both. A message
+    that opens with the file's name drops it: the location, just before, says it."""
     compared = comparison_text(finding)
     text = visible(finding.message)
+    name = visible(finding.location).rsplit("/", 1)[-1]
+    if text.startswith(f"{name}: "):
+        text = text[len(name) + 2:]
     return f"{text} ({visible(compared)})" if compared else text
 
 

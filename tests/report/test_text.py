@@ -38,8 +38,8 @@ def test_concise_is_one_line_per_finding_with_the_fix_below(monkeypatch) -> None
     out = io.StringIO()
     render_concise(_report(), out)
     lines = out.getvalue().splitlines()
-    assert lines[0] == ("art/s/a.bin:8: CK104 error a.bin: checksum mismatch: expected 0x1, "
-                        "computed 0x2")  # expected/found is not said a second time
+    # Neither the file name nor expected/found is said a second time.
+    assert lines[0] == "art/s/a.bin:8: CK104 error checksum mismatch: expected 0x1, computed 0x2"
     assert lines[1] == f"    fix: {LONG_FIX}"  # never wrapped, whatever COLUMNS says
     assert lines[2] == "art/s/b.bin: CK140 error parent is later (expected <= 5, found 7)"
     assert lines[3] == "art/s/link: DF002 warning symlink not followed"
