@@ -134,3 +134,20 @@ def test_cli_baselined_run_validates(cli, tmp_path: Path) -> None:
     validate(document)
     states = sorted(r["baselineState"] for r in document["runs"][0]["results"])
     assert states == ["new", "unchanged", "unchanged"]
+
+
+def test_locations_outside_the_current_folder_and_urls_validate(tmp_path: Path) -> None:
+    findings = [
+        Finding("DF002", Severity.WARNING, "s/l", "m", root="/mnt/ci store"),
+        Finding("DF002", Severity.WARNING, "s/l", "m", root="../elsewhere"),
+        Finding("DF002", Severity.WARNING, "#p3@12345", "m", root="kafka://host:9092/topic"),
+    ]
+    document = to_sarif(Report(roots=["/mnt/ci store", "../elsewhere"], findings=findings))
+    validate(document)
+    artifacts = sorted(
+        (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+         r["locations"][0]["physicalLocation"]["artifactLocation"].get("uriBaseId"))
+        for r in document["runs"][0]["results"])
+    assert artifacts == [("../elsewhere/s/l", "SRCROOT"),
+                         ("file:///mnt/ci%20store/s/l", None),
+                         ("kafka://host:9092/topic#p3@12345", None)]
