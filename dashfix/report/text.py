@@ -96,15 +96,19 @@ def _table_where(finding: Finding) -> str:
     return "" if finding.record is None else f"record {finding.record}"
 
 
+def _fold(text: str, width: int) -> list[str]:
+    """Wrap at spaces only: an id, a path or a hash longer than the column overruns it
+    rather than being cut in two."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+
 def _detail_lines(finding: Finding, width: int) -> list[tuple[str, str]]:
     """``(text, style)`` lines of the message column: the message folded to ``width``, then
     one line per id (a break between a label and its id would split what people copy)."""
-    lines = [(line, "") for line in textwrap.wrap(_message(finding), width,
-                                                  break_on_hyphens=False)]
+    lines = [(line, "") for line in _fold(_message(finding), width)]
     for label, value in (("thread", finding.thread_id), ("checkpoint", finding.checkpoint_id)):
         if value:
-            lines += [(line, "dim") for line in textwrap.wrap(
-                f"{label} {visible(value)}", width, break_on_hyphens=False)]
+            lines += [(line, "dim") for line in _fold(f"{label} {visible(value)}", width)]
     return lines or [("", "")]
 
 

@@ -63,6 +63,11 @@ def test_table_folds_the_message_but_never_ids_or_commands(monkeypatch, columns:
     lines = text.splitlines()
     assert f"  {LONG_FIX}" in lines  # one line, copyable
     assert "thread-1_checkpoint_0000000000000042" in text  # the id is not broken
+    narrow = io.StringIO()
+    monkeypatch.setenv("COLUMNS", "30")
+    render_table(_report(), narrow)
+    assert "checkpoint thread-1_checkpoint_0000000000000042" not in narrow.getvalue()
+    assert "thread-1_checkpoint_0000000000000042" in narrow.getvalue()
     assert all(len(line) <= columns for line in lines if LONG_FIX not in line)
     assert "art/s/a.bin" in lines and "art/s/link" in lines  # one heading per path
     assert "hidden" not in text
