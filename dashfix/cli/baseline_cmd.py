@@ -23,7 +23,9 @@ app.add_typer(baseline_app)
     "create",
     help=(
         "Run verify and write every current finding's fingerprint to a baseline file. "
-        "Entries already in the file keep their reason and expiry. Integrity damage (CRC, "
+        "Entries already in the file keep their reason and expiry (a version 1 file, "
+        "whose fingerprints left out the root, is rewritten as version 2 this way). "
+        "Integrity damage (CRC, "
         "length, magic) is never written: it cannot be accepted as known."
     ),
 )
