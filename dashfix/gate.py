@@ -8,6 +8,7 @@ GT4xx findings about the baseline obey select/ignore/severity like every other c
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +20,7 @@ from dashfix.errors import UsageError
 from dashfix.findings import Finding, Severity
 from dashfix.inputs.sources import Locator
 from dashfix.results import Report
-from dashfix.rules import all_rules, rules_by_code
+from dashfix.rules import all_rules, rules_by_code, unreadable_codes
 from dashfix.verify import verify
 
 
@@ -61,7 +62,7 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
     if policy.baseline is not None:
         findings = apply_baseline(findings, policy.baseline, policy.today)
         report.baseline = policy.baseline.source
-    unreadable = frozenset(rule.code for rule in rules_by_code().values() if rule.unreadable)
+    unreadable = unreadable_codes()
     findings = [f for f in findings if policy.keeps(f, unreadable)]
     if policy.severity:
         findings = [
@@ -75,8 +76,12 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
     return report
 
 
-def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> GatePolicy:
-    """Validate select/ignore/severity codes and load the baseline named by the settings."""
+def policy_from_settings(
+    settings: Settings, *, with_baseline: bool = True,
+    checked: Sequence[str | os.PathLike[str]] = (),
+) -> GatePolicy:
+    """Validate select/ignore/severity codes and load the baseline named by the settings;
+    ``checked`` are the PATHs of the run, named in the advice for an outdated baseline."""
     for key in ("select", "ignore"):
         check_codes(settings[key], f"{key} (from {settings.source(key)})")
     known = rules_by_code()
@@ -92,7 +97,8 @@ def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> G
         select=settings["select"],
         ignore=settings["ignore"],
         severity={code: Severity(level) for code, level in overrides.items()},
-        baseline=load_baseline(baseline_path) if baseline_path is not None else None,
+        baseline=(None if baseline_path is None
+                  else load_baseline(baseline_path, checked=checked)),
     )
 
 

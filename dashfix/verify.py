@@ -2,9 +2,10 @@
 for what it yields, and everything is collected into one Report.
 
 A PATH is discovered (file stores, SQLite databases, stream logs, DLQ dumps under it) and
-each target runs its kind's checks; a URL names one database and runs its backend's checks
-(``dashfix.checks.backends``). This is the core behind ``dashfix verify``; it never prints,
-and writes nothing but the cache files in the ``--cache`` folder the user chose.
+each target runs its kind's checks; a URL names one database or object store and runs its
+backend's checks (``dashfix.checks.backends``). This is the core behind ``dashfix verify``;
+it never prints, and writes nothing but the cache files in the ``--cache`` folder the user
+chose.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.checks.backends import check_source
 from dashfix.checks.kinds import input_kinds
 from dashfix.context import CheckContext, Progress, VerifyOptions
-from dashfix.findings import Finding
+from dashfix.findings import Finding, rooted
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import Discovery, discover
 from dashfix.inputs.sources import SourceUrl, open_store, parse_locator
 from dashfix.results import Report
+from dashfix.roots import join, root_label
+from dashfix.rules import unreadable_codes
 from dashfix.rules.general import NOTHING_TO_CHECK
 from dashfix.rules.stream import TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
@@ -38,22 +41,22 @@ def verify(
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
     locators = [p if isinstance(p, SourceUrl) else parse_locator(p) for p in paths]
-    report = Report(roots=[str(locator) for locator in locators], fail_on=options.fail_on)
+    labels = [root_label(str(locator) if isinstance(locator, SourceUrl) else locator)
+              for locator in locators]
+    report = Report(roots=[join(label, rel) for label, rel in labels], fail_on=options.fail_on)
     selection = Selection(options.sample, options.max_duration)
     cache: VerifyCache | None = None
     if options.cache_dir is not None:
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
-    for locator in locators:
+    for locator, (label, given_rel) in zip(locators, labels, strict=True):
         if isinstance(locator, SourceUrl):
-            ctx = CheckContext(root=locator.display, options=options, selection=selection,
-                               cache=cache)
-            _check_url(locator, ctx, report, progress)
-        else:
-            for root, found in discover([locator], kinds):
-                ctx = CheckContext(root=root, options=options, selection=selection,
-                                   cache=cache)
-                _check_found(root, found, by_name, ctx, report, progress)
+            ctx = CheckContext(root=label, options=options, selection=selection, cache=cache)
+            _check_url(locator, label, ctx, report, progress)
+            continue
+        for root, found in discover([locator], kinds):
+            ctx = CheckContext(root=root, options=options, selection=selection, cache=cache)
+            _check_found(found, label, given_rel, by_name, ctx, report, progress)
     report.not_checked.extend(selection.notes())
     if cache is not None:
         cache.save()
@@ -62,30 +65,29 @@ def verify(
     return report
 
 
-def _check_url(url: SourceUrl, ctx: CheckContext, report: Report,
+def _check_url(url: SourceUrl, label: str, ctx: CheckContext, report: Report,
                progress: Progress | None) -> None:
     """One store named by URL: its source, checked by its backend's checks. It is one unit
     for --max-duration (not opened once the time is up); --sample does not split it."""
     if progress is not None:
         ctx.progress = progress
     if ctx.selection.expired():
-        ctx.selection.stores_skipped.append(url.display)
+        ctx.selection.stores_skipped.append(label)
         return
     source = open_store(url)
-    report.targets.append((source.backend, url.display))
-    report.findings.extend(check_source(source, ctx, "."))
+    report.targets.append((source.backend, label))
+    report.findings.extend(rooted(check_source(source, ctx, "."), label))
     report.stats.update(ctx.stats)
 
 
-def _check_found(root: Path, found: Discovery, by_name: dict[str, InputKind],
+def _check_found(found: Discovery, label: str, given_rel: str, by_name: dict[str, InputKind],
                  ctx: CheckContext, report: Report, progress: Progress | None) -> None:
-    """Every target discovered under one PATH, by its kind's checks."""
+    """Every target discovered under one PATH (labelled ``label``), by its kind's checks."""
     selection = ctx.selection
-    report.findings.extend(found.findings)
-    if not found.targets and not found.findings:
-        report.findings.append(
-            NOTHING_TO_CHECK.at(str(root), f"no store, log or dump found under {str(root)!r}")
-        )
+    report.findings.extend(rooted(found.findings, label))
+    unreadable = unreadable_codes()
+    if not found.targets and not any(f.code in unreadable for f in found.findings):
+        _nothing_to_check(report, label, given_rel, ctx.options.allow_empty)
     if progress is not None:
         ctx.progress = progress
     for target in found.targets:
@@ -93,15 +95,23 @@ def _check_found(root: Path, found: Discovery, by_name: dict[str, InputKind],
         # it whole; any other target (a log, a dump, a folder of frames) is one unit.
         if target.kind == CHECKPOINT_STORE_KIND and target.path.is_dir():
             if selection.expired():
-                selection.stores_skipped.append(target.rel)
+                selection.stores_skipped.append(join(label, target.rel))
                 continue
         elif not selection.admits(target.rel, target.rel):
             continue
-        report.targets.append((target.kind, target.rel))
-        findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
-        report.findings.extend(findings)
+        report.targets.append((target.kind, join(label, target.rel)))
+        report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
     report.stats.update(ctx.stats)
     report.not_checked.extend(ctx.not_checked)
+
+
+def _nothing_to_check(report: Report, label: str, given_rel: str, allowed: bool) -> None:
+    where = join(label, given_rel)
+    if allowed:
+        report.notes.append(f"nothing to check under {where} (allowed by --allow-empty)")
+        return
+    report.findings.extend(rooted([NOTHING_TO_CHECK.at(
+        given_rel, f"nothing to check: no store, log or dump found under {where}")], label))
 
 
 def _checked(kind: InputKind, target: Target, ctx: CheckContext) -> Iterator[Finding]:

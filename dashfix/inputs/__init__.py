@@ -2,7 +2,7 @@
 
 An *input kind* (checkpoint store, stream log, DLQ dump, ...) tells discovery which
 folders or files it claims and checks a claimed target.  Kinds are listed in
-``dashfix.inputs.kinds``.
+``dashfix.checks.kinds`` (which wires each kind to its checks).
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def _as_table(store: Path) -> CheckpointTable:
 
 
 def _seen(findings: list[Finding]) -> set[tuple[str, str | None, str | None, str]]:
-    return {(f.code, f.thread_id, f.checkpoint_id, f.path) for f in findings}
+    # A backend names an entry of a store that is its own root "#name" (a logical location).
+    return {(f.code, f.thread_id, f.checkpoint_id, f.path.removeprefix("#")) for f in findings}
 
 
 @pytest.mark.parametrize(("make", "codes"), [

@@ -89,7 +89,7 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert result.exit_code == exit_code
     for finding in findings:
-        assert finding["path"].startswith(f"{dynamo.table}/"), finding
+        assert finding["path_in_root"].startswith(f"#{dynamo.table}/"), finding
 
 
 def test_every_page_is_read(dynamo: DynamoCheckpoints, endpoint: str,

@@ -120,7 +120,9 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
     for finding in findings:
-        assert finding["path"] == "." or finding["path"].startswith(f"{TABLE}/"), finding
+        assert finding["path_in_root"] == "." or finding["path_in_root"].startswith(
+            f"#{TABLE}/"), finding
+        assert finding["path"].startswith(pg.url(TABLE).split("?")[0]), finding
 
 
 def test_checkpoints_are_counted_and_the_root_is_the_url(pg: PostgresTable,

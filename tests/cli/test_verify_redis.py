@@ -110,7 +110,7 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
     for finding in findings:
-        assert finding["path"].startswith(f"{rd.prefix}:"), finding
+        assert finding["path_in_root"].startswith(f"#{rd.prefix}:"), finding
 
 
 def test_a_prefix_with_no_keys_is_nothing_to_check(rd: RedisPrefix,
@@ -118,7 +118,7 @@ def test_a_prefix_with_no_keys_is_nothing_to_check(rd: RedisPrefix,
     code, document = _verify(cli, rd.url())
     assert [f["code"] for f in document["findings"]] == ["DF003"]
     assert rd.prefix in document["findings"][0]["message"]
-    assert code == 0
+    assert code == 3
 
 
 def test_checkpoints_are_counted(rd: RedisPrefix, cli: Callable[..., Any]) -> None:

@@ -115,7 +115,7 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert result.exit_code == exit_code
     for finding in findings:
-        assert finding["path"].startswith(f"{PREFIX}/"), finding
+        assert finding["path_in_root"].startswith(f"#{PREFIX}/"), finding
 
 
 def test_rust_objects_are_counted(s3: S3Bucket, cli: Callable[..., Any]) -> None:
@@ -134,4 +134,4 @@ def test_missing_bucket_exits_3(s3: S3Bucket, cli: Callable[..., Any]) -> None:
 def test_empty_prefix_is_nothing_to_check(s3: S3Bucket, cli: Callable[..., Any]) -> None:
     result = cli("verify", s3.url("elsewhere"), "--format", "json")
     assert [f["code"] for f in result.json()["findings"]] == ["DF003"]
-    assert result.exit_code == 0
+    assert result.exit_code == 3

@@ -149,9 +149,8 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
     for finding in findings:
-        assert finding["path"].startswith("run/checkpoints.db"), finding
-        assert "/checkpoints.db#" in "/" + finding["path"] or finding["path"] == (
-            "run/checkpoints.db"), finding
+        assert finding["path_in_root"] == "run/checkpoints.db" or finding[
+            "path_in_root"].startswith("run/checkpoints.db#"), finding
         assert finding["message"]
 
 
@@ -177,7 +176,8 @@ def test_url_forms_relative_and_absolute(tmp_path: Path, cli: Callable[..., Any]
         assert document["roots"] == [url]
         [finding] = document["findings"]
         assert finding["code"] == "CK142"
-        assert finding["path"].startswith("checkpoints/alpha_"), finding
+        assert finding["path_in_root"].startswith("#checkpoints/alpha_"), finding
+        assert finding["path"] == f"{url}{finding['path_in_root']}"
         assert document["summary"]["checked"]["checkpoints"] == 2
 
 
@@ -234,7 +234,7 @@ def test_urls_and_paths_mix_in_dashfix_paths(tmp_path: Path, cli: Callable[..., 
     assert document["roots"] == [str(folder), url]
     assert {f["code"] for f in document["findings"]} == {"DF003"}  # the empty folder
     assert document["summary"]["checked"]["checkpoints"] == 5
-    assert code == 0
+    assert code == 3
 
 
 def test_list_inputs_shows_databases_and_urls(tmp_path: Path, cli: Callable[..., Any]) -> None:
@@ -246,9 +246,11 @@ def test_list_inputs_shows_databases_and_urls(tmp_path: Path, cli: Callable[...,
     assert result.exit_code == 0
     roots = result.json()["roots"]
     kind = "sqlite-checkpoints"
-    assert roots[0]["targets"] == [{"kind": kind, "path": "found/checkpoints.db", "format": kind}]
+    [target] = roots[0]["targets"]
+    assert (target["kind"], target["format"]) == (kind, kind)
+    assert target["path"].endswith("/found/checkpoints.db")
     assert roots[1] == {"root": url, "skipped": [], "problems": [],
-                        "targets": [{"kind": "sqlite", "path": ".", "format": None}]}
+                        "targets": [{"kind": "sqlite", "path": url, "format": None}]}
 
 
 def test_a_file_store_run_imports_no_database_client(tmp_path: Path) -> None:
@@ -271,7 +273,8 @@ def test_list_inputs_names_the_wal_beside_a_running_writer(tmp_path: Path,
     db.connection.execute("PRAGMA wal_autocheckpoint = 0")
     _healthy(db)
     result = cli("verify", str(tmp_path), "--list-inputs", "--format", "json")
-    skipped = {s["path"]: s["reason"] for s in result.json()["roots"][0]["skipped"]}
+    skipped = {s["path"].rsplit("/", 1)[-1]: s["reason"]
+               for s in result.json()["roots"][0]["skipped"]}
     assert skipped["checkpoints.db-wal"] == "SQLite wal file of checkpoints.db (read with it)"
     db.close()
 

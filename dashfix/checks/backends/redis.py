@@ -31,9 +31,10 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
         yield from reading.zstd_state(entry, checkpoint.zstd_state)
     zsets = list(source.thread_sets())
     if not reading.read and not zsets and not source.threads():
-        yield NOTHING_TO_CHECK.at(rel, f"no RedisCheckpointer keys under prefix "
-                                  f"{source.prefix!r} ({source.key('checkpoint')}:*, "
-                                  f"{source.thread_key('*')}, {source.key('threads')})")
+        if not ctx.options.allow_empty:  # (--allow-empty: an empty store passes)
+            yield NOTHING_TO_CHECK.at(rel, f"no RedisCheckpointer keys under prefix "
+                                      f"{source.prefix!r} ({source.key('checkpoint')}:*, "
+                                      f"{source.thread_key('*')}, {source.key('threads')})")
         return
     pointers = {zset.thread_id: (zset.key, max(zset.members, key=_rank)[0])
                 for zset in zsets if zset.members}

@@ -36,9 +36,10 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
                 checkpoint_id=found.key_id, expected=found.key_id, actual=entry.checkpoint_id)
     indexes = list(source.indexes())
     if not reading.read and not indexes:
-        yield NOTHING_TO_CHECK.at(rel, f"no S3Checkpointer object under "
-                                  f"s3://{source.bucket}/{source.prefix}/ (checkpoints/, "
-                                  "threads/*/index.json)")
+        if not ctx.options.allow_empty:  # (--allow-empty: an empty store passes)
+            yield NOTHING_TO_CHECK.at(rel, f"no S3Checkpointer object under "
+                                      f"s3://{source.bucket}/{source.prefix}/ (checkpoints/, "
+                                      "threads/*/index.json)")
         return
     indexed: set[str] = set()
     pointers: dict[str, tuple[str, str]] = {}

@@ -53,11 +53,12 @@ class BackendView(LineageView):
 
 
 def entry_path(rel: str, name: str) -> str:
-    """Entry ``name`` of the store at ``rel`` as findings name it: ``{store}#{name}``, or
-    ``name`` alone for a store that is its own root (a URL); "." is the store itself."""
+    """Entry ``name`` of the store at ``rel`` as findings name it: a logical location
+    ``{store}#{name}``, or ``#{name}`` for a store that is its own root (a URL, so the
+    location shown is ``postgresql://host/db#table/{id}``); "." is the store itself."""
     if name == ".":
         return rel
-    return name if rel == "." else f"{rel}#{name}"
+    return f"#{name}" if rel == "." else f"{rel}#{name}"
 
 
 def latest_ties(view: BackendView, rule: LatestRule) -> Iterator[Finding]:
