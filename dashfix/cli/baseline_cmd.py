@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from dashfix.baseline import DEFAULT_BASELINE_FILE, PLACEHOLDER_REASON
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import ExitCode
 
 baseline_app = typer.Typer(
     name="baseline", help="Accept known findings so the gate fails only on new ones.",
+    epilog=examples('dashfix baseline create ./artifacts -o .dashfix-baseline.json '
+                    '--reason "known, ticket OPS-42"'),
     no_args_is_help=True,
 )
 app.add_typer(baseline_app)
@@ -25,6 +27,11 @@ app.add_typer(baseline_app)
         "Run verify and write every current finding's fingerprint to a baseline file. "
         "Entries already in the file keep their reason and expiry. Integrity damage (CRC, "
         "length, magic) is never written: it cannot be accepted as known."
+    ),
+    epilog=examples(
+        'dashfix baseline create ./artifacts -o .dashfix-baseline.json --reason "known, '
+        'ticket OPS-42" --expires 2027-06-30',
+        "dashfix verify ./artifacts --baseline .dashfix-baseline.json",
     ),
 )
 def baseline_create(

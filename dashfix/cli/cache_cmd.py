@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import InputError, UsageError
 
 cache_app = typer.Typer(name="cache", help="Manage the verify cache (--cache DIR).",
+                        epilog=examples("dashfix cache clear .dashfix-cache"),
                         no_args_is_help=True)
 app.add_typer(cache_app)
 
@@ -22,6 +23,7 @@ app.add_typer(cache_app)
         "file or DASHFIX_CACHE). Other files in DIR are left alone; the next verify with "
         "--cache reads every file again."
     ),
+    epilog=examples("dashfix cache clear .dashfix-cache", "dashfix cache clear"),
 )
 def cache_clear(
     folder: Annotated[

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.cli.options import (
     FailOnOption,
     LimitsOption,
@@ -33,7 +33,6 @@ from dashfix.cli.replay_output import (
     parse_filters,
     parse_output_format,
 )
-from dashfix.errors import EXIT_CODE_HELP
 from dashfix.inputs import INPUT_FORMATS
 from dashfix.report import RENDERERS
 
@@ -43,6 +42,8 @@ if TYPE_CHECKING:
 dlq_app = typer.Typer(
     name="dlq",
     help="Validate and replay DashFlow DLQ dumps (JSON lines, library or websocket-server shape).",
+    epilog=examples("dashfix dlq validate dlq.jsonl",
+                    "dashfix dlq replay dlq.jsonl --to replay.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(dlq_app)
@@ -62,7 +63,11 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
     help="Check every line of a DLQ dump: JSON, required fields and types, base64, size and "
     "SHA-256 consistency (full payloads only), payload as a frame, trace_id duplicates, "
     "producer-side records. --against LOG reports invalid main-log records that have no DLQ "
-    "record (dropped by the DLQ, bug #11). Read-only.\n\n" + EXIT_CODE_HELP,
+    "record (dropped by the DLQ, bug #11). Read-only.",
+    epilog=examples(
+        "dashfix dlq validate dlq.jsonl",
+        "dashfix dlq validate dlq.jsonl --against events.kcat --format json",
+    ),
 )
 def validate_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
@@ -139,7 +144,12 @@ def _summary_line(result: DumpResult, against: bool) -> str:
     help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
     "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
     "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "
-    "a record was skipped. " + KAFKA_HELP + "\n\n" + EXIT_CODE_HELP,
+    "a record was skipped. " + KAFKA_HELP,
+    epilog=examples(
+        "dashfix dlq replay dlq.jsonl --to replay.kcat",
+        "dashfix dlq replay dlq.jsonl --to replay.jsonl --to-format jsonl",
+        "dashfix dlq replay dlq.jsonl --to kafka://localhost:9092/dashstream-events",
+    ),
 )
 def replay_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app
-from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
+from dashfix.cli.app import app, examples
+from dashfix.errors import ExitCode, InputError, UsageError
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 
 FORMATS = ("text", "json")
@@ -85,7 +85,11 @@ def warn_running_dashflow() -> None:
     help=(
         "Rebuild index.bin from the checkpoint files: per thread the latest readable "
         "checkpoint. Prints the old-to-new diff. Takes DashFlow's .checkpoint.lock, keeps a "
-        "timestamped backup of the old index and writes atomically.\n\n" + EXIT_CODE_HELP
+        "timestamped backup of the old index and writes atomically."
+    ),
+    epilog=examples(
+        "dashfix rebuild-index ./checkpoints --dry-run",
+        "dashfix rebuild-index ./checkpoints --wait 30",
     ),
 )
 def rebuild_index_command(
@@ -129,8 +133,12 @@ def rebuild_index_command(
         "Plan the repairs of a checkpoint store and, with --apply, carry them out: fix "
         "damaged magics, promote complete temps whose checkpoint is missing, move corrupt and "
         "foreign files and orphan temps into .dashfix-quarantine/ (never deleted), rebuild "
-        "index.bin. Holds .checkpoint.lock while writing; --restore undoes a session.\n\n"
-        + EXIT_CODE_HELP
+        "index.bin. Holds .checkpoint.lock while writing; --restore undoes a session."
+    ),
+    epilog=examples(
+        "dashfix repair ./checkpoints            # the plan; nothing is written",
+        "dashfix repair ./checkpoints --apply",
+        "dashfix repair ./checkpoints --restore list",
     ),
 )
 def repair_command(
@@ -198,8 +206,12 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
     help=(
         "Show what is inside one checkpoint file (header, ids, node, timestamp, parent, "
         "metadata, state byte range), a thread's history as a parent tree with the index's "
-        "choice marked (STORE --thread T), or one line per thread (STORE). Read-only.\n\n"
-        + EXIT_CODE_HELP
+        "choice marked (STORE --thread T), or one line per thread (STORE). Read-only."
+    ),
+    epilog=examples(
+        "dashfix inspect ./checkpoints",
+        "dashfix inspect ./checkpoints --thread alpha",
+        "dashfix inspect ./checkpoints/alpha_1a2b3c4d5e6f0a1b_chkpt2.bin --format json",
     ),
 )
 def inspect_command(

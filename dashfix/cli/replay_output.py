@@ -41,7 +41,7 @@ KafkaTimeoutOption = Annotated[
 ]
 # "\\[" keeps rich from reading "[kafka]" as markup.
 KAFKA_HELP = ("A kafka:// output is written in one Kafka transaction, keyed by thread_id, "
-              "once the whole input is read (needs pip install 'dashfix\\[kafka]').")
+              "once the whole input is read (needs pip install confluent-kafka).")
 ThreadFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])]
 SinceFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["since"])]
 UntilFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["until"])]

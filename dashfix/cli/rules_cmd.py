@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import UsageError
 
 _RENDERERS = {"text": "render_table", "json": "render_json", "markdown": "render_markdown"}
 """--format -> the function of dashfix.report.rules_doc (imported only when rendering)."""
 
 
-@app.command("rules")
+@app.command("rules", epilog=examples("dashfix rules", "dashfix rules CK104",
+                                      "dashfix rules --format markdown > rules.md"))
 def rules_command(
     code: Annotated[str | None, typer.Argument(help="Show one code in full.")] = None,
     output_format: Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
     parse_input_format,
@@ -15,7 +15,7 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.context import VerifyOptions
-from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.errors import UsageError
 from dashfix.inputs import INPUT_FORMATS
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
@@ -28,8 +28,13 @@ from dashfix.sampling import parse_max_duration, parse_sample
         "writes nothing but --output files, follows no symlink. Every option can also be set "
         "in pyproject.toml (tool.dashfix), dashfix.toml or a DASHFIX_* variable; see "
         "`dashfix config show`."
-        "\n\n" + EXIT_CODE_HELP
-    )
+    ),
+    epilog=examples(
+        "dashfix verify ./checkpoints",
+        "dashfix verify ./artifacts --format sarif --output junit:dashfix.xml > dashfix.sarif",
+        "dashfix verify ./artifacts --fail-on warning --baseline .dashfix-baseline.json",
+        "dashfix verify ./artifacts --list-inputs",
+    ),
 )
 def verify_command(
     paths: Annotated[
