@@ -26,7 +26,8 @@ app = typer.Typer(
     cls=_Commands,
     help=(
         "Audit and repair DashFlow checkpoint stores, DashStream logs and DLQ dumps. "
-        "`dashfix COMMAND --help` shows a command's options and examples."
+        "`dashfix COMMAND --help` shows a command's options and examples; in its usage "
+        "line {NAME} is required, [NAME] optional, and a|b|c lists the values allowed."
     ),
     # An epilog keeps its line breaks, so the table stays a table.
     epilog=EXIT_CODE_TABLE,

@@ -36,19 +36,23 @@ app.add_typer(baseline_app)
 )
 def baseline_create(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="What to verify (default: as for verify).")
+        list[Path] | None,
+        typer.Argument(metavar="[PATH]...", help="What to verify (default: as for verify)."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Baseline file to write.")
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Baseline file to write.")
     ] = Path(DEFAULT_BASELINE_FILE),
     reason: Annotated[
-        str, typer.Option(help="Why these findings are accepted (flagged GT402 until set).")
+        str, typer.Option(metavar="TEXT",
+                          help="Why these findings are accepted (flagged GT402 until set).")
     ] = PLACEHOLDER_REASON,
     expires: Annotated[
-        str | None, typer.Option(help="Date (YYYY-MM-DD) after which the entries stop applying.")
+        str | None, typer.Option(metavar="YYYY-MM-DD",
+                                 help="Date after which the entries stop applying.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     from dashfix.baseline import draft_baseline, load_baseline, parse_expires, write_baseline

@@ -30,7 +30,8 @@ def cache_clear(
         Path | None, typer.Argument(metavar="[DIR]", help="The cache folder.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     from dashfix.cache import clear_cache

@@ -28,10 +28,11 @@ app.add_typer(config_app)
 )
 def config_show(
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text or json.")
+        str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")
     ] = "text",
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     import orjson

@@ -77,19 +77,22 @@ def validate_command(
     ] = None,
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format",
+        typer.Option("--input-format", metavar="FORMAT",
                      help=f"Force the format of --against: {', '.join(INPUT_FORMATS)}."),
     ] = None,
     topic: Annotated[
         str | None,
-        typer.Option(help="Topic of the --against records when the log does not say (kcat)."),
+        typer.Option(metavar="TOPIC",
+                     help="Topic of the --against records when the log does not say (kcat)."),
     ] = None,
     partition: Annotated[
         int | None,
-        typer.Option(help="Partition of the --against records when the log does not say."),
+        typer.Option(metavar="N",
+                     help="Partition of the --against records when the log does not say."),
     ] = None,
     first_offset: Annotated[
-        int, typer.Option(help="Kafka offset of the first --against record (kcat captures).")
+        int, typer.Option(metavar="OFFSET",
+                          help="Kafka offset of the first --against record (kcat captures).")
     ] = 0,
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,

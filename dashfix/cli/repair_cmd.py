@@ -18,6 +18,7 @@ DEFAULT_STORE = Path("checkpoints")
 StoreArgument = Annotated[
     Path | None,
     typer.Argument(
+        metavar="[STORE]",
         help="The store folder. Default: ./checkpoints, or the current folder if it is a store.",
         show_default=False,
     ),
@@ -30,7 +31,9 @@ WaitOption = Annotated[
         help="Wait up to SECONDS for the store lock instead of exiting with code 4 at once.",
     ),
 ]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")
+]
 
 
 def looks_like_store(folder: Path) -> bool:
@@ -97,6 +100,7 @@ def rebuild_index_command(
     order: Annotated[
         str,
         typer.Option(
+            metavar="auto|embedded|mtime",
             help="auto: embedded timestamp where the tail parse is unambiguous, mtime "
             "elsewhere; embedded: DashFlow's rule only; mtime: file modification time."
         ),
@@ -217,11 +221,13 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
 def inspect_command(
     target: Annotated[
         Path | None,
-        typer.Argument(help="A checkpoint file or a store folder (default: as for repair).",
+        typer.Argument(metavar="[FILE|STORE]",
+                       help="A checkpoint file or a store folder (default: as for repair).",
                        show_default=False),
     ] = None,
     thread: Annotated[
-        str | None, typer.Option("--thread", "-t", help="Show this thread's history.")
+        str | None,
+        typer.Option("--thread", "-t", metavar="THREAD", help="Show this thread's history."),
     ] = None,
     output_format: FormatOption = "text",
 ) -> int:
