@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -176,3 +177,67 @@ def test_docs_test_sees_the_examples() -> None:
     commands = sum(len(DASHFIX_LINE.findall(block.body)) for block in blocks
                    if skip_reason(block) is None)
     assert len(blocks) >= 15 and commands >= 30, (len(blocks), commands)
+
+
+def help_examples() -> list[tuple[str, str]]:
+    """(command, example line) for every example of every command's --help."""
+    import typer.main
+
+    from dashfix.cli.app import app
+
+    found = []
+
+    def walk(command: object, path: tuple[str, ...]) -> None:
+        epilog = getattr(command, "epilog", None) or ""
+        if "Examples:" in epilog:
+            for line in epilog.split("Examples:", 1)[1].splitlines():
+                if line.strip():
+                    found.append((" ".join(path) or "dashfix", line.replace("\\[", "[")))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+@pytest.mark.parametrize(("command", "example"), help_examples(),
+                         ids=[f"{c}: {e}" for c, e in help_examples()])
+def test_help_example(command: str, example: str, template: Path, tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    if "kafka://" in example:
+        pytest.skip(f"--help of {command}: needs a Kafka broker; "
+                    "tests/repair/test_kafka_out.py replays into one")
+    folder = tmp_path / "sandbox"
+    shutil.copytree(template, folder, symlinks=True)
+    where = f"--help of {command}"
+    if any(char in example for char in "|<>$;&"):
+        status_log = tmp_path / "statuses"
+        result = _bash(example, folder, _environment(status_log))
+        _check_statuses(where, example, _statuses(status_log), result.stdout + result.stderr)
+        return
+    # No shell in it: run in-process, which is much faster than a new interpreter.
+    for name in list(os.environ):
+        if name.startswith(("DASHFIX_", "GITHUB_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(folder)
+    argv = shlex.split(example, comments=True)
+    assert argv[0] == "dashfix"
+    status = run(argv[1:])
+    captured = capsys.readouterr()
+    _check_statuses(where, example, [status], captured.out + captured.err)
+
+
+def test_nightly_sample_expression_covers_every_day() -> None:
+    """docs/incremental.md's `--sample "$(( ... $(date +%j) ... ))/10"` for every day of the
+    year: days 008 and 009 are not octal errors, and day D falls in bucket D % 10 + 1."""
+    (line,) = [line for block in fenced_blocks(REPO / "docs" / "incremental.md")
+               for line in block.body.splitlines() if "date +%j" in line]
+    expression = re.search(r'--sample "(.*?)"', line)
+    assert expression is not None
+    days = [f"{day:03d}" for day in range(1, 367)]
+    script = "".join(
+        f'echo "{expression.group(1).replace("$(date +%j)", day)}"\n' for day in days
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [f"{int(day) % 10 + 1}/10" for day in days]

@@ -23,7 +23,7 @@ app.add_typer(cache_app)
         "file or DASHFIX_CACHE). Other files in DIR are left alone; the next verify with "
         "--cache reads every file again."
     ),
-    epilog=examples("dashfix cache clear .dashfix-cache", "dashfix cache clear"),
+    epilog=examples("dashfix cache clear .dashfix-cache"),
 )
 def cache_clear(
     folder: Annotated[
