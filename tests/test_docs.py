@@ -35,6 +35,7 @@ INSTALL_REASON = "install commands: tests/test_install.py runs them in a fresh v
 EXPECTED_SKIPS = {
     ("README.md", "creates .venv and runs the whole test suite"),
     ("README.md", INSTALL_REASON),
+    ("docs/fuzzing.md", "a fuzzing campaign takes minutes; tests/test_fuzz.py runs a short one"),
 }
 
 # Records every dashfix exit status, so a failing command inside a script is not hidden by
