@@ -57,6 +57,10 @@ def verify(
             elif not selection.admits(target.rel, target.rel):
                 continue
             report.targets.append((target.kind, target.rel))
+            # One progress phase per target: a store gets its total once it is listed.
+            unit = "files" if target.kind == CHECKPOINT_STORE_KIND else "records"
+            name = (Path(root).name or str(root)) if target.rel == "." else target.rel
+            ctx.progress.start(f"{name} ({unit})", None)
             findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
             report.findings.extend(findings)
         report.stats.update(ctx.stats)
