@@ -16,3 +16,9 @@ def format_utc(secs: int, nanos: int = 0) -> str:
     except (OverflowError, OSError, ValueError):
         return f"{secs}s (out of range)"
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def format_utc_us(micros: int) -> str:
+    """A DashStream ``timestamp_us`` in the same form."""
+    secs, rest = divmod(micros, 1_000_000)
+    return format_utc(secs, rest * 1000)
