@@ -62,3 +62,15 @@ def test_command_help(cli, monkeypatch: pytest.MonkeyPatch, path: tuple[str, ...
         assert re.fullmatch(r"\{[A-Z|]+\}|\[[A-Z|]+\](\.\.\.)?|COMMAND|\[ARGS\]\.\.\.",
                             argument), usage
     assert "…" not in text, "nothing may be cut at 80 columns"
+
+
+def test_readme_and_help_list_the_same_exit_codes() -> None:
+    from pathlib import Path
+
+    from dashfix.errors import EXIT_CODE_TABLE, ExitCode
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    in_readme = [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)]
+    in_help = [int(code) for code in re.findall(r"^ *(\d+)  ", EXIT_CODE_TABLE, re.MULTILINE)]
+    assert in_readme == in_help == sorted(int(code) for code in ExitCode)
