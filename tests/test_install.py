@@ -115,8 +115,9 @@ def test_readme_says_how_to_install_without_a_package_index() -> None:
     assert "python3 -m pip install ." in commands
     assert "pipx install ." in commands
     assert any(command.startswith("python3 -m pip install 'git+") for command in commands)
-    text = "\n".join([(REPO / "README.md").read_text(),
-                      *(path.read_text() for path in (REPO / "docs").glob("*.md"))])
+    sources = [REPO / "README.md", REPO / "action.yml", REPO / ".pre-commit-hooks.yaml",
+               *(REPO / "docs").glob("*.md"), *(REPO / "dashfix").rglob("*.py")]
+    text = "\n".join(path.read_text() for path in sources)
     # Not on an index: no doc may tell users to install it by name.
     assert not re.search(r"pip install (--\S+ )*['\"]?dashfix(\[|\b(?!@))", text)
 
