@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dashfix import __version__
 from dashfix.errors import EXIT_CODE_TABLE
@@ -21,13 +21,22 @@ class _Commands(TyperGroup):
         return sorted(names, key=lambda name: name != FIRST_COMMAND)
 
 
+class RequiredArgumentCommand(TyperCommand):
+    """A command with a required argument, shown as click shows it: `DUMP`, where typer
+    writes `{DUMP}` (an optional one stays `[STORE]`)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
 app = typer.Typer(
     name="dashfix",
     cls=_Commands,
     help=(
         "Audit and repair DashFlow checkpoint stores, DashStream logs and DLQ dumps. "
         "`dashfix COMMAND --help` shows a command's options and examples; in its usage "
-        "line {NAME} is required, [NAME] optional, and a|b|c lists the values allowed."
+        "line [NAME] is optional, and a|b|c lists the values allowed."
     ),
     # An epilog keeps its line breaks, so the table stays a table.
     epilog=EXIT_CODE_TABLE,

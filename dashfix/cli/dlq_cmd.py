@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app, examples
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.options import (
     FailOnOption,
     LimitsOption,
@@ -59,7 +59,7 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
 
 
 @dlq_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every line of a DLQ dump: JSON, required fields and types, base64, size and "
     "SHA-256 consistency (full payloads only), payload as a frame, trace_id duplicates, "
     "producer-side records. --against LOG reports invalid main-log records that have no DLQ "
@@ -143,7 +143,7 @@ def _summary_line(result: DumpResult, against: bool) -> str:
 
 
 @dlq_app.command(
-    "replay",
+    "replay", cls=RequiredArgumentCommand,
     help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
     "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
     "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "

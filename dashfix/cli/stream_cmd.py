@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from dashfix.cli.app import app, examples
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.options import (
     FailOnOption,
     InputFormatOption,
@@ -76,7 +76,7 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
 
 
 @stream_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every record of a stream log: size caps, frame flag, zstd guard, protobuf, "
     "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only.",
     epilog=examples(

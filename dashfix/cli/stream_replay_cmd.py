@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import examples
+from dashfix.cli.app import RequiredArgumentCommand, examples
 from dashfix.cli.options import (
     InputFormatOption,
     LimitsOption,
@@ -35,7 +35,7 @@ from dashfix.cli.stream_cmd import stream_app
 
 
 @stream_app.command(
-    "replay",
+    "replay", cls=RequiredArgumentCommand,
     help="Write the valid records of a stream log, in order, to a new kcat capture, "
     "file-backend JSONL log or folder of frames, or to a Kafka topic, optionally filtered. "
     "Invalid records are skipped and listed with the reason. The input is never changed; "

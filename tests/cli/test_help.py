@@ -58,8 +58,8 @@ def test_command_help(cli, monkeypatch: pytest.MonkeyPatch, path: tuple[str, ...
     assert not TYPE_PLACEHOLDER.search(options), "an option's placeholder names its values"
     usage = text.split("Usage: ")[1].split("\n")[0]
     arguments = usage.split("[OPTIONS]")[1].split()
-    for argument in arguments:  # {DUMP} required, [PATH]... optional: upper case, not types
-        assert re.fullmatch(r"\{[A-Z|]+\}|\[[A-Z|]+\](\.\.\.)?|COMMAND|\[ARGS\]\.\.\.",
+    for argument in arguments:  # DUMP required, [PATH]... optional: upper case, not types
+        assert re.fullmatch(r"[A-Z|]+|\[[A-Z|]+\](\.\.\.)?|COMMAND|\[ARGS\]\.\.\.",
                             argument), usage
     assert "…" not in text, "nothing may be cut at 80 columns"
 
