@@ -178,8 +178,8 @@ def render_file(found: FileInspection, out: TextIO) -> None:
         for candidate in found.tail_candidates:
             console.print(Text(
                 f"  candidate: state ends at {candidate['state_end']}, node "
-                f"{candidate['node']!r}, secs {candidate['secs']}, parent "
-                f"{candidate['parent_id']!r}", style="dim"))
+                f"{candidate['node']!r}, time {format_utc(candidate['secs'], candidate['nanos'])}, "
+                f"parent {candidate['parent_id']!r}", style="dim"))
     for problem in found.problems:
         console.print(Text(f"problem: {problem}", style="yellow"))
 
