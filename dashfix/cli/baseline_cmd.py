@@ -37,7 +37,8 @@ app.add_typer(baseline_app)
 def baseline_create(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(metavar="[PATH]...", help="What to verify (default: as for verify)."),
+        typer.Argument(metavar="[PATH]...", help="What to verify (default: as for verify).",
+                       readable=False),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="Baseline file to write.")

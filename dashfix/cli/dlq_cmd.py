@@ -70,7 +70,8 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
     ),
 )
 def validate_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
+                                               readable=False)],
     against: Annotated[
         Path | None,
         typer.Option("--against", metavar="LOG", help="Main stream log to reconcile with."),
@@ -155,7 +156,8 @@ def _summary_line(result: DumpResult, against: bool) -> str:
     ),
 )
 def replay_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
+                                               readable=False)],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,

@@ -48,7 +48,9 @@ from dashfix.cli.stream_cmd import stream_app
     ),
 )
 def replay_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Log file or folder.", readable=False)
+    ],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,

@@ -42,7 +42,8 @@ from dashfix.sampling import parse_max_duration, parse_sample
 def verify_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(metavar="[PATH]...", help="Stores, logs, dumps or folders holding them."),
+        typer.Argument(metavar="[PATH]...", help="Stores, logs, dumps or folders holding them.",
+                       readable=False),
     ] = None,
     output_format: Annotated[
         str | None,

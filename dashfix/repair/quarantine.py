@@ -475,7 +475,7 @@ def settle(store: Path, session: SessionRecord) -> None:
                for step in found]
     records.append({"record": "settled", "time": now})
     _append(session.folder / JOURNAL_NAME, records)
-    for step, record in zip(found, records, strict=False):  # records ends with "settled"
+    for step, record in zip(found, records, strict=False):
         session.done[step.step] = record
     session.settled = True
     _write_manifest(store, session)
