@@ -66,6 +66,8 @@ class VerifyOptions:
     """``--sample N/M|P%``: read only this bucket of the files."""
     max_duration: float | None = None
     """``--max-duration SECONDS``: read no new file once this much time has passed."""
+    allow_empty: bool = False
+    """``--allow-empty``: a PATH with nothing to check is a note, not DF003 (exit code 3)."""
 
 
 @dataclass

@@ -60,8 +60,13 @@ class Example:
 
 def console_examples(body: str) -> list[Example]:
     examples: list[Example] = []
+    continued = False
     for line in body.splitlines():
-        if line.startswith("$ "):
+        if continued:  # a command continued with a backslash, as in a shell
+            examples[-1] = Example(f"{examples[-1].command}\n{line}", [])
+            continued = line.endswith("\\")
+        elif line.startswith("$ "):
+            continued = line.endswith("\\")
             examples.append(Example(line[2:], []))
         elif examples:
             examples[-1].shown.append(line)

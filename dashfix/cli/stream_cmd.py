@@ -20,6 +20,7 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
+from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
@@ -46,18 +47,23 @@ def _trouble(thread: ThreadSummary) -> int:
 
 
 def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
+    from dashfix.findings import Finding, rooted
     from dashfix.results import Report
+    from dashfix.roots import join, root_label
 
-    report = Report(roots=[str(path)], fail_on=parse_fail_on(fail_on))
-    report.findings.extend(result.findings)
-    report.targets.append(("stream-log", path.name))
+    label, _ = root_label(path.parent)
+    report = Report(roots=[join(label, path.name)], fail_on=parse_fail_on(fail_on))
+    # Ordered by record within the log, as verify orders them.
+    report.findings.extend(sorted(rooted(result.findings, label), key=Finding.sort_key))
+    report.targets.append(("stream-log", join(label, path.name)))
     report.stats.update({"logs": 1, "records": result.records, "threads": len(result.threads)})
     return report
 
 
 def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from dashfix.report.text import console_for
 
     table = Table(title="threads", header_style="bold")
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
@@ -72,7 +78,7 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     if len(threads) > len(shown):
         table.caption = (f"{len(threads) - len(shown)} more thread(s) not shown; "
                          "--format json lists every thread")
-    Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
+    console_for(out).print(table)
 
 
 @stream_app.command(
@@ -95,8 +101,6 @@ def validate_command(
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
 ) -> int:
-    import orjson
-
     from dashfix.checks.stream.log import check_log
     from dashfix.inputs.streams import ReadOptions
 
@@ -111,7 +115,7 @@ def validate_command(
         document = report.to_dict()
         document["input_format"] = result.input_format
         document["threads"] = [t.to_dict() for t in result.threads]
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         if result.threads:
             _thread_table(result.threads, sys.stdout)
