@@ -76,6 +76,7 @@ def _check_url(url: SourceUrl, label: str, ctx: CheckContext, report: Report,
         return
     source = open_store(url)
     report.targets.append((source.backend, label))
+    ctx.progress.start(f"{label} (checkpoints)", None)
     report.findings.extend(rooted(check_source(source, ctx, "."), label))
     report.stats.update(ctx.stats)
 
@@ -100,6 +101,9 @@ def _check_found(found: Discovery, label: str, given_rel: str, by_name: dict[str
         elif not selection.admits(target.rel, target.rel):
             continue
         report.targets.append((target.kind, join(label, target.rel)))
+        # One progress phase per target: a store gets its total once it is listed.
+        unit = "files" if target.kind == CHECKPOINT_STORE_KIND else "records"
+        ctx.progress.start(f"{join(label, target.rel)} ({unit})", None)
         report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
     report.stats.update(ctx.stats)
     report.not_checked.extend(ctx.not_checked)

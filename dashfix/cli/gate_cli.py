@@ -189,7 +189,7 @@ def _gate_report(
         settings, checked=[str(p) if isinstance(p, SourceUrl) else p for p in paths])
     progress = make_progress(settings["progress"], settings["quiet"])
     # Started here so the heartbeat ticks even while a check has not advanced anything yet.
-    progress.start("files and records checked", None)
+    progress.start("finding inputs:", None)
     try:
         report = run_gate(paths, options, policy, progress)
     finally:

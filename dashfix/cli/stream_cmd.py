@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.options import (
     FailOnOption,
     InputFormatOption,
@@ -20,7 +20,6 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
-from dashfix.errors import EXIT_CODE_HELP
 from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
@@ -33,6 +32,8 @@ stream_app = typer.Typer(
     name="stream",
     help="Validate and replay DashStream stream logs (kcat captures, file-backend JSONL, raw "
     "frames, SQLite backend).",
+    epilog=examples("dashfix stream validate events.kcat",
+                    "dashfix stream replay events.kcat --to clean.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(stream_app)
@@ -81,10 +82,14 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
 
 
 @stream_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every record of a stream log: size caps, frame flag, zstd guard, protobuf, "
-    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only."
-    "\n\n" + EXIT_CODE_HELP,
+    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only.",
+    epilog=examples(
+        "dashfix stream validate events.kcat",
+        "dashfix stream validate logs/dashstream-events.jsonl --limits server --format json",
+        "dashfix stream validate capture.bin --input-format kcat --fail-on warning",
+    ),
 )
 def validate_command(
     input_path: Annotated[

@@ -36,7 +36,7 @@ def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
 def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
     try:
         scan = scan_store(target.path, read_files=file_reader(target, ctx),
-                          on_read=ctx.progress.advance)
+                          on_read=ctx.progress.advance, on_listed=ctx.progress.expect)
     except OSError as exc:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")

@@ -61,7 +61,8 @@ class StoreView(LineageView):
 
     @property
     def repair(self) -> str:
-        return f"dashfix repair {self.store_arg} --apply"
+        # The plan first: it lists every action and says to add --apply to carry them out.
+        return f"dashfix repair {self.store_arg}"
 
     @property
     def rebuild(self) -> str:

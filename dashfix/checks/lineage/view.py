@@ -12,6 +12,7 @@ from array import array
 from typing import TypedDict
 
 from dashfix.inputs.checkpoint_model import CheckpointColumns, LineageRecord
+from dashfix.timefmt import format_utc
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
 """Timestamps closer than this are not called out of order (one process saves sequentially)."""
@@ -108,7 +109,7 @@ def timestamp_ns(record: LineageRecord) -> int:
 
 
 def describe_time(record: LineageRecord) -> str:
-    return f"{record.secs}.{record.nanos:09d}"
+    return format_utc(record.secs, record.nanos)
 
 
 class Ids(TypedDict):
