@@ -205,6 +205,7 @@ def open_store(url: SourceUrl) -> CheckpointSource:
     if kind.client is not None and importlib.util.find_spec(kind.client) is None:
         raise MissingExtraError(
             f"{url.display}: reading {kind.name} needs the {kind.client} client, which is "
-            f"not installed: pip install 'dashfix[{kind.extra}]'")
+            f"not installed: install the '{kind.extra}' extra (python3 -m pip install "
+            f"'.[{kind.extra}]' in the dashfix checkout)")
     opened: CheckpointSource = import_module(kind.module).open_store(url)
     return opened

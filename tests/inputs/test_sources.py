@@ -58,7 +58,7 @@ def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> No
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "psycopg" else real(name, *a))
-    with pytest.raises(MissingExtraError, match=r"pip install 'dashfix\[postgres\]'") as caught:
+    with pytest.raises(MissingExtraError, match=r"'postgres' extra \(python3 -m pip install '\.\[postgres\]'") as caught:
         open_store(SourceUrl("postgresql://app:pw@db/test"))
     assert caught.value.exit_code == 2
     assert "pw" not in str(caught.value)

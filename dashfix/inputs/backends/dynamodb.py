@@ -2,7 +2,7 @@
 
 ``dynamodb://table?region=us-east-1`` with ``&endpoint_url=http://host:port`` for a local
 or compatible endpoint, and ``&segments=N`` for a parallel scan. Credentials come from the
-usual AWS places. Needs boto3 (``pip install 'dashfix[aws]'``), imported only when such a
+usual AWS places. Needs boto3 (``pip install '.[aws]'``), imported only when such a
 URL is given.
 
 Read-only and streaming: a paginated Scan of every item (DashFlow reads only the first

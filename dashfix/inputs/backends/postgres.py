@@ -4,7 +4,7 @@
 parameter (DashFlow's default when absent); every other query parameter goes to libpq
 (``sslmode``, ``options=-csearch_path=...``), and credentials come from the URL or libpq's
 usual places (``PG*`` variables, ``.pgpass``). Imported only when such a URL is given: it
-needs psycopg 3 (``pip install 'dashfix[postgres]'``).
+needs psycopg 3 (``pip install '.[postgres]'``).
 
 Read-only: a read-only transaction, rows streamed through a server-side cursor. A state is
 fetched only when it starts with the zstd magic (to check that it decompresses); otherwise

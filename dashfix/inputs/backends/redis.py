@@ -2,7 +2,7 @@
 
 ``redis://[user:password@]host:port/db?prefix=dashflow`` (``rediss://`` for TLS): ``prefix``
 is dashfix's own parameter (DashFlow's default ``dashflow`` when absent). Needs redis-py
-(``pip install 'dashfix[redis]'``), imported only when such a URL is given.
+(``pip install '.[redis]'``), imported only when such a URL is given.
 
 Read-only and streaming: keys are found with SCAN (never KEYS, which blocks the server),
 and read in pipelined batches: the checkpoint hashes ``{prefix}:checkpoint:{id}``, the

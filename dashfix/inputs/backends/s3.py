@@ -2,8 +2,8 @@
 
 ``s3://bucket/prefix`` (``prefix`` defaults to DashFlow's ``dashflow``), with
 ``?endpoint_url=http://host:port`` for an S3-compatible store and ``&region=``. Credentials
-come from the usual AWS places (environment, profiles). Needs boto3 (``pip install
-'dashfix[aws]'``), imported only when such a URL is given.
+come from the usual AWS places (environment, profiles). Needs boto3 (the ``aws``
+extra), imported only when such a URL is given.
 
 Read-only and streaming: listings are paginated, and each object is fetched, decoded and
 dropped before the next. A checkpoint object is exactly the payload of a DCHK file
