@@ -58,7 +58,8 @@ def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> No
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "psycopg" else real(name, *a))
-    with pytest.raises(MissingExtraError, match=r"'postgres' extra \(python3 -m pip install '\.\[postgres\]'") as caught:
+    needs = r"'postgres' extra \(python3 -m pip install '\.\[postgres\]'"
+    with pytest.raises(MissingExtraError, match=needs) as caught:
         open_store(SourceUrl("postgresql://app:pw@db/test"))
     assert caught.value.exit_code == 2
     assert "pw" not in str(caught.value)
