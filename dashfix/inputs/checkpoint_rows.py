@@ -134,6 +134,28 @@ class StoreRows:
         self.lost_parents.update(batch.lost_parents)
         self.others.update(batch.others)
 
+    def columns(self) -> tuple[object, ...]:
+        """Every column, in the order the C reader fills them in place
+        (``dashfix._native.read_checkpoints``)."""
+        return (self.kinds, self.threads, self.nodes, self.procs, self.counters, self.secs,
+                self.nanos, self.mtimes, self.sizes, self.state_starts, self.state_ends,
+                self.parent_rows, self.lost_parents)
+
+    def set_row(self, row: int, values: RowValues, record: FileRecord | None) -> None:
+        """Row ``row`` holds ``values``; ``record`` is kept when the row is not PLAIN."""
+        (kind, self.threads[row], self.nodes[row], self.procs[row], self.counters[row],
+         self.secs[row], self.nanos[row], self.mtimes[row], self.sizes[row],
+         self.state_starts[row], self.state_ends[row], parent) = values
+        self.kinds[row] = kind
+        if parent is None:
+            self.parent_rows[row] = NO_PARENT
+        else:
+            self.parent_rows[row] = self.row_of.get(parent + ".bin", LOST_PARENT)
+            if self.parent_rows[row] == LOST_PARENT:
+                self.lost_parents[row] = parent
+        if kind != PLAIN and record is not None:
+            self.others[row] = record
+
     def __len__(self) -> int:
         return len(self.names)
 
