@@ -1483,6 +1483,64 @@ done:
     return left;
 }
 
+/* stat_keys: (size, mtime_ns, mode) of names[start:stop] in folder dir_fd, symlinks not
+ * followed, as native int64 triples; (-1, -1, -1) where fstatat fails.  The GIL is released,
+ * so two threads stat two halves at once (the stat walk of a cached re-run). */
+static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "stat_keys(dir_fd, names, start, stop)");
+        return NULL;
+    }
+    long dir_fd = PyLong_AsLong(args[0]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[2]), stop = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *names = args[1];
+    if (dir_fd < 0 || dir_fd > INT32_MAX || start < 0 || stop > PyList_GET_SIZE(names) ||
+        start > stop) {
+        PyErr_SetString(PyExc_ValueError, "stat_keys: bad folder or span");
+        return NULL;
+    }
+    Py_ssize_t count = stop - start;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, count * 3 * (Py_ssize_t)sizeof(int64_t));
+    const char **paths = PyMem_Malloc(sizeof(*paths) * (size_t)(count ? count : 1));
+    if (!out || !paths) {
+        Py_XDECREF(out);
+        PyMem_Free(paths);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyList_GET_ITEM(names, start + i);
+        Py_ssize_t length = 0;
+        paths[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &length) : NULL;
+        if (!paths[i] || strlen(paths[i]) != (size_t)length) {
+            Py_DECREF(out);
+            PyMem_Free(paths);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "stat_keys: a name holds a NUL");
+            return NULL; /* the caller's Python twin handles names that are not UTF-8 */
+        }
+    }
+    int64_t *keys = (int64_t *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        struct stat info;
+        int64_t *key = keys + 3 * i;
+        if (fstatat((int)dir_fd, paths[i], &info, AT_SYMLINK_NOFOLLOW) == 0) {
+            key[0] = (int64_t)info.st_size;
+            key[1] = (int64_t)info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
+            key[2] = (int64_t)info.st_mode;
+        } else {
+            key[0] = key[1] = key[2] = -1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(paths);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -1503,6 +1561,9 @@ static PyMethodDef methods[] = {
      "read_checkpoints(dir_fd, names, start, stop, row_of, columns, max_bytes, min_secs, "
      "max_secs) -> [rows left to the Python path]: fills the PLAIN rows of names[start:stop] "
      "in the columns (see inputs/checkpoint_store.py)"},
+    {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
+     "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
+     "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,218 @@
+"""The per-file part of the verify cache for a checkpoint store: its PLAIN rows as columns.
+
+A store of 1,000,000 files must be cached inside the uncached run's memory (300 MiB), so
+the cache holds no object per file: it keeps the rows' own columns (``StoreRows``) and, per
+row, the key ``(size, mtime_ns, mode)`` the row was read under. Only PLAIN rows (a healthy
+plain DCHK checkpoint, nearly every file) are kept; any other entry is read again, which
+costs little as such entries are rare and the Python path reads them anyway.
+
+How a key is taken: the reader ``fstat``s each file on the descriptor it then reads, so a
+row's ``sizes`` and ``mtimes`` columns are the stat the content was read under. When the
+cache is saved, every file is stat-ed again by name; a row is kept only when that stat has
+the same size and mtime (so it did not change since it was read; the mode comes from that
+stat) and its mtime is older than ``RACY_WINDOW_NS`` before the run (a file written in the
+same timestamp tick as the run could change again without its stat changing). No device or
+inode is kept: a store restored elsewhere with its mtimes (``actions/cache``, a GitLab
+cache, ``cp -a``, ``tar``) still matches.
+
+The next run stats every listed file (never the folder's mtime alone) and fills each row
+whose name and key match from the cache; the reader reads the others.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from array import array
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dashfix.cache import KEY_WIDTH, RACY_WINDOW_NS, CacheError, VerifyCache, stat_keys
+from dashfix.inputs.checkpoint_record import PLAIN, RowValues
+from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT, StoreRows
+
+ROWS_KIND = "checkpoint-rows"
+_NUMBERS = ("counters", "secs", "nanos", "mtimes", "sizes", "state_starts", "state_ends")
+_STRINGS = ("threads", "nodes", "procs")
+ELEMENTS = 7 + len(_NUMBERS)
+"""Names, keys, kinds, string table, string references, the number columns, parents, lost."""
+CHUNK = 4096
+"""Rows stat-ed and compared per step, so no per-file key array is ever held whole."""
+
+
+class _Previous:
+    """A decoded row cache: the columns of the rows it holds, in its own row order."""
+
+    def __init__(self, content: Any) -> None:
+        try:
+            names, keys, kinds, strings, refs, *numbers, parents, lost = content
+            self.names: list[str] = list(names)
+            self.keys = _int64s(keys)
+            self.kinds = bytes(kinds)
+            self.strings: list[str | None] = list(strings)
+            self.refs = _int64s(refs)
+            self.numbers = [_int64s(column) for column in numbers]
+            self.parents = _int64s(parents)
+            self.lost: dict[int, str] = dict(lost)
+        except (TypeError, ValueError) as exc:
+            raise CacheError(f"malformed rows ({exc})") from None
+        if not self._consistent():
+            raise CacheError("malformed rows")
+        self.row_of: dict[str, int] | None = None
+
+    def _consistent(self) -> bool:
+        count = len(self.names)
+        return (all(type(name) is str for name in self.names)
+                and all(text is None or type(text) is str for text in self.strings)
+                and len(self.keys) == KEY_WIDTH * count and len(self.kinds) == count
+                and len(self.refs) == len(_STRINGS) * count
+                and len(self.numbers) == len(_NUMBERS)
+                and all(len(column) == count for column in self.numbers)
+                and len(self.parents) == count
+                and all(0 <= ref < len(self.strings) for ref in self.refs)
+                and all(parent < count for parent in self.parents)
+                and all(type(row) is int and type(parent) is str
+                        for row, parent in self.lost.items()))
+
+    def row(self, name: str, at: int) -> int | None:
+        """The cached row of ``name`` (the current listing's row ``at``)."""
+        if self.row_of is None:
+            if at < len(self.names) and self.names[at] == name:
+                return at
+            self.row_of = dict(zip(self.names, range(len(self.names)), strict=True))
+        return self.row_of.get(name)
+
+    def copy_rows(self, rows: StoreRows, start: int, stop: int) -> None:
+        """Rows ``start:stop`` of ``rows`` are this cache's rows ``start:stop``, all PLAIN
+        (their keys were kept) and named alike (so parent rows point to the same names)."""
+        rows.kinds[start:stop] = self.kinds[start:stop]
+        strings, refs = self.strings, self.refs
+        for offset, name in enumerate(_STRINGS):
+            getattr(rows, name)[start:stop] = [
+                strings[ref] for ref in refs[len(_STRINGS) * start + offset :
+                                             len(_STRINGS) * stop : len(_STRINGS)]]
+        for name, column in zip(_NUMBERS, self.numbers, strict=True):
+            getattr(rows, name)[start:stop] = column[start:stop]
+        rows.parent_rows[start:stop] = self.parents[start:stop]
+        if self.lost:
+            rows.lost_parents.update((row, parent) for row, parent in self.lost.items()
+                                     if start <= row < stop)
+
+    def values(self, row: int) -> RowValues:
+        refs, strings = self.refs, self.strings
+        parent = self.parents[row]
+        parent_id = (None if parent == NO_PARENT else self.lost.get(row) if parent == LOST_PARENT
+                     else self.names[parent][:-4])
+        return (PLAIN, strings[refs[3 * row]], strings[refs[3 * row + 1]],
+                strings[refs[3 * row + 2]], *(column[row] for column in self.numbers),
+                parent_id)  # type: ignore[return-value]
+
+
+def _int64s(data: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(data)
+    return values
+
+
+class RowCache:
+    """The row cache of one store during a run: ``fill`` takes the unchanged rows from the
+    last run, and the rows of this run are written when the ``VerifyCache`` is saved."""
+
+    def __init__(self, verify_cache: VerifyCache, store: Path) -> None:
+        path, header, content = verify_cache.load(ROWS_KIND, store)
+        self.previous: _Previous | None = None
+        if content is not None:
+            try:
+                self.previous = _Previous(content)
+            except CacheError as exc:
+                verify_cache.warnings.append(f"cache {path}: {exc}; rebuilding")
+        self.started_ns = verify_cache.started_ns
+        self.verify_cache = verify_cache
+        self.store = store
+        self.rows: StoreRows | None = None
+        self.count = 0
+        self.hits = 0
+        self._save = functools.partial(verify_cache.add_document, path, header, ELEMENTS,
+                                       self._elements)
+
+    def fill(self, rows: StoreRows, count: int, dir_fd: int) -> bytearray:
+        """Fill the rows ``0:count`` (the listed regular files) whose name and stat key
+        match the last run's; the mask of the rows filled (the reader skips them)."""
+        filled = bytearray(count)
+        self.rows, self.count = rows, count
+        previous = self.previous
+        if previous is None:
+            self._save()
+            return filled
+        names = rows.names
+        aligned = previous.names == names[:count]
+        for start in range(0, count, CHUNK):
+            stop = min(start + CHUNK, count)
+            keys = stat_keys(dir_fd, names, start, stop)
+            if aligned and keys == previous.keys[KEY_WIDTH * start : KEY_WIDTH * stop]:
+                # The usual chunk of an unchanged store: every row kept and unchanged.
+                previous.copy_rows(rows, start, stop)
+                filled[start:stop] = b"\x01" * (stop - start)
+                continue
+            for at in range(start, stop):
+                row = previous.row(names[at], at)
+                if row is None or previous.kinds[row] != PLAIN:
+                    continue
+                base, old = KEY_WIDTH * (at - start), KEY_WIDTH * row
+                if keys[base : base + KEY_WIDTH] == previous.keys[old : old + KEY_WIDTH]:
+                    rows.set_row(at, previous.values(row), None)
+                    filled[at] = 1
+        self.hits = sum(filled)
+        self.verify_cache.hits += self.hits
+        if self.hits != count or len(previous.names) != count:
+            self._save()  # else every row is the cache's own: nothing new to write
+        return filled
+
+    def _elements(self) -> Iterator[Any]:
+        """The document to save, one element at a time (each is packed and written before
+        the next is built): names, keys, kinds, the string table and each row's
+        references into it, the number columns, the parents and the lost parents."""
+        rows, count = self.rows, self.count
+        if rows is None:
+            rows, count = StoreRows([]), 0
+        yield rows.names[:count]
+        yield self._keys(rows, count)
+        kinds = bytes(rows.kinds[:count])
+        yield kinds
+        table: dict[str | None, int] = {}
+        add = table.setdefault
+        refs = array("q", [0]) * (len(_STRINGS) * count)
+        for offset, name in enumerate(_STRINGS):
+            column = getattr(rows, name)
+            refs[offset :: len(_STRINGS)] = array("q", [
+                add(text, len(table)) if kind == PLAIN else 0
+                for kind, text in zip(kinds, column, strict=False)])
+        yield list(table) or [None]
+        yield refs.tobytes()
+        for name in _NUMBERS:
+            yield getattr(rows, name)[:count].tobytes()
+        parents = rows.parent_rows[:count]
+        yield parents.tobytes()
+        yield {row: parent for row, parent in rows.lost_parents.items() if row < count}
+
+    def _keys(self, rows: StoreRows, count: int) -> bytes:
+        """Each row's key, or (-1, -1, -1) for a row not to be kept: not PLAIN, changed
+        since it was read, or racy."""
+        keys = array("q", [-1]) * (KEY_WIDTH * count)
+        recent = self.started_ns - RACY_WINDOW_NS
+        kinds, sizes, mtimes = rows.kinds, rows.sizes, rows.mtimes
+        dir_fd = os.open(self.store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for start in range(0, count, CHUNK):
+                stop = min(start + CHUNK, count)
+                now = stat_keys(dir_fd, rows.names, start, stop)
+                for at in range(start, stop):
+                    base = KEY_WIDTH * (at - start)
+                    size, mtime = now[base], now[base + 1]
+                    if (kinds[at] == PLAIN and size == sizes[at] and mtime == mtimes[at]
+                            and mtime < recent):
+                        keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = now[base : base + KEY_WIDTH]
+        finally:
+            os.close(dir_fd)
+        return keys.tobytes()
