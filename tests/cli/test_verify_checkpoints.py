@@ -297,6 +297,8 @@ def _legacy(store: StoreBuilder) -> None:
 # (case id, builder, exit code, codes). Cases with two codes hold one fault that necessarily
 # shows in two ways (the comment says why).
 CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
+    ("zero-filled", _healthy_then(lambda c: c[0].path.with_name("crashed.bin").write_bytes(
+        bytes(4096))), 1, {"CK100"}),
     ("too-small", _healthy_then(lambda c: c[0].path.write_bytes(b"DCHK\x01")), 1, {"CK101"}),
     ("version", _healthy_then(lambda c: set_version(c[0].path, 2)), 1, {"CK102"}),
     ("length", _healthy_then(lambda c: set_declared_length(c[0].path, 5)), 1, {"CK103"}),
@@ -325,18 +327,22 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
     ("index-temp", _orphan_temp, 0, {"CK122"}),
     ("incomplete-temp", _incomplete_temp, 0, {"CK122"}),
+    # what a killed dashfix write leaves: its hidden temp beside the target
+    ("dashfix-leftover", _healthy_then(lambda c: c[0].path.with_name(
+        ".index.bin.0f1e2d3c-4b5a-4697-8877-665544332211.dashfix.tmp").write_bytes(b"partial")),
+     0, {"CK123"}),
     ("corrupt-index", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(
         b"\x01\x02")), 1, {"CK124"}),
     ("absurd-index-count", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(
         (2**62).to_bytes(8, "little") + bytes(30))), 1, {"CK124"}),
     ("no-index", _healthy, 0, {"CK125"}),
     ("thread-not-indexed", _thread_not_indexed, 0, {"CK130"}),
-    ("entry-file-missing", _entry_file_missing, 0, {"CK131"}),
+    ("entry-file-missing", _entry_file_missing, 1, {"CK131"}),
     # the corrupt latest file is itself CK104, and the index names it: CK132
     ("entry-corrupt", _healthy_then(lambda c: flip_byte(c[-1].path, 60)), 1, {"CK104", "CK132"}),
     ("entry-stale", _entry_stale, 1, {"CK133"}),
     ("entry-time", _entry_time_differs, 0, {"CK134"}),
-    ("ghost-thread", _ghost_thread, 0, {"CK135"}),
+    ("ghost-thread", _ghost_thread, 1, {"CK135"}),
     ("duplicate-thread", _duplicate_thread, 0, {"CK136"}),
     ("parent-newer", _parent_newer, 1, {"CK140"}),
     # a restart with {thread}_{n} ids: the overwritten parent and the counter inversion
