@@ -43,7 +43,6 @@ from dashfix.formats.checkpoint import (
     read_ids,
     sole_some_parent_tail,
 )
-from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.dashfix_files import (
     JOURNAL_NAME,
     MANIFEST_NAME,
@@ -51,6 +50,7 @@ from dashfix.formats.dashfix_files import (
     TEMP_SUFFIX,
     is_temp_name,
 )
+from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
     INDEX_NAME,
