@@ -1060,7 +1060,7 @@ typedef struct {
 /* What one healthy file gives, before Python objects are made of it. */
 typedef struct {
     int ok, has_parent;
-    int64_t counter, secs, nanos, mtime_ns, size, state_start, state_end;
+    int64_t counter, secs, nanos, mtime_ns, size, state_start, state_end, mode;
     Span thread, node, proc, parent; /* into the call's arena */
 } CheckpointRow;
 
@@ -1261,6 +1261,7 @@ static void read_checkpoint(int dir_fd, const char *name, Py_ssize_t name_len,
         row->ok = 1;
         row->size = info.st_size;
         row->mtime_ns = (int64_t)info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
+        row->mode = (int64_t)info.st_mode;
     } else {
         arena->len = arena_mark;
     }
@@ -1303,7 +1304,7 @@ static PyObject *shared_string(const Arena *arena, Span span, LastString *last)
 
 enum { COL_KINDS, COL_THREADS, COL_NODES, COL_PROCS, COL_COUNTERS, COL_SECS, COL_NANOS,
        COL_MTIMES, COL_SIZES, COL_STATE_STARTS, COL_STATE_ENDS, COL_PARENT_ROWS,
-       COL_LOST_PARENTS, COLUMNS };
+       COL_LOST_PARENTS, COL_MODES, COLUMNS };
 #define NUMBER_COLUMNS 8 /* counters .. parent_rows */
 
 /* The row of the file "{parent}.bin" in ``row_of``, or LOST_PARENT_ROW (-1 on an error). */
@@ -1344,6 +1345,7 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
                         "max_bytes, min_secs, max_secs)");
         return NULL;
     }
+    PyObject *modes_column = PyTuple_GET_ITEM(args[5], COL_MODES);
     dir_fd = PyLong_AsLong(args[0]);
     start = PyLong_AsSsize_t(args[2]);
     stop = PyLong_AsSsize_t(args[3]);
@@ -1379,8 +1381,8 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
         return NULL;
     }
     Py_ssize_t count = stop - start;
-    Py_buffer numbers[NUMBER_COLUMNS];
-    int held = 0;
+    Py_buffer numbers[NUMBER_COLUMNS], modes = {0};
+    int held = 0, modes_held = 0;
     const char **name_bytes = NULL;
     Py_ssize_t *name_lens = NULL;
     CheckpointRow *rows = NULL;
@@ -1396,6 +1398,16 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
             !numbers[held].format || strcmp(numbers[held].format, "q") != 0) {
             PyBuffer_Release(&numbers[held]);
             PyErr_SetString(PyExc_TypeError, "read_checkpoints: number columns are array('q')");
+            goto fail;
+        }
+    }
+    if (modes_column != Py_None) {
+        if (PyObject_GetBuffer(modes_column, &modes, PyBUF_WRITABLE | PyBUF_FORMAT) != 0)
+            goto fail;
+        modes_held = 1;
+        if (modes.itemsize != 8 || modes.len / 8 < stop || !modes.format ||
+            strcmp(modes.format, "q") != 0) {
+            PyErr_SetString(PyExc_TypeError, "read_checkpoints: modes are array('q') or None");
             goto fail;
         }
     }
@@ -1465,6 +1477,8 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
                                                 row->state_end, parent};
         for (int c = 0; c < NUMBER_COLUMNS; c++)
             number[c][at] = values[c];
+        if (modes_held)
+            ((int64_t *)modes.buf)[at] = row->mode;
         kind[at] = ROW_PLAIN;
     }
     goto done;
@@ -1475,6 +1489,8 @@ done:
         Py_XDECREF(last[c].object);
     for (int c = 0; c < held; c++)
         PyBuffer_Release(&numbers[c]);
+    if (modes_held)
+        PyBuffer_Release(&modes);
     PyMem_Free(name_bytes);
     PyMem_Free(name_lens);
     PyMem_Free(rows);
@@ -1560,7 +1576,7 @@ static PyMethodDef methods[] = {
     {"read_checkpoints", (PyCFunction)(void (*)(void))read_checkpoints, METH_FASTCALL,
      "read_checkpoints(dir_fd, names, start, stop, row_of, columns, max_bytes, min_secs, "
      "max_secs) -> [rows left to the Python path]: fills the PLAIN rows of names[start:stop] "
-     "in the columns (see inputs/checkpoint_store.py)"},
+     "in the columns (StoreRows.columns(); the file modes too unless that column is None)"},
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},

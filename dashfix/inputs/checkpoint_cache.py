@@ -22,13 +22,14 @@ whose name and key match from the cache; the reader reads the others.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dashfix.cache import KEY_WIDTH, RACY_WINDOW_NS, CacheError, VerifyCache, stat_keys
+from dashfix.cache import KEY_WIDTH, NO_KEY, RACY_WINDOW_NS, CacheError, VerifyCache, stat_keys
 from dashfix.inputs.checkpoint_record import PLAIN, RowValues
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT, StoreRows
 
@@ -141,6 +142,7 @@ class RowCache:
         match the last run's; the mask of the rows filled (the reader skips them)."""
         filled = bytearray(count)
         self.rows, self.count = rows, count
+        rows.modes = array("q", [-1]) * len(rows)
         previous = self.previous
         if previous is None:
             self._save()
@@ -180,15 +182,14 @@ class RowCache:
         yield self._keys(rows, count)
         kinds = bytes(rows.kinds[:count])
         yield kinds
-        table: dict[str | None, int] = {}
-        add = table.setdefault
+        columns = [getattr(rows, name)[:count] for name in _STRINGS]
+        table = list(dict.fromkeys(itertools.chain.from_iterable(columns)))
+        index = {text: at for at, text in enumerate(table)}
         refs = array("q", [0]) * (len(_STRINGS) * count)
-        for offset, name in enumerate(_STRINGS):
-            column = getattr(rows, name)
-            refs[offset :: len(_STRINGS)] = array("q", [
-                add(text, len(table)) if kind == PLAIN else 0
-                for kind, text in zip(kinds, column, strict=False)])
-        yield list(table) or [None]
+        for offset, column in enumerate(columns):
+            refs[offset :: len(_STRINGS)] = array("q", map(index.__getitem__, column))
+        del columns, index
+        yield table or [None]
         yield refs.tobytes()
         for name in _NUMBERS:
             yield getattr(rows, name)[:count].tobytes()
@@ -197,22 +198,47 @@ class RowCache:
         yield {row: parent for row, parent in rows.lost_parents.items() if row < count}
 
     def _keys(self, rows: StoreRows, count: int) -> bytes:
-        """Each row's key, or (-1, -1, -1) for a row not to be kept: not PLAIN, changed
-        since it was read, or racy."""
+        """Each row's key, or (-1, -1, -1) for a row not to be kept: not PLAIN, racy, or
+        changed since it was read. The C reader took the key on the descriptor it read
+        (its fstat comes before the read, so a later change shows as another key). A row
+        the Python path read is stat-ed again by name and kept when that stat has the size
+        and mtime it was read under."""
         keys = array("q", [-1]) * (KEY_WIDTH * count)
-        recent = self.started_ns - RACY_WINDOW_NS
+        if not count:
+            return keys.tobytes()
         kinds, sizes, mtimes = rows.kinds, rows.sizes, rows.mtimes
+        modes = rows.modes if rows.modes is not None else array("q", [-1]) * count
+        keys[0::KEY_WIDTH] = sizes[:count]
+        keys[1::KEY_WIDTH] = mtimes[:count]
+        keys[2::KEY_WIDTH] = modes[:count]
+        recent = self.started_ns - RACY_WINDOW_NS
+        dropped = [at for at, kind in enumerate(kinds[:count]) if kind != PLAIN]
+        if modes[:count].count(-1) > len(dropped):  # PLAIN rows the Python path read
+            dropped += self._stat_again(rows, count, keys)
+        if max(mtimes[:count]) >= recent:
+            dropped += [at for at in range(count) if mtimes[at] >= recent]
+        for at in dropped:
+            keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = array("q", NO_KEY)
+        return keys.tobytes()
+
+    def _stat_again(self, rows: StoreRows, count: int, keys: array[int]) -> list[int]:
+        """Put the mode of a stat by name into the keys of the PLAIN rows without one; the
+        rows whose stat no longer has the size and mtime they were read under."""
+        changed: list[int] = []
         dir_fd = os.open(self.store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for start in range(0, count, CHUNK):
                 stop = min(start + CHUNK, count)
+                lacking = [at for at in range(start, stop)
+                           if keys[KEY_WIDTH * at + 2] < 0 and rows.kinds[at] == PLAIN]
+                if not lacking:
+                    continue
                 now = stat_keys(dir_fd, rows.names, start, stop)
-                for at in range(start, stop):
+                for at in lacking:
                     base = KEY_WIDTH * (at - start)
-                    size, mtime = now[base], now[base + 1]
-                    if (kinds[at] == PLAIN and size == sizes[at] and mtime == mtimes[at]
-                            and mtime < recent):
-                        keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = now[base : base + KEY_WIDTH]
+                    if now[base : base + 2] != keys[KEY_WIDTH * at : KEY_WIDTH * at + 2]:
+                        changed.append(at)
+                    keys[KEY_WIDTH * at + 2] = now[base + 2]
         finally:
             os.close(dir_fd)
-        return keys.tobytes()
+        return changed

@@ -108,6 +108,8 @@ class StoreRows:
         self.parent_rows = array("q", (NO_PARENT,)) * count
         self.lost_parents: dict[int, str] = {}
         self.others: dict[int, FileRecord] = {}
+        self.modes: array[int] | None = None
+        """The file modes of PLAIN rows (-1 unknown), kept only for the verify cache."""
 
     @classmethod
     def of_records(cls, records: Iterable[FileRecord]) -> StoreRows:
@@ -139,7 +141,7 @@ class StoreRows:
         (``dashfix._native.read_checkpoints``)."""
         return (self.kinds, self.threads, self.nodes, self.procs, self.counters, self.secs,
                 self.nanos, self.mtimes, self.sizes, self.state_starts, self.state_ends,
-                self.parent_rows, self.lost_parents)
+                self.parent_rows, self.lost_parents, self.modes)
 
     def set_row(self, row: int, values: RowValues, record: FileRecord | None) -> None:
         """Row ``row`` holds ``values``; ``record`` is kept when the row is not PLAIN."""

@@ -880,17 +880,21 @@ def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileReco
     """``read_store_rows`` behind the run's sample, time limit and cache. A store that
     was not read whole keeps only the rows read (or answered by the cache) in the sample:
     its cross-file checks do not run, and its unread files are counted in ``selection``."""
-    count = len(names)
-    rows = StoreRows(names + [record.name for record in odd])
     skip: bytearray | None = None
     chosen: bytearray | None = None
     if selection is not None and selection.sample is not None:
         # A plain `{id}.bin` is a store file: the common name is settled inline.
-        picked = set(selection.sampled_names(target, [
+        sampled = selection.sampled_names(target, [
             name for name in names
-            if (name[-4:] == ".bin" and name[-6:] != ".v.bin") or is_store_file(name)]))
-        chosen = bytearray(name in picked for name in names)
-        skip = bytearray(not wanted for wanted in chosen)
+            if (name[-4:] == ".bin" and name[-6:] != ".v.bin") or is_store_file(name)])
+        if cache is None:
+            names = sampled  # nothing else is read, so nothing else needs a row
+        else:
+            picked = set(sampled)
+            chosen = bytearray(name in picked for name in names)
+            skip = bytearray(not wanted for wanted in chosen)
+    count = len(names)
+    rows = StoreRows(names + [record.name for record in odd])
     if cache is not None:
         from dashfix.inputs.checkpoint_cache import RowCache
 
