@@ -210,8 +210,8 @@ def test_other_format_version_and_malformed_rows(tmp_path: Path) -> None:
     path = _cache_file(tmp_path / "cache")
     verify_cache = VerifyCache(tmp_path / "cache")
     _, file_header, content = verify_cache.load(ROWS_KIND, store)
-    for broken in (content[:-1], (*content[:1], b"\x00" * 5, *content[2:]),
-                   (*content[:4], (b"\xff" * 8) * (3 * 4), *content[5:])):
+    for broken in (content[:-1], (*content[:1], b"\x01" * 5, *content[2:]),
+                   (*content[:5], (b"\xff" * 8) * 4, *content[6:])):
         path.write_bytes(encode_cache(file_header, list(broken)))
         _, verify_cache = _scan(tmp_path / "cache", store)
         assert verify_cache.hits == 0 and "malformed rows" in verify_cache.warnings[0]

@@ -36,8 +36,9 @@ from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT, StoreRows
 ROWS_KIND = "checkpoint-rows"
 _NUMBERS = ("counters", "secs", "nanos", "mtimes", "sizes", "state_starts", "state_ends")
 _STRINGS = ("threads", "nodes", "procs")
-ELEMENTS = 7 + len(_NUMBERS)
-"""Names, keys, kinds, string table, string references, the number columns, parents, lost."""
+ELEMENTS = 7 + len(_STRINGS) + len(_NUMBERS)
+"""Names, kept mask, modes, kinds, string table, a column of references into it per string
+column, the number columns, parents, lost parents."""
 CHUNK = 4096
 """Rows stat-ed and compared per step, so no per-file key array is ever held whole."""
 
@@ -47,15 +48,15 @@ class _Previous:
 
     def __init__(self, content: Any) -> None:
         try:
-            names, keys, kinds, strings, refs, *numbers, parents, lost = content
+            names, kept, modes, kinds, strings, *refs, parents, lost = content
             self.names: list[str] = list(names)
-            self.keys = _int64s(keys)
             self.kinds = bytes(kinds)
             self.strings: list[str | None] = list(strings)
-            self.refs = _int64s(refs)
-            self.numbers = [_int64s(column) for column in numbers]
+            self.refs = [_int64s(column) for column in refs[: len(_STRINGS)]]
+            self.numbers = [_int64s(column) for column in refs[len(_STRINGS) :]]
             self.parents = _int64s(parents)
             self.lost: dict[int, str] = dict(lost)
+            self.keys = _keys(bytes(kept), _int64s(modes), self.numbers)
         except (TypeError, ValueError) as exc:
             raise CacheError(f"malformed rows ({exc})") from None
         if not self._consistent():
@@ -67,11 +68,10 @@ class _Previous:
         return (all(type(name) is str for name in self.names)
                 and all(text is None or type(text) is str for text in self.strings)
                 and len(self.keys) == KEY_WIDTH * count and len(self.kinds) == count
-                and len(self.refs) == len(_STRINGS) * count
-                and len(self.numbers) == len(_NUMBERS)
-                and all(len(column) == count for column in self.numbers)
+                and len(self.refs) == len(_STRINGS) and len(self.numbers) == len(_NUMBERS)
+                and all(len(column) == count for column in (*self.refs, *self.numbers))
                 and len(self.parents) == count
-                and all(0 <= ref < len(self.strings) for ref in self.refs)
+                and all(0 <= ref < len(self.strings) for column in self.refs for ref in column)
                 and all(parent < count for parent in self.parents)
                 and all(type(row) is int and type(parent) is str
                         for row, parent in self.lost.items()))
@@ -88,11 +88,9 @@ class _Previous:
         """Rows ``start:stop`` of ``rows`` are this cache's rows ``start:stop``, all PLAIN
         (their keys were kept) and named alike (so parent rows point to the same names)."""
         rows.kinds[start:stop] = self.kinds[start:stop]
-        strings, refs = self.strings, self.refs
-        for offset, name in enumerate(_STRINGS):
-            getattr(rows, name)[start:stop] = [
-                strings[ref] for ref in refs[len(_STRINGS) * start + offset :
-                                             len(_STRINGS) * stop : len(_STRINGS)]]
+        strings = self.strings
+        for name, refs in zip(_STRINGS, self.refs, strict=True):
+            getattr(rows, name)[start:stop] = [strings[ref] for ref in refs[start:stop]]
         for name, column in zip(_NUMBERS, self.numbers, strict=True):
             getattr(rows, name)[start:stop] = column[start:stop]
         rows.parent_rows[start:stop] = self.parents[start:stop]
@@ -101,13 +99,26 @@ class _Previous:
                                      if start <= row < stop)
 
     def values(self, row: int) -> RowValues:
-        refs, strings = self.refs, self.strings
+        strings = self.strings
         parent = self.parents[row]
         parent_id = (None if parent == NO_PARENT else self.lost.get(row) if parent == LOST_PARENT
                      else self.names[parent][:-4])
-        return (PLAIN, strings[refs[3 * row]], strings[refs[3 * row + 1]],
-                strings[refs[3 * row + 2]], *(column[row] for column in self.numbers),
-                parent_id)  # type: ignore[return-value]
+        return (PLAIN, *(strings[refs[row]] for refs in self.refs),
+                *(column[row] for column in self.numbers), parent_id)  # type: ignore[return-value]
+
+
+def _keys(kept: bytes, modes: array[int], numbers: list[array[int]]) -> array[int]:
+    """Each row's key (size, mtime_ns, mode), ``NO_KEY`` where ``kept`` says the row was
+    not kept."""
+    sizes, mtimes = numbers[_NUMBERS.index("sizes")], numbers[_NUMBERS.index("mtimes")]
+    count = len(kept)
+    if not len(sizes) == len(mtimes) == len(modes) == count:
+        raise ValueError("columns of different lengths")
+    keys = array("q", [0]) * (KEY_WIDTH * count)
+    keys[0::KEY_WIDTH], keys[1::KEY_WIDTH], keys[2::KEY_WIDTH] = sizes, mtimes, modes
+    for at in (at for at, keep in enumerate(kept) if not keep):
+        keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = array("q", NO_KEY)
+    return keys
 
 
 def _int64s(data: bytes) -> array[int]:
@@ -142,7 +153,7 @@ class RowCache:
         match the last run's; the mask of the rows filled (the reader skips them)."""
         filled = bytearray(count)
         self.rows, self.count = rows, count
-        rows.modes = array("q", [-1]) * len(rows)
+        rows.modes = array("q", [-1]) * len(rows)  # the C reader fills them in
         previous = self.previous
         if previous is None:
             self._save()
@@ -179,66 +190,63 @@ class RowCache:
         if rows is None:
             rows, count = StoreRows([]), 0
         yield rows.names[:count]
-        yield self._keys(rows, count)
-        kinds = bytes(rows.kinds[:count])
-        yield kinds
+        yield self._kept(rows, count)
+        assert rows.modes is not None
+        yield rows.modes[:count].tobytes()
+        yield bytes(rows.kinds[:count])
         columns = [getattr(rows, name)[:count] for name in _STRINGS]
         table = list(dict.fromkeys(itertools.chain.from_iterable(columns)))
-        index = {text: at for at, text in enumerate(table)}
-        refs = array("q", [0]) * (len(_STRINGS) * count)
-        for offset, column in enumerate(columns):
-            refs[offset :: len(_STRINGS)] = array("q", map(index.__getitem__, column))
-        del columns, index
         yield table or [None]
-        yield refs.tobytes()
+        index = {text: at for at, text in enumerate(table)}
+        del table
+        while columns:
+            yield array("q", map(index.__getitem__, columns.pop(0))).tobytes()
         for name in _NUMBERS:
             yield getattr(rows, name)[:count].tobytes()
-        parents = rows.parent_rows[:count]
-        yield parents.tobytes()
+        yield rows.parent_rows[:count].tobytes()
         yield {row: parent for row, parent in rows.lost_parents.items() if row < count}
 
-    def _keys(self, rows: StoreRows, count: int) -> bytes:
-        """Each row's key, or (-1, -1, -1) for a row not to be kept: not PLAIN, racy, or
-        changed since it was read. The C reader took the key on the descriptor it read
-        (its fstat comes before the read, so a later change shows as another key). A row
-        the Python path read is stat-ed again by name and kept when that stat has the size
-        and mtime it was read under."""
-        keys = array("q", [-1]) * (KEY_WIDTH * count)
+    def _kept(self, rows: StoreRows, count: int) -> bytes:
+        """Which rows to keep: PLAIN, not racy, and unchanged since they were read. The C
+        reader took each row's key on the descriptor it read (its fstat comes before the
+        read, so a later change shows as another key). A row the Python path read is
+        stat-ed again by name (its mode goes into ``rows.modes``) and kept when that stat
+        has the size and mtime it was read under."""
+        kept = bytearray(b"\x01") * count
         if not count:
-            return keys.tobytes()
-        kinds, sizes, mtimes = rows.kinds, rows.sizes, rows.mtimes
-        modes = rows.modes if rows.modes is not None else array("q", [-1]) * count
-        keys[0::KEY_WIDTH] = sizes[:count]
-        keys[1::KEY_WIDTH] = mtimes[:count]
-        keys[2::KEY_WIDTH] = modes[:count]
-        recent = self.started_ns - RACY_WINDOW_NS
-        dropped = [at for at, kind in enumerate(kinds[:count]) if kind != PLAIN]
-        if modes[:count].count(-1) > len(dropped):  # PLAIN rows the Python path read
-            dropped += self._stat_again(rows, count, keys)
+            return bytes(kept)
+        if rows.modes is None:
+            rows.modes = array("q", [-1]) * len(rows)  # the C reader fills them in
+        dropped = [at for at, kind in enumerate(rows.kinds[:count]) if kind != PLAIN]
+        if rows.modes[:count].count(-1) > len(dropped):  # PLAIN rows the Python path read
+            dropped += self._stat_again(rows, count)
+        mtimes, recent = rows.mtimes, self.started_ns - RACY_WINDOW_NS
         if max(mtimes[:count]) >= recent:
             dropped += [at for at in range(count) if mtimes[at] >= recent]
         for at in dropped:
-            keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = array("q", NO_KEY)
-        return keys.tobytes()
+            kept[at] = 0
+        return bytes(kept)
 
-    def _stat_again(self, rows: StoreRows, count: int, keys: array[int]) -> list[int]:
-        """Put the mode of a stat by name into the keys of the PLAIN rows without one; the
-        rows whose stat no longer has the size and mtime they were read under."""
+    def _stat_again(self, rows: StoreRows, count: int) -> list[int]:
+        """Put the mode of a stat by name into ``rows.modes`` for the PLAIN rows without
+        one; the rows whose stat no longer has the size and mtime they were read under."""
+        assert rows.modes is not None
+        modes, sizes, mtimes = rows.modes, rows.sizes, rows.mtimes
         changed: list[int] = []
         dir_fd = os.open(self.store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for start in range(0, count, CHUNK):
                 stop = min(start + CHUNK, count)
                 lacking = [at for at in range(start, stop)
-                           if keys[KEY_WIDTH * at + 2] < 0 and rows.kinds[at] == PLAIN]
+                           if modes[at] < 0 and rows.kinds[at] == PLAIN]
                 if not lacking:
                     continue
                 now = stat_keys(dir_fd, rows.names, start, stop)
                 for at in lacking:
                     base = KEY_WIDTH * (at - start)
-                    if now[base : base + 2] != keys[KEY_WIDTH * at : KEY_WIDTH * at + 2]:
+                    if now[base] != sizes[at] or now[base + 1] != mtimes[at]:
                         changed.append(at)
-                    keys[KEY_WIDTH * at + 2] = now[base + 2]
+                    modes[at] = now[base + 2]
         finally:
             os.close(dir_fd)
         return changed
