@@ -30,6 +30,7 @@ import array
 import contextlib
 import errno
 import functools
+import itertools
 import operator
 import os
 import stat
@@ -203,36 +204,50 @@ def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
     return keys
 
 
+FINGERPRINT_CHUNK = 65536
+"""Entries listed, stat-ed and hashed per step: a folder of 1,000,000 files is never held
+as one list of names beside the scan that reads it."""
+
+
+def _listing(dir_fd: int) -> Iterator[list[str]]:
+    """The names of the entries of folder ``dir_fd``, ``FINGERPRINT_CHUNK`` at a time."""
+    with os.scandir(dir_fd) as entries:
+        while names := [entry.name for entry in itertools.islice(entries, FINGERPRINT_CHUNK)]:
+            yield names
+
+
 def folder_fingerprint(folder: Path, context: str) -> tuple[int, int]:
     """A digest of ``context`` and the (name, stat key) of every entry directly in
     ``folder``, symlinks not followed: any file added, removed, renamed, rewritten or
     chmod-ed changes it. Also the newest mtime_ns seen, to tell a racy folder.
 
-    The names and the packed stat integers are hashed once each, in listing order: a
-    listing in another order gives another digest, so it can only cost a cache miss.
+    The names and the packed stat integers are hashed chunk by chunk in listing order,
+    each chunk led by its counts (a file name holds no NUL, so the NUL-joined names split
+    one way only): a listing in another order gives another digest, so it can only cost a
+    cache miss.
     """
+    encoded = context.encode("utf-8", "surrogateescape")
+    digest = xxhash.xxh3_64(b"%d\0" % len(encoded))
+    digest.update(encoded)
+    newest = 0
     dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        names = os.listdir(dir_fd)
-        keys = _stat_keys(dir_fd, names)
+        for names in _listing(dir_fd):
+            keys = _stat_keys(dir_fd, names)
+            if NO_KEY[0] in keys[::KEY_WIDTH]:
+                raise OSError(errno.EIO, "an entry could not be stat-ed (changed while listed?)")
+            newest = max(newest, max(keys[_MTIME_FIELD :: KEY_WIDTH]))
+            _chunk_digest(digest, names, keys)
     finally:
         os.close(dir_fd)
-    if NO_KEY[0] in keys[::KEY_WIDTH]:
-        raise OSError(errno.EIO, "an entry could not be stat-ed (changed while listed?)")
-    newest = max(keys[_MTIME_FIELD :: KEY_WIDTH], default=0)
-    return _fingerprint_digest(context, names, keys), newest
+    return digest.intdigest(), newest
 
 
-def _fingerprint_digest(context: str, names: list[str], keys: array.array[int]) -> int:
-    """xxh3 of ``context``, ``names`` and their packed stat keys, laid out so that two
-    different inputs never give the same bytes: the lengths come first, and a file name
-    holds no NUL, so the NUL-joined names split one way only."""
-    encoded = context.encode("utf-8", "surrogateescape")
-    digest = xxhash.xxh3_64(b"%d\0%d\0" % (len(encoded), len(names)))
-    digest.update(encoded)
-    digest.update("\0".join(names).encode("utf-8", "surrogateescape"))
+def _chunk_digest(digest: Any, names: list[str], keys: array.array[int]) -> None:
+    joined = "\0".join(names).encode("utf-8", "surrogateescape")
+    digest.update(b"%d\0%d\0" % (len(names), len(joined)))
+    digest.update(joined)
     digest.update(keys)
-    return digest.intdigest()
 
 
 Elements = tuple[int, Callable[[], Iterator[Any]]]
@@ -310,13 +325,22 @@ class VerifyCache:
                     for path, (header, memo) in self.memos.items()
                     if memo.current is not None and memo.current is not memo.previous]
         for path, header, (count, elements) in pending:
-            try:
-                _write_document(path, header, count, elements())
-            except (TypeError, ValueError) as exc:
-                self.warnings.append(f"cache {path} not written: {exc}")
-            except OSError as exc:
-                self.warnings.append(_unwritable(path, exc))
+            if not self.write(path, header, count, elements):
                 return
+
+    def write(self, path: Path, header: dict[str, Any], count: int,
+              elements: Callable[[], Iterator[Any]]) -> bool:
+        """Write one document now (``add_document`` says what); False, with a warning,
+        when the folder cannot take it (a full disk: nothing else will fit either)."""
+        self.documents.pop(path, None)
+        try:
+            _write_document(path, header, count, elements())
+        except (TypeError, ValueError) as exc:
+            self.warnings.append(f"cache {path} not written: {exc}")
+        except OSError as exc:
+            self.warnings.append(_unwritable(path, exc))
+            return False
+        return True
 
 
 LIST_CHUNK = 4096
@@ -422,8 +446,11 @@ def target_fingerprint(path: Path, context: str) -> tuple[int, int]:
     info = os.stat(path, follow_symlinks=False)
     if stat.S_ISDIR(info.st_mode):
         return folder_fingerprint(path, context)
-    keys = array.array("q", stat_key(info))
-    return _fingerprint_digest(context, [path.name], keys), info.st_mtime_ns
+    encoded = context.encode("utf-8", "surrogateescape")
+    digest = xxhash.xxh3_64(b"%d\0" % len(encoded))
+    digest.update(encoded)
+    _chunk_digest(digest, [path.name], array.array("q", stat_key(info)))
+    return digest.intdigest(), info.st_mtime_ns
 
 
 def memoized(

@@ -243,8 +243,8 @@ def test_a_full_disk_while_saving_is_a_warning(
         return real_open(path, *args, **kwargs)
 
     verify_cache = VerifyCache(tmp_path / "cache")
-    scan_store(store, cache=verify_cache)
     monkeypatch.setattr("builtins.open", full)
+    scan_store(store, cache=verify_cache)  # the rows are written once read
     verify_cache.save()
     monkeypatch.undo()
     assert len(verify_cache.warnings) == 1
@@ -397,7 +397,7 @@ def test_folder_fingerprint_fails_when_an_entry_cannot_be_stat_ed_in_the_child(
     listed = os.listdir(store)
     monkeypatch.setattr(cache_module, "FINGERPRINT_FORK_MIN", 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(os, "listdir", lambda fd: [*listed, "vanished.bin"])
+    monkeypatch.setattr(cache_module, "_listing", lambda fd: iter([[*listed, "vanished.bin"]]))
     with pytest.raises(OSError):
         folder_fingerprint(store, "store")
 

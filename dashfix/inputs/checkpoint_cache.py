@@ -21,7 +21,6 @@ whose name and key match from the cache; the reader reads the others.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 from array import array
@@ -145,8 +144,8 @@ class RowCache:
         self.rows: StoreRows | None = None
         self.count = 0
         self.hits = 0
-        self._save = functools.partial(verify_cache.add_document, path, header, ELEMENTS,
-                                       self._elements)
+        self._document = (path, header)
+        self.changed = True
 
     def fill(self, rows: StoreRows, count: int, dir_fd: int) -> bytearray:
         """Fill the rows ``0:count`` (the listed regular files) whose name and stat key
@@ -156,7 +155,6 @@ class RowCache:
         rows.modes = array("q", [-1]) * len(rows)  # the C reader fills them in
         previous = self.previous
         if previous is None:
-            self._save()
             return filled
         names = rows.names
         aligned = previous.names == names[:count]
@@ -178,9 +176,17 @@ class RowCache:
                     filled[at] = 1
         self.hits = sum(filled)
         self.verify_cache.hits += self.hits
-        if self.hits != count or len(previous.names) != count:
-            self._save()  # else every row is the cache's own: nothing new to write
+        # When every row is the cache's own there is nothing new to write.
+        self.changed = self.hits != count or len(previous.names) != count
         return filled
+
+    def save(self) -> None:
+        """Write the rows now, once they are read: the scan's rows are then no longer held
+        here while the checks run and the rest of the cache is saved."""
+        if self.changed:
+            path, header = self._document
+            self.verify_cache.write(path, header, ELEMENTS, self._elements)
+        self.rows = None
 
     def _elements(self) -> Iterator[Any]:
         """The document to save, one element at a time (each is packed and written before

@@ -895,16 +895,20 @@ def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileReco
             skip = bytearray(not wanted for wanted in chosen)
     count = len(names)
     rows = StoreRows(names + [record.name for record in odd])
+    row_cache = None
     if cache is not None:
         from dashfix.inputs.checkpoint_cache import RowCache
 
-        filled = RowCache(cache, Path(store)).fill(rows, count, dir_fd)
+        row_cache = RowCache(cache, Path(store))
+        filled = row_cache.fill(rows, count, dir_fd)
         skip = filled if skip is None else bytearray(map(operator.or_, skip, filled))
         if on_read is not None:
             on_read(sum(filled if chosen is None else map(operator.and_, filled, chosen)))
     expired = _never if selection is None else selection.expired
     rows, unread = read_store_rows(store, names, odd, on_read=on_read, skip=skip, rows=rows,
                                    expired=expired)
+    if row_cache is not None:
+        row_cache.save()
     if unread:
         assert selection is not None
         selection.ran_out(target, sum(is_store_file(names[row])
