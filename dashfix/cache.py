@@ -345,6 +345,8 @@ class VerifyCache:
 
 LIST_CHUNK = 4096
 """Items of a long list packed per write."""
+_BIN32 = struct.Struct(">BI")
+"""msgpack's bin 32 header: 0xC6, then the length."""
 
 
 def _write_document(path: Path, header: dict[str, Any], count: int,
@@ -358,7 +360,7 @@ def _write_document(path: Path, header: dict[str, Any], count: int,
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temp, "wb") as handle:
-            def put(data: bytes) -> None:
+            def put(data: bytes | memoryview) -> None:
                 digest.update(data)
                 handle.write(data)
 
@@ -368,7 +370,12 @@ def _write_document(path: Path, header: dict[str, Any], count: int,
             put(packer.pack_array_header(count))
             written = 0
             for element in elements:
-                if isinstance(element, list) and len(element) > LIST_CHUNK:
+                if isinstance(element, memoryview):
+                    # Large columns go out as they are (no packed copy): a msgpack bin 32.
+                    data = element.cast("B")
+                    put(_BIN32.pack(0xC6, len(data)))
+                    put(data)
+                elif isinstance(element, list) and len(element) > LIST_CHUNK:
                     put(packer.pack_array_header(len(element)))
                     for start in range(0, len(element), LIST_CHUNK):
                         put(b"".join(map(packer.pack, element[start : start + LIST_CHUNK])))

@@ -195,21 +195,23 @@ class RowCache:
         rows, count = self.rows, self.count
         if rows is None:
             rows, count = StoreRows([]), 0
-        yield rows.names[:count]
+        whole = count == len(rows)
+        yield rows.names if whole else rows.names[:count]
         yield self._kept(rows, count)
         assert rows.modes is not None
-        yield rows.modes[:count].tobytes()
+        yield memoryview(rows.modes)[:count]
         yield bytes(rows.kinds[:count])
-        columns = [getattr(rows, name)[:count] for name in _STRINGS]
-        table = list(dict.fromkeys(itertools.chain.from_iterable(columns)))
+        columns = [getattr(rows, name) for name in _STRINGS]
+        table = list(dict.fromkeys(itertools.chain.from_iterable(
+            itertools.islice(column, count) for column in columns)))
         yield table or [None]
         index = {text: at for at, text in enumerate(table)}
         del table
-        while columns:
-            yield array("q", map(index.__getitem__, columns.pop(0))).tobytes()
+        for column in columns:
+            yield memoryview(array("q", map(index.__getitem__, itertools.islice(column, count))))
         for name in _NUMBERS:
-            yield getattr(rows, name)[:count].tobytes()
-        yield rows.parent_rows[:count].tobytes()
+            yield memoryview(getattr(rows, name))[:count]
+        yield memoryview(rows.parent_rows)[:count]
         yield {row: parent for row, parent in rows.lost_parents.items() if row < count}
 
     def _kept(self, rows: StoreRows, count: int) -> bytes:
