@@ -1405,9 +1405,9 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
         if (PyObject_GetBuffer(modes_column, &modes, PyBUF_WRITABLE | PyBUF_FORMAT) != 0)
             goto fail;
         modes_held = 1;
-        if (modes.itemsize != 8 || modes.len / 8 < stop || !modes.format ||
-            strcmp(modes.format, "q") != 0) {
-            PyErr_SetString(PyExc_TypeError, "read_checkpoints: modes are array('q') or None");
+        if (modes.itemsize != 4 || modes.len / 4 < stop || !modes.format ||
+            strcmp(modes.format, "i") != 0) {
+            PyErr_SetString(PyExc_TypeError, "read_checkpoints: modes are array('i') or None");
             goto fail;
         }
     }
@@ -1478,7 +1478,7 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
         for (int c = 0; c < NUMBER_COLUMNS; c++)
             number[c][at] = values[c];
         if (modes_held)
-            ((int64_t *)modes.buf)[at] = row->mode;
+            ((int32_t *)modes.buf)[at] = (int32_t)row->mode;
         kind[at] = ROW_PLAIN;
     }
     goto done;

@@ -345,6 +345,15 @@ class VerifyCache:
 
 LIST_CHUNK = 4096
 """Items of a long list packed per write."""
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """A bytes element of a document given piece by piece (never whole in memory)."""
+
+    length: int
+    pieces: Iterator[Any]
+
 _BIN32 = struct.Struct(">BI")
 """msgpack's bin 32 header: 0xC6, then the length."""
 
@@ -375,6 +384,15 @@ def _write_document(path: Path, header: dict[str, Any], count: int,
                     data = element.cast("B")
                     put(_BIN32.pack(0xC6, len(data)))
                     put(data)
+                elif isinstance(element, Chunks):
+                    put(_BIN32.pack(0xC6, element.length))
+                    written_bytes = 0
+                    for piece in element.pieces:
+                        data = memoryview(piece).cast("B")
+                        written_bytes += len(data)
+                        put(data)
+                    if written_bytes != element.length:
+                        raise ValueError(f"{written_bytes} bytes, {element.length} announced")
                 elif isinstance(element, list) and len(element) > LIST_CHUNK:
                     put(packer.pack_array_header(len(element)))
                     for start in range(0, len(element), LIST_CHUNK):

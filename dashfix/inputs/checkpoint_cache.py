@@ -28,7 +28,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dashfix.cache import KEY_WIDTH, NO_KEY, RACY_WINDOW_NS, CacheError, VerifyCache, stat_keys
+from dashfix.cache import (
+    KEY_WIDTH,
+    NO_KEY,
+    RACY_WINDOW_NS,
+    CacheError,
+    Chunks,
+    VerifyCache,
+    stat_keys,
+)
 from dashfix.inputs.checkpoint_record import PLAIN, RowValues
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT, StoreRows
 
@@ -55,7 +63,7 @@ class _Previous:
             self.numbers = [_int64s(column) for column in refs[len(_STRINGS) :]]
             self.parents = _int64s(parents)
             self.lost: dict[int, str] = dict(lost)
-            self.keys = _keys(bytes(kept), _int64s(modes), self.numbers)
+            self.keys = _keys(bytes(kept), _int32s(modes), self.numbers)
         except (TypeError, ValueError) as exc:
             raise CacheError(f"malformed rows ({exc})") from None
         if not self._consistent():
@@ -114,10 +122,17 @@ def _keys(kept: bytes, modes: array[int], numbers: list[array[int]]) -> array[in
     if not len(sizes) == len(mtimes) == len(modes) == count:
         raise ValueError("columns of different lengths")
     keys = array("q", [0]) * (KEY_WIDTH * count)
-    keys[0::KEY_WIDTH], keys[1::KEY_WIDTH], keys[2::KEY_WIDTH] = sizes, mtimes, modes
+    keys[0::KEY_WIDTH], keys[1::KEY_WIDTH] = sizes, mtimes
+    keys[2::KEY_WIDTH] = array("q", modes)
     for at in (at for at, keep in enumerate(kept) if not keep):
         keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = array("q", NO_KEY)
     return keys
+
+
+def _int32s(data: bytes) -> array[int]:
+    values = array("i")
+    values.frombytes(data)
+    return values
 
 
 def _int64s(data: bytes) -> array[int]:
@@ -152,7 +167,7 @@ class RowCache:
         match the last run's; the mask of the rows filled (the reader skips them)."""
         filled = bytearray(count)
         self.rows, self.count = rows, count
-        rows.modes = array("q", [-1]) * len(rows)  # the C reader fills them in
+        rows.modes = array("i", [-1]) * len(rows)  # the C reader fills them in
         previous = self.previous
         if previous is None:
             return filled
@@ -208,7 +223,9 @@ class RowCache:
         index = {text: at for at, text in enumerate(table)}
         del table
         for column in columns:
-            yield memoryview(array("q", map(index.__getitem__, itertools.islice(column, count))))
+            yield Chunks(8 * count, (
+                array("q", map(index.__getitem__, itertools.islice(column, start, start + CHUNK)))
+                for start in range(0, count, CHUNK)))
         for name in _NUMBERS:
             yield memoryview(getattr(rows, name))[:count]
         yield memoryview(rows.parent_rows)[:count]
@@ -224,7 +241,7 @@ class RowCache:
         if not count:
             return bytes(kept)
         if rows.modes is None:
-            rows.modes = array("q", [-1]) * len(rows)  # the C reader fills them in
+            rows.modes = array("i", [-1]) * len(rows)  # the C reader fills them in
         dropped = [at for at, kind in enumerate(rows.kinds[:count]) if kind != PLAIN]
         if rows.modes[:count].count(-1) > len(dropped):  # PLAIN rows the Python path read
             dropped += self._stat_again(rows, count)

@@ -109,7 +109,8 @@ class StoreRows:
         self.lost_parents: dict[int, str] = {}
         self.others: dict[int, FileRecord] = {}
         self.modes: array[int] | None = None
-        """The file modes of PLAIN rows (-1 unknown), kept only for the verify cache."""
+        """The file modes of PLAIN rows (-1 unknown; ``array('i')``), kept only for the
+        verify cache."""
 
     @classmethod
     def of_records(cls, records: Iterable[FileRecord]) -> StoreRows:
