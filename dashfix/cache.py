@@ -49,6 +49,7 @@ import xxhash
 from dashfix import __version__, native
 from dashfix.cpus import usable_cpus
 from dashfix.findings import Finding, Severity
+from dashfix.interrupts import fork_worker
 
 if TYPE_CHECKING:
     from dashfix.context import CheckContext
@@ -179,7 +180,7 @@ def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
         keys.extend(theirs[0])
         return keys
     reader, writer = os.pipe()
-    child = os.fork()
+    child = fork_worker()  # it ignores Ctrl-C: this process reaps it below
     if child == 0:  # pragma: no cover (the child leaves through os._exit)
         status = 1
         try:

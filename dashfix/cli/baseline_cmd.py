@@ -29,7 +29,8 @@ app.add_typer(baseline_app)
 )
 def baseline_create(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="What to verify (default: as for verify).")
+        list[Path] | None,
+        typer.Argument(help="What to verify (default: as for verify).", readable=False),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Baseline file to write.")

@@ -65,7 +65,8 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
     "record (dropped by the DLQ, bug #11). Read-only.\n\n" + EXIT_CODE_HELP,
 )
 def validate_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
+                                               readable=False)],
     against: Annotated[
         Path | None,
         typer.Option("--against", metavar="LOG", help="Main stream log to reconcile with."),
@@ -142,7 +143,8 @@ def _summary_line(result: DumpResult, against: bool) -> str:
     "a record was skipped. " + KAFKA_HELP + "\n\n" + EXIT_CODE_HELP,
 )
 def replay_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).")],
+    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
+                                               readable=False)],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,

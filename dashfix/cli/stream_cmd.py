@@ -81,7 +81,9 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     "\n\n" + EXIT_CODE_HELP,
 )
 def validate_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Log file or folder.", readable=False)
+    ],
     input_format: InputFormatOption = None,
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,

@@ -43,7 +43,9 @@ from dashfix.errors import EXIT_CODE_HELP
     + "\n\n" + EXIT_CODE_HELP,
 )
 def replay_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Log file or folder.", readable=False)
+    ],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,

@@ -33,7 +33,8 @@ from dashfix.sampling import parse_max_duration, parse_sample
 )
 def verify_command(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Stores, logs, dumps or folders holding them.")
+        list[Path] | None,
+        typer.Argument(help="Stores, logs, dumps or folders holding them.", readable=False),
     ] = None,
     output_format: Annotated[
         str | None,
