@@ -139,6 +139,15 @@ class TargetMemo:
     def put(self, fingerprint: int, value: Any) -> None:
         self.current = (fingerprint, value)
 
+    def put_pending(self) -> None:
+        """Keep no result yet, only that the target was checked with this cache: the next
+        run then looks for a result and keeps one (see ``memoized``)."""
+        self.current = (PENDING, None)
+
+
+PENDING = -1
+"""The fingerprint of a pending memo: digests are unsigned, so it matches nothing."""
+
 
 FINGERPRINT_FORK_MIN = 20_000
 """From this many entries on, a second CPU stats half of a folder: the stat calls are most
@@ -482,7 +491,7 @@ def target_fingerprint(path: Path, context: str) -> tuple[int, int]:
 def memoized(
     ctx: CheckContext, kind: str, path: Path, rel: str,
     check: Callable[[], Iterable[Finding]], *, timeless: Callable[[list[Finding]], bool],
-    salt: str = "",
+    salt: str = "", defer_first: bool = False,
 ) -> Iterator[Finding]:
     """``check()``'s findings for the target ``path`` (a folder or a file; ``rel`` from the
     scanned root, as the findings name it), replayed from the cache while the target's
@@ -490,17 +499,27 @@ def memoized(
     options are another fingerprint. A sampled run does not use it (it reads per file); a
     result is kept only when the target was read completely (the time limit may stop a
     run) and ``timeless`` accepts it: a finding whose text depends on the clock (an age)
-    must be computed afresh."""
+    must be computed afresh.
+
+    With ``defer_first`` (a checkpoint store, whose rows the cache also keeps), a target
+    with no memo yet is only marked pending: keeping a result needs a stat walk of the
+    folder before and one after the check, which would make the first cached run of a
+    large store much slower than an uncached one. The next run (its files answered by the
+    row cache) takes the walks and keeps the result."""
     if ctx.cache is None or ctx.selection.sample is not None:
         yield from check()
         return
     context = f"{rel}\0{salt}"
+    memo = ctx.cache.memo(kind, path)
+    if defer_first and memo.previous is None:
+        memo.put_pending()
+        yield from check()
+        return
     try:
         fingerprint, newest = target_fingerprint(path, context)
     except OSError:
         yield from check()  # the check reports why the target cannot be read
         return
-    memo = ctx.cache.memo(kind, path)
     saved = memo.get(fingerprint)
     if saved is not None:
         counts, wires = saved

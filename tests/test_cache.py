@@ -411,3 +411,24 @@ def test_a_freshly_written_folder_is_not_memoised(tmp_path: Path) -> None:
     _memo_run(tmp_path, store, check)
     _memo_run(tmp_path, store, check)
     assert check.runs == 2
+
+
+def test_a_deferred_result_is_kept_from_the_second_run_on(tmp_path: Path) -> None:
+    """A checkpoint store's first cached run takes no stat walk for its whole result (its
+    rows are cached already): the second run keeps the result, the third replays it."""
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
+    check = Check([FINDING])
+
+    def run() -> list[Finding]:
+        ctx = _ctx(tmp_path)
+        findings = list(memoized(ctx, "checkpoint-store", store, "store", lambda: check(ctx),
+                                 timeless=lambda found: True, defer_first=True))
+        assert ctx.cache is not None
+        ctx.cache.save()
+        return findings
+
+    assert run() == run() == run() == [FINDING]
+    assert check.runs == 2
+    os.utime(store / "a.bin", ns=(OLD + 10**9, OLD + 10**9))
+    assert run() == [FINDING] and check.runs == 3

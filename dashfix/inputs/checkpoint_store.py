@@ -1126,7 +1126,8 @@ def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
                                single_file=True)
         return
     yield from memoized(ctx, CHECKPOINT_STORE_KIND, target.path, target.rel,
-                        lambda: _check_folder(target, ctx), timeless=_timeless)
+                        lambda: _check_folder(target, ctx), timeless=_timeless,
+                        defer_first=True)
 
 
 def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
