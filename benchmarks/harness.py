@@ -79,7 +79,7 @@ def print_ratio(subject: Measurement, baseline: Measurement, limit: float | None
 
 
 def _range(result: Measurement) -> str:
-    """" (best-slowest)" when several runs differ."""
+    """The " (best-slowest)" shown when the runs differ."""
     if result.slowest_seconds <= result.wall_seconds:
         return ""
     return f" ({result.wall_seconds:.2f}-{result.slowest_seconds:.2f})"
