@@ -92,11 +92,6 @@ class CacheError(Exception):
     """The cache file cannot be trusted; the message says why."""
 
 
-def encode_cache(header: dict[str, Any], document: Any) -> bytes:
-    body: bytes = msgpack.packb((header, document), use_bin_type=True)
-    return _PREFIX.pack(MAGIC, FORMAT_VERSION, content_digest(body)) + body
-
-
 def decode_cache(data: bytes, expected: dict[str, Any]) -> Any:
     """The document of a cache file whose header equals ``expected``; CacheError otherwise."""
     if len(data) < _PREFIX.size:
@@ -370,7 +365,8 @@ _BIN32 = struct.Struct(">BI")
 
 def _write_document(path: Path, header: dict[str, Any], count: int,
                     elements: Iterator[Any]) -> None:
-    """``encode_cache(header, list(elements))`` (``count`` of them) written to ``path``
+    """The cache file of ``header`` and the ``count`` items of ``elements`` (the magic, the
+    format version and the xxh3 of the msgpack of ``[header, [items]]``) written to ``path``
     through a temp file and a rename, element by element: the checksum in the prefix is
     filled in last. A reader sees the old or the whole new file; a torn one fails the
     checksum anyway."""

@@ -17,7 +17,6 @@ from dashfix.cache import (
     VerifyCache,
     clear_cache,
     decode_cache,
-    encode_cache,
     folder_fingerprint,
     memoized,
     open_cache,
@@ -197,9 +196,15 @@ def test_a_cache_from_another_version_or_salt_is_not_used(
     assert salted.file_for(ROWS_KIND, portable_target(store)) != path
 
 
+def encode_cache(tmp_path: Path, header: dict[str, Any], content: list[Any]) -> bytes:
+    path = tmp_path / "written.dfcache"
+    cache_module._write_document(path, header, len(content), iter(content))
+    return path.read_bytes()
+
+
 def test_other_format_version_and_malformed_rows(tmp_path: Path) -> None:
     header = {"dashfix": "x"}
-    good = encode_cache(header, [1, 2])
+    good = encode_cache(tmp_path, header, [1, 2])
     assert decode_cache(good, header) == (1, 2)
     newer = good[:8] + (99).to_bytes(2, "little") + good[10:]
     with pytest.raises(CacheError, match="cache format 99"):
@@ -212,7 +217,7 @@ def test_other_format_version_and_malformed_rows(tmp_path: Path) -> None:
     _, file_header, content = verify_cache.load(ROWS_KIND, store)
     for broken in (content[:-1], (*content[:1], b"\x01" * 5, *content[2:]),
                    (*content[:5], (b"\xff" * 8) * 4, *content[6:])):
-        path.write_bytes(encode_cache(file_header, list(broken)))
+        path.write_bytes(encode_cache(tmp_path, file_header, list(broken)))
         _, verify_cache = _scan(tmp_path / "cache", store)
         assert verify_cache.hits == 0 and "malformed rows" in verify_cache.warnings[0]
 

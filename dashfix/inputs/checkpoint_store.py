@@ -878,12 +878,6 @@ def _fill(rows: StoreRows, batch: RowBatch, on_read: FilesRead | None) -> None:
         on_read(len(batch.kinds))
 
 
-def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
-    """Stat and summarise regular files of one store folder by name (no symlink followed),
-    in this process; the records come by name."""
-    return read_store_rows(store, sorted(names), parallel=False)[0].records()
-
-
 def scan_store(
     path: Path, *, selection: Selection | None = None, target: str = "",
     cache: VerifyCache | None = None, on_read: FilesRead | None = None,

@@ -34,11 +34,16 @@ from dashfix.inputs.checkpoint_store import (
     latest_per_thread,
     scan_store,
     summarise_file,
-    summarise_names,
 )
 from dashfix.inputs.kinds import input_kinds
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
+
+
+def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
+    """The records of the regular files ``names`` of one store folder, read in this
+    process, by name."""
+    return checkpoint_store.read_store_rows(store, sorted(names), parallel=False)[0].records()
 
 
 def _record(path: Path) -> FileRecord:
