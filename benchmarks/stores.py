@@ -16,9 +16,15 @@ import subprocess
 from pathlib import Path
 
 from dashfix.formats.variants import INDEX_NAME
-from dashfix.testing.checkpoints import build_large_store, flip_byte
+from dashfix.testing.checkpoints import (
+    DEFAULT_PROC,
+    build_large_store,
+    flip_byte,
+    large_store_thread,
+)
 
 DEFAULT_FILES = 100_000
+THREADS = 1_000
 
 
 def options(argv: list[str], prog: str) -> argparse.Namespace:
@@ -38,7 +44,7 @@ def benchmark_store(data_dir: Path, files: int) -> Path:
     if not marker.exists():
         print(f"building {files} checkpoints in {store} (once; kept) ...", flush=True)
         shutil.rmtree(store, ignore_errors=True)
-        build_large_store(store, files=files, threads=1_000, state_size=2048)
+        build_large_store(store, files=files, threads=THREADS, state_size=2048)
         marker.write_text("ok\n")
     return store
 
@@ -52,8 +58,11 @@ def faulty_store(data_dir: Path, files: int) -> Path:
         shutil.rmtree(store, ignore_errors=True)
         subprocess.run(["cp", "-al", str(source), str(store)], check=True)
         (store / INDEX_NAME).unlink()
-        checkpoints = sorted(p for p in store.iterdir() if p.name.endswith(".bin"))
-        victim = checkpoints[len(checkpoints) // 2]
+        # Named, not listed: this process stays small, as its forked children's peak RSS
+        # starts from it.
+        number = files // 2
+        victim = store / (f"{large_store_thread(number % THREADS)}_{DEFAULT_PROC}_chkpt"
+                          f"{number // THREADS}.bin")
         data = victim.read_bytes()
         victim.unlink()  # the hard link: the original keeps its bytes
         victim.write_bytes(data)
