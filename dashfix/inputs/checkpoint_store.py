@@ -924,7 +924,6 @@ def scan_store(
                 scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(entry, dir_fd)) is not None:
                 odd.append(record)
-        names.sort()
         with paused_gc():
             scan.rows = _read_selected(str(path), dir_fd, names, odd, selection, target, cache,
                                        on_read)
@@ -947,11 +946,13 @@ def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileReco
             name for name in names
             if (name[-4:] == ".bin" and name[-6:] != ".v.bin") or is_store_file(name)])
         if cache is None:
-            names = sampled  # nothing else is read, so nothing else needs a row
+            names = sampled  # nothing else is read, so nothing else needs a row (or a sort)
         else:
+            names.sort()
             picked = set(sampled)
             chosen = bytearray(name in picked for name in names)
             skip = bytearray(not wanted for wanted in chosen)
+    names.sort()  # rows come by name
     count = len(names)
     rows = StoreRows(names + [record.name for record in odd])
     row_cache = None
