@@ -24,7 +24,7 @@ PYPROJECT = "pyproject.toml"
 ENV_PREFIX = "DASHFIX_"
 CONFIG_ENV = "DASHFIX_CONFIG"
 
-FORMATS = ("text", "json", "jsonl", "sarif", "junit", "github")
+FORMATS = ("text", "concise", "table", "json", "jsonl", "sarif", "junit", "github")
 FAIL_ON = ("error", "warning", "info", "never")
 PROGRESS = ("auto", "always", "never")
 SEVERITIES = ("error", "warning", "info")
@@ -158,6 +158,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("format", _choice(FORMATS), "text", "output format on stdout"),
     Setting("progress", _choice(PROGRESS), "auto", "progress display on stderr"),
     Setting("quiet", _flag, False, "no progress and no heartbeat"),
+    Setting("allow_empty", _flag, False, "a PATH with nothing to check passes (no DF003)"),
 )
 SETTING_BY_KEY = {setting.key: setting for setting in SETTINGS}
 

@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from dashfix.baseline import DEFAULT_BASELINE_FILE, PLACEHOLDER_REASON
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import ExitCode
 
 baseline_app = typer.Typer(
     name="baseline", help="Accept known findings so the gate fails only on new ones.",
+    epilog=examples('dashfix baseline create ./artifacts -o .dashfix-baseline.json '
+                    '--reason "known, ticket OPS-42"'),
     no_args_is_help=True,
 )
 app.add_typer(baseline_app)
@@ -23,26 +25,37 @@ app.add_typer(baseline_app)
     "create",
     help=(
         "Run verify and write every current finding's fingerprint to a baseline file. "
-        "Entries already in the file keep their reason and expiry. Integrity damage (CRC, "
+        "Entries already in the file keep their reason and expiry (a version 1 file, "
+        "whose fingerprints left out the root, is rewritten as version 2 this way). "
+        "Integrity damage (CRC, "
         "length, magic) is never written: it cannot be accepted as known."
+    ),
+    epilog=examples(
+        'dashfix baseline create ./artifacts -o .dashfix-baseline.json --reason "known, '
+        'ticket OPS-42" --expires 2027-06-30',
+        "dashfix verify ./artifacts --baseline .dashfix-baseline.json",
     ),
 )
 def baseline_create(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="What to verify (default: as for verify).", readable=False),
+        typer.Argument(metavar="[PATH]...", help="What to verify (default: as for verify).",
+                       readable=False),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Baseline file to write.")
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Baseline file to write.")
     ] = Path(DEFAULT_BASELINE_FILE),
     reason: Annotated[
-        str, typer.Option(help="Why these findings are accepted (flagged GT402 until set).")
+        str, typer.Option(metavar="TEXT",
+                          help="Why these findings are accepted (flagged GT402 until set).")
     ] = PLACEHOLDER_REASON,
     expires: Annotated[
-        str | None, typer.Option(help="Date (YYYY-MM-DD) after which the entries stop applying.")
+        str | None, typer.Option(metavar="YYYY-MM-DD",
+                                 help="Date after which the entries stop applying.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     from dashfix.baseline import draft_baseline, load_baseline, parse_expires, write_baseline
@@ -52,12 +65,15 @@ def baseline_create(
     from dashfix.report.locations import location_text
 
     expiry = parse_expires(expires, "--expires") if expires is not None else None
-    previous = load_baseline(output) if output.exists() else None
+    previous = load_baseline(output, legacy_ok=True) if output.exists() else None
     settings = resolve_settings(config=config)
     policy = policy_from_settings(settings, with_baseline=False)
     report = run_gate(paths or list(settings["paths"]), VerifyOptions(fail_on=None), policy)
-    draft = draft_baseline(report.findings, reason, expiry, previous)
+    draft = draft_baseline(report.findings, reason, expiry, previous, report.roots)
     write_baseline(draft, output)
+    if previous is not None and previous.legacy:
+        print(f"dashfix: note: {output} was a version 1 baseline; rewritten as version 2, "
+              "whose fingerprints include the root", file=sys.stderr)
     print(f"dashfix: wrote {len(draft.entries)} entr{'y' if len(draft.entries) == 1 else 'ies'} "
           f"to {output}", file=sys.stderr)
     for finding in draft.skipped:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.options import (
     FailOnOption,
     LimitsOption,
@@ -33,8 +33,8 @@ from dashfix.cli.replay_output import (
     parse_filters,
     parse_output_format,
 )
-from dashfix.errors import EXIT_CODE_HELP
 from dashfix.inputs import INPUT_FORMATS
+from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 dlq_app = typer.Typer(
     name="dlq",
     help="Validate and replay DashFlow DLQ dumps (JSON lines, library or websocket-server shape).",
+    epilog=examples("dashfix dlq validate dlq.jsonl",
+                    "dashfix dlq replay dlq.jsonl --to replay.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(dlq_app)
@@ -58,11 +60,15 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
 
 
 @dlq_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every line of a DLQ dump: JSON, required fields and types, base64, size and "
     "SHA-256 consistency (full payloads only), payload as a frame, trace_id duplicates, "
     "producer-side records. --against LOG reports invalid main-log records that have no DLQ "
-    "record (dropped by the DLQ, bug #11). Read-only.\n\n" + EXIT_CODE_HELP,
+    "record (dropped by the DLQ, bug #11). Read-only.",
+    epilog=examples(
+        "dashfix dlq validate dlq.jsonl",
+        "dashfix dlq validate dlq.jsonl --against events.kcat --format json",
+    ),
 )
 def validate_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
@@ -73,28 +79,30 @@ def validate_command(
     ] = None,
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format",
+        typer.Option("--input-format", metavar="FORMAT",
                      help=f"Force the format of --against: {', '.join(INPUT_FORMATS)}."),
     ] = None,
     topic: Annotated[
         str | None,
-        typer.Option(help="Topic of the --against records when the log does not say (kcat)."),
+        typer.Option(metavar="TOPIC",
+                     help="Topic of the --against records when the log does not say (kcat)."),
     ] = None,
     partition: Annotated[
         int | None,
-        typer.Option(help="Partition of the --against records when the log does not say."),
+        typer.Option(metavar="N",
+                     help="Partition of the --against records when the log does not say."),
     ] = None,
     first_offset: Annotated[
-        int, typer.Option(help="Kafka offset of the first --against record (kcat captures).")
+        int, typer.Option(metavar="OFFSET",
+                          help="Kafka offset of the first --against record (kcat captures).")
     ] = 0,
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
 ) -> int:
-    import orjson
-
     from dashfix.checks.dlq import AgainstLog, check_dump
+    from dashfix.findings import Finding
     from dashfix.inputs.dlq import DumpOptions
     from dashfix.inputs.streams import ReadOptions
     from dashfix.results import Report
@@ -110,7 +118,9 @@ def validate_command(
                          first_offset)
     result = check_dump(dump, dump.name, DumpOptions(limit=limit, max_line_bytes=line_cap),
                         against=log)
-    report.findings.extend(result.findings)
+    # Names relative to each file's folder (the dump and --against may live apart),
+    # ordered by record within each file.
+    report.findings.extend(sorted(result.findings, key=Finding.sort_key))
     report.targets.append(("dlq-dump", dump.name))
     report.stats.update({"dumps": 1, "records": result.records})
     if log is not None:
@@ -119,7 +129,7 @@ def validate_command(
     if fmt == "json":
         document = report.to_dict()
         document["dlq"] = _summary(result, log is not None)
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         RENDERERS["text"](report, sys.stdout)
         sys.stdout.write(_summary_line(result, log is not None) + "\n")
@@ -136,11 +146,16 @@ def _summary_line(result: DumpResult, against: bool) -> str:
 
 
 @dlq_app.command(
-    "replay",
+    "replay", cls=RequiredArgumentCommand,
     help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
     "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
     "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "
-    "a record was skipped. " + KAFKA_HELP + "\n\n" + EXIT_CODE_HELP,
+    "a record was skipped. " + KAFKA_HELP,
+    epilog=examples(
+        "dashfix dlq replay dlq.jsonl --to replay.kcat",
+        "dashfix dlq replay dlq.jsonl --to replay.jsonl --to-format jsonl",
+        "dashfix dlq replay dlq.jsonl --to kafka://localhost:9092/dashstream-events",
+    ),
 )
 def replay_command(
     dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",

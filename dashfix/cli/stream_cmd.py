@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.options import (
     FailOnOption,
     InputFormatOption,
@@ -20,7 +20,7 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
-from dashfix.errors import EXIT_CODE_HELP
+from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ stream_app = typer.Typer(
     name="stream",
     help="Validate and replay DashStream stream logs (kcat captures, file-backend JSONL, raw "
     "frames, SQLite backend).",
+    epilog=examples("dashfix stream validate events.kcat",
+                    "dashfix stream replay events.kcat --to clean.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(stream_app)
@@ -45,18 +47,23 @@ def _trouble(thread: ThreadSummary) -> int:
 
 
 def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
+    from dashfix.findings import Finding, rooted
     from dashfix.results import Report
+    from dashfix.roots import join, root_label
 
-    report = Report(roots=[str(path)], fail_on=parse_fail_on(fail_on))
-    report.findings.extend(result.findings)
-    report.targets.append(("stream-log", path.name))
+    label, _ = root_label(path.parent)
+    report = Report(roots=[join(label, path.name)], fail_on=parse_fail_on(fail_on))
+    # Ordered by record within the log, as verify orders them.
+    report.findings.extend(sorted(rooted(result.findings, label), key=Finding.sort_key))
+    report.targets.append(("stream-log", join(label, path.name)))
     report.stats.update({"logs": 1, "records": result.records, "threads": len(result.threads)})
     return report
 
 
 def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from dashfix.report.text import console_for
 
     table = Table(title="threads", header_style="bold")
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
@@ -71,14 +78,18 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     if len(threads) > len(shown):
         table.caption = (f"{len(threads) - len(shown)} more thread(s) not shown; "
                          "--format json lists every thread")
-    Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
+    console_for(out).print(table)
 
 
 @stream_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every record of a stream log: size caps, frame flag, zstd guard, protobuf, "
-    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only."
-    "\n\n" + EXIT_CODE_HELP,
+    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only.",
+    epilog=examples(
+        "dashfix stream validate events.kcat",
+        "dashfix stream validate logs/dashstream-events.jsonl --limits server --format json",
+        "dashfix stream validate capture.bin --input-format kcat --fail-on warning",
+    ),
 )
 def validate_command(
     input_path: Annotated[
@@ -90,8 +101,6 @@ def validate_command(
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
 ) -> int:
-    import orjson
-
     from dashfix.checks.stream.log import check_log
     from dashfix.inputs.streams import ReadOptions
 
@@ -106,7 +115,7 @@ def validate_command(
         document = report.to_dict()
         document["input_format"] = result.input_format
         document["threads"] = [t.to_dict() for t in result.threads]
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         if result.threads:
             _thread_table(result.threads, sys.stdout)

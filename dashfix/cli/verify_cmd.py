@@ -7,16 +7,19 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
+    LIMITS_METAVAR,
+    choices,
     parse_input_format,
     parse_limits,
     parse_max_line_bytes,
 )
 from dashfix.context import VerifyOptions
-from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.errors import UsageError
 from dashfix.inputs import INPUT_FORMATS
+from dashfix.progress import PROGRESS_MODES
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
 
@@ -28,17 +31,25 @@ from dashfix.sampling import parse_max_duration, parse_sample
         "writes nothing but --output files, follows no symlink. Every option can also be set "
         "in pyproject.toml (tool.dashfix), dashfix.toml or a DASHFIX_* variable; see "
         "`dashfix config show`."
-        "\n\n" + EXIT_CODE_HELP
-    )
+    ),
+    epilog=examples(
+        "dashfix verify ./checkpoints",
+        "dashfix verify ./artifacts --format sarif --output junit:dashfix.xml > dashfix.sarif",
+        "dashfix verify ./artifacts --fail-on warning --baseline .dashfix-baseline.json",
+        "dashfix verify ./artifacts --list-inputs",
+    ),
 )
 def verify_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Stores, logs, dumps or folders holding them.", readable=False),
+        typer.Argument(metavar="[PATH]...", help="Stores, logs, dumps or folders holding them.",
+                       readable=False),
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help=f"Output format on stdout: {', '.join(RENDERERS)}."),
+        typer.Option("--format", "-f", metavar="FORMAT",
+                     help=f"Output format on stdout: {', '.join(RENDERERS)}. text (the default) "
+                     "is table on a terminal and concise elsewhere."),
     ] = None,
     output: Annotated[
         list[str] | None,
@@ -49,26 +60,32 @@ def verify_command(
     ] = None,
     fail_on: Annotated[
         str | None,
-        typer.Option(help=f"Lowest severity that fails the run: {', '.join(FAIL_ON_CHOICES)}."),
+        typer.Option(metavar=choices(FAIL_ON_CHOICES),
+                     help="Lowest severity that fails the run."),
     ] = None,
     baseline: Annotated[
-        Path | None, typer.Option(help="Baseline file: matching findings are suppressed.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Baseline file: matching findings are suppressed."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Config file instead of the nearest dashfix.toml."),
     ] = None,
     select: Annotated[
-        list[str] | None, typer.Option(help="Only report these codes or prefixes (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Only report these codes or prefixes (repeatable)."),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option(help="Do not report these codes or prefixes (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Do not report these codes or prefixes (repeatable)."),
     ] = None,
     severity: Annotated[
         list[str] | None,
         typer.Option(metavar="CODE=LEVEL", help="Re-grade a code: error, warning or info."),
     ] = None,
     progress: Annotated[
-        str | None, typer.Option(help="Progress on stderr: auto, always or never.")
+        str | None,
+        typer.Option(metavar=choices(PROGRESS_MODES), help="Progress bars or heartbeat on stderr."),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or heartbeat lines.")
@@ -80,15 +97,17 @@ def verify_command(
     ] = False,
     limits: Annotated[
         str,
-        typer.Option(help="Stream frame size cap: consumer (1 MiB), server (10 MiB) or bytes."),
+        typer.Option(metavar=LIMITS_METAVAR,
+                     help="Stream frame size cap: consumer (1 MiB), server (10 MiB) or bytes."),
     ] = "consumer",
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format",
+        typer.Option("--input-format", metavar="FORMAT",
                      help=f"Force the stream log format: {', '.join(INPUT_FORMATS)}."),
     ] = None,
     max_line_bytes: Annotated[
-        int | None, typer.Option(help="JSONL line cap in bytes (default follows --limits).")
+        int | None, typer.Option(metavar="BYTES",
+                                 help="JSONL line cap in bytes (default follows --limits)."),
     ] = None,
     cache: Annotated[
         Path | None,
@@ -103,6 +122,14 @@ def verify_command(
         typer.Option(metavar="N/M|P%", help="Read only bucket N of M (by a hash of the path; "
                      "the M runs cover everything) or P percent of the files."),
     ] = None,
+    statistics: Annotated[
+        bool, typer.Option("--statistics", help="Print the number of findings per code "
+                           "instead of the findings (text or json).")
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Pass when a PATH holds nothing to check "
+                           "(otherwise DF003, exit code 3).")
+    ] = False,
     max_duration: Annotated[
         float | None,
         typer.Option(metavar="SECONDS", help="Read no new file after this long; the summary "
@@ -123,7 +150,7 @@ def verify_command(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
         config=config, select=select or (), ignore=ignore or (), severity=severity or (),
         progress=progress, quiet=quiet, list_inputs=list_inputs, cache=cache,
-        no_cache=no_cache,
+        no_cache=no_cache, allow_empty=allow_empty, statistics=statistics,
     )
     return run_verify(paths or [], options, flags)
 

@@ -881,6 +881,7 @@ def _fill(rows: StoreRows, batch: RowBatch, on_read: FilesRead | None) -> None:
 def scan_store(
     path: Path, *, selection: Selection | None = None, target: str = "",
     cache: VerifyCache | None = None, on_read: FilesRead | None = None,
+    on_listed: FilesRead | None = None,
     read_index: bool = True,
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
@@ -888,7 +889,8 @@ def scan_store(
     ``selection`` (verify's ``--sample`` and ``--max-duration``) leaves files unread and
     counts them against ``target``; ``cache`` answers files whose stat is unchanged from
     the last run (``dashfix.inputs.checkpoint_cache``). Every other file is read straight
-    into rows, telling ``on_read`` as they come.
+    into rows. ``on_listed`` is told how many files the scan will report once they are
+    listed, and ``on_read`` as they come (progress with a total).
     """
     scan = StoreScan(path)
     # Regular files by name, everything else as entries (rare). Which names are store
@@ -926,7 +928,7 @@ def scan_store(
                 odd.append(record)
         with paused_gc():
             scan.rows = _read_selected(str(path), dir_fd, names, odd, selection, target, cache,
-                                       on_read)
+                                       on_read, on_listed)
     finally:
         os.close(dir_fd)
     return scan
@@ -934,7 +936,7 @@ def scan_store(
 
 def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileRecord],
                    selection: Selection | None, target: str, cache: VerifyCache | None,
-                   on_read: FilesRead | None) -> StoreRows:
+                   on_read: FilesRead | None, on_listed: FilesRead | None) -> StoreRows:
     """``read_store_rows`` behind the run's sample, time limit and cache. A store that
     was not read whole keeps only the rows read (or answered by the cache) in the sample:
     its cross-file checks do not run, and its unread files are counted in ``selection``."""
@@ -954,6 +956,8 @@ def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileReco
             skip = bytearray(not wanted for wanted in chosen)
     names.sort()  # rows come by name
     count = len(names)
+    if on_listed is not None:
+        on_listed(count if chosen is None else sum(chosen))
     rows = StoreRows(names + [record.name for record in odd])
     row_cache = None
     if cache is not None:
@@ -1141,7 +1145,8 @@ def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
 
     try:
         scan = scan_store(target.path, selection=ctx.selection, target=target.rel,
-                          cache=ctx.cache, on_read=ctx.progress.advance)
+                          cache=ctx.cache, on_read=ctx.progress.advance,
+                          on_listed=ctx.progress.expect)
     except OSError as exc:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")

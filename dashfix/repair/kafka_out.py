@@ -1,4 +1,5 @@
-"""Replay into a Kafka topic, through confluent-kafka (``pip install 'dashfix[kafka]'``).
+"""Replay into a Kafka topic, through confluent-kafka (``pip install confluent-kafka``,
+or the ``kafka`` extra: ``pip install '.[kafka]'`` from the checkout).
 
 A replay sends nothing until it has read its whole input: the records wait in a
 temporary file, so a replay that fails or is interrupted on the way leaves the topic
@@ -98,8 +99,8 @@ def kafka_writer(target: KafkaTarget, *,
     try:
         from confluent_kafka import KafkaException, Producer
     except ImportError:
-        raise UsageError("--to-format kafka needs confluent-kafka: "
-                         "pip install 'dashfix[kafka]'") from None
+        raise UsageError("--to-format kafka needs confluent-kafka: pip install confluent-kafka "
+                         "(or pip install '.[kafka]' in the dashfix checkout)") from None
     producer = Producer({
         "bootstrap.servers": target.bootstrap,
         "transactional.id": f"dashfix-replay-{uuid.uuid4()}",
