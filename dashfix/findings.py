@@ -8,6 +8,16 @@ from typing import Any
 
 import xxhash
 
+_KAFKA = "kafka://"
+
+
+def _without_host(path: str) -> str:
+    """A ``kafka://HOST:PORT,.../topic#pP@O`` location without its brokers: the same topic
+    reached through other brokers (or a moved cluster) keeps its fingerprints."""
+    if path.startswith(_KAFKA):
+        return path[len(_KAFKA):].partition("/")[2]
+    return path
+
 
 class Severity(StrEnum):
     """How bad a finding is. ``error``: damage, or DashFlow will misbehave;
@@ -102,7 +112,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Identity that survives re-runs: no timestamps, absolute paths or wording."""
-        parts = [self.code, self.path, self.thread_id or "", self.checkpoint_id or ""]
+        parts = [self.code, _without_host(self.path), self.thread_id or "",
+                 self.checkpoint_id or ""]
         parts.append(self.key or "")
         return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
 

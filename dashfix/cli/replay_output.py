@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dashfix.cli.kafka_options import KafkaTimeoutOption as KafkaTimeoutOption
 from dashfix.errors import ExitCode, UsageError
 from dashfix.repair.replay import OUTPUT_FORMATS as REPLAY_OUTPUT_FORMATS
 
@@ -34,10 +35,6 @@ ToOption = Annotated[
 ToFormatOption = Annotated[
     str | None, typer.Option("--to-format", help=f"Output: {', '.join(REPLAY_OUTPUT_FORMATS)} "
                              "(default: kafka for a kafka:// output, else kcat).")
-]
-KafkaTimeoutOption = Annotated[
-    float, typer.Option("--kafka-timeout", metavar="SECONDS",
-                        help="How long to wait on the Kafka broker at each step.")
 ]
 # "\\[" keeps rich from reading "[kafka]" as markup.
 KAFKA_HELP = ("A kafka:// output is written in one Kafka transaction, keyed by thread_id, "

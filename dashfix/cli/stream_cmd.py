@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from dashfix.cli.app import app
+from dashfix.cli.kafka_options import (
+    FromOffsetOption,
+    KafkaConfigOption,
+    KafkaTimeoutOption,
+    SnapshotSinceOption,
+    open_input,
+)
 from dashfix.cli.options import (
     FailOnOption,
     InputFormatOption,
@@ -20,12 +26,13 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
-from dashfix.errors import EXIT_CODE_HELP
+from dashfix.errors import EXIT_CODE_HELP, UsageError
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
     from dashfix.checks.stream.log import LogResult
     from dashfix.checks.stream.sequences import ThreadSummary
+    from dashfix.inputs.sources import Source
     from dashfix.results import Report
 
 stream_app = typer.Typer(
@@ -44,13 +51,15 @@ def _trouble(thread: ThreadSummary) -> int:
     return thread.missing + thread.duplicates + thread.reorders + thread.exact_duplicates
 
 
-def stream_report(path: Path, result: LogResult, fail_on: str) -> Report:
+def stream_report(source: Source, result: LogResult, fail_on: str) -> Report:
+    from dashfix.inputs.sources import FileSource
     from dashfix.results import Report
 
-    report = Report(roots=[str(path)], fail_on=parse_fail_on(fail_on))
+    report = Report(roots=[source.root], fail_on=parse_fail_on(fail_on))
     report.findings.extend(result.findings)
-    report.targets.append(("stream-log", path.name))
-    report.stats.update({"logs": 1, "records": result.records, "threads": len(result.threads)})
+    report.targets.append(("stream-log", source.name))
+    unit = "logs" if isinstance(source, FileSource) else "topics"
+    report.stats.update({unit: 1, "records": result.records, "threads": len(result.threads)})
     return report
 
 
@@ -76,30 +85,56 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
 
 @stream_app.command(
     "validate",
-    help="Check every record of a stream log: size caps, frame flag, zstd guard, protobuf, "
-    "header invariants, cap mismatch (#14), per-thread sequences and timestamps. Read-only."
+    help="Check every record of a stream log or Kafka topic: size caps, frame flag, zstd "
+    "guard, protobuf, header invariants, cap mismatch (#14), per-thread sequences and "
+    "timestamps; for a topic also record keys, threads over several partitions and "
+    "offsets deleted by retention. Read-only (a topic is read without a consumer group or "
+    "offset commit, up to the high watermarks seen at the start)."
     "\n\n" + EXIT_CODE_HELP,
 )
 def validate_command(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Log file or folder.")],
+    input_locator: Annotated[str, typer.Argument(
+        metavar="INPUT", help="Log file or folder, or kafka://HOST:PORT[,HOST:PORT...]/TOPIC.")],
     input_format: InputFormatOption = None,
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
+    kafka_config: KafkaConfigOption = None,
+    since: SnapshotSinceOption = None,
+    from_offset: FromOffsetOption = None,
+    kafka_timeout: KafkaTimeoutOption = 30.0,
+    progress: Annotated[
+        str, typer.Option(help="Progress on stderr: auto, always or never.")
+    ] = "auto",
 ) -> int:
     import orjson
 
-    from dashfix.checks.stream.log import check_log
+    from dashfix.inputs.sources import FileSource
     from dashfix.inputs.streams import ReadOptions
 
     parse_output_format(output_format)
     parse_fail_on(fail_on)
     options = ReadOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
-    result = check_log(input_path, input_path.name,
-                       input_format=parse_input_format(input_format), options=options)
-    report = stream_report(input_path, result, fail_on)
+    source = open_input(input_locator, "INPUT", kafka_config, since, from_offset, kafka_timeout)
+    if isinstance(source, FileSource):
+        from dashfix.checks.stream.log import check_log
+
+        result = check_log(source.path, source.name,
+                           input_format=parse_input_format(input_format), options=options)
+    else:
+        from dashfix.checks.stream.kafka import check_topic
+        from dashfix.progress import PROGRESS_MODES, make_progress
+
+        if progress not in PROGRESS_MODES:
+            raise UsageError(f"--progress must be one of {', '.join(PROGRESS_MODES)}")
+        bars = make_progress(progress)
+        try:
+            result = check_topic(source, options, progress=bars)
+        finally:
+            bars.finish()
+    report = stream_report(source, result, fail_on)
     if output_format == "json":
         document = report.to_dict()
         document["input_format"] = result.input_format

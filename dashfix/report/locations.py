@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from dashfix.findings import Finding, Rule, Severity
+from dashfix.inputs.kafka import is_kafka_url as is_kafka_url
 from dashfix.results import Report
 from dashfix.rules import rules_by_code
 
@@ -47,7 +48,7 @@ def single_root(report: Report) -> Path | None:
     Finding paths are relative to their own root; with several PATHs a renderer cannot
     tell which root a finding belongs to, so it leaves the paths as they are.
     """
-    if len(report.roots) != 1:
+    if len(report.roots) != 1 or is_kafka_url(report.roots[0]):
         return None
     root = Path(os.path.abspath(report.roots[0]))
     return root if root.is_dir() else root.parent

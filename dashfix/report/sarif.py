@@ -16,7 +16,13 @@ import orjson
 
 from dashfix import __version__
 from dashfix.findings import Finding, Rule
-from dashfix.report.locations import SARIF_LEVEL, full_message, rule_for, single_root
+from dashfix.report.locations import (
+    SARIF_LEVEL,
+    full_message,
+    is_kafka_url,
+    rule_for,
+    single_root,
+)
 from dashfix.results import Report
 from dashfix.rules import all_rules, rules_by_code
 
@@ -57,13 +63,19 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
 
 
 def _location(finding: Finding, rooted: bool) -> dict[str, Any]:
+    if is_kafka_url(finding.path):  # an absolute URI; partition and offset in its fragment
+        physical: dict[str, Any] = {"artifactLocation": {"uri": finding.path}}
+        return _logical({"physicalLocation": physical}, finding)
     artifact: dict[str, Any] = {"uri": _uri(finding.path)}
     if rooted and not finding.path.startswith("/"):
         artifact["uriBaseId"] = ROOT_ID
-    physical: dict[str, Any] = {"artifactLocation": artifact}
+    physical = {"artifactLocation": artifact}
     if finding.offset is not None:
         physical["region"] = {"byteOffset": finding.offset}
-    location: dict[str, Any] = {"physicalLocation": physical}
+    return _logical({"physicalLocation": physical}, finding)
+
+
+def _logical(location: dict[str, Any], finding: Finding) -> dict[str, Any]:
     # Plain ifs rather than a generic loop: this runs once per result, 10,000s of times.
     logical = []
     if finding.thread_id:

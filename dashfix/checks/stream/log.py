@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
 from dashfix.checks.stream.scan import scan_block, scan_record
@@ -137,11 +138,13 @@ def check_records(
     progress: Progress | None,
     *,
     window: int | None,
+    on_thread: ThreadHook | None = None,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
-    that many records (None: ``items`` are one window)."""
-    records = _RecordChecker(tracker, result, rel, limit, input_format, window)
+    that many records (None: ``items`` are one window); ``on_thread``: told each record's
+    header thread_id."""
+    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread)
     count = 0
     reported = 0
     for item in items:
@@ -164,12 +167,18 @@ def check_records(
     return count
 
 
+ThreadHook = Callable[[RecordValue, str | None], None]
+"""Told a record and the thread_id of its header (None when it has no readable header)."""
+
+
 class _RecordChecker:
     """``check_records``' state: where the next dedup window starts, and whether the
     values are framed (kcat) or bare protobuf (file and SQLite backends)."""
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
-                 input_format: str | None, window: int | None) -> None:
+                 input_format: str | None, window: int | None,
+                 on_thread: ThreadHook | None = None) -> None:
+        self.on_thread = on_thread
         self.tracker = tracker
         self.result = result
         self.rel = rel
@@ -215,6 +224,11 @@ class _RecordChecker:
         """The hot path for the records ``scan_block`` reads, in runs between the others,
         which ``_check_value`` takes one at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
+        if self.on_thread is not None:
+            hook = self.on_thread
+            for record, scan in zip(block, scans, strict=True):
+                if scan is not None:
+                    hook(record, scan[1])
         start = 0
         end = len(scans)
         observe_block = self.tracker.observe_block
@@ -237,13 +251,24 @@ class _RecordChecker:
         index, offset, value = record
         scanned = scan_record(value, self.limit, self.unframed)
         if scanned is not None:
+            if self.on_thread is not None:
+                self.on_thread(record, scanned[1])
             self.tracker.observe_block([scanned], [record], where)
             return
         verdict = validate_frame(value, limit=self.limit, path=where, record=index,
                                  offset=offset, unframed=self.unframed)
         self.result.findings.extend(verdict.findings)
+        if self.on_thread is not None:
+            self.on_thread(record, None if verdict.message is None else header_thread(
+                verdict.message))
         if verdict.message is not None:
             self.tracker.observe(verdict.message, index, offset, where)
+
+
+def header_thread(message: Any) -> str | None:
+    """The thread_id of a decoded message's payload header (None: no payload)."""
+    which = message.WhichOneof("message")
+    return None if which is None else str(getattr(message, which).header.thread_id)
 
 
 def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:

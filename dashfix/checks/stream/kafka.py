@@ -1,0 +1,159 @@
+"""Check a Kafka topic's snapshot: every check of a stream log, plus what only the broker
+knows: record keys, partitions, and offsets that retention deleted.
+
+Each partition is checked as a log of its own, in offset order (Kafka orders records only
+within a partition), with its own sequence tracker; the thread-to-partition map spans the
+topic.  Findings are located at ``kafka://host/topic#pP@OFFSET`` with ``partition`` and
+``offset`` (the Kafka offset) in their details; their fingerprint holds the topic,
+partition and offset, never the broker (``Finding.fingerprint``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from dashfix.checks.stream.log import LogResult, check_records
+from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
+from dashfix.context import CheckContext, Progress
+from dashfix.findings import Finding
+from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot
+from dashfix.inputs.sources import KAFKA_FORMAT, TopicSource
+from dashfix.inputs.streams import ReadOptions, RecordValue, ValueBlock
+from dashfix.rules import stream as rules
+
+_WHERE = re.compile(r"record (\d+) \(byte (\d+)\): ")
+
+
+def locate(finding: Finding, locator: KafkaLocator, partition: int) -> Finding:
+    """A finding that the log checks located at ``record`` R (the Kafka offset) and byte B
+    of the value, moved to ``kafka://host/topic#pP@R``: its message starts "partition P
+    offset R" and its details say partition and offset."""
+    offset = finding.record
+    if offset is None:
+        return dataclasses.replace(finding, path=locator.at(partition),
+                                   details={**finding.details, "topic": locator.topic,
+                                            "partition": partition})
+
+    def where(match: re.Match[str]) -> str:
+        at = int(match[2])
+        inside = f" (byte {at} of the value)" if at else ""
+        return f"partition {partition} offset {match[1]}{inside}: "
+
+    return dataclasses.replace(
+        finding, path=locator.at(partition, offset),
+        message=_WHERE.sub(where, finding.message, count=1),
+        details={**finding.details, "topic": locator.topic, "partition": partition,
+                 "offset": offset})
+
+
+def offsets_deleted(locator: KafkaLocator, part: PartitionRange) -> Finding | None:
+    """The info finding of a partition whose first offsets retention deleted."""
+    if not part.lost:
+        return None
+    assert part.requested is not None
+    return rules.OFFSETS_DELETED.at(
+        locator.at(part.partition),
+        f"partition {part.partition}: offsets {part.requested}..{part.low - 1} were deleted "
+        f"({part.lost} offsets lost); its checks start at offset {part.low}",
+        expected=f"earliest offset {part.requested}", actual=f"earliest offset {part.low}",
+        key=f"p{part.partition}",
+        details={"topic": locator.topic, "partition": part.partition,
+                 "offsets_lost": part.lost, "earliest_offset": part.low})
+
+
+class _KeysAndHomes:
+    """The key check of every record and the thread-to-partition map of the topic."""
+
+    def __init__(self, locator: KafkaLocator, result: LogResult) -> None:
+        self.locator = locator
+        self.result = result
+        self.homes: dict[str, int] = {}
+        """thread_id -> the partition of its first record (partitions are read in order)."""
+        self.partition = 0
+        self.keys: dict[int, bytes | None] = {}
+        """The keys of the batch being checked, by offset."""
+
+    def _add(self, rule: Any, offset: int, message: str, thread_id: str | None,
+             **kw: Any) -> None:
+        self.result.findings.append(rule.at(
+            self.locator.at(self.partition, offset),
+            f"partition {self.partition} offset {offset}: {message}", thread_id=thread_id,
+            record=offset, key=f"p{self.partition}@{offset}",
+            details={"topic": self.locator.topic, "partition": self.partition,
+                     "offset": offset}, **kw))
+
+    def __call__(self, record: RecordValue, thread_id: str | None) -> None:
+        offset = record[0]
+        key = self.keys.get(offset)
+        if thread_id is None:
+            return  # no header: the frame checks said why
+        if not key:
+            self._add(rules.KEY_MISSING, offset,
+                      f"record of thread {thread_id!r} has no key; DashFlow keys by thread_id",
+                      thread_id, expected=thread_id, actual="no key")
+        elif key != thread_id.encode():
+            shown = key.decode("utf-8", "replace")
+            self._add(rules.KEY_NOT_THREAD, offset,
+                      f"key {shown!r} is not the header's thread_id {thread_id!r}", thread_id,
+                      expected=thread_id, actual=shown)
+        home = self.homes.setdefault(thread_id, self.partition)
+        if home != self.partition:
+            self._add(rules.THREAD_SPLIT, offset,
+                      f"thread {thread_id!r} began in partition {home} but this record is in "
+                      f"partition {self.partition}: their relative order is lost", thread_id,
+                      expected=f"partition {home}", actual=f"partition {self.partition}")
+
+
+def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
+            keys: dict[int, bytes | None]) -> Iterator[ValueBlock]:
+    """A partition's records as ``(offset, 0, value)`` blocks, their keys in ``keys``."""
+    for batch in snapshot.read(part):
+        keys.clear()
+        block: ValueBlock = []
+        for message in batch:
+            offset = message.offset()
+            keys[offset] = message.key()
+            block.append((offset, 0, message.value()))
+        yield block
+
+
+def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
+                progress: Progress | None = None, now_us: int | None = None) -> LogResult:
+    """Every stream check on every record of the topic's snapshot, and the Kafka checks."""
+    options = options or ReadOptions()
+    locator = source.locator
+    result = LogResult(input_format=KAFKA_FORMAT)
+    keys = _KeysAndHomes(locator, result)
+    with source.snapshot() as snapshot:
+        for part in snapshot.partitions:
+            lost = offsets_deleted(locator, part)
+            if lost is not None:
+                result.findings.append(lost)
+            if progress is not None:
+                progress.start(f"{locator.topic} partition {part.partition}", part.size)
+            keys.partition = part.partition
+            rel = locator.at(part.partition)
+            tracker = SequenceTracker(rel, now_us=now_us)
+            partition_result = LogResult(input_format=KAFKA_FORMAT)
+            result.records += check_records(
+                _blocks(snapshot, part, keys.keys), tracker, partition_result, rel,
+                options.limit, KAFKA_FORMAT, progress, window=WINDOW_RECORDS,
+                on_thread=keys)
+            found = [*partition_result.findings, *tracker.finish()]
+            result.findings.extend(locate(f, locator, part.partition) for f in found)
+            result.threads.extend(tracker.summaries())
+    return result
+
+
+def check_topic_target(source: TopicSource, ctx: CheckContext) -> Iterator[Finding]:
+    """``check_topic`` for ``dashfix verify``."""
+    options = ReadOptions(limit=ctx.options.limit_bytes,
+                          max_line_bytes=ctx.options.max_line_bytes)
+    result = check_topic(source, options, progress=ctx.progress)
+    ctx.stats["topics"] += 1
+    ctx.stats["records"] += result.records
+    ctx.stats["threads"] += len(result.threads)
+    yield from result.findings
