@@ -59,6 +59,8 @@ class VerifyOptions:
     """``--sample N/M|P%``: read only this bucket of the files."""
     max_duration: float | None = None
     """``--max-duration SECONDS``: read no new file once this much time has passed."""
+    kafka_properties: dict[str, str] = field(default_factory=dict)
+    """librdkafka client properties for ``kafka://`` targets (``--kafka-config``)."""
 
 
 @dataclass

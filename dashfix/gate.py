@@ -97,7 +97,7 @@ def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> G
 
 
 def run_gate(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     options: VerifyOptions,
     policy: GatePolicy,
     progress: Progress | None = None,

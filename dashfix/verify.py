@@ -11,24 +11,27 @@ from pathlib import Path
 
 from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
+from dashfix.errors import InputError
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
-from dashfix.inputs.discover import discover
+from dashfix.inputs.discover import Discovery, discover
+from dashfix.inputs.kafka import SnapshotOptions, is_kafka_url, parse_kafka_url
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
 from dashfix.rules.general import NOTHING_TO_CHECK
-from dashfix.rules.stream import TIMESTAMP_FUTURE
+from dashfix.rules.stream import STREAM_UNREADABLE, TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
 
 
 def verify(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     options: VerifyOptions | None = None,
     *,
     progress: Progress | None = None,
     kinds: Sequence[InputKind] | None = None,
 ) -> Report:
+    """Check everything under each path, and each ``kafka://`` topic among ``paths``."""
     options = options or VerifyOptions()
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
@@ -38,7 +41,7 @@ def verify(
     if options.cache_dir is not None:
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
-    for root, found in discover(paths, kinds):
+    for root, found in _discovered(paths, kinds, options, report, selection, progress):
         report.findings.extend(found.findings)
         if not found.targets and not found.findings:
             report.findings.append(
@@ -67,6 +70,50 @@ def verify(
         report.notes.extend(cache.warnings)
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+def _discovered(paths: Sequence[Path | str], kinds: Sequence[InputKind],
+                options: VerifyOptions, report: Report, selection: Selection,
+                progress: Progress | None) -> Iterator[tuple[Path, Discovery]]:
+    """``discover`` over the paths, in order; a topic among them is checked on the way."""
+    for given in paths:
+        if is_kafka_url(given):
+            _verify_topic(str(given), options, report, selection, progress)
+        else:
+            yield from discover([Path(given)], kinds)
+
+
+def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: Selection,
+                  progress: Progress | None) -> None:
+    """A topic is one target: a DLQ topic when its first record is a DLQ record, else a
+    stream topic.  One that cannot be read is an unreadable finding, so the other targets
+    are still checked and the run still exits 3."""
+    from dashfix.checks.dlq import check_dump
+    from dashfix.checks.stream.kafka import check_topic_target
+    from dashfix.inputs.dlq import looks_like_dlq
+    from dashfix.inputs.sources import TopicSource
+
+    source = TopicSource(parse_kafka_url(url, "PATH"),
+                         SnapshotOptions(properties=options.kafka_properties))
+    if not selection.admits(source.root, source.root):
+        return
+    ctx = CheckContext(root=Path.cwd(), options=options, selection=selection)
+    if progress is not None:
+        ctx.progress = progress
+    try:
+        with source.snapshot() as snapshot:
+            dlq = looks_like_dlq(snapshot.first_value() or b"")
+        report.targets.append(("dlq-dump" if dlq else "stream-log", source.root))
+        if dlq:
+            result = check_dump(source, source.root)
+            ctx.stats["dumps"] += 1
+            ctx.stats["records"] += result.records
+            report.findings.extend(result.findings)
+        else:
+            report.findings.extend(check_topic_target(source, ctx))
+    except InputError as exc:
+        report.findings.append(STREAM_UNREADABLE.at(source.root, str(exc)))
+    report.stats.update(ctx.stats)
 
 
 def _checked(kind: InputKind, target: Target, ctx: CheckContext) -> Iterator[Finding]:

@@ -21,6 +21,7 @@ from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
+from dashfix.inputs.kafka import is_kafka_url
 from dashfix.inputs.kinds import input_kinds
 from dashfix.progress import make_progress
 from dashfix.report import MACHINE_FORMATS, RENDERERS, render
@@ -115,7 +116,7 @@ def _early_format(flags: GateFlags) -> str:
     return candidate if candidate in RENDERERS else "text"
 
 
-def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) -> int:
+def run_verify(paths: Sequence[Path | str], options: VerifyOptions, flags: GateFlags) -> int:
     fmt = _early_format(flags)
     outputs: list[tuple[str, Path]] = []
     roots = [str(path) for path in paths]
@@ -153,10 +154,12 @@ def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: boo
     # A default must not overwrite a limit the command set from its own --limits flag.
     if settings.source("limits") != "default":
         options.limit_bytes = limit_bytes(settings["limits"])
+    # --kafka-config over [tool.dashfix.kafka] and DASHFIX_KAFKA.
+    options.kafka_properties = {**settings["kafka"], **options.kafka_properties}
 
 
 def _gate_report(
-    paths: Sequence[Path], options: VerifyOptions, settings: Settings, *, use_cache: bool
+    paths: Sequence[Path | str], options: VerifyOptions, settings: Settings, *, use_cache: bool
 ) -> Report:
     apply_settings(options, settings, use_cache=use_cache)
     policy = policy_from_settings(settings)
@@ -172,14 +175,20 @@ def _gate_report(
     return report
 
 
-def list_inputs(paths: Sequence[Path], fmt: str, out: TextIO) -> int:
-    """Print what discovery finds under each PATH, without checking anything."""
+def list_inputs(paths: Sequence[Path | str], fmt: str, out: TextIO) -> int:
+    """Print what discovery finds under each PATH, without checking anything (a Kafka
+    topic is listed as it is: telling a DLQ from a stream topic means reading it)."""
     if fmt not in ("text", "json"):
         raise UsageError(f"--list-inputs prints text or json, not {fmt!r}")
     unreadable_codes = {rule.code for rule in rules_by_code().values() if rule.unreadable}
-    documents = []
+    documents = [
+        {"root": str(topic), "targets": [{"kind": "kafka-topic", "path": str(topic),
+                                          "format": "kafka"}],
+         "skipped": [], "problems": []}
+        for topic in paths if is_kafka_url(topic)]
     status = ExitCode.CLEAN
-    for root, found in discover(paths, input_kinds()):
+    files = [Path(path) for path in paths if not is_kafka_url(path)]
+    for root, found in discover(files, input_kinds()):
         if any(f.code in unreadable_codes for f in found.findings):
             status = ExitCode.FAILURE
         documents.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -125,11 +126,9 @@ def validate_command(
                            input_format=parse_input_format(input_format), options=options)
     else:
         from dashfix.checks.stream.kafka import check_topic
-        from dashfix.progress import PROGRESS_MODES, make_progress
+        from dashfix.progress import make_progress
 
-        if progress not in PROGRESS_MODES:
-            raise UsageError(f"--progress must be one of {', '.join(PROGRESS_MODES)}")
-        bars = make_progress(progress)
+        bars = make_progress(_progress_mode(progress))
         try:
             result = check_topic(source, options, progress=bars)
         finally:
@@ -145,3 +144,63 @@ def validate_command(
             _thread_table(result.threads, sys.stdout)
         RENDERERS["text"](report, sys.stdout)
     return int(report.exit_code())
+
+
+@stream_app.command(
+    "capture",
+    help="Write a bounded, read-only snapshot of a Kafka topic to FILE: a kcat -f '%R%s' "
+    "capture (byte for byte, partition after partition) or, with --to-format jsonl, "
+    "file-backend JSON lines. FILE appears only when complete. `dashfix stream validate "
+    "FILE` then finds what validating the topic finds, except the key and partition "
+    "checks. Needs pip install 'dashfix\\[kafka]'.\n\n" + EXIT_CODE_HELP,
+)
+def capture_command(
+    topic_url: Annotated[str, typer.Argument(
+        metavar="TOPIC", help="kafka://HOST:PORT[,HOST:PORT...]/TOPIC.")],
+    to: Annotated[str, typer.Option("--to", metavar="FILE", help="The capture to write.")],
+    to_format: Annotated[
+        str, typer.Option("--to-format", help="kcat (default) or jsonl.")
+    ] = "kcat",
+    output_format: OUTPUT_FORMAT_OPTION = "text",
+    kafka_config: KafkaConfigOption = None,
+    since: SnapshotSinceOption = None,
+    from_offset: FromOffsetOption = None,
+    kafka_timeout: KafkaTimeoutOption = 30.0,
+    progress: Annotated[
+        str, typer.Option(help="Progress on stderr: auto, always or never.")
+    ] = "auto",
+) -> int:
+    import orjson
+
+    from dashfix.inputs.kafka import is_kafka_url
+    from dashfix.inputs.sources import TopicSource
+    from dashfix.progress import make_progress
+    from dashfix.repair.capture import capture_topic
+
+    fmt = parse_output_format(output_format)
+    if not is_kafka_url(topic_url):
+        raise UsageError(f"TOPIC {topic_url!r}: stream capture reads a Kafka topic, "
+                         "kafka://HOST:PORT[,HOST:PORT...]/TOPIC")
+    source = open_input(topic_url, "TOPIC", kafka_config, since, from_offset, kafka_timeout)
+    assert isinstance(source, TopicSource)
+    bars = make_progress(_progress_mode(progress))
+    try:
+        report = capture_topic(source, Path(to), to_format, progress=bars)
+    finally:
+        bars.finish()
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+    else:
+        sys.stdout.write(f"captured {report.records} records of {report.source} "
+                         f"({len(report.partitions)} partitions) to {report.output} "
+                         f"({report.to_format})\n")
+    return 0
+
+
+def _progress_mode(mode: str) -> str:
+    from dashfix.progress import PROGRESS_MODES
+
+    if mode not in PROGRESS_MODES:
+        raise UsageError(f"--progress must be one of {', '.join(PROGRESS_MODES)}, not {mode!r}")
+    return mode

@@ -91,10 +91,15 @@ def dump_lines(source: Source, options: DumpOptions | None = None) -> Iterator[D
                 yield DumpLine(record.offset, 0, item, part.partition)
 
 
-def sniff_dlq_file(path: Path, head: bytes) -> str | None:
-    """Discovery's sniffer: JSON lines whose first record carries DLQ keys."""
+def looks_like_dlq(head: bytes) -> bool:
+    """Whether the first line (or Kafka record) of ``head`` is a DLQ record."""
     first = head.lstrip().split(b"\n", 1)[0]
     brace = first.find(b"{")
     if brace < 0 or (brace > 0 and b"\t" not in first[:brace]):
-        return None
-    return DUMP_FORMAT if any(marker in first for marker in SNIFF_MARKERS) else None
+        return False
+    return any(marker in first for marker in SNIFF_MARKERS)
+
+
+def sniff_dlq_file(path: Path, head: bytes) -> str | None:
+    """Discovery's sniffer: JSON lines whose first record carries DLQ keys."""
+    return DUMP_FORMAT if looks_like_dlq(head) else None
