@@ -173,6 +173,22 @@ class PartitionRange:
         return max(0, self.end - self.start)
 
 
+def partition_range(partition: int, low: int, high: int, from_offset: int | None,
+                    since_offset: int | None) -> PartitionRange:
+    """Where a partition's snapshot starts: ``--from-offset`` when given for it, else the
+    offset that offsets-for-times found for ``--since`` (``since_offset``; -1 when no record
+    is that recent), else the earliest offset; always within ``low..high``."""
+    requested: int | None
+    if from_offset is not None:
+        requested = start = from_offset
+    elif since_offset is not None:
+        requested = None
+        start = high if since_offset < 0 else since_offset
+    else:
+        requested = start = 0
+    return PartitionRange(partition, low, min(max(start, low), high), high, requested)
+
+
 class Take(Enum):
     KEEP = "keep"
     LAST = "last"
@@ -287,16 +303,9 @@ class TopicSnapshot:
                     kafka.TopicPartition(topic, number), timeout=timeout)
             except kafka.KafkaException as exc:
                 raise self._fail(f"watermarks of partition {number}", exc) from None
-            requested: int | None = self.options.from_offsets.get(number, 0)
-            if self.options.since_ms is not None and number not in self.options.from_offsets:
-                requested = None
-                since = starts.get(number, -1)
-                start = high if since < 0 else since  # -1: nothing at or after the time
-            else:
-                assert requested is not None
-                start = requested
-            ranges.append(PartitionRange(number, low, min(max(start, low), high), high,
-                                         requested))
+            ranges.append(partition_range(
+                number, low, high, self.options.from_offsets.get(number),
+                None if self.options.since_ms is None else starts.get(number, -1)))
         return ranges
 
     @property
