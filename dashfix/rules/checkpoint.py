@@ -198,8 +198,10 @@ INDEX_THREAD_MISSING = _rule(
     "#20", _REBUILD,
 )
 INDEX_ENTRY_FILE_MISSING = _rule(
-    "CK131", "index-entry-file-missing", W, "An index entry names a checkpoint file that is gone.",
-    "DashFlow's get_latest falls back to a file scan, but the index is stale.",
+    "CK131", "index-entry-file-missing", E, "An index entry names a checkpoint file that is gone.",
+    "The checkpoint DashFlow recorded as the thread's latest no longer exists: committed data "
+    "is gone. get_latest falls back to a file scan, which resumes from whatever older "
+    "checkpoint is left, or from nothing.",
     "#20", _REBUILD,
 )
 INDEX_ENTRY_CORRUPT_FILE = _rule(
@@ -225,9 +227,9 @@ INDEX_TIMESTAMP_MISMATCH = _rule(
     "#6", _REBUILD,
 )
 INDEX_THREAD_WITHOUT_FILES = _rule(
-    "CK135", "index-thread-without-files", W, "An index entry's thread has no checkpoint files.",
-    "list_threads shows a thread whose checkpoints are all gone; get_latest falls back to a "
-    "scan that finds nothing.",
+    "CK135", "index-thread-without-files", E, "An index entry's thread has no checkpoint files.",
+    "Every checkpoint of a thread the index still lists is gone: list_threads shows it, and "
+    "get_latest falls back to a scan that finds nothing, so resume starts the workflow over.",
     "#20", _REBUILD,
 )
 INDEX_DUPLICATE_THREAD = _rule(

@@ -330,12 +330,12 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
         (2**62).to_bytes(8, "little") + bytes(30))), 1, {"CK124"}),
     ("no-index", _healthy, 0, {"CK125"}),
     ("thread-not-indexed", _thread_not_indexed, 0, {"CK130"}),
-    ("entry-file-missing", _entry_file_missing, 0, {"CK131"}),
+    ("entry-file-missing", _entry_file_missing, 1, {"CK131"}),
     # the corrupt latest file is itself CK104, and the index names it: CK132
     ("entry-corrupt", _healthy_then(lambda c: flip_byte(c[-1].path, 60)), 1, {"CK104", "CK132"}),
     ("entry-stale", _entry_stale, 1, {"CK133"}),
     ("entry-time", _entry_time_differs, 0, {"CK134"}),
-    ("ghost-thread", _ghost_thread, 0, {"CK135"}),
+    ("ghost-thread", _ghost_thread, 1, {"CK135"}),
     ("duplicate-thread", _duplicate_thread, 0, {"CK136"}),
     ("parent-newer", _parent_newer, 1, {"CK140"}),
     # a restart with {thread}_{n} ids: the overwritten parent and the counter inversion
