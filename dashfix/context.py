@@ -61,6 +61,8 @@ class VerifyOptions:
     """``--max-duration SECONDS``: read no new file once this much time has passed."""
     kafka_properties: dict[str, str] = field(default_factory=dict)
     """librdkafka client properties for ``kafka://`` targets (``--kafka-config``)."""
+    kafka_timeout: float = 30.0
+    """How long to wait on a Kafka broker at each step (``--kafka-timeout``)."""
 
 
 @dataclass

@@ -94,7 +94,8 @@ def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: S
     from dashfix.inputs.sources import TopicSource
 
     source = TopicSource(parse_kafka_url(url, "PATH"),
-                         SnapshotOptions(properties=options.kafka_properties))
+                         SnapshotOptions(properties=options.kafka_properties,
+                                         timeout=options.kafka_timeout))
     if not selection.admits(source.root, source.root):
         return
     ctx = CheckContext(root=Path.cwd(), options=options, selection=selection)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dashfix.cli.app import app
-from dashfix.cli.kafka_options import KafkaConfigOption
+from dashfix.cli.kafka_options import KafkaConfigOption, KafkaTimeoutOption
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
     parse_input_format,
@@ -112,6 +112,7 @@ def verify_command(
                      "lists what was not checked."),
     ] = None,
     kafka_config: KafkaConfigOption = None,
+    kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
     from dashfix.cli.gate_cli import GateFlags, run_verify
 
@@ -122,7 +123,7 @@ def verify_command(
         max_line_bytes=parse_max_line_bytes(max_line_bytes),
         sample=None if sample is None else parse_sample(sample),
         max_duration=parse_max_duration(max_duration),
-        kafka_properties=parse_properties(kafka_config or []),
+        kafka_properties=parse_properties(kafka_config or []), kafka_timeout=kafka_timeout,
     )
     flags = GateFlags(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
