@@ -35,6 +35,10 @@ KafkaTimeoutOption = Annotated[
                         help="How long to wait on the Kafka broker at each step.")
 ]
 
+ProgressOption = Annotated[
+    str, typer.Option(help="Progress per partition on stderr: auto, always or never.")
+]
+
 
 def parse_from_offsets(values: list[str] | None) -> dict[int, int]:
     offsets: dict[int, int] = {}

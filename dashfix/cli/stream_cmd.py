@@ -13,6 +13,7 @@ from dashfix.cli.kafka_options import (
     FromOffsetOption,
     KafkaConfigOption,
     KafkaTimeoutOption,
+    ProgressOption,
     SnapshotSinceOption,
     open_input,
 )
@@ -105,9 +106,7 @@ def validate_command(
     since: SnapshotSinceOption = None,
     from_offset: FromOffsetOption = None,
     kafka_timeout: KafkaTimeoutOption = 30.0,
-    progress: Annotated[
-        str, typer.Option(help="Progress on stderr: auto, always or never.")
-    ] = "auto",
+    progress: ProgressOption = "auto",
 ) -> int:
     import orjson
 
@@ -166,9 +165,7 @@ def capture_command(
     since: SnapshotSinceOption = None,
     from_offset: FromOffsetOption = None,
     kafka_timeout: KafkaTimeoutOption = 30.0,
-    progress: Annotated[
-        str, typer.Option(help="Progress on stderr: auto, always or never.")
-    ] = "auto",
+    progress: ProgressOption = "auto",
 ) -> int:
     import orjson
 

@@ -321,7 +321,6 @@ class TopicSnapshot:
             return
         tp = kafka.TopicPartition(self.locator.topic, part.partition, part.start)
         self._consumer.assign([tp])
-        eof = kafka.KafkaError._PARTITION_EOF
         consume = self._consumer.consume
         position = part.start
         fetched = False
@@ -341,25 +340,35 @@ class TopicSnapshot:
                     fetched = True
                     _, high = self._consumer.get_watermark_offsets(tp, cached=True)
                     cursor.raise_end(high)
-                batch = messages
-                for index, message in enumerate(messages):
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != eof:
-                            raise InputError(f"cannot read {self.locator.at(part.partition)}: "
-                                             f"{error.str()}")
-                        cursor.reached_end(message.offset())
-                        batch = [m for m in messages[:index] if m.error() is None]
-                        break
-                    taken = cursor.take(message.offset())
-                    if taken is not Take.KEEP:
-                        batch = messages[:index + (taken is Take.LAST)]
-                        break
+                last = messages[-1]
+                if (last.offset() < cursor.end - 1 and last.error() is None
+                        and all(message.error() is None for message in messages)):
+                    batch = messages  # the common case: all records, none the last one
+                else:
+                    batch = self._settle(messages, cursor, part.partition)
                 if batch:
                     position = batch[-1].offset() + 1
                     yield batch
         finally:
             self._consumer.unassign()
+
+    def _settle(self, messages: list[Any], cursor: SnapshotCursor,
+                partition: int) -> list[Any]:
+        """The records of ``messages`` that belong to the snapshot, noting in ``cursor``
+        where the partition's snapshot ends."""
+        eof = self._kafka.KafkaError._PARTITION_EOF
+        for index, message in enumerate(messages):
+            error = message.error()
+            if error is not None:
+                if error.code() != eof:
+                    raise InputError(f"cannot read {self.locator.at(partition)}: "
+                                     f"{error.str()}")
+                cursor.reached_end(message.offset())
+                return [m for m in messages[:index] if m.error() is None]
+            taken = cursor.take(message.offset())
+            if taken is not Take.KEEP:
+                return messages[:index + (taken is Take.LAST)]
+        return messages
 
     def records(self, part: PartitionRange) -> Iterator[KafkaRecord]:
         """``read`` as ``KafkaRecord`` values (for the paths where speed matters less)."""

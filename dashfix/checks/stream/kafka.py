@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from dashfix.checks.stream.log import LogResult, check_records
@@ -85,7 +86,20 @@ class _KeysAndHomes:
             details={"topic": self.locator.topic, "partition": self.partition,
                      "offset": offset}, **kw))
 
-    def __call__(self, record: RecordValue, thread_id: str | None) -> None:
+    def block(self, block: ValueBlock, scans: Sequence[Any]) -> None:
+        """The common case inline: each record keyed by its thread, in the thread's
+        partition; anything else goes to ``record``."""
+        keys = self.keys
+        homes = self.homes
+        partition = self.partition
+        for record, scan in zip(block, scans, strict=True):
+            if scan is not None:
+                thread_id = scan[1]
+                if (keys[record[0]] != thread_id.encode()
+                        or homes.setdefault(thread_id, partition) != partition):
+                    self.record(record, thread_id)
+
+    def record(self, record: RecordValue, thread_id: str | None) -> None:
         offset = record[0]
         key = self.keys.get(offset)
         if thread_id is None:
@@ -111,12 +125,11 @@ def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
             keys: dict[int, bytes | None]) -> Iterator[ValueBlock]:
     """A partition's records as ``(offset, 0, value)`` blocks, their keys in ``keys``."""
     for batch in snapshot.read(part):
+        offsets = [message.offset() for message in batch]
         keys.clear()
-        block: ValueBlock = []
-        for message in batch:
-            offset = message.offset()
-            keys[offset] = message.key()
-            block.append((offset, 0, message.value()))
+        keys.update(zip(offsets, [message.key() for message in batch], strict=True))
+        block: ValueBlock = list(zip(offsets, repeat(0), [message.value() for message in batch],
+                                     strict=False))
         yield block
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
 from dashfix.checks.stream.scan import scan_block, scan_record
@@ -138,7 +138,7 @@ def check_records(
     progress: Progress | None,
     *,
     window: int | None,
-    on_thread: ThreadHook | None = None,
+    on_thread: ThreadObserver | None = None,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
@@ -167,8 +167,14 @@ def check_records(
     return count
 
 
-ThreadHook = Callable[[RecordValue, str | None], None]
-"""Told a record and the thread_id of its header (None when it has no readable header)."""
+class ThreadObserver(Protocol):
+    """Told the thread_id of each record's header: a block's at once (the records
+    ``scan_block`` read, in ``scans``; None where it did not), the others one by one."""
+
+    def block(self, block: ValueBlock, scans: Sequence[Any]) -> None: ...
+
+    def record(self, record: RecordValue, thread_id: str | None) -> None:
+        """``thread_id`` None: the record has no readable header."""
 
 
 class _RecordChecker:
@@ -177,7 +183,7 @@ class _RecordChecker:
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
                  input_format: str | None, window: int | None,
-                 on_thread: ThreadHook | None = None) -> None:
+                 on_thread: ThreadObserver | None = None) -> None:
         self.on_thread = on_thread
         self.tracker = tracker
         self.result = result
@@ -225,10 +231,7 @@ class _RecordChecker:
         which ``_check_value`` takes one at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
         if self.on_thread is not None:
-            hook = self.on_thread
-            for record, scan in zip(block, scans, strict=True):
-                if scan is not None:
-                    hook(record, scan[1])
+            self.on_thread.block(block, scans)
         start = 0
         end = len(scans)
         observe_block = self.tracker.observe_block
@@ -252,14 +255,14 @@ class _RecordChecker:
         scanned = scan_record(value, self.limit, self.unframed)
         if scanned is not None:
             if self.on_thread is not None:
-                self.on_thread(record, scanned[1])
+                self.on_thread.record(record, scanned[1])
             self.tracker.observe_block([scanned], [record], where)
             return
         verdict = validate_frame(value, limit=self.limit, path=where, record=index,
                                  offset=offset, unframed=self.unframed)
         self.result.findings.extend(verdict.findings)
         if self.on_thread is not None:
-            self.on_thread(record, None if verdict.message is None else header_thread(
+            self.on_thread.record(record, None if verdict.message is None else header_thread(
                 verdict.message))
         if verdict.message is not None:
             self.tracker.observe(verdict.message, index, offset, where)
