@@ -131,9 +131,25 @@ def client_config(locator: KafkaLocator, properties: Mapping[str, str],
     return config
 
 
-def error_reason(exc: Any) -> str:
+def error_reason(exc: Any, properties: Mapping[str, str] | None = None) -> str:
+    """The client's error text, with the value of every secret property in ``properties``
+    blanked out (librdkafka quotes an invalid value back)."""
     error = exc.args[0] if getattr(exc, "args", None) else exc
-    return str(getattr(error, "str", lambda: error)())
+    text = str(getattr(error, "str", lambda: error)())
+    for key, value in (properties or {}).items():
+        if value and is_secret(key):
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def make_client(factory: Any, config: dict[str, Any], properties: Mapping[str, str],
+                what: KafkaLocator) -> Any:
+    """``factory(config)`` (a Consumer or Producer); a property it refuses is a usage error."""
+    try:
+        return factory(config)
+    except (kafka_module().KafkaException, ValueError, TypeError) as exc:
+        raise UsageError(f"{what}: the Kafka client refused its settings: "
+                         f"{error_reason(exc, properties)}") from None
 
 
 # -- reading a snapshot ------------------------------------------------------------------
@@ -246,7 +262,7 @@ class TopicSnapshot:
         check_properties(self.options.properties, "--kafka-config")
         kafka = kafka_module()
         self._kafka = kafka
-        self._consumer = kafka.Consumer(client_config(
+        self._consumer = make_client(kafka.Consumer, client_config(
             locator, self.options.properties,
             # A group id is required by the client; this one is never joined (assign only)
             # and never committed to, so the broker keeps no trace of it.
@@ -254,7 +270,7 @@ class TopicSnapshot:
             enable_auto_offset_store=False, isolation_level="read_committed",
             enable_partition_eof=True, auto_offset_reset="earliest",
             queued_max_messages_kbytes=32 * 1024, fetch_message_max_bytes=MAX_MESSAGE_BYTES,
-        ))
+        ), self.options.properties, locator)
         try:
             self.partitions = self._ranges()
         except BaseException:
@@ -271,7 +287,8 @@ class TopicSnapshot:
         self._consumer.close()
 
     def _fail(self, what: str, exc: Any) -> InputError:
-        return InputError(f"cannot read {self.locator}: {what}: {error_reason(exc)}")
+        return InputError(f"cannot read {self.locator}: {what}: "
+                          f"{error_reason(exc, self.options.properties)}")
 
     def _ranges(self) -> list[PartitionRange]:
         kafka = self._kafka

@@ -27,6 +27,7 @@ from dashfix.inputs.kafka import (
     client_config,
     error_reason,
     kafka_module,
+    make_client,
 )
 
 
@@ -73,9 +74,9 @@ def kafka_writer(target: KafkaLocator, *, timeout: float = DEFAULT_TIMEOUT_SECON
     check_properties(properties, "--kafka-config")
     kafka = kafka_module()
     KafkaException = kafka.KafkaException
-    producer = kafka.Producer(client_config(
+    producer = make_client(kafka.Producer, client_config(
         target, properties, transactional_id=f"dashfix-replay-{uuid.uuid4()}",
-        enable_idempotence=True, message_max_bytes=MAX_MESSAGE_BYTES))
+        enable_idempotence=True, message_max_bytes=MAX_MESSAGE_BYTES), properties, target)
     try:
         topic = producer.list_topics(target.topic, timeout=timeout).topics[target.topic]
         if topic.error is not None:
@@ -83,7 +84,7 @@ def kafka_writer(target: KafkaLocator, *, timeout: float = DEFAULT_TIMEOUT_SECON
                               "topics)")
         producer.init_transactions(timeout)
     except KafkaException as exc:
-        raise OutputError(f"cannot reach {target}: {error_reason(exc)}") from None
+        raise OutputError(f"cannot reach {target}: {error_reason(exc, properties)}") from None
     with tempfile.TemporaryFile(prefix="dashfix-replay-") as spool_file:
         spool = _Spool(spool_file)
         yield spool
@@ -95,7 +96,7 @@ def kafka_writer(target: KafkaLocator, *, timeout: float = DEFAULT_TIMEOUT_SECON
             producer.commit_transaction(timeout)
         except KafkaException as exc:
             _abort(producer, timeout)
-            detail = "; ".join(deliveries.failures) or error_reason(exc)
+            detail = "; ".join(deliveries.failures) or error_reason(exc, properties)
             raise OutputError(f"writing to {target} failed, the transaction was aborted: "
                               f"{detail}") from None
         except BaseException:

@@ -85,6 +85,31 @@ def test_a_clean_topic_has_no_finding(kafka_broker: Broker) -> None:
     assert sorted(t.thread_id for t in result.threads) == list(threads)
 
 
+class _Recorded:
+    """A progress sink that keeps what it was told (the real sinks draw it on stderr)."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None, int]] = []
+
+    def start(self, label: str, total: int | None) -> None:
+        self.phases.append((label, total, 0))
+
+    def advance(self, count: int = 1) -> None:
+        label, total, done = self.phases[-1]
+        self.phases[-1] = (label, total, done + count)
+
+    def finish(self) -> None:
+        return None
+
+
+def test_progress_is_per_partition_of_the_snapshot_size(faults: str) -> None:
+    progress = _Recorded()
+    check_topic(TopicSource(parse_kafka_url(faults)), progress=progress)
+    assert progress.phases == [(f"{FAULTS} partition 0", 6, 6),
+                               (f"{FAULTS} partition 1", 2, 2),
+                               (f"{FAULTS} partition 2", 2, 2)]
+
+
 def test_a_capture_gives_the_same_findings_except_the_broker_only_ones(
         faults: str, tmp_path: Path) -> None:
     source = TopicSource(parse_kafka_url(faults))

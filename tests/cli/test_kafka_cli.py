@@ -158,6 +158,11 @@ def test_secrets_never_reach_any_output(cli: Cli, kafka_broker: Broker, tmp_path
         assert SECRET not in result.stdout + result.stderr
     refused = cli("stream", "validate", url, "--kafka-config", f"group.id={SECRET}")
     assert refused.exit_code == 2 and SECRET not in refused.stderr
+    invalid = cli("stream", "validate", url, "--kafka-config", f"sasl.password={SECRET}",
+                  "--kafka-config", f"ssl.key.password={SECRET}x", "--kafka-config",
+                  "security.protocol=bogus")
+    assert invalid.exit_code == 2 and "security.protocol" in invalid.stderr
+    assert SECRET not in invalid.stderr
 
 
 def test_an_unreachable_broker_exits_3_naming_the_topic(cli: Cli) -> None:
