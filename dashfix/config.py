@@ -87,9 +87,23 @@ def _path(raw: Any, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
+def _split_paths(text: str) -> list[str]:
+    """``DASHFIX_PATHS``: split on ``os.pathsep``, except inside a ``kafka://`` URL (its
+    ``:`` before a port; a topic name holds no ``:``, so the URL ends at its topic)."""
+    items: list[str] = []
+    for part in text.split(os.pathsep):
+        previous = items[-1] if items else ""
+        if (previous == "kafka" and part.startswith("//")) or (
+                is_kafka_url(previous) and "/" not in previous[len("kafka://"):]):
+            items[-1] = f"{previous}:{part}"
+        else:
+            items.append(part)
+    return items
+
+
 def _paths(raw: Any, base: Path) -> tuple[Path | str, ...]:
     """Paths (relative ones from ``base``) and ``kafka://`` URLs, kept as written."""
-    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+    items = _split_paths(raw) if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise _Invalid(f"must be a list of paths, not {raw!r}")
     return tuple(item if is_kafka_url(item) else _path(item, base) for item in items if item)
