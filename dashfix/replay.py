@@ -111,10 +111,13 @@ class SkippedRecord:
     offset: int
     reason: str
     codes: tuple[str, ...] = ()
+    partition: int | None = None
+    """For a Kafka topic: the record's partition (``record`` is then its Kafka offset)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"record": self.record, "offset": self.offset, "reason": self.reason,
-                "codes": list(self.codes)}
+        where = {} if self.partition is None else {"partition": self.partition}
+        return {"record": self.record, "offset": self.offset, **where,
+                "reason": self.reason, "codes": list(self.codes)}
 
 
 @dataclass
@@ -146,12 +149,14 @@ class _Candidate:
     unframed: bool
     timestamp_us: int | None = None
     verdict: FrameVerdict | None = None
+    partition: int | None = None
 
 
-def _skip_from(findings: list[Finding], record: int, offset: int) -> SkippedRecord:
+def _skip_from(findings: list[Finding], record: int, offset: int,
+               partition: int | None = None) -> SkippedRecord:
     worst = max(findings, key=lambda f: f.severity.rank)
     return SkippedRecord(record, offset, worst.message.split(": ", 1)[-1],
-                         tuple(sorted({f.code for f in findings})))
+                         tuple(sorted({f.code for f in findings})), partition)
 
 
 class _Replayer:
@@ -194,7 +199,8 @@ class _Replayer:
             # A rejected verdict always carries the finding that rejected it.
             errors = [f for f in verdict.findings if f.severity is Severity.ERROR]
             self.report.skipped.append(
-                _skip_from(errors or verdict.findings, item.record, item.offset))
+                _skip_from(errors or verdict.findings, item.record, item.offset,
+                           item.partition))
             return None
         message = verdict.message
         if not self.filters.accepts(message):
@@ -271,7 +277,8 @@ def _stream_items(source: Source, input_format: str | None, options: ReadOptions
                 raise InputError(f"{source.root}: {item.message}")
             yield _skip_from([problem_finding(item, rel)], item.index, item.offset)
             continue
-        yield _Candidate(item.index, item.offset, item.value, item.unframed, item.timestamp_us)
+        yield _Candidate(item.index, item.offset, item.value, item.unframed, item.timestamp_us,
+                         partition=item.partition)
 
 
 def _dlq_items(source: Source, options: DumpOptions,
@@ -285,9 +292,10 @@ def _dlq_items(source: Source, options: DumpOptions,
             item = line.item
             if verdict is None or not isinstance(item, DlqRecord):
                 # The checker reports every reason a line is not replayable.
-                yield _skip_from(findings[before:], line.index, line.offset)
+                yield _skip_from(findings[before:], line.index, line.offset, line.partition)
                 continue
-            yield _Candidate(line.index, line.offset, item.payload, False, verdict=verdict)
+            yield _Candidate(line.index, line.offset, item.payload, False, verdict=verdict,
+                             partition=line.partition)
     except OSError as exc:
         raise InputError(f"cannot read DLQ dump {source.root}: {exc.strerror or exc}") from exc
 

@@ -85,6 +85,8 @@ def emit_replay(report: ReplayReport, fmt: str) -> int:
         out.write(("; " + ", ".join(extras) if extras else "") + "\n")
         for skipped in report.skipped:
             codes = f" [{', '.join(skipped.codes)}]" if skipped.codes else ""
-            out.write(f"  skipped record {skipped.record} (byte {skipped.offset}): "
-                      f"{skipped.reason}{codes}\n")
+            where = (f"record {skipped.record} (byte {skipped.offset})"
+                     if skipped.partition is None
+                     else f"partition {skipped.partition} offset {skipped.record}")
+            out.write(f"  skipped {where}: {skipped.reason}{codes}\n")
     return int(ExitCode.FINDINGS if report.skipped else ExitCode.CLEAN)

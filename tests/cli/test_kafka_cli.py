@@ -132,6 +132,7 @@ def test_replays_read_topics(cli: Cli, kafka_broker: Broker, faults: str,
     assert result.exit_code == 1  # the tombstone is skipped
     report = result.json()
     assert (report["read"], report["written"], len(report["skipped"])) == (10, 9, 1)
+    assert (report["skipped"][0]["partition"], report["skipped"][0]["record"]) == (2, 1)
     assert report["source"] == faults
     kafka_broker.create_topic("cli-dlq-replay", 1)
     frame = encode_frame(Messages().event("t-r", 1))
@@ -188,3 +189,22 @@ def test_snapshot_options_are_for_topics_only(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "apply to kafka:// topics" in result.stderr
     bad = cli("stream", "validate", "kafka://127.0.0.1:9/t", "--from-offset", "x")
     assert bad.exit_code == 2 and "PARTITION:OFFSET" in bad.stderr
+
+
+def test_a_baseline_of_a_topic_holds_through_other_brokers(cli: Cli, faults: str,
+                                                           tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    created = cli("baseline", "create", faults, "-o", str(baseline), "--reason", "known")
+    assert created.exit_code == 0, created.stderr
+    other = faults.replace("127.0.0.1", "localhost")
+    checked = cli("verify", other, "--baseline", str(baseline), "--format", "json", "--quiet")
+    assert checked.exit_code == 0, checked.stdout
+    assert all(f["suppressed"] for f in checked.json()["findings"])
+
+
+def test_list_inputs_names_topics_without_reading_them(cli: Cli, tmp_path: Path) -> None:
+    url = f"kafka://127.0.0.1:{free_port()}/events"
+    listed = cli("verify", url, "--list-inputs", "--format", "json")
+    assert listed.exit_code == 0
+    assert listed.json()["roots"][0]["targets"] == [
+        {"kind": "kafka-topic", "path": url, "format": "kafka"}]
