@@ -21,7 +21,11 @@ import textwrap
 import zlib
 from pathlib import Path
 
+import orjson
+
 from benchmarks.harness import measure_interleaved, print_ratio
+from dashfix.checks.stream.frame import validate_frame
+from dashfix.checks.stream.log import header_thread
 from dashfix.checks.stream.scan import scan_record
 from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats import kcat
@@ -58,6 +62,14 @@ _CONSUME_BASELINE = textwrap.dedent(
 )
 
 
+def _thread_of(value: bytes) -> str:
+    scanned = scan_record(value, CONSUMER_LIMIT, False)
+    if scanned is not None:
+        return str(scanned[1])
+    message = validate_frame(value, limit=CONSUMER_LIMIT, path="", record=0, offset=0).message
+    return header_thread(message) or "" if message is not None else ""
+
+
 def _produce(bootstrap: str, topic: str, capture: Path) -> int:
     from confluent_kafka import Producer
 
@@ -71,9 +83,7 @@ def _produce(bootstrap: str, topic: str, capture: Path) -> int:
             assert isinstance(block, list)
             for _, _, value in block:
                 assert value is not None
-                scanned = scan_record(value, CONSUMER_LIMIT, False)
-                thread = scanned[1] if scanned is not None else ""
-                key = thread.encode()
+                key = _thread_of(value).encode()
                 while True:
                     try:
                         producer.produce(topic, value=value, key=key,
@@ -111,8 +121,10 @@ def main(argv: list[str]) -> int:
                         str(PARTITIONS)]
             # measure() keeps no output: check once that dashfix read the whole snapshot.
             check = subprocess.run(validate, capture_output=True, text=True, check=False)
-            if '"records": ' + str(sent) not in check.stdout:
-                print(f"dashfix did not read {sent} records: {check.stderr[-300:]}")
+            document = orjson.loads(check.stdout)
+            if document["summary"]["checked"]["records"] != sent or document["findings"]:
+                print(f"dashfix read {document['summary']['records']} of {sent} records, "
+                      f"with {len(document['findings'])} findings (expected none)")
                 return 1
             dashfix, consume = measure_interleaved(
                 {"dashfix stream validate kafka://": validate,
