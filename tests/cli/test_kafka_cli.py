@@ -21,8 +21,7 @@ SECRET = "hunter2-not-for-logs"
 
 @pytest.fixture(scope="module")
 def faults(kafka_broker: Broker) -> str:
-    return _faults(kafka_broker) if "faults" not in _topics(kafka_broker) else (
-        kafka_broker.url("faults"))
+    return _faults(kafka_broker)
 
 
 def _topics(broker: Broker) -> set[str]:
