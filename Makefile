@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean proto
+.PHONY: demo test lint bench fuzz clean proto
 
 $(STAMP): pyproject.toml setup.py dashfix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,18 @@ test: $(STAMP)
 	DASHFIX_PURE_PYTHON=1 $(PY) -m pytest -q $(STREAM_TESTS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check dashfix tests benchmarks
+	$(PY) -m ruff check dashfix tests benchmarks fuzz
 	$(PY) -m mypy dashfix
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# Coverage-guided fuzzing (atheris) of every decoder, one target after another:
+# `make fuzz FUZZ_RUNS=100000 FUZZ_TARGETS="index dlq"`. docs/fuzzing.md has the details.
+FUZZ_RUNS ?= 1000000
+FUZZ_TARGETS ?=
+fuzz: $(STAMP)
+	$(PY) -m fuzz --runs $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 # Regenerate dashfix/formats/proto/dashstream_pb2.py after editing dashstream.proto. protoc
 # comes from grpcio-tools in a throwaway venv outside the repo; it is never a dependency.

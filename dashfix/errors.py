@@ -53,3 +53,10 @@ class StoreLockedError(DashfixError):
     """Another process holds the store's ``.checkpoint.lock``."""
 
     exit_code = ExitCode.LOCKED
+
+
+class WriteError(DashfixError):
+    """Something a repair had to write could not be written: a read-only filesystem, a
+    permission or immutable flag, a full disk. The message names the path and the cause."""
+
+    exit_code = ExitCode.FAILURE

@@ -24,6 +24,7 @@ from dashfix.formats.variants import (
     decode_versioned,
     gunzip_bounded,
     parse_temp_name,
+    zero_filled,
 )
 from dashfix.inputs.checkpoint_store import FileRecord, latest_per_thread, scan_store
 from dashfix.repair.index_rebuild import read_old_index
@@ -236,6 +237,10 @@ def inspect_file(path: Path, display: str | None = None) -> FileInspection:
         variant = Variant.DCHK
     found = FileInspection(path=display or str(path), size=len(data), variant=variant.value)
     payload: Buffer | None = None
+    if variant is not Variant.LEGACY_JSON and zero_filled(data):
+        found.problems.append(f"all {len(data)} bytes are zero: a crash leftover (CK100), "
+                              "nothing to decode; `dashfix repair --apply` quarantines it")
+        return found
     if variant in (Variant.DCHK, Variant.TEMP_CHECKPOINT) and len(data) >= 4 and (
         dchk.is_wrapped(data) or dchk.has_damaged_magic(data)
     ):

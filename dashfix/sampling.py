@@ -7,9 +7,11 @@ machine, the order of the listing or the Python hash seed.  ``P%`` keeps the pat
 hash falls in the lowest P hundredths (steps of 0.01 %), so ``10%`` reads a subset of what
 ``20%`` reads.
 
-A deadline stops the reading of *new* files once the time is up; a file already being read
-is finished.  Whatever was left out is counted, so the summary names it: a partial run must
-never look like a clean run over files it did not read.
+A deadline stops the reading of *new* files once the time is up.  Inside one long file (a
+stream log, a DLQ dump) the clock is checked between blocks of records too, so the check
+stops part way; a checkpoint file is finished (its decoding is linear and bounded by the
+256 MiB read limit).  Whatever was left out is counted, so the summary names it: a partial
+run must never look like a clean run over files it did not read.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class Selection:
     """Files left unread because the time was up, per target."""
     stores_skipped: list[str] = field(default_factory=list)
     """Store folders not opened at all because the time was up."""
+    cut_short: dict[str, str] = field(default_factory=dict)
+    """Targets whose reading the time limit stopped part way: how far it got."""
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -140,8 +144,17 @@ class Selection:
         """``count`` files of ``target`` were not read because the time was up."""
         self.timed_out[target] += count
 
+    def deadline(self) -> Callable[[], bool] | None:
+        """What long work inside one target calls between blocks (``expired``), or None
+        without --max-duration."""
+        return None if self.max_duration is None else self.expired
+
+    def stopped(self, target: str, how_far: str) -> None:
+        """The time ran out part way through ``target``; ``how_far`` says what was read."""
+        self.cut_short[target] = how_far
+
     def skipped(self, target: str) -> int:
-        return self.sampled_out[target] + self.timed_out[target]
+        return self.sampled_out[target] + self.timed_out[target] + (target in self.cut_short)
 
     def notes(self) -> list[str]:
         """One line per cause for the summary's "not checked" list."""
@@ -155,6 +168,12 @@ class Selection:
             notes.append(
                 f"{count} file(s) were not read because --max-duration {self.max_duration:g}s"
                 f" ran out (in {_places(self.timed_out)})"
+            )
+        if self.cut_short:
+            notes.append(
+                f"{len(self.cut_short)} file(s) were checked only in part because"
+                f" --max-duration {self.max_duration:g}s ran out ("
+                + "; ".join(f"{target}: {how}" for target, how in self.cut_short.items()) + ")"
             )
         if self.stores_skipped:
             notes.append(

@@ -11,7 +11,7 @@ against the log's sequence gaps.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ _FAULT_RULES: dict[DlqFault, Rule] = {
     DlqFault.BAD_BASE64: rules.BAD_BASE64,
     DlqFault.OVERSIZE: rules.PAYLOAD_OVERSIZE,
 }
+DEADLINE_LINES = 1000
+"""Under a time limit, the clock is read every this many records of a dump."""
 _DROPPED = "dropped by the DLQ (backpressure at 100 sends in flight, timeout or send failure)"
 
 
@@ -107,6 +109,8 @@ class DumpResult:
     replayable: int = 0
     producer_side: int = 0
     shapes: Counter[str] = field(default_factory=Counter)
+    complete: bool = True
+    """False when a time limit stopped the check part way (``records`` were checked)."""
     log_records: int = 0
     log_rejected: int = 0
 
@@ -152,10 +156,16 @@ class DumpChecker:
                           record=index, offset=offset, key=f"record {index}", **kw)
         self.result.findings.append(_located(finding, self.locator, self.partition))
 
-    def run(self) -> None:
+    def run(self, expired: Callable[[], bool] | None = None) -> None:
+        """Check every line; ``expired`` (a time limit), asked every ``DEADLINE_LINES``
+        lines, stops the check part way (``result.complete``)."""
         try:
             for line in dump_lines(self.source, self.options):
                 self.line(line)
+                if (expired is not None and self.result.records % DEADLINE_LINES == 0
+                        and expired()):
+                    self.result.complete = False
+                    break
         except OSError as exc:
             self.result.findings.append(rules.DUMP_UNREADABLE.at(
                 self.rel, f"cannot read DLQ dump: {exc.strerror or exc}"))
@@ -331,11 +341,12 @@ def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
 
 
 def check_dump(path: Path | Source, rel: str, options: DumpOptions | None = None, *,
-               against: AgainstLog | None = None) -> DumpResult:
+               against: AgainstLog | None = None,
+               expired: Callable[[], bool] | None = None) -> DumpResult:
     """Every DLQ check on the dump (or DLQ topic) at ``path``; with ``against``, reconcile
-    with that log (or topic)."""
+    with that log (or topic).  ``expired``: a time limit (``DumpChecker.run``)."""
     checker = DumpChecker(path, rel, options or DumpOptions())
-    checker.run()
+    checker.run(expired)
     gaps = None if against is None else _reconcile(checker, against)
     checker.producer_findings(gaps, None if against is None else against.rel)
     return checker.result
@@ -345,7 +356,9 @@ def check_dlq_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
     """The ``dlq-dump`` input kind's check for ``dashfix verify``."""
     options = DumpOptions(limit=ctx.options.limit_bytes,
                           max_line_bytes=ctx.options.max_line_bytes)
-    result = check_dump(target.path, target.rel, options)
+    result = check_dump(target.path, target.rel, options, expired=ctx.selection.deadline())
+    if not result.complete:
+        ctx.selection.stopped(target.rel, f"the first {result.records} record(s)")
     ctx.stats["dumps"] += 1
     ctx.stats["records"] += result.records
     yield from result.findings

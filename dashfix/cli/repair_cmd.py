@@ -177,15 +177,28 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
         sessions = list_sessions(folder)
         if output_format == "json":
             emit_json({"store": str(folder), "sessions": sessions})
-        else:
-            print("\n".join(sessions) if sessions else f"no repair sessions in {folder}")
+            return int(ExitCode.CLEAN)
+        if not sessions:
+            print(f"no repair sessions in {folder}")
+        for found in sessions:
+            restored = f", restored {found['restored']}" if found["restored"] else ""
+            print(f"{found['session']}  {found['command']}: {found['state']}, "
+                  f"{found['done']} of {found['steps']} step(s) done{restored}")
         return int(ExitCode.CLEAN)
     warn_running_dashflow()
     outcome = restore(folder, session, wait_seconds=wait_seconds)
     if output_format == "json":
         emit_json({"store": str(folder), "session": session, "restored": outcome.restored,
-                   "skipped": outcome.skipped})
+                   "skipped": outcome.skipped, "already_restored": outcome.already_restored,
+                   "notes": outcome.notes})
     else:
+        for line in outcome.notes:
+            print(line)
+        if outcome.already_restored is not None:
+            print(f"session {session} was already restored ({outcome.already_restored}); "
+                  "nothing to do")
+        elif not outcome.restored and not outcome.skipped:
+            print(f"session {session} changed nothing that could be undone; nothing to do")
         for name in outcome.restored:
             print(f"restored {name}")
         for line in outcome.skipped:

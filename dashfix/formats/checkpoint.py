@@ -40,6 +40,27 @@ try every offset after ``thread_id``. ``TailParse.exhaustive`` says which search
 candidates. When the fast path succeeds, readings with non-empty metadata are not searched
 for: such a reading would need its last metadata value to be an empty string, with a key, a
 count, a parent tag, a plausible timestamp and a node all lining up in front of it.
+
+Bounds (linear time)
+--------------------
+Every search reads at most the last ``MAX_TAIL_SIZE`` bytes of the payload, whatever its size,
+and each of those bytes a fixed number of times (``SearchWork`` counts it; the tests assert it
+on zero-filled, repeated-byte and random payloads of 1 KiB to 64 MiB):
+
+* the fast path examines at most ``2 * (8 + NODE_MAX_LEN) + 12 + 1 + 8`` bytes;
+* the full search tries each offset of the window at most once as a tail start and reads at
+  most 37 bytes of fixed-size fields there (lengths, timestamp, tag, count); the node texts
+  of two starts cannot overlap (a node holds no NUL, a length needs seven), nor can their
+  parent texts, so each text byte is examined once. The metadata map is first
+  followed by its lengths alone: how many strings lead from a position exactly to the payload
+  end is remembered per position (``_strings_to_end``), so every position is followed once
+  for all starts. Only a start whose strings end exactly at the payload end has its metadata
+  decoded (UTF-8 checked);
+* ``last_tail_end`` (where a legacy file's checkpoint ends before trailing bytes) tries only
+  ends that follow a run of eight or more zero bytes by at most 20 bytes (a timestamp or a
+  parent must lie in those 20 bytes, and neither is all zeros), each with the fast path. It
+  finds tails with empty metadata, the only kind DashFlow writes; a tail with metadata that
+  is followed by extra bytes is reported as cut short instead.
 """
 
 from __future__ import annotations
@@ -69,6 +90,19 @@ MIN_TAIL_SIZE = 29
 MAX_TAIL_SIZE = 8 + NODE_MAX_LEN + 12 + 1 + 8 + ID_MAX_LEN + METADATA_MAX_BYTES
 # What precedes empty metadata: node (8 + 255), timestamp, tag, parent (8 + 251).
 _FAST_WINDOW = 8 + NODE_MAX_LEN + 12 + 1 + 8 + ID_MAX_LEN
+
+
+@dataclass(slots=True)
+class SearchWork:
+    """What a tail search did, counted so that tests and benchmarks can prove it linear
+    without timing it: pass one to ``parse_tail`` or ``last_tail_end``."""
+
+    positions: int = 0
+    """Offsets tried as a tail start or a tail end."""
+    steps: int = 0
+    """Metadata strings followed by their length alone (``_strings_to_end``)."""
+    bytes: int = 0
+    """Bytes examined: scanned by ``find``/``rfind`` or read by a parse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +158,7 @@ def _secs_bounds(min_year: int, max_year: int) -> tuple[int, int]:
 
 
 def _nul_free_string_ending_at(
-    window: bytes, base: int, end: int, floor: int, max_len: int
+    window: bytes, base: int, end: int, floor: int, max_len: int, work: SearchWork | None
 ) -> tuple[int, str] | None:
     """The one ``u64 len + text`` field without NUL that can end at payload offset ``end``:
     (start offset, text). ``window`` holds the payload bytes from offset ``base``.
@@ -132,7 +166,10 @@ def _nul_free_string_ending_at(
     A length up to 255 has seven zero high bytes and the text has no zero byte, so the
     length's last byte is the last zero byte before ``end``.
     """
-    last_zero = window.rfind(0, max(floor, end - 8 - max_len) - base, end - base)
+    lowest = max(floor, end - 8 - max_len) - base
+    last_zero = window.rfind(0, lowest, end - base)
+    if work is not None:
+        work.bytes += end - base - max(last_zero, lowest)
     if last_zero < 0:
         return None
     start = last_zero - 7
@@ -181,19 +218,19 @@ class TailRules:
 
 
 def empty_metadata_tails(window: bytes, base: int, floor: int, end: int,
-                         rules: TailRules) -> list[RawTail]:
+                         rules: TailRules, work: SearchWork | None = None) -> list[RawTail]:
     """The fast path (module docstring): every candidate with empty metadata, by increasing
     ``state_end``. ``window`` holds the payload bytes from payload offset ``base`` (negative
     when it starts before the payload, e.g. a whole DCHK file has ``base = -20``) up to
     ``end``, the payload end; ``floor`` is where the state starts."""
     if end - floor < MIN_TAIL_SIZE or window[end - 8 - base : end - base] != _EMPTY_MAP:
         return []
-    some = _some_parent_tail(window, base, floor, end - 8, rules)
+    some = _some_parent_tail(window, base, floor, end - 8, rules, work)
     if window[end - 9 - base] != 0:
         # A parent None would end with its zero tag byte: only Some can end here.
         return [] if some is None else [some]
     found = []
-    none = _node_and_time(window, base, floor, end - 9, None, rules)
+    none = _node_and_time(window, base, floor, end - 9, None, rules, work)
     if none is not None:
         found.append(none)
     if some is not None:
@@ -213,23 +250,24 @@ def sole_some_parent_tail(window: bytes, base: int, floor: int, end: int,
         window[end - 8 - base : end - base] != _EMPTY_MAP
     ):
         return None
-    return _some_parent_tail(window, base, floor, end - 8, rules)
+    return _some_parent_tail(window, base, floor, end - 8, rules, None)
 
 
 def _some_parent_tail(window: bytes, base: int, floor: int, metadata_start: int,
-                      rules: TailRules) -> RawTail | None:
+                      rules: TailRules, work: SearchWork | None) -> RawTail | None:
     # A Some tag needs a node length and a timestamp (20 bytes) in front of it.
-    found_parent = _nul_free_string_ending_at(window, base, metadata_start, floor + 21, ID_MAX_LEN)
+    found_parent = _nul_free_string_ending_at(window, base, metadata_start, floor + 21,
+                                              ID_MAX_LEN, work)
     if found_parent is None:
         return None
     start, parent = found_parent
     if window[start - 1 - base] != 1 or not rules.parent_ok(parent):
         return None
-    return _node_and_time(window, base, floor, start - 1, parent, rules)
+    return _node_and_time(window, base, floor, start - 1, parent, rules, work)
 
 
 def _node_and_time(window: bytes, base: int, floor: int, tag_pos: int, parent: str | None,
-                   rules: TailRules) -> RawTail | None:
+                   rules: TailRules, work: SearchWork | None) -> RawTail | None:
     """The candidate whose parent's Option tag is at payload offset ``tag_pos``."""
     timestamp_pos = tag_pos - 12
     if timestamp_pos - 8 < floor:
@@ -237,7 +275,8 @@ def _node_and_time(window: bytes, base: int, floor: int, tag_pos: int, parent: s
     secs, nanos = _TIMESTAMP.unpack_from(window, timestamp_pos - base)
     if not rules.timestamp_ok(secs, nanos):
         return None
-    found_node = _nul_free_string_ending_at(window, base, timestamp_pos, floor, NODE_MAX_LEN)
+    found_node = _nul_free_string_ending_at(window, base, timestamp_pos, floor, NODE_MAX_LEN,
+                                            work)
     if found_node is None:
         return None
     node_start, node = found_node
@@ -248,33 +287,100 @@ def _state_end(tail: RawTail) -> int:
     return tail[4]
 
 
-def _fast_candidates(view: memoryview, head: CheckpointHead,
-                     rules: TailRules) -> list[CheckpointTail]:
+def _fast_candidates(view: memoryview, head: CheckpointHead, rules: TailRules,
+                     work: SearchWork | None) -> list[CheckpointTail]:
     end = len(view)
     # One copy of the bytes that a parent, tag, timestamp, node and empty metadata occupy.
     base = max(head.state_start, end - 8 - _FAST_WINDOW)
     return [
         CheckpointTail(node, secs, nanos, parent, {}, state_end)
         for node, secs, nanos, parent, state_end in empty_metadata_tails(
-            bytes(view[base:end]), base, head.state_start, end, rules)
+            bytes(view[base:end]), base, head.state_start, end, rules, work)
     ]
 
 
-def _small_length_prefixes(view: memoryview, lo: int, hi: int) -> Iterator[int]:
-    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero), ascending.
+_ZERO_BLOCKS = [bytes(1 << exponent) for exponent in range(17)]
 
-    ``bytes.find`` skips non-zero data at C speed, so this stays cheap on real states.
+
+def _zero_runs(data: bytes, min_len: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """The maximal runs of at least ``min_len`` zero bytes in ``data[start:]``, as (start,
+    end) pairs, ascending. ``bytes.find`` jumps to the next run and a galloping ``memcmp``
+    (``startswith`` at an offset, which copies nothing) finds its end: C speed throughout,
+    a few Python steps per run."""
+    needle = bytes(min_len)
+    at = data.find(needle, start)
+    while at != -1:
+        end = at + min_len
+        exponent = 0
+        while exponent >= 0:
+            if data.startswith(_ZERO_BLOCKS[exponent], end):
+                end += 1 << exponent
+                exponent = min(exponent + 1, len(_ZERO_BLOCKS) - 1)
+            else:
+                exponent -= 1
+        yield at, end
+        at = data.find(needle, end)
+
+
+# A tail start q has a node length byte at q, seven zero bytes, then the node text (not NUL)
+# or, for an empty node, the timestamp's secs at q+8..q+15: not zero when the earliest
+# plausible year is after 1970. So some byte in q..q+15 is not zero.
+_NONZERO_WITHIN = 16
+
+
+def _small_length_prefixes(view: memoryview, lo: int, hi: int, timestamp_nonzero: bool,
+                           work: SearchWork | None) -> Iterator[int]:
+    """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero) and, when
+    ``timestamp_nonzero``, with a byte that is not zero in q..q+15; ascending.
+
+    The regex finds the runs of seven or more zero bytes at C speed; inside a long run only
+    the offset in front of it and the last few can start a tail, so a zero-filled window
+    costs a handful of tries, not one per byte.
     """
     if hi <= lo:
         return
-    region = bytes(view[lo + 1 : hi + 7])
-    index = region.find(_SMALL_U64_HIGH_BYTES)
-    while index != -1:
-        yield lo + index
-        index = region.find(_SMALL_U64_HIGH_BYTES, index + 1)
+    region = bytes(view[lo : hi + 7])
+    if work is not None:
+        work.bytes += len(region)
+    last = hi - lo - 1
+    for start, end in _zero_runs(region, 7):
+        if not timestamp_nonzero:
+            yield from (lo + q for q in range(max(start - 1, 0), min(end - 8, last) + 1))
+            continue
+        if start >= 1 and start - 1 <= last:
+            yield lo + start - 1  # its length byte is the non-zero byte in front of the run
+        first = max(start, end - _NONZERO_WITHIN + 1)
+        yield from (lo + q for q in range(first, min(end - 8, last) + 1))
 
 
-def _parse_tail_at(view: memoryview, start: int, rules: TailRules) -> CheckpointTail | None:
+def _strings_to_end(view: memoryview, pos: int, known: dict[int, int],
+                    work: SearchWork | None) -> int:
+    """How many back-to-back ``u64 len + bytes`` strings lead from ``pos`` exactly to the end
+    of ``view`` (-1: none do). Only lengths are read; ``known`` remembers the answer of every
+    position passed on the way, so one search follows each position once whatever the number
+    of starts whose metadata runs through it."""
+    end = len(view)
+    path = []
+    while (answer := known.get(pos)) is None:
+        path.append(pos)
+        if end - pos < 8:
+            answer = -1
+            break
+        pos += 8 + _U64.unpack_from(view, pos)[0]
+        if pos > end:
+            answer = -1
+            break
+    if work is not None:
+        work.steps += len(path)
+    for passed in reversed(path):
+        if answer >= 0:
+            answer += 1
+        known[passed] = answer
+    return answer
+
+
+def _parse_tail_at(view: memoryview, start: int, rules: TailRules, known: dict[int, int],
+                   work: SearchWork | None) -> CheckpointTail | None:
     reader = Reader(view, start)
     try:
         node = reader.string(NODE_MAX_LEN)
@@ -290,19 +396,24 @@ def _parse_tail_at(view: memoryview, start: int, rules: TailRules) -> Checkpoint
         if reader.remaining > METADATA_MAX_BYTES:
             return None
         count = reader.count(METADATA_MAX_ENTRIES, min_element_size=16)
+        # Decode the map only when its lengths alone already end exactly at the end.
+        if _strings_to_end(view, reader.pos, known, work) != 2 * count:
+            return None
         metadata: dict[str, str] = {}
         for _ in range(count):
             key = reader.string()
             metadata[key] = reader.string()
     except DecodeError:
         return None
-    if reader.remaining != 0:
-        return None
+    finally:
+        if work is not None:
+            work.positions += 1
+            work.bytes += reader.pos - start
     return CheckpointTail(node, secs, nanos, parent, metadata, start)
 
 
 def _all_offset_candidates(
-    view: memoryview, head: CheckpointHead, rules: TailRules
+    view: memoryview, head: CheckpointHead, rules: TailRules, work: SearchWork | None
 ) -> list[CheckpointTail]:
     # A node length is at most 255, so only offsets whose u64 has seven zero high bytes can
     # start a tail, and no tail is longer than MAX_TAIL_SIZE: visiting just those offsets is
@@ -310,8 +421,10 @@ def _all_offset_candidates(
     found: list[CheckpointTail] = []
     first_start = max(head.state_start, len(view) - MAX_TAIL_SIZE)
     last_start = len(view) - MIN_TAIL_SIZE
-    for start in _small_length_prefixes(view, first_start, last_start + 1):
-        tail = _parse_tail_at(view, start, rules)
+    known = {len(view): 0}
+    for start in _small_length_prefixes(view, first_start, last_start + 1,
+                                        rules.min_secs > 0, work):
+        tail = _parse_tail_at(view, start, rules, known, work)
         if tail is not None:
             found.append(tail)
     return found
@@ -324,18 +437,55 @@ def parse_tail(
     min_year: int = MIN_YEAR,
     max_year: int = MAX_YEAR,
     exhaustive: bool = False,
+    work: SearchWork | None = None,
 ) -> TailParse:
-    """Recover node, timestamp, parent and metadata; the module docstring gives the rules.
+    """Recover node, timestamp, parent and metadata; the module docstring gives the rules
+    and the bounds (``work``, when given, counts what the search did).
 
     ``exhaustive=True`` skips the fast path and tries every offset.
     """
     view = payload if isinstance(payload, memoryview) else memoryview(payload)
     rules = TailRules(head.checkpoint_id, head.thread_id, min_year, max_year)
     if not exhaustive:
-        fast = _fast_candidates(view, head, rules)
+        fast = _fast_candidates(view, head, rules, work)
         if fast:
             return TailParse(tuple(fast), exhaustive=False)
-    return TailParse(tuple(_all_offset_candidates(view, head, rules)), exhaustive=True)
+    return TailParse(tuple(_all_offset_candidates(view, head, rules, work)), exhaustive=True)
+
+
+# A tail's empty metadata is its last 8 bytes; a tail with parent None has its timestamp,
+# with parent Some its parent's text or its tag 1, in the 13 bytes in front of them. Neither
+# is all zeros (secs >= MIN_YEAR), so a tail ends at most 20 bytes after a zero run starts.
+_LAST_END_AFTER_ZERO_RUN = 8 + 12
+
+
+def last_tail_end(payload: Buffer, head: CheckpointHead, search_bytes: int,
+                  work: SearchWork | None = None) -> int | None:
+    """The greatest offset below ``len(payload)``, among its last ``search_bytes`` bytes, at
+    which a tail with empty metadata ends: where the checkpoint of a legacy file with bytes
+    appended to it ends. None when no such tail ends there. Linear: see the module docstring.
+    """
+    view = payload if isinstance(payload, memoryview) else memoryview(payload)
+    size = len(view)
+    floor = head.state_start
+    lowest = max(floor, size - search_bytes)
+    # The ends tried lie in [lowest + 8, size); their fast path reads up to _FAST_WINDOW
+    # bytes in front of their metadata.
+    base = max(floor, lowest - _FAST_WINDOW)
+    window = bytes(view[base:size])
+    if work is not None:
+        work.bytes += size - lowest
+    rules = TailRules(head.checkpoint_id, head.thread_id)
+    runs = list(_zero_runs(window, 8, lowest - base))
+    for run_start, run_end in reversed(runs):
+        first = base + run_start + 8
+        last = min(base + run_end, base + run_start + _LAST_END_AFTER_ZERO_RUN, size - 1)
+        for end in range(last, first - 1, -1):
+            if work is not None:
+                work.positions += 1
+            if empty_metadata_tails(window, base, floor, end, rules, work):
+                return end
+    return None
 
 
 def encode_tail(

@@ -62,6 +62,14 @@ def duplicate_threads(entries: list[tuple[str, IndexEntry]]) -> dict[str, list[I
     return {thread: found for thread, found in by_thread.items() if len(found) > 1}
 
 
+def encoded_index_size(entries: Mapping[str, IndexEntry]) -> int:
+    """``len(encode_index(entries))`` without building it."""
+    size = 8
+    for thread_id, entry in entries.items():
+        size += MIN_ENTRY_SIZE + len(thread_id.encode()) + len(entry.checkpoint_id.encode())
+    return size
+
+
 def encode_index(entries: Mapping[str, IndexEntry]) -> bytes:
     """Entries sorted by thread id, so the same map always gives the same bytes."""
     parts = [encode_u64(len(entries))]

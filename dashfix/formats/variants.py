@@ -101,6 +101,22 @@ def _looks_like_versioned(head: bytes) -> bool:
     return first in (b"{", b"[", b'"', b"n", b"t", b"f", b"-") or first.isdigit()
 
 
+_ZERO_BLOCK = bytes(64 * 1024)
+
+
+def zero_filled(data: bytes) -> bool:
+    """Whether ``data`` is not empty and all zero bytes (a file extended but never written,
+    CK100): decided before any parse, by ``memcmp`` against a zero block (``startswith`` at
+    an offset copies nothing), one pass over ``data``."""
+    size = len(data)
+    if not size or data[0] or data[-1]:
+        return False
+    block = len(_ZERO_BLOCK)
+    whole = size - size % block
+    return all(data.startswith(_ZERO_BLOCK, at) for at in range(0, whole, block)) and (
+        data.startswith(_ZERO_BLOCK[: size - whole], whole))
+
+
 def classify(name: str, head: bytes) -> Variant:
     """Variant by name and the first bytes (at least 20 give a sure answer), per table 4.3.
 

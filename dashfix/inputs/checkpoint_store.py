@@ -33,11 +33,19 @@ from dashfix.formats.checkpoint import (
     CheckpointHead,
     TailRules,
     empty_metadata_tails,
+    last_tail_end,
     parse_tail,
     read_ids,
     sole_some_parent_tail,
 )
 from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
+from dashfix.formats.dashfix_files import (
+    JOURNAL_NAME,
+    MANIFEST_NAME,
+    QUARANTINE_DIR,
+    TEMP_SUFFIX,
+    is_temp_name,
+)
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
     INDEX_NAME,
@@ -49,6 +57,7 @@ from dashfix.formats.variants import (
     decode_versioned,
     gunzip_bounded,
     parse_temp_name,
+    zero_filled,
 )
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_record import (
@@ -88,7 +97,6 @@ _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
 _U64 = struct.Struct("<Q")
-_ZERO_TAIL = b"\x00" * 8
 _intern = sys.intern
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
@@ -114,6 +122,9 @@ class StoreScan:
     index_error: DecodeError | None = None
     index_unreadable: str | None = None
     lock_present: bool = False
+    dashfix_leftovers: list[tuple[str, str]] = field(default_factory=list)
+    """(path relative to the store, what it is) of what killed dashfix runs left: temp
+    files, and repair sessions whose journal has no manifest yet."""
 
     @classmethod
     def of_records(cls, path: Path, records: Iterable[FileRecord]) -> StoreScan:
@@ -267,19 +278,6 @@ def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> F
     return _with_tail(base, data, at, checkpoint_id, thread_id, state_start, flags)
 
 
-def _trailing_garbage_at(payload: memoryview, head: CheckpointHead) -> int | None:
-    """Where a complete checkpoint ends inside ``payload``, if one ends before its end."""
-    data = bytes(payload[max(head.state_start, len(payload) - _GARBAGE_SEARCH) :])
-    base = len(payload) - len(data)
-    end = data.rfind(_ZERO_TAIL)
-    while end >= 0:
-        stop = base + end + 8
-        if stop < len(payload) and parse_tail(payload[:stop], head).candidates:
-            return stop
-        end = data.rfind(_ZERO_TAIL, 0, end + 7)
-    return None
-
-
 def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
     try:
         checkpoint_id, thread_id, state_start = read_ids(data)
@@ -289,8 +287,8 @@ def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
     record = _with_tail(base, data, 0, checkpoint_id, thread_id, state_start)
     if record.secs >= 0 or record.tail_ambiguous:
         return record
-    garbage = _trailing_garbage_at(memoryview(data),
-                                   CheckpointHead(checkpoint_id, thread_id, state_start))
+    garbage = last_tail_end(data, CheckpointHead(checkpoint_id, thread_id, state_start),
+                            _GARBAGE_SEARCH)
     if garbage is not None:
         return _problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
                         f"the checkpoint ends at byte {garbage}; "
@@ -451,6 +449,11 @@ def _summarise_stat(dir_fd: int | str, name: str,
     return _summarise_read(name, by_name, info, _read(dir_fd, name, info.st_size))
 
 
+_ZERO_CHECKED = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
+                           Variant.VERSIONED_GZ})
+"""Names DashFlow reads as checkpoints; a zero-filled temp is left to the temp checks."""
+
+
 def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
                     data: bytes | str) -> FileRecord | RowValues:
     """``summarise_file`` once the bytes are read (or ``data`` says why they are not); a
@@ -463,6 +466,10 @@ def _summarise_read(name: str, by_name: Variant, info: os.stat_result,
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
         return _problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
+    if by_name in _ZERO_CHECKED and zero_filled(data):
+        return _problem(base._replace(variant=FOREIGN), ck.ZERO_FILLED.code,
+                        f"all {len(data)} bytes are zero: a crash leftover (the file was "
+                        "extended but its data never written); no checkpoint to recover", 0)
     variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
     if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
         return base  # DashFlow ignores .json files whatever they hold
@@ -499,6 +506,30 @@ def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
         scan.index_entries = decode_index_entries(data)
     except DecodeError as exc:
         scan.index_error = exc
+
+
+TEMP_LEFTOVER = "temp"
+UNSETTLED_SESSION = "session"
+
+
+def _quarantine_leftovers(base: Path) -> list[tuple[str, str]]:
+    """Temps in the quarantine and its sessions, and sessions with a journal but no
+    manifest (their run was killed; the next writing run settles them)."""
+    found: list[tuple[str, str]] = []
+    try:
+        for entry in sorted(os.scandir(base), key=lambda e: e.name):
+            where = f"{QUARANTINE_DIR}/{entry.name}"
+            if entry.is_file(follow_symlinks=False) and is_temp_name(entry.name):
+                found.append((where, TEMP_LEFTOVER))
+            elif entry.is_dir(follow_symlinks=False):
+                names = set(os.listdir(entry.path))
+                found += [(f"{where}/{name}", TEMP_LEFTOVER) for name in sorted(names)
+                          if is_temp_name(name)]
+                if JOURNAL_NAME in names and MANIFEST_NAME not in names:
+                    found.append((where, UNSETTLED_SESSION))
+    except OSError:
+        pass  # an unreadable quarantine: nothing dashfix wrote can be told from it
+    return found
 
 
 def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
@@ -703,9 +734,13 @@ def scan_store(
             names.remove(LOCK_NAME)
             scan.lock_present = True
         odd: list[FileRecord] = []
+        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
+                                  if name[-12:] == TEMP_SUFFIX and is_temp_name(name)]
         for entry in others:
             if entry.name == LOCK_NAME:
                 scan.lock_present = True
+            elif entry.name == QUARANTINE_DIR and entry.is_dir(follow_symlinks=False):
+                scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(entry, dir_fd)) is not None:
                 odd.append(record)
     finally:

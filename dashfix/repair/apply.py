@@ -1,22 +1,27 @@
-"""Carrying out rebuilds and repairs: every write holds the store lock, backs up what it
-replaces and goes through ``AtomicFile``."""
+"""Carrying out rebuilds and repairs.
+
+Every writing run holds the store lock, first cleans up after killed runs (``tidy``), checks
+that it can write everything it plans to (``check_can_write``, before the first change), and
+journals each step in a quarantine session before carrying it out, so that a kill at any
+moment leaves a store the next run and ``--restore`` both understand.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashfix.errors import ExitCode, InputError
+from dashfix.errors import ExitCode, InputError, WriteError
 from dashfix.formats import dchk
-from dashfix.formats.index import IndexEntry, encode_index
+from dashfix.formats.index import IndexEntry, encode_index, encoded_index_size
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.inputs.checkpoint_store import paused_gc
-from dashfix.repair.atomic import atomic_write_bytes, fsync_dir
-from dashfix.repair.backup import backup_file, utc_stamp
+from dashfix.repair.backup import free_backup_path, utc_stamp
 from dashfix.repair.index_rebuild import (
     Change,
     IndexPlan,
@@ -26,7 +31,19 @@ from dashfix.repair.index_rebuild import (
 )
 from dashfix.repair.lock import store_lock
 from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
-from dashfix.repair.quarantine import QuarantineSession, RestoreOutcome, restore_session
+from dashfix.repair.preflight import check_can_write, write_error
+from dashfix.repair.quarantine import (
+    CREATED,
+    MOVED,
+    RENAMED,
+    REWRITTEN,
+    QuarantineSession,
+    RestoreOutcome,
+    Step,
+    check_session_name,
+    restore_session,
+    tidy,
+)
 from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
 from dashfix.results import Report
 
@@ -37,12 +54,35 @@ RUNNING_DASHFLOW_WARNING = (
 )
 
 
-def write_index(store: Path, entries: Mapping[str, IndexEntry], stamp: str) -> Path | None:
-    """Back up the current ``index.bin`` (if any), then replace it atomically, keeping its
-    mode. Returns the backup's path. The caller holds the store lock."""
+@contextmanager
+def _write_errors(session: QuarantineSession | None = None) -> Iterator[None]:
+    """An ``OSError`` of a writing run as a ``WriteError`` naming the path and the cause,
+    and the session to undo when some steps already happened."""
+    try:
+        yield
+    except OSError as exc:
+        error = write_error(exc, "cannot write")
+        if session is not None:
+            session.abandon(str(error))
+        if session is not None and session.record.done:
+            raise WriteError(f"{error}; stopped after {len(session.record.done)} step(s), "
+                             f"recorded in {session.journal_path} (undo: dashfix repair "
+                             f"{session.store} --restore {session.folder.name})") from None
+        raise error from None
+
+
+def write_index(session: QuarantineSession, entries: Mapping[str, IndexEntry],
+                stamp: str) -> Path | None:
+    """Journal, then write ``index.bin`` (mode kept); the old one is first copied to a
+    timestamped backup beside it, whose path is returned (None when there was no index).
+
+    The new index gets the current time as its mtime: it is new content, and a kept mtime
+    with an unchanged size would make rsync-style copies skip it. The caller holds the lock.
+    """
+    store = session.store
     index = store / INDEX_NAME
     try:
-        mode = os.stat(index, follow_symlinks=False).st_mode
+        mode: int | None = os.stat(index, follow_symlinks=False).st_mode
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
@@ -50,9 +90,25 @@ def write_index(store: Path, entries: Mapping[str, IndexEntry], stamp: str) -> P
             f"{index} is not a regular file (a folder or symlink); move it away first, "
             "or run `dashfix repair --apply`, which quarantines it"
         )
-    backup = backup_file(index, stamp)
-    atomic_write_bytes(index, encode_index(entries))
+    data = encode_index(entries)
+    why = "index.bin rebuilt from the checkpoint files"
+    if mode is None:
+        step = session.plan(CREATED, INDEX_NAME, code="rebuild-index", reason=why,
+                            action="rebuild-index", new_data=data)
+        session.commit()
+        session.create(step, data)
+        return None
+    backup = free_backup_path(store, INDEX_NAME, stamp)
+    step = session.plan(REWRITTEN, INDEX_NAME, code="rebuild-index", reason=why,
+                        action="rebuild-index", stored_as=backup.name, new_data=data)
+    session.commit()
+    session.rewrite(step, lambda _old: data, keep_times=False)
     return backup
+
+
+def _index_bytes(plan: IndexPlan) -> int:
+    """What writing ``plan`` costs on disk: the backup of the old index and the new one."""
+    return (plan.old_index.size or 0) + encoded_index_size(plan.entries)
 
 
 @dataclass
@@ -63,6 +119,9 @@ class RebuildOutcome:
     dry_run: bool
     written: bool = False
     backup: Path | None = None
+    session: Path | None = None
+    tidied: list[str] = field(default_factory=list)
+    """What was cleaned up after killed runs first."""
 
     def to_dict(self) -> dict[str, Any]:
         plan = self.plan
@@ -87,6 +146,8 @@ class RebuildOutcome:
             "unchanged": plan.unchanged,
             "written": self.written,
             "backup": None if self.backup is None else self.backup.name,
+            "session": None if self.session is None else str(self.session),
+            "tidied": self.tidied,
         }
 
 
@@ -137,12 +198,18 @@ def rebuild_index(
     if dry_run:
         plan, considered = _plan_rebuild(store, order)
         return RebuildOutcome(store, plan, considered, dry_run=True)
-    with store_lock(store, wait_seconds):
+    with _write_errors(), store_lock(store, wait_seconds):
+        tidied = tidy(store)
         plan, considered = _plan_rebuild(store, order)
-        outcome = RebuildOutcome(store, plan, considered, dry_run=False)
-        if plan.writes_something:
-            outcome.backup = write_index(store, plan.entries, stamp or utc_stamp())
-            outcome.written = True
+        outcome = RebuildOutcome(store, plan, considered, dry_run=False, tidied=tidied)
+        if not plan.writes_something:
+            return outcome
+        check_can_write(store, [INDEX_NAME], reserve_bytes=_index_bytes(plan))
+        session = QuarantineSession(store, stamp, command="rebuild-index")
+        with _write_errors(session):
+            outcome.backup = write_index(session, plan.entries, stamp or utc_stamp())
+            session.finish()
+        outcome.written, outcome.session = True, session.folder
     return outcome
 
 
@@ -199,38 +266,55 @@ def preview_repair(store: Path) -> RepairOutcome:
     return RepairOutcome(store, plan, index_plan, applied=False)
 
 
-def _promote(session: QuarantineSession, action: Action) -> None:
-    assert action.target is not None
-    temp, target = session.store / action.name, session.store / action.target
-    # link + unlink never replaces a checkpoint that appeared meanwhile (DashFlow writes
-    # checkpoint files without taking the lock).
-    os.link(temp, target, follow_symlinks=False)
-    os.unlink(temp)
-    fsync_dir(session.store)
-    session.record_rename(temp, target, action.code, action.reason)
-
-
-def _fix_magic(session: QuarantineSession, action: Action) -> None:
-    path = session.store / action.name
-    data = path.read_bytes()
+def _fixed_magic(data: bytes) -> bytes:
     if not dchk.has_damaged_magic(data):
-        raise InputError(f"{action.name} changed since the plan was made; not touched")
-    info = os.stat(path, follow_symlinks=False)
-    session.keep_original(path, action.code, action.reason)
-    atomic_write_bytes(path, dchk.MAGIC + data[len(dchk.MAGIC):], mode=info.st_mode & 0o7777)
-    # Keep the mtime: it is the file's age, and --order mtime/auto may rank by it.
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+        raise InputError("changed since the plan was made; not touched")
+    return dchk.MAGIC + data[len(dchk.MAGIC):]
 
 
-def _carry_out(session: QuarantineSession, action: Action) -> str:
+def _plan_step(session: QuarantineSession, action: Action) -> Step:
+    """The journal step that carries out ``action`` (nothing changes yet)."""
+    common: dict[str, Any] = {"code": action.code, "reason": action.reason,
+                              "action": action.kind.value}
     if action.kind is ActionKind.FIX_MAGIC:
-        _fix_magic(session, action)
-        return f"fixed the magic of {action.name} (original kept in quarantine)"
+        data = (session.store / action.name).read_bytes()
+        return session.plan(REWRITTEN, action.name, new_data=_fixed_magic(data), **common)
     if action.kind is ActionKind.PROMOTE:
-        _promote(session, action)
+        assert action.target is not None
+        return session.plan(RENAMED, action.name, stored_as=action.target, **common)
+    return session.plan(MOVED, action.name, **common)
+
+
+def _carry_out(session: QuarantineSession, action: Action, step: Step) -> str:
+    if step.op == REWRITTEN:
+        # Keep the mtime: it is the file's age, and --order mtime/auto may rank by it.
+        session.rewrite(step, _fixed_magic, keep_times=True)
+        return f"fixed the magic of {action.name} (original kept in quarantine)"
+    if step.op == RENAMED:
+        session.rename(step)
         return f"promoted {action.name} to {action.target}"
-    session.move(session.store / action.name, action.code, action.reason)
+    session.move(step)
     return f"moved {action.name} to quarantine ({action.code}): {action.reason}"
+
+
+_RACES = (FileExistsError, FileNotFoundError)
+"""DashFlow writes checkpoint files without the lock: a file that appeared or vanished
+since the plan fails its own step only; any other ``OSError`` stops the run."""
+
+
+def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
+    """The store entries the plan writes (index.bin when the predicted index changes) and
+    the bytes it writes: two copies of each rewritten file, the index and its backup."""
+    index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
+    names = [action.name for action in plan.actions]
+    size = 0
+    for action in plan.actions:
+        if action.kind is ActionKind.FIX_MAGIC:
+            size += 2 * os.stat(store / action.name, follow_symlinks=False).st_size
+    if index_plan.writes_something:
+        names.append(INDEX_NAME)
+        size += _index_bytes(index_plan)
+    return names, size
 
 
 def apply_repair(
@@ -238,31 +322,30 @@ def apply_repair(
 ) -> RepairOutcome:
     """Plan and carry out the repairs under the store lock, then re-run the checks."""
     stamp = stamp or utc_stamp()
-    with store_lock(store, wait_seconds):
+    with _write_errors(), store_lock(store, wait_seconds):
+        tidied = tidy(store)
         with paused_gc():
             plan = plan_repair(store)
+            touched, size = _predicted_writes(store, plan)
         # The index is planned anew from the repaired files: let the scan's rows go before
         # that scan and verify's make their own.
         plan.predicted = CandidateSet()
+        if touched:
+            check_can_write(store, touched, reserve_bytes=size)
         session = QuarantineSession(store, stamp)
-        outcome = RepairOutcome(store, plan, IndexPlan(Order.AUTO), applied=True)
-        for action in plan.actions:
-            try:
-                outcome.done.append(_carry_out(session, action))
-            except (OSError, InputError) as exc:
-                outcome.failed.append(f"{action.kind.value} {action.name}: {exc}")
-        # Only the plan is kept: the candidates' rows would live on through verify's scan.
-        index_plan = _plan_rebuild(store, Order.AUTO)[0]
-        outcome.index_plan = index_plan
-        if index_plan.writes_something:
-            backup = write_index(store, index_plan.entries, stamp)
-            outcome.index_written, outcome.index_backup = True, backup
-            if backup is not None:
-                session.record_backup(store / INDEX_NAME, backup, "rebuild-index",
-                                      "index.bin rebuilt from the repaired files")
-            outcome.done.append("rebuilt index.bin" + (f" (backup {backup.name})" if backup
-                                                       else ""))
-        if session.entries:
+        outcome = RepairOutcome(store, plan, IndexPlan(Order.AUTO), applied=True, done=tidied)
+        with _write_errors(session):
+            _carry_out_plan(session, plan, outcome)
+            # Only the plan is kept: the candidates' rows would live on through verify's scan.
+            index_plan = _plan_rebuild(store, Order.AUTO)[0]
+            outcome.index_plan = index_plan
+            if index_plan.writes_something:
+                backup = write_index(session, index_plan.entries, stamp)
+                outcome.index_written, outcome.index_backup = True, backup
+                outcome.done.append("rebuilt index.bin" + (f" (backup {backup.name})"
+                                                           if backup else ""))
+            session.finish()
+        if session.started:
             outcome.session = session.folder
     # Imported here: verify pulls in every check, and only ``repair --apply`` needs it.
     from dashfix.verify import verify
@@ -271,6 +354,30 @@ def apply_repair(
     return outcome
 
 
+def _carry_out_plan(session: QuarantineSession, plan: RepairPlan,
+                    outcome: RepairOutcome) -> None:
+    """Journal every file action, then carry them out one by one."""
+    planned: list[tuple[Action, Step]] = []
+    for action in plan.actions:
+        try:
+            planned.append((action, _plan_step(session, action)))
+        except (InputError, *_RACES) as exc:
+            outcome.failed.append(f"{action.kind.value} {action.name}: {exc}")
+    session.commit()
+    for action, step in planned:
+        try:
+            outcome.done.append(_carry_out(session, action, step))
+        except (InputError, *_RACES) as exc:
+            session.failed(step, str(exc))
+            outcome.failed.append(f"{action.kind.value} {action.name}: {exc}")
+
+
 def restore(store: Path, session: str, *, wait_seconds: float | None = None) -> RestoreOutcome:
-    with store_lock(store, wait_seconds):
-        return restore_session(store, session)
+    """Undo one session (see ``restore_session``), after cleaning up after killed runs."""
+    check_session_name(store, session)
+    with _write_errors(), store_lock(store, wait_seconds):
+        tidied = tidy(store)
+        check_can_write(store)
+        outcome = restore_session(store, session)
+        outcome.notes[:0] = tidied
+        return outcome

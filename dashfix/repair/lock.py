@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dashfix.errors import StoreLockedError
+from dashfix.errors import StoreLockedError, WriteError
 
 LOCK_NAME = ".checkpoint.lock"
 POLL_SECONDS = 0.05
@@ -46,7 +46,13 @@ def store_lock(store: Path, wait_seconds: float | None = None) -> Iterator[Path]
     otherwise it polls until the lock is free or the time is up. Raises ``StoreLockedError``.
     """
     path = store / LOCK_NAME
-    fd = _open_lock_file(path)
+    try:
+        fd = _open_lock_file(path)
+    except OSError as exc:
+        cause = ("it is a symlink, never followed: remove it" if exc.errno == errno.ELOOP
+                 else exc.strerror or str(exc))
+        raise WriteError(f"cannot open the store lock {path}: {cause}; nothing was "
+                         "changed") from None
     try:
         deadline = None if wait_seconds is None else time.monotonic() + max(wait_seconds, 0.0)
         while not _try_lock(fd):

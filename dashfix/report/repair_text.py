@@ -82,12 +82,17 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
     )
     for name, reason in outcome.considered.excluded:
         console.print(Text(f"not a candidate: {name}: {reason}", style="dim"))
+    for note in outcome.tidied:
+        console.print(Text(note, style="yellow"))
     render_index_plan(plan, console)
     if outcome.dry_run:
         console.print(Text("dry run: nothing written", style="bold"))
     elif outcome.written:
         backup = f" (old index kept as {outcome.backup.name})" if outcome.backup else ""
         console.print(Text(f"wrote {outcome.store / 'index.bin'}{backup}", style="bold green"))
+        if outcome.session is not None:
+            console.print(f"journal: {outcome.session} (undo: dashfix repair {outcome.store} "
+                          f"--restore {outcome.session.name})")
     else:
         console.print(Text("index.bin is already up to date: nothing written", style="bold green"))
 

@@ -17,6 +17,15 @@ _REBUILD = "`dashfix rebuild-index STORE` (with every DashFlow process on this s
 _SKIPPED = ("DashFlow's list and file scan skip it with a warning; delete_thread aborts on it "
             "(#7), and get_latest/resume fail if the index points at it.")
 
+# -- before any parse -------------------------------------------------------------------------
+ZERO_FILLED = _rule(
+    "CK100", "zero-filled", E, "A checkpoint file holds nothing but zero bytes: a crash leftover.",
+    "The file was extended but its data never reached the disk: a crash between the size "
+    "change and the write-back (delayed allocation), or a legacy writer without temp file and "
+    "fsync. It holds no DCHK header and no ids, so DashFlow reads it as legacy bincode and "
+    "fails with DeserializationFailed. It is found before any parse. " + _SKIPPED,
+    "#18", _QUARANTINE, baselinable=False,
+)
 # -- header integrity (spec 2.2, section 8 item 1) -------------------------------------------
 FILE_TOO_SMALL = _rule(
     "CK101", "file-too-small", E, "A DCHK checkpoint file is shorter than its 20-byte header.",
@@ -177,6 +186,19 @@ TEMP_ORPHAN = _rule(
     "DashFlow never cleans these up.",
     "#5", "`dashfix repair STORE --apply` moves it into the quarantine folder (nothing is "
     "deleted; `dashfix repair STORE --restore SESSION` puts it back).",
+)
+DASHFIX_LEFTOVER = _rule(
+    "CK123", "dashfix-leftover", W,
+    "A dashfix repair or rebuild-index was killed and left a temp file or an unsettled "
+    "session.",
+    "dashfix writes every file as a hidden temp `.{name}.{uuid}.dashfix.tmp` that it renames "
+    "over the target, and journals each repair step in `.dashfix-quarantine/<session>/"
+    "journal.jsonl` before it acts. A run killed between the two leaves the temp (a copy of "
+    "bytes that exist elsewhere: nothing is lost) or a session whose journal has no end and "
+    "no `manifest.json` yet. DashFlow never reads either.",
+    "-", "`dashfix repair STORE --apply` (or `rebuild-index`, or `--restore SESSION`) removes "
+    "the temps and settles the session from its journal; `dashfix repair STORE --restore "
+    "list` shows the session, `--restore SESSION` undoes what it did.",
 )
 # -- index (items 6, 8, 9) -------------------------------------------------------------------
 INDEX_CORRUPT = _rule(
@@ -345,7 +367,8 @@ LEGACY_JSON = _rule(
 )
 
 RULES = (
-    FILE_TOO_SMALL, UNSUPPORTED_VERSION, LENGTH_MISMATCH, CHECKSUM_MISMATCH, DAMAGED_MAGIC,
+    ZERO_FILLED, FILE_TOO_SMALL, UNSUPPORTED_VERSION, LENGTH_MISMATCH, CHECKSUM_MISMATCH,
+    DAMAGED_MAGIC,
     VERSION_ZERO, LEGACY_UNVERIFIABLE, LEGACY_TRUNCATED, LEGACY_TRAILING_GARBAGE,
     PAYLOAD_UNDECODABLE, TAIL_UNPARSED, TAIL_AMBIGUOUS, NAME_ID_MISMATCH, ID_THREAD_MISMATCH,
     FOREIGN_BIN, BIN_DIRECTORY, SYMLINK_IN_STORE, FILE_UNREADABLE, PATH_UNSAFE_ID,
@@ -355,4 +378,5 @@ RULES = (
     FORK, DANGLING_PARENT, CROSS_THREAD_PARENT, DUPLICATE_ID, COUNTER_ORDER, CONCURRENT_WRITERS,
     UNLOCKED_VARIANT, DELETE_THREAD_BLOCKED, GZIP_CORRUPT, DECOMPRESSED_TOO_LARGE,
     VERSIONED_DATA_NOT_JSON, COMPRESSION_MISMATCH, VERSIONED_SCHEMA_VERSIONS, LEGACY_JSON,
+    DASHFIX_LEFTOVER,
 )

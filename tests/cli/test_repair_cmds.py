@@ -439,13 +439,61 @@ def test_pure_versioned_store_is_left_alone(cli, tmp_path: Path) -> None:
     assert snapshot(tmp_path) == before
 
 
+def test_restore_marks_the_session_and_a_second_restore_has_nothing_to_do(
+    cli, tmp_path: Path
+) -> None:
+    damaged_store(tmp_path / "s")
+    session = Path(cli("repair", str(tmp_path / "s"), "--apply", "--format", "json")
+                   .json()["quarantine"]).name
+    listed = cli("repair", str(tmp_path / "s"), "--restore", "list")
+    assert f"{session}  repair: complete, 6 of 6 step(s) done" in listed.stdout
+    first = cli("repair", str(tmp_path / "s"), "--restore", session, "--format", "json")
+    assert first.exit_code == ExitCode.CLEAN and len(first.json()["restored"]) == 6
+    [marked] = cli("repair", str(tmp_path / "s"), "--restore", "list", "--format",
+                   "json").json()["sessions"]
+    assert marked["state"] == "restored" and marked["restored"]
+    assert f"{session}  repair: restored, 6 of 6 step(s) done, restored " in cli(
+        "repair", str(tmp_path / "s"), "--restore", "list").stdout
+    before = snapshot(tmp_path / "s")
+    again = cli("repair", str(tmp_path / "s"), "--restore", session)
+    assert again.exit_code == ExitCode.CLEAN
+    assert f"session {session} was already restored ({marked['restored']}); nothing to do" \
+        in again.stdout
+    assert {k: v for k, v in snapshot(tmp_path / "s").items() if "quarantine" not in k} == {
+        k: v for k, v in before.items() if "quarantine" not in k}
+
+
+def test_a_repair_killed_by_the_environment_hook_is_listed_reported_and_finished(
+    cli, tmp_path: Path
+) -> None:
+    store = tmp_path / "s"
+    damaged_store(store)
+    # Step 15 falls after the journal is written and the first file moved, before that move
+    # is recorded done.
+    killed = subprocess.run([sys.executable, "-m", "dashfix", "repair", str(store), "--apply"],
+                            env={**os.environ, "DASHFIX_KILL_AT": "15"}, capture_output=True)
+    assert killed.returncode == -9
+    [listed] = cli("repair", str(store), "--restore", "list", "--format", "json").json()[
+        "sessions"]
+    assert listed["state"] == "interrupted (not settled yet)"
+    findings = cli("verify", str(store), "--format", "json").json()["findings"]
+    assert any(f["code"] == "CK123" and listed["session"] in f["path"] for f in findings)
+    rerun = cli("repair", str(store), "--apply", "--format", "json")
+    assert rerun.exit_code == ExitCode.CLEAN, rerun.stdout
+    assert any(f"settled the interrupted session {listed['session']}" in line
+               for line in rerun.json()["done"])
+    findings = cli("verify", str(store), "--format", "json").json()["findings"]
+    assert not any(f["code"] == "CK123" for f in findings)
+
+
 def test_restore_list_and_unknown_session(cli, tmp_path: Path) -> None:
     damaged_store(tmp_path / "s")
     cli("repair", str(tmp_path / "s"), "--apply")
     sessions = cli("repair", str(tmp_path / "s"), "--restore", "list", "--format", "json")
     assert len(sessions.json()["sessions"]) == 1
     missing = cli("repair", str(tmp_path / "s"), "--restore", "19990101T000000Z")
-    assert missing.exit_code == ExitCode.FAILURE
+    assert missing.exit_code == ExitCode.USAGE
+    assert "no repair session '19990101T000000Z'" in missing.stderr
     both = cli("repair", str(tmp_path / "s"), "--restore", "x", "--apply")
     assert both.exit_code == ExitCode.USAGE
 

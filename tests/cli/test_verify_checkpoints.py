@@ -296,6 +296,8 @@ def _legacy(store: StoreBuilder) -> None:
 # (case id, builder, exit code, codes). Cases with two codes hold one fault that necessarily
 # shows in two ways (the comment says why).
 CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
+    ("zero-filled", _healthy_then(lambda c: c[0].path.with_name("crashed.bin").write_bytes(
+        bytes(4096))), 1, {"CK100"}),
     ("too-small", _healthy_then(lambda c: c[0].path.write_bytes(b"DCHK\x01")), 1, {"CK101"}),
     ("version", _healthy_then(lambda c: set_version(c[0].path, 2)), 1, {"CK102"}),
     ("length", _healthy_then(lambda c: set_declared_length(c[0].path, 5)), 1, {"CK103"}),
@@ -324,6 +326,10 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
     ("index-temp", _orphan_temp, 0, {"CK122"}),
     ("incomplete-temp", _incomplete_temp, 0, {"CK122"}),
+    # what a killed dashfix write leaves: its hidden temp beside the target
+    ("dashfix-leftover", _healthy_then(lambda c: c[0].path.with_name(
+        ".index.bin.0f1e2d3c-4b5a-4697-8877-665544332211.dashfix.tmp").write_bytes(b"partial")),
+     0, {"CK123"}),
     ("corrupt-index", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(
         b"\x01\x02")), 1, {"CK124"}),
     ("absurd-index-count", _healthy_then(lambda c: c[0].path.with_name("index.bin").write_bytes(

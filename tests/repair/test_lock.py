@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dashfix.errors import StoreLockedError
+from dashfix.errors import StoreLockedError, WriteError
 from dashfix.repair.lock import LOCK_NAME, store_lock
 
 HOLDER = """
@@ -91,5 +91,5 @@ def test_symlinked_lock_file_is_refused(tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()
     (store / LOCK_NAME).symlink_to(outside)
-    with pytest.raises(OSError), store_lock(store):
+    with pytest.raises(WriteError, match="symlink, never followed"), store_lock(store):
         pass

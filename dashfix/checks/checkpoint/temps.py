@@ -1,4 +1,5 @@
-"""Item 7: temp files left by a writer that died between write and rename."""
+"""Item 7: temp files left by a writer that died between write and rename: DashFlow's, and
+dashfix's own (with the repair sessions a killed dashfix run left unsettled)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileRecord
+from dashfix.inputs.checkpoint_store import TEMP_LEFTOVER
 from dashfix.rules import checkpoint as ck
 
 
@@ -48,3 +50,18 @@ def check(view: StoreView) -> Iterator[Finding]:
                 path, f"{record.name}: orphan temp, {describe_age(age_seconds)} old; not "
                 f"promotable: {reason}", checkpoint_id=record.checkpoint_id,
                 offset=record.offset, fix_command=view.repair, details=details)
+    yield from _dashfix_leftovers(view)
+
+
+def _dashfix_leftovers(view: StoreView) -> Iterator[Finding]:
+    for where, kind in view.scan.dashfix_leftovers:
+        if kind == TEMP_LEFTOVER:
+            message = (f"{where}: temp file of a dashfix write that a killed run never "
+                       "finished; it holds a copy of bytes that exist elsewhere, and the "
+                       "next repair, rebuild-index or restore removes it")
+        else:
+            session = where.rsplit("/", 1)[-1]
+            message = (f"{where}: repair session interrupted before it ended (journal.jsonl "
+                       "without manifest.json); the next repair, rebuild-index or restore "
+                       f"settles it, and `--restore {session}` undoes what it did")
+        yield ck.DASHFIX_LEFTOVER.at(view.path(where), message, fix_command=view.repair)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -52,6 +52,8 @@ class LogResult:
     threads: list[ThreadSummary] = field(default_factory=list)
     records: int = 0
     input_format: str | None = None
+    complete: bool = True
+    """False when ``expired`` stopped the check part way (``records`` were checked)."""
 
 
 def _record_path(rel: str, member: str | None) -> str:
@@ -90,12 +92,15 @@ def check_log(
     now_us: int | None = None,
     parallel: bool = True,
     window: int = WINDOW_RECORDS,
+    expired: Callable[[], bool] | None = None,
 ) -> LogResult:
     """Every check of spec section 9 on every record of the log at ``path``.
 
     ``parallel``: a kcat capture or JSONL log of more than one ``window`` of records is
     checked by two processes when the machine has two CPUs (same findings, see
-    ``stream.parallel``).
+    ``stream.parallel``). ``expired`` (a time limit) is asked between blocks of records;
+    when it says yes the check stops there and ``result.complete`` is False. A time-limited
+    check runs in one process, so that it can stop at any block.
     """
     options = options or ReadOptions()
     result = LogResult()
@@ -108,7 +113,7 @@ def check_log(
     if resolved is not None:
         # Forcing the resolved format spares iter_values a second detection.
         input_format_read = resolved.value
-        if parallel and resolved in RUN_FORMATS:
+        if parallel and expired is None and resolved in RUN_FORMATS:
             from dashfix.checks.stream import parallel as two_processes
 
             if two_processes.parallel_workers() > 1 and two_processes.check_log_in_parallel(
@@ -117,7 +122,7 @@ def check_log(
                 return result
     result.records = check_records(
         iter_values(path, input_format_read, options), tracker, result, rel, options.limit,
-        input_format_read, progress, window=window,
+        input_format_read, progress, window=window, expired=expired,
     )
     _finish(result, tracker)
     return result
@@ -138,12 +143,14 @@ def check_records(
     progress: Progress | None,
     *,
     window: int | None,
+    expired: Callable[[], bool] | None = None,
     on_thread: ThreadObserver | None = None,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
-    that many records (None: ``items`` are one window); ``on_thread``: told each record's
-    header thread_id."""
+    that many records (None: ``items`` are one window). ``expired`` is asked after each item
+    (a block of records, or one record); True stops the check (``result.complete``).
+    ``on_thread``: told each record's header thread_id."""
     records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread)
     count = 0
     reported = 0
@@ -162,6 +169,9 @@ def check_records(
         if progress is not None and count - reported >= PROGRESS_EVERY:
             progress.advance(count - reported)
             reported = count
+        if expired is not None and expired():
+            result.complete = False
+            break
     if progress is not None:
         progress.advance(count - reported)
     return count
@@ -280,7 +290,10 @@ def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
                           max_line_bytes=ctx.options.max_line_bytes)
     result = check_log(target.path, target.rel,
                        input_format=ctx.options.input_format or target.input_format,
-                       options=options, progress=ctx.progress)
+                       options=options, progress=ctx.progress,
+                       expired=ctx.selection.deadline())
+    if not result.complete:
+        ctx.selection.stopped(target.rel, f"the first {result.records} record(s)")
     ctx.stats["logs"] += 1
     ctx.stats["records"] += result.records
     ctx.stats["threads"] += len(result.threads)
