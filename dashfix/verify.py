@@ -106,7 +106,9 @@ def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: S
             dlq = looks_like_dlq(snapshot.first_value() or b"")
         report.targets.append(("dlq-dump" if dlq else "stream-log", source.root))
         if dlq:
-            result = check_dump(source, source.root)
+            result = check_dump(source, source.root, expired=selection.deadline())
+            if not result.complete:
+                selection.stopped(source.root, f"the first {result.records} record(s)")
             ctx.stats["dumps"] += 1
             ctx.stats["records"] += result.records
             report.findings.extend(result.findings)

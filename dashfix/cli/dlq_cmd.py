@@ -120,7 +120,7 @@ def validate_command(
     if against_locator is not None:
         # --since and --from-offset choose the DLQ's records; the whole main topic is read.
         against = open_input(against_locator, "--against", kafka_config,
-                             timeout=kafka_timeout)
+                             timeout=kafka_timeout, input_format=input_format)
         log = AgainstLog(against, against.name, parse_input_format(input_format),
                          ReadOptions(limit=limit, max_line_bytes=line_cap), topic, partition,
                          first_offset)

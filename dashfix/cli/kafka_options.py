@@ -73,11 +73,15 @@ def snapshot_options(kafka_config: list[str] | None = None, since: str | None = 
 
 def open_input(locator: str, what: str, kafka_config: list[str] | None = None,
                since: str | None = None, from_offset: list[str] | None = None,
-               timeout: float | None = None) -> Source:
-    """The source ``locator`` names; snapshot options are refused for a path."""
+               timeout: float | None = None, input_format: str | None = None) -> Source:
+    """The source ``locator`` names; snapshot options are refused for a path, and
+    ``--input-format`` for a topic."""
     from dashfix.inputs.kafka import is_kafka_url
     from dashfix.inputs.sources import FileSource, open_source
 
+    if is_kafka_url(locator) and input_format is not None:
+        raise UsageError(f"--input-format applies to files; {what} {locator!r} is a Kafka "
+                         "topic")
     if not is_kafka_url(locator):
         if since is not None or from_offset:
             raise UsageError(f"--since and --from-offset apply to kafka:// topics; {what} "

@@ -117,7 +117,8 @@ def validate_command(
     parse_fail_on(fail_on)
     options = ReadOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
-    source = open_input(input_locator, "INPUT", kafka_config, since, from_offset, kafka_timeout)
+    source = open_input(input_locator, "INPUT", kafka_config, since, from_offset, kafka_timeout,
+                        input_format)
     if isinstance(source, FileSource):
         from dashfix.checks.stream.log import check_log
 

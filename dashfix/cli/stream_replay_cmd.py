@@ -74,7 +74,7 @@ def replay_command(
     options = ReadOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
     source = open_input(input_locator, "INPUT", kafka_config, from_offset=from_offset,
-                        timeout=kafka_timeout)
+                        timeout=kafka_timeout, input_format=input_format)
     report = replay_stream(source, to, to_format=to_format, filters=filters,
                            reframe=reframe, input_format=parse_input_format(input_format),
                            options=options, timeout=kafka_timeout,

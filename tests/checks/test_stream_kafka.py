@@ -177,3 +177,9 @@ def test_dlq_reconciliation_between_two_topics_finds_the_dropped_record(
     # The DLQ record's own findings are located in the DLQ topic.
     assert all(f.path.startswith(f"{dlq.root}#p0@0") for f in result.findings
                if f.code != DLQ_RECORD_MISSING.code)
+
+
+def test_a_time_limit_stops_the_check_part_way(faults: str) -> None:
+    result = check_topic(TopicSource(parse_kafka_url(faults)), expired=lambda: True)
+    assert not result.complete
+    assert 0 < result.records < 10

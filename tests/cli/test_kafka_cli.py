@@ -188,6 +188,8 @@ def test_snapshot_options_are_for_topics_only(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "apply to kafka:// topics" in result.stderr
     bad = cli("stream", "validate", "kafka://127.0.0.1:9/t", "--from-offset", "x")
     assert bad.exit_code == 2 and "PARTITION:OFFSET" in bad.stderr
+    forced = cli("stream", "validate", "kafka://127.0.0.1:9/t", "--input-format", "kcat")
+    assert forced.exit_code == 2 and "--input-format applies to files" in forced.stderr
 
 
 def test_a_baseline_of_a_topic_holds_through_other_brokers(cli: Cli, faults: str,

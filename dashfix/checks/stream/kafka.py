@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -134,8 +134,10 @@ def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
 
 
 def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
-                progress: Progress | None = None, now_us: int | None = None) -> LogResult:
-    """Every stream check on every record of the topic's snapshot, and the Kafka checks."""
+                progress: Progress | None = None, now_us: int | None = None,
+                expired: Callable[[], bool] | None = None) -> LogResult:
+    """Every stream check on every record of the topic's snapshot, and the Kafka checks.
+    ``expired`` (a time limit) stops the check part way (``result.complete``)."""
     options = options or ReadOptions()
     locator = source.locator
     result = LogResult(input_format=KAFKA_FORMAT)
@@ -154,10 +156,13 @@ def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
             result.records += check_records(
                 _blocks(snapshot, part, keys.keys), tracker, partition_result, rel,
                 options.limit, KAFKA_FORMAT, progress, window=WINDOW_RECORDS,
-                on_thread=keys)
+                expired=expired, on_thread=keys)
             found = [*partition_result.findings, *tracker.finish()]
             result.findings.extend(locate(f, locator, part.partition) for f in found)
             result.threads.extend(tracker.summaries())
+            if not partition_result.complete:
+                result.complete = False
+                break
     return result
 
 
@@ -165,7 +170,10 @@ def check_topic_target(source: TopicSource, ctx: CheckContext) -> Iterator[Findi
     """``check_topic`` for ``dashfix verify``."""
     options = ReadOptions(limit=ctx.options.limit_bytes,
                           max_line_bytes=ctx.options.max_line_bytes)
-    result = check_topic(source, options, progress=ctx.progress)
+    result = check_topic(source, options, progress=ctx.progress,
+                         expired=ctx.selection.deadline())
+    if not result.complete:
+        ctx.selection.stopped(source.root, f"the first {result.records} record(s)")
     ctx.stats["topics"] += 1
     ctx.stats["records"] += result.records
     ctx.stats["threads"] += len(result.threads)
