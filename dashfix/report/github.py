@@ -14,6 +14,7 @@ from typing import TextIO
 from dashfix.findings import Finding, Severity
 from dashfix.report.locations import (
     full_message,
+    is_kafka_url,
     location_text,
     rule_for,
     workspace_path,
@@ -39,10 +40,9 @@ def escape_property(text: str) -> str:
 
 def annotation(prefix: str | None, finding: Finding, rule_name: str) -> str:
     """One workflow command; ``prefix`` is from ``workspace_prefix``."""
-    properties = {
-        "file": workspace_path(prefix, finding),
-        "title": f"{finding.code} {rule_name}",
-    }
+    properties = {"title": f"{finding.code} {rule_name}"}
+    if not is_kafka_url(finding.path):  # a topic's record is no file of the workspace
+        properties = {"file": workspace_path(prefix, finding), **properties}
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     message = f"{location_text(finding)}: {full_message(finding)}"
     return f"::{_COMMAND[finding.severity]} {rendered}::{escape_data(message)}"

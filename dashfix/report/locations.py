@@ -12,8 +12,11 @@ from dashfix.rules import rules_by_code
 
 
 def location_text(finding: Finding) -> str:
-    """``path record N @offset``: the human-readable location of a finding."""
+    """``path record N @offset``: the human-readable location of a finding (a topic's
+    record: its ``kafka://host/topic#pP@OFFSET`` alone, which says it all)."""
     where = finding.path
+    if is_kafka_url(where):
+        return where
     if finding.record is not None:
         where += f" record {finding.record}"
     if finding.offset is not None:

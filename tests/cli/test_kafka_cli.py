@@ -209,3 +209,11 @@ def test_list_inputs_names_topics_without_reading_them(cli: Cli, tmp_path: Path)
     assert listed.exit_code == 0
     assert listed.json()["roots"][0]["targets"] == [
         {"kind": "kafka-topic", "path": url, "format": "kafka"}]
+
+
+def test_github_annotations_of_topic_records_name_no_file(cli: Cli, faults: str) -> None:
+    result = cli("verify", faults, "--format", "github", "--quiet")
+    assert result.exit_code == 1
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert len(annotations) == 5
+    assert all(" file=" not in line and "kafka://" in line for line in annotations)
