@@ -14,6 +14,7 @@ from dashfix.testing.streams import Messages, encode_frame, write_kcat
 from tests.checks.test_stream_kafka import PLANTED, _faults
 from tests.conftest import CliResult
 from tests.kafka_broker import Broker, free_port
+from tests.report.test_sarif import validate
 
 Cli = Callable[..., CliResult]
 SECRET = "hunter2-not-for-logs"
@@ -77,7 +78,9 @@ def test_sarif_locates_topic_records_and_fingerprints_ignore_the_broker(
         document: dict[str, object] = orjson.loads(result.stdout)
         return document
 
-    results = run(faults)["runs"][0]["results"]  # type: ignore[index]
+    document = run(faults)
+    validate(document)
+    results = document["runs"][0]["results"]  # type: ignore[index]
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert f"{faults}#p1@0" in uris and f"{faults}#p2@0" in uris
     again = run(other_name)["runs"][0]["results"]  # type: ignore[index]
