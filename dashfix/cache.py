@@ -46,6 +46,7 @@ import xxhash
 from dashfix import __version__
 from dashfix.cpus import usable_cpus
 from dashfix.findings import Finding, Severity
+from dashfix.interrupts import fork_worker
 from dashfix.sampling import Selection
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
         return _packed_stat_keys(dir_fd, names)
     half = len(names) // 2
     reader, writer = os.pipe()
-    child = os.fork()
+    child = fork_worker()  # it ignores Ctrl-C: this process reaps it below
     if child == 0:  # pragma: no cover (the child leaves through os._exit)
         status = 1
         try:

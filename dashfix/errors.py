@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from dashfix.interrupts import EXIT_CODE as _INTERRUPTED
+
 
 class ExitCode(IntEnum):
     CLEAN = 0
@@ -15,7 +17,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     FAILURE = 3
     LOCKED = 4
-    INTERRUPTED = 130
+    INTERRUPTED = _INTERRUPTED
 
 
 EXIT_CODE_HELP = (

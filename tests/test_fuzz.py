@@ -14,14 +14,14 @@ REGRESSIONS = Path(__file__).resolve().parent.parent / "fuzz" / "regressions"
 SHORT_RUNS = 6000
 
 
-def _regressions() -> list[tuple[str, Path]]:
-    return sorted((path.parent.name, path) for path in REGRESSIONS.glob("*/*") if path.is_file())
-
-
-@pytest.mark.parametrize(("target", "path"), _regressions(),
-                         ids=[f"{t}/{p.name}" for t, p in _regressions()])
-def test_crash_inputs_found_by_fuzzing_stay_fixed(target: str, path: Path) -> None:
-    TARGETS[target].run(path.read_bytes())
+def test_crash_inputs_found_by_fuzzing_stay_fixed() -> None:
+    """Each file in fuzz/regressions/TARGET/ once crashed, hung or broke the counted bound
+    of TARGET (the first ones: the zero-filled inputs whose tail search was quadratic)."""
+    replayed = 0
+    for path in sorted(REGRESSIONS.glob("*/*")):
+        TARGETS[path.parent.name].run(path.read_bytes())
+        replayed += 1
+    assert replayed >= 2
 
 
 def test_regression_folders_name_targets() -> None:

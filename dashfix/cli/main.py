@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -9,9 +10,11 @@ from typing import NoReturn
 
 import typer
 
+from dashfix import interrupts
 from dashfix.cli import commands  # noqa: F401  (registers every command on the app)
 from dashfix.cli.app import app
 from dashfix.errors import DashfixError, ExitCode
+from dashfix.interrupts import Interrupted
 
 
 def _is_parser_error(exc: Exception) -> bool:
@@ -26,9 +29,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                      standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        print("dashfix: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except (KeyboardInterrupt, Interrupted, typer.Abort):
+        return _interrupted()
     except DashfixError as exc:
         print(f"dashfix: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -51,5 +53,29 @@ def run(argv: Sequence[str] | None = None) -> int:
     return int(result or 0)
 
 
+def _interrupted() -> int:
+    print(interrupts.MESSAGE, file=sys.stderr)
+    return ExitCode.INTERRUPTED
+
+
 def main() -> NoReturn:
-    sys.exit(run())
+    """The console entry (reached through ``dashfix.__main__``, which handles a Ctrl-C
+    during the imports): a Ctrl-C now unwinds the running command, so that its workers are
+    ended, and exits 130."""
+    try:
+        interrupts.raise_on_interrupt()
+        code = run()
+    except Interrupted:  # arrived outside run's own handling
+        code = _interrupted()
+    interrupts.exit_at_once_on_interrupt()  # nothing is left to clean up
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Flush the output and exit at once. Every file, lock and worker is closed by now; the
+    interpreter's teardown would only free memory (slow after a big store), and it resets
+    the SIGINT handler first, so that a Ctrl-C during it ended dashfix without a word."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader left, or it is closed
+            stream.flush()
+    os._exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ StoreArgument = Annotated[
     typer.Argument(
         help="The store folder. Default: ./checkpoints, or the current folder if it is a store.",
         show_default=False,
+        readable=False,
     ),
 ]
 WaitOption = Annotated[
@@ -55,7 +57,20 @@ def resolve_store(given: Path | None) -> Path:
             )
     if given.is_symlink() or not given.is_dir():
         raise InputError(f"{given} is not a store folder")
+    _check_readable(given)
     return given
+
+
+def _check_readable(folder: Path) -> None:
+    """Fail with exit code 3 (cannot read) before any work when the folder cannot be listed
+    or its entries cannot be reached (a store at mode 000, for example)."""
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as exc:
+        raise InputError(f"cannot read store {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise InputError(f"cannot read store {folder}: no search (x) permission on the folder")
 
 
 def check_format(output_format: str) -> None:
@@ -120,7 +135,7 @@ def rebuild_index_command(
         emit_json(outcome.to_dict())
     else:
         repair_text.render_rebuild(outcome, sys.stdout)
-    return int(ExitCode.CLEAN)
+    return int(outcome.exit_code())
 
 
 @app.command(
@@ -219,7 +234,7 @@ def inspect_command(
     target: Annotated[
         Path | None,
         typer.Argument(help="A checkpoint file or a store folder (default: as for repair).",
-                       show_default=False),
+                       show_default=False, readable=False),
     ] = None,
     thread: Annotated[
         str | None, typer.Option("--thread", "-t", help="Show this thread's history.")

@@ -333,7 +333,7 @@ def _small_length_prefixes(view: memoryview, lo: int, hi: int, timestamp_nonzero
     """Offsets q in [lo, hi) whose u64 is at most 255 (bytes q+1..q+7 are zero) and, when
     ``timestamp_nonzero``, with a byte that is not zero in q..q+15; ascending.
 
-    The regex finds the runs of seven or more zero bytes at C speed; inside a long run only
+    ``_zero_runs`` finds the runs of seven or more zero bytes at C speed; inside a run only
     the offset in front of it and the last few can start a tail, so a zero-filled window
     costs a handful of tries, not one per byte.
     """

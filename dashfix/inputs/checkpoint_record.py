@@ -6,6 +6,7 @@ folder (``dashfix.inputs.checkpoint_rows``).
 
 from __future__ import annotations
 
+import stat
 from typing import NamedTuple
 
 from dashfix.formats.variants import Variant
@@ -22,12 +23,26 @@ TEMP_INDEX = Variant.TEMP_INDEX.value
 FOREIGN = "foreign"
 SYMLINK = "symlink"
 DIRECTORY = "directory"
+SPECIAL = "special"
+"""A FIFO, socket or device: never opened (opening a FIFO waits for a writer)."""
 UNREADABLE = "unreadable"
 
 CHECKPOINT_VARIANTS = frozenset({DCHK, LEGACY, GZIP, VERSIONED, VERSIONED_GZ})
 """Variants DashFlow reads as checkpoints (one of its three file checkpointers)."""
-LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SYMLINK, UNREADABLE}
+LISTED_VARIANTS = CHECKPOINT_VARIANTS | {FOREIGN, DIRECTORY, SPECIAL, SYMLINK, UNREADABLE}
 """Everything some DashFlow file checkpointer lists and tries to read."""
+
+
+def entry_kind(mode: int) -> str:
+    """What a store entry is, in words, from its ``lstat`` mode."""
+    for test, kind in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return f"an entry of unknown type (mode {mode:o})"
+
 
 FLAG_VERSION_ZERO = 1
 FLAG_NAME_MISMATCH = 2

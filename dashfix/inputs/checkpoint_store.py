@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dashfix.cpus import usable_cpus
 from dashfix.formats import dchk
@@ -38,7 +38,6 @@ from dashfix.formats.checkpoint import (
     read_ids,
     sole_some_parent_tail,
 )
-from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.dashfix_files import (
     JOURNAL_NAME,
     MANIFEST_NAME,
@@ -46,6 +45,7 @@ from dashfix.formats.dashfix_files import (
     TEMP_SUFFIX,
     is_temp_name,
 )
+from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
 from dashfix.formats.index import IndexEntry, decode_index_entries
 from dashfix.formats.variants import (
     INDEX_NAME,
@@ -71,16 +71,19 @@ from dashfix.inputs.checkpoint_record import (
     FLAG_VERSION_ZERO,
     FOREIGN,
     PLAIN,
+    SPECIAL,
     SUFFIX,
     SYMLINK,
     UNREADABLE,
     VERSIONED_GZ,
     RowValues,
+    entry_kind,
     plain_record,
     row_values,
 )
 from dashfix.inputs.checkpoint_record import FileRecord as FileRecord
 from dashfix.inputs.checkpoint_rows import RowBatch, StoreRows, batch_of, records_batch
+from dashfix.interrupts import forking, in_worker
 from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
@@ -532,8 +535,15 @@ def _quarantine_leftovers(base: Path) -> list[tuple[str, str]]:
     return found
 
 
+_LISTED_BY_NAME = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
+                             Variant.VERSIONED_GZ})
+"""Names some DashFlow file checkpointer lists and reads whole, whatever the entry is."""
+
+
 def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
-    """A record for a symlink or a ``*.bin`` folder (never opened), else None."""
+    """A record for a symlink, a ``*.bin`` folder, or a folder, FIFO, socket or device
+    where DashFlow reads ``index.bin`` or a checkpoint (found by ``lstat``, never opened),
+    else None."""
     name = entry.name
     try:
         info = entry.stat(follow_symlinks=False)
@@ -547,9 +557,21 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
             target = "?"
         return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, ck.SYMLINK_IN_STORE.code,
                           f"symlink to {target!r} was not followed", actual=target)
-    if stat.S_ISDIR(info.st_mode) and classify_name(name) is Variant.DCHK:
+    folder = stat.S_ISDIR(info.st_mode)
+    special = not folder and not stat.S_ISREG(info.st_mode)
+    if name == INDEX_NAME and (folder or special):
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
+                          ck.INDEX_NOT_A_FILE.code, f"{kind} where DashFlow keeps its index "
+                          "(not opened)", expected="a regular file", actual=kind)
+    if folder and classify_name(name) is Variant.DCHK:
         return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, ck.BIN_DIRECTORY.code,
                           "a folder named like a checkpoint file")
+    if special and classify_name(name) in _LISTED_BY_NAME:
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, SPECIAL, 0, info.st_mtime_ns, ck.BIN_SPECIAL_FILE.code,
+                          f"{kind} named like a checkpoint file (not opened)",
+                          expected="a regular file", actual=kind)
     if stat.S_ISREG(info.st_mode) and is_store_file(name):
         return summarise_file(dir_fd, name, info)
     return None
@@ -634,20 +656,23 @@ def _read_rows(store: str, names: list[str], start: int, stop: int,
 FilesRead = Callable[[int], None]
 """Told how many more files of a store have been read."""
 
-_shared_listing: tuple[str, list[str], dict[str, int]] | None = None
-"""What a forked reader inherits from the scanning process: store, names and rows by name
-(set by ``_share_listing`` in the worker, never pickled)."""
+_shared_listing: tuple[str, list[str], dict[str, int], Any] | None = None
+"""What a forked reader inherits from the scanning process: store, names, rows by name and
+the shared stop flag (set by ``_share_listing`` in the worker, never pickled)."""
 
 
-def _share_listing(store: str, names: list[str], row_of: dict[str, int]) -> None:
+def _share_listing(store: str, names: list[str], row_of: dict[str, int],
+                   stopping: Any) -> None:
     global _shared_listing
-    _shared_listing = (store, names, row_of)
+    in_worker()  # a Ctrl-C reaches the whole process group: the scanning process ends us
+    _shared_listing = (store, names, row_of, stopping)
 
 
 def _read_shared_rows(span: tuple[int, int]) -> RowBatch:
     assert _shared_listing is not None
-    store, names, row_of = _shared_listing
-    return _read_rows(store, names, span[0], span[1], row_of)
+    store, names, row_of, stopping = _shared_listing
+    # Once the scan is given up (Ctrl-C), every span left comes back empty at once.
+    return _read_rows(store, names, span[0], span[0] if stopping.value else span[1], row_of)
 
 
 def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = (), *,
@@ -675,13 +700,39 @@ def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = ()
         for start, stop in spans:
             _fill(rows, _read_rows(store, names, start, stop, rows.row_of), on_read)
     else:
-        with multiprocessing.get_context("fork").Pool(
-            workers, initializer=_share_listing, initargs=(store, names, rows.row_of)
-        ) as pool:
-            for part in pool.imap_unordered(_read_shared_rows, spans):
-                _fill(rows, part, on_read)
+        _read_in_pool(store, names, rows, spans, workers, on_read)
     rows.fill(records_batch(count, odd, rows.row_of))
     return rows
+
+
+def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: list[tuple[int, int]],
+                  workers: int, on_read: FilesRead | None) -> None:
+    """``read_store_rows`` on ``workers`` forked readers.
+
+    The readers ignore SIGINT and are never killed: ``Pool.terminate`` kills them with
+    SIGTERM, and one killed while it holds a pool queue's lock hangs the pool's own cleanup
+    for ever. When this process gives up (Ctrl-C, an error), the readers are told to stop,
+    answer every span left with an empty batch, and leave like after a complete scan."""
+    context = multiprocessing.get_context("fork")
+    stopping = context.RawValue("b", 0)
+    pool = None
+    try:
+        with forking():  # a Ctrl-C while the readers start is raised once `pool` is set
+            pool = context.Pool(workers, initializer=_share_listing,
+                                initargs=(store, names, rows.row_of, stopping))
+        parts = pool.imap_unordered(_read_shared_rows, spans)
+        try:
+            for part in parts:
+                _fill(rows, part, on_read)
+        except BaseException:
+            stopping.value = 1
+            for _ in parts:
+                pass
+            raise
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def _fill(rows: StoreRows, batch: RowBatch, on_read: FilesRead | None) -> None:

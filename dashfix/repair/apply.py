@@ -20,6 +20,7 @@ from dashfix.errors import ExitCode, InputError, WriteError
 from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index, encoded_index_size
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.inputs.checkpoint_store import paused_gc
 from dashfix.repair.backup import free_backup_path, utc_stamp
 from dashfix.repair.index_rebuild import (
@@ -46,6 +47,7 @@ from dashfix.repair.quarantine import (
 )
 from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
 from dashfix.results import Report
+from dashfix.rules import checkpoint as ck
 
 RUNNING_DASHFLOW_WARNING = (
     "Stop every DashFlow process that uses this store before writing to it: a running "
@@ -81,18 +83,11 @@ def write_index(session: QuarantineSession, entries: Mapping[str, IndexEntry],
     """
     store = session.store
     index = store / INDEX_NAME
-    try:
-        mode: int | None = os.stat(index, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
-        raise InputError(
-            f"{index} is not a regular file (a folder or symlink); move it away first, "
-            "or run `dashfix repair --apply`, which quarantines it"
-        )
+    refuse_odd_index(store)
+    exists = os.path.lexists(index)
     data = encode_index(entries)
     why = "index.bin rebuilt from the checkpoint files"
-    if mode is None:
+    if not exists:
         step = session.plan(CREATED, INDEX_NAME, code="rebuild-index", reason=why,
                             action="rebuild-index", new_data=data)
         session.commit()
@@ -104,6 +99,31 @@ def write_index(session: QuarantineSession, entries: Mapping[str, IndexEntry],
     session.commit()
     session.rewrite(step, lambda _old: data, keep_times=False)
     return backup
+
+
+def odd_index(store: Path) -> str | None:
+    """Why no new index can be written, naming the way out, when ``index.bin`` is there but
+    is not a regular file (a folder, symlink, FIFO, socket or device); else None."""
+    index = store / INDEX_NAME
+    try:
+        mode = os.lstat(index).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    code = (ck.SYMLINK_IN_STORE if stat.S_ISLNK(mode) else ck.INDEX_NOT_A_FILE).code
+    return (
+        f"{index} is {entry_kind(mode)}, not a regular file ({code}), so no new index can "
+        f"be written there. Run `dashfix repair {store}` to see the plan, then `dashfix "
+        f"repair {store} --apply`: it moves the entry into the store's quarantine folder "
+        "(`--restore SESSION` brings it back) and writes a new index.bin"
+    )
+
+
+def refuse_odd_index(store: Path) -> None:
+    blocker = odd_index(store)
+    if blocker is not None:
+        raise InputError(blocker)
 
 
 def _index_bytes(plan: IndexPlan) -> int:
@@ -122,6 +142,11 @@ class RebuildOutcome:
     session: Path | None = None
     tidied: list[str] = field(default_factory=list)
     """What was cleaned up after killed runs first."""
+    blocked: str | None = None
+    """Why the index cannot be written (a dry run on a store whose index.bin is odd)."""
+
+    def exit_code(self) -> ExitCode:
+        return ExitCode.CLEAN if self.blocked is None else ExitCode.FAILURE
 
     def to_dict(self) -> dict[str, Any]:
         plan = self.plan
@@ -148,6 +173,7 @@ class RebuildOutcome:
             "backup": None if self.backup is None else self.backup.name,
             "session": None if self.session is None else str(self.session),
             "tidied": self.tidied,
+            "blocked": self.blocked,
         }
 
 
@@ -197,7 +223,8 @@ def rebuild_index(
     """
     if dry_run:
         plan, considered = _plan_rebuild(store, order)
-        return RebuildOutcome(store, plan, considered, dry_run=True)
+        return RebuildOutcome(store, plan, considered, dry_run=True, blocked=odd_index(store))
+    refuse_odd_index(store)
     with _write_errors(), store_lock(store, wait_seconds):
         tidied = tidy(store)
         plan, considered = _plan_rebuild(store, order)

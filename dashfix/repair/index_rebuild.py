@@ -16,6 +16,8 @@ is known, because DashFlow compares every later save against it, and the mtime o
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +26,7 @@ from typing import NamedTuple
 
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, decode_index
+from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.repair.reading import read_entry
 
 NANOS_PER_SECOND = 1_000_000_000
@@ -111,8 +114,15 @@ class OldIndex:
 
 def read_old_index(index_path: Path) -> OldIndex:
     """Decode ``index.bin`` strictly; a symlink is reported, never followed."""
-    if not index_path.exists() and not index_path.is_symlink():
+    try:
+        mode = os.lstat(index_path).st_mode
+    except FileNotFoundError:
         return OldIndex(None, {}, None)
+    except OSError as exc:
+        return OldIndex(0, {}, f"index.bin: unreadable: {exc.strerror or exc}")
+    if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+        # Never opened: a FIFO would wait for a writer, a device could do anything.
+        return OldIndex(0, {}, f"index.bin: {entry_kind(mode)}, not a regular file")
     read = read_entry(str(index_path))
     if isinstance(read, str):
         return OldIndex(0, {}, f"index.bin: {read}")

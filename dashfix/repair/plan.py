@@ -8,8 +8,9 @@ code verify reports for that entry. Each entry gets at most one action:
 - ``promote`` (CK121): a checkpoint temp ``.{id}.bin.{uuid}.tmp`` that is a complete,
   CRC-valid DCHK file holding checkpoint ``{id}`` while ``{id}.bin`` is missing (or is corrupt
   and goes to quarantine): renamed to ``{id}.bin``.
-- ``quarantine``: corrupt or undecodable checkpoints, foreign ``*.bin`` files, folders and
-  symlinks named like checkpoints, checkpoints stored under a name DashFlow never loads them
+- ``quarantine``: corrupt or undecodable checkpoints, foreign ``*.bin`` files, folders,
+  symlinks, FIFOs, sockets and devices named like checkpoints or ``index.bin`` (moved by a
+  rename, never opened), checkpoints stored under a name DashFlow never loads them
   from, temps that cannot be promoted, index temps, and Versioned/Compressed files among
   FileCheckpointer files (where ``delete_thread`` aborts on them, #7). Temps are quarantined,
   not deleted, so that nothing is lost: a partial temp is worthless, but a complete one whose
@@ -41,6 +42,7 @@ from dashfix.inputs.checkpoint_record import (
     LEGACY,
     OTHER,
     PLAIN,
+    SPECIAL,
     SYMLINK,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
@@ -121,9 +123,17 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
             plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
                 f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
                 "would follow it"))
+    elif record.problem == ck.INDEX_NOT_A_FILE.code:
+        plan.quarantine(record, record.problem, (
+            f"{record.actual} where index.bin belongs: DashFlow cannot read or replace it, "
+            "and no new index can be written until it is moved aside"))
     elif variant == DIRECTORY:
         plan.quarantine(record, ck.BIN_DIRECTORY.code,
                         "a folder named like a checkpoint: DashFlow lists it and fails on it")
+    elif variant == SPECIAL:
+        plan.quarantine(record, ck.BIN_SPECIAL_FILE.code, (
+            f"{record.actual} named like a checkpoint: DashFlow lists it and reads it whole "
+            "(a FIFO never ends the read)"))
     elif variant == TEMP_INDEX:
         plan.quarantine(record, ck.TEMP_ORPHAN.code,
                         "orphan index temp from a save that never finished")

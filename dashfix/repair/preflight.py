@@ -18,6 +18,7 @@ filesystem.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -55,10 +56,8 @@ def _probe_folder(folder: Path, reserve_bytes: int) -> None:
                       "bytes)", str(folder)) from None
     finally:
         os.close(fd)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             fsops.unlink(probe)
-        except FileNotFoundError:
-            pass
 
 
 def _flags(path: Path) -> int:

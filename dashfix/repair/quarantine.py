@@ -52,7 +52,8 @@ from dashfix.repair.backup import utc_stamp
 from dashfix.repair.preflight import check_can_write
 
 __all__ = ["JOURNAL_NAME", "MANIFEST_NAME", "QUARANTINE_DIR", "QuarantineSession",
-           "RestoreOutcome", "Step", "check_session_name", "list_sessions", "restore_session", "tidy"]
+           "RestoreOutcome", "Step", "check_session_name", "list_sessions", "restore_session",
+           "tidy"]
 
 MANIFEST_VERSION = 2
 JOURNAL_VERSION = 1
@@ -474,8 +475,8 @@ def settle(store: Path, session: SessionRecord) -> None:
                for step in found]
     records.append({"record": "settled", "time": now})
     _append(session.folder / JOURNAL_NAME, records)
-    for record in records[:-1]:
-        session.done[record["step"]] = record
+    for step, record in zip(found, records, strict=False):
+        session.done[step.step] = record
     session.settled = True
     _write_manifest(store, session)
 

@@ -85,6 +85,8 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
     for note in outcome.tidied:
         console.print(Text(note, style="yellow"))
     render_index_plan(plan, console)
+    if outcome.blocked is not None:
+        console.print(Text(f"cannot write the index: {outcome.blocked}", style="bold red"))
     if outcome.dry_run:
         console.print(Text("dry run: nothing written", style="bold"))
     elif outcome.written:

@@ -141,6 +141,16 @@ BIN_DIRECTORY = _rule(
     "DashFlow's list_files takes it for a checkpoint file; reading it fails. " + _SKIPPED,
     "#7", "Move the folder out of the store (`dashfix repair STORE --apply` quarantines it).",
 )
+BIN_SPECIAL_FILE = _rule(
+    "CK127", "bin-special-file", E,
+    "A FIFO, socket or device inside the store is named like a checkpoint file.",
+    "DashFlow's list_files takes every `*.bin` entry for a checkpoint and reads it whole: on a "
+    "FIFO the read waits for a writer forever, so list, the file scan behind get_latest and "
+    "delete_thread hang; a socket cannot be opened; a device gives whatever it holds. dashfix "
+    "never opens it. " + _SKIPPED,
+    "#7", "`dashfix repair STORE` shows the plan; `dashfix repair STORE --apply` moves the entry "
+    "into the store's quarantine folder (`--restore SESSION` puts it back).",
+)
 SYMLINK_IN_STORE = _rule(
     "CK117", "symlink-in-store", W, "A symbolic link inside a checkpoint store.",
     "dashfix never follows it, so its target was not checked. DashFlow follows it, possibly "
@@ -212,6 +222,19 @@ INDEX_MISSING = _rule(
     "DashFlow starts with an empty index: get_latest falls back to a file scan, but "
     "list_threads shows no thread until each one is saved again.",
     "#17", _REBUILD,
+)
+INDEX_NOT_A_FILE = _rule(
+    "CK126", "index-not-a-file", E,
+    "index.bin is a folder, FIFO, socket or device, not a regular file.",
+    "DashFlow reads index.bin once, when the checkpointer is made, and replaces it on every "
+    "save by renaming a temp over it. A folder makes that rename fail, so every save fails; a "
+    "FIFO makes the constructor wait for a writer forever; a socket cannot be opened, and a "
+    "device gives whatever it holds (nothing, or endless bytes), so DashFlow starts with an "
+    "empty index (#17) or never starts. `dashfix rebuild-index` will not replace such an "
+    "entry, and dashfix never opens it.",
+    "#17", "`dashfix repair STORE` shows the plan; `dashfix repair STORE --apply` moves the "
+    "entry into the store's quarantine folder (`--restore SESSION` puts it back) and writes a "
+    "new index.bin from the checkpoint files.", baselinable=False,
 )
 INDEX_THREAD_MISSING = _rule(
     "CK130", "index-thread-missing", W, "A thread has checkpoint files but no index entry.",
@@ -371,8 +394,11 @@ RULES = (
     DAMAGED_MAGIC,
     VERSION_ZERO, LEGACY_UNVERIFIABLE, LEGACY_TRUNCATED, LEGACY_TRAILING_GARBAGE,
     PAYLOAD_UNDECODABLE, TAIL_UNPARSED, TAIL_AMBIGUOUS, NAME_ID_MISMATCH, ID_THREAD_MISMATCH,
-    FOREIGN_BIN, BIN_DIRECTORY, SYMLINK_IN_STORE, FILE_UNREADABLE, PATH_UNSAFE_ID,
+    FOREIGN_BIN, BIN_DIRECTORY,
+    BIN_SPECIAL_FILE,
+    SYMLINK_IN_STORE, FILE_UNREADABLE, PATH_UNSAFE_ID,
     PATH_UNSAFE_INDEX_ENTRY, TEMP_PROMOTABLE, TEMP_ORPHAN, INDEX_CORRUPT, INDEX_MISSING,
+    INDEX_NOT_A_FILE,
     INDEX_THREAD_MISSING, INDEX_ENTRY_FILE_MISSING, INDEX_ENTRY_CORRUPT_FILE, INDEX_ENTRY_STALE,
     INDEX_TIMESTAMP_MISMATCH, INDEX_THREAD_WITHOUT_FILES, INDEX_DUPLICATE_THREAD, PARENT_NEWER,
     FORK, DANGLING_PARENT, CROSS_THREAD_PARENT, DUPLICATE_ID, COUNTER_ORDER, CONCURRENT_WRITERS,

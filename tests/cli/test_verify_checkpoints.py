@@ -55,6 +55,12 @@ def _indexed(store: StoreBuilder, **extra: WrittenCheckpoint) -> None:
 Build = Callable[[StoreBuilder], None]
 
 
+def _replace_index(checkpoint: Path, make: Callable[[Path], Any]) -> None:
+    index = checkpoint.with_name("index.bin")
+    index.unlink()
+    make(index)
+
+
 def _healthy_then(damage: Callable[[list[WrittenCheckpoint]], Any]) -> Build:
     def build(store: StoreBuilder) -> None:
         chain = _healthy(store)
@@ -319,12 +325,17 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
      1, {"CK115"}),
     ("bin-folder", _healthy_then(lambda c: c[0].path.with_name("folder.bin").mkdir()), 1,
      {"CK116"}),
+    # built at test time: git cannot hold a FIFO (tests/cli/test_odd_entries.py has them all)
+    ("bin-fifo", _healthy_then(lambda c: os.mkfifo(c[0].path.with_name("pipe.bin"))), 1,
+     {"CK127"}),
     ("symlink", _healthy_then(lambda c: c[0].path.with_name("link.bin").symlink_to("/etc")), 0,
      {"CK117"}),
     ("unsafe-id", _unsafe_thread, 1, {"CK119"}),
     ("unsafe-index-entry", _unsafe_index_entry, 1, {"CK120"}),
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
     ("index-temp", _orphan_temp, 0, {"CK122"}),
+    ("index-folder", _healthy_then(lambda c: _replace_index(c[0].path, os.mkdir)), 1,
+     {"CK126"}),
     ("incomplete-temp", _incomplete_temp, 0, {"CK122"}),
     # what a killed dashfix write leaves: its hidden temp beside the target
     ("dashfix-leftover", _healthy_then(lambda c: c[0].path.with_name(

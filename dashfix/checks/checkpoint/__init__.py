@@ -25,6 +25,7 @@ from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_record import (
     ABSENT,
     DIRECTORY,
+    SPECIAL,
     SYMLINK,
     TEMP_CHECKPOINT,
     TEMP_INDEX,
@@ -37,7 +38,7 @@ _PER_FILE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
 _PER_STORE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
     temps.check, index.check, chains.check, writers.check, listing.check, variants.check,
 )
-_NOT_CHECKPOINTS = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, SYMLINK, DIRECTORY})
+_NOT_CHECKPOINTS = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, SYMLINK, DIRECTORY, SPECIAL})
 
 
 def check_store(scan: StoreScan, ctx: CheckContext, rel: str, *,

@@ -88,7 +88,8 @@ def check(view: StoreView) -> Iterator[Finding]:
             actual=f"{scan.index_size} bytes", fix_command=view.rebuild)
         return
     if scan.index_entries is None:
-        if threads_with_files:
+        # An index.bin that is not a regular file is its own finding (CK126), not "no index".
+        if threads_with_files and INDEX_NAME not in view.rows.row_of:
             yield ck.INDEX_MISSING.at(
                 path, f"no {INDEX_NAME} although {len(threads_with_files)} thread(s) have "
                 "checkpoint files; list_threads shows none of them", fix_command=view.rebuild)

@@ -33,6 +33,7 @@ from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import Progress
 from dashfix.cpus import usable_cpus
 from dashfix.inputs.streams import InputFormat, ReadOptions, find_run_end, iter_run
+from dashfix.interrupts import fork_worker
 
 _TOKEN = struct.Struct("<qqq")
 """Window number, byte offset and record index where the window starts; number -1: the
@@ -189,7 +190,7 @@ def check_log_in_parallel(path: Path, fmt: InputFormat, rel: str, tracker: Seque
         os.write(shared.credit_w, bytes(_AHEAD))
         result_r, result_w = os.pipe()
         try:
-            pid = os.fork()
+            pid = fork_worker()  # it ignores Ctrl-C: the merger below ends it
         except OSError:  # no process to spare: one process checks it all
             os.close(result_r)
             os.close(result_w)

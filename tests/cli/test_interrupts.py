@@ -1,0 +1,131 @@
+"""Ctrl-C at any moment: exit 130, the line "dashfix: interrupted", no traceback, and no
+worker left behind.
+
+A terminal's Ctrl-C sends SIGINT to the whole foreground process group, so each test starts
+a real ``dashfix verify`` in a process group of its own and signals the group. The store has
+enough files for the forked readers to start (two or more CPUs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dashfix.cpus import usable_cpus
+from dashfix.errors import ExitCode
+from dashfix.inputs.checkpoint_store import PARALLEL_MIN_FILES_PER_WORKER
+from dashfix.interrupts import MESSAGE
+from dashfix.testing.checkpoints import build_large_store
+
+FILES = 4 * PARALLEL_MIN_FILES_PER_WORKER
+IMPORT_TIME = "import time:"
+TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("interrupts") / "checkpoints"
+    build_large_store(root, files=FILES, threads=100, state_size=256)
+    return root
+
+
+def _group(pgid: int) -> list[str]:
+    """The live (not zombie) processes of process group ``pgid``, as "pid state"."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(f"{pid} {fields[0]}")
+    return found
+
+
+def _start(store: Path, *python_flags: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *python_flags, "-m", "dashfix", "verify", str(store)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, list[str]]:
+    """SIGINT to the group, as a terminal sends it; the exit code and stderr's lines (less
+    the import timings); then no process of the group may be left."""
+    with contextlib.suppress(ProcessLookupError):  # already done
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # leave nothing behind, then fail
+        process.communicate()
+        pytest.fail(f"dashfix did not end within {TIMEOUT} s of the SIGINT")
+    assert _group(process.pid) == [], "a worker outlived dashfix"
+    lines = err.decode(errors="replace").splitlines()
+    return process.returncode, [line for line in lines if not line.startswith(IMPORT_TIME)]
+
+
+def _interrupt_when(store: Path, ready: Callable[[str], bool]) -> tuple[int, list[str]]:
+    """Start dashfix with import timings on stderr and interrupt it at the first stderr line
+    for which ``ready`` holds (the import of a given module has just finished)."""
+    process = _start(store, "-X", "importtime")
+    assert process.stderr is not None
+    for raw in process.stderr:
+        if ready(raw.decode(errors="replace")):
+            break
+    else:
+        pytest.fail("dashfix ended before the moment to interrupt it")
+    return _interrupt(process)
+
+
+def _imported(module: str) -> Callable[[str], bool]:
+    """Whether an import-time line says ``module`` has just been imported."""
+    return lambda line: line.startswith(IMPORT_TIME) and line.rsplit("|", 1)[-1].strip() == module
+
+
+@pytest.mark.parametrize("module", ["dashfix.errors", "typer", "rich.console",
+                                    "dashfix.findings", "dashfix.cli.commands"])
+def test_interrupted_while_importing(store: Path, module: str) -> None:
+    assert _interrupt_when(store, _imported(module)) == (ExitCode.INTERRUPTED, [MESSAGE])
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5, 1.0])
+def test_interrupted_while_running(store: Path, delay: float) -> None:
+    def after_the_imports(line: str) -> bool:
+        if _imported("dashfix.cli.commands")(line):
+            time.sleep(delay)
+            return True
+        return False
+
+    code, lines = _interrupt_when(store, after_the_imports)
+    if code != ExitCode.CLEAN:  # a late signal may find verify done
+        assert (code, lines) == (ExitCode.INTERRUPTED, [MESSAGE])
+
+
+def test_interrupted_while_the_readers_work(store: Path) -> None:
+    if usable_cpus() < 2:
+        pytest.skip("one CPU: verify reads in one process, so no reader to end")
+    process = _start(store)
+    deadline = time.monotonic() + TIMEOUT
+    while len(_group(process.pid)) < 3 and process.poll() is None:  # dashfix and 2 readers
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    if process.poll() is not None:
+        pytest.skip("verify finished before its readers could be seen (a very fast machine)")
+    assert _interrupt(process) == (ExitCode.INTERRUPTED, [MESSAGE])
+
+
+def test_interrupted_right_after_the_spawn(store: Path) -> None:
+    """Before the interpreter runs a line, SIGINT's default action ends the process: no
+    output and nothing to clean up (a shell reports 130 for it). From dashfix's first line
+    on, the tests above apply. The time in between is the interpreter's own start-up, where
+    dashfix cannot act yet."""
+    code, lines = _interrupt(_start(store))
+    assert (code, lines) in ((-signal.SIGINT, []), (ExitCode.INTERRUPTED, [MESSAGE]))
