@@ -16,7 +16,7 @@ KafkaConfigOption = Annotated[
     list[str] | None,
     typer.Option("--kafka-config", metavar="KEY=VALUE",
                  help="A librdkafka client property for kafka:// topics (repeatable), e.g. "
-                 "security.protocol=SASL_SSL; adds to [tool.dashfix.kafka]. Secret values "
+                 "security.protocol=SASL_SSL; over \\[tool.dashfix.kafka]. Secret values "
                  "are never printed."),
 ]
 SnapshotSinceOption = Annotated[

@@ -152,7 +152,8 @@ def validate_command(
     "capture (byte for byte, partition after partition) or, with --to-format jsonl, "
     "file-backend JSON lines. FILE appears only when complete. `dashfix stream validate "
     "FILE` then finds what validating the topic finds, except the key and partition "
-    "checks. Needs pip install 'dashfix\\[kafka]'.\n\n" + EXIT_CODE_HELP,
+    "checks. Needs pip install 'dashfix\\[kafka]'.\n\nExit codes: 0 written; 2 usage "
+    "error; 3 the topic could not be read or FILE not written; 130 interrupted.",
 )
 def capture_command(
     topic_url: Annotated[str, typer.Argument(
