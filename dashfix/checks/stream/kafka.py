@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
-from dashfix.checks.stream.log import LogResult, check_records
+from dashfix.checks.stream.log import LogResult, check_records, counted
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding
@@ -172,9 +172,4 @@ def check_topic_target(source: TopicSource, ctx: CheckContext) -> Iterator[Findi
                           max_line_bytes=ctx.options.max_line_bytes)
     result = check_topic(source, options, progress=ctx.progress,
                          expired=ctx.selection.deadline())
-    if not result.complete:
-        ctx.selection.stopped(source.root, f"the first {result.records} record(s)")
-    ctx.stats["topics"] += 1
-    ctx.stats["records"] += result.records
-    ctx.stats["threads"] += len(result.threads)
-    yield from result.findings
+    yield from counted(result, ctx, source.root, "topics")

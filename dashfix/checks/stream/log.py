@@ -292,12 +292,18 @@ def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
                        input_format=ctx.options.input_format or target.input_format,
                        options=options, progress=ctx.progress,
                        expired=ctx.selection.deadline())
+    yield from counted(result, ctx, target.rel, "logs")
+
+
+def counted(result: LogResult, ctx: CheckContext, where: str, unit: str) -> list[Finding]:
+    """A checked log's (or topic's, ``unit``) share of the verify summary, and how far a
+    time limit let it get; its findings."""
     if not result.complete:
-        ctx.selection.stopped(target.rel, f"the first {result.records} record(s)")
-    ctx.stats["logs"] += 1
+        ctx.selection.stopped(where, f"the first {result.records} record(s)")
+    ctx.stats[unit] += 1
     ctx.stats["records"] += result.records
     ctx.stats["threads"] += len(result.threads)
-    yield from result.findings
+    return result.findings
 
 
 STREAM_LOG_KIND = InputKind(
