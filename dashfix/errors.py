@@ -6,6 +6,7 @@ the core raises them and never calls ``sys.exit``.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 from dashfix.interrupts import EXIT_CODE as _INTERRUPTED
@@ -62,3 +63,10 @@ class WriteError(DashfixError):
     permission or immutable flag, a full disk. The message names the path and the cause."""
 
     exit_code = ExitCode.FAILURE
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: cause (ENAME)``: what a user needs from an ``OSError``."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    cause = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    return f"{exc.filename}: {cause}" if exc.filename else cause

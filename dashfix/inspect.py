@@ -359,7 +359,7 @@ def thread_history(store: Path, thread_id: str) -> ThreadHistory:
     """Every checkpoint file of ``thread_id`` (its embedded thread, not its file name), from
     the same scan ``dashfix verify`` makes. Files too damaged to show their thread are not
     part of any history; ``dashfix verify`` lists them."""
-    scan = scan_store(store)
+    scan = scan_store(store, read_index=False)
     records = [r for r in scan.records
                if r.thread_id == thread_id and r.checkpoint_id is not None]
     entries: dict[str, HistoryEntry] = {}
@@ -372,7 +372,7 @@ def thread_history(store: Path, thread_id: str) -> ThreadHistory:
         if parent is not None and parent in entries and parent != key:
             entries[parent].children.append(key)
     latest = latest_per_thread(records).get(thread_id)
-    old = read_old_index(store / INDEX_NAME)
+    old = read_old_index(store / INDEX_NAME, thread_id.__eq__)
     return ThreadHistory(
         store, thread_id, entries, _roots(entries), old.entries.get(thread_id), old.problem,
         None if latest is None else latest.checkpoint_id,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from dashfix.cli.app import app
-from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError
+from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError, describe_os_error
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 
 FORMATS = ("text", "json")
@@ -89,6 +91,16 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+@contextmanager
+def reading() -> Iterator[None]:
+    """An ``OSError`` of a read-only command (a store folder it may not list, ...) as an
+    ``InputError`` naming the path and the cause. Writing commands report their own."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(describe_os_error(exc)) from None
+
+
 def warn_running_dashflow() -> None:
     from dashfix.repair.apply import RUNNING_DASHFLOW_WARNING
 
@@ -130,7 +142,8 @@ def rebuild_index_command(
         raise UsageError(f"--order must be auto, embedded or mtime, not {order!r}") from None
     folder = resolve_store(store)
     warn_running_dashflow()
-    outcome = rebuild_index(folder, chosen_order, dry_run=dry_run, wait_seconds=wait_seconds)
+    with reading():
+        outcome = rebuild_index(folder, chosen_order, dry_run=dry_run, wait_seconds=wait_seconds)
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
@@ -158,8 +171,8 @@ def repair_command(
         typer.Option(
             "--restore",
             metavar="SESSION",
-            help="Undo the repair session SESSION (a folder name under .dashfix-quarantine/); "
-            "'list' lists the sessions.",
+            help="Undo the repair session SESSION (a folder name under .dashfix-quarantine/), "
+            "interrupted ones too; 'list' lists the sessions and their state.",
         ),
     ] = None,
     wait_seconds: WaitOption = None,
@@ -176,7 +189,9 @@ def repair_command(
             raise UsageError("--restore and --apply cannot be combined")
         return _restore(folder, restore_session, wait_seconds, output_format)
     warn_running_dashflow()
-    outcome = apply_repair(folder, wait_seconds=wait_seconds) if apply else preview_repair(folder)
+    with reading():
+        outcome = (apply_repair(folder, wait_seconds=wait_seconds) if apply
+                   else preview_repair(folder))
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
@@ -189,7 +204,8 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
     from dashfix.repair.quarantine import list_sessions
 
     if session == "list":
-        sessions = list_sessions(folder)
+        with reading():
+            sessions = list_sessions(folder)
         if output_format == "json":
             emit_json({"store": str(folder), "sessions": sessions})
             return int(ExitCode.CLEAN)
@@ -250,7 +266,8 @@ def inspect_command(
     if target is not None and not target.is_dir():
         if thread is not None:
             raise UsageError("--thread needs a STORE folder, not a file")
-        found = inspect_file(target)
+        with reading():
+            found = inspect_file(target)
         if output_format == "json":
             emit_json(found.to_dict())
         else:
@@ -258,7 +275,8 @@ def inspect_command(
         return int(ExitCode.CLEAN)
     folder = resolve_store(target)
     if thread is not None:
-        history = thread_history(folder, thread)
+        with reading():
+            history = thread_history(folder, thread)
         if not history.entries:
             raise InputError(f"no checkpoint file of thread {thread!r} in {folder}")
         if output_format == "json":
@@ -266,7 +284,8 @@ def inspect_command(
         else:
             repair_text.render_thread(history, sys.stdout)
         return int(ExitCode.CLEAN)
-    overview = rebuild_index(folder, Order.EMBEDDED, dry_run=True)
+    with reading():
+        overview = rebuild_index(folder, Order.EMBEDDED, dry_run=True)
     if output_format == "json":
         emit_json(overview.to_dict())
     else:

@@ -46,7 +46,7 @@ from dashfix.formats.dashfix_files import (
     is_temp_name,
 )
 from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
-from dashfix.formats.index import IndexEntry, decode_index_entries
+from dashfix.formats.index import IndexEntry, IndexStream
 from dashfix.formats.variants import (
     INDEX_NAME,
     LOCK_NAME,
@@ -501,14 +501,21 @@ def _scan_index(scan: StoreScan, dir_fd: int, info: os.stat_result) -> None:
     if info.st_size > MAX_INDEX_BYTES:
         scan.index_unreadable = f"too large to check ({info.st_size} bytes)"
         return
-    data = _read(dir_fd, INDEX_NAME, info.st_size)
-    if isinstance(data, str):
-        scan.index_unreadable = data
-        return
     try:
-        scan.index_entries = decode_index_entries(data)
-    except DecodeError as exc:
-        scan.index_error = exc
+        fd = os.open(INDEX_NAME, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        scan.index_unreadable = ("it became a symlink while being scanned"
+                                 if exc.errno == errno.ELOOP else
+                                 f"cannot open: {exc.strerror or exc}")
+        return
+    # Streamed: the entries are kept, never the file's bytes besides them.
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        try:
+            scan.index_entries = list(IndexStream(handle, info.st_size))
+        except DecodeError as exc:
+            scan.index_error = exc
+        except OSError as exc:
+            scan.index_unreadable = f"cannot read: {exc.strerror or exc}"
 
 
 TEMP_LEFTOVER = "temp"
@@ -755,7 +762,7 @@ def _summarise_in_parallel(store: str, names: list[str], *,
 
 def scan_store(
     path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None,
-    on_read: FilesRead | None = None,
+    on_read: FilesRead | None = None, read_index: bool = True,
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
@@ -780,7 +787,10 @@ def scan_store(
                     others.append(entry)
         if INDEX_NAME in names:
             names.remove(INDEX_NAME)
-            _scan_index(scan, dir_fd, os.stat(INDEX_NAME, dir_fd=dir_fd, follow_symlinks=False))
+            scan.index_present = True
+            if read_index:  # rebuild-index, repair and inspect read it their own way
+                _scan_index(scan, dir_fd, os.stat(INDEX_NAME, dir_fd=dir_fd,
+                                                  follow_symlinks=False))
         if LOCK_NAME in names:
             names.remove(LOCK_NAME)
             scan.lock_present = True

@@ -42,6 +42,7 @@ from dashfix.repair.quarantine import (
     RestoreOutcome,
     Step,
     check_session_name,
+    read_session,
     restore_session,
     tidy,
 )
@@ -62,8 +63,12 @@ def _write_errors(session: QuarantineSession | None = None) -> Iterator[None]:
     and the session to undo when some steps already happened."""
     try:
         yield
+    except KeyboardInterrupt:
+        if session is not None:
+            session.abandon("interrupted (Ctrl-C)")
+        raise
     except OSError as exc:
-        error = write_error(exc, "cannot write")
+        error = write_error(exc, "")
         if session is not None:
             session.abandon(str(error))
         if session is not None and session.record.done:
@@ -158,7 +163,7 @@ class RebuildOutcome:
             "old_index": {
                 "state": plan.old_index.state,
                 "problem": plan.old_index.problem,
-                "entries": len(plan.old_index.entries),
+                "entries": plan.old_index.total,
             },
             "candidates": self.considered.count,
             "excluded": [{"name": n, "reason": r} for n, r in self.considered.excluded],
@@ -168,6 +173,7 @@ class RebuildOutcome:
                 kind: [_change_dict(change) for change in plan.changes_of(kind)]
                 for kind in ("added", "changed", "dropped")
             },
+            "dropped_not_listed": plan.old_index.unlisted,
             "unchanged": plan.unchanged,
             "written": self.written,
             "backup": None if self.backup is None else self.backup.name,
@@ -204,7 +210,7 @@ def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
 def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
     with paused_gc():
         considered = collect_candidates(store)
-        old = read_old_index(store / INDEX_NAME)
+        old = read_old_index(store / INDEX_NAME, considered.thread_rows.__contains__)
         return considered.plan(old, order), considered
 
 
@@ -273,6 +279,7 @@ class RepairOutcome:
                     kind: [_change_dict(change) for change in self.index_plan.changes_of(kind)]
                     for kind in ("added", "changed", "dropped")
                 },
+                "dropped_not_listed": self.index_plan.old_index.unlisted,
                 "unchanged": self.index_plan.unchanged,
                 "written": self.index_written,
                 "backup": None if self.index_backup is None else self.index_backup.name,
@@ -289,7 +296,8 @@ def preview_repair(store: Path) -> RepairOutcome:
     """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
     with paused_gc():
         plan = plan_repair(store)
-        index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
+        old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+        index_plan = plan.predicted.plan(old_index, Order.AUTO)
     return RepairOutcome(store, plan, index_plan, applied=False)
 
 
@@ -332,7 +340,8 @@ since the plan fails its own step only; any other ``OSError`` stops the run."""
 def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     """The store entries the plan writes (index.bin when the predicted index changes) and
     the bytes it writes: two copies of each rewritten file, the index and its backup."""
-    index_plan = plan.predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
+    old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+    index_plan = plan.predicted.plan(old_index, Order.AUTO)
     names = [action.name for action in plan.actions]
     size = 0
     for action in plan.actions:
@@ -404,7 +413,9 @@ def restore(store: Path, session: str, *, wait_seconds: float | None = None) -> 
     check_session_name(store, session)
     with _write_errors(), store_lock(store, wait_seconds):
         tidied = tidy(store)
-        check_can_write(store)
+        record = read_session(store, session)
+        steps = [] if record is None else record.steps.values()
+        check_can_write(store, [name for step in steps for name in (step.name, step.stored_as)])
         outcome = restore_session(store, session)
         outcome.notes[:0] = tidied
         return outcome

@@ -1,7 +1,8 @@
 """The system calls through which repairs change the filesystem, each one a numbered step.
 
 Every call that creates, writes, syncs, renames, links or removes something on behalf of a
-repair goes through this module. That makes each of them a point where a test can stop the
+repair (and of dashfix's other atomic files: baselines, replay outputs) goes through this
+module. That makes each of them a point where a test can stop the
 process, as a crash or ``kill -9`` would:
 
 - ``DASHFIX_KILL_AT=N`` sends SIGKILL to the process just before its Nth write step;
@@ -179,7 +180,7 @@ def fsync_dir(directory: PathLike) -> None:
 
 def reserve(fd: int, size: int, path: PathLike) -> None:
     """Allocate ``size`` bytes to an open file: fails with ENOSPC when the disk lacks them."""
-    step(path)
     if size > 0:
+        step(path)
         with _naming(path):
             os.posix_fallocate(fd, 0, size)

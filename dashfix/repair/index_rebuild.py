@@ -16,6 +16,7 @@ is known, because DashFlow compares every later save against it, and the mtime o
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
@@ -25,9 +26,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dashfix.formats.bincode import DecodeError
-from dashfix.formats.index import IndexEntry, decode_index
+from dashfix.formats.index import IndexEntry, IndexStream
 from dashfix.inputs.checkpoint_record import entry_kind
-from dashfix.repair.reading import read_entry
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -95,6 +95,11 @@ class Change:
         return "changed"
 
 
+DROPPED_LISTED = 1000
+"""Entries of threads that have no checkpoint file any more are listed up to this many; the
+rest are counted, so an index far larger than its store is never held in memory."""
+
+
 @dataclass(frozen=True, slots=True)
 class OldIndex:
     """The index on disk before the rebuild."""
@@ -102,8 +107,11 @@ class OldIndex:
     size: int | None
     """Its size in bytes; None when there is no index.bin."""
     entries: Mapping[str, IndexEntry]
+    """The entries held (see ``read_old_index``)."""
     problem: str | None
     """Why it could not be decoded (its entries then count as absent), else None."""
+    unlisted: int = 0
+    """Entries not held: of threads the caller did not ask for, past ``DROPPED_LISTED``."""
 
     @property
     def state(self) -> str:
@@ -111,9 +119,22 @@ class OldIndex:
             return "missing"
         return "ok" if self.problem is None else "corrupt"
 
+    @property
+    def total(self) -> int:
+        return len(self.entries) + self.unlisted
 
-def read_old_index(index_path: Path) -> OldIndex:
-    """Decode ``index.bin`` strictly; a symlink is reported, never followed."""
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def read_old_index(index_path: Path, keep: Callable[[str], bool] | None = None) -> OldIndex:
+    """Decode ``index.bin`` strictly, streaming it; a symlink is reported, never followed,
+    and anything else that is not a regular file is never opened.
+
+    With ``keep``, only the entries of the threads it accepts are held, and the first
+    ``DROPPED_LISTED`` others; the rest are counted in ``unlisted``. Memory then follows the
+    store, whatever the size of the index: the file itself is never held.
+    """
     try:
         mode = os.lstat(index_path).st_mode
     except FileNotFoundError:
@@ -123,14 +144,34 @@ def read_old_index(index_path: Path) -> OldIndex:
     if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
         # Never opened: a FIFO would wait for a writer, a device could do anything.
         return OldIndex(0, {}, f"index.bin: {entry_kind(mode)}, not a regular file")
-    read = read_entry(str(index_path))
-    if isinstance(read, str):
-        return OldIndex(0, {}, f"index.bin: {read}")
-    data, _info = read
     try:
-        return OldIndex(len(data), decode_index(data), None)
-    except DecodeError as exc:
-        return OldIndex(len(data), {}, f"index.bin does not decode: {exc}")
+        fd = os.open(index_path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return OldIndex(None, {}, None)
+    except OSError as exc:
+        why = "a symlink" if exc.errno == errno.ELOOP else f"unreadable: {exc.strerror or exc}"
+        return OldIndex(0, {}, f"index.bin: {why}")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return OldIndex(0, {}, f"index.bin: {entry_kind(info.st_mode)}, not a regular file")
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        entries: dict[str, IndexEntry] = {}
+        others = unlisted = 0
+        try:
+            for thread_id, entry in IndexStream(handle, info.st_size):
+                if keep is None or keep(thread_id) or thread_id in entries:
+                    entries[thread_id] = entry
+                elif others < DROPPED_LISTED:
+                    entries[thread_id] = entry
+                    others += 1
+                else:
+                    unlisted += 1
+        except DecodeError as exc:
+            return OldIndex(info.st_size, {}, f"index.bin does not decode: {exc}")
+        except OSError as exc:
+            return OldIndex(info.st_size, {}, f"index.bin: unreadable: {exc.strerror or exc}")
+    return OldIndex(info.st_size, entries, None, unlisted)
 
 
 @dataclass
@@ -153,7 +194,8 @@ class IndexPlan:
 
     @property
     def writes_something(self) -> bool:
-        return bool(self.changes) or self.old_index.problem is not None
+        old = self.old_index
+        return bool(self.changes) or old.problem is not None or old.unlisted > 0
 
 
 def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:

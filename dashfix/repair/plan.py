@@ -222,4 +222,4 @@ def plan_from_scan(store: Path, scan: StoreScan) -> RepairPlan:
 
 
 def plan_repair(store: Path) -> RepairPlan:
-    return plan_from_scan(store, scan_store(store))
+    return plan_from_scan(store, scan_store(store, read_index=False))

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from dashfix.errors import InputError, WriteError
+from dashfix.errors import InputError, WriteError, describe_os_error
 from dashfix.formats.dashfix_files import QUARANTINE_DIR, temp_name
 from dashfix.repair import fsops
 
@@ -39,11 +39,8 @@ _PROBE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def write_error(exc: OSError, doing: str) -> WriteError:
-    """``exc`` as the user should read it: what failed, on which path, and why."""
-    name = errno.errorcode.get(exc.errno or 0, "")
-    cause = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
-    where = f" {exc.filename}" if exc.filename else ""
-    return WriteError(f"{doing}{where}: {cause}")
+    """``exc`` as the user should read it: what failed (``doing``), where and why."""
+    return WriteError(f"{doing} {describe_os_error(exc)}" if doing else describe_os_error(exc))
 
 
 def _probe_folder(folder: Path, reserve_bytes: int) -> None:

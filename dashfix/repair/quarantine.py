@@ -51,10 +51,6 @@ from dashfix.repair.atomic import atomic_write_bytes, fsync_dir
 from dashfix.repair.backup import utc_stamp
 from dashfix.repair.preflight import check_can_write
 
-__all__ = ["JOURNAL_NAME", "MANIFEST_NAME", "QUARANTINE_DIR", "QuarantineSession",
-           "RestoreOutcome", "Step", "check_session_name", "list_sessions", "restore_session",
-           "tidy"]
-
 MANIFEST_VERSION = 2
 JOURNAL_VERSION = 1
 MOVED, REWRITTEN, RENAMED, CREATED = "moved", "rewritten", "renamed", "created"
@@ -255,7 +251,7 @@ def _write_manifest(store: Path, session: SessionRecord) -> None:
         "manifest_version": MANIFEST_VERSION,
         "store": os.path.abspath(store),
         "command": session.command,
-        "state": "complete" if session.ended else "interrupted",
+        "state": session.state,
         "restore": f"dashfix repair {os.path.abspath(store)} --restore {session.name}",
         "entries": done,
         "failed": [{"step": n, "name": session.steps[n].name, "error": error}
@@ -471,12 +467,11 @@ def settle(store: Path, session: SessionRecord) -> None:
     found = [step for n, step in sorted(session.steps.items())
              if n not in session.done and n not in session.failed and _found_done(store, step)]
     now = utc_stamp()
-    records = [{"record": "done", "step": step.step, "time": now, "found": True}
-               for step in found]
-    records.append({"record": "settled", "time": now})
-    _append(session.folder / JOURNAL_NAME, records)
-    for step, record in zip(found, records, strict=False):
-        session.done[step.step] = record
+    done: dict[int, dict[str, Any]] = {
+        step.step: {"record": "done", "step": step.step, "time": now, "found": True}
+        for step in found}
+    _append(session.folder / JOURNAL_NAME, [*done.values(), {"record": "settled", "time": now}])
+    session.done.update(done)
     session.settled = True
     _write_manifest(store, session)
 

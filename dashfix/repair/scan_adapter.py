@@ -148,7 +148,7 @@ def _candidate_or_reason(record: FileRecord) -> Candidate | str | None:
 
 def collect_candidates(store: Path) -> CandidateSet:
     with paused_gc():
-        return candidates_of(scan_store(store))
+        return candidates_of(scan_store(store, read_index=False))
 
 
 def candidate_from_dchk_bytes(name: str, data: bytes, mtime_ns: int) -> Candidate | str:

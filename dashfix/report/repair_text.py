@@ -36,7 +36,7 @@ def render_index_plan(plan: IndexPlan, console: Console) -> None:
     elif old.problem is not None:
         console.print(Text(f"old index: corrupt: {old.problem}", style="red"))
     else:
-        console.print(f"old index: {len(old.entries)} entries")
+        console.print(f"old index: {old.total} entries")
     if plan.changes:
         table = Table(header_style="bold")
         table.add_column("change")
@@ -51,8 +51,13 @@ def render_index_plan(plan: IndexPlan, console: Console) -> None:
                 entry_text(change.new),
             )
         console.print(table)
-    counts = ", ".join(f"{len(plan.changes_of(kind))} {kind}" for kind in _CHANGE_STYLE)
-    console.print(f"index diff: {counts}, {plan.unchanged} unchanged")
+    if old.unlisted:
+        console.print(Text(f"... and {old.unlisted} more entries dropped (threads without a "
+                           "checkpoint file; not listed)", style=_CHANGE_STYLE["dropped"]))
+    counts = {kind: len(plan.changes_of(kind)) for kind in _CHANGE_STYLE}
+    counts["dropped"] += old.unlisted
+    listed = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    console.print(f"index diff: {listed}, {plan.unchanged} unchanged")
     by_mtime = [c for c in plan.choices if c.ranked_by is Basis.MTIME]
     if by_mtime and plan.order.value == "auto":
         console.print(

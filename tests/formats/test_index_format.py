@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -9,7 +11,9 @@ from hypothesis import strategies as st
 
 from dashfix.formats.bincode import DecodeError, encode_string
 from dashfix.formats.index import (
+    READ_BLOCK,
     IndexEntry,
+    IndexStream,
     decode_index,
     decode_index_entries,
     duplicate_threads,
@@ -118,3 +122,63 @@ def test_mutated_index_only_raises_decode_error(
     cut = data.draw(st.integers(0, len(raw)))
     with contextlib.suppress(DecodeError):
         decode_index(bytes(raw[:cut]))
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+
+def _streamed(data: bytes, block: int) -> list[tuple[str, IndexEntry]] | tuple[int, str]:
+    try:
+        return list(IndexStream(io.BytesIO(data), len(data), block=block))
+    except DecodeError as exc:
+        return exc.offset, exc.reason
+
+
+def _whole(data: bytes) -> list[tuple[str, IndexEntry]] | tuple[int, str]:
+    try:
+        return decode_index_entries(data)
+    except DecodeError as exc:
+        return exc.offset, exc.reason
+
+
+_ENTRIES = st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12),
+                              st.integers(0, 2**64 - 1), st.integers(0, 10**9 - 1)),
+                    max_size=6)
+
+
+@given(_ENTRIES, st.integers(0, 3), st.binary(max_size=8), st.integers(1, 40))
+def test_streaming_decodes_like_the_whole_buffer(
+    entries: list[tuple[str, str, int, int]], cut: int, tail: bytes, block: int
+) -> None:
+    data = struct.pack("<Q", len(entries)) + b"".join(_entry(*e) for e in entries)
+    for variant in (data, data[: len(data) - cut], data + tail):
+        assert _streamed(variant, block) == _whole(variant)
+
+
+@given(st.binary(max_size=200), st.integers(1, 40))
+def test_streaming_agrees_on_any_bytes(data: bytes, block: int) -> None:
+    assert _streamed(data, block) == _whole(data)
+
+
+def test_a_large_index_is_decoded_holding_one_block(tmp_path: Path) -> None:
+    entries = {f"thread-{i:07d}": IndexEntry(f"thread-{i:07d}_1a2b3c4d5e6f0a1b_chkpt{i}", i, 0)
+               for i in range(100_000)}
+    path = tmp_path / "index.bin"
+    path.write_bytes(encode_index(entries))
+    assert path.stat().st_size > 8 * 1024 * 1024
+    with open(path, "rb", buffering=0) as handle:
+        stream = IndexStream(handle, path.stat().st_size)
+        decoded = sum(1 for _ in stream)
+    assert decoded == 100_000
+    # The most ever held: one read block and the entry that straddles it.
+    assert stream.max_buffered <= READ_BLOCK + 100
+
+
+def test_a_huge_declared_length_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "index.bin"
+    path.write_bytes(struct.pack("<QQ", 1, 2**40) + b"\x00" * (4 * READ_BLOCK))
+    with open(path, "rb", buffering=0) as handle:
+        stream = IndexStream(handle, path.stat().st_size)
+        with pytest.raises(DecodeError, match="string length 1099511627776 exceeds"):
+            list(stream)
+    assert stream.max_buffered <= READ_BLOCK

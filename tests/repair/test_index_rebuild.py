@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashfix.formats.index import IndexEntry
+from dashfix.formats.index import IndexEntry, encode_index
 from dashfix.repair.index_rebuild import (
+    DROPPED_LISTED,
     Basis,
     Candidate,
     OldIndex,
@@ -92,3 +93,25 @@ def test_corrupt_old_index_is_rewritten_even_without_entries(tmp_path: Path) -> 
     assert plan_index([], old).writes_something
     missing = read_old_index(tmp_path / "absent.bin")
     assert missing.state == "missing" and not plan_index([], missing).writes_something
+
+
+def test_an_index_far_larger_than_the_store_is_not_held(tmp_path: Path) -> None:
+    entries = {f"gone-{i:05d}": IndexEntry(f"gone-{i:05d}_1", i, 0) for i in range(5_000)}
+    entries["a"] = IndexEntry("a_1", 10, 3)
+    (tmp_path / "index.bin").write_bytes(encode_index(entries))
+    old = read_old_index(tmp_path / "index.bin", {"a"}.__contains__)
+    assert old.entries["a"] == IndexEntry("a_1", 10, 3)
+    assert len(old.entries) == 1 + DROPPED_LISTED and old.unlisted == 5_000 - DROPPED_LISTED
+    assert old.total == 5_001
+    plan = plan_index([cand("a_1", (10, 3), 1, thread="a")], old)
+    assert len(plan.changes_of("dropped")) == DROPPED_LISTED and plan.writes_something
+
+
+def test_a_symlinked_or_odd_index_is_reported_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "real.bin").write_bytes(encode_index({}))
+    (tmp_path / "index.bin").symlink_to(tmp_path / "real.bin")
+    assert read_old_index(tmp_path / "index.bin").problem == "index.bin: a symlink"
+    (tmp_path / "index.bin").unlink()
+    (tmp_path / "index.bin").mkdir()
+    problem = read_old_index(tmp_path / "index.bin").problem
+    assert problem is not None and problem.endswith("not a regular file")

@@ -1,7 +1,8 @@
 """kill -9 at every write step of every writer, and what must hold afterwards.
 
-Each writer (``repair --apply``, ``rebuild-index``, ``repair --restore``) runs in a forked
-child armed with ``fsops.arm(kill_at=N)``, which SIGKILLs it just before its Nth write
+Each writer (``repair --apply``, the rerun of a killed ``repair --apply`` that cleans up
+and settles, ``rebuild-index``, ``repair --restore``) runs in a forked child armed with
+``fsops.arm(kill_at=N)``, which SIGKILLs it just before its Nth write
 step (every create, write, fchmod, utime, fsync, rename, link, unlink, mkdir, rmdir and
 fallocate dashfix makes). N goes 1, 2, 3, ... until the writer completes without reaching
 N: every step is a kill point once. After each kill:
@@ -22,9 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
-from collections.abc import Callable
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,11 +48,12 @@ Visible = dict[str, tuple[bytes | None, int, int]]
 
 
 def damaged_store(root: Path) -> Path:
-    """One of each kind of repair step: a move, a rewrite, a rename, and the index."""
+    """One of each kind of repair step: a move, a rewrite, a rename, and a stale index."""
     builder = StoreBuilder(root)
     alpha = builder.chain("alpha", 3)
     beta = builder.chain("beta", 2)
     builder.index()
+    builder.checkpoint("beta")  # newer than its index entry: the index is rewritten
     builder.lock()
     flip_byte(alpha[1].path, 60)  # corrupt: moved to quarantine
     damage_magic(beta[0].path)  # fixed in place
@@ -152,7 +158,7 @@ def check_after_kill(store: Path, before: Visible, originals: set[str], new_inde
 
 
 def run_harness(tmp_path: Path, make_store: Callable[[Path], Path], writer: Writer,
-                prepare: Writer | None = None) -> int:
+                prepare: Writer | None = None, restoring: bool = False) -> int:
     """Kill ``writer`` at each of its write steps in turn on fresh copies of a store made by
     ``make_store`` (then ``prepare``d); returns the number of kill points."""
     template = make_store(tmp_path / "template")
@@ -172,7 +178,7 @@ def run_harness(tmp_path: Path, make_store: Callable[[Path], Path], writer: Writ
         shutil.copytree(template, store, symlinks=True)
         if not killed_at(writer, store, step):
             return step - 1
-        if prepare is None:
+        if not restoring:
             check_after_kill(store, before, originals, new_index, writer, after)
         else:
             check_after_restore_kill(store, before, originals)
@@ -198,19 +204,108 @@ def rebuild(store: Path) -> None:
 KILL_POINTS: dict[str, int] = {}
 
 
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """A folder in memory when the machine has one (/dev/shm): the harness makes thousands
+    of fsyncs, which cost nothing there and much on a busy disk; what it checks does not
+    depend on the filesystem."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="dashfix-kill-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def killed_mid_repair(store: Path) -> None:
+    """Kill ``repair --apply`` at the first step that leaves both a temp file and an
+    unsettled session with a step done: the rerun then has to clean up and settle."""
+    for step in range(1, 200):
+        trial = store.parent / f"{store.name}-trial"
+        shutil.copytree(store, trial, symlinks=True)
+        killed = killed_at(apply, trial, step)
+        sessions = list_sessions(trial)
+        ready = temps(trial) and sessions and sessions[0]["done"] >= 1
+        shutil.rmtree(trial)
+        if not killed:
+            break
+        if ready:
+            assert killed_at(apply, store, step)
+            return
+    raise AssertionError("no kill point leaves a temp and a session with a step done")
+
+
 @pytest.mark.parametrize("name, make_store, writer, prepare", [
     ("repair --apply", damaged_store, apply, None),
+    ("repair --apply, rerun after a kill", damaged_store, apply, killed_mid_repair),
     ("rebuild-index (stale index)", stale_index_store, rebuild, None),
     ("rebuild-index (no index)", indexless_store, rebuild, None),
     ("repair --restore", damaged_store, lambda s: restore_all(s), apply),
 ])
 def test_every_write_step_survives_a_kill(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+    scratch: Path, capsys: pytest.CaptureFixture[str], name: str,
     make_store: Callable[[Path], Path], writer: Writer, prepare: Writer | None,
 ) -> None:
-    points = run_harness(tmp_path, make_store, writer, prepare)
+    points = run_harness(scratch, make_store, writer, prepare,
+                         restoring=name == "repair --restore")
     assert points >= 10, f"{name}: only {points} write steps?"
     KILL_POINTS[name] = points
     with capsys.disabled():
         print(f"\nkill harness: {name}: killed at each of {points} write steps; "
               f"{sum(KILL_POINTS.values())} kill points so far")
+
+
+# -- strace: no write system call bypasses the steps ----------------------------------------
+
+WRITE_CALLS = ("openat", "write", "pwrite64", "writev", "rename", "renameat", "renameat2",
+               "link", "linkat", "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "fsync",
+               "fdatasync", "fchmod", "fchmodat", "utimensat", "fallocate", "ftruncate",
+               "truncate", "symlinkat")
+_CALL = re.compile(r"^\d+\s+(\w+)\((.*)$")
+
+
+def traced_writes(store: Path, *args: str) -> list[str]:
+    """The write system calls ``dashfix ARGS STORE`` makes on the store, by strace."""
+    log = store.parent / f"{store.name}.strace"
+    subprocess.run(["strace", "-f", "-y", "-qq", "-o", str(log), "-e",
+                    "trace=" + ",".join(WRITE_CALLS), sys.executable, "-m", "dashfix",
+                    *args, str(store)], check=True, capture_output=True)
+    calls = []
+    for line in log.read_text().splitlines():
+        match = _CALL.match(line)
+        if match is None or str(store) not in match[2]:
+            continue
+        name, rest = match[1], match[2]
+        if rest[:1].isdigit() and not re.match(rf"\d+<{re.escape(str(store))}[/>]", rest):
+            continue  # a call on a descriptor outside the store (stdout naming the store)
+        if name == "openat" and not ("O_CREAT" in rest or "O_APPEND" in rest):
+            continue  # a read, or the write check's open of a file it never writes
+        if name == "openat" and LOCK_NAME in rest.split(",")[1]:
+            continue  # DashFlow's lock file: opened, never written
+        calls.append(name)
+    return calls
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+@pytest.mark.parametrize("make_store, writer, args", [
+    (damaged_store, apply, ("repair", "--apply")),
+    (stale_index_store, rebuild, ("rebuild-index",)),
+])
+def test_every_write_system_call_is_a_counted_step(
+    tmp_path: Path, make_store: Callable[[Path], Path], writer: Writer, args: tuple[str, ...]
+) -> None:
+    template = make_store(tmp_path / "template")
+    counted = tmp_path / "counted"
+    shutil.copytree(template, counted, symlinks=True)
+    state = fsops.arm()
+    writer(counted)
+    traced = tmp_path / "traced"
+    shutil.copytree(template, traced, symlinks=True)
+    calls = traced_writes(traced, *args)
+    if not calls:
+        pytest.skip("strace could not trace here (no ptrace permission?)")
+    assert len(calls) == state.steps, sorted(calls)
+    assert {"openat", "write", "fsync", "rename"} <= set(calls)

@@ -204,3 +204,15 @@ def test_a_bad_fault_setting_is_a_usage_error(tmp_path: Path) -> None:
     failed = _dashfix("repair", str(tmp_path / "s"), "--apply", DASHFIX_KILL_AT="soon")
     assert failed.returncode == ExitCode.USAGE
     assert "DASHFIX_KILL_AT must be a step number" in failed.stderr
+
+
+def test_a_restore_that_cannot_write_a_file_back_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    files = damaged_store(tmp_path / "s")
+    session = Path(cli("repair", str(tmp_path / "s"), "--apply", "--format", "json")
+                   .json()["quarantine"]).name
+    before = snapshot(tmp_path / "s")
+    with immutable(files["index"]):
+        result = cli("repair", str(tmp_path / "s"), "--restore", session)
+    assert_failed_cleanly(result, str(files["index"]), "nothing was changed")
+    assert snapshot(tmp_path / "s") == before
+    assert cli("repair", str(tmp_path / "s"), "--restore", session).exit_code == ExitCode.CLEAN
