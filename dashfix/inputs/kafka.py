@@ -238,10 +238,10 @@ class SnapshotCursor:
             return Take.LAST
         return Take.KEEP
 
-    def reached_end(self, offset: int) -> None:
-        """The client reached the end of the partition at ``offset`` (its high watermark
-        at that moment): nothing of the snapshot is left, even when its last offsets were
-        control records that never arrive."""
+    def reached_end(self) -> None:
+        """The client reached the end of the partition (its high watermark at that
+        moment): nothing of the snapshot is left, even when its last offsets were control
+        records that never arrive."""
         self.done = True
 
 
@@ -380,7 +380,7 @@ class TopicSnapshot:
                 if error.code() != eof:
                     raise InputError(f"cannot read {self.locator.at(partition)}: "
                                      f"{error.str()}")
-                cursor.reached_end(message.offset())
+                cursor.reached_end()
                 return [m for m in messages[:index] if m.error() is None]
             taken = cursor.take(message.offset())
             if taken is not Take.KEEP:

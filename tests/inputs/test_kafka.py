@@ -68,7 +68,7 @@ def test_offsets_taken_by_control_records_are_not_records_and_the_end_event_ends
     cursor = SnapshotCursor(end=5)
     assert [cursor.take(offset) for offset in (0, 1, 2)] == [Take.KEEP] * 3
     assert not cursor.done
-    cursor.reached_end(5)
+    cursor.reached_end()
     assert cursor.done
 
 
