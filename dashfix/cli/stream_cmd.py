@@ -138,6 +138,8 @@ def validate_command(
         document = report.to_dict()
         document["input_format"] = result.input_format
         document["threads"] = [t.to_dict() for t in result.threads]
+        if result.partitions:
+            document["partitions"] = result.partitions
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         if result.threads:

@@ -48,6 +48,10 @@ def test_stream_validate_reports_each_fault_at_its_partition_and_offset(
     assert found == PLANTED
     assert {f["path"] for f in document["findings"]} >= {f"{faults}#p2@1", f"{faults}#p0@2"}
     assert document["input_format"] == "kafka"
+    assert document["partitions"] == [
+        {"partition": 0, "earliest": 0, "start": 0, "end": 6, "records": 6},
+        {"partition": 1, "earliest": 0, "start": 0, "end": 2, "records": 2},
+        {"partition": 2, "earliest": 0, "start": 0, "end": 2, "records": 2}]
 
 
 def test_a_clean_topic_exits_0(cli: Cli, kafka_broker: Broker) -> None:

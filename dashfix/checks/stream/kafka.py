@@ -153,10 +153,14 @@ def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
             rel = locator.at(part.partition)
             tracker = SequenceTracker(rel, now_us=now_us)
             partition_result = LogResult(input_format=KAFKA_FORMAT)
-            result.records += check_records(
+            records = check_records(
                 _blocks(snapshot, part, keys.keys), tracker, partition_result, rel,
                 options.limit, KAFKA_FORMAT, progress, window=WINDOW_RECORDS,
                 expired=expired, on_thread=keys)
+            result.records += records
+            result.partitions.append({"partition": part.partition, "earliest": part.low,
+                                      "start": part.start, "end": part.end,
+                                      "records": records})
             found = [*partition_result.findings, *tracker.finish()]
             result.findings.extend(locate(f, locator, part.partition) for f in found)
             result.threads.extend(tracker.summaries())

@@ -54,6 +54,8 @@ class LogResult:
     input_format: str | None = None
     complete: bool = True
     """False when ``expired`` stopped the check part way (``records`` were checked)."""
+    partitions: list[dict[str, int]] = field(default_factory=list)
+    """For a Kafka topic: per partition, the snapshot's offsets and the records read."""
 
 
 def _record_path(rel: str, member: str | None) -> str:
