@@ -9,6 +9,8 @@ never written into a baseline and never suppressed by one.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
 from dashfix import __version__
 from dashfix.errors import UsageError
 from dashfix.findings import Finding, Rule
+from dashfix.osnames import json_bytes
 from dashfix.repair.atomic import atomic_write_bytes
+from dashfix.roots import join, root_label
 from dashfix.rules import rules_by_code
 from dashfix.rules.gate import (
     BASELINE_ENTRY_EXPIRED,
@@ -30,7 +35,11 @@ from dashfix.rules.gate import (
     BASELINE_UNKNOWN_CODE,
 )
 
-BASELINE_VERSION = 1
+BASELINE_VERSION = 2
+LEGACY_VERSION = 1
+"""Version 1 fingerprints left the scanned root out, so an entry made for one store also
+matched the same file name in any other. It is refused by verify (exit 2, with the
+command that recreates it) and read by ``baseline create`` only to keep its reasons."""
 DEFAULT_BASELINE_FILE = ".dashfix-baseline.json"
 PLACEHOLDER_REASON = "UNREVIEWED: replace with why this finding is accepted"
 """Written when ``baseline create`` gets no --reason; flagged as GT402 until replaced."""
@@ -70,6 +79,8 @@ class Baseline:
     source: str
     """The file as the user named it; GT4xx findings point at it."""
     entries: tuple[BaselineEntry, ...]
+    legacy: bool = False
+    """A version 1 file: its fingerprints follow ``legacy_fingerprint``."""
 
 
 def today_utc() -> date:
@@ -121,8 +132,19 @@ def _display_name(path: Path) -> str:
         return str(path)
 
 
-def load_baseline(path: Path) -> Baseline:
-    """Read and validate a baseline file; every problem is a UsageError naming the file."""
+def recreate_command(name: str, checked: Sequence[str | os.PathLike[str]]) -> str:
+    paths = " ".join(shlex.quote(join(*root_label(path))) for path in checked) or "PATH ..."
+    return f"dashfix baseline create {paths} -o {shlex.quote(name)}"
+
+
+def load_baseline(
+    path: Path, *, checked: Sequence[str | os.PathLike[str]] = (), legacy_ok: bool = False
+) -> Baseline:
+    """Read and validate a baseline file; every problem is a UsageError naming the file.
+
+    ``checked`` are the PATHs of the run, for the command that recreates a version 1 file;
+    ``legacy_ok`` reads such a file instead (``baseline create``, to keep its reasons).
+    """
     name = _display_name(path)
     try:
         data = path.read_bytes()
@@ -135,7 +157,14 @@ def load_baseline(path: Path) -> Baseline:
     if not isinstance(document, dict):
         raise UsageError(f"baseline {name}: expected a JSON object with 'version' and 'entries'")
     version = document.get("version")
-    if version != BASELINE_VERSION:
+    if version == LEGACY_VERSION and not legacy_ok:
+        raise UsageError(
+            f"baseline {name} is version 1, whose fingerprints do not name the scanned root: "
+            "an entry made for one store would also silence the same finding in another. "
+            f"Recreate it (reasons and expiry dates of matching entries are kept): "
+            f"{recreate_command(name, checked)}"
+        )
+    if version not in (BASELINE_VERSION, LEGACY_VERSION):
         raise UsageError(
             f"baseline {name}: unsupported version {version!r} (this dashfix reads version "
             f"{BASELINE_VERSION}); regenerate it with `dashfix baseline create`"
@@ -147,7 +176,7 @@ def load_baseline(path: Path) -> Baseline:
         _entry(raw, f"baseline {name}, entry {number}")
         for number, raw in enumerate(raw_entries, start=1)
     )
-    return Baseline(name, entries)
+    return Baseline(name, entries, legacy=version == LEGACY_VERSION)
 
 
 def _gate_finding(baseline: Baseline, entry: BaselineEntry, problem: str, rule: Rule) -> Finding:
@@ -231,13 +260,17 @@ class BaselineDraft:
     skipped: list[Finding]
     """Findings left out because their rule cannot be baselined."""
 
+    roots: list[str] = dataclasses.field(default_factory=list)
+    """The PATHs the findings came from (informative: matching is by fingerprint)."""
+
     def to_json(self) -> bytes:
         document = {
             "version": BASELINE_VERSION,
             "tool": {"name": "dashfix", "version": __version__},
+            "roots": self.roots,
             "entries": [entry.to_dict() for entry in self.entries],
         }
-        return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        return json_bytes(document) + b"\n"
 
 
 def draft_baseline(
@@ -245,14 +278,17 @@ def draft_baseline(
     reason: str = PLACEHOLDER_REASON,
     expires: date | None = None,
     previous: Baseline | None = None,
+    roots: Sequence[str] = (),
 ) -> BaselineDraft:
     """Entries for every live, baselinable finding.
 
-    Entries already in ``previous`` keep their reason and expiry, so regenerating a
+    Entries already in ``previous`` (of either version) keep their reason and expiry, so
+    regenerating or migrating a
     baseline does not throw away the reviews written into it.
     """
     table = rules_by_code()
     kept = {entry.fingerprint: entry for entry in previous.entries} if previous else {}
+    identity = legacy_fingerprint if previous is not None and previous.legacy else None
     entries: dict[str, BaselineEntry] = {}
     skipped: list[Finding] = []
     for finding in findings:
@@ -263,18 +299,25 @@ def draft_baseline(
             skipped.append(finding)
             continue
         fingerprint = finding.fingerprint
-        old = kept.get(fingerprint)
+        old = kept.get(identity(finding) if identity else fingerprint)
         entries[fingerprint] = BaselineEntry(
             fingerprint=fingerprint,
             code=finding.code,
-            path=finding.path,
+            path=finding.location,
             reason=old.reason if old else reason,
             expires=old.expires if old else expires,
             thread_id=finding.thread_id,
             checkpoint_id=finding.checkpoint_id,
         )
     ordered = sorted(entries.values(), key=lambda e: (e.path, e.code, e.fingerprint))
-    return BaselineDraft(ordered, skipped)
+    return BaselineDraft(ordered, skipped, list(roots))
+
+
+def legacy_fingerprint(finding: Finding) -> str:
+    """The version 1 recipe: like ``Finding.fingerprint`` with the path inside the root."""
+    parts = [finding.code, finding.path, finding.thread_id or "", finding.checkpoint_id or "",
+             finding.key or ""]
+    return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
 
 
 def write_baseline(draft: BaselineDraft, target: Path) -> None:

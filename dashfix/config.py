@@ -25,7 +25,7 @@ PYPROJECT = "pyproject.toml"
 ENV_PREFIX = "DASHFIX_"
 CONFIG_ENV = "DASHFIX_CONFIG"
 
-FORMATS = ("text", "json", "jsonl", "sarif", "junit", "github")
+FORMATS = ("text", "concise", "table", "json", "jsonl", "sarif", "junit", "github")
 FAIL_ON = ("error", "warning", "info", "never")
 PROGRESS = ("auto", "always", "never")
 SEVERITIES = ("error", "warning", "info")
@@ -195,6 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quiet", _flag, False, "no progress and no heartbeat"),
     Setting("kafka", _kafka_properties, {},
             "librdkafka properties for kafka:// topics (SASL, TLS, ...); secrets never shown"),
+    Setting("allow_empty", _flag, False, "a PATH with nothing to check passes (no DF003)"),
 )
 SETTING_BY_KEY = {setting.key: setting for setting in SETTINGS}
 

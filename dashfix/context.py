@@ -63,6 +63,8 @@ class VerifyOptions:
     """librdkafka client properties for ``kafka://`` targets (``--kafka-config``)."""
     kafka_timeout: float = 30.0
     """How long to wait on a Kafka broker at each step (``--kafka-timeout``)."""
+    allow_empty: bool = False
+    """``--allow-empty``: a PATH with nothing to check is a note, not DF003 (exit code 3)."""
 
 
 @dataclass

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import xxhash
 
+from dashfix.osnames import is_text, name_bytes
+from dashfix.roots import join
+
 _KAFKA = "kafka://"
 
 
-def _without_host(path: str) -> str:
+def _without_host(location: str) -> str:
     """A ``kafka://HOST:PORT,.../topic#pP@O`` location without its brokers: the same topic
     reached through other brokers (or a moved cluster) keeps its fingerprints."""
-    if path.startswith(_KAFKA):
-        return path[len(_KAFKA):].partition("/")[2]
-    return path
+    if location.startswith(_KAFKA):
+        return location[len(_KAFKA):].partition("/")[2]
+    return location
 
 
 class Severity(StrEnum):
@@ -108,23 +112,38 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     suppressed: bool = False
     suppression_reason: str | None = None
+    root: str = ""
+    """The label of the scanned root ``path`` is relative to (see ``dashfix.roots``);
+    ``""`` when the finding was not made by scanning roots and ``path`` stands alone."""
+
+    @property
+    def location(self) -> str:
+        """Where the finding is, as every renderer shows it: the root joined with ``path``."""
+        return join(self.root, self.path)
 
     @property
     def fingerprint(self) -> str:
-        """Identity that survives re-runs: no timestamps, absolute paths or wording."""
-        parts = [self.code, _without_host(self.path), self.thread_id or "",
+        """Identity that survives re-runs: no timestamps, wording or absolute paths of roots
+        given relative to the current folder; the root is part of it, so a baseline entry
+        for one store never matches the same file name in another.  A Kafka topic's root
+        counts without its brokers."""
+        parts = [self.code, _without_host(self.location), self.thread_id or "",
                  self.checkpoint_id or ""]
         parts.append(self.key or "")
         return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
 
     def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.record or -1, self.offset or -1, self.code)
+        return (self.location, _or_before_all(self.record), _or_before_all(self.offset),
+                self.code)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        location = self.location
+        document: dict[str, Any] = {
             "code": self.code,
             "severity": self.severity.value,
-            "path": self.path,
+            "path": location,
+            "root": self.root or None,
+            "path_in_root": self.path,
             "message": self.message,
             "thread_id": self.thread_id,
             "checkpoint_id": self.checkpoint_id,
@@ -138,3 +157,22 @@ class Finding:
             "suppression_reason": self.suppression_reason,
             "details": self.details,
         }
+        if not is_text(location):
+            # ``path`` will show the undecodable bytes as \xNN; these are the exact ones.
+            document["path_bytes"] = name_bytes(location)
+        return document
+
+
+def rooted(findings: Iterable[Finding], label: str) -> list[Finding]:
+    """The findings of one scanned root, each stamped with the root's label.
+
+    Stamped in place: they were just made for this run and nobody else holds them yet, and
+    ``dataclasses.replace`` cost 5 us a finding (50 ms of a 10,000-finding report)."""
+    stamped = list(findings)
+    for finding in stamped:
+        object.__setattr__(finding, "root", label)
+    return stamped
+
+
+def _or_before_all(number: int | None) -> int:
+    return -1 if number is None else number

@@ -19,7 +19,7 @@ from dashfix.context import Progress, VerifyOptions
 from dashfix.errors import UsageError
 from dashfix.findings import Finding, Severity
 from dashfix.results import Report
-from dashfix.rules import all_rules, rules_by_code
+from dashfix.rules import all_rules, rules_by_code, unreadable_codes
 from dashfix.verify import verify
 
 
@@ -61,7 +61,7 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
     if policy.baseline is not None:
         findings = apply_baseline(findings, policy.baseline, policy.today)
         report.baseline = policy.baseline.source
-    unreadable = frozenset(rule.code for rule in rules_by_code().values() if rule.unreadable)
+    unreadable = unreadable_codes()
     findings = [f for f in findings if policy.keeps(f, unreadable)]
     if policy.severity:
         findings = [
@@ -75,8 +75,11 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
     return report
 
 
-def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> GatePolicy:
-    """Validate select/ignore/severity codes and load the baseline named by the settings."""
+def policy_from_settings(
+    settings: Settings, *, with_baseline: bool = True, checked: Sequence[Path | str] = ()
+) -> GatePolicy:
+    """Validate select/ignore/severity codes and load the baseline named by the settings;
+    ``checked`` are the PATHs of the run, named in the advice for an outdated baseline."""
     for key in ("select", "ignore"):
         check_codes(settings[key], f"{key} (from {settings.source(key)})")
     known = rules_by_code()
@@ -92,7 +95,8 @@ def policy_from_settings(settings: Settings, *, with_baseline: bool = True) -> G
         select=settings["select"],
         ignore=settings["ignore"],
         severity={code: Severity(level) for code, level in overrides.items()},
-        baseline=load_baseline(baseline_path) if baseline_path is not None else None,
+        baseline=(None if baseline_path is None
+                  else load_baseline(baseline_path, checked=checked)),
     )
 
 

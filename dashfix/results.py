@@ -11,7 +11,8 @@ from dashfix.errors import ExitCode
 from dashfix.findings import Finding, Severity
 from dashfix.rules import rules_by_code
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: findings carry `root` and `path_in_root`, and `path` includes the root."""
 
 _COUNT_WORDS = (
     ("stores", "store", "stores"),

@@ -12,13 +12,15 @@ from pathlib import Path
 from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.errors import InputError
-from dashfix.findings import Finding
+from dashfix.findings import Finding, rooted
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
-from dashfix.inputs.discover import Discovery, discover
+from dashfix.inputs.discover import discover
 from dashfix.inputs.kafka import SnapshotOptions, is_kafka_url, parse_kafka_url
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
+from dashfix.roots import join, root_label
+from dashfix.rules import unreadable_codes
 from dashfix.rules.general import NOTHING_TO_CHECK
 from dashfix.rules.stream import STREAM_UNREADABLE, TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
@@ -35,18 +37,21 @@ def verify(
     options = options or VerifyOptions()
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
-    report = Report(roots=[str(p) for p in paths], fail_on=options.fail_on)
+    labels = [root_label(path) for path in paths]
+    report = Report(roots=[join(label, rel) for label, rel in labels], fail_on=options.fail_on)
     selection = Selection(options.sample, options.max_duration)
     cache: VerifyCache | None = None
     if options.cache_dir is not None:
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
-    for root, found in _discovered(paths, kinds, options, report, selection, progress):
-        report.findings.extend(found.findings)
-        if not found.targets and not found.findings:
-            report.findings.append(
-                NOTHING_TO_CHECK.at(str(root), f"no store, log or dump found under {str(root)!r}")
-            )
+    unreadable = unreadable_codes()
+    files = [Path(path) for path in paths if not is_kafka_url(path)]
+    file_labels = [root_label(path) for path in files]
+    for (label, given_rel), (root, found) in zip(file_labels, discover(files, kinds),
+                                                 strict=True):
+        report.findings.extend(rooted(found.findings, label))
+        if not found.targets and not any(f.code in unreadable for f in found.findings):
+            _nothing_to_check(report, label, given_rel, options.allow_empty)
         ctx = CheckContext(root=root, options=options, selection=selection, cache=cache)
         if progress is not None:
             ctx.progress = progress
@@ -55,15 +60,17 @@ def verify(
             # it whole; any other target (a log, a dump, a folder of frames) is one unit.
             if target.kind == CHECKPOINT_STORE_KIND and target.path.is_dir():
                 if selection.expired():
-                    selection.stores_skipped.append(target.rel)
+                    selection.stores_skipped.append(join(label, target.rel))
                     continue
             elif not selection.admits(target.rel, target.rel):
                 continue
-            report.targets.append((target.kind, target.rel))
-            findings: list[Finding] = list(_checked(by_name[target.kind], target, ctx))
-            report.findings.extend(findings)
+            report.targets.append((target.kind, join(label, target.rel)))
+            report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
         report.stats.update(ctx.stats)
         report.not_checked.extend(ctx.not_checked)
+    for topic in paths:
+        if is_kafka_url(topic):
+            _verify_topic(str(topic), options, report, selection, progress)
     report.not_checked.extend(selection.notes())
     if cache is not None:
         cache.save()
@@ -72,22 +79,12 @@ def verify(
     return report
 
 
-def _discovered(paths: Sequence[Path | str], kinds: Sequence[InputKind],
-                options: VerifyOptions, report: Report, selection: Selection,
-                progress: Progress | None) -> Iterator[tuple[Path, Discovery]]:
-    """``discover`` over the paths, in order; a topic among them is checked on the way."""
-    for given in paths:
-        if is_kafka_url(given):
-            _verify_topic(str(given), options, report, selection, progress)
-        else:
-            yield from discover([Path(given)], kinds)
-
-
 def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: Selection,
                   progress: Progress | None) -> None:
     """A topic is one target: a DLQ topic when its first record is a DLQ record, else a
     stream topic.  One that cannot be read is an unreadable finding, so the other targets
-    are still checked and the run still exits 3."""
+    are still checked and the run still exits 3.  Its findings are located by their own
+    ``kafka://`` URL."""
     from dashfix.checks.dlq import check_dump
     from dashfix.checks.stream.kafka import check_topic_target
     from dashfix.inputs.dlq import looks_like_dlq
@@ -117,6 +114,15 @@ def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: S
     except InputError as exc:
         report.findings.append(STREAM_UNREADABLE.at(source.root, str(exc)))
     report.stats.update(ctx.stats)
+
+
+def _nothing_to_check(report: Report, label: str, given_rel: str, allowed: bool) -> None:
+    where = join(label, given_rel)
+    if allowed:
+        report.notes.append(f"nothing to check under {where} (allowed by --allow-empty)")
+        return
+    report.findings.extend(rooted([NOTHING_TO_CHECK.at(
+        given_rel, f"nothing to check: no store, log or dump found under {where}")], label))
 
 
 def _checked(kind: InputKind, target: Target, ctx: CheckContext) -> Iterator[Finding]:

@@ -99,20 +99,21 @@ def test_draft_keeps_reviewed_reasons_and_skips_gate_findings() -> None:
     assert draft.skipped == []
 
 
-def test_cli_round_trip(cli, tmp_path: Path) -> None:
-    art = tmp_path / "art"
+def test_cli_round_trip(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    art = Path("art")
     symlink_farm(art, 3)
-    baseline = tmp_path / "baseline.json"
+    baseline = Path("baseline.json")
     created = cli("baseline", "create", str(art), "-o", str(baseline),
                   "--reason", "links from the old layout", "--expires", "2099-12-31")
     assert created.exit_code == 0, created.stderr
     document = json.loads(baseline.read_text())
-    assert document["version"] == 1
+    assert document["version"] == 2 and document["roots"] == ["art"]
     assert [(e["code"], e["reason"], e["expires"]) for e in document["entries"]] == [
         ("DF002", "links from the old layout", "2099-12-31")
     ] * 3
     assert {e["path"] for e in document["entries"]} == {
-        "part000/link000000", "part000/link000001", "part000/link000002"
+        "art/part000/link000000", "art/part000/link000001", "art/part000/link000002"
     }
 
     result = cli("verify", str(art), "--baseline", str(baseline), "--format", "json",
@@ -130,7 +131,7 @@ def test_cli_round_trip(cli, tmp_path: Path) -> None:
                  "--fail-on", "warning")
     assert result.exit_code == ExitCode.FINDINGS
     live = [f["path"] for f in result.json()["findings"] if not f["suppressed"]]
-    assert live == ["new/part000/link000000"]
+    assert live == ["art/new/part000/link000000"]
 
 
 def test_cli_placeholder_reason_is_flagged(cli, tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_cli_hand_written_entry_cannot_hide_an_unreadable_path(cli, tmp_path: Pa
     baseline = tmp_path / "b.json"
     entry = {"fingerprint": missing["fingerprint"], "code": "DF001", "path": missing["path"],
              "reason": "we know", "expires": None}
-    baseline.write_text(json.dumps({"version": 1, "entries": [entry]}))
+    baseline.write_text(json.dumps({"version": 2, "entries": [entry]}))
     result = cli("verify", absent, "--baseline", str(baseline), "--format", "json")
     assert result.exit_code == ExitCode.FAILURE
     assert sorted((f["code"], f["suppressed"]) for f in result.json()["findings"]) == [
@@ -174,12 +175,12 @@ def test_cli_hand_written_entry_cannot_hide_an_unreadable_path(cli, tmp_path: Pa
     ("content", "problem"),
     [
         ("{not json", "not valid JSON"),
-        ('{"version": 2, "entries": []}', "unsupported version 2"),
+        ('{"version": 3, "entries": []}', "unsupported version 3"),
         ('{"entries": []}', "unsupported version None"),
-        ('{"version": 1, "entries": {}}', "'entries' must be a list"),
-        ('{"version": 1, "entries": [{"fingerprint": "f", "code": "DF002", "path": "p"}]}',
+        ('{"version": 2, "entries": {}}', "'entries' must be a list"),
+        ('{"version": 2, "entries": [{"fingerprint": "f", "code": "DF002", "path": "p"}]}',
          "entry 1: 'reason' is missing"),
-        ('{"version": 1, "entries": [{"fingerprint": "f", "code": "DF002", "path": "p", '
+        ('{"version": 2, "entries": [{"fingerprint": "f", "code": "DF002", "path": "p", '
          '"reason": "r", "expires": "soon"}]}', "expires 'soon' is not a date"),
     ],
 )
@@ -227,7 +228,7 @@ def test_cli_each_gate_code_from_a_baseline_with_that_one_fault(
     else:
         entries.append(_entry_json(link, **extra))
     baseline = tmp_path / "b.json"
-    baseline.write_text(json.dumps({"version": 1, "entries": entries}))
+    baseline.write_text(json.dumps({"version": 2, "entries": entries}))
     result = cli("verify", str(tmp_path / "art"), "--baseline", str(baseline),
                  "--format", "json", "--fail-on", "info")
     assert result.exit_code == ExitCode.FINDINGS

@@ -176,7 +176,7 @@ def test_cli_config_show(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert settings["cache"]["value"] == str(tmp_path / ".cache" / "dashfix")
     assert settings["select"]["source"] == "default"
     text = cli("config", "show").stdout
-    assert 'fail_on  = "warning"  # config ' in text
+    assert 'fail_on     = "warning"  # config ' in text
 
 
 def test_config_named_by_environment(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ app.add_typer(baseline_app)
     "create",
     help=(
         "Run verify and write every current finding's fingerprint to a baseline file. "
-        "Entries already in the file keep their reason and expiry. Integrity damage (CRC, "
+        "Entries already in the file keep their reason and expiry (a version 1 file, "
+        "whose fingerprints left out the root, is rewritten as version 2 this way). "
+        "Integrity damage (CRC, "
         "length, magic) is never written: it cannot be accepted as known."
     ),
 )
@@ -53,14 +55,17 @@ def baseline_create(
     from dashfix.report.locations import location_text
 
     expiry = parse_expires(expires, "--expires") if expires is not None else None
-    previous = load_baseline(output) if output.exists() else None
+    previous = load_baseline(output, legacy_ok=True) if output.exists() else None
     settings = resolve_settings(config=config)
     policy = policy_from_settings(settings, with_baseline=False)
     locators: list[Path | str] = [p if is_kafka_url(p) else Path(p) for p in paths or []]
     options = VerifyOptions(fail_on=None, kafka_properties=settings["kafka"])
     report = run_gate(locators or list(settings["paths"]), options, policy)
-    draft = draft_baseline(report.findings, reason, expiry, previous)
+    draft = draft_baseline(report.findings, reason, expiry, previous, report.roots)
     write_baseline(draft, output)
+    if previous is not None and previous.legacy:
+        print(f"dashfix: note: {output} was a version 1 baseline; rewritten as version 2, "
+              "whose fingerprints include the root", file=sys.stderr)
     print(f"dashfix: wrote {len(draft.entries)} entr{'y' if len(draft.entries) == 1 else 'ies'} "
           f"to {output}", file=sys.stderr)
     for finding in draft.skipped:

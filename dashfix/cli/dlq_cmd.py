@@ -41,6 +41,7 @@ from dashfix.cli.replay_output import (
 )
 from dashfix.errors import EXIT_CODE_HELP
 from dashfix.inputs import INPUT_FORMATS
+from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
@@ -104,9 +105,8 @@ def validate_command(
     from_offset: FromOffsetOption = None,
     kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
-    import orjson
-
     from dashfix.checks.dlq import AgainstLog, check_dump
+    from dashfix.findings import Finding
     from dashfix.inputs.dlq import DumpOptions
     from dashfix.inputs.streams import ReadOptions
     from dashfix.results import Report
@@ -126,7 +126,9 @@ def validate_command(
                          first_offset)
     result = check_dump(dump, dump.name, DumpOptions(limit=limit, max_line_bytes=line_cap),
                         against=log)
-    report.findings.extend(result.findings)
+    # Names relative to each file's folder (the dump and --against may live apart),
+    # ordered by record within each file.
+    report.findings.extend(sorted(result.findings, key=Finding.sort_key))
     report.targets.append(("dlq-dump", dump.name))
     report.stats.update({"dumps": 1, "records": result.records})
     if log is not None:
@@ -135,7 +137,7 @@ def validate_command(
     if fmt == "json":
         document = report.to_dict()
         document["dlq"] = _summary(result, log is not None)
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         RENDERERS["text"](report, sys.stdout)
         sys.stdout.write(_summary_line(result, log is not None) + "\n")

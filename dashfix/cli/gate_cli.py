@@ -13,20 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from dashfix.cli.options import parse_fail_on
 from dashfix.config import FORMATS, Settings, resolve_settings
 from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT, VerifyOptions
 from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
+from dashfix.findings import rooted
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
 from dashfix.inputs.kafka import is_kafka_url
 from dashfix.inputs.kinds import input_kinds
+from dashfix.osnames import json_text, visible
 from dashfix.progress import make_progress
-from dashfix.report import MACHINE_FORMATS, RENDERERS, render
+from dashfix.report import MACHINE_FORMATS, RENDERERS, TEXT_FORMATS, render
 from dashfix.results import Report
-from dashfix.rules import rules_by_code
+from dashfix.roots import join, root_label
+from dashfix.rules import unreadable_codes
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class GateFlags:
     limits: str | None = None
     cache: Path | None = None
     no_cache: bool = False
+    allow_empty: bool = False
+    statistics: bool = False
 
     def given(self) -> dict[str, tuple[Any, str]]:
         candidates: dict[str, tuple[Any, str]] = {
@@ -60,6 +63,7 @@ class GateFlags:
             "quiet": (self.quiet or None, "--quiet"),
             "limits": (self.limits, "--limits"),
             "cache": (None if self.cache is None else str(self.cache), "--cache"),
+            "allow_empty": (self.allow_empty or None, "--allow-empty"),
         }
         return {key: pair for key, pair in candidates.items() if pair[0] is not None}
 
@@ -77,10 +81,10 @@ def parse_outputs(values: Sequence[str]) -> list[tuple[str, Path]]:
     return outputs
 
 
-def _rendered(fmt: str, report: Report) -> str:
+def _rendered(fmt: str, report: Report) -> bytes:
     buffer = io.StringIO()
     render(fmt, report, buffer)
-    return buffer.getvalue()
+    return buffer.getvalue().encode()
 
 
 class OutputWriteError(InputError):
@@ -100,7 +104,7 @@ def _replace_file(path: Path, data: bytes) -> None:
 
 def write_outputs(report: Report, outputs: Sequence[tuple[str, Path]]) -> None:
     """Render every file first, then replace each one whole: never a partial file."""
-    rendered = [(path, _rendered(fmt, report).encode()) for fmt, path in outputs]
+    rendered = [(path, _rendered(fmt, report)) for fmt, path in outputs]
     for path, data in rendered:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,15 +123,17 @@ def _early_format(flags: GateFlags) -> str:
 def run_verify(paths: Sequence[Path | str], options: VerifyOptions, flags: GateFlags) -> int:
     fmt = _early_format(flags)
     outputs: list[tuple[str, Path]] = []
-    roots = [str(path) for path in paths]
+    roots = [join(*root_label(path)) for path in paths]
     try:
         settings = resolve_settings(flags.given(), config=flags.config)
         fmt = settings["format"]
         outputs = parse_outputs(flags.outputs)
         paths = list(paths) or list(settings["paths"])
-        roots = [str(path) for path in paths]
+        roots = [join(*root_label(path)) for path in paths]
         if flags.list_inputs:
             return list_inputs(paths, fmt, sys.stdout)
+        if flags.statistics and fmt not in TEXT_FORMATS and fmt != "json":
+            raise UsageError(f"--statistics prints text or json, not {fmt!r}")
         report = _gate_report(paths, options, settings, use_cache=not flags.no_cache)
         write_outputs(report, outputs)
     except DashfixError as exc:
@@ -138,8 +144,21 @@ def run_verify(paths: Sequence[Path | str], options: VerifyOptions, flags: GateF
         if fmt in MACHINE_FORMATS:
             render(fmt, failed, sys.stdout)
         raise
-    render(fmt, report, sys.stdout)
+    if flags.statistics:
+        _print_statistics(fmt, report, sys.stdout)
+    else:
+        render(fmt, report, sys.stdout)
     return int(report.exit_code())
+
+
+def _print_statistics(fmt: str, report: Report, out: TextIO) -> None:
+    from dashfix.report.text import render_statistics, statistics
+
+    if fmt == "json":
+        document = {"statistics": statistics(report), "summary": report.summary()}
+        out.write(json_text(document) + "\n")
+    else:
+        render_statistics(report, out)
 
 
 def limit_bytes(limits: str) -> int:
@@ -150,6 +169,7 @@ def limit_bytes(limits: str) -> int:
 
 def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: bool = True) -> None:
     options.fail_on = parse_fail_on(settings["fail_on"])
+    options.allow_empty = settings["allow_empty"]
     options.cache_dir = settings["cache"] if use_cache else None
     # A default must not overwrite a limit the command set from its own --limits flag.
     if settings.source("limits") != "default":
@@ -162,7 +182,7 @@ def _gate_report(
     paths: Sequence[Path | str], options: VerifyOptions, settings: Settings, *, use_cache: bool
 ) -> Report:
     apply_settings(options, settings, use_cache=use_cache)
-    policy = policy_from_settings(settings)
+    policy = policy_from_settings(settings, checked=paths)
     progress = make_progress(settings["progress"], settings["quiet"])
     # Started here so the heartbeat ticks even while a check has not advanced anything yet.
     progress.start("files and records checked", None)
@@ -178,32 +198,35 @@ def _gate_report(
 def list_inputs(paths: Sequence[Path | str], fmt: str, out: TextIO) -> int:
     """Print what discovery finds under each PATH, without checking anything (a Kafka
     topic is listed as it is: telling a DLQ from a stream topic means reading it)."""
-    if fmt not in ("text", "json"):
+    if fmt not in TEXT_FORMATS and fmt != "json":
         raise UsageError(f"--list-inputs prints text or json, not {fmt!r}")
-    unreadable_codes = {rule.code for rule in rules_by_code().values() if rule.unreadable}
-    documents = [
+    unreadable = unreadable_codes()
+    documents: list[dict[str, Any]] = [
         {"root": str(topic), "targets": [{"kind": "kafka-topic", "path": str(topic),
                                           "format": "kafka"}],
          "skipped": [], "problems": []}
         for topic in paths if is_kafka_url(topic)]
     status = ExitCode.CLEAN
     files = [Path(path) for path in paths if not is_kafka_url(path)]
-    for root, found in discover(files, input_kinds()):
-        if any(f.code in unreadable_codes for f in found.findings):
+    for given, (_root, found) in zip(files, discover(files, input_kinds()), strict=True):
+        label, given_rel = root_label(given)
+        if any(f.code in unreadable for f in found.findings):
             status = ExitCode.FAILURE
         documents.append(
             {
-                "root": str(root),
+                "root": join(label, given_rel),
                 "targets": [
-                    {"kind": t.kind, "path": t.rel, "format": t.input_format}
+                    {"kind": t.kind, "path": join(label, t.rel), "format": t.input_format}
                     for t in found.targets
                 ],
-                "skipped": [{"path": s.rel, "reason": s.reason} for s in found.skipped],
-                "problems": [f.to_dict() for f in found.findings],
+                "skipped": [
+                    {"path": join(label, s.rel), "reason": s.reason} for s in found.skipped
+                ],
+                "problems": [f.to_dict() for f in rooted(found.findings, label)],
             }
         )
     if fmt == "json":
-        out.write(orjson.dumps({"roots": documents}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        out.write(json_text({"roots": documents}) + "\n")
     else:
         for document in documents:
             _list_text(document, out)
@@ -211,14 +234,15 @@ def list_inputs(paths: Sequence[Path | str], fmt: str, out: TextIO) -> int:
 
 
 def _list_text(document: dict[str, Any], out: TextIO) -> None:
-    out.write(f"{document['root']}:\n")
+    out.write(f"{visible(document['root'])}:\n")
     for target in document["targets"]:
         detail = f" ({target['format']})" if target["format"] else ""
-        out.write(f"  {target['kind']:<18} {target['path']}{detail}\n")
+        out.write(f"  {target['kind']:<18} {visible(target['path'])}{detail}\n")
     for skipped in document["skipped"]:
-        out.write(f"  {'skipped':<18} {skipped['path']}: {skipped['reason']}\n")
+        out.write(f"  {'skipped':<18} {visible(skipped['path'])}: {skipped['reason']}\n")
     for problem in document["problems"]:
-        out.write(f"  {problem['code']:<18} {problem['path']}: {problem['message']}\n")
+        out.write(f"  {problem['code']:<18} {visible(problem['path'])}: "
+                  f"{visible(problem['message'])}\n")
     out.write(
         f"  = {len(document['targets'])} to check, {len(document['skipped'])} skipped, "
         f"{len(document['problems'])} problem(s); nothing was checked\n"

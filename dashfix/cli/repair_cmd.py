@@ -86,9 +86,9 @@ def check_wait(wait_seconds: float | None) -> None:
 
 
 def emit_json(document: Any) -> None:
-    import orjson
+    from dashfix.osnames import json_text
 
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(json_text(document) + "\n")
 
 
 @contextmanager

@@ -70,11 +70,10 @@ def parse_filters(threads: list[str] | None, since: str | None, until: str | Non
 
 def emit_replay(report: ReplayReport, fmt: str) -> int:
     """Print the replay report; exit 1 when a record had to be skipped."""
-    import orjson
+    from dashfix.osnames import json_text
 
     if fmt == "json":
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
-                         + "\n")
+        sys.stdout.write(json_text(report.to_dict()) + "\n")
     else:
         out = sys.stdout
         out.write(f"wrote {report.written} of {report.read} records to {report.output} "

@@ -29,6 +29,7 @@ from dashfix.cli.options import (
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
 from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
 if TYPE_CHECKING:
@@ -54,20 +55,30 @@ def _trouble(thread: ThreadSummary) -> int:
 
 
 def stream_report(source: Source, result: LogResult, fail_on: str) -> Report:
+    from dashfix.findings import Finding, rooted
     from dashfix.inputs.sources import FileSource
     from dashfix.results import Report
+    from dashfix.roots import join, root_label
 
-    report = Report(roots=[source.root], fail_on=parse_fail_on(fail_on))
-    report.findings.extend(result.findings)
-    report.targets.append(("stream-log", source.name))
-    unit = "logs" if isinstance(source, FileSource) else "topics"
+    if isinstance(source, FileSource):
+        label, _ = root_label(source.path.parent)
+        where = join(label, source.path.name)
+        findings = rooted(result.findings, label)
+        unit = "logs"
+    else:  # a topic's findings carry their own kafka:// location
+        where, findings, unit = source.root, result.findings, "topics"
+    report = Report(roots=[where], fail_on=parse_fail_on(fail_on))
+    # Ordered by record within the log, as verify orders them.
+    report.findings.extend(sorted(findings, key=Finding.sort_key))
+    report.targets.append(("stream-log", where))
     report.stats.update({unit: 1, "records": result.records, "threads": len(result.threads)})
     return report
 
 
 def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from dashfix.report.text import console_for
 
     table = Table(title="threads", header_style="bold")
     for column in ("thread", "messages", "sequences", "missing", "gaps", "dup", "exact dup",
@@ -82,7 +93,7 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
     if len(threads) > len(shown):
         table.caption = (f"{len(threads) - len(shown)} more thread(s) not shown; "
                          "--format json lists every thread")
-    Console(file=out, soft_wrap=False, width=None if out.isatty() else 160).print(table)
+    console_for(out).print(table)
 
 
 @stream_app.command(
@@ -108,8 +119,6 @@ def validate_command(
     kafka_timeout: KafkaTimeoutOption = 30.0,
     progress: ProgressOption = "auto",
 ) -> int:
-    import orjson
-
     from dashfix.inputs.sources import FileSource
     from dashfix.inputs.streams import ReadOptions
 
@@ -140,7 +149,7 @@ def validate_command(
         document["threads"] = [t.to_dict() for t in result.threads]
         if result.partitions:
             document["partitions"] = result.partitions
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         if result.threads:
             _thread_table(result.threads, sys.stdout)

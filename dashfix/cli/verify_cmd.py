@@ -41,7 +41,8 @@ def verify_command(
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help=f"Output format on stdout: {', '.join(RENDERERS)}."),
+        typer.Option("--format", "-f", help=f"Output format on stdout: {', '.join(RENDERERS)}. "
+                     "text (the default) is table on a terminal and concise elsewhere."),
     ] = None,
     output: Annotated[
         list[str] | None,
@@ -106,6 +107,14 @@ def verify_command(
         typer.Option(metavar="N/M|P%", help="Read only bucket N of M (by a hash of the path; "
                      "the M runs cover everything) or P percent of the files."),
     ] = None,
+    statistics: Annotated[
+        bool, typer.Option("--statistics", help="Print the number of findings per code "
+                           "instead of the findings (text or json).")
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Pass when a PATH holds nothing to check "
+                           "(otherwise DF003, exit code 3).")
+    ] = False,
     max_duration: Annotated[
         float | None,
         typer.Option(metavar="SECONDS", help="Read no new file after this long; the summary "
@@ -129,7 +138,7 @@ def verify_command(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
         config=config, select=select or (), ignore=ignore or (), severity=severity or (),
         progress=progress, quiet=quiet, list_inputs=list_inputs, cache=cache,
-        no_cache=no_cache,
+        no_cache=no_cache, allow_empty=allow_empty, statistics=statistics,
     )
     locators: list[Path | str] = [p if is_kafka_url(p) else Path(p) for p in paths or []]
     return run_verify(locators, options, flags)

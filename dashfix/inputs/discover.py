@@ -106,8 +106,9 @@ def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tupl
         try:
             mode = os.stat(given, follow_symlinks=False).st_mode
         except OSError as exc:
+            # "." is the PATH itself: verify puts the PATH before it.
             out.findings.append(
-                UNREADABLE_PATH.at(str(given), f"cannot read {str(given)!r}: {exc.strerror or exc}")
+                UNREADABLE_PATH.at(".", f"cannot read {str(given)!r}: {exc.strerror or exc}")
             )
             yield given, out
             continue
@@ -128,5 +129,5 @@ def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tupl
                 _sniff(resolved, resolved.name, resolved.parent, kinds, out)
                 yield resolved.parent, out
         else:
-            out.skipped.append(Skipped(str(given), "not a regular file or folder"))
+            out.skipped.append(Skipped(".", "not a regular file or folder"))
             yield absolute, out

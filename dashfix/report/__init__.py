@@ -16,15 +16,17 @@ if TYPE_CHECKING:
 Renderer = Callable[["Report", TextIO], None]
 
 
-def _deferred(module: str) -> Renderer:
+def _deferred(module: str, function: str = "render") -> Renderer:
     def render(report: Report, out: TextIO) -> None:
-        import_module(f"dashfix.report.{module}").render(report, out)
+        getattr(import_module(f"dashfix.report.{module}"), function)(report, out)
 
     return render
 
 
 RENDERERS: dict[str, Renderer] = {
     "text": _deferred("text"),
+    "concise": _deferred("text", "render_concise"),
+    "table": _deferred("text", "render_table"),
     "json": _deferred("json_format"),
     "jsonl": _deferred("jsonl"),
     "sarif": _deferred("sarif"),
@@ -32,7 +34,10 @@ RENDERERS: dict[str, Renderer] = {
     "github": _deferred("github"),
 }
 
-MACHINE_FORMATS = frozenset(RENDERERS) - {"text"}
+TEXT_FORMATS = frozenset({"text", "concise", "table"})
+"""Formats for people; ``text`` is ``table`` on a terminal and ``concise`` elsewhere."""
+
+MACHINE_FORMATS = frozenset(RENDERERS) - TEXT_FORMATS
 """Formats read by programs: even a failed run must leave a valid document in them."""
 
 

@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from dashfix.findings import Finding, Severity
-from dashfix.report.locations import (
-    full_message,
-    is_kafka_url,
-    location_text,
-    rule_for,
-    workspace_path,
-    workspace_prefix,
-)
+from dashfix.osnames import visible
+from dashfix.report.locations import full_message, location_text, rule_for
 from dashfix.results import Report
+from dashfix.roots import is_url
 from dashfix.rules import rules_by_code
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -38,11 +33,12 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(prefix: str | None, finding: Finding, rule_name: str) -> str:
-    """One workflow command; ``prefix`` is from ``workspace_prefix``."""
+def annotation(finding: Finding, rule_name: str) -> str:
+    """One workflow command. ``file`` is the finding's location: relative to the current
+    folder (the checkout) when its root lies under it, as GitHub expects."""
     properties = {"title": f"{finding.code} {rule_name}"}
-    if not is_kafka_url(finding.path):  # a topic's record is no file of the workspace
-        properties = {"file": workspace_path(prefix, finding), **properties}
+    if not is_url(finding.location):  # a topic's record is no file of the checkout
+        properties = {"file": visible(finding.location), **properties}
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     message = f"{location_text(finding)}: {full_message(finding)}"
     return f"::{_COMMAND[finding.severity]} {rendered}::{escape_data(message)}"
@@ -53,7 +49,7 @@ def _markdown_cell(text: str) -> str:
 
 
 def step_summary(report: Report) -> str:
-    lines = ["## dashfix verify", "", report.summary_line(), ""]
+    lines = ["## dashfix verify", "", visible(report.summary_line()), ""]
     live = sorted(report.live, key=Finding.sort_key)
     if live:
         lines += ["| severity | code | location | finding |", "|---|---|---|---|"]
@@ -83,12 +79,11 @@ def step_summary(report: Report) -> str:
 def render(report: Report, out: TextIO, environ: Mapping[str, str] | None = None) -> None:
     environ = os.environ if environ is None else environ
     table = rules_by_code()
-    prefix = workspace_prefix(report)
     for finding in sorted(report.live, key=Finding.sort_key):
-        out.write(annotation(prefix, finding, rule_for(finding, table).name) + "\n")
+        out.write(annotation(finding, rule_for(finding, table).name) + "\n")
     if report.error is not None:
-        out.write(f"::error title=dashfix failed::{escape_data(report.error)}\n")
-    out.write(report.summary_line() + "\n")
+        out.write(f"::error title=dashfix failed::{escape_data(visible(report.error))}\n")
+    out.write(visible(report.summary_line()) + "\n")
     summary_file = environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as summary:

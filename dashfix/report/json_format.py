@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-import orjson
-
+from dashfix.osnames import json_text
 from dashfix.results import Report
 
 
 def render(report: Report, out: TextIO) -> None:
-    out.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    out.write(json_text(report.to_dict()))
     out.write("\n")

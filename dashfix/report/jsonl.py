@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import TextIO
 
-import orjson
-
 from dashfix import __version__
 from dashfix.findings import Finding
+from dashfix.osnames import json_text
 from dashfix.results import SCHEMA_VERSION, Report
 
 
 def render(report: Report, out: TextIO) -> None:
     for finding in sorted(report.findings, key=Finding.sort_key):
-        out.write(orjson.dumps({"type": "finding", **finding.to_dict()}).decode())
+        out.write(json_text({"type": "finding", **finding.to_dict()}, indent=False))
         out.write("\n")
     summary = {
         "type": "summary",
@@ -25,5 +24,5 @@ def render(report: Report, out: TextIO) -> None:
         "roots": report.roots,
         **report.summary(),
     }
-    out.write(orjson.dumps(summary).decode())
+    out.write(json_text(summary, indent=False))
     out.write("\n")

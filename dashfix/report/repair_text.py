@@ -13,14 +13,10 @@ from dashfix.formats.index import IndexEntry
 from dashfix.inspect import FileInspection, ThreadHistory, format_utc
 from dashfix.repair.apply import RebuildOutcome, RepairOutcome
 from dashfix.repair.index_rebuild import Basis, IndexPlan
+from dashfix.report.text import console_for
 from dashfix.report.text import render as render_findings
 
 _CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}
-
-
-def console_for(out: TextIO) -> Console:
-    return Console(file=out, soft_wrap=False, width=None if out.isatty() else 160,
-                   highlight=False)
 
 
 def entry_text(entry: IndexEntry | None) -> str:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from dashfix.findings import Rule
+from dashfix.report.text import console_for
 
 
 def render_markdown(rules: Sequence[Rule], out: TextIO) -> None:
@@ -26,7 +26,9 @@ def render_markdown(rules: Sequence[Rule], out: TextIO) -> None:
         out.write(f"{rule.summary}\n\n{rule.explanation}\n\n")
         out.write(f"- DashFlow bug: {rule.bug}\n- Fix: {rule.fix}\n")
         if not rule.baselinable:
-            out.write("- Cannot be baselined: integrity damage is never accepted as known.\n")
+            why = ("the run did not check what it was asked to" if rule.unreadable
+                   else "integrity damage is never accepted as known")
+            out.write(f"- Cannot be baselined: {why}.\n")
         if rule.unreadable:
             out.write("- Makes the exit code 3: something could not be read.\n")
 
@@ -52,7 +54,7 @@ def render_json(rules: Sequence[Rule], out: TextIO) -> None:
 
 
 def render_table(rules: Sequence[Rule], out: TextIO) -> None:
-    console = Console(file=out, width=None if out.isatty() else 160)
+    console = console_for(out)
     if len(rules) == 1:
         rule = rules[0]
         console.print(f"[bold]{rule.code}[/bold] {rule.name} ({rule.severity.value})")

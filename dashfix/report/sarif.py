@@ -8,35 +8,37 @@ when the baseline entry expires.
 from __future__ import annotations
 
 import gc
+import os
 import re
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-import orjson
-
 from dashfix import __version__
 from dashfix.findings import Finding, Rule
-from dashfix.report.locations import (
-    SARIF_LEVEL,
-    full_message,
-    is_kafka_url,
-    rule_for,
-    single_root,
-)
+from dashfix.osnames import json_text
+from dashfix.report.locations import SARIF_LEVEL, full_message, rule_for
 from dashfix.results import Report
+from dashfix.roots import is_url
 from dashfix.rules import all_rules, rules_by_code
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 ROOT_ID = "SRCROOT"
-FINGERPRINT_KEY = "dashfix/v1"
-"""Versioned so a future change of the fingerprint recipe does not collide with old alerts."""
+FINGERPRINT_KEY = "dashfix/v2"
+"""Versioned so a change of the fingerprint recipe does not collide with old alerts; v2
+covers the root (``Finding.location``), v1 only the path inside it."""
 
 
 _URI_SAFE = re.compile(r"[A-Za-z0-9._~/-]*")
 
 
-def _uri(path: str) -> str:
-    return path if _URI_SAFE.fullmatch(path) else quote(path, safe="/")
+def _uri(location: str) -> str:
+    """A URI reference for a location: percent-encoded from the name's own bytes, so a
+    name that is not UTF-8 keeps them (``a%FF.bin``); absolute paths become file URIs."""
+    if is_url(location):
+        return location
+    uri = location if _URI_SAFE.fullmatch(location) else quote(os.fsencode(location), safe="/")
+    return f"file://{uri}" if location.startswith("/") else uri
 
 
 def _rule_descriptor(rule: Rule) -> dict[str, Any]:
@@ -62,20 +64,15 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _location(finding: Finding, rooted: bool) -> dict[str, Any]:
-    if is_kafka_url(finding.path):  # an absolute URI; partition and offset in its fragment
-        physical: dict[str, Any] = {"artifactLocation": {"uri": finding.path}}
-        return _logical({"physicalLocation": physical}, finding)
-    artifact: dict[str, Any] = {"uri": _uri(finding.path)}
-    if rooted and not finding.path.startswith("/"):
+def _location(finding: Finding) -> dict[str, Any]:
+    location_path = finding.location
+    artifact: dict[str, Any] = {"uri": _uri(location_path)}
+    if not location_path.startswith("/") and not is_url(location_path):
         artifact["uriBaseId"] = ROOT_ID
-    physical = {"artifactLocation": artifact}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     if finding.offset is not None:
         physical["region"] = {"byteOffset": finding.offset}
-    return _logical({"physicalLocation": physical}, finding)
-
-
-def _logical(location: dict[str, Any], finding: Finding) -> dict[str, Any]:
+    location: dict[str, Any] = {"physicalLocation": physical}
     # Plain ifs rather than a generic loop: this runs once per result, 10,000s of times.
     logical = []
     if finding.thread_id:
@@ -97,7 +94,7 @@ _PROPERTY_FIELDS = (
 )
 
 
-def _result(finding: Finding, rule_index: int, rooted: bool, baselined: bool) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, baselined: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for key, attribute in _PROPERTY_FIELDS:
         value = getattr(finding, attribute)
@@ -110,7 +107,7 @@ def _result(finding: Finding, rule_index: int, rooted: bool, baselined: bool) ->
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL[finding.severity],
         "message": {"text": full_message(finding)},
-        "locations": [_location(finding, rooted)],
+        "locations": [_location(finding)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
     }
     if properties:
@@ -134,7 +131,6 @@ def to_sarif(report: Report) -> dict[str, Any]:
             table[finding.code] = rule_for(finding, table)
             rules.append(table[finding.code])
     index = {rule.code: position for position, rule in enumerate(rules)}
-    root = single_root(report)
     baselined = report.baseline is not None
     summary = report.summary()
     run: dict[str, Any] = {
@@ -147,16 +143,17 @@ def to_sarif(report: Report) -> dict[str, Any]:
             }
         },
         "results": [
-            _result(finding, index[finding.code], root is not None, baselined)
+            _result(finding, index[finding.code], baselined)
             for finding in sorted(report.findings, key=Finding.sort_key)
         ],
         "invocations": [_invocation(report, summary)],
         "properties": {"summary": summary},
     }
-    if root is not None:
-        # A base URI must end with "/" or relative references would replace its last segment.
-        base = root.as_uri()
-        run["originalUriBaseIds"] = {ROOT_ID: {"uri": base if base.endswith("/") else base + "/"}}
+    # Locations are relative to the current folder (the checkout, in CI) unless their root
+    # lies outside it. A base URI must end with "/" or relative references would replace
+    # its last segment.
+    base = Path.cwd().as_uri()
+    run["originalUriBaseIds"] = {ROOT_ID: {"uri": base if base.endswith("/") else base + "/"}}
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
@@ -183,5 +180,5 @@ def render(report: Report, out: TextIO) -> None:
         if was_enabled:
             gc.enable()
     # Compact: code scanning caps upload size, and nobody reads 10,000 results by eye.
-    out.write(orjson.dumps(document).decode())
+    out.write(json_text(document, indent=False))
     out.write("\n")

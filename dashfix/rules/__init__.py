@@ -24,3 +24,8 @@ def rules_by_code() -> dict[str, Rule]:
 
 def get_rule(code: str) -> Rule | None:
     return rules_by_code().get(code.upper())
+
+
+def unreadable_codes() -> frozenset[str]:
+    """Codes that mean the run could not check what it was asked to (exit code 3)."""
+    return frozenset(rule.code for rule in all_rules() if rule.unreadable)

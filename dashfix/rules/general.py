@@ -35,15 +35,19 @@ SYMLINK_NOT_FOLLOWED = Rule(
 NOTHING_TO_CHECK = Rule(
     code="DF003",
     name="nothing-to-check",
-    severity=Severity.WARNING,
+    severity=Severity.ERROR,
     family="scan",
-    summary="A PATH held no checkpoint store, stream log or DLQ dump.",
+    summary="A PATH held no checkpoint store, stream log or DLQ dump: nothing was checked.",
     explanation=(
-        "The gate would pass vacuously. Usually the artifact folder is wrong or empty; "
-        "`dashfix verify --list-inputs PATH` shows what was discovered and why files were skipped."
+        "A gate over it would pass vacuously, so the exit code is 3. Usually the artifact "
+        "folder is wrong or was not produced; `dashfix verify --list-inputs PATH` shows what "
+        "was discovered and why files were skipped. When an empty folder is expected, "
+        "`--allow-empty` (or `allow_empty = true`) turns this into a note and lets the run pass."
     ),
     bug="-",
-    fix="Point dashfix verify at the folder that holds the artifacts.",
+    fix="Point dashfix verify at the folder that holds the artifacts, or pass --allow-empty.",
+    baselinable=False,
+    unreadable=True,
 )
 
 RULES = (UNREADABLE_PATH, SYMLINK_NOT_FOLLOWED, NOTHING_TO_CHECK)

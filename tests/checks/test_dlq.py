@@ -154,8 +154,9 @@ def test_verify_picks_up_dlq_dumps_next_to_logs(tmp_path: Path) -> None:
     healthy_dump(tmp_path / "other-dlq.jsonl")
     write_kcat(tmp_path / "main.kcat", [valid_payload(1), valid_payload(2)])
     report = verify([tmp_path], VerifyOptions())
-    assert sorted(report.targets) == [("dlq-dump", "dlq.jsonl"), ("dlq-dump", "other-dlq.jsonl"),
-                                      ("stream-log", "main.kcat")]
+    assert sorted(report.targets) == [("dlq-dump", f"{tmp_path}/dlq.jsonl"),
+                                      ("dlq-dump", f"{tmp_path}/other-dlq.jsonl"),
+                                      ("stream-log", f"{tmp_path}/main.kcat")]
     assert located(report.findings) == [
         ("DQ309", 1, 392), ("DQ311", 2, 1098), ("DQ304", 3, 1511), ("DQ303", 4, 1543),
     ]

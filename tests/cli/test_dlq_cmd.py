@@ -150,7 +150,7 @@ def test_verify_gates_a_folder_with_dumps_and_logs(cli: Cli, tmp_path: Path) -> 
     result = cli("verify", str(tmp_path), "--format", "json")
     assert result.exit_code == 1
     document = result.json()
-    assert [(f["code"], f["path"], f["record"]) for f in document["findings"]] == [
+    assert [(f["code"], f["path_in_root"], f["record"]) for f in document["findings"]] == [
         ("DQ309", "dlq.jsonl", 1), ("DQ311", "dlq.jsonl", 2), ("DQ304", "dlq.jsonl", 3),
         ("DQ303", "dlq.jsonl", 4)]
     assert document["summary"]["checked"]["dumps"] == 2

@@ -293,7 +293,7 @@ def test_stream_logs_and_dlq_dumps_are_replayed_while_unchanged(
         log.write_bytes(data[:at] + b"\x7f" + data[at + 1 :])
         os.utime(log, ns=(OLD_NS, OLD_NS))
     damaged = _verify(cli, folder, "--no-cache")
-    assert {f["path"] for f in damaged.json()["findings"] if f["code"] == "ST211"} == {
+    assert {f["path_in_root"] for f in damaged.json()["findings"] if f["code"] == "ST211"} == {
         "capture.kcat", "frames/000003.frame"}
     assert not _codes(plain)
     assert _verify(cli, folder, "--cache", cache).json() == plain.json()

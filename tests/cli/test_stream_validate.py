@@ -133,7 +133,7 @@ def test_verify_picks_up_stream_logs(cli: Cli, tmp_path: Path) -> None:
     shutil.copy(fault.path, artifacts / "bomb.kcat")
     failing = cli("verify", str(artifacts), "--format", "json")
     assert failing.exit_code == 1
-    assert [(f["code"], f["path"], f["record"]) for f in failing.json()["findings"]] == [
+    assert [(f["code"], f["path_in_root"], f["record"]) for f in failing.json()["findings"]] == [
         ("ST217", "bomb.kcat", 0)]
 
 
@@ -142,7 +142,7 @@ def test_verify_takes_a_folder_of_frames_as_one_log(cli: Cli, tmp_path: Path) ->
     (tmp_path / "single.frame").write_bytes(healthy_values()[0])
     listed = cli("verify", str(tmp_path), "--list-inputs", "--format", "json").json()
     targets = [(t["path"], t["format"]) for t in listed["roots"][0]["targets"]]
-    assert targets == [("frames", None), ("single.frame", "frame")]
+    assert targets == [(f"{tmp_path}/frames", None), (f"{tmp_path}/single.frame", "frame")]
     result = cli("verify", str(tmp_path), "--format", "json")
     assert result.exit_code == 0
     assert result.json()["summary"]["checked"]["logs"] == 2
@@ -162,5 +162,14 @@ def test_findings_in_a_folder_of_frames_name_the_member(cli: Cli, tmp_path: Path
     (folder / "000003.frame").write_bytes(b"\x07junk")
     result = cli("stream", "validate", str(folder), "--format", "json")
     assert result.exit_code == 1
-    assert [(f["code"], f["path"], f["record"]) for f in result.json()["findings"]] == [
+    assert [(f["code"], f["path_in_root"], f["record"]) for f in result.json()["findings"]] == [
         ("ST211", "frames/000003.frame", 3), ("ST250", "frames/000005.frame", 5)]
+
+
+def test_findings_are_ordered_by_record_within_the_log(cli: Cli) -> None:
+    demo = Path(__file__).parents[2] / "fixtures" / "demo" / "telemetry" / "events.kcat"
+    result = cli("stream", "validate", str(demo), "--format", "json")
+    records = [f["record"] for f in result.json()["findings"]]
+    assert len(records) >= 2 and records == sorted(records)
+    text = cli("stream", "validate", str(demo)).stdout
+    assert text.index("ST250") < text.index("ST258")  # record 2 before record 6

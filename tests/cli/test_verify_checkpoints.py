@@ -393,7 +393,8 @@ def test_each_fault_gives_exactly_its_codes(
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
     for finding in findings:
-        assert finding["path"] == "store" or finding["path"].startswith("store/"), finding
+        inside = finding["path_in_root"]
+        assert inside == "store" or inside.startswith("store/"), finding
         assert finding["message"]
 
 
@@ -422,7 +423,7 @@ def test_fix_command_names_the_store_as_typed(
     monkeypatch.chdir(tmp_path)
     _, findings = _verify(cli, Path("."))
     (finding,) = findings
-    assert finding["path"] == f"run1/ckpt/alpha_{DEFAULT_PROC}_chkpt0.bin"
+    assert finding["path_in_root"] == f"run1/ckpt/alpha_{DEFAULT_PROC}_chkpt0.bin"
     assert finding["fix"] == "dashfix repair run1/ckpt --apply"
     assert finding["offset"] == dchk.CRC_OFFSET
 
@@ -447,7 +448,7 @@ def test_unreadable_file_exits_3(
     assert code == 3
     assert "CK118" in {f["code"] for f in findings}
     unreadable = [f for f in findings if f["code"] == "CK118"]
-    assert unreadable[0]["path"] == f"store/{target.name}"
+    assert unreadable[0]["path_in_root"] == f"store/{target.name}"
 
 
 @pytest.mark.parametrize(("name", "exit_code", "codes"), [
@@ -479,7 +480,7 @@ def test_artifact_folder_with_several_stores(tmp_path: Path, cli: Callable[..., 
     flip_byte(tmp_path / "run2" / "checkpoints" / f"alpha_{DEFAULT_PROC}_chkpt0.bin", 60)
     document = cli("verify", str(tmp_path), "--format", "json").json()
     assert document["summary"]["checked"]["stores"] == 2
-    assert [f["path"] for f in document["findings"]] == [
+    assert [f["path_in_root"] for f in document["findings"]] == [
         f"run2/checkpoints/alpha_{DEFAULT_PROC}_chkpt0.bin"
     ]
 
@@ -496,8 +497,8 @@ def test_demo_folder_shows_its_known_faults(cli: Callable[..., Any]) -> None:
     demo = INTEROP.parent / "demo"
     result = cli("verify", str(demo), "--format", "json")
     assert result.exit_code == 1
-    store_findings = sorted((f["path"].split("/")[0], f["code"]) for f in result.json()["findings"]
-                            if f["code"].startswith("CK"))
+    store_findings = sorted((f["path_in_root"].split("/")[0], f["code"])
+                            for f in result.json()["findings"] if f["code"].startswith("CK"))
     assert store_findings == [("run2", "CK104"), ("run2", "CK133"), ("run3", "CK121"),
                               ("run3", "CK140"), ("run3", "CK145")]
 

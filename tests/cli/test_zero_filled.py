@@ -49,7 +49,7 @@ def test_verify_reports_a_256_kib_zero_filled_checkpoint(
     result = cli("verify", str(tmp_path / "z"), "--format", "json")
     assert result.exit_code == ExitCode.FINDINGS
     [finding] = result.json()["findings"]
-    assert (finding["code"], finding["path"], finding["offset"]) == ("CK100", "a.bin", 0)
+    assert (finding["code"], finding["path_in_root"], finding["offset"]) == ("CK100", "a.bin", 0)
     assert "262144 bytes are zero" in finding["message"]
 
 

@@ -41,7 +41,8 @@ def test_paths_are_relative_to_the_workspace(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.chdir(tmp_path)
     (tmp_path / "art").mkdir()
     out = io.StringIO()
-    report = Report(roots=["art"], findings=[Finding("DF002", Severity.WARNING, "s/l", "m")])
+    report = Report(roots=["art"],
+                    findings=[Finding("DF002", Severity.WARNING, "s/l", "m", root="art")])
     render(report, out, environ={})
     assert out.getvalue().startswith("::warning file=art/s/l,")
 

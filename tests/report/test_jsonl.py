@@ -13,5 +13,6 @@ def test_one_line_per_finding_then_summary(cli, tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.FINDINGS
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["type"] for line in lines] == ["finding"] * 3 + ["summary"]
-    assert [line["path"] for line in lines[:3]] == rels
+    assert [line["path_in_root"] for line in lines[:3]] == rels
+    assert [line["path"] for line in lines[:3]] == [f"{tmp_path}/{rel}" for rel in rels]
     assert lines[-1]["findings"] == 3 and lines[-1]["exit_code"] == ExitCode.FINDINGS

@@ -10,9 +10,10 @@ from dashfix.results import Report
 from dashfix.testing.gate import symlink_farm
 
 
-def _report() -> Report:
+def _report(fail_on: Severity | None = Severity.INFO) -> Report:
     return Report(
         roots=["art"],
+        fail_on=fail_on,
         targets=[("checkpoint-store", "stores/a"), ("checkpoint-store", "stores/b"),
                  ("stream-log", "logs/x.jsonl")],
         findings=[
@@ -52,6 +53,25 @@ def test_one_testcase_per_target_and_family() -> None:
     suite = root.find("testsuite")
     assert suite is not None
     assert suite.get("tests") == "5" and suite.get("failures") == "3"
+
+
+def test_findings_below_fail_on_are_skipped_not_failures() -> None:
+    root = _parse(_report(fail_on=Severity.ERROR))
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    for name in ("stores/a [scan]", "stores/a [gate]"):
+        assert cases[name].find("failure") is None
+        skipped = cases[name].find("skipped")
+        assert skipped is not None and "below --fail-on error" in (skipped.get("message") or "")
+        out = cases[name].find("system-out")
+        assert out is not None and out.text is not None and "below --fail-on" in out.text
+    # Unreadable input fails the run (exit code 3) whatever --fail-on says.
+    assert cases["missing [scan]"].find("failure") is not None
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("1", "2")
+    never = _parse(_report(fail_on=None))
+    assert [case.get("name") for case in never.iter("testcase") if case.find("failure")
+            is not None] == ["missing [scan]"]
 
 
 def test_run_error_is_an_error_testcase() -> None:

@@ -39,7 +39,9 @@ def constructed_report(root: Path) -> Report:
     return Report(roots=[str(root)], findings=findings, baseline=".dashfix-baseline.json")
 
 
-def test_constructed_report_validates_and_keeps_every_field(tmp_path: Path) -> None:
+def test_constructed_report_validates_and_keeps_every_field(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     document = to_sarif(constructed_report(tmp_path))
     validate(document)
     run = document["runs"][0]
@@ -74,18 +76,22 @@ def test_no_baseline_means_no_baseline_state(tmp_path: Path) -> None:
     assert all("baselineState" not in r for r in to_sarif(report)["runs"][0]["results"])
 
 
-def test_fingerprint_ignores_wording_and_roots(tmp_path: Path) -> None:
-    one = Finding("DF002", Severity.WARNING, "s/x", "one wording", thread_id="t")
-    two = Finding("DF002", Severity.ERROR, "s/x", "another wording", thread_id="t", offset=9)
-    first = to_sarif(Report(roots=[str(tmp_path)], findings=[one]))
-    second = to_sarif(Report(roots=[str(tmp_path / "elsewhere")], findings=[two]))
+def test_fingerprint_ignores_wording_but_not_the_root(tmp_path: Path) -> None:
+    one = Finding("DF002", Severity.WARNING, "s/x", "one wording", thread_id="t", root="a")
+    two = Finding("DF002", Severity.ERROR, "s/x", "another wording", thread_id="t", offset=9,
+                  root="a")
+    first = to_sarif(Report(roots=["a"], findings=[one]))
+    second = to_sarif(Report(roots=["a", "b"], findings=[two]))
     fingerprints = [d["runs"][0]["results"][0]["partialFingerprints"] for d in (first, second)]
     assert fingerprints[0] == fingerprints[1] == {FINGERPRINT_KEY: one.fingerprint}
-    moved = Finding("DF002", Severity.WARNING, "s/y", "one wording", thread_id="t")
-    assert moved.fingerprint != one.fingerprint
+    moved = Finding("DF002", Severity.WARNING, "s/y", "one wording", thread_id="t", root="a")
+    other_root = Finding("DF002", Severity.WARNING, "s/x", "one wording", thread_id="t",
+                         root="b")
+    assert len({one.fingerprint, moved.fingerprint, other_root.fingerprint}) == 3
 
 
-def test_cli_sarif_validates_with_relative_locations(cli, tmp_path: Path) -> None:
+def test_cli_sarif_validates_with_relative_locations(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     rels = symlink_farm(tmp_path / "art", 3)
     result = cli("verify", str(tmp_path / "art"), "--format", "sarif")
     assert result.exit_code == ExitCode.CLEAN  # DF002 is a warning; fail-on is error
@@ -95,7 +101,8 @@ def test_cli_sarif_validates_with_relative_locations(cli, tmp_path: Path) -> Non
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         for r in document["runs"][0]["results"]
     ]
-    assert uris == rels
+    assert uris == [f"art/{rel}" for rel in rels]
+    assert document["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"] == tmp_path.as_uri() + "/"
     assert str(tmp_path) not in json.dumps(document["runs"][0]["results"])
 
 
@@ -127,3 +134,20 @@ def test_cli_baselined_run_validates(cli, tmp_path: Path) -> None:
     validate(document)
     states = sorted(r["baselineState"] for r in document["runs"][0]["results"])
     assert states == ["new", "unchanged", "unchanged"]
+
+
+def test_locations_outside_the_current_folder_and_urls_validate(tmp_path: Path) -> None:
+    findings = [
+        Finding("DF002", Severity.WARNING, "s/l", "m", root="/mnt/ci store"),
+        Finding("DF002", Severity.WARNING, "s/l", "m", root="../elsewhere"),
+        Finding("DF002", Severity.WARNING, "#p3@12345", "m", root="kafka://host:9092/topic"),
+    ]
+    document = to_sarif(Report(roots=["/mnt/ci store", "../elsewhere"], findings=findings))
+    validate(document)
+    artifacts = sorted(
+        (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+         r["locations"][0]["physicalLocation"]["artifactLocation"].get("uriBaseId"))
+        for r in document["runs"][0]["results"])
+    assert artifacts == [("../elsewhere/s/l", "SRCROOT"),
+                         ("file:///mnt/ci%20store/s/l", None),
+                         ("kafka://host:9092/topic#p3@12345", None)]
