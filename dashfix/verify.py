@@ -83,8 +83,8 @@ def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: S
                   progress: Progress | None) -> None:
     """A topic is one target: a DLQ topic when its first record is a DLQ record, else a
     stream topic.  One that cannot be read is an unreadable finding, so the other targets
-    are still checked and the run still exits 3.  Its findings are located by their own
-    ``kafka://`` URL."""
+    are still checked and the run still exits 3.  Its findings have the topic's URL as
+    their root."""
     from dashfix.checks.dlq import check_dump
     from dashfix.checks.stream.kafka import check_topic_target
     from dashfix.inputs.dlq import looks_like_dlq
@@ -112,7 +112,7 @@ def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: S
         else:
             report.findings.extend(check_topic_target(source, ctx))
     except InputError as exc:
-        report.findings.append(STREAM_UNREADABLE.at(source.root, str(exc)))
+        report.findings.extend(rooted([STREAM_UNREADABLE.at(".", str(exc))], source.root))
     report.stats.update(ctx.stats)
 
 

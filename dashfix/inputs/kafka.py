@@ -56,8 +56,13 @@ class KafkaLocator:
 
     def at(self, partition: int, offset: int | None = None) -> str:
         """``kafka://host/topic#p3@12345``: a record's location (or a partition's)."""
-        where = f"{self}#p{partition}"
-        return where if offset is None else f"{where}@{offset}"
+        return f"{self}{fragment(partition, offset)}"
+
+
+def fragment(partition: int, offset: int | None = None) -> str:
+    """``#p3@12345``: where a record (or a partition) is inside its topic."""
+    where = f"#p{partition}"
+    return where if offset is None else f"{where}@{offset}"
 
 
 def is_kafka_url(text: object) -> bool:

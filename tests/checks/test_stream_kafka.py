@@ -67,7 +67,8 @@ def test_every_planted_fault_is_found_at_its_partition_and_offset(faults: str) -
     assert result.records == 10
     for finding in result.findings:
         partition, offset = finding.details["partition"], finding.details["offset"]
-        assert finding.path == f"{faults}#p{partition}@{offset}"
+        assert (finding.root, finding.path) == (faults, f"#p{partition}@{offset}")
+        assert finding.location == f"{faults}#p{partition}@{offset}"
         assert finding.message.startswith(f"partition {partition} offset {offset}")
         assert finding.record == offset
 
@@ -132,7 +133,7 @@ def test_deleted_offsets_are_an_info_with_their_count() -> None:
     assert offsets_deleted(locator, PartitionRange(1, 0, 0, 10, 0)) is None
     finding = offsets_deleted(locator, PartitionRange(1, 120, 120, 200, 0))
     assert finding is not None and finding.code == rules.OFFSETS_DELETED.code
-    assert finding.path == "kafka://h:9092/events#p1"
+    assert finding.location == "kafka://h:9092/events#p1"
     assert finding.details["offsets_lost"] == 120
     assert "120 offsets lost" in finding.message
 
@@ -142,7 +143,7 @@ def test_locations_name_topic_partition_and_offset_and_fingerprints_not_the_host
                                     record=7, offset=0, thread_id="t", key="gap")
     here = locate(finding, parse_kafka_url("kafka://a:1/events"), 2)
     there = locate(finding, parse_kafka_url("kafka://b:2,c:3/events"), 2)
-    assert here.path == "kafka://a:1/events#p2@7"
+    assert here.location == "kafka://a:1/events#p2@7"
     assert here.message == "partition 2 offset 7: thread 't' is missing 3"
     assert (here.details["topic"], here.details["partition"], here.details["offset"]) == (
         "events", 2, 7)
@@ -171,11 +172,11 @@ def test_dlq_reconciliation_between_two_topics_finds_the_dropped_record(
     events = TopicSource(parse_kafka_url(kafka_broker.url("rec-events")))
     result = check_dump(dlq, dlq.root, against=AgainstLog(events, events.root))
     missing = [f for f in result.findings if f.code == DLQ_RECORD_MISSING.code]
-    assert [(f.path, f.details["partition"], f.details["kafka_offset"]) for f in missing] == [
+    assert [(f.location, f.details["partition"], f.details["kafka_offset"]) for f in missing] == [
         (f"{events.root}#p1@0", 1, 0)]
     assert (result.records, result.log_records, result.log_rejected) == (1, 3, 2)
     # The DLQ record's own findings are located in the DLQ topic.
-    assert all(f.path.startswith(f"{dlq.root}#p0@0") for f in result.findings
+    assert all(f.location.startswith(f"{dlq.root}#p0@0") for f in result.findings
                if f.code != DLQ_RECORD_MISSING.code)
 
 

@@ -47,6 +47,8 @@ def test_stream_validate_reports_each_fault_at_its_partition_and_offset(
              for f in document["findings"]}
     assert found == PLANTED
     assert {f["path"] for f in document["findings"]} >= {f"{faults}#p2@1", f"{faults}#p0@2"}
+    assert {(f["root"], f["path_in_root"][:3]) for f in document["findings"]} == {
+        (faults, "#p0"), (faults, "#p1"), (faults, "#p2")}
     assert document["input_format"] == "kafka"
     assert document["partitions"] == [
         {"partition": 0, "earliest": 0, "start": 0, "end": 6, "records": 6},

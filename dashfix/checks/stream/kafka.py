@@ -3,9 +3,10 @@ knows: record keys, partitions, and offsets that retention deleted.
 
 Each partition is checked as a log of its own, in offset order (Kafka orders records only
 within a partition), with its own sequence tracker; the thread-to-partition map spans the
-topic.  Findings are located at ``kafka://host/topic#pP@OFFSET`` with ``partition`` and
-``offset`` (the Kafka offset) in their details; their fingerprint holds the topic,
-partition and offset, never the broker (``Finding.fingerprint``).
+topic.  A finding's root is the topic's URL (it holds no credential) and its path the
+record inside it, ``#pP@OFFSET``, so it is located at ``kafka://host/topic#pP@OFFSET``,
+with ``partition`` and ``offset`` (the Kafka offset) in its details; its fingerprint holds
+the topic, partition and offset, never the brokers (``Finding.fingerprint``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dashfix.checks.stream.log import LogResult, check_records, counted
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding
-from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot
+from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot, fragment
 from dashfix.inputs.sources import KAFKA_FORMAT, TopicSource
 from dashfix.inputs.streams import ReadOptions, RecordValue, ValueBlock
 from dashfix.rules import stream as rules
@@ -34,7 +35,7 @@ def locate(finding: Finding, locator: KafkaLocator, partition: int) -> Finding:
     offset R" and its details say partition and offset."""
     offset = finding.record
     if offset is None:
-        return dataclasses.replace(finding, path=locator.at(partition),
+        return dataclasses.replace(finding, root=str(locator), path=fragment(partition),
                                    details={**finding.details, "topic": locator.topic,
                                             "partition": partition})
 
@@ -44,7 +45,7 @@ def locate(finding: Finding, locator: KafkaLocator, partition: int) -> Finding:
         return f"partition {partition} offset {match[1]}{inside}: "
 
     return dataclasses.replace(
-        finding, path=locator.at(partition, offset),
+        finding, root=str(locator), path=fragment(partition, offset),
         message=_WHERE.sub(where, finding.message, count=1),
         details={**finding.details, "topic": locator.topic, "partition": partition,
                  "offset": offset})
@@ -55,14 +56,14 @@ def offsets_deleted(locator: KafkaLocator, part: PartitionRange) -> Finding | No
     if not part.lost:
         return None
     assert part.requested is not None
-    return rules.OFFSETS_DELETED.at(
-        locator.at(part.partition),
+    return dataclasses.replace(rules.OFFSETS_DELETED.at(
+        fragment(part.partition),
         f"partition {part.partition}: offsets {part.requested}..{part.low - 1} were deleted "
         f"({part.lost} offsets lost); its checks start at offset {part.low}",
         expected=f"earliest offset {part.requested}", actual=f"earliest offset {part.low}",
         key=f"p{part.partition}",
         details={"topic": locator.topic, "partition": part.partition,
-                 "offsets_lost": part.lost, "earliest_offset": part.low})
+                 "offsets_lost": part.lost, "earliest_offset": part.low}), root=str(locator))
 
 
 class _KeysAndHomes:
@@ -79,12 +80,12 @@ class _KeysAndHomes:
 
     def _add(self, rule: Any, offset: int, message: str, thread_id: str | None,
              **kw: Any) -> None:
-        self.result.findings.append(rule.at(
-            self.locator.at(self.partition, offset),
+        self.result.findings.append(dataclasses.replace(rule.at(
+            fragment(self.partition, offset),
             f"partition {self.partition} offset {offset}: {message}", thread_id=thread_id,
             record=offset, key=f"p{self.partition}@{offset}",
             details={"topic": self.locator.topic, "partition": self.partition,
-                     "offset": offset}, **kw))
+                     "offset": offset}, **kw), root=str(self.locator)))
 
     def block(self, block: ValueBlock, scans: Sequence[Any]) -> None:
         """The common case inline: each record keyed by its thread, in the thread's
