@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean proto
+.PHONY: demo test lint bench fuzz clean proto dist
 
 $(STAMP): pyproject.toml setup.py dashfix/_native.c
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# An sdist, then a wheel built from that sdist (so a file the sdist misses fails the build),
+# in dist/. dashfix is not on a package index: `pip install dist/dashfix-*.whl` anywhere with
+# the same Python and platform, or `pip install dist/dashfix-*.tar.gz` with a C compiler.
+DIST ?= dist
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+
 # Coverage-guided fuzzing (atheris) of every decoder, one target after another:
 # `make fuzz FUZZ_RUNS=100000 FUZZ_TARGETS="index dlq"`. docs/fuzzing.md has the details.
 FUZZ_RUNS ?= 1000000
@@ -54,4 +62,4 @@ proto: $(STAMP)
 	PROTOC_PYTHON=$(PROTOC_VENV)/bin/python $(PY) dashfix/formats/proto/generate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

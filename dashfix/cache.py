@@ -449,13 +449,15 @@ def read_selected(
     folder: str, names: list[str], decode_many: Callable[[str, list[str]], list[R]], *,
     selection: Selection, target: str, cache: TargetCache | None,
     name_of: Callable[[R], str], to_wire: Callable[[R], Any], from_wire: Callable[[Any], R],
+    on_pending: Callable[[int], None] | None = None,
 ) -> list[R]:
     """The records of the files ``names`` in ``folder`` that this run reads.
 
     ``decode_many(folder, names)`` is the target's own (possibly parallel) decoder. The
     sample drops names first; the cache answers unchanged files from their stat; the rest
     are digested (with a cache) and decoded, batch by batch under a time limit. Files left
-    out are counted in ``selection`` against ``target``.
+    out are counted in ``selection`` against ``target``. ``on_pending(n)`` is told how many
+    files are to be decoded before the first is (progress with a total).
     """
     chosen = selection.sampled_names(target, names)
     records: list[R] = []
@@ -477,6 +479,8 @@ def read_selected(
             os.close(dir_fd)
     else:
         pending = chosen
+    if on_pending is not None:
+        on_pending(len(pending))
     batch = DEADLINE_BATCH if selection.max_duration is not None else max(len(pending), 1)
     for start in range(0, len(pending), batch):
         if selection.expired():

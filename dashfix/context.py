@@ -21,9 +21,13 @@ SERVER_LIMIT = 10 * MIB
 
 
 class Progress(Protocol):
-    """Progress sink. Checks call ``advance`` as they finish files or records."""
+    """Progress sink. Checks call ``advance`` as they finish files or records, and
+    ``expect`` as soon as they know how many more are coming (a store once it is listed),
+    so the phase has a total and a time left."""
 
     def start(self, label: str, total: int | None) -> None: ...
+
+    def expect(self, count: int) -> None: ...
 
     def advance(self, count: int = 1) -> None: ...
 
@@ -34,6 +38,9 @@ class NoProgress:
     """Used when progress is off (``--progress never``, ``--quiet`` or the Python API)."""
 
     def start(self, label: str, total: int | None) -> None:
+        return None
+
+    def expect(self, count: int) -> None:
         return None
 
     def advance(self, count: int = 1) -> None:

@@ -21,11 +21,16 @@ class ExitCode(IntEnum):
     INTERRUPTED = _INTERRUPTED
 
 
-EXIT_CODE_HELP = (
-    "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; "
-    "3 something asked for could not be read, or dashfix failed; "
-    "4 store locked by another process (repair commands); 130 interrupted."
+EXIT_CODE_TABLE = (
+    "Exit codes (every command):\n"
+    "  0  clean: no finding at or above --fail-on\n"
+    "  1  findings at or above --fail-on; for replay: a record was skipped\n"
+    "  2  usage error: bad option, malformed config, unknown code, invalid baseline\n"
+    "  3  something asked for could not be read, or dashfix failed\n"
+    "  4  store locked by another process (repair commands)\n"
+    "130  interrupted"
 )
+"""The top-level help shows it, once; README.md's "Exit codes" table says the same."""
 
 
 class DashfixError(Exception):

@@ -3,7 +3,6 @@ and a thread's history as a tree of parent links. Read-only; nothing here prints
 
 from __future__ import annotations
 
-import datetime
 import os
 import stat
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dashfix.formats.variants import (
 )
 from dashfix.inputs.checkpoint_store import FileRecord, latest_per_thread, scan_store
 from dashfix.repair.index_rebuild import read_old_index
+from dashfix.timefmt import format_utc
 
 MAX_INSPECT_BYTES = MAX_DECOMPRESSED_SIZE + dchk.HEADER_SIZE
 """Larger files cannot be loaded by DashFlow either (state limit and gzip cap)."""
@@ -122,14 +122,6 @@ class FileInspection:
             "extra": self.extra,
             "problems": self.problems,
         }
-
-
-def format_utc(secs: int, nanos: int) -> str:
-    try:
-        moment = datetime.datetime.fromtimestamp(secs, tz=datetime.UTC)
-    except (OverflowError, OSError, ValueError):
-        return f"{secs}s (out of range)"
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
 
 
 def read_regular_file(path: Path, limit: int = MAX_INSPECT_BYTES) -> bytes:

@@ -39,6 +39,17 @@ def _rate(count: int, started: float) -> str:
     return f"{count / elapsed:,.0f}/s" if elapsed > 0 else "-"
 
 
+def time_left(count: int, total: int | None, started: float) -> str | None:
+    """"about 1m 05s left" at the phase's rate so far; None while there is no total or no
+    rate yet."""
+    elapsed = time.monotonic() - started
+    if total is None or count <= 0 or elapsed <= 0:
+        return None
+    seconds = round(max(total - count, 0) * elapsed / count)
+    minutes, seconds = divmod(seconds, 60)
+    return f"about {minutes}m {seconds:02d}s left" if minutes else f"about {seconds}s left"
+
+
 class BarProgress:
     """A rich progress bar per started phase, with counts done, rate and elapsed time."""
 
@@ -51,6 +62,7 @@ class BarProgress:
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
         from rich.progress import Progress as RichBars
 
@@ -68,21 +80,32 @@ class BarProgress:
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         )
         self._task: TaskID | None = None
         self._count = 0
+        self._total: int | None = None
         self._started = time.monotonic()
 
     def start(self, label: str, total: int | None) -> None:
+        """A new phase (one per checked store or log) on the same bar."""
+        self._count, self._total = 0, total
+        self._started = time.monotonic()
         if self._task is None:
             self._bars.start()
+            self._task = self._bars.add_task(label, total=total, rate="")
         else:
-            self._bars.update(self._task, visible=False)
-        self._count = 0
-        self._started = time.monotonic()
-        self._task = self._bars.add_task(label, total=total, rate="")
+            self._bars.reset(self._task, total=total, completed=0, description=label, rate="")
+
+    def expect(self, count: int) -> None:
+        if self._task is None:
+            self.start("checking", None)
+        assert self._task is not None
+        self._total = (self._total or 0) + count
+        self._bars.update(self._task, total=self._total)
 
     def advance(self, count: int = 1) -> None:
         if self._task is None:
@@ -108,16 +131,21 @@ class HeartbeatProgress:
         self._total: int | None = None
         self._count = 0
         self._started = time.monotonic()
+        self._phase_started = self._started
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self, label: str, total: int | None) -> None:
         self._label, self._total, self._count = label, total, 0
+        self._phase_started = time.monotonic()
         if self._thread is None:
             self._started = time.monotonic()
             self._thread = threading.Thread(target=self._beat, name="dashfix-heartbeat",
                                             daemon=True)
             self._thread.start()
+
+    def expect(self, count: int) -> None:
+        self._total = (self._total or 0) + count
 
     def advance(self, count: int = 1) -> None:
         if self._thread is None:
@@ -125,11 +153,14 @@ class HeartbeatProgress:
         self._count += count
 
     def line(self) -> str:
-        done = f"{self._count}" if self._total is None else f"{self._count}/{self._total}"
+        done = f"{self._count:,}" if self._total is None else f"{self._count:,}/{self._total:,}"
         elapsed = time.monotonic() - self._started
+        left = time_left(self._count, self._total, self._phase_started)
         return (
             f"dashfix: still working: {self._label} {done} done, "
-            f"{_rate(self._count, self._started)}, {elapsed:.0f}s elapsed"
+            f"{_rate(self._count, self._phase_started)}, "
+            + (f"{left}, " if left else "")
+            + f"{elapsed:.0f}s elapsed"
         )
 
     def _beat(self) -> None:

@@ -65,6 +65,9 @@ def verify(
             elif not selection.admits(target.rel, target.rel):
                 continue
             report.targets.append((target.kind, join(label, target.rel)))
+            # One progress phase per target: a store gets its total once it is listed.
+            unit = "files" if target.kind == CHECKPOINT_STORE_KIND else "records"
+            ctx.progress.start(f"{join(label, target.rel)} ({unit})", None)
             report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
         report.stats.update(ctx.stats)
         report.not_checked.extend(ctx.not_checked)

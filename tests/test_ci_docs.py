@@ -1,4 +1,5 @@
-"""Runs the command lines that docs/ci.md and action.yml show, on a small artifact folder."""
+"""Runs the command lines of docs/ci.md's YAML recipes and shell blocks on a small artifact
+folder. The action's own steps run in tests/test_install.py."""
 
 from __future__ import annotations
 
@@ -37,10 +38,6 @@ def doc_commands() -> list[str]:
     ]
 
 
-def action_commands() -> list[str]:
-    return dashfix_lines((REPO / "action.yml").read_text())
-
-
 @pytest.fixture
 def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
@@ -70,17 +67,3 @@ def test_doc_recipes_run(cli, artifacts: Path) -> None:
     assert len((artifacts / "dashfix.jsonl").read_text().splitlines()) == 4
     baseline = json.loads((artifacts / ".dashfix-baseline.json").read_text())
     assert {e["reason"] for e in baseline["entries"]} == {"legacy stores, ticket OPS-42"}
-
-
-def test_action_command_runs(cli, artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    commands = action_commands()
-    assert len(commands) == 1
-    monkeypatch.setenv("DASHFIX_PATHS", "artifacts")
-    monkeypatch.setenv("DASHFIX_FAIL_ON", "warning")
-    monkeypatch.setenv("DASHFIX_BASELINE", "")  # the action passes an empty input as ""
-    monkeypatch.setenv("SARIF_FILE", "dashfix.sarif")
-    argv = [os.path.expandvars(word) for word in shlex.split(commands[0])]
-    result = cli(*argv[1:])
-    assert result.exit_code == ExitCode.FINDINGS
-    assert result.stdout.count("::warning file=artifacts/part000/link") == 3
-    assert json.loads((artifacts / "dashfix.sarif").read_text())["version"] == "2.1.0"

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from dashfix.context import NoProgress
-from dashfix.progress import BarProgress, HeartbeatProgress, make_progress
+from dashfix.progress import BarProgress, HeartbeatProgress, make_progress, time_left
 from dashfix.testing.gate import symlink_farm
 
 
@@ -82,3 +83,41 @@ def test_cli_stdout_carries_only_the_document(cli, tmp_path: Path) -> None:
     assert loud.stderr != ""
     silenced = cli("verify", str(tmp_path), "--format", "json", "--progress", "always", "-q")
     assert silenced.stderr == ""
+
+
+def test_heartbeat_has_a_total_and_time_left_once_the_listing_is_done() -> None:
+    stream = io.StringIO()
+    beat = HeartbeatProgress(stream, interval=3600)
+    beat.start("run/checkpoints (files)", None)
+    beat.advance(0)
+    assert "left" not in beat.line()  # nothing listed yet: no total, no estimate
+    beat.expect(200_000)
+    time.sleep(0.05)
+    beat.advance(50_000)
+    line = beat.line()
+    beat.finish()
+    assert "run/checkpoints (files) 50,000/200,000 done, " in line
+    assert re.search(r", about (\d+m )?\d+s left, \d+s elapsed$", line), line
+
+
+def test_time_left_counts_from_the_rate_so_far() -> None:
+    started = time.monotonic() - 10.0
+    assert time_left(250, 1000, started) in ("about 30s left", "about 31s left")
+    assert time_left(100, 10_000, started) == "about 16m 30s left"
+    assert time_left(0, 1000, started) is None
+    assert time_left(5, None, started) is None
+
+
+def test_bar_shows_the_total_of_a_listed_store(cli, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashfix.testing.checkpoints import StoreBuilder
+
+    monkeypatch.chdir(tmp_path)
+    store = StoreBuilder(tmp_path / "checkpoints")
+    store.chain("alpha", 7)
+    store.index()
+    result = cli("verify", "checkpoints", "--progress", "always")
+    assert result.exit_code == 0, result.stderr
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", result.stderr)
+    # rich's M/N column: the total came from the listing ("0/?" only before it).
+    assert re.search(r"checkpoints \(files\) \S+ 7/7 .* left", shown), shown

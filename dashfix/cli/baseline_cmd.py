@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from dashfix.baseline import DEFAULT_BASELINE_FILE, PLACEHOLDER_REASON
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import ExitCode
 
 baseline_app = typer.Typer(
     name="baseline", help="Accept known findings so the gate fails only on new ones.",
+    epilog=examples('dashfix baseline create ./artifacts -o .dashfix-baseline.json '
+                    '--reason "known, ticket OPS-42"'),
     no_args_is_help=True,
 )
 app.add_typer(baseline_app)
@@ -28,23 +30,32 @@ app.add_typer(baseline_app)
         "Integrity damage (CRC, "
         "length, magic) is never written: it cannot be accepted as known."
     ),
+    epilog=examples(
+        'dashfix baseline create ./artifacts -o .dashfix-baseline.json --reason "known, '
+        'ticket OPS-42" --expires 2027-06-30',
+        "dashfix verify ./artifacts --baseline .dashfix-baseline.json",
+    ),
 )
 def baseline_create(
     paths: Annotated[
         list[str] | None,
-        typer.Argument(help="What to verify, paths or kafka:// topics (default: as for verify)."),
+        typer.Argument(metavar="[PATH]...",
+                       help="What to verify, paths or kafka:// topics (default: as for verify)."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Baseline file to write.")
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Baseline file to write.")
     ] = Path(DEFAULT_BASELINE_FILE),
     reason: Annotated[
-        str, typer.Option(help="Why these findings are accepted (flagged GT402 until set).")
+        str, typer.Option(metavar="TEXT",
+                          help="Why these findings are accepted (flagged GT402 until set).")
     ] = PLACEHOLDER_REASON,
     expires: Annotated[
-        str | None, typer.Option(help="Date (YYYY-MM-DD) after which the entries stop applying.")
+        str | None, typer.Option(metavar="YYYY-MM-DD",
+                                 help="Date after which the entries stop applying.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     from dashfix.baseline import draft_baseline, load_baseline, parse_expires, write_baseline

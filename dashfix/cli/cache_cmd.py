@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import InputError, UsageError
 
 cache_app = typer.Typer(name="cache", help="Manage the verify cache (--cache DIR).",
+                        epilog=examples("dashfix cache clear .dashfix-cache"),
                         no_args_is_help=True)
 app.add_typer(cache_app)
 
@@ -22,13 +23,15 @@ app.add_typer(cache_app)
         "file or DASHFIX_CACHE). Other files in DIR are left alone; the next verify with "
         "--cache reads every file again."
     ),
+    epilog=examples("dashfix cache clear .dashfix-cache"),
 )
 def cache_clear(
     folder: Annotated[
         Path | None, typer.Argument(metavar="[DIR]", help="The cache folder.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     from dashfix.cache import clear_cache

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import UsageError
 
 config_app = typer.Typer(
-    name="config", help="Inspect dashfix settings.", no_args_is_help=True
+    name="config", help="Inspect dashfix settings.",
+    epilog=examples("dashfix config show"), no_args_is_help=True,
 )
 app.add_typer(config_app)
 
@@ -23,13 +24,15 @@ app.add_typer(config_app)
         "Print every setting's effective value and its source: flag, env, config file or "
         "default (precedence in that order)."
     ),
+    epilog=examples("dashfix config show", "dashfix config show --format json"),
 )
 def config_show(
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text or json.")
+        str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")
     ] = "text",
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None, typer.Option(metavar="FILE",
+                                  help="Config file instead of the nearest dashfix.toml.")
     ] = None,
 ) -> int:
     import orjson

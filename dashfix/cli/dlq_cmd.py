@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.kafka_options import (
     FromOffsetOption,
     KafkaConfigOption,
@@ -39,7 +39,6 @@ from dashfix.cli.replay_output import (
     parse_filters,
     parse_output_format,
 )
-from dashfix.errors import EXIT_CODE_HELP
 from dashfix.inputs import INPUT_FORMATS
 from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
@@ -50,6 +49,8 @@ if TYPE_CHECKING:
 dlq_app = typer.Typer(
     name="dlq",
     help="Validate and replay DashFlow DLQ dumps (JSON lines, library or websocket-server shape).",
+    epilog=examples("dashfix dlq validate dlq.jsonl",
+                    "dashfix dlq replay dlq.jsonl --to replay.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(dlq_app)
@@ -65,12 +66,18 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
 
 
 @dlq_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every line of a DLQ dump (or record of a DLQ topic): JSON, required fields "
     "and types, base64, size and SHA-256 consistency (full payloads only), payload as a "
     "frame, trace_id duplicates, producer-side records. --against LOG reports invalid "
     "main-log records that have no DLQ record (dropped by the DLQ, bug #11). DUMP and LOG "
-    "may be kafka://HOST:PORT/TOPIC. Read-only.\n\n" + EXIT_CODE_HELP,
+    "may be kafka://HOST:PORT/TOPIC. Read-only.",
+    epilog=examples(
+        "dashfix dlq validate dlq.jsonl",
+        "dashfix dlq validate dlq.jsonl --against events.kcat --format json",
+        "dashfix dlq validate kafka://localhost:9092/dashstream-dlq "
+        "--against kafka://localhost:9092/dashstream-events",
+    ),
 )
 def validate_command(
     dump_locator: Annotated[str, typer.Argument(
@@ -82,19 +89,22 @@ def validate_command(
     ] = None,
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format",
+        typer.Option("--input-format", metavar="FORMAT",
                      help=f"Force the format of --against: {', '.join(INPUT_FORMATS)}."),
     ] = None,
     topic: Annotated[
         str | None,
-        typer.Option(help="Topic of the --against records when the log does not say (kcat)."),
+        typer.Option(metavar="TOPIC",
+                     help="Topic of the --against records when the log does not say (kcat)."),
     ] = None,
     partition: Annotated[
         int | None,
-        typer.Option(help="Partition of the --against records when the log does not say."),
+        typer.Option(metavar="N",
+                     help="Partition of the --against records when the log does not say."),
     ] = None,
     first_offset: Annotated[
-        int, typer.Option(help="Kafka offset of the first --against record (kcat captures).")
+        int, typer.Option(metavar="OFFSET",
+                          help="Kafka offset of the first --against record (kcat captures).")
     ] = 0,
     limits: LimitsOption = "consumer",
     max_line_bytes: MaxLineBytesOption = None,
@@ -154,11 +164,16 @@ def _summary_line(result: DumpResult, against: bool) -> str:
 
 
 @dlq_app.command(
-    "replay",
+    "replay", cls=RequiredArgumentCommand,
     help="Write the full original payloads of a DLQ dump (once per trace_id) that validate as "
     "frames to a new log. Truncated, omitted or invalid payloads are skipped and listed with "
     "the reason. The dump is never changed; the output appears atomically. Exit code 1 when "
-    "a record was skipped. " + KAFKA_HELP + "\n\n" + EXIT_CODE_HELP,
+    "a record was skipped. " + KAFKA_HELP,
+    epilog=examples(
+        "dashfix dlq replay dlq.jsonl --to replay.kcat",
+        "dashfix dlq replay dlq.jsonl --to replay.jsonl --to-format jsonl",
+        "dashfix dlq replay dlq.jsonl --to kafka://localhost:9092/dashstream-events",
+    ),
 )
 def replay_command(
     dump_locator: Annotated[str, typer.Argument(

@@ -185,7 +185,7 @@ def _gate_report(
     policy = policy_from_settings(settings, checked=paths)
     progress = make_progress(settings["progress"], settings["quiet"])
     # Started here so the heartbeat ticks even while a check has not advanced anything yet.
-    progress.start("files and records checked", None)
+    progress.start("finding inputs:", None)
     try:
         report = run_gate(paths, options, policy, progress)
     finally:

@@ -14,6 +14,14 @@ from dashfix.inputs import INPUT_FORMATS
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
 
+def choices(values: tuple[str, ...] | list[str]) -> str:
+    """The placeholder of an option with a closed set of values: ``text|json``."""
+    return "|".join(values)
+
+
+LIMITS_METAVAR = "consumer|server|BYTES"
+
+
 def parse_fail_on(value: str) -> Severity | None:
     if value == "never":
         return None
@@ -52,14 +60,17 @@ def parse_max_line_bytes(value: int | None) -> int | None:
 # Options that several commands share, declared once so their help text cannot drift.
 InputFormatOption = Annotated[
     str | None,
-    typer.Option("--input-format", help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
+    typer.Option("--input-format", metavar="FORMAT",
+                 help=f"Force a format: {', '.join(INPUT_FORMATS)}."),
 ]
 LimitsOption = Annotated[
-    str, typer.Option(help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
+    str, typer.Option(metavar=LIMITS_METAVAR,
+                      help="Size cap: consumer (1 MiB), server (10 MiB) or bytes.")
 ]
 MaxLineBytesOption = Annotated[
-    int | None, typer.Option(help="JSON line cap in bytes (default follows --limits).")
+    int | None,
+    typer.Option(metavar="BYTES", help="JSON line cap in bytes (default follows --limits)."),
 ]
 FailOnOption = Annotated[
-    str, typer.Option(help=f"Lowest severity that fails: {', '.join(FAIL_ON_CHOICES)}.")
+    str, typer.Option(metavar=choices(FAIL_ON_CHOICES), help="Lowest severity that fails.")
 ]

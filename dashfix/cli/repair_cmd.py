@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dashfix.cli.app import app
-from dashfix.errors import EXIT_CODE_HELP, ExitCode, InputError, UsageError, describe_os_error
+from dashfix.cli.app import app, examples
+from dashfix.errors import ExitCode, InputError, UsageError, describe_os_error
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 
 FORMATS = ("text", "json")
@@ -21,6 +21,7 @@ DEFAULT_STORE = Path("checkpoints")
 StoreArgument = Annotated[
     Path | None,
     typer.Argument(
+        metavar="[STORE]",
         help="The store folder. Default: ./checkpoints, or the current folder if it is a store.",
         show_default=False,
         readable=False,
@@ -34,7 +35,9 @@ WaitOption = Annotated[
         help="Wait up to SECONDS for the store lock instead of exiting with code 4 at once.",
     ),
 ]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")
+]
 
 
 def looks_like_store(folder: Path) -> bool:
@@ -112,7 +115,11 @@ def warn_running_dashflow() -> None:
     help=(
         "Rebuild index.bin from the checkpoint files: per thread the latest readable "
         "checkpoint. Prints the old-to-new diff. Takes DashFlow's .checkpoint.lock, keeps a "
-        "timestamped backup of the old index and writes atomically.\n\n" + EXIT_CODE_HELP
+        "timestamped backup of the old index and writes atomically."
+    ),
+    epilog=examples(
+        "dashfix rebuild-index ./checkpoints --dry-run",
+        "dashfix rebuild-index ./checkpoints --wait 30",
     ),
 )
 def rebuild_index_command(
@@ -120,6 +127,7 @@ def rebuild_index_command(
     order: Annotated[
         str,
         typer.Option(
+            metavar="auto|embedded|mtime",
             help="auto: embedded timestamp where the tail parse is unambiguous, mtime "
             "elsewhere; embedded: DashFlow's rule only; mtime: file modification time."
         ),
@@ -157,8 +165,12 @@ def rebuild_index_command(
         "Plan the repairs of a checkpoint store and, with --apply, carry them out: fix "
         "damaged magics, promote complete temps whose checkpoint is missing, move corrupt and "
         "foreign files and orphan temps into .dashfix-quarantine/ (never deleted), rebuild "
-        "index.bin. Holds .checkpoint.lock while writing; --restore undoes a session.\n\n"
-        + EXIT_CODE_HELP
+        "index.bin. Holds .checkpoint.lock while writing; --restore undoes a session."
+    ),
+    epilog=examples(
+        "dashfix repair ./checkpoints            # the plan; nothing is written",
+        "dashfix repair ./checkpoints --apply",
+        "dashfix repair ./checkpoints --restore list",
     ),
 )
 def repair_command(
@@ -242,18 +254,24 @@ def _restore(folder: Path, session: str, wait_seconds: float | None, output_form
     help=(
         "Show what is inside one checkpoint file (header, ids, node, timestamp, parent, "
         "metadata, state byte range), a thread's history as a parent tree with the index's "
-        "choice marked (STORE --thread T), or one line per thread (STORE). Read-only.\n\n"
-        + EXIT_CODE_HELP
+        "choice marked (STORE --thread T), or one line per thread (STORE). Read-only."
+    ),
+    epilog=examples(
+        "dashfix inspect ./checkpoints",
+        "dashfix inspect ./checkpoints --thread alpha",
+        "dashfix inspect ./checkpoints/alpha_1a2b3c4d5e6f0a1b_chkpt2.bin --format json",
     ),
 )
 def inspect_command(
     target: Annotated[
         Path | None,
-        typer.Argument(help="A checkpoint file or a store folder (default: as for repair).",
+        typer.Argument(metavar="[FILE|STORE]",
+                       help="A checkpoint file or a store folder (default: as for repair).",
                        show_default=False, readable=False),
     ] = None,
     thread: Annotated[
-        str | None, typer.Option("--thread", "-t", help="Show this thread's history.")
+        str | None,
+        typer.Option("--thread", "-t", metavar="THREAD", help="Show this thread's history."),
     ] = None,
     output_format: FormatOption = "text",
 ) -> int:

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from dashfix.replay import ReplayFilters, ReplayReport
 
 OUTPUT_FORMATS = ("text", "json")
-OUTPUT_FORMAT_OPTION = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+OUTPUT_FORMAT_OPTION = Annotated[
+    str, typer.Option("--format", "-f", metavar="text|json", help="Output format.")
+]
 FILTER_HELP = {
     "thread": "Keep only this thread_id (repeatable).",
     "since": "Keep records whose header time is at or after this (ISO-8601 or microseconds).",
@@ -29,21 +31,26 @@ FILTER_HELP = {
 
 
 ToOption = Annotated[
-    str, typer.Option("--to", metavar="OUT", help="Output file or folder, or "
-                      "kafka://HOST:PORT[,HOST:PORT...]/TOPIC.")
+    str, typer.Option("--to", metavar="OUT", help="Output file or folder, or a Kafka topic: "
+                      "kafka://HOST:PORT/TOPIC (brokers: HOST:PORT,HOST:PORT).")
 ]
 ToFormatOption = Annotated[
-    str | None, typer.Option("--to-format", help=f"Output: {', '.join(REPLAY_OUTPUT_FORMATS)} "
-                             "(default: kafka for a kafka:// output, else kcat).")
+    str | None, typer.Option("--to-format", metavar="FORMAT",
+                             help=f"Output format: {', '.join(REPLAY_OUTPUT_FORMATS)} (default: "
+                             "kafka for a kafka:// output, else kcat).")
 ]
 # "\\[" keeps rich from reading "[kafka]" as markup.
 KAFKA_HELP = ("A kafka:// output is written in one Kafka transaction, keyed by thread_id, "
-              "once the whole input is read (needs pip install 'dashfix\\[kafka]').")
-ThreadFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["thread"])]
-SinceFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["since"])]
-UntilFilterOption = Annotated[str | None, typer.Option(help=FILTER_HELP["until"])]
-TypesFilterOption = Annotated[list[str] | None, typer.Option(help=FILTER_HELP["types"])]
-ReframeOption = Annotated[bool, typer.Option(help=FILTER_HELP["reframe"])]
+              "once the whole input is read (needs pip install confluent-kafka).")
+ThreadFilterOption = Annotated[
+    list[str] | None, typer.Option(metavar="THREAD", help=FILTER_HELP["thread"])
+]
+SinceFilterOption = Annotated[str | None, typer.Option(metavar="TIME", help=FILTER_HELP["since"])]
+UntilFilterOption = Annotated[str | None, typer.Option(metavar="TIME", help=FILTER_HELP["until"])]
+TypesFilterOption = Annotated[
+    list[str] | None, typer.Option(metavar="TYPES", help=FILTER_HELP["types"])
+]
+ReframeOption = Annotated[bool, typer.Option("--reframe", help=FILTER_HELP["reframe"])]
 
 
 def parse_output_format(value: str) -> str:

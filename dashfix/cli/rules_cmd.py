@@ -7,18 +7,21 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.errors import UsageError
 
 _RENDERERS = {"text": "render_table", "json": "render_json", "markdown": "render_markdown"}
 """--format -> the function of dashfix.report.rules_doc (imported only when rendering)."""
 
 
-@app.command("rules")
+@app.command("rules", epilog=examples("dashfix rules", "dashfix rules CK104",
+                                      "dashfix rules --format markdown > rules.md"))
 def rules_command(
-    code: Annotated[str | None, typer.Argument(help="Show one code in full.")] = None,
+    code: Annotated[
+        str | None, typer.Argument(metavar="[CODE]", help="Show one code in full.")
+    ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="text, json or markdown.")
+        str, typer.Option("--format", "-f", metavar="text|json|markdown", help="Output format.")
     ] = "text",
 ) -> int:
     """List every finding code: what it means, the DashFlow bug behind it, and the fix."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import RequiredArgumentCommand, app, examples
 from dashfix.cli.kafka_options import (
     FromOffsetOption,
     KafkaConfigOption,
@@ -28,7 +28,7 @@ from dashfix.cli.options import (
     parse_max_line_bytes,
 )
 from dashfix.cli.replay_output import OUTPUT_FORMAT_OPTION, parse_output_format
-from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.errors import UsageError
 from dashfix.osnames import json_text
 from dashfix.report import RENDERERS
 
@@ -42,6 +42,8 @@ stream_app = typer.Typer(
     name="stream",
     help="Validate and replay DashStream stream logs (kcat captures, file-backend JSONL, raw "
     "frames, SQLite backend).",
+    epilog=examples("dashfix stream validate events.kcat",
+                    "dashfix stream replay events.kcat --to clean.kcat"),
     no_args_is_help=True,
 )
 app.add_typer(stream_app)
@@ -97,13 +99,18 @@ def _thread_table(threads: list[ThreadSummary], out: TextIO) -> None:
 
 
 @stream_app.command(
-    "validate",
+    "validate", cls=RequiredArgumentCommand,
     help="Check every record of a stream log or Kafka topic: size caps, frame flag, zstd "
     "guard, protobuf, header invariants, cap mismatch (#14), per-thread sequences and "
     "timestamps; for a topic also record keys, threads over several partitions and "
     "offsets deleted by retention. Read-only (a topic is read without a consumer group or "
-    "offset commit, up to the high watermarks seen at the start)."
-    "\n\n" + EXIT_CODE_HELP,
+    "offset commit, up to the high watermarks seen at the start).",
+    epilog=examples(
+        "dashfix stream validate events.kcat",
+        "dashfix stream validate logs/dashstream-events.jsonl --limits server --format json",
+        "dashfix stream validate capture.bin --input-format kcat --fail-on warning",
+        "dashfix stream validate kafka://localhost:9092/dashstream-events",
+    ),
 )
 def validate_command(
     input_locator: Annotated[str, typer.Argument(
@@ -158,12 +165,17 @@ def validate_command(
 
 
 @stream_app.command(
-    "capture",
+    "capture", cls=RequiredArgumentCommand,
+    epilog=examples(
+        "dashfix stream capture kafka://localhost:9092/dashstream-events --to events.kcat",
+        "dashfix stream capture kafka://localhost:9092/dashstream-events --to events.jsonl "
+        "--to-format jsonl --from-offset 0:1000",
+    ),
     help="Write a bounded, read-only snapshot of a Kafka topic to FILE: a kcat -f '%R%s' "
     "capture (byte for byte, partition after partition) or, with --to-format jsonl, "
     "file-backend JSON lines. FILE appears only when complete. `dashfix stream validate "
     "FILE` then finds what validating the topic finds, except the key and partition "
-    "checks. Needs pip install 'dashfix\\[kafka]'.\n\nExit codes: 0 written; 2 usage "
+    "checks. Needs pip install confluent-kafka.\n\nExit codes: 0 written; 2 usage "
     "error; 3 the topic could not be read or FILE not written; 130 interrupted.",
 )
 def capture_command(

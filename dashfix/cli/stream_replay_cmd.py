@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from dashfix.cli.app import RequiredArgumentCommand, examples
 from dashfix.cli.kafka_options import (
     FromOffsetOption,
     KafkaConfigOption,
@@ -36,16 +37,20 @@ from dashfix.cli.replay_output import (
     parse_output_format,
 )
 from dashfix.cli.stream_cmd import stream_app
-from dashfix.errors import EXIT_CODE_HELP
 
 
 @stream_app.command(
-    "replay",
+    "replay", cls=RequiredArgumentCommand,
     help="Write the valid records of a stream log, in order, to a new kcat capture, "
     "file-backend JSONL log or folder of frames, or to a Kafka topic, optionally filtered. "
     "Invalid records are skipped and listed with the reason. The input is never changed; "
-    "the output appears atomically. Exit code 1 when a record was skipped. " + KAFKA_HELP
-    + "\n\n" + EXIT_CODE_HELP,
+    "the output appears atomically. Exit code 1 when a record was skipped. " + KAFKA_HELP,
+    epilog=examples(
+        "dashfix stream replay events.kcat --to clean.kcat",
+        "dashfix stream replay events.kcat --to clean.jsonl --to-format jsonl --thread t-d",
+        "dashfix stream replay capture.bin --to reframed.kcat --reframe",
+        "dashfix stream replay events.kcat --to kafka://localhost:9092/dashstream-events",
+    ),
 )
 def replay_command(
     input_locator: Annotated[str, typer.Argument(

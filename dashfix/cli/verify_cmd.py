@@ -7,18 +7,21 @@ from typing import Annotated
 
 import typer
 
-from dashfix.cli.app import app
+from dashfix.cli.app import app, examples
 from dashfix.cli.kafka_options import KafkaConfigOption, KafkaTimeoutOption
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
+    LIMITS_METAVAR,
+    choices,
     parse_input_format,
     parse_limits,
     parse_max_line_bytes,
 )
 from dashfix.context import VerifyOptions
-from dashfix.errors import EXIT_CODE_HELP, UsageError
+from dashfix.errors import UsageError
 from dashfix.inputs import INPUT_FORMATS
 from dashfix.inputs.kafka import is_kafka_url, parse_properties
+from dashfix.progress import PROGRESS_MODES
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
 
@@ -30,19 +33,26 @@ from dashfix.sampling import parse_max_duration, parse_sample
         "writes nothing but --output files, follows no symlink. Every option can also be set "
         "in pyproject.toml (tool.dashfix), dashfix.toml or a DASHFIX_* variable; see "
         "`dashfix config show`."
-        "\n\n" + EXIT_CODE_HELP
-    )
+    ),
+    epilog=examples(
+        "dashfix verify ./checkpoints",
+        "dashfix verify ./artifacts --format sarif --output junit:dashfix.xml > dashfix.sarif",
+        "dashfix verify ./artifacts --fail-on warning --baseline .dashfix-baseline.json",
+        "dashfix verify ./artifacts --list-inputs",
+    ),
 )
 def verify_command(
     paths: Annotated[
         list[str] | None,
-        typer.Argument(help="Stores, logs, dumps or folders holding them, or Kafka topics "
+        typer.Argument(metavar="[PATH]...",
+                       help="Stores, logs, dumps or folders holding them, or Kafka topics "
                        "(kafka://HOST:PORT[,HOST:PORT...]/TOPIC)."),
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help=f"Output format on stdout: {', '.join(RENDERERS)}. "
-                     "text (the default) is table on a terminal and concise elsewhere."),
+        typer.Option("--format", "-f", metavar="FORMAT",
+                     help=f"Output format on stdout: {', '.join(RENDERERS)}. text (the default) "
+                     "is table on a terminal and concise elsewhere."),
     ] = None,
     output: Annotated[
         list[str] | None,
@@ -53,26 +63,32 @@ def verify_command(
     ] = None,
     fail_on: Annotated[
         str | None,
-        typer.Option(help=f"Lowest severity that fails the run: {', '.join(FAIL_ON_CHOICES)}."),
+        typer.Option(metavar=choices(FAIL_ON_CHOICES),
+                     help="Lowest severity that fails the run."),
     ] = None,
     baseline: Annotated[
-        Path | None, typer.Option(help="Baseline file: matching findings are suppressed.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Baseline file: matching findings are suppressed."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file instead of the nearest dashfix.toml.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Config file instead of the nearest dashfix.toml."),
     ] = None,
     select: Annotated[
-        list[str] | None, typer.Option(help="Only report these codes or prefixes (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Only report these codes or prefixes (repeatable)."),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option(help="Do not report these codes or prefixes (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Do not report these codes or prefixes (repeatable)."),
     ] = None,
     severity: Annotated[
         list[str] | None,
         typer.Option(metavar="CODE=LEVEL", help="Re-grade a code: error, warning or info."),
     ] = None,
     progress: Annotated[
-        str | None, typer.Option(help="Progress on stderr: auto, always or never.")
+        str | None,
+        typer.Option(metavar=choices(PROGRESS_MODES), help="Progress bars or heartbeat on stderr."),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bars or heartbeat lines.")
@@ -84,15 +100,17 @@ def verify_command(
     ] = False,
     limits: Annotated[
         str,
-        typer.Option(help="Stream frame size cap: consumer (1 MiB), server (10 MiB) or bytes."),
+        typer.Option(metavar=LIMITS_METAVAR,
+                     help="Stream frame size cap: consumer (1 MiB), server (10 MiB) or bytes."),
     ] = "consumer",
     input_format: Annotated[
         str | None,
-        typer.Option("--input-format",
+        typer.Option("--input-format", metavar="FORMAT",
                      help=f"Force the stream log format: {', '.join(INPUT_FORMATS)}."),
     ] = None,
     max_line_bytes: Annotated[
-        int | None, typer.Option(help="JSONL line cap in bytes (default follows --limits).")
+        int | None, typer.Option(metavar="BYTES",
+                                 help="JSONL line cap in bytes (default follows --limits)."),
     ] = None,
     cache: Annotated[
         Path | None,

@@ -762,13 +762,15 @@ def _summarise_in_parallel(store: str, names: list[str], *,
 
 def scan_store(
     path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None,
-    on_read: FilesRead | None = None, read_index: bool = True,
+    on_read: FilesRead | None = None, on_listed: FilesRead | None = None,
+    read_index: bool = True,
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
     ``read_files(folder, names)``, when given, gives the records of the store files; verify
     passes one that consults the cache and the sample (``dashfix.cache.read_selected``).
-    Without it every file is read, straight into rows, telling ``on_read`` as they come.
+    Without it every file is read, straight into rows, telling ``on_listed`` how many once
+    they are listed and ``on_read`` as they come (progress with a total).
     """
     scan = StoreScan(path)
     # Regular files by name, everything else as entries (rare). Which names are store
@@ -809,6 +811,8 @@ def scan_store(
     with paused_gc():
         if read_files is None:
             names.sort()
+            if on_listed is not None:
+                on_listed(len(names))
             scan.rows = read_store_rows(str(path), names, odd, on_read=on_read)
         else:
             # A plain `{id}.bin` is a store file (index.bin is out of `names` by now): the
@@ -976,7 +980,7 @@ def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
 
     try:
         scan = scan_store(target.path, read_files=_reader(target, ctx),
-                          on_read=ctx.progress.advance)
+                          on_read=ctx.progress.advance, on_listed=ctx.progress.expect)
     except OSError as exc:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")
@@ -1005,7 +1009,7 @@ def _reader(
     return functools.partial(
         read_selected,
         decode_many=functools.partial(_summarise_in_parallel, on_read=ctx.progress.advance),
-        selection=ctx.selection,
+        on_pending=ctx.progress.expect, selection=ctx.selection,
         target=target.rel, cache=cache, name_of=_record_name, to_wire=tuple,
         from_wire=FileRecord._make,
     )

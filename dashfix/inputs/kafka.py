@@ -27,7 +27,7 @@ from dashfix.errors import InputError, UsageError
 
 SCHEME = "kafka://"
 DEFAULT_TIMEOUT_SECONDS = 30.0
-INSTALL_HINT = "pip install 'dashfix[kafka]'"
+INSTALL_HINT = "pip install confluent-kafka (or pip install '.[kafka]' in the dashfix checkout)"
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _BROKER = re.compile(r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
 _SECRET = re.compile(r"password|secret|token|credential|oauthbearer\.config|\.pem$|"

@@ -1,4 +1,5 @@
-"""Replay into a Kafka topic, through confluent-kafka (``pip install 'dashfix[kafka]'``).
+"""Replay into a Kafka topic, through confluent-kafka (``pip install confluent-kafka``,
+or the ``kafka`` extra: ``pip install '.[kafka]'`` from the checkout).
 
 A replay sends nothing until it has read its whole input: the records wait in a
 temporary file, so a replay that fails or is interrupted on the way leaves the topic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import TextIO
 
 from rich.console import Console
@@ -10,11 +11,12 @@ from rich.text import Text
 from rich.tree import Tree
 
 from dashfix.formats.index import IndexEntry
-from dashfix.inspect import FileInspection, ThreadHistory, format_utc
+from dashfix.inspect import FileInspection, ThreadHistory
 from dashfix.repair.apply import RebuildOutcome, RepairOutcome
 from dashfix.repair.index_rebuild import Basis, IndexPlan
 from dashfix.report.text import console_for
 from dashfix.report.text import render as render_findings
+from dashfix.timefmt import format_utc
 
 _CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}
 
@@ -22,7 +24,7 @@ _CHANGE_STYLE = {"added": "green", "changed": "yellow", "dropped": "red"}
 def entry_text(entry: IndexEntry | None) -> str:
     if entry is None:
         return "-"
-    return f"{entry.checkpoint_id} @ {entry.secs}.{entry.nanos:09d}"
+    return f"{entry.checkpoint_id} @ {format_utc(entry.secs, entry.nanos)}"
 
 
 def render_index_plan(plan: IndexPlan, console: Console) -> None:
@@ -106,7 +108,8 @@ _ACTION_STYLE = {"fix-magic": "green", "promote": "green", "quarantine": "yellow
 def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
     console = console_for(out)
     plan = outcome.plan
-    verb = "applied" if outcome.applied else "plan (nothing done; add --apply)"
+    apply_command = f"dashfix repair {shlex.quote(str(outcome.store))} --apply"
+    verb = "applied" if outcome.applied else "plan (nothing done yet)"
     console.print(Text(f"repair of {outcome.store}: {verb}", style="bold"))
     if plan.actions:
         table = Table(header_style="bold")
@@ -124,6 +127,7 @@ def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
         console.print(Text(f"left alone: {name}: {reason}", style="dim"))
     render_index_plan(outcome.index_plan, console)
     if not outcome.applied:
+        console.print(Text(f"to carry out this plan: {apply_command}", style="bold"))
         return
     for line in outcome.done:
         console.print(Text(f"done: {line}", style="green"))
@@ -177,8 +181,8 @@ def render_file(found: FileInspection, out: TextIO) -> None:
         for candidate in found.tail_candidates:
             console.print(Text(
                 f"  candidate: state ends at {candidate['state_end']}, node "
-                f"{candidate['node']!r}, secs {candidate['secs']}, parent "
-                f"{candidate['parent_id']!r}", style="dim"))
+                f"{candidate['node']!r}, time {format_utc(candidate['secs'], candidate['nanos'])}, "
+                f"parent {candidate['parent_id']!r}", style="dim"))
     for problem in found.problems:
         console.print(Text(f"problem: {problem}", style="yellow"))
 

@@ -11,7 +11,8 @@ def _rule(code: str, name: str, severity: Severity, summary: str, explanation: s
 
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-_QUARANTINE = ("`dashfix repair STORE --apply` moves the file into the store's quarantine "
+_QUARANTINE = ("`dashfix repair STORE` (the plan, then `--apply`)"
+               " moves the file into the store's quarantine "
                "folder (nothing is deleted); restore an older copy from a backup if you have one.")
 _REBUILD = "`dashfix rebuild-index STORE` (with every DashFlow process on this store stopped)."
 _SKIPPED = ("DashFlow's list and file scan skip it with a warning; delete_thread aborts on it "
@@ -57,7 +58,8 @@ DAMAGED_MAGIC = _rule(
     "Version 1, an exact payload length and a matching CRC prove the header, but the first 4 "
     "bytes are not `DCHK`. DashFlow then reads the file as legacy bincode and fails with "
     "DeserializationFailed. The payload is intact.",
-    "#18", "`dashfix repair STORE --apply` rewrites the 4 magic bytes (the old file is kept "
+    "#18", "`dashfix repair STORE` (the plan, then `--apply`)"
+           " rewrites the 4 magic bytes (the old file is kept "
     "in quarantine).", baselinable=False,
 )
 VERSION_ZERO = _rule(
@@ -119,7 +121,7 @@ NAME_ID_MISMATCH = _rule(
     "file was copied or renamed by hand, or written by a foreign tool. get_latest can then "
     "name a checkpoint that load cannot find.",
     "-", "Rename the file to `{embedded id}.bin`, or quarantine it with "
-    "`dashfix repair STORE --apply`.",
+    "`dashfix repair STORE` (the plan, then `--apply`).",
 )
 ID_THREAD_MISMATCH = _rule(
     "CK114", "id-thread-mismatch", W,
@@ -139,7 +141,8 @@ FOREIGN_BIN = _rule(
 BIN_DIRECTORY = _rule(
     "CK116", "bin-directory", E, "A folder inside the store is named `*.bin`.",
     "DashFlow's list_files takes it for a checkpoint file; reading it fails. " + _SKIPPED,
-    "#7", "Move the folder out of the store (`dashfix repair STORE --apply` quarantines it).",
+    "#7", "Move the folder out of the store (`dashfix repair STORE` (the plan, then `--apply`)"
+          " quarantines it).",
 )
 BIN_SPECIAL_FILE = _rule(
     "CK127", "bin-special-file", E,
@@ -187,14 +190,16 @@ TEMP_PROMOTABLE = _rule(
     "DashFlow died between writing `.{id}.bin.{uuid}.tmp` and renaming it. The temp is a "
     "complete, CRC-valid DCHK file and `{id}.bin` does not exist, so the checkpoint can be "
     "recovered by renaming it.",
-    "#5", "`dashfix repair STORE --apply` promotes it to `{id}.bin` and rebuilds the index.",
+    "#5", "`dashfix repair STORE` (the plan, then `--apply`)"
+          " promotes it to `{id}.bin` and rebuilds the index.",
 )
 TEMP_ORPHAN = _rule(
     "CK122", "orphan-temp", W, "An orphan temp file that cannot be promoted.",
     "A checkpoint temp that is incomplete or damaged, or whose target already exists, or an "
     "index temp (`.index.{uuid}.tmp`, `.index.bin.{uuid}.tmp`): a writer died mid-save. "
     "DashFlow never cleans these up.",
-    "#5", "`dashfix repair STORE --apply` moves it into the quarantine folder (nothing is "
+    "#5", "`dashfix repair STORE` (the plan, then `--apply`)"
+          " moves it into the quarantine folder (nothing is "
     "deleted; `dashfix repair STORE --restore SESSION` puts it back).",
 )
 DASHFIX_LEFTOVER = _rule(
@@ -253,7 +258,8 @@ INDEX_ENTRY_CORRUPT_FILE = _rule(
     "CK132", "index-entry-corrupt-file", E, "An index entry names a checkpoint that fails to load.",
     "get_latest/resume return the load error with no fallback, and ResumeRunner silently "
     "restarts the workflow from scratch.",
-    "#20", "Quarantine the file and rebuild the index: `dashfix repair STORE --apply`.",
+    "#20", "Quarantine the file and rebuild the index: `dashfix repair STORE` (the plan, "
+           "then `--apply`).",
 )
 INDEX_ENTRY_STALE = _rule(
     "CK133", "index-entry-stale", E,
@@ -314,7 +320,8 @@ DUPLICATE_ID = _rule(
     "CK144", "duplicate-embedded-id", W, "Several files carry the same embedded checkpoint id.",
     "Possible only with copies or variants (`X.bin` next to `X.bin.gz` or `X.v.bin`): which "
     "one DashFlow loads depends on the checkpointer, so they may disagree.",
-    "#6", "Keep one copy; quarantine the others with `dashfix repair STORE --apply`.",
+    "#6", "Keep one copy; quarantine the others with `dashfix repair STORE` (the plan, "
+          "then `--apply`).",
 )
 COUNTER_ORDER = _rule(
     "CK145", "counter-order-vs-time", INFO,
@@ -348,7 +355,7 @@ DELETE_THREAD_BLOCKED = _rule(
     "in list, but aborts delete_thread on the first one (#7): delete_thread fails for every "
     "thread while one such file is present. (Damaged files carry their own finding.)",
     "#7", "Give each variant its own folder, or quarantine the foreign files with "
-    "`dashfix repair STORE --apply`.",
+    "`dashfix repair STORE` (the plan, then `--apply`).",
 )
 # -- Compressed / Versioned (item 14) --------------------------------------------------------
 GZIP_CORRUPT = _rule(

@@ -424,7 +424,8 @@ def test_fix_command_names_the_store_as_typed(
     _, findings = _verify(cli, Path("."))
     (finding,) = findings
     assert finding["path_in_root"] == f"run1/ckpt/alpha_{DEFAULT_PROC}_chkpt0.bin"
-    assert finding["fix"] == "dashfix repair run1/ckpt --apply"
+    # The plan first: the fix shows what repair would do; the plan says how to apply it.
+    assert finding["fix"] == "dashfix repair run1/ckpt"
     assert finding["offset"] == dchk.CRC_OFFSET
 
 

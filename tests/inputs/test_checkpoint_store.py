@@ -333,9 +333,13 @@ def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
 class _CountingProgress:
     def __init__(self) -> None:
         self.done = 0
+        self.expected = 0
 
     def start(self, label: str, total: int | None) -> None:
         pass
+
+    def expect(self, count: int) -> None:
+        self.expected += count
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -363,3 +367,4 @@ def test_verify_progress_counts_the_files_of_a_store_as_they_are_read(
     progress = _CountingProgress()
     verify([store], options, progress=progress)
     assert progress.done == 5000
+    assert progress.expected == 5000  # the total is known before the files are read

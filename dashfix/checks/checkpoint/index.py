@@ -11,6 +11,7 @@ from dashfix.formats.index import IndexEntry, duplicate_threads
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.inputs.checkpoint_record import LOAD_SUFFIXES, FileRecord
 from dashfix.rules import checkpoint as ck
+from dashfix.timefmt import format_utc
 
 
 def _loaded_file(view: StoreView, checkpoint_id: str) -> FileRecord | None:
@@ -28,7 +29,7 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
                     threads_with_files: set[str]) -> Iterator[Finding]:
     path = view.path(INDEX_NAME)
     ids: Ids = {"thread_id": thread_id, "checkpoint_id": entry.checkpoint_id}
-    indexed = f"{entry.checkpoint_id} at {entry.secs}.{entry.nanos:09d}"
+    indexed = f"{entry.checkpoint_id} at {format_utc(entry.secs, entry.nanos)}"
     if thread_id not in threads_with_files:
         yield ck.INDEX_THREAD_WITHOUT_FILES.at(
             path, f"index entry for thread {thread_id!r} ({indexed}): the thread has no "
@@ -66,9 +67,9 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
         return
     yield ck.INDEX_TIMESTAMP_MISMATCH.at(
         path, f"index entry for thread {thread_id!r} says {entry.checkpoint_id} is from "
-        f"{entry.secs}.{entry.nanos:09d}, but the file's embedded time is "
+        f"{format_utc(entry.secs, entry.nanos)}, but the file's embedded time is "
         f"{describe_time(record)} ({'newer' if file_newer else 'older'})",
-        expected=describe_time(record), actual=f"{entry.secs}.{entry.nanos:09d}",
+        expected=describe_time(record), actual=format_utc(entry.secs, entry.nanos),
         fix_command=view.rebuild, **ids)
 
 

@@ -17,6 +17,7 @@ from typing import TypedDict
 from dashfix.inputs.checkpoint_record import DCHK, PLAIN, FileRecord
 from dashfix.inputs.checkpoint_rows import StoreRows
 from dashfix.inputs.checkpoint_store import StoreScan
+from dashfix.timefmt import format_utc
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
 """Timestamps closer than this are not called out of order (one process saves sequentially)."""
@@ -120,7 +121,8 @@ class StoreView:
 
     @property
     def repair(self) -> str:
-        return f"dashfix repair {self.store_arg} --apply"
+        # The plan first: it lists every action and says to add --apply to carry them out.
+        return f"dashfix repair {self.store_arg}"
 
     @property
     def rebuild(self) -> str:
@@ -132,7 +134,7 @@ def timestamp_ns(record: FileRecord) -> int:
 
 
 def describe_time(record: FileRecord) -> str:
-    return f"{record.secs}.{record.nanos:09d}"
+    return format_utc(record.secs, record.nanos)
 
 
 class Ids(TypedDict):

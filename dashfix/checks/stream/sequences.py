@@ -25,6 +25,7 @@ from typing import Any, TypeAlias
 from dashfix.findings import Finding, Rule
 from dashfix.native import key_hashes, shares_any
 from dashfix.rules import stream as rules
+from dashfix.timefmt import format_utc_us
 
 ERROR_EVENT_TYPES = frozenset((3, 12, 32, 42))
 """GRAPH_ERROR, NODE_ERROR, LLM_ERROR, TOOL_ERROR."""
@@ -506,7 +507,8 @@ class SequenceTracker:
                       actual=stamp)
         else:
             self._add(rules.TIMESTAMP_FUTURE,
-                      f"timestamp_us {stamp} is more than a day after the check",
+                      f"timestamp_us {stamp} ({format_utc_us(stamp)}) is more than a day after "
+                      "the check",
                       thread_id, key, expected=f"<= {self.future_us}", actual=stamp)
 
     def _classify(self, thread: ThreadSummary, sequence: int, stamp: int) -> None:
