@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 KafkaConfigOption = Annotated[
     list[str] | None,
     typer.Option("--kafka-config", metavar="KEY=VALUE",
-                 help="A librdkafka client property for kafka:// topics (repeatable), e.g. "
-                 "security.protocol=SASL_SSL; over \\[tool.dashfix.kafka]. Secret values "
-                 "are never printed."),
+                 help="A librdkafka client property for kafka:// topics (repeatable), such "
+                 "as sasl.username=NAME; over \\[tool.dashfix.kafka]. Secret values are "
+                 "never printed."),
 ]
 SnapshotSinceOption = Annotated[
     str | None,
@@ -36,7 +36,8 @@ KafkaTimeoutOption = Annotated[
 ]
 
 ProgressOption = Annotated[
-    str, typer.Option(help="Progress per partition on stderr: auto, always or never.")
+    str, typer.Option(metavar="auto|always|never",
+                      help="Progress per partition on stderr.")
 ]
 
 

@@ -175,15 +175,15 @@ def validate_command(
     "capture (byte for byte, partition after partition) or, with --to-format jsonl, "
     "file-backend JSON lines. FILE appears only when complete. `dashfix stream validate "
     "FILE` then finds what validating the topic finds, except the key and partition "
-    "checks. Needs pip install confluent-kafka.\n\nExit codes: 0 written; 2 usage "
-    "error; 3 the topic could not be read or FILE not written; 130 interrupted.",
+    "checks. Exit code 0 once FILE is written, 3 when the topic could not be read. Needs "
+    "pip install confluent-kafka.",
 )
 def capture_command(
     topic_url: Annotated[str, typer.Argument(
         metavar="TOPIC", help="kafka://HOST:PORT[,HOST:PORT...]/TOPIC.")],
     to: Annotated[str, typer.Option("--to", metavar="FILE", help="The capture to write.")],
     to_format: Annotated[
-        str, typer.Option("--to-format", help="kcat (default) or jsonl.")
+        str, typer.Option("--to-format", metavar="kcat|jsonl", help="What FILE holds.")
     ] = "kcat",
     output_format: OUTPUT_FORMAT_OPTION = "text",
     kafka_config: KafkaConfigOption = None,
