@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -264,9 +263,7 @@ def workspace(tmp_path: Path) -> Path:
     """A repository whose artifacts hold a healthy store and three dangling symlinks (DF002
     warnings), and a config that fails on warnings."""
     (tmp_path / ".git").mkdir()  # the config search stops here
-    symlink_farm(tmp_path / "artifacts", 3)
-    shutil.copytree(REPO / "fixtures" / "interop" / "ckpt-healthy",
-                    tmp_path / "artifacts" / "store")
+    symlink_farm(tmp_path / "artifacts", 3)  # also writes the healthy store, artifacts/store
     (tmp_path / "pyproject.toml").write_text(
         '[tool.dashfix]\npaths = ["artifacts"]\nfail_on = "warning"\n'
     )
