@@ -21,15 +21,17 @@ demo: $(STAMP)
 	  echo "dashfix verify exited $$status (1 = findings at or above --fail-on)"; \
 	  test $$status -le 1
 
-# The stream tests run a second time on the Python twins of the C helpers, the path an
-# install without a C compiler takes.
-STREAM_TESTS := tests/checks/test_stream_sequences.py tests/checks/test_stream_parallel.py \
+# The stream and checkpoint-reading tests run a second time on the Python twins of the C
+# helpers, the path an install without a C compiler takes.
+TWIN_TESTS := tests/checks/test_stream_sequences.py tests/checks/test_stream_parallel.py \
 	tests/test_native.py tests/formats/test_kcat_filelog.py \
-	tests/formats/test_stream_frame.py tests/cli/test_stream_validate.py
+	tests/formats/test_stream_frame.py tests/cli/test_stream_validate.py \
+	tests/inputs/test_checkpoint_store.py tests/cli/test_verify_checkpoints.py \
+	tests/repair/test_index_rebuild.py tests/test_cache.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-	DASHFIX_PURE_PYTHON=1 $(PY) -m pytest -q $(STREAM_TESTS)
+	DASHFIX_PURE_PYTHON=1 $(PY) -m pytest -q $(TWIN_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check dashfix tests benchmarks fuzz

@@ -22,6 +22,8 @@ class Measurement:
     label: str
     wall_seconds: float
     peak_rss_mib: float
+    slowest_seconds: float = 0.0
+    """The slowest of the runs: with ``wall_seconds`` the range a reader can compare."""
 
 
 def measure(label: str, command: Sequence[str] | str, *, shell: bool = False,
@@ -53,20 +55,31 @@ def measure_interleaved(commands: dict[str, Sequence[str] | str], *, shell: bool
     back and then the other's puts that drift into their ratio, rounds spread it over all.
     """
     best = dict.fromkeys(commands, float("inf"))
+    slowest = dict.fromkeys(commands, 0.0)
     peak_kib = dict.fromkeys(commands, 0)
     for _ in range(repeat):
         for label, command in commands.items():
             elapsed, rss_kib = _run_once(command, shell)
             best[label] = min(best[label], elapsed)
+            slowest[label] = max(slowest[label], elapsed)
             peak_kib[label] = max(peak_kib[label], rss_kib)
-    return [Measurement(label, best[label], peak_kib[label] / 1024) for label in commands]
+    return [Measurement(label, best[label], peak_kib[label] / 1024, slowest[label])
+            for label in commands]
 
 
 def print_ratio(subject: Measurement, baseline: Measurement, limit: float | None = None) -> bool:
     ratio = subject.wall_seconds / baseline.wall_seconds
     verdict = "" if limit is None else (" OK" if ratio <= limit else f" OVER the {limit}x limit")
     print(
-        f"{subject.label}: {subject.wall_seconds:.2f}s, peak RSS {subject.peak_rss_mib:.0f} MiB; "
-        f"{baseline.label}: {baseline.wall_seconds:.2f}s -> ratio {ratio:.2f}x{verdict}"
+        f"{subject.label}: {subject.wall_seconds:.2f}s{_range(subject)}, peak RSS "
+        f"{subject.peak_rss_mib:.0f} MiB; {baseline.label}: {baseline.wall_seconds:.2f}s"
+        f"{_range(baseline)} -> ratio {ratio:.2f}x{verdict}"
     )
     return limit is None or ratio <= limit
+
+
+def _range(result: Measurement) -> str:
+    """The " (best-slowest)" shown when the runs differ."""
+    if result.slowest_seconds <= result.wall_seconds:
+        return ""
+    return f" ({result.wall_seconds:.2f}-{result.slowest_seconds:.2f})"

@@ -1,80 +1,95 @@
-"""Re-verifying an unchanged store with ``--cache``, and ``--sample 1/10``, against a full run.
+"""Re-checks with ``--cache`` against a stat walk, ``--sample 1/10`` against a full run, and
+the first ``--cache`` run against an uncached one (issues 11 and 12).
 
-Targets (issue 4), on the checkpoint benchmark's generated 100,000-file store:
-- re-verifying the unchanged store with ``--cache`` takes at most 1/5 of the wall time of a
-  run without the cache;
-- ``--sample 1/10`` takes at most 1/5 of a full run.
+On the same two stores as ``checkpoint_verify`` (``benchmarks/stores.py``; ``--files=N``),
+each command run ``--repeat`` times in interleaved rounds (best wall time, peak RSS):
 
-The store is the one the checkpoint benchmark keeps under ./bench-data (built here with the
-same parameters when it is missing). Both ratios are against a full uncached run measured in
-the same run. Before timing, the cached run's JSON must equal the uncached one's (a fast
-cache that changes the answer would be worthless). ``--quick`` shrinks the store tenfold.
+- a ``--cache`` re-run of the unchanged store at most 1.3x
+  `find STORE -printf '%i %s %T@\\n' > /dev/null` (which stats every file in C);
+- ``--sample 1/10`` at most 0.25x the full verify (the target is set on 1,000,000 files);
+- the first ``--cache`` run (an empty cache folder) at most 1.2x the uncached run, and its
+  peak RSS inside the uncached run's target (300 MiB at 1,000,000 files).
+
+Before timing, the cached runs' JSON must equal the uncached one's (a fast cache that
+changes the answer would be worthless).
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from benchmarks.checkpoint_verify import MIB_LIMITS, machine, verify
 from benchmarks.harness import measure_interleaved, print_ratio
-from dashfix.formats.variants import INDEX_NAME
-from dashfix.testing.checkpoints import build_large_store
+from benchmarks.stores import options, stores, warm
 
-FILES = 100_000
-DATA = Path("bench-data")
-LIMIT = 0.2
-REPEAT = 5
+CACHED_LIMIT = 1.3
+SAMPLE_LIMIT = 0.25
+FIRST_CACHED_LIMIT = 1.2
 
 
-def store_path(files: int) -> Path:
-    """The checkpoint benchmark's store of ``files`` files, built once and kept."""
-    path = DATA / f"store-{files // 1000}k"
-    if not (path / INDEX_NAME).is_file():
-        print(f"building {path} ({files} files)")
-        build_large_store(path, files=files)
-    return path
-
-
-def _result(command: Sequence[str]) -> dict[str, Any] | None:
-    done = subprocess.run(command, capture_output=True, check=False)
-    if done.returncode != 0:
-        print(f"FAILED (exit {done.returncode}): {' '.join(command)}\n{done.stderr.decode()}")
+def _result(command: str) -> dict[str, Any] | None:
+    done = subprocess.run(command.replace("> /dev/null", ""), shell=True, capture_output=True,
+                          check=False)
+    if done.returncode > 1:
+        print(f"FAILED (exit {done.returncode}): {command}\n{done.stderr.decode()}")
         return None
     document: dict[str, Any] = orjson.loads(done.stdout)
     return document
 
 
+def measure_store(label: str, store: Path, files: int, repeat: int, scratch: Path) -> bool:
+    cache = scratch / f"cache-{label}"
+    fresh = scratch / f"fresh-{label}"
+    full = verify(store, "--no-cache")
+    cached = verify(store, "--cache", str(cache))
+    first = f"rm -rf {shlex.quote(str(fresh))} && " + verify(store, "--cache", str(fresh))
+    sampled = verify(store, "--no-cache", "--sample", "1/10")
+    results = [_result(command) for command in (full, cached, cached, first)]
+    if any(result is None for result in results) or _result(sampled) is None:
+        return False
+    if any(result != results[0] for result in results[1:]):
+        print("FAILED: verify --cache gives another result than a run without the cache")
+        return False
+    commands = {
+        "stat walk (find -printf)": f"find {shlex.quote(str(store))} -printf '%i %s %T@\\n' "
+                                    "> /dev/null",
+        "verify, no cache": full,
+        "verify --cache DIR (unchanged store)": cached,
+        "verify --cache NEWDIR (first run)": first,
+        "verify --sample 1/10": sampled,
+    }
+    print(f"-- {label} store: {store} ({files} files), best of {repeat} interleaved rounds")
+    walk, uncached, again, first_run, sample = measure_interleaved(commands, shell=True,
+                                                                   repeat=repeat)
+    ok = print_ratio(again, walk, CACHED_LIMIT)
+    ok = print_ratio(sample, uncached, SAMPLE_LIMIT) and ok
+    ok = print_ratio(first_run, uncached, FIRST_CACHED_LIMIT) and ok
+    memory = first_run.peak_rss_mib / uncached.peak_rss_mib
+    limit = MIB_LIMITS.get(files)
+    within = limit is None or first_run.peak_rss_mib <= limit
+    print(f"  first cached run peak RSS {first_run.peak_rss_mib:.0f} MiB vs "
+          f"{uncached.peak_rss_mib:.0f} MiB uncached = {memory:.2f}x"
+          + ("" if limit is None else f" (limit {limit} MiB) {'OK' if within else 'OVER'}"))
+    return ok and within
+
+
 def main(argv: list[str]) -> int:
-    files = FILES // 10 if "--quick" in argv else FILES
-    store = store_path(files)
+    args = options(argv, "incremental")
+    print(f"machine: {machine()}")
+    ok = True
     with tempfile.TemporaryDirectory(prefix="dashfix-bench-cache-") as scratch:
-        base = [sys.executable, "-m", "dashfix", "verify", str(store), "--progress", "never",
-                "-f", "json"]
-        full = [*base, "--no-cache"]
-        cached = [*base, "--cache", str(Path(scratch) / "cache")]
-        sampled = [*base, "--no-cache", "--sample", "1/10"]
-        uncached_result = _result(full)
-        first = _result(cached)  # fills the cache
-        again = _result(cached)
-        if uncached_result is None or first is None or again is None or _result(sampled) is None:
-            return 1
-        if not uncached_result == first == again:
-            print("FAILED: verify --cache gives another result than a run without the cache")
-            return 1
-        baseline, warm, sample = measure_interleaved({
-            f"verify, no cache ({files} store files)": full,
-            "verify --cache DIR (unchanged store)": cached,
-            "verify --sample 1/10": sampled,
-        }, repeat=REPEAT)
-    cache_ok = print_ratio(warm, baseline, LIMIT)
-    sample_ok = print_ratio(sample, baseline, LIMIT)
-    return 0 if cache_ok and sample_ok else 1
+        for label, store in stores(args):
+            warm(store)
+            ok = measure_store(label, store, args.files, args.repeat, Path(scratch)) and ok
+    print(f"load after: {machine()}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

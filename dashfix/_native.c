@@ -965,6 +965,598 @@ bad:
     return NULL;
 }
 
+/* ---- checkpoint store reading ---------------------------------------------------------
+ *
+ * read_checkpoints: for a span of listed names of one store folder, each file opened once
+ * (openat, O_NOFOLLOW | O_NONBLOCK), fstat-ed once and read once; the DCHK header and the
+ * CRC-32 checked, and the bincode ids and the payload tail (node, timestamp, parent, empty
+ * metadata) read with every length checked against the bytes left.  A file comes back as a
+ * row only when it is what checkpoint_store._summarise_plain_dchk turns into a PLAIN row
+ * (its Python twin, which the tests hold to the same answers) and, stricter, when its id is
+ * of the current scheme with the thread's own prefix, its parent starts with the thread's
+ * prefix and its name is the id plus ".bin".  Anything else (another variant, a damaged
+ * header, a short read, not a regular file, a zero-filled file...) is left to the Python
+ * path, which reports it.  The files are read with the GIL released, so two threads read two
+ * spans at once; the columns are then filled in place.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DCHK_HEADER 20
+#define DCHK_VERSION 1
+#define TAIL_MIN 29       /* node len (8) + timestamp (12) + option tag (1) + map count (8) */
+#define NODE_MAX 255      /* formats/checkpoint.py NODE_MAX_LEN */
+#define PARENT_MAX 251    /* formats/checkpoint.py ID_MAX_LEN */
+#define NANOS_PER_SEC 1000000000u
+#define COUNTER_MAX_DIGITS 18 /* fits an int64 column */
+#define PROC_MIN 5
+#define PROC_MAX 16
+#define ROW_PLAIN 0
+#define NO_PARENT_ROW (-1)
+#define LOST_PARENT_ROW (-2)
+#define READ_BUFFER_KEEP (1 << 20) /* a larger buffer is freed after its file */
+
+/* CRC-32/ISO-HDLC (zlib's crc32, crc32fast), slice-by-8. */
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][n] = c;
+    }
+    for (int t = 1; t < 8; t++)
+        for (int n = 0; n < 256; n++)
+            crc_table[t][n] = (crc_table[t - 1][n] >> 8) ^ crc_table[0][crc_table[t - 1][n] & 0xFF];
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {
+        uint32_t low, high;
+        memcpy(&low, p, 4);
+        memcpy(&high, p + 4, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        low = __builtin_bswap32(low);
+        high = __builtin_bswap32(high);
+#endif
+        low ^= c;
+        c = crc_table[7][low & 0xFF] ^ crc_table[6][(low >> 8) & 0xFF] ^
+            crc_table[5][(low >> 16) & 0xFF] ^ crc_table[4][low >> 24] ^
+            crc_table[3][high & 0xFF] ^ crc_table[2][(high >> 8) & 0xFF] ^
+            crc_table[1][(high >> 16) & 0xFF] ^ crc_table[0][high >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        c = crc_table[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static inline uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A string's place: offset and length in a row's copy of its bytes. */
+typedef struct {
+    uint32_t at, len;
+} Span;
+
+/* What one healthy file gives, before Python objects are made of it. */
+typedef struct {
+    int ok, has_parent;
+    int64_t counter, secs, nanos, mtime_ns, size, state_start, state_end, mode;
+    Span thread, node, proc, parent; /* into the call's arena */
+} CheckpointRow;
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} Arena;
+
+static int arena_put(Arena *arena, const uint8_t *bytes, size_t n, Span *out)
+{
+    if (n > UINT32_MAX || arena->len + n > UINT32_MAX)
+        return 0;
+    if (arena->len + n > arena->cap) {
+        size_t cap = arena->cap ? arena->cap : 4096;
+        while (cap < arena->len + n)
+            cap *= 2;
+        uint8_t *grown = realloc(arena->data, cap);
+        if (!grown)
+            return 0;
+        arena->data = grown;
+        arena->cap = cap;
+    }
+    memcpy(arena->data + arena->len, bytes, n);
+    out->at = (uint32_t)arena->len;
+    out->len = (uint32_t)n;
+    arena->len += n;
+    return 1;
+}
+
+/* formats/checkpoint.py _nul_free_string_ending_at on payload ``p``: the one ``u64 len +
+ * text`` field without NUL that ends at ``end``, starting at or after ``floor``.  Returns its
+ * start, or -1. */
+static int64_t nul_free_string_ending_at(const uint8_t *p, int64_t end, int64_t floor,
+                                         int64_t max_len)
+{
+    int64_t lo = end - 8 - max_len > floor ? end - 8 - max_len : floor;
+    int64_t last_zero = -1;
+    for (int64_t i = end - 1; i >= lo; i--) {
+        if (p[i] == 0) {
+            last_zero = i;
+            break;
+        }
+    }
+    if (last_zero < 0)
+        return -1;
+    int64_t start = last_zero - 7;
+    if (start < floor || le64(p + start) != (uint64_t)(end - start - 8))
+        return -1;
+    if (!valid_utf8(p + start + 8, (size_t)(end - start - 8)))
+        return -1;
+    return start;
+}
+
+static int path_safe(const uint8_t *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == 0 || c == '/' || c == '\\' || c == ':' || (c == '.' && i + 1 < n && s[i + 1] == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    uint64_t min_secs, max_secs;
+} TimeRules;
+
+/* The row of one file's bytes (the whole file, ``size`` bytes), or 0.  ``name`` must be
+ * the id plus ".bin". */
+static int parse_checkpoint(const uint8_t *data, int64_t size, const char *name,
+                            Py_ssize_t name_len, const TimeRules *rules, Arena *arena,
+                            CheckpointRow *row)
+{
+    if (size < DCHK_HEADER + 16 || memcmp(data, "DCHK", 4) != 0 ||
+        le32(data + 4) != DCHK_VERSION || le64(data + 12) != (uint64_t)(size - DCHK_HEADER) ||
+        crc32_of(data + DCHK_HEADER, (size_t)(size - DCHK_HEADER)) != le32(data + 8))
+        return 0;
+    const uint8_t *p = data + DCHK_HEADER; /* the payload */
+    int64_t end = size - DCHK_HEADER;
+    uint64_t id_len = le64(p);
+    if (id_len > (uint64_t)(end - 16))
+        return 0;
+    int64_t id_at = 8, id_end = 8 + (int64_t)id_len;
+    uint64_t thread_len = le64(p + id_end);
+    if (thread_len > (uint64_t)(end - id_end - 8))
+        return 0;
+    int64_t thread_at = id_end + 8, floor = thread_at + (int64_t)thread_len;
+    const uint8_t *id = p + id_at, *thread = p + thread_at;
+    if (!valid_utf8(id, id_len) || !valid_utf8(thread, thread_len))
+        return 0;
+    /* formats/checkpoint.py empty_metadata_tails: empty metadata after a parent.  After a
+     * zero byte only a parent None can end there (a Some would be an empty parent, which
+     * the rules refuse for a current-scheme id); after any other byte only a Some. */
+    if (end - floor < TAIL_MIN)
+        return 0;
+    for (int i = 1; i <= 8; i++)
+        if (p[end - i] != 0)
+            return 0;
+    int64_t metadata_at = end - 8, tag_at;
+    const uint8_t *parent = NULL;
+    size_t parent_len = 0;
+    if (p[end - 9] == 0) {
+        tag_at = end - 9;
+    } else {
+        int64_t parent_start = nul_free_string_ending_at(p, metadata_at, floor + 21, PARENT_MAX);
+        if (parent_start < 0 || p[parent_start - 1] != 1)
+            return 0;
+        parent = p + parent_start + 8;
+        parent_len = (size_t)(metadata_at - parent_start - 8);
+        /* parent_ok: with the thread's prefix (anything else goes to the Python rules). */
+        if (parent_len <= thread_len || memcmp(parent, thread, thread_len) != 0 ||
+            parent[thread_len] != '_')
+            return 0;
+        tag_at = parent_start - 1;
+    }
+    int64_t timestamp_at = tag_at - 12;
+    if (timestamp_at - 8 < floor)
+        return 0;
+    uint64_t secs = le64(p + timestamp_at);
+    uint32_t nanos = le32(p + timestamp_at + 8);
+    if (nanos >= NANOS_PER_SEC || secs < rules->min_secs || secs >= rules->max_secs)
+        return 0;
+    int64_t node_start = nul_free_string_ending_at(p, timestamp_at, floor, NODE_MAX);
+    if (node_start < 0)
+        return 0;
+    /* The id: {thread}_{proc}_chkpt{digits}, proc 5-16 lowercase hex digits, in a file
+     * named after it, thread and id safe as file names (identity_flags finds nothing). */
+    if ((uint64_t)name_len != id_len + 4 || memcmp(name, id, id_len) != 0 ||
+        memcmp(name + id_len, ".bin", 4) != 0 || !path_safe(thread, thread_len) ||
+        !path_safe(id, id_len))
+        return 0;
+    size_t digits = 0;
+    while (digits < id_len && id[id_len - 1 - digits] >= '0' && id[id_len - 1 - digits] <= '9')
+        digits++;
+    size_t head_len = id_len - digits;
+    if (digits == 0 || digits > COUNTER_MAX_DIGITS || head_len < thread_len + 1 + PROC_MIN + 6 ||
+        memcmp(id + head_len - 6, "_chkpt", 6) != 0)
+        return 0;
+    size_t proc_end = head_len - 6, proc_at = thread_len + 1;
+    if (memcmp(id, thread, thread_len) != 0 || id[thread_len] != '_' ||
+        proc_end - proc_at < PROC_MIN || proc_end - proc_at > PROC_MAX)
+        return 0;
+    for (size_t i = proc_at; i < proc_end; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return 0;
+    int64_t counter = 0;
+    for (size_t i = head_len; i < id_len; i++)
+        counter = counter * 10 + (id[i] - '0');
+    row->counter = counter;
+    row->secs = (int64_t)secs;
+    row->nanos = nanos;
+    row->state_start = floor;
+    row->state_end = node_start;
+    row->has_parent = parent != NULL;
+    return arena_put(arena, thread, thread_len, &row->thread) &&
+           arena_put(arena, p + node_start + 8, (size_t)(timestamp_at - node_start - 8),
+                     &row->node) &&
+           arena_put(arena, id + proc_at, proc_end - proc_at, &row->proc) &&
+           (!parent || arena_put(arena, parent, parent_len, &row->parent));
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t cap;
+} ReadBuffer;
+
+/* Open, fstat and read ``name`` once; the row when it is a healthy plain checkpoint. */
+static void read_checkpoint(int dir_fd, const char *name, Py_ssize_t name_len,
+                            int64_t max_bytes, const TimeRules *rules, ReadBuffer *buffer,
+                            Arena *arena, CheckpointRow *row)
+{
+    row->ok = 0;
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    struct stat info;
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size > max_bytes ||
+        info.st_size < DCHK_HEADER + 16)
+        goto done;
+    size_t want = (size_t)info.st_size + 1; /* one more byte sees EOF, or growth */
+    if (want > buffer->cap) {
+        uint8_t *grown = realloc(buffer->data, want);
+        if (!grown)
+            goto done;
+        buffer->data = grown;
+        buffer->cap = want;
+    }
+    ssize_t got;
+    do {
+        got = read(fd, buffer->data, want);
+    } while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)info.st_size)
+        goto done;
+    size_t arena_mark = arena->len;
+    if (parse_checkpoint(buffer->data, info.st_size, name, name_len, rules, arena, row)) {
+        row->ok = 1;
+        row->size = info.st_size;
+        row->mtime_ns = (int64_t)info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
+        row->mode = (int64_t)info.st_mode;
+    } else {
+        arena->len = arena_mark;
+    }
+done:
+    close(fd);
+    if (buffer->cap > READ_BUFFER_KEEP) {
+        free(buffer->data);
+        buffer->data = NULL;
+        buffer->cap = 0;
+    }
+}
+
+/* The Python string of ``span`` in the arena, the previous row's object when the bytes are
+ * the same (rows come by name, so a thread's files, its node and process, follow one
+ * another), interned otherwise. */
+typedef struct {
+    PyObject *object;
+    const uint8_t *bytes;
+    uint32_t len;
+} LastString;
+
+static PyObject *shared_string(const Arena *arena, Span span, LastString *last)
+{
+    const uint8_t *bytes = arena->data + span.at;
+    if (last->object && last->len == span.len && memcmp(last->bytes, bytes, span.len) == 0) {
+        Py_INCREF(last->object);
+        return last->object;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)bytes, span.len, NULL);
+    if (!text)
+        return NULL;
+    PyUnicode_InternInPlace(&text);
+    Py_XDECREF(last->object);
+    Py_INCREF(text);
+    last->object = text;
+    last->bytes = bytes;
+    last->len = span.len;
+    return text;
+}
+
+enum { COL_KINDS, COL_THREADS, COL_NODES, COL_PROCS, COL_COUNTERS, COL_SECS, COL_NANOS,
+       COL_MTIMES, COL_SIZES, COL_STATE_STARTS, COL_STATE_ENDS, COL_PARENT_ROWS,
+       COL_LOST_PARENTS, COL_MODES, COLUMNS };
+#define NUMBER_COLUMNS 8 /* counters .. parent_rows */
+
+/* The row of the file "{parent}.bin" in ``row_of``, or LOST_PARENT_ROW (-1 on an error). */
+static int parent_row(PyObject *row_of, const Arena *arena, Span parent, Py_ssize_t *out)
+{
+    char small[PARENT_MAX + 16]; /* nul_free_string_ending_at allows up to max_len + 7 */
+    if (parent.len > PARENT_MAX + 7) {
+        PyErr_SetString(PyExc_SystemError, "read_checkpoints: parent longer than its search");
+        return -1;
+    }
+    memcpy(small, arena->data + parent.at, parent.len);
+    memcpy(small + parent.len, ".bin", 4);
+    PyObject *name = PyUnicode_DecodeUTF8(small, parent.len + 4, NULL);
+    if (!name)
+        return -1;
+    PyObject *row = PyDict_GetItemWithError(row_of, name);
+    Py_DECREF(name);
+    if (!row) {
+        if (PyErr_Occurred())
+            return -1;
+        *out = LOST_PARENT_ROW;
+        return 0;
+    }
+    *out = PyLong_AsSsize_t(row);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    long dir_fd;
+    Py_ssize_t start, stop;
+    long long max_bytes, min_secs, max_secs;
+    if (nargs != 9 || !PyList_Check(args[1]) || !PyDict_Check(args[4]) ||
+        !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != COLUMNS) {
+        PyErr_SetString(PyExc_TypeError,
+                        "read_checkpoints(dir_fd, names, start, stop, row_of, columns, "
+                        "max_bytes, min_secs, max_secs)");
+        return NULL;
+    }
+    PyObject *modes_column = PyTuple_GET_ITEM(args[5], COL_MODES);
+    dir_fd = PyLong_AsLong(args[0]);
+    start = PyLong_AsSsize_t(args[2]);
+    stop = PyLong_AsSsize_t(args[3]);
+    max_bytes = PyLong_AsLongLong(args[6]);
+    min_secs = PyLong_AsLongLong(args[7]);
+    max_secs = PyLong_AsLongLong(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *names = args[1], *row_of = args[4], *columns = args[5];
+    if (dir_fd < 0 || dir_fd > INT32_MAX || start < 0 || stop > PyList_GET_SIZE(names) ||
+        start > stop || min_secs < 0 ||
+        max_secs < min_secs) {
+        PyErr_SetString(PyExc_ValueError, "read_checkpoints: bad span or rules");
+        return NULL;
+    }
+    PyObject *kinds = PyTuple_GET_ITEM(columns, COL_KINDS);
+    PyObject *lists[3] = {PyTuple_GET_ITEM(columns, COL_THREADS),
+                          PyTuple_GET_ITEM(columns, COL_NODES),
+                          PyTuple_GET_ITEM(columns, COL_PROCS)};
+    PyObject *lost = PyTuple_GET_ITEM(columns, COL_LOST_PARENTS);
+    if (!PyByteArray_Check(kinds) || !PyDict_Check(lost)) {
+        PyErr_SetString(PyExc_TypeError, "read_checkpoints: bad columns");
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!PyList_Check(lists[i]) || PyList_GET_SIZE(lists[i]) < stop) {
+            PyErr_SetString(PyExc_TypeError, "read_checkpoints: bad string column");
+            return NULL;
+        }
+    }
+    if (PyByteArray_GET_SIZE(kinds) < stop) {
+        PyErr_SetString(PyExc_ValueError, "read_checkpoints: columns too short");
+        return NULL;
+    }
+    Py_ssize_t count = stop - start;
+    Py_buffer numbers[NUMBER_COLUMNS], modes = {0};
+    int held = 0, modes_held = 0;
+    const char **name_bytes = NULL;
+    Py_ssize_t *name_lens = NULL;
+    CheckpointRow *rows = NULL;
+    Arena arena = {NULL, 0, 0};
+    ReadBuffer buffer = {NULL, 0};
+    LastString last[3] = {{NULL, NULL, 0}, {NULL, NULL, 0}, {NULL, NULL, 0}};
+    PyObject *left = NULL;
+    for (; held < NUMBER_COLUMNS; held++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(columns, COL_COUNTERS + held), &numbers[held],
+                               PyBUF_WRITABLE | PyBUF_FORMAT) != 0)
+            goto fail;
+        if (numbers[held].itemsize != 8 || numbers[held].len / 8 < stop ||
+            !numbers[held].format || strcmp(numbers[held].format, "q") != 0) {
+            PyBuffer_Release(&numbers[held]);
+            PyErr_SetString(PyExc_TypeError, "read_checkpoints: number columns are array('q')");
+            goto fail;
+        }
+    }
+    if (modes_column != Py_None) {
+        if (PyObject_GetBuffer(modes_column, &modes, PyBUF_WRITABLE | PyBUF_FORMAT) != 0)
+            goto fail;
+        modes_held = 1;
+        if (modes.itemsize != 4 || modes.len / 4 < stop || !modes.format ||
+            strcmp(modes.format, "i") != 0) {
+            PyErr_SetString(PyExc_TypeError, "read_checkpoints: modes are array('i') or None");
+            goto fail;
+        }
+    }
+    name_bytes = PyMem_Malloc(sizeof(*name_bytes) * (size_t)(count ? count : 1));
+    name_lens = PyMem_Malloc(sizeof(*name_lens) * (size_t)(count ? count : 1));
+    rows = PyMem_Calloc((size_t)(count ? count : 1), sizeof(*rows));
+    left = PyList_New(0);
+    if (!name_bytes || !name_lens || !rows || !left) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyList_GET_ITEM(names, start + i);
+        name_bytes[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &name_lens[i])
+                                              : NULL;
+        if (!name_bytes[i])
+            PyErr_Clear(); /* not UTF-8 (surrogate escapes): the Python path reads it */
+    }
+    TimeRules rules = {(uint64_t)min_secs, (uint64_t)max_secs};
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (name_bytes[i] && strlen(name_bytes[i]) == (size_t)name_lens[i])
+            read_checkpoint((int)dir_fd, name_bytes[i], name_lens[i], max_bytes, &rules, &buffer,
+                            &arena, &rows[i]);
+    }
+    Py_END_ALLOW_THREADS
+    int64_t *number[NUMBER_COLUMNS];
+    for (int c = 0; c < NUMBER_COLUMNS; c++)
+        number[c] = numbers[c].buf;
+    char *kind = PyByteArray_AS_STRING(kinds);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t at = start + i;
+        const CheckpointRow *row = &rows[i];
+        if (!row->ok) {
+            PyObject *index = PyLong_FromSsize_t(at);
+            if (!index || PyList_Append(left, index) != 0) {
+                Py_XDECREF(index);
+                goto fail;
+            }
+            Py_DECREF(index);
+            continue;
+        }
+        Py_ssize_t parent = NO_PARENT_ROW;
+        if (row->has_parent && parent_row(row_of, &arena, row->parent, &parent) != 0)
+            goto fail;
+        Span spans[3] = {row->thread, row->node, row->proc};
+        for (int c = 0; c < 3; c++) {
+            PyObject *text = shared_string(&arena, spans[c], &last[c]);
+            if (!text)
+                goto fail;
+            PyObject *old = PyList_GET_ITEM(lists[c], at);
+            PyList_SET_ITEM(lists[c], at, text);
+            Py_XDECREF(old);
+        }
+        if (parent == LOST_PARENT_ROW) {
+            PyObject *key = PyLong_FromSsize_t(at);
+            PyObject *text = PyUnicode_DecodeUTF8((const char *)arena.data + row->parent.at,
+                                                  row->parent.len, NULL);
+            int failed = !key || !text || PyDict_SetItem(lost, key, text) != 0;
+            Py_XDECREF(key);
+            Py_XDECREF(text);
+            if (failed)
+                goto fail;
+        }
+        const int64_t values[NUMBER_COLUMNS] = {row->counter, row->secs, row->nanos,
+                                                row->mtime_ns, row->size, row->state_start,
+                                                row->state_end, parent};
+        for (int c = 0; c < NUMBER_COLUMNS; c++)
+            number[c][at] = values[c];
+        if (modes_held)
+            ((int32_t *)modes.buf)[at] = (int32_t)row->mode;
+        kind[at] = ROW_PLAIN;
+    }
+    goto done;
+fail:
+    Py_CLEAR(left);
+done:
+    for (int c = 0; c < 3; c++)
+        Py_XDECREF(last[c].object);
+    for (int c = 0; c < held; c++)
+        PyBuffer_Release(&numbers[c]);
+    if (modes_held)
+        PyBuffer_Release(&modes);
+    PyMem_Free(name_bytes);
+    PyMem_Free(name_lens);
+    PyMem_Free(rows);
+    free(arena.data);
+    free(buffer.data);
+    return left;
+}
+
+/* stat_keys: (size, mtime_ns, mode) of names[start:stop] in folder dir_fd, symlinks not
+ * followed, as native int64 triples; (-1, -1, -1) where fstatat fails.  The GIL is released,
+ * so two threads stat two halves at once (the stat walk of a cached re-run). */
+static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "stat_keys(dir_fd, names, start, stop)");
+        return NULL;
+    }
+    long dir_fd = PyLong_AsLong(args[0]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[2]), stop = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *names = args[1];
+    if (dir_fd < 0 || dir_fd > INT32_MAX || start < 0 || stop > PyList_GET_SIZE(names) ||
+        start > stop) {
+        PyErr_SetString(PyExc_ValueError, "stat_keys: bad folder or span");
+        return NULL;
+    }
+    Py_ssize_t count = stop - start;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, count * 3 * (Py_ssize_t)sizeof(int64_t));
+    const char **paths = PyMem_Malloc(sizeof(*paths) * (size_t)(count ? count : 1));
+    if (!out || !paths) {
+        Py_XDECREF(out);
+        PyMem_Free(paths);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = PyList_GET_ITEM(names, start + i);
+        Py_ssize_t length = 0;
+        paths[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &length) : NULL;
+        if (!paths[i] || strlen(paths[i]) != (size_t)length) {
+            Py_DECREF(out);
+            PyMem_Free(paths);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "stat_keys: a name holds a NUL");
+            return NULL; /* the caller's Python twin handles names that are not UTF-8 */
+        }
+    }
+    int64_t *keys = (int64_t *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        struct stat info;
+        int64_t *key = keys + 3 * i;
+        if (fstatat((int)dir_fd, paths[i], &info, AT_SYMLINK_NOFOLLOW) == 0) {
+            key[0] = (int64_t)info.st_size;
+            key[1] = (int64_t)info.st_mtim.tv_sec * 1000000000 + info.st_mtim.tv_nsec;
+            key[2] = (int64_t)info.st_mode;
+        } else {
+            key[0] = key[1] = key[2] = -1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(paths);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -981,6 +1573,13 @@ static PyMethodDef methods[] = {
     {"scan_block", (PyCFunction)(void (*)(void))scan_block, METH_FASTCALL,
      "scan_block(records, cap, rules_from, unframed) -> [scan_record of each value, or None "
      "for a zstd frame]"},
+    {"read_checkpoints", (PyCFunction)(void (*)(void))read_checkpoints, METH_FASTCALL,
+     "read_checkpoints(dir_fd, names, start, stop, row_of, columns, max_bytes, min_secs, "
+     "max_secs) -> [rows left to the Python path]: fills the PLAIN rows of names[start:stop] "
+     "in the columns (StoreRows.columns(); the file modes too unless that column is None)"},
+    {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
+     "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
+     "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -992,5 +1591,6 @@ static struct PyModuleDef module_def = {
 
 PyMODINIT_FUNC PyInit__native(void)
 {
+    crc_init();
     return PyModule_Create(&module_def);
 }

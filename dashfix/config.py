@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.errors import UsageError
+from dashfix.inputs.kafka import is_secret, redacted
 from dashfix.inputs.sources import SourceUrl, parse_locator, redact, split_locators
 
 CONFIG_FILE = "dashfix.toml"
@@ -112,6 +113,25 @@ def _locator(item: str, base: Path) -> Path | SourceUrl:
     return locator if isinstance(locator, SourceUrl) else _path(item, base)
 
 
+def _kafka_properties(raw: Any, base: Path) -> dict[str, str]:
+    """librdkafka properties: a table (``[tool.dashfix.kafka]``) or KEY=VALUE pairs."""
+    if isinstance(raw, str | list):
+        pairs = [item.partition("=") for item in _string_list(raw)]
+        if any(not sep or not key.strip() for key, sep, _ in pairs):
+            raise _Invalid("expects KEY=VALUE pairs (librdkafka properties)")
+        raw = {key.strip(): value for key, _, value in pairs}
+    if not isinstance(raw, dict):
+        raise _Invalid("must be a table of librdkafka properties")
+    properties: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict | list) or value is None:
+            shown = "***" if is_secret(key) else repr(value)
+            raise _Invalid(f"{key}: a property value is a string, number or boolean, "
+                           f"not {shown}")
+        properties[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return properties
+
+
 def _limits(raw: Any, base: Path) -> str:
     text = "" if isinstance(raw, bool) or not isinstance(raw, str | int) else str(raw)
     text = text.strip().lower()
@@ -178,6 +198,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("format", _choice(FORMATS), "text", "output format on stdout"),
     Setting("progress", _choice(PROGRESS), "auto", "progress display on stderr"),
     Setting("quiet", _flag, False, "no progress and no heartbeat"),
+    Setting("kafka", _kafka_properties, {},
+            "librdkafka properties for kafka:// topics (SASL, TLS, ...); secrets never shown"),
     Setting("allow_empty", _flag, False, "a PATH with nothing to check passes (no DF003)"),
 )
 SETTING_BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -287,6 +309,11 @@ def resolve_settings(
             value = Value(setting.default, "default")
         values[setting.key] = value
     return Settings(values, config_file)
+
+
+def shown(key: str, value: Any) -> Any:
+    """``display`` of a setting, with the values of secret Kafka properties hidden."""
+    return display(redacted(value) if key == "kafka" else value)
 
 
 def display(value: Any) -> Any:

@@ -17,16 +17,18 @@ from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.checks.backends import check_source
 from dashfix.checks.kinds import input_kinds
 from dashfix.context import CheckContext, Progress, VerifyOptions
+from dashfix.errors import InputError
 from dashfix.findings import Finding, rooted
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import Discovery, discover
-from dashfix.inputs.sources import SourceUrl, open_store, parse_locator
+from dashfix.inputs.kafka import SnapshotOptions, parse_kafka_url
+from dashfix.inputs.sources import SourceUrl, TopicSource, open_store, parse_locator
 from dashfix.results import Report
 from dashfix.roots import join, root_label
 from dashfix.rules import unreadable_codes
 from dashfix.rules.general import NOTHING_TO_CHECK
-from dashfix.rules.stream import TIMESTAMP_FUTURE
+from dashfix.rules.stream import STREAM_UNREADABLE, TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
 
 
@@ -37,6 +39,7 @@ def verify(
     progress: Progress | None = None,
     kinds: Sequence[InputKind] | None = None,
 ) -> Report:
+    """Check everything under each path, and each ``kafka://`` topic among ``paths``."""
     options = options or VerifyOptions()
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
@@ -50,6 +53,9 @@ def verify(
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
     for locator, (label, given_rel) in zip(locators, labels, strict=True):
+        if isinstance(locator, SourceUrl) and locator.is_topic:
+            _verify_topic(locator.text, options, report, selection, progress)
+            continue
         if isinstance(locator, SourceUrl):
             ctx = CheckContext(root=label, options=options, selection=selection, cache=cache)
             _check_url(locator, label, ctx, report, progress)
@@ -107,6 +113,42 @@ def _check_found(found: Discovery, label: str, given_rel: str, by_name: dict[str
         report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
     report.stats.update(ctx.stats)
     report.not_checked.extend(ctx.not_checked)
+
+
+def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: Selection,
+                  progress: Progress | None) -> None:
+    """A topic is one target: a DLQ topic when its first record is a DLQ record, else a
+    stream topic.  One that cannot be read is an unreadable finding, so the other targets
+    are still checked and the run still exits 3.  Its findings have the topic's URL as
+    their root."""
+    from dashfix.checks.dlq import check_dump
+    from dashfix.checks.stream.kafka import check_topic_target
+    from dashfix.inputs.dlq import looks_like_dlq
+
+    source = TopicSource(parse_kafka_url(url, "PATH"),
+                         SnapshotOptions(properties=options.kafka_properties,
+                                         timeout=options.kafka_timeout))
+    if not selection.admits(source.root, source.root):
+        return
+    ctx = CheckContext(root=Path.cwd(), options=options, selection=selection)
+    if progress is not None:
+        ctx.progress = progress
+    try:
+        with source.snapshot() as snapshot:
+            dlq = looks_like_dlq(snapshot.first_value() or b"")
+        report.targets.append(("dlq-dump" if dlq else "stream-log", source.root))
+        if dlq:
+            result = check_dump(source, source.root, expired=selection.deadline())
+            if not result.complete:
+                selection.stopped(source.root, f"the first {result.records} record(s)")
+            ctx.stats["dumps"] += 1
+            ctx.stats["records"] += result.records
+            report.findings.extend(result.findings)
+        else:
+            report.findings.extend(check_topic_target(source, ctx))
+    except InputError as exc:
+        report.findings.extend(rooted([STREAM_UNREADABLE.at(".", str(exc))], source.root))
+    report.stats.update(ctx.stats)
 
 
 def _nothing_to_check(report: Report, label: str, given_rel: str, allowed: bool) -> None:

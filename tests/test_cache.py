@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,41 +14,25 @@ from dashfix import cache as cache_module
 from dashfix.cache import (
     SUFFIX,
     CacheError,
-    TargetCache,
     VerifyCache,
     clear_cache,
     decode_cache,
-    decode_entries,
-    encode_cache,
     folder_fingerprint,
     memoized,
     open_cache,
-    read_at,
+    portable_target,
 )
 from dashfix.context import CheckContext, VerifyOptions
 from dashfix.findings import Finding, Severity
+from dashfix.inputs.checkpoint_cache import ROWS_KIND
+from dashfix.inputs.checkpoint_record import PLAIN
+from dashfix.inputs.checkpoint_rows import StoreRows
+from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.sampling import Sample, Selection
+from dashfix.testing.checkpoints import StoreBuilder, flip_byte
 
 OLD = 1_600_000_000_000_000_000
 """An mtime far in the past, so entries are not racy."""
-
-
-class Summariser:
-    """Counts decodes; the record is the file's length and first byte."""
-
-    def __init__(self) -> None:
-        self.decoded: list[str] = []
-
-    def run(self, cache: TargetCache, folder: Path, name: str) -> tuple[int, int]:
-        def decode() -> tuple[int, int]:
-            self.decoded.append(name)
-            data = (folder / name).read_bytes()
-            return (len(data), data[0])
-
-        return cache.summary(
-            name, os.stat(folder / name), read=lambda: read_at(str(folder), name),
-            decode=decode, to_wire=list, from_wire=lambda wire: (wire[0], wire[1]),
-        )
 
 
 def _store(folder: Path, files: dict[str, bytes]) -> None:
@@ -57,113 +42,111 @@ def _store(folder: Path, files: dict[str, bytes]) -> None:
         os.utime(folder / name, ns=(OLD, OLD))
 
 
-def _run(cache_dir: Path, store: Path, summariser: Summariser) -> dict[str, tuple[int, int]]:
+def _checkpoints(folder: Path, count: int = 4) -> list[Path]:
+    """A store of ``count`` healthy checkpoints, aged (so not racy)."""
+    builder = StoreBuilder(folder)
+    paths = [builder.checkpoint("alpha").path for _ in range(count)]
+    for path in folder.iterdir():
+        os.utime(path, ns=(OLD, OLD))
+    return paths
+
+
+def _scan(cache_dir: Path, store: Path) -> tuple[StoreRows, VerifyCache]:
+    """One cached scan of ``store``, the cache saved: its rows and the cache."""
     verify_cache, warning = open_cache(cache_dir)
     assert verify_cache is not None and warning is None
-    target = verify_cache.target("checkpoint-store", store)
-    records = {name: summariser.run(target, store, name) for name in sorted(os.listdir(store))}
+    rows = scan_store(store, cache=verify_cache).rows
     verify_cache.save()
-    assert verify_cache.warnings == []
-    return records
+    return rows, verify_cache
+
+
+def _plain_names(rows: StoreRows) -> set[str]:
+    return {rows.names[row] for row, kind in enumerate(rows.kinds) if kind == PLAIN}
+
+
+def _damage_keeping_stat(path: Path) -> None:
+    """Flip the last byte (a CRC mismatch) and put the mtime back: only a read sees it."""
+    info = path.stat()
+    flip_byte(path, info.st_size - 1, 0x01)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
 def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa", "b.bin": b"bbbb"})
-    first = Summariser()
-    records = _run(tmp_path / "cache", store, first)
-    assert first.decoded == ["a.bin", "b.bin"]
-    second = Summariser()
-    reads: list[str] = []
-    real_read = cache_module.read_at
-
-    def counting_read(folder: int | str, name: str) -> bytes | None:
-        reads.append(name)
-        return real_read(folder, name)
-
-    cache_module.read_at = counting_read  # type: ignore[assignment]
-    try:
-        assert _run(tmp_path / "cache", store, second) == records
-    finally:
-        cache_module.read_at = real_read  # type: ignore[assignment]
-    assert second.decoded == [] and reads == []
+    paths = _checkpoints(store)
+    first, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 0 and len(_plain_names(first)) == 4
+    _damage_keeping_stat(paths[1])  # the documented trade: same stat, same answer
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 4
+    assert [again.record(row) for row in range(len(again))] == [
+        first.record(row) for row in range(len(first))]
 
 
-def test_a_changed_file_is_decoded_again(tmp_path: Path) -> None:
+def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa", "b.bin": b"bbbb"})
-    _run(tmp_path / "cache", store, Summariser())
-    (store / "b.bin").write_bytes(b"Xbbbbb")
-    os.utime(store / "b.bin", ns=(OLD + 10**9, OLD + 10**9))
-    again = Summariser()
-    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 97), "b.bin": (6, 88)}
-    assert again.decoded == ["b.bin"]
+    paths = _checkpoints(store)
+    _scan(tmp_path / "cache", store)
+    _damage_keeping_stat(paths[2])
+    os.utime(paths[2], ns=(OLD + 10**9, OLD + 10**9))
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 3
+    assert paths[2].name not in _plain_names(again)
 
 
-def test_same_size_same_mtime_rewrite_is_caught_when_racy(tmp_path: Path) -> None:
-    """A file written just before the run is re-read next time, even if its stat stays."""
+def test_a_racy_file_is_not_kept(tmp_path: Path) -> None:
+    """A file written just before the run is read again next time, even if its stat stays."""
     store = tmp_path / "store"
-    store.mkdir()
-    (store / "a.bin").write_bytes(b"aaa")
-    _run(tmp_path / "cache", store, Summariser())
-    info = os.stat(store / "a.bin")
-    (store / "a.bin").write_bytes(b"zzz")
-    os.utime(store / "a.bin", ns=(info.st_atime_ns, info.st_mtime_ns))
-    again = Summariser()
-    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 122)}
-    assert again.decoded == ["a.bin"]
-
-
-def test_a_touched_file_is_decoded_again(tmp_path: Path) -> None:
-    """Records may hold the mtime, so only an identical stat key answers from the cache."""
-    store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    _run(tmp_path / "cache", store, Summariser())
-    os.utime(store / "a.bin", ns=(OLD + 5 * 10**9, OLD + 5 * 10**9))
-    again = Summariser()
-    assert _run(tmp_path / "cache", store, again) == {"a.bin": (3, 97)}
-    assert again.decoded == ["a.bin"]
-
-
-def test_a_racy_file_with_the_same_content_is_read_but_not_decoded(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    store.mkdir()
-    (store / "a.bin").write_bytes(b"aaa")
-    _run(tmp_path / "cache", store, Summariser())
-    verify_cache = VerifyCache(tmp_path / "cache")
-    target = verify_cache.target("checkpoint-store", store)
-    again = Summariser()
-    assert again.run(target, store, "a.bin") == (3, 97)
-    assert again.decoded == [] and (target.hits, target.reused) == (0, 1)
+    paths = _checkpoints(store)
+    os.utime(paths[0], None)  # now: racy
+    _scan(tmp_path / "cache", store)
+    _damage_keeping_stat(paths[0])
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 3
+    assert paths[0].name not in _plain_names(again)
 
 
 def test_chmod_invalidates(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    _run(tmp_path / "cache", store, Summariser())
-    os.chmod(store / "a.bin", 0o600)
-    verify_cache = VerifyCache(tmp_path / "cache")
-    target = verify_cache.target("checkpoint-store", store)
-    again = Summariser()
-    again.run(target, store, "a.bin")
-    assert again.decoded == ["a.bin"] and target.hits == 0
+    paths = _checkpoints(store)
+    _scan(tmp_path / "cache", store)
+    os.chmod(paths[3], 0o600)
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 3
 
 
-def test_vanished_files_drop_out_and_partial_runs_keep_old_entries(tmp_path: Path) -> None:
+def test_a_store_and_cache_restored_elsewhere_hit(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """No device or inode in the key: a copy with its mtimes kept (a CI cache restore,
+    ``cp -a``) still matches, named relative to the working directory."""
+    first_home = tmp_path / "first"
+    paths = _checkpoints(first_home / "store")
+    monkeypatch.chdir(first_home)
+    _scan(Path("cache"), Path("store"))
+    second_home = tmp_path / "second"
+    shutil.copytree(first_home, second_home, copy_function=shutil.copy2)
+    _damage_keeping_stat(second_home / "store" / paths[0].name)
+    monkeypatch.chdir(second_home)
+    rows, verify_cache = _scan(Path("cache"), Path("store"))
+    assert verify_cache.hits == 4 and verify_cache.warnings == []
+    assert paths[0].name in _plain_names(rows)  # answered from the cache, not read
+
+
+def test_vanished_files_drop_out_and_sampled_runs_keep_unchanged_rows(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
-    _run(tmp_path / "cache", store, Summariser())
-    verify_cache = VerifyCache(tmp_path / "cache")
-    target = verify_cache.target("checkpoint-store", store)
-    target.complete = False
-    Summariser().run(target, store, "a.bin")
+    paths = _checkpoints(store, 6)
+    _scan(tmp_path / "cache", store)
+    verify_cache, _ = open_cache(tmp_path / "cache")
+    assert verify_cache is not None
+    selection = Selection(Sample(1, 3))
+    scan_store(store, cache=verify_cache, selection=selection, target="store")
     verify_cache.save()
-    assert set(VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous) == {
-        "a.bin", "b.bin"}
-    (store / "b.bin").unlink()
-    _run(tmp_path / "cache", store, Summariser())
-    assert set(VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous) == {
-        "a.bin"}
+    _, again = _scan(tmp_path / "cache", store)
+    assert again.hits == 6
+    paths[0].unlink()
+    _scan(tmp_path / "cache", store)
+    _, again = _scan(tmp_path / "cache", store)
+    assert again.hits == 5
 
 
 def _cache_file(cache_dir: Path) -> Path:
@@ -185,50 +168,58 @@ def _cache_file(cache_dir: Path) -> Path:
 )
 def test_a_corrupt_cache_is_rebuilt_never_trusted(tmp_path: Path, damage: Any) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    _run(tmp_path / "cache", store, Summariser())
+    _checkpoints(store)
+    _scan(tmp_path / "cache", store)
     path = _cache_file(tmp_path / "cache")
     path.write_bytes(damage(path.read_bytes()))
-    verify_cache = VerifyCache(tmp_path / "cache")
-    target = verify_cache.target("checkpoint-store", store)
-    assert target.previous == {}
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 0
     assert len(verify_cache.warnings) == 1 and "rebuilding" in verify_cache.warnings[0]
-    summariser = Summariser()
-    summariser.run(target, store, "a.bin")
-    assert summariser.decoded == ["a.bin"]
-    verify_cache.save()
-    assert VerifyCache(tmp_path / "cache").target("checkpoint-store", store).previous
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 4 and verify_cache.warnings == []
 
 
 def test_a_cache_from_another_version_or_salt_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    _run(tmp_path / "cache", store, Summariser())
+    _checkpoints(store)
+    _scan(tmp_path / "cache", store)
     path = _cache_file(tmp_path / "cache")
     monkeypatch.setattr(cache_module, "__version__", "0.0.0-other")
     verify_cache = VerifyCache(tmp_path / "cache")
-    assert verify_cache.file_for("checkpoint-store", store.resolve()) == path
-    assert verify_cache.target("checkpoint-store", store).previous == {}
+    assert verify_cache.file_for(ROWS_KIND, portable_target(store)) == path
+    assert verify_cache.load(ROWS_KIND, store)[2] is None
     assert "another dashfix version" in verify_cache.warnings[0]
     monkeypatch.undo()
     salted = VerifyCache(tmp_path / "cache", salt="limits=10")
-    assert salted.file_for("checkpoint-store", store.resolve()) != path
+    assert salted.file_for(ROWS_KIND, portable_target(store)) != path
 
 
-def test_other_format_version_and_malformed_entries(tmp_path: Path) -> None:
+def encode_cache(tmp_path: Path, header: dict[str, Any], content: list[Any]) -> bytes:
+    path = tmp_path / "written.dfcache"
+    cache_module._write_document(path, header, len(content), iter(content))
+    return path.read_bytes()
+
+
+def test_other_format_version_and_malformed_rows(tmp_path: Path) -> None:
     header = {"dashfix": "x"}
-    good = encode_cache(header, {"a": (1, 2, 3, 4, 5, 6, False, [1])})
-    assert decode_entries(decode_cache(good, header)) == {"a": (1, 2, 3, 4, 5, 6, False, (1,))}
+    good = encode_cache(tmp_path, header, [1, 2])
+    assert decode_cache(good, header) == (1, 2)
     newer = good[:8] + (99).to_bytes(2, "little") + good[10:]
     with pytest.raises(CacheError, match="cache format 99"):
         decode_cache(newer, header)
-    with pytest.raises(CacheError, match="malformed"):
-        decode_entries(decode_cache(encode_cache(header, {"a": (1, 2, "3", 4, 5, 6, False, 0)}),
-                                    header))
-    with pytest.raises(CacheError, match="malformed"):
-        decode_entries(decode_cache(encode_cache(header, {"a": (1, 2)}), header))
+    store = tmp_path / "store"
+    _checkpoints(store)
+    _scan(tmp_path / "cache", store)
+    path = _cache_file(tmp_path / "cache")
+    verify_cache = VerifyCache(tmp_path / "cache")
+    _, file_header, content = verify_cache.load(ROWS_KIND, store)
+    for broken in (content[:-1], (*content[:1], b"\x01" * 5, *content[2:]),
+                   (*content[:5], (b"\xff" * 8) * 4, *content[6:])):
+        path.write_bytes(encode_cache(tmp_path, file_header, list(broken)))
+        _, verify_cache = _scan(tmp_path / "cache", store)
+        assert verify_cache.hits == 0 and "malformed rows" in verify_cache.warnings[0]
 
 
 def test_unwritable_folder_is_a_warning(tmp_path: Path) -> None:
@@ -247,16 +238,20 @@ def test_a_full_disk_while_saving_is_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    verify_cache = VerifyCache(tmp_path / "cache")
+    _checkpoints(store)
     (tmp_path / "cache").mkdir()
-    Summariser().run(verify_cache.target("checkpoint-store", store), store, "a.bin")
+    real_open = open
 
-    def full(path: Path, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(cache_module, "_replace", full)
+    verify_cache = VerifyCache(tmp_path / "cache")
+    monkeypatch.setattr("builtins.open", full)
+    scan_store(store, cache=verify_cache)  # the rows are written once read
     verify_cache.save()
+    monkeypatch.undo()
     assert len(verify_cache.warnings) == 1
     assert "the disk is full" in verify_cache.warnings[0]
     assert list((tmp_path / "cache").iterdir()) == []
@@ -264,22 +259,24 @@ def test_a_full_disk_while_saving_is_a_warning(
 
 def test_clear_removes_only_cache_files(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    _run(tmp_path / "cache", store, Summariser())
+    _checkpoints(store)
+    _scan(tmp_path / "cache", store)
     (tmp_path / "cache" / "notes.txt").write_text("mine")
     assert clear_cache(tmp_path / "cache") == 1
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["notes.txt"]
     assert clear_cache(tmp_path / "missing") == 0
 
 
-def test_unreadable_files_are_not_cached(tmp_path: Path) -> None:
+def test_only_healthy_plain_checkpoints_are_kept(tmp_path: Path) -> None:
+    """Damaged, unreadable and other entries are read again every run: their findings
+    (a permission fixed later, say) must never come from the cache."""
     store = tmp_path / "store"
-    _store(store, {"a.bin": b"aaa"})
-    verify_cache = VerifyCache(tmp_path / "cache")
-    target = verify_cache.target("checkpoint-store", store)
-    result = target.summary("a.bin", os.stat(store / "a.bin"), read=lambda: None,
-                            decode=lambda: "unreadable", to_wire=str, from_wire=str)
-    assert result == "unreadable" and target.current == {}
+    paths = _checkpoints(store)
+    flip_byte(paths[0], paths[0].stat().st_size - 1, 0x01)
+    os.utime(paths[0], ns=(OLD, OLD))
+    _scan(tmp_path / "cache", store)
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 3
 
 
 def _ctx(tmp_path: Path, selection: Selection | None = None) -> CheckContext:
@@ -405,7 +402,7 @@ def test_folder_fingerprint_fails_when_an_entry_cannot_be_stat_ed_in_the_child(
     listed = os.listdir(store)
     monkeypatch.setattr(cache_module, "FINGERPRINT_FORK_MIN", 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(os, "listdir", lambda fd: [*listed, "vanished.bin"])
+    monkeypatch.setattr(cache_module, "_listing", lambda fd: iter([[*listed, "vanished.bin"]]))
     with pytest.raises(OSError):
         folder_fingerprint(store, "store")
 
@@ -419,3 +416,24 @@ def test_a_freshly_written_folder_is_not_memoised(tmp_path: Path) -> None:
     _memo_run(tmp_path, store, check)
     _memo_run(tmp_path, store, check)
     assert check.runs == 2
+
+
+def test_a_deferred_result_is_kept_from_the_second_run_on(tmp_path: Path) -> None:
+    """A checkpoint store's first cached run takes no stat walk for its whole result (its
+    rows are cached already): the second run keeps the result, the third replays it."""
+    store = tmp_path / "store"
+    _store(store, {"a.bin": b"aaa", "b.bin": b"bbb"})
+    check = Check([FINDING])
+
+    def run() -> list[Finding]:
+        ctx = _ctx(tmp_path)
+        findings = list(memoized(ctx, "checkpoint-store", store, "store", lambda: check(ctx),
+                                 timeless=lambda found: True, defer_first=True))
+        assert ctx.cache is not None
+        ctx.cache.save()
+        return findings
+
+    assert run() == run() == run() == [FINDING]
+    assert check.runs == 2
+    os.utime(store / "a.bin", ns=(OLD + 10**9, OLD + 10**9))
+    assert run() == [FINDING] and check.runs == 3

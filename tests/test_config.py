@@ -7,6 +7,7 @@ import pytest
 
 from dashfix.config import resolve_settings
 from dashfix.errors import ExitCode, UsageError
+from dashfix.inputs.sources import SourceUrl
 from dashfix.testing.gate import symlink_farm
 
 
@@ -203,3 +204,10 @@ def test_paths_keep_store_urls_and_never_show_their_password(
     assert "postgresql://app@db:5432/test" in shown.stdout
     assert str(tmp_path / "store") in shown.stdout
     assert "s3cret" not in shown.stdout + shown.stderr
+
+
+def test_kafka_urls_survive_the_paths_variable(tmp_path: Path) -> None:
+    environ = {"DASHFIX_PATHS": "kafka://h:9092,h2:9093/events:stores:kafka://x:1/dlq"}
+    settings = resolve_settings(environ=environ, cwd=tmp_path)
+    assert settings["paths"] == (SourceUrl("kafka://h:9092,h2:9093/events"),
+                                 tmp_path / "stores", SourceUrl("kafka://x:1/dlq"))

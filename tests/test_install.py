@@ -261,7 +261,7 @@ class ActionRun:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A repository whose artifacts hold a healthy store and three dangling symlinks (DF002
-    warnings), and a config that fails on warnings."""
+    warnings, see symlink_farm), and a config that fails on warnings."""
     (tmp_path / ".git").mkdir()  # the config search stops here
     symlink_farm(tmp_path / "artifacts", 3)  # the links and a healthy store beside them
     (tmp_path / "pyproject.toml").write_text(

@@ -179,6 +179,8 @@ def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: boo
     # A default must not overwrite a limit the command set from its own --limits flag.
     if settings.source("limits") != "default":
         options.limit_bytes = limit_bytes(settings["limits"])
+    # --kafka-config over [tool.dashfix.kafka] and DASHFIX_KAFKA.
+    options.kafka_properties = {**settings["kafka"], **options.kafka_properties}
 
 
 def _gate_report(
@@ -208,6 +210,11 @@ def list_inputs(paths: Sequence[Locator], fmt: str, out: TextIO) -> int:
     documents: list[dict[str, Any]] = []
     status = ExitCode.CLEAN
     for given in paths:
+        if isinstance(given, SourceUrl) and given.is_topic:
+            # Listed as it is: telling a DLQ from a stream topic means reading it.
+            documents.append({"root": _root(given), "skipped": [], "problems": [], "targets": [
+                {"kind": "kafka-topic", "path": _root(given), "format": "kafka"}]})
+            continue
         if isinstance(given, SourceUrl):
             documents.append({"root": _root(given), "skipped": [], "problems": [], "targets": [
                 {"kind": source_type(given).name, "path": _root(given), "format": None}]})

@@ -189,7 +189,9 @@ RawTail = tuple[str, int, int, "str | None", int]
 MIN_YEAR = 2000
 MAX_YEAR = 2100
 _DEFAULT_YEARS = (MIN_YEAR, MAX_YEAR)
-_DEFAULT_SECS_BOUNDS = _secs_bounds(MIN_YEAR, MAX_YEAR)
+DEFAULT_SECS_BOUNDS = _secs_bounds(MIN_YEAR, MAX_YEAR)
+"""The seconds of a plausible timestamp by default: from MIN_YEAR up to, not including,
+MAX_YEAR (UTC)."""
 
 
 class TailRules:
@@ -200,7 +202,7 @@ class TailRules:
     def __init__(self, checkpoint_id: str, thread_id: str, min_year: int = MIN_YEAR,
                  max_year: int = MAX_YEAR) -> None:
         self.min_secs, self.max_secs = (
-            _DEFAULT_SECS_BOUNDS if (min_year, max_year) == _DEFAULT_YEARS
+            DEFAULT_SECS_BOUNDS if (min_year, max_year) == _DEFAULT_YEARS
             else _secs_bounds(min_year, max_year)
         )
         self.checkpoint_id = checkpoint_id

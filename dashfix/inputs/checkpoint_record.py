@@ -103,6 +103,10 @@ SUFFIX = {DCHK: ".bin", LEGACY: ".bin", GZIP: ".bin.gz", VERSIONED: ".v.bin",
 
 
 
+COUNTER_MAX = 2**63 - 1
+"""The largest counter a row's int64 column holds. An id may carry a larger one (DashFlow's
+counter is a u64); its row holds COUNTER_MAX and its record the true value."""
+
 PLAIN, OTHER, ABSENT = 0, 1, 2
 """Row kinds of the column store: a healthy plain DCHK checkpoint (its columns are the whole
 record), any other entry (its ``FileRecord`` is kept), or a listed name with no record."""
@@ -128,7 +132,7 @@ def is_plain(record: FileRecord) -> bool:
     return (record.variant == DCHK and record.problem is None and record.flags == 0
             and record.secs >= 0 and record.metadata_count == 0 and not record.tail_ambiguous
             and record.schema_version == -1 and record.thread_id is not None
-            and record.name == f"{record.checkpoint_id}.bin")
+            and record.counter <= COUNTER_MAX and record.name == f"{record.checkpoint_id}.bin")
 
 
 def row_values(record: FileRecord) -> RowValues:
@@ -136,7 +140,8 @@ def row_values(record: FileRecord) -> RowValues:
     timed = is_timed(record)
     return (PLAIN if is_plain(record) else OTHER,
             record.thread_id if record.variant in CHECKPOINT_VARIANTS else None,
-            record.node, record.proc, record.counter, record.secs if timed else -1,
+            record.node, record.proc, min(record.counter, COUNTER_MAX),
+            record.secs if timed else -1,
             record.nanos, record.mtime_ns, record.size, record.state_start, record.state_end,
             record.parent_id if timed else None)
 

@@ -108,6 +108,9 @@ class StoreRows:
         self.parent_rows = array("q", (NO_PARENT,)) * count
         self.lost_parents: dict[int, str] = {}
         self.others: dict[int, FileRecord] = {}
+        self.modes: array[int] | None = None
+        """The file modes of PLAIN rows (-1 unknown; ``array('i')``), kept only for the
+        verify cache."""
 
     @classmethod
     def of_records(cls, records: Iterable[FileRecord]) -> StoreRows:
@@ -133,6 +136,28 @@ class StoreRows:
         self.parent_rows[start:stop] = batch.parent_rows
         self.lost_parents.update(batch.lost_parents)
         self.others.update(batch.others)
+
+    def columns(self) -> tuple[object, ...]:
+        """Every column, in the order the C reader fills them in place
+        (``dashfix._native.read_checkpoints``)."""
+        return (self.kinds, self.threads, self.nodes, self.procs, self.counters, self.secs,
+                self.nanos, self.mtimes, self.sizes, self.state_starts, self.state_ends,
+                self.parent_rows, self.lost_parents, self.modes)
+
+    def set_row(self, row: int, values: RowValues, record: FileRecord | None) -> None:
+        """Row ``row`` holds ``values``; ``record`` is kept when the row is not PLAIN."""
+        (kind, self.threads[row], self.nodes[row], self.procs[row], self.counters[row],
+         self.secs[row], self.nanos[row], self.mtimes[row], self.sizes[row],
+         self.state_starts[row], self.state_ends[row], parent) = values
+        self.kinds[row] = kind
+        if parent is None:
+            self.parent_rows[row] = NO_PARENT
+        else:
+            self.parent_rows[row] = self.row_of.get(parent + ".bin", LOST_PARENT)
+            if self.parent_rows[row] == LOST_PARENT:
+                self.lost_parents[row] = parent
+        if kind != PLAIN and record is not None:
+            self.others[row] = record
 
     def __len__(self) -> int:
         return len(self.names)

@@ -16,20 +16,25 @@ import errno
 import functools
 import gc
 import multiprocessing
+import operator
 import os
+import queue
 import stat
 import struct
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dashfix import native
 from dashfix.cpus import usable_cpus
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import (
+    DEFAULT_SECS_BOUNDS,
     CheckpointHead,
     TailRules,
     empty_metadata_tails,
@@ -59,10 +64,11 @@ from dashfix.formats.variants import (
     parse_temp_name,
     zero_filled,
 )
-from dashfix.inputs import Target
 from dashfix.inputs.checkpoint_record import (
+    ABSENT,
     ABSENT_ROW,
     CHECKPOINT_VARIANTS,
+    COUNTER_MAX,
     DCHK,
     DIRECTORY,
     FLAG_FOREIGN_ID,
@@ -87,7 +93,8 @@ from dashfix.interrupts import forking, in_worker
 from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
-    from dashfix.context import CheckContext
+    from dashfix.cache import VerifyCache
+    from dashfix.sampling import Selection
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read: DashFlow's executor caps a state at 100 MiB by default."""
@@ -226,6 +233,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
         if identity_flags(name, DCHK, checkpoint_id, thread_id, parsed):
             return None
         proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
+    if counter > COUNTER_MAX:
+        return None
     return (PLAIN, thread_id, _intern(node), proc, counter, secs, nanos, info.st_mtime_ns,
             info.st_size, state_start, state_end, parent_id)
 
@@ -636,7 +645,8 @@ def paused_gc() -> Iterator[None]:
 
 def _read_rows(store: str, names: list[str], start: int, stop: int,
                row_of: dict[str, int]) -> RowBatch:
-    """The rows of the listed regular files ``names[start:stop]`` of one store folder."""
+    """The rows of the listed regular files ``names[start:stop]`` of one store folder, in
+    Python (a forked reader's work when the C reader is not in use)."""
     values: list[RowValues] = []
     others: list[tuple[int, FileRecord]] = []
     append = values.append
@@ -657,6 +667,95 @@ def _read_rows(store: str, names: list[str], start: int, stop: int,
     finally:
         os.close(dir_fd)
     return batch_of(start, values, others, row_of)
+
+
+def read_rows_native(rows: StoreRows, dir_fd: int, start: int, stop: int) -> None:
+    """Fill rows ``start:stop`` of ``rows`` (listed regular files of the folder ``dir_fd``)
+    in place: the C reader (``dashfix._native.read_checkpoints``) reads every healthy plain
+    checkpoint with one open, fstat and read, the GIL released; the files it leaves (any
+    other name, variant or damage) take the Python path, which reports them."""
+    left = native.MODULE.read_checkpoints(
+        dir_fd, rows.names, start, stop, rows.row_of, rows.columns(), MAX_FILE_BYTES,
+        *DEFAULT_SECS_BOUNDS)
+    names = rows.names
+    for row in left:
+        summary = _summarise_name(dir_fd, names[row])
+        if summary is None:
+            continue
+        if isinstance(summary, FileRecord):
+            rows.set_row(row, row_values(summary), summary)
+        else:
+            rows.set_row(row, summary, None)
+
+
+Spans = list[tuple[int, int]]
+
+
+def _read_native(store: str, rows: StoreRows, spans: Spans, workers: int,
+                 on_read: FilesRead | None, expired: Callable[[], bool]) -> Spans:
+    """``read_rows_native`` over ``spans`` on ``workers`` threads: the C reader releases the
+    GIL while it reads, so the threads read at once and fill the columns in place (no
+    messages, no copies); this thread reports progress. No span is started once
+    ``expired()``; the spans not read are returned."""
+    dir_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        pending = iter(spans)
+        unread: Spans = []
+        done: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
+
+        def work() -> None:
+            try:
+                for start, stop in pending:  # next() on a list iterator is atomic
+                    if expired():
+                        unread.append((start, stop))
+                        continue
+                    read_rows_native(rows, dir_fd, start, stop)
+                    done.put(stop - start)
+            except BaseException as exc:  # re-raised in the calling thread
+                done.put(exc)
+            done.put(None)
+
+        if workers <= 1:
+            work()
+            workers = 0
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        failure: BaseException | None = None
+        running = max(workers, 1)
+        while running:
+            news = done.get()
+            if news is None:
+                running -= 1
+            elif isinstance(news, BaseException):
+                failure = failure or news
+            elif on_read is not None:
+                on_read(news)
+        for thread in threads:
+            thread.join()
+        if failure is not None:
+            raise failure
+        return unread
+    finally:
+        os.close(dir_fd)
+
+
+def _read_forked(store: str, rows: StoreRows, spans: Spans, workers: int,
+                 on_read: FilesRead | None, expired: Callable[[], bool]) -> Spans:
+    """The Python readers over ``spans``: in this process, or forked ones (one per CPU)
+    that inherit the listing (a task is only a range of rows) and send back column batches
+    (``RowBatch``). The spans not read once ``expired()`` are returned."""
+    names = rows.names
+    done: set[int] = set()
+    if workers <= 1:
+        for start, stop in spans:
+            if expired():
+                break
+            _fill(rows, _read_rows(store, names, start, stop, rows.row_of), on_read)
+            done.add(start)
+    else:
+        _read_in_pool(store, names, rows, spans, workers, on_read, expired, done)
+    return [span for span in spans if span[0] not in done]
 
 
 FilesRead = Callable[[int], None]
@@ -681,44 +780,69 @@ def _read_shared_rows(span: tuple[int, int]) -> RowBatch:
     return _read_rows(store, names, span[0], span[0] if stopping.value else span[1], row_of)
 
 
+def _never() -> bool:
+    return False
+
+
+def _spans(skip: bytearray | None, count: int) -> Spans:
+    """Spans of at most ``ROWS_PER_SPAN`` rows of ``0:count``, leaving out the rows marked
+    in ``skip``."""
+    if skip is None or not any(skip):
+        return [(start, min(start + ROWS_PER_SPAN, count))
+                for start in range(0, count, ROWS_PER_SPAN)]
+    spans: Spans = []
+    start = None
+    for row in range(count + 1):
+        if row < count and not skip[row] and start is None:
+            start = row
+        elif start is not None and (row == count or skip[row] or row - start == ROWS_PER_SPAN):
+            spans.append((start, row))
+            start = None if row == count or skip[row] else row
+    return spans
+
+
 def read_store_rows(store: str, names: list[str], odd: Iterable[FileRecord] = (), *,
-                    parallel: bool = True, on_read: FilesRead | None = None) -> StoreRows:
+                    parallel: bool = True, on_read: FilesRead | None = None,
+                    skip: bytearray | None = None, rows: StoreRows | None = None,
+                    expired: Callable[[], bool] = _never) -> tuple[StoreRows, Spans]:
     """The rows of the listed regular files ``names`` (sorted) of one store folder, then
-    of the ``odd`` entries found while listing it (symlinks, folders). ``on_read(n)`` is
-    told each time ``n`` more files are in (progress on a large store).
+    of the ``odd`` entries found while listing it (symlinks, folders); rows marked in
+    ``skip`` are not read (``rows``, when given, already holds them). ``on_read(n)`` is told
+    each time ``n`` more files are in (progress on a large store). Also the spans of rows
+    left unread because ``expired()`` said so before they were started.
 
     Reading and CRC-checking is the whole cost of a big store, so it is split over the
-    CPUs: forked readers, one per CPU, take spans of ``ROWS_PER_SPAN`` rows as they get to
-    them (a reader slowed by other jobs takes fewer) and send back column batches
-    (``RowBatch``), which this process fills in. The readers inherit the listing, so a task
-    is only a range of rows; small spans keep every process's memory flat.
+    CPUs, in spans of ``ROWS_PER_SPAN`` rows that each worker takes as it gets to them (a
+    worker slowed by other jobs takes fewer). With the C reader the workers are threads
+    filling the columns in place. Without it (no compiler, ``DASHFIX_PURE_PYTHON=1``) they
+    are forked processes.
 
     Measured on a 2-core machine with one core kept busy by other jobs, two processes were
     as fast as one (within the noise), at 0.4-0.8 s more CPU per 100,000 files; on idle
     CPUs they are faster. A load-based choice was tried and dropped: the 1-minute load
     counts this program's own previous runs, so back-to-back runs went single-process."""
     odd = list(odd)
-    rows = StoreRows(names + [record.name for record in odd])
+    if rows is None:
+        rows = StoreRows(names + [record.name for record in odd])
     count = len(names)
-    spans = [(start, min(start + ROWS_PER_SPAN, count)) for start in range(0, count, ROWS_PER_SPAN)]
+    spans = _spans(skip, count)
     workers = min(usable_cpus(), count // PARALLEL_MIN_FILES_PER_WORKER) if parallel else 1
-    if workers <= 1:
-        for start, stop in spans:
-            _fill(rows, _read_rows(store, names, start, stop, rows.row_of), on_read)
-    else:
-        _read_in_pool(store, names, rows, spans, workers, on_read)
+    read = _read_native if native.MODULE is not None else _read_forked
+    unread = read(store, rows, spans, workers, on_read, expired)
     rows.fill(records_batch(count, odd, rows.row_of))
-    return rows
+    return rows, unread
 
 
-def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: list[tuple[int, int]],
-                  workers: int, on_read: FilesRead | None) -> None:
-    """``read_store_rows`` on ``workers`` forked readers.
+def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: Spans, workers: int,
+                  on_read: FilesRead | None, expired: Callable[[], bool], done: set[int]) -> None:
+    """``read_store_rows`` on ``workers`` forked readers; the first row of each span read
+    goes into ``done``.
 
     The readers ignore SIGINT and are never killed: ``Pool.terminate`` kills them with
     SIGTERM, and one killed while it holds a pool queue's lock hangs the pool's own cleanup
-    for ever. When this process gives up (Ctrl-C, an error), the readers are told to stop,
-    answer every span left with an empty batch, and leave like after a complete scan."""
+    for ever. When this process gives up (Ctrl-C, an error, ``expired()``), the readers are
+    told to stop, answer every span left with an empty batch, and leave like after a
+    complete scan."""
     context = multiprocessing.get_context("fork")
     stopping = context.RawValue("b", 0)
     pool = None
@@ -729,7 +853,11 @@ def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: list[tup
         parts = pool.imap_unordered(_read_shared_rows, spans)
         try:
             for part in parts:
-                _fill(rows, part, on_read)
+                if part.kinds:  # a span given up comes back empty
+                    _fill(rows, part, on_read)
+                    done.add(part.start)
+                if not stopping.value and expired():
+                    stopping.value = 1
         except BaseException:
             stopping.value = 1
             for _ in parts:
@@ -747,29 +875,19 @@ def _fill(rows: StoreRows, batch: RowBatch, on_read: FilesRead | None) -> None:
         on_read(len(batch.kinds))
 
 
-def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
-    """Stat and summarise regular files of one store folder by name (no symlink followed),
-    in this process; the records come by name."""
-    return read_store_rows(store, sorted(names), parallel=False).records()
-
-
-def _summarise_in_parallel(store: str, names: list[str], *,
-                           on_read: FilesRead | None = None) -> list[FileRecord]:
-    """``summarise_names`` on every CPU (the verify cache keeps a record per file)."""
-    return read_store_rows(store, sorted(names), on_read=on_read).records()
-
-
 def scan_store(
-    path: Path, *, read_files: Callable[[str, list[str]], list[FileRecord]] | None = None,
-    on_read: FilesRead | None = None, on_listed: FilesRead | None = None,
+    path: Path, *, selection: Selection | None = None, target: str = "",
+    cache: VerifyCache | None = None, on_read: FilesRead | None = None,
+    on_listed: FilesRead | None = None,
     read_index: bool = True,
 ) -> StoreScan:
     """Scan one store folder (its top level only, as DashFlow does).
 
-    ``read_files(folder, names)``, when given, gives the records of the store files; verify
-    passes one that consults the cache and the sample (``dashfix.cache.read_selected``).
-    Without it every file is read, straight into rows, telling ``on_listed`` how many once
-    they are listed and ``on_read`` as they come (progress with a total).
+    ``selection`` (verify's ``--sample`` and ``--max-duration``) leaves files unread and
+    counts them against ``target``; ``cache`` answers files whose stat is unchanged from
+    the last run (``dashfix.inputs.checkpoint_cache``). Every other file is read straight
+    into rows. ``on_listed`` is told how many files the scan will report once they are
+    listed, and ``on_read`` as they come (progress with a total).
     """
     scan = StoreScan(path)
     # Regular files by name, everything else as entries (rare). Which names are store
@@ -805,22 +923,66 @@ def scan_store(
                 scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(entry, dir_fd)) is not None:
                 odd.append(record)
+        with paused_gc():
+            scan.rows = _read_selected(str(path), dir_fd, names, odd, selection, target, cache,
+                                       on_read, on_listed)
     finally:
         os.close(dir_fd)
-    with paused_gc():
-        if read_files is None:
-            names.sort()
-            if on_listed is not None:
-                on_listed(len(names))
-            scan.rows = read_store_rows(str(path), names, odd, on_read=on_read)
-        else:
-            # A plain `{id}.bin` is a store file (index.bin is out of `names` by now): the
-            # common name is settled inline, as this runs over every file of a sampled run.
-            store_files = [name for name in names
-                           if (name[-4:] == ".bin" and name[-6:] != ".v.bin")
-                           or is_store_file(name)]
-            scan.rows = StoreRows.of_records([*read_files(str(path), store_files), *odd])
     return scan
+
+
+def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileRecord],
+                   selection: Selection | None, target: str, cache: VerifyCache | None,
+                   on_read: FilesRead | None, on_listed: FilesRead | None) -> StoreRows:
+    """``read_store_rows`` behind the run's sample, time limit and cache. A store that
+    was not read whole keeps only the rows read (or answered by the cache) in the sample:
+    its cross-file checks do not run, and its unread files are counted in ``selection``."""
+    skip: bytearray | None = None
+    chosen: bytearray | None = None
+    if selection is not None and selection.sample is not None:
+        # A plain `{id}.bin` is a store file: the common name is settled inline.
+        sampled = selection.sampled_names(target, [
+            name for name in names
+            if (name[-4:] == ".bin" and name[-6:] != ".v.bin") or is_store_file(name)])
+        if cache is None:
+            names = sampled  # nothing else is read, so nothing else needs a row (or a sort)
+        else:
+            names.sort()
+            picked = set(sampled)
+            chosen = bytearray(name in picked for name in names)
+            skip = bytearray(not wanted for wanted in chosen)
+    names.sort()  # rows come by name
+    count = len(names)
+    if on_listed is not None:
+        on_listed(count if chosen is None else sum(chosen))
+    rows = StoreRows(names + [record.name for record in odd])
+    row_cache = None
+    if cache is not None:
+        from dashfix.inputs.checkpoint_cache import RowCache
+
+        row_cache = RowCache(cache, Path(store))
+        filled = row_cache.fill(rows, count, dir_fd)
+        skip = filled if skip is None else bytearray(map(operator.or_, skip, filled))
+        if on_read is not None:
+            on_read(sum(filled if chosen is None else map(operator.and_, filled, chosen)))
+    expired = _never if selection is None else selection.expired
+    rows, unread = read_store_rows(store, names, odd, on_read=on_read, skip=skip, rows=rows,
+                                   expired=expired)
+    if row_cache is not None:
+        row_cache.save()
+    if unread:
+        assert selection is not None
+        selection.ran_out(target, sum(is_store_file(names[row])
+                                      for start, stop in unread for row in range(start, stop)))
+    if chosen is None and not unread:
+        return rows
+    left_out = set() if not unread else {row for start, stop in unread
+                                         for row in range(start, stop)}
+    return StoreRows.of_records([
+        *(rows.record(row) for row in range(count)
+          if rows.kinds[row] != ABSENT and (chosen is None or chosen[row])
+          and row not in left_out),
+        *odd])
 
 
 def scan_single_file(path: Path) -> StoreScan:
@@ -961,27 +1123,6 @@ def sniff_file(path: Path, head: bytes) -> str | None:
     return "checkpoint-file" if classify(path.name, head[:_HEADER_SIZE]) in _CLAIMING else None
 
 
-def file_reader(
-    target: Target, ctx: CheckContext
-) -> Callable[[str, list[str]], list[FileRecord]] | None:
-    """The store's file reader behind the run's sample, time limit and cache; None when the
-    run has none of them, so every file is read straight into rows (no record per file)."""
-    from dashfix.cache import read_selected
-
-    if ctx.cache is None and not ctx.selection.partial:
-        return None
-    cache = None if ctx.cache is None else ctx.cache.target(CHECKPOINT_STORE_KIND, target.path)
-    return functools.partial(
-        read_selected,
-        decode_many=functools.partial(_summarise_in_parallel, on_read=ctx.progress.advance),
-        on_pending=ctx.progress.expect, selection=ctx.selection,
-        target=target.rel, cache=cache, name_of=_record_name, to_wire=tuple,
-        from_wire=FileRecord._make,
-    )
-
-
-def _record_name(record: FileRecord) -> str:
-    return record.name
 
 
 CHECKPOINT_STORE_KIND = "checkpoint-store"

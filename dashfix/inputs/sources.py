@@ -1,14 +1,26 @@
-"""Sources: what a locator (a PATH or a URL) given to ``verify`` becomes.
+"""Sources: what a locator (a PATH or a URL) becomes, for every command that reads one.
 
-A PATH is walked by discovery (``dashfix.inputs.discover``) and yields targets of the input
-kinds: file checkpoint stores, SQLite checkpoint databases, stream logs, DLQ dumps. A URL
-names one store directly; its scheme picks a ``SourceType`` from ``SOURCE_TYPES``, whose
-module opens it as a ``CheckpointSource``: it reads the store (read-only, streaming),
-yields the neutral checkpoint entries (``dashfix.inputs.checkpoint_model``) plus whatever
-its backend's own checks need, and supplies its own cache key, or none.
+Two registries live here, both keyed by the locator's form:
 
-Nothing here imports a database client: a backend's module, and its client (an optional
-extra), are imported only when a URL of its scheme is opened.
+- Checkpoint stores (``verify``). A PATH is walked by discovery (``dashfix.inputs.discover``)
+  and yields targets of the input kinds: file checkpoint stores, SQLite checkpoint databases,
+  stream logs, DLQ dumps. A store URL names one store directly; its scheme picks a
+  ``SourceType`` from ``SOURCE_TYPES``, whose module opens it as a ``CheckpointSource``: it
+  reads the store (read-only, streaming), yields the neutral checkpoint entries
+  (``dashfix.inputs.checkpoint_model``) plus whatever its backend's own checks need, and
+  supplies its own cache key, or none.
+- Record streams (stream logs, DLQ dumps, ``kafka://HOST:PORT[,HOST:PORT...]/TOPIC``). A
+  ``FileSource`` is a file or folder, whose format is detected from its content
+  (``dashfix.inputs.streams``), cached by its stat. A ``TopicSource`` is a bounded, read-only
+  snapshot of a Kafka topic (``dashfix.inputs.kafka``); it has no cache key, since nothing
+  local says whether the topic changed. ``open_source`` turns a locator into one of them, so
+  every command that reads a log or a dump reads topics too.
+
+Both share the locator parsing (``parse_locator``, ``split_locators``) and ``redact``, which
+takes passwords out of any URL before it is shown.
+
+Nothing here imports a database or Kafka client: a backend's module, and its client (an
+optional extra), are imported only when a URL of its scheme is opened.
 """
 
 from __future__ import annotations
@@ -16,13 +28,24 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from dashfix.errors import InputError, UsageError
+from dashfix.inputs.kafka import (
+    KafkaLocator,
+    SnapshotOptions,
+    TopicSnapshot,
+    is_kafka_url,
+    parse_kafka_url,
+)
+
+if TYPE_CHECKING:
+    from dashfix.inputs.streams import ReadOptions, RecordProblem, StreamRecord
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SECRET_PARAMETERS = ("password", "passwd", "secret", "token", "key")
@@ -116,6 +139,11 @@ class SourceUrl:
     def display(self) -> str:
         return redact(self.text)
 
+    @property
+    def is_topic(self) -> bool:
+        """A Kafka topic: a stream source (``open_source``), not a checkpoint store."""
+        return is_kafka_url(self.text)
+
     def __str__(self) -> str:
         return self.display
 
@@ -183,7 +211,10 @@ def source_type(url: SourceUrl) -> SourceType:
     for candidate in SOURCE_TYPES:
         if url.scheme in candidate.schemes:
             return candidate
-    known = ", ".join(f"{scheme}://" for t in SOURCE_TYPES for scheme in t.schemes)
+    if url.is_topic:
+        raise UsageError(f"{url.display}: a Kafka topic is a stream, not a checkpoint store")
+    known = ", ".join([f"{scheme}://" for t in SOURCE_TYPES for scheme in t.schemes]
+                      + ["kafka://"])
     raise UsageError(f"{url.display}: no source reads {url.scheme}:// URLs (known: {known})")
 
 
@@ -193,7 +224,8 @@ def parse_locator(text: str | Path) -> Locator:
         return text
     if is_url(text):
         url = SourceUrl(text)
-        source_type(url)
+        if not url.is_topic:
+            source_type(url)
         return url
     return Path(text)
 
@@ -209,3 +241,96 @@ def open_store(url: SourceUrl) -> CheckpointSource:
             f"'.[{kind.extra}]' in the dashfix checkout)")
     opened: CheckpointSource = import_module(kind.module).open_store(url)
     return opened
+
+
+# Record streams: stream logs, DLQ dumps and Kafka topics.
+
+KAFKA_FORMAT = "kafka"
+"""The ``source_format`` of records read from a topic (framed values, as in kcat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    path: Path
+
+    @property
+    def root(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def cache_key(self) -> Path | None:
+        """What the verify cache keys this source's findings on (its stat)."""
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSource:
+    locator: KafkaLocator
+    options: SnapshotOptions = field(default_factory=SnapshotOptions)
+
+    @property
+    def root(self) -> str:
+        """The topic's URL: it holds no credential (those are client properties)."""
+        return str(self.locator)
+
+    @property
+    def name(self) -> str:
+        return str(self.locator)
+
+    @property
+    def cache_key(self) -> Path | None:
+        """None: nothing local tells whether a topic changed, so it is always read."""
+        return None
+
+    def snapshot(self) -> TopicSnapshot:
+        return TopicSnapshot(self.locator, self.options)
+
+
+Source = FileSource | TopicSource
+
+
+def open_source(locator: str | Path, kafka: SnapshotOptions | None = None,
+                what: str = "INPUT") -> Source:
+    """The source a locator names; ``what`` names the argument in error messages."""
+    text = str(locator)
+    if is_kafka_url(text):
+        return TopicSource(parse_kafka_url(text, what), kafka or SnapshotOptions())
+    return FileSource(Path(locator))
+
+
+def as_source(locator: Path | Source) -> Source:
+    """A source as it is, or a path as a ``FileSource`` (the Python API takes either)."""
+    return locator if isinstance(locator, FileSource | TopicSource) else FileSource(Path(locator))
+
+
+def topic_records(source: TopicSource) -> Iterator[StreamRecord]:
+    """Every record of a topic's snapshot, partition after partition, in offset order:
+    ``index`` is the Kafka offset (so it repeats across partitions), ``offset`` 0."""
+    # Imported here, not at the top: the stream readers import dashfix.context, which
+    # (through findings and roots) needs ``redact`` from this module.
+    from dashfix.inputs.streams import StreamRecord
+
+    topic = source.locator.topic
+    with source.snapshot() as snapshot:
+        for part in snapshot.partitions:
+            for record in snapshot.records(part):
+                key = None if record.key is None else record.key.decode("utf-8", "replace")
+                stamp = None if record.timestamp_ms is None else record.timestamp_ms * 1000
+                yield StreamRecord(record.offset, 0, record.value, KAFKA_FORMAT,
+                                   timestamp_us=stamp, key=key, topic=topic,
+                                   partition=part.partition, kafka_offset=record.offset)
+
+
+def source_records(source: Source, input_format: str | None = None,
+                   options: ReadOptions | None = None
+                   ) -> Iterator[StreamRecord | RecordProblem]:
+    """``iter_records`` of any source (``input_format`` applies to files only)."""
+    from dashfix.inputs.streams import iter_records  # see topic_records
+
+    if isinstance(source, TopicSource):
+        return topic_records(source)
+    return iter_records(source.path, input_format, options)

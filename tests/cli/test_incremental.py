@@ -243,12 +243,12 @@ def test_a_full_disk_warns_and_never_makes_the_run_clean(
 
     from dashfix import cache as cache_module
 
-    def full(path: Path, data: bytes) -> None:
+    def full(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     victim = _bins(store)[2]
     flip_byte(victim, victim.stat().st_size - 1, 0x01)
-    monkeypatch.setattr(cache_module, "_replace", full)
+    monkeypatch.setattr(cache_module, "_write_document", full)
     result = _verify(cli, store, "--cache", str(tmp_path / "cache"))
     assert result.exit_code == 1 and CRC in _codes(result)
     assert "the disk is full" in result.stderr

@@ -22,6 +22,7 @@ from dashfix.cpus import usable_cpus
 from dashfix.errors import ExitCode
 from dashfix.inputs.checkpoint_store import PARALLEL_MIN_FILES_PER_WORKER
 from dashfix.interrupts import MESSAGE
+from dashfix.native import PURE_PYTHON_VARIABLE
 from dashfix.testing.checkpoints import build_large_store
 
 FILES = 4 * PARALLEL_MIN_FILES_PER_WORKER
@@ -50,10 +51,11 @@ def _group(pgid: int) -> list[str]:
     return found
 
 
-def _start(store: Path, *python_flags: str) -> subprocess.Popen[bytes]:
+def _start(store: Path, *python_flags: str, pure_python: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, PURE_PYTHON_VARIABLE: "1"} if pure_python else None
     return subprocess.Popen(
         [sys.executable, *python_flags, "-m", "dashfix", "verify", str(store)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
 
 
 def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, list[str]]:
@@ -112,7 +114,9 @@ def test_interrupted_while_running(store: Path, delay: float) -> None:
 def test_interrupted_while_the_readers_work(store: Path) -> None:
     if usable_cpus() < 2:
         pytest.skip("one CPU: verify reads in one process, so no reader to end")
-    process = _start(store)
+    # Reader processes are the Python path's; the C reader reads in threads of dashfix's
+    # own process, which the tests above interrupt.
+    process = _start(store, pure_python=True)
     deadline = time.monotonic() + TIMEOUT
     while len(_group(process.pid)) < 3 and process.poll() is None:  # dashfix and 2 readers
         assert time.monotonic() < deadline

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dashfix import native
 from dashfix.formats import dchk
 from dashfix.formats.bincode import Writer, encode_string
 from dashfix.formats.checkpoint import encode_tail
@@ -445,6 +446,8 @@ def test_unreadable_file_exits_3(
             return real_open(path, flags, *args, **kwargs)
 
         monkeypatch.setattr(os, "open", refusing_open)
+        # The C reader opens files itself; the refusal is simulated in Python only.
+        monkeypatch.setattr(native, "MODULE", None)
     code, findings = _verify(cli, tmp_path)
     assert code == 3
     assert "CK118" in {f["code"] for f in findings}

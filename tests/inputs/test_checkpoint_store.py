@@ -35,9 +35,15 @@ from dashfix.inputs.checkpoint_store import (
     latest_per_thread,
     scan_store,
     summarise_file,
-    summarise_names,
 )
+from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
+
+
+def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
+    """The records of the regular files ``names`` of one store folder, read in this
+    process, by name."""
+    return checkpoint_store.read_store_rows(store, sorted(names), parallel=False)[0].records()
 
 
 def _record(path: Path) -> FileRecord:
@@ -227,7 +233,7 @@ def test_parallel_reading_gives_the_records_of_one_process(
     names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
     monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
     monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
-    parallel = store_module._summarise_in_parallel(str(tmp_path), names)
+    parallel = store_module.read_store_rows(str(tmp_path), names)[0].records()
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
 
@@ -279,8 +285,9 @@ def test_scan_rows_equal_the_rows_of_its_records(
     monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
     monkeypatch.setattr(store_module, "ROWS_PER_SPAN", 7)
     monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
-    scan = scan_store(tmp_path)  # forked readers, many spans
-    from_records = scan_store(tmp_path, read_files=summarise_names)  # the cache's path
+    scan = scan_store(tmp_path)  # parallel readers, many spans
+    # A sample of everything takes the partial path (rows rebuilt from the records read).
+    from_records = scan_store(tmp_path, selection=Selection(parse_sample("100%")))
     assert scan.records == from_records.records
     assert sorted(scan.rows.others.values()) == sorted(from_records.rows.others.values())
     assert not any(name == "notes.txt" for name in (r.name for r in scan.records))

@@ -8,8 +8,11 @@ import pytest
 
 from dashfix.errors import UsageError
 from dashfix.inputs.sources import (
+    FileSource,
     MissingExtraError,
     SourceUrl,
+    TopicSource,
+    open_source,
     open_store,
     parse_locator,
     redact,
@@ -50,6 +53,18 @@ def test_parse_locator() -> None:
     assert parse_locator("sqlite:///x.db") == SourceUrl("sqlite:///x.db")
     with pytest.raises(UsageError, match="ftp://"):
         parse_locator("ftp://host/x")
+
+
+def test_a_kafka_topic_is_a_stream_source_not_a_store() -> None:
+    topic = parse_locator("kafka://h1:9092,h2:9092/events")
+    assert isinstance(topic, SourceUrl) and topic.is_topic
+    assert not SourceUrl("postgresql://db/test").is_topic
+    with pytest.raises(UsageError, match="a Kafka topic is a stream"):
+        open_store(topic)
+    opened = open_source(topic.text, what="PATH")
+    assert isinstance(opened, TopicSource)
+    assert opened.locator.topic == "events" and opened.cache_key is None
+    assert open_source("logs/run.log") == FileSource(Path("logs/run.log"))
 
 
 def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:

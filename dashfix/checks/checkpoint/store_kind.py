@@ -15,7 +15,6 @@ from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import (
     CHECKPOINT_STORE_KIND,
     claims_dir,
-    file_reader,
     scan_single_file,
     scan_store,
     sniff_file,
@@ -30,13 +29,15 @@ def check_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
                                single_file=True)
         return
     yield from memoized(ctx, CHECKPOINT_STORE_KIND, target.path, target.rel,
-                        lambda: _check_folder(target, ctx), timeless=_timeless)
+                        lambda: _check_folder(target, ctx), timeless=_timeless,
+                        defer_first=True)
 
 
 def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
     try:
-        scan = scan_store(target.path, read_files=file_reader(target, ctx),
-                          on_read=ctx.progress.advance, on_listed=ctx.progress.expect)
+        scan = scan_store(target.path, selection=ctx.selection, target=target.rel,
+                          cache=ctx.cache, on_read=ctx.progress.advance,
+                          on_listed=ctx.progress.expect)
     except OSError as exc:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")
