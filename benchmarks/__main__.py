@@ -9,8 +9,8 @@ from benchmarks.harness import precompile
 
 # Each name is a module in this package with ``main(argv: list[str]) -> int``.
 BENCHMARKS: tuple[str, ...] = (
-    "checkpoint_verify", "decoder_linearity", "gate_outputs", "incremental", "replay",
-    "stream_validate",
+    "checkpoint_verify", "decoder_linearity", "gate_outputs", "incremental",
+    "kafka_validate", "replay", "stream_validate",
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.errors import UsageError
+from dashfix.inputs.kafka import is_kafka_url, is_secret, redacted
 
 CONFIG_FILE = "dashfix.toml"
 PYPROJECT = "pyproject.toml"
@@ -86,11 +87,45 @@ def _path(raw: Any, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _paths(raw: Any, base: Path) -> tuple[Path, ...]:
-    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+def _split_paths(text: str) -> list[str]:
+    """``DASHFIX_PATHS``: split on ``os.pathsep``, except inside a ``kafka://`` URL (its
+    ``:`` before a port; a topic name holds no ``:``, so the URL ends at its topic)."""
+    items: list[str] = []
+    for part in text.split(os.pathsep):
+        previous = items[-1] if items else ""
+        if (previous == "kafka" and part.startswith("//")) or (
+                is_kafka_url(previous) and "/" not in previous[len("kafka://"):]):
+            items[-1] = f"{previous}:{part}"
+        else:
+            items.append(part)
+    return items
+
+
+def _paths(raw: Any, base: Path) -> tuple[Path | str, ...]:
+    """Paths (relative ones from ``base``) and ``kafka://`` URLs, kept as written."""
+    items = _split_paths(raw) if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise _Invalid(f"must be a list of paths, not {raw!r}")
-    return tuple(_path(item, base) for item in items if item)
+    return tuple(item if is_kafka_url(item) else _path(item, base) for item in items if item)
+
+
+def _kafka_properties(raw: Any, base: Path) -> dict[str, str]:
+    """librdkafka properties: a table (``[tool.dashfix.kafka]``) or KEY=VALUE pairs."""
+    if isinstance(raw, str | list):
+        pairs = [item.partition("=") for item in _string_list(raw)]
+        if any(not sep or not key.strip() for key, sep, _ in pairs):
+            raise _Invalid("expects KEY=VALUE pairs (librdkafka properties)")
+        raw = {key.strip(): value for key, _, value in pairs}
+    if not isinstance(raw, dict):
+        raise _Invalid("must be a table of librdkafka properties")
+    properties: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict | list) or value is None:
+            shown = "***" if is_secret(key) else repr(value)
+            raise _Invalid(f"{key}: a property value is a string, number or boolean, "
+                           f"not {shown}")
+        properties[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return properties
 
 
 def _limits(raw: Any, base: Path) -> str:
@@ -158,6 +193,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("format", _choice(FORMATS), "text", "output format on stdout"),
     Setting("progress", _choice(PROGRESS), "auto", "progress display on stderr"),
     Setting("quiet", _flag, False, "no progress and no heartbeat"),
+    Setting("kafka", _kafka_properties, {},
+            "librdkafka properties for kafka:// topics (SASL, TLS, ...); secrets never shown"),
     Setting("allow_empty", _flag, False, "a PATH with nothing to check passes (no DF003)"),
 )
 SETTING_BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -267,6 +304,11 @@ def resolve_settings(
             value = Value(setting.default, "default")
         values[setting.key] = value
     return Settings(values, config_file)
+
+
+def shown(key: str, value: Any) -> Any:
+    """``display`` of a setting, with the values of secret Kafka properties hidden."""
+    return display(redacted(value) if key == "kafka" else value)
 
 
 def display(value: Any) -> Any:

@@ -66,6 +66,10 @@ class VerifyOptions:
     """``--sample N/M|P%``: read only this bucket of the files."""
     max_duration: float | None = None
     """``--max-duration SECONDS``: read no new file once this much time has passed."""
+    kafka_properties: dict[str, str] = field(default_factory=dict)
+    """librdkafka client properties for ``kafka://`` targets (``--kafka-config``)."""
+    kafka_timeout: float = 30.0
+    """How long to wait on a Kafka broker at each step (``--kafka-timeout``)."""
     allow_empty: bool = False
     """``--allow-empty``: a PATH with nothing to check is a note, not DF003 (exit code 3)."""
 

@@ -12,6 +12,16 @@ import xxhash
 from dashfix.osnames import is_text, name_bytes
 from dashfix.roots import join
 
+_KAFKA = "kafka://"
+
+
+def _without_host(location: str) -> str:
+    """A ``kafka://HOST:PORT,.../topic#pP@O`` location without its brokers: the same topic
+    reached through other brokers (or a moved cluster) keeps its fingerprints."""
+    if location.startswith(_KAFKA):
+        return location[len(_KAFKA):].partition("/")[2]
+    return location
+
 
 class Severity(StrEnum):
     """How bad a finding is. ``error``: damage, or DashFlow will misbehave;
@@ -115,8 +125,10 @@ class Finding:
     def fingerprint(self) -> str:
         """Identity that survives re-runs: no timestamps, wording or absolute paths of roots
         given relative to the current folder; the root is part of it, so a baseline entry
-        for one store never matches the same file name in another."""
-        parts = [self.code, self.location, self.thread_id or "", self.checkpoint_id or ""]
+        for one store never matches the same file name in another.  A Kafka topic's root
+        counts without its brokers."""
+        parts = [self.code, _without_host(self.location), self.thread_id or "",
+                 self.checkpoint_id or ""]
         parts.append(self.key or "")
         return xxhash.xxh3_64_hexdigest("\x1f".join(parts).encode("utf-8", "surrogateescape"))
 

@@ -76,7 +76,7 @@ def apply_policy(report: Report, policy: GatePolicy) -> Report:
 
 
 def policy_from_settings(
-    settings: Settings, *, with_baseline: bool = True, checked: Sequence[Path] = ()
+    settings: Settings, *, with_baseline: bool = True, checked: Sequence[Path | str] = ()
 ) -> GatePolicy:
     """Validate select/ignore/severity codes and load the baseline named by the settings;
     ``checked`` are the PATHs of the run, named in the advice for an outdated baseline."""
@@ -101,7 +101,7 @@ def policy_from_settings(
 
 
 def run_gate(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     options: VerifyOptions,
     policy: GatePolicy,
     progress: Progress | None = None,

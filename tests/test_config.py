@@ -186,3 +186,10 @@ def test_config_named_by_environment(tmp_path: Path) -> None:
     settings = resolve_settings(cwd=tmp_path, environ={"DASHFIX_CONFIG": "ci/gate.toml"})
     assert settings["baseline"] == elsewhere.parent / "accepted.json"
     assert settings.source("baseline") == f"config {elsewhere}"
+
+
+def test_kafka_urls_survive_the_paths_variable(tmp_path: Path) -> None:
+    environ = {"DASHFIX_PATHS": "kafka://h:9092,h2:9093/events:stores:kafka://x:1/dlq"}
+    settings = resolve_settings(environ=environ, cwd=tmp_path)
+    assert settings["paths"] == ("kafka://h:9092,h2:9093/events", tmp_path / "stores",
+                                 "kafka://x:1/dlq")

@@ -261,9 +261,9 @@ class ActionRun:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A repository whose artifacts hold a healthy store and three dangling symlinks (DF002
-    warnings), and a config that fails on warnings."""
+    warnings, see symlink_farm), and a config that fails on warnings."""
     (tmp_path / ".git").mkdir()  # the config search stops here
-    symlink_farm(tmp_path / "artifacts", 3)  # with its healthy store
+    symlink_farm(tmp_path / "artifacts", 3)
     (tmp_path / "pyproject.toml").write_text(
         '[tool.dashfix]\npaths = ["artifacts"]\nfail_on = "warning"\n'
     )

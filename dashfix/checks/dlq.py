@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dashfix.checks.stream.frame import FrameVerdict, validate_frame
+from dashfix.checks.stream.kafka import locate
 from dashfix.checks.stream.log import problem_finding
 from dashfix.checks.stream.sequences import SequenceTracker
 from dashfix.context import CheckContext
@@ -24,8 +25,10 @@ from dashfix.findings import Finding, Rule, Severity
 from dashfix.formats.dlq import DlqFault, DlqProblem, DlqRecord, inconsistencies
 from dashfix.formats.frame import FrameKind
 from dashfix.inputs import InputKind, Target
-from dashfix.inputs.dlq import DumpLine, DumpOptions, LineTooLong, iter_dump, sniff_dlq_file
-from dashfix.inputs.streams import ReadOptions, StreamRecord, iter_records
+from dashfix.inputs.dlq import DumpLine, DumpOptions, LineTooLong, dump_lines, sniff_dlq_file
+from dashfix.inputs.kafka import KafkaLocator
+from dashfix.inputs.sources import Source, TopicSource, as_source, source_records
+from dashfix.inputs.streams import ReadOptions, StreamRecord
 from dashfix.rules import dlq as rules
 from dashfix.rules.stream import SEQUENCE_GAP
 
@@ -72,7 +75,8 @@ def first_error(verdict: FrameVerdict) -> str:
 class AgainstLog:
     """The main log to reconcile with, and what to assume where the log is silent."""
 
-    path: Path
+    path: Path | Source
+    """The log: a path, or a source (a Kafka topic)."""
     rel: str
     input_format: str | None = None
     options: ReadOptions = field(default_factory=ReadOptions)
@@ -134,8 +138,12 @@ class _DlqIndex:
 class DumpChecker:
     """Checks lines one at a time (``line``), so replay can share every rule."""
 
-    def __init__(self, path: Path, rel: str, options: DumpOptions) -> None:
-        self.path = path
+    def __init__(self, path: Path | Source, rel: str, options: DumpOptions) -> None:
+        self.source = as_source(path)
+        self.locator = (self.source.locator if isinstance(self.source, TopicSource)
+                        else None)
+        self.partition: int | None = None
+        """The partition of the line being checked (a DLQ topic's)."""
         self.rel = rel
         self.options = options
         self.result = DumpResult()
@@ -144,15 +152,15 @@ class DumpChecker:
         self.producer: list[_ProducerSide] = []
 
     def add(self, rule: Rule, index: int, offset: int, message: str, **kw: Any) -> None:
-        self.result.findings.append(rule.at(
-            self.rel, f"record {index} (byte {offset}): {message}",
-            record=index, offset=offset, key=f"record {index}", **kw))
+        finding = rule.at(self.rel, f"record {index} (byte {offset}): {message}",
+                          record=index, offset=offset, key=f"record {index}", **kw)
+        self.result.findings.append(_located(finding, self.locator, self.partition))
 
     def run(self, expired: Callable[[], bool] | None = None) -> None:
         """Check every line; ``expired`` (a time limit), asked every ``DEADLINE_LINES``
         lines, stops the check part way (``result.complete``)."""
         try:
-            for line in iter_dump(self.path, self.options):
+            for line in dump_lines(self.source, self.options):
                 self.line(line)
                 if (expired is not None and self.result.records % DEADLINE_LINES == 0
                         and expired()):
@@ -165,6 +173,7 @@ class DumpChecker:
     def line(self, line: DumpLine) -> FrameVerdict | None:
         """Check one line; the payload's verdict when the record is replayable, else None."""
         self.result.records += 1
+        self.partition = line.partition
         item = line.item
         if isinstance(item, LineTooLong):
             self.add(rules.LINE_TOO_LONG, line.index, line.offset,
@@ -282,12 +291,22 @@ def _gap_for(gaps: list[Finding], thread_id: str, sequences: tuple[int, ...]) ->
     return None
 
 
+def _located(finding: Finding, locator: KafkaLocator | None,
+             partition: int | None) -> Finding:
+    """A finding at a record of a topic moved to its ``kafka://`` location."""
+    if locator is None or partition is None:
+        return finding
+    return locate(finding, locator, partition)
+
+
 def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
     """Walk the main log: report rejected records without a DLQ record; return its gaps."""
     tracker = SequenceTracker(against.rel)
     result = checker.result
     limit = against.options.limit
-    for item in iter_records(against.path, against.input_format, against.options):
+    log = as_source(against.path)
+    locator = log.locator if isinstance(log, TopicSource) else None
+    for item in source_records(log, against.input_format, against.options):
         if not isinstance(item, StreamRecord):
             # Container damage hides records from the reconciliation: say so.
             result.findings.append(problem_finding(item, against.rel))
@@ -309,22 +328,23 @@ def _reconcile(checker: DumpChecker, against: AgainstLog) -> list[Finding]:
         where = ", ".join(part for part in (
             None if topic is None else f"topic {topic!r}",
             None if partition is None else f"partition {partition}", f"offset {offset}") if part)
-        result.findings.append(rules.DLQ_RECORD_MISSING.at(
+        result.findings.append(_located(rules.DLQ_RECORD_MISSING.at(
             against.rel,
             f"record {item.index} (byte {item.offset}): {where} is rejected by the consumer "
             f"({first_error(verdict)}) but {checker.rel} has no DLQ record for it: {_DROPPED}",
             record=item.index, offset=item.offset, key=f"record {item.index}",
             expected=f"a DLQ record for {where}", actual="none",
             details={"topic": topic, "partition": partition, "kafka_offset": offset,
-                     "frame_findings": sorted({f.code for f in verdict.findings})}))
+                     "frame_findings": sorted({f.code for f in verdict.findings})}),
+            locator, item.partition))
     return [f for f in tracker.finish() if f.code == SEQUENCE_GAP.code]
 
 
-def check_dump(path: Path, rel: str, options: DumpOptions | None = None, *,
+def check_dump(path: Path | Source, rel: str, options: DumpOptions | None = None, *,
                against: AgainstLog | None = None,
                expired: Callable[[], bool] | None = None) -> DumpResult:
-    """Every DLQ check on the dump at ``path``; with ``against``, reconcile with that log.
-    ``expired``: a time limit (``DumpChecker.run``)."""
+    """Every DLQ check on the dump (or DLQ topic) at ``path``; with ``against``, reconcile
+    with that log (or topic).  ``expired``: a time limit (``DumpChecker.run``)."""
     checker = DumpChecker(path, rel, options or DumpOptions())
     checker.run(expired)
     gaps = None if against is None else _reconcile(checker, against)

@@ -38,9 +38,9 @@ app.add_typer(baseline_app)
 )
 def baseline_create(
     paths: Annotated[
-        list[Path] | None,
-        typer.Argument(metavar="[PATH]...", help="What to verify (default: as for verify).",
-                       readable=False),
+        list[str] | None,
+        typer.Argument(metavar="[PATH]...",
+                       help="What to verify, paths or kafka:// topics (default: as for verify)."),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="Baseline file to write.")
@@ -62,13 +62,16 @@ def baseline_create(
     from dashfix.config import resolve_settings
     from dashfix.context import VerifyOptions
     from dashfix.gate import policy_from_settings, run_gate
+    from dashfix.inputs.kafka import is_kafka_url
     from dashfix.report.locations import location_text
 
     expiry = parse_expires(expires, "--expires") if expires is not None else None
     previous = load_baseline(output, legacy_ok=True) if output.exists() else None
     settings = resolve_settings(config=config)
     policy = policy_from_settings(settings, with_baseline=False)
-    report = run_gate(paths or list(settings["paths"]), VerifyOptions(fail_on=None), policy)
+    locators: list[Path | str] = [p if is_kafka_url(p) else Path(p) for p in paths or []]
+    options = VerifyOptions(fail_on=None, kafka_properties=settings["kafka"])
+    report = run_gate(locators or list(settings["paths"]), options, policy)
     draft = draft_baseline(report.findings, reason, expiry, previous, report.roots)
     write_baseline(draft, output)
     if previous is not None and previous.legacy:

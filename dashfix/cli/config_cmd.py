@@ -37,7 +37,7 @@ def config_show(
 ) -> int:
     import orjson
 
-    from dashfix.config import SETTINGS, display, resolve_settings
+    from dashfix.config import SETTINGS, resolve_settings, shown
 
     if output_format not in ("text", "json"):
         raise UsageError(f"unknown --format {output_format!r}; choose text or json")
@@ -47,7 +47,7 @@ def config_show(
         document = {
             "config_file": config_file,
             "settings": {
-                s.key: {"value": display(settings[s.key]), "source": settings.source(s.key),
+                s.key: {"value": shown(s.key, settings[s.key]), "source": settings.source(s.key),
                         "env": s.env}
                 for s in SETTINGS
             },
@@ -57,6 +57,6 @@ def config_show(
     sys.stdout.write(f"config file: {config_file or '(none found)'}\n")
     width = max(len(s.key) for s in SETTINGS)
     for s in SETTINGS:
-        value = orjson.dumps(display(settings[s.key])).decode()
+        value = orjson.dumps(shown(s.key, settings[s.key])).decode()
         sys.stdout.write(f"{s.key:<{width}} = {value}  # {settings.source(s.key)}\n")
     return 0

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dashfix.cli.app import RequiredArgumentCommand, app, examples
+from dashfix.cli.kafka_options import (
+    FromOffsetOption,
+    KafkaConfigOption,
+    SnapshotSinceOption,
+    kafka_properties,
+    open_input,
+)
 from dashfix.cli.options import (
     FailOnOption,
     LimitsOption,
@@ -61,21 +67,25 @@ def _summary(result: DumpResult, against: bool) -> dict[str, Any]:
 
 @dlq_app.command(
     "validate", cls=RequiredArgumentCommand,
-    help="Check every line of a DLQ dump: JSON, required fields and types, base64, size and "
-    "SHA-256 consistency (full payloads only), payload as a frame, trace_id duplicates, "
-    "producer-side records. --against LOG reports invalid main-log records that have no DLQ "
-    "record (dropped by the DLQ, bug #11). Read-only.",
+    help="Check every line of a DLQ dump (or record of a DLQ topic): JSON, required fields "
+    "and types, base64, size and SHA-256 consistency (full payloads only), payload as a "
+    "frame, trace_id duplicates, producer-side records. --against LOG reports invalid "
+    "main-log records that have no DLQ record (dropped by the DLQ, bug #11). DUMP and LOG "
+    "may be kafka://HOST:PORT/TOPIC. Read-only.",
     epilog=examples(
         "dashfix dlq validate dlq.jsonl",
         "dashfix dlq validate dlq.jsonl --against events.kcat --format json",
+        "dashfix dlq validate kafka://localhost:9092/dashstream-dlq "
+        "--against kafka://localhost:9092/dashstream-events",
     ),
 )
 def validate_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
-                                               readable=False)],
-    against: Annotated[
-        Path | None,
-        typer.Option("--against", metavar="LOG", help="Main stream log to reconcile with."),
+    dump_locator: Annotated[str, typer.Argument(
+        metavar="DUMP", help="DLQ dump (JSON lines), or kafka://HOST:PORT/DLQ_TOPIC.")],
+    against_locator: Annotated[
+        str | None,
+        typer.Option("--against", metavar="LOG",
+                     help="Main stream log (or kafka://HOST:PORT/TOPIC) to reconcile with."),
     ] = None,
     input_format: Annotated[
         str | None,
@@ -100,6 +110,10 @@ def validate_command(
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
     fail_on: FailOnOption = "error",
+    kafka_config: KafkaConfigOption = None,
+    since: SnapshotSinceOption = None,
+    from_offset: FromOffsetOption = None,
+    kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
     from dashfix.checks.dlq import AgainstLog, check_dump
     from dashfix.findings import Finding
@@ -108,11 +122,15 @@ def validate_command(
     from dashfix.results import Report
 
     fmt = parse_output_format(output_format)
-    report = Report(roots=[str(dump)], fail_on=parse_fail_on(fail_on))
+    dump = open_input(dump_locator, "DUMP", kafka_config, since, from_offset, kafka_timeout)
+    report = Report(roots=[dump.root], fail_on=parse_fail_on(fail_on))
     limit = parse_limits(limits)
     line_cap = parse_max_line_bytes(max_line_bytes)
     log = None
-    if against is not None:
+    if against_locator is not None:
+        # --since and --from-offset choose the DLQ's records; the whole main topic is read.
+        against = open_input(against_locator, "--against", kafka_config,
+                             timeout=kafka_timeout, input_format=input_format)
         log = AgainstLog(against, against.name, parse_input_format(input_format),
                          ReadOptions(limit=limit, max_line_bytes=line_cap), topic, partition,
                          first_offset)
@@ -158,8 +176,8 @@ def _summary_line(result: DumpResult, against: bool) -> str:
     ),
 )
 def replay_command(
-    dump: Annotated[Path, typer.Argument(metavar="DUMP", help="DLQ dump (JSON lines).",
-                                               readable=False)],
+    dump_locator: Annotated[str, typer.Argument(
+        metavar="DUMP", help="DLQ dump (JSON lines), or kafka://HOST:PORT/DLQ_TOPIC.")],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,
@@ -171,6 +189,8 @@ def replay_command(
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
     kafka_timeout: KafkaTimeoutOption = 30.0,
+    kafka_config: KafkaConfigOption = None,
+    from_offset: FromOffsetOption = None,
 ) -> int:
     from dashfix.inputs.dlq import DumpOptions
     from dashfix.replay import replay_dlq
@@ -179,6 +199,9 @@ def replay_command(
     filters = parse_filters(thread, since, until, types)
     options = DumpOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
+    dump = open_input(dump_locator, "DUMP", kafka_config, from_offset=from_offset,
+                      timeout=kafka_timeout)
     report = replay_dlq(dump, to, to_format=to_format, filters=filters, reframe=reframe,
-                        options=options, timeout=kafka_timeout)
+                        options=options, timeout=kafka_timeout,
+                        kafka_properties=kafka_properties(kafka_config))
     return emit_replay(report, fmt)

@@ -20,6 +20,7 @@ from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.findings import rooted
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
+from dashfix.inputs.kafka import is_kafka_url
 from dashfix.inputs.kinds import input_kinds
 from dashfix.osnames import json_text, visible
 from dashfix.progress import make_progress
@@ -119,7 +120,7 @@ def _early_format(flags: GateFlags) -> str:
     return candidate if candidate in RENDERERS else "text"
 
 
-def run_verify(paths: Sequence[Path], options: VerifyOptions, flags: GateFlags) -> int:
+def run_verify(paths: Sequence[Path | str], options: VerifyOptions, flags: GateFlags) -> int:
     fmt = _early_format(flags)
     outputs: list[tuple[str, Path]] = []
     roots = [join(*root_label(path)) for path in paths]
@@ -173,10 +174,12 @@ def apply_settings(options: VerifyOptions, settings: Settings, *, use_cache: boo
     # A default must not overwrite a limit the command set from its own --limits flag.
     if settings.source("limits") != "default":
         options.limit_bytes = limit_bytes(settings["limits"])
+    # --kafka-config over [tool.dashfix.kafka] and DASHFIX_KAFKA.
+    options.kafka_properties = {**settings["kafka"], **options.kafka_properties}
 
 
 def _gate_report(
-    paths: Sequence[Path], options: VerifyOptions, settings: Settings, *, use_cache: bool
+    paths: Sequence[Path | str], options: VerifyOptions, settings: Settings, *, use_cache: bool
 ) -> Report:
     apply_settings(options, settings, use_cache=use_cache)
     policy = policy_from_settings(settings, checked=paths)
@@ -192,14 +195,20 @@ def _gate_report(
     return report
 
 
-def list_inputs(paths: Sequence[Path], fmt: str, out: TextIO) -> int:
-    """Print what discovery finds under each PATH, without checking anything."""
+def list_inputs(paths: Sequence[Path | str], fmt: str, out: TextIO) -> int:
+    """Print what discovery finds under each PATH, without checking anything (a Kafka
+    topic is listed as it is: telling a DLQ from a stream topic means reading it)."""
     if fmt not in TEXT_FORMATS and fmt != "json":
         raise UsageError(f"--list-inputs prints text or json, not {fmt!r}")
     unreadable = unreadable_codes()
-    documents = []
+    documents: list[dict[str, Any]] = [
+        {"root": str(topic), "targets": [{"kind": "kafka-topic", "path": str(topic),
+                                          "format": "kafka"}],
+         "skipped": [], "problems": []}
+        for topic in paths if is_kafka_url(topic)]
     status = ExitCode.CLEAN
-    for given, (_root, found) in zip(paths, discover(paths, input_kinds()), strict=True):
+    files = [Path(path) for path in paths if not is_kafka_url(path)]
+    for given, (_root, found) in zip(files, discover(files, input_kinds()), strict=True):
         label, given_rel = root_label(given)
         if any(f.code in unreadable for f in found.findings):
             status = ExitCode.FAILURE

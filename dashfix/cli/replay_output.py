@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dashfix.cli.kafka_options import KafkaTimeoutOption as KafkaTimeoutOption
 from dashfix.errors import ExitCode, UsageError
 from dashfix.repair.replay import OUTPUT_FORMATS as REPLAY_OUTPUT_FORMATS
 
@@ -37,10 +38,6 @@ ToFormatOption = Annotated[
     str | None, typer.Option("--to-format", metavar="FORMAT",
                              help=f"Output format: {', '.join(REPLAY_OUTPUT_FORMATS)} (default: "
                              "kafka for a kafka:// output, else kcat).")
-]
-KafkaTimeoutOption = Annotated[
-    float, typer.Option("--kafka-timeout", metavar="SECONDS",
-                        help="How long to wait on the Kafka broker at each step.")
 ]
 # "\\[" keeps rich from reading "[kafka]" as markup.
 KAFKA_HELP = ("A kafka:// output is written in one Kafka transaction, keyed by thread_id, "
@@ -94,6 +91,8 @@ def emit_replay(report: ReplayReport, fmt: str) -> int:
         out.write(("; " + ", ".join(extras) if extras else "") + "\n")
         for skipped in report.skipped:
             codes = f" [{', '.join(skipped.codes)}]" if skipped.codes else ""
-            out.write(f"  skipped record {skipped.record} (byte {skipped.offset}): "
-                      f"{skipped.reason}{codes}\n")
+            where = (f"record {skipped.record} (byte {skipped.offset})"
+                     if skipped.partition is None
+                     else f"partition {skipped.partition} offset {skipped.record}")
+            out.write(f"  skipped {where}: {skipped.reason}{codes}\n")
     return int(ExitCode.FINDINGS if report.skipped else ExitCode.CLEAN)

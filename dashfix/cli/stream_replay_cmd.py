@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dashfix.cli.app import RequiredArgumentCommand, examples
+from dashfix.cli.kafka_options import (
+    FromOffsetOption,
+    KafkaConfigOption,
+    kafka_properties,
+    open_input,
+)
 from dashfix.cli.options import (
     InputFormatOption,
     LimitsOption,
@@ -48,9 +53,9 @@ from dashfix.cli.stream_cmd import stream_app
     ),
 )
 def replay_command(
-    input_path: Annotated[
-        Path, typer.Argument(metavar="INPUT", help="Log file or folder.", readable=False)
-    ],
+    input_locator: Annotated[str, typer.Argument(
+        metavar="INPUT", help="Log file or folder, or kafka://HOST:PORT[,HOST:PORT...]/TOPIC "
+        "(read partition after partition).")],
     to: ToOption,
     to_format: ToFormatOption = None,
     thread: ThreadFilterOption = None,
@@ -63,6 +68,8 @@ def replay_command(
     max_line_bytes: MaxLineBytesOption = None,
     output_format: OUTPUT_FORMAT_OPTION = "text",
     kafka_timeout: KafkaTimeoutOption = 30.0,
+    kafka_config: KafkaConfigOption = None,
+    from_offset: FromOffsetOption = None,
 ) -> int:
     from dashfix.inputs.streams import ReadOptions
     from dashfix.replay import replay_stream
@@ -71,7 +78,10 @@ def replay_command(
     filters = parse_filters(thread, since, until, types)
     options = ReadOptions(limit=parse_limits(limits),
                           max_line_bytes=parse_max_line_bytes(max_line_bytes))
-    report = replay_stream(input_path, to, to_format=to_format, filters=filters,
+    source = open_input(input_locator, "INPUT", kafka_config, from_offset=from_offset,
+                        timeout=kafka_timeout, input_format=input_format)
+    report = replay_stream(source, to, to_format=to_format, filters=filters,
                            reframe=reframe, input_format=parse_input_format(input_format),
-                           options=options, timeout=kafka_timeout)
+                           options=options, timeout=kafka_timeout,
+                           kafka_properties=kafka_properties(kafka_config))
     return emit_replay(report, fmt)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dashfix.cli.app import app, examples
+from dashfix.cli.kafka_options import KafkaConfigOption, KafkaTimeoutOption
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
     LIMITS_METAVAR,
@@ -19,6 +20,7 @@ from dashfix.cli.options import (
 from dashfix.context import VerifyOptions
 from dashfix.errors import UsageError
 from dashfix.inputs import INPUT_FORMATS
+from dashfix.inputs.kafka import is_kafka_url, parse_properties
 from dashfix.progress import PROGRESS_MODES
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
@@ -41,9 +43,10 @@ from dashfix.sampling import parse_max_duration, parse_sample
 )
 def verify_command(
     paths: Annotated[
-        list[Path] | None,
-        typer.Argument(metavar="[PATH]...", help="Stores, logs, dumps or folders holding them.",
-                       readable=False),
+        list[str] | None,
+        typer.Argument(metavar="[PATH]...",
+                       help="Stores, logs, dumps or folders holding them, or Kafka topics "
+                       "(kafka://HOST:PORT[,HOST:PORT...]/TOPIC)."),
     ] = None,
     output_format: Annotated[
         str | None,
@@ -135,6 +138,8 @@ def verify_command(
         typer.Option(metavar="SECONDS", help="Read no new file after this long; the summary "
                      "lists what was not checked."),
     ] = None,
+    kafka_config: KafkaConfigOption = None,
+    kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
     from dashfix.cli.gate_cli import GateFlags, run_verify
 
@@ -145,6 +150,7 @@ def verify_command(
         max_line_bytes=parse_max_line_bytes(max_line_bytes),
         sample=None if sample is None else parse_sample(sample),
         max_duration=parse_max_duration(max_duration),
+        kafka_properties=parse_properties(kafka_config or []), kafka_timeout=kafka_timeout,
     )
     flags = GateFlags(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,
@@ -152,7 +158,8 @@ def verify_command(
         progress=progress, quiet=quiet, list_inputs=list_inputs, cache=cache,
         no_cache=no_cache, allow_empty=allow_empty, statistics=statistics,
     )
-    return run_verify(paths or [], options, flags)
+    locators: list[Path | str] = [p if is_kafka_url(p) else Path(p) for p in paths or []]
+    return run_verify(locators, options, flags)
 
 
 verify_command.__name__ = "verify"

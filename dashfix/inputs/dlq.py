@@ -14,6 +14,7 @@ from pathlib import Path
 from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats.dlq import SNIFF_MARKERS, DlqProblem, DlqRecord, parse_line
 from dashfix.formats.filelog import base64_cap
+from dashfix.inputs.sources import FileSource, Source
 from dashfix.inputs.streams import _capped_lines
 
 DUMP_FORMAT = "dlq-jsonl"
@@ -49,6 +50,8 @@ class DumpLine:
     offset: int
     """Byte offset of the line in the dump."""
     item: DlqRecord | DlqProblem | LineTooLong
+    partition: int | None = None
+    """For a DLQ topic: the record's partition (``index`` is then its Kafka offset)."""
 
 
 def iter_dump(path: Path, options: DumpOptions | None = None) -> Iterator[DumpLine]:
@@ -65,10 +68,38 @@ def iter_dump(path: Path, options: DumpOptions | None = None) -> Iterator[DumpLi
                 yield DumpLine(index, offset, parse_line(body, payload_cap=options.limit + 1))
 
 
-def sniff_dlq_file(path: Path, head: bytes) -> str | None:
-    """Discovery's sniffer: JSON lines whose first record carries DLQ keys."""
+def dump_lines(source: Source, options: DumpOptions | None = None) -> Iterator[DumpLine]:
+    """``iter_dump`` of a dump file, or of a DLQ topic's snapshot (one JSON object per
+    record value; a record over the line cap is not parsed, a null one is an empty line).
+    Raises OSError if a file cannot be read."""
+    if isinstance(source, FileSource):
+        yield from iter_dump(source.path, options)
+        return
+    options = options or DumpOptions()
+    cap = options.line_cap
+    with source.snapshot() as snapshot:
+        for part in snapshot.partitions:
+            for record in snapshot.records(part):
+                value = record.value or b""
+                item: DlqRecord | DlqProblem | LineTooLong
+                if len(value) > cap:
+                    item = LineTooLong(len(value), cap)
+                elif not value.strip():
+                    continue
+                else:
+                    item = parse_line(value, payload_cap=options.limit + 1)
+                yield DumpLine(record.offset, 0, item, part.partition)
+
+
+def looks_like_dlq(head: bytes) -> bool:
+    """Whether the first line (or Kafka record) of ``head`` is a DLQ record."""
     first = head.lstrip().split(b"\n", 1)[0]
     brace = first.find(b"{")
     if brace < 0 or (brace > 0 and b"\t" not in first[:brace]):
-        return None
-    return DUMP_FORMAT if any(marker in first for marker in SNIFF_MARKERS) else None
+        return False
+    return any(marker in first for marker in SNIFF_MARKERS)
+
+
+def sniff_dlq_file(path: Path, head: bytes) -> str | None:
+    """Discovery's sniffer: JSON lines whose first record carries DLQ keys."""
+    return DUMP_FORMAT if looks_like_dlq(head) else None

@@ -12,49 +12,24 @@ them (spec section 2), so the topic's partitioner keeps each thread's records in
 
 from __future__ import annotations
 
-import re
 import struct
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from dashfix.errors import OutputError, UsageError
-
-SCHEME = "kafka://"
-DEFAULT_TIMEOUT_SECONDS = 30.0
-_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_BROKER = re.compile(r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
-MAX_MESSAGE_BYTES = (10 << 20) + 1024
-"""librdkafka refuses records over ``message.max.bytes`` (1,000,000 by default), below
-DashFlow's 1 MiB cap plus the flag byte; this admits the 10 MiB server profile.  The
-broker's own limit still applies: a record it refuses fails the replay."""
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaTarget:
-    """Where ``--to kafka://HOST:PORT[,HOST:PORT...]/TOPIC`` points."""
-
-    bootstrap: str
-    topic: str
-
-    def __str__(self) -> str:
-        return f"{SCHEME}{self.bootstrap}/{self.topic}"
-
-
-def parse_kafka_target(text: str) -> KafkaTarget:
-    if not text.startswith(SCHEME):
-        raise UsageError(f"--to {text!r}: Kafka output is written as "
-                         f"{SCHEME}HOST:PORT[,HOST:PORT...]/TOPIC")
-    brokers, _, topic = text[len(SCHEME):].partition("/")
-    if not all(_BROKER.fullmatch(broker) for broker in brokers.split(",")):
-        raise UsageError(f"--to {text!r}: brokers must be HOST:PORT, comma-separated")
-    if not _TOPIC.fullmatch(topic) or topic in (".", ".."):
-        raise UsageError(f"--to {text!r}: a topic name is 1 to 249 letters, digits, '.', '_' "
-                         "or '-'")
-    return KafkaTarget(brokers, topic)
+from dashfix.errors import OutputError
+from dashfix.inputs.kafka import (
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_MESSAGE_BYTES,
+    KafkaLocator,
+    check_properties,
+    client_config,
+    error_reason,
+    kafka_module,
+    make_client,
+)
 
 
 class _Spool:
@@ -91,23 +66,18 @@ class _Deliveries:
 
 
 @contextmanager
-def kafka_writer(target: KafkaTarget, *,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[_Spool]:
+def kafka_writer(target: KafkaLocator, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 properties: Mapping[str, str] | None = None) -> Iterator[_Spool]:
     """A writer whose records reach ``target`` only if the block completes: the broker is
     reached first (so an unreachable one fails before any input is read), the records are
     spooled, then produced in one transaction and committed."""
-    try:
-        from confluent_kafka import KafkaException, Producer
-    except ImportError:
-        raise UsageError("--to-format kafka needs confluent-kafka: pip install confluent-kafka "
-                         "(or pip install '.[kafka]' in the dashfix checkout)") from None
-    producer = Producer({
-        "bootstrap.servers": target.bootstrap,
-        "transactional.id": f"dashfix-replay-{uuid.uuid4()}",
-        "enable.idempotence": True,
-        "message.max.bytes": MAX_MESSAGE_BYTES,
-        "log_level": 0,  # librdkafka's connection chatter would go to stderr
-    })
+    properties = properties or {}
+    check_properties(properties, "--kafka-config")
+    kafka = kafka_module()
+    KafkaException = kafka.KafkaException
+    producer = make_client(kafka.Producer, client_config(
+        target, properties, transactional_id=f"dashfix-replay-{uuid.uuid4()}",
+        enable_idempotence=True, message_max_bytes=MAX_MESSAGE_BYTES), properties, target)
     try:
         topic = producer.list_topics(target.topic, timeout=timeout).topics[target.topic]
         if topic.error is not None:
@@ -115,7 +85,7 @@ def kafka_writer(target: KafkaTarget, *,
                               "topics)")
         producer.init_transactions(timeout)
     except KafkaException as exc:
-        raise OutputError(f"cannot reach {target}: {_reason(exc)}") from None
+        raise OutputError(f"cannot reach {target}: {error_reason(exc, properties)}") from None
     with tempfile.TemporaryFile(prefix="dashfix-replay-") as spool_file:
         spool = _Spool(spool_file)
         yield spool
@@ -127,7 +97,7 @@ def kafka_writer(target: KafkaTarget, *,
             producer.commit_transaction(timeout)
         except KafkaException as exc:
             _abort(producer, timeout)
-            detail = "; ".join(deliveries.failures) or _reason(exc)
+            detail = "; ".join(deliveries.failures) or error_reason(exc, properties)
             raise OutputError(f"writing to {target} failed, the transaction was aborted: "
                               f"{detail}") from None
         except BaseException:
@@ -147,13 +117,7 @@ def _produce(producer: Any, topic: str, value: bytes, timestamp_us: int, key: by
 
 
 def _abort(producer: Any, timeout: float) -> None:
-    from confluent_kafka import KafkaException
-
+    KafkaException = kafka_module().KafkaException
     # If the abort fails too, the transaction times out on the broker, never committed.
     with suppress(KafkaException):
         producer.abort_transaction(timeout)
-
-
-def _reason(exc: Any) -> str:
-    error = exc.args[0] if exc.args else exc
-    return str(getattr(error, "str", lambda: error)())

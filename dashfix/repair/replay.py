@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -20,8 +20,9 @@ from typing import BinaryIO, Protocol
 
 from dashfix.errors import UsageError
 from dashfix.formats import filelog, kcat
+from dashfix.inputs.kafka import DEFAULT_TIMEOUT_SECONDS, KafkaLocator
 from dashfix.repair.atomic import AtomicFile, fsync_dir
-from dashfix.repair.kafka_out import DEFAULT_TIMEOUT_SECONDS, KafkaTarget, kafka_writer
+from dashfix.repair.kafka_out import kafka_writer
 
 FRAME_NAME = "{:010d}.frame"
 """Zero-padded so name order is record order (the frames reader sorts by name)."""
@@ -42,7 +43,7 @@ class OutputFormat(StrEnum):
 OUTPUT_FORMATS = tuple(f.value for f in OutputFormat)
 
 
-Destination = Path | KafkaTarget
+Destination = Path | KafkaLocator
 
 
 class RecordWriter(Protocol):
@@ -90,15 +91,18 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_output(source: Path, out: Path, to_format: OutputFormat) -> None:
-    """Refuse file outputs that would touch the input or replace a folder."""
-    source_abs = Path(os.path.abspath(source))
+def check_output(source: Path | None, out: Path, to_format: OutputFormat) -> None:
+    """Refuse file outputs that would touch the input (None: not a file) or replace a
+    folder."""
     out_abs = Path(os.path.abspath(out))
-    if out_abs == source_abs or (source.is_dir() and _inside(out_abs, source_abs)):
-        raise UsageError(f"--to {str(out)!r} would write into the input {str(source)!r}; "
-                         "replay never changes its input")
-    if out.exists() and source.exists() and os.path.samefile(out, source):
-        raise UsageError(f"--to {str(out)!r} is the input itself; replay never changes its input")
+    if source is not None:
+        source_abs = Path(os.path.abspath(source))
+        if out_abs == source_abs or (source.is_dir() and _inside(out_abs, source_abs)):
+            raise UsageError(f"--to {str(out)!r} would write into the input {str(source)!r}; "
+                             "replay never changes its input")
+        if out.exists() and source.exists() and os.path.samefile(out, source):
+            raise UsageError(f"--to {str(out)!r} is the input itself; replay never changes "
+                             "its input")
     if to_format is OutputFormat.FRAMES and (out.exists() or out.is_symlink()):
         raise UsageError(f"--to {str(out)!r} exists; a folder of frames is only written new")
     if to_format is not OutputFormat.FRAMES and out.is_dir():
@@ -110,11 +114,12 @@ def check_output(source: Path, out: Path, to_format: OutputFormat) -> None:
 
 @contextmanager
 def open_writer(out: Destination, to_format: OutputFormat, *,
-                timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[RecordWriter]:
+                timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                kafka_properties: Mapping[str, str] | None = None) -> Iterator[RecordWriter]:
     """A writer whose output appears at ``out`` only if the block completes; ``timeout``
-    bounds each wait on a Kafka broker."""
-    if isinstance(out, KafkaTarget):
-        with kafka_writer(out, timeout=timeout) as writer:
+    bounds each wait on a Kafka broker, ``kafka_properties`` are its client settings."""
+    if isinstance(out, KafkaLocator):
+        with kafka_writer(out, timeout=timeout, properties=kafka_properties) as writer:
             yield writer
         return
     if to_format is OutputFormat.FRAMES:

@@ -15,6 +15,7 @@ from dashfix.findings import Finding, Severity
 from dashfix.osnames import visible
 from dashfix.report.locations import full_message, location_text, rule_for
 from dashfix.results import Report
+from dashfix.roots import is_url
 from dashfix.rules import rules_by_code
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -35,10 +36,9 @@ def escape_property(text: str) -> str:
 def annotation(finding: Finding, rule_name: str) -> str:
     """One workflow command. ``file`` is the finding's location: relative to the current
     folder (the checkout) when its root lies under it, as GitHub expects."""
-    properties = {
-        "file": visible(finding.location),
-        "title": f"{finding.code} {rule_name}",
-    }
+    properties = {"title": f"{finding.code} {rule_name}"}
+    if not is_url(finding.location):  # a topic's record is no file of the checkout
+        properties = {"file": visible(finding.location), **properties}
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     message = f"{location_text(finding)}: {full_message(finding)}"
     return f"::{_COMMAND[finding.severity]} {rendered}::{escape_data(message)}"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dashfix.findings import Finding, Rule, Severity
 from dashfix.osnames import visible
+from dashfix.roots import is_url
 from dashfix.rules import rules_by_code
 
 
 def location_text(finding: Finding) -> str:
-    """``path record N @offset``: the human-readable location of a finding."""
+    """``path record N @offset``: the human-readable location of a finding (a URL, such as
+    a topic's record ``kafka://host/topic#pP@OFFSET``, says it all alone)."""
     where = visible(finding.location)
+    if is_url(where):
+        return where
     if finding.record is not None:
         where += f" record {finding.record}"
     if finding.offset is not None:

@@ -292,6 +292,43 @@ MESSAGE_ID_REUSED = _rule(
     "-", "Fix the producer's UUID generation.",
 )
 
+# -- Kafka topics (what only the broker knows: keys, partitions, retention) --------------
+_REKEY = ("Produce through DashStreamProducer (it keys by thread_id), or re-key the topic: "
+          "dashfix stream replay kafka://... --to kafka://.../NEW_TOPIC")
+KEY_MISSING = _rule(
+    "ST260", "key-missing", E, "A Kafka record has no key (or an empty one).",
+    "DashFlow keys every record by the thread_id of its header (spec 1.5), so the "
+    "partitioner keeps each thread in one partition and in order. A record without a key "
+    "lands on any partition: that thread's order is no longer guaranteed.",
+    "-", _REKEY,
+)
+KEY_NOT_THREAD = _rule(
+    "ST261", "key-not-thread-id", E, "A Kafka record's key is not its header's thread_id.",
+    "DashFlow keys every record by the thread_id of its header (spec 1.5). A record keyed "
+    "otherwise can land on another partition than the rest of its thread, whose order is "
+    "then no longer guaranteed.",
+    "-", _REKEY,
+)
+THREAD_SPLIT = _rule(
+    "ST262", "thread-over-partitions", E, "One thread's records lie in several partitions.",
+    "Kafka orders records only within a partition. A thread whose records are spread over "
+    "partitions has lost its order: consumers may apply its messages out of sequence. "
+    "Reported at each record outside the partition of the thread's first record (the "
+    "partitions are read in order, so that is the lowest partition holding the thread).",
+    "-", _REKEY,
+)
+OFFSETS_DELETED = _rule(
+    "ST263", "offsets-deleted", INFO,
+    "A partition's earliest offset is above the one asked for: retention deleted records.",
+    "The broker no longer holds the first offsets of the partition (retention or "
+    "DeleteRecords). Checks of that partition start where the data starts: sequence gaps "
+    "before it cannot be seen, so the check is partial.",
+    "-", "Nothing to repair; capture topics (dashfix stream capture) before retention "
+    "deletes what you need to audit.",
+)
+KAFKA_RULES = (KEY_MISSING, KEY_NOT_THREAD, THREAD_SPLIT, OFFSETS_DELETED)
+"""Codes that only a topic read from the broker can have (a capture has no keys)."""
+
 RULES = (
     STREAM_UNREADABLE, CAPTURE_TRUNCATED, BAD_LENGTH_PREFIX, NULL_RECORD, LINE_TOO_LONG,
     NOT_UTF8, BAD_JSON_LINE, BAD_BASE64, FRAME_OVERSIZE, INVALID_FLAG, JSON_NOT_FRAME,
@@ -302,5 +339,5 @@ RULES = (
     BATCH_INNER_EVENT, MULTIPLE_PAYLOADS, CAP_MISMATCH, NEAR_PRODUCER_CAP,
     SEQUENCE_GAP, SEQUENCE_DUPLICATE, EXACT_DUPLICATE, SEQUENCE_REORDER, TIMESTAMP_ZERO,
     TIMESTAMP_NEGATIVE, TIMESTAMP_FUTURE, TIMESTAMP_BACKWARDS, ERROR_WITHOUT_TEXT,
-    MESSAGE_ID_REUSED,
+    MESSAGE_ID_REUSED, *KAFKA_RULES,
 )

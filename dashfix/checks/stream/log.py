@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, Protocol
 
 from dashfix.checks.stream.frame import PROFILES, fits, validate_frame
 from dashfix.checks.stream.scan import scan_block, scan_record
@@ -53,6 +54,8 @@ class LogResult:
     input_format: str | None = None
     complete: bool = True
     """False when ``expired`` stopped the check part way (``records`` were checked)."""
+    partitions: list[dict[str, int]] = field(default_factory=list)
+    """For a Kafka topic: per partition, the snapshot's offsets and the records read."""
 
 
 def _record_path(rel: str, member: str | None) -> str:
@@ -143,12 +146,14 @@ def check_records(
     *,
     window: int | None,
     expired: Callable[[], bool] | None = None,
+    on_thread: ThreadObserver | None = None,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
     that many records (None: ``items`` are one window). ``expired`` is asked after each item
-    (a block of records, or one record); True stops the check (``result.complete``)."""
-    records = _RecordChecker(tracker, result, rel, limit, input_format, window)
+    (a block of records, or one record); True stops the check (``result.complete``).
+    ``on_thread``: told each record's header thread_id."""
+    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread)
     count = 0
     reported = 0
     for item in items:
@@ -174,12 +179,24 @@ def check_records(
     return count
 
 
+class ThreadObserver(Protocol):
+    """Told the thread_id of each record's header: a block's at once (the records
+    ``scan_block`` read, in ``scans``; None where it did not), the others one by one."""
+
+    def block(self, block: ValueBlock, scans: Sequence[Any]) -> None: ...
+
+    def record(self, record: RecordValue, thread_id: str | None) -> None:
+        """``thread_id`` None: the record has no readable header."""
+
+
 class _RecordChecker:
     """``check_records``' state: where the next dedup window starts, and whether the
     values are framed (kcat) or bare protobuf (file and SQLite backends)."""
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
-                 input_format: str | None, window: int | None) -> None:
+                 input_format: str | None, window: int | None,
+                 on_thread: ThreadObserver | None = None) -> None:
+        self.on_thread = on_thread
         self.tracker = tracker
         self.result = result
         self.rel = rel
@@ -225,6 +242,8 @@ class _RecordChecker:
         """The hot path for the records ``scan_block`` reads, in runs between the others,
         which ``_check_value`` takes one at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
+        if self.on_thread is not None:
+            self.on_thread.block(block, scans)
         start = 0
         end = len(scans)
         observe_block = self.tracker.observe_block
@@ -247,13 +266,24 @@ class _RecordChecker:
         index, offset, value = record
         scanned = scan_record(value, self.limit, self.unframed)
         if scanned is not None:
+            if self.on_thread is not None:
+                self.on_thread.record(record, scanned[1])
             self.tracker.observe_block([scanned], [record], where)
             return
         verdict = validate_frame(value, limit=self.limit, path=where, record=index,
                                  offset=offset, unframed=self.unframed)
         self.result.findings.extend(verdict.findings)
+        if self.on_thread is not None:
+            self.on_thread.record(record, None if verdict.message is None else header_thread(
+                verdict.message))
         if verdict.message is not None:
             self.tracker.observe(verdict.message, index, offset, where)
+
+
+def header_thread(message: Any) -> str | None:
+    """The thread_id of a decoded message's payload header (None: no payload)."""
+    which = message.WhichOneof("message")
+    return None if which is None else str(getattr(message, which).header.thread_id)
 
 
 def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
@@ -264,12 +294,18 @@ def check_stream_target(target: Target, ctx: CheckContext) -> Iterator[Finding]:
                        input_format=ctx.options.input_format or target.input_format,
                        options=options, progress=ctx.progress,
                        expired=ctx.selection.deadline())
+    yield from counted(result, ctx, target.rel, "logs")
+
+
+def counted(result: LogResult, ctx: CheckContext, where: str, unit: str) -> list[Finding]:
+    """A checked log's (or topic's, ``unit``) share of the verify summary, and how far a
+    time limit let it get; its findings."""
     if not result.complete:
-        ctx.selection.stopped(target.rel, f"the first {result.records} record(s)")
-    ctx.stats["logs"] += 1
+        ctx.selection.stopped(where, f"the first {result.records} record(s)")
+    ctx.stats[unit] += 1
     ctx.stats["records"] += result.records
     ctx.stats["threads"] += len(result.threads)
-    yield from result.findings
+    return result.findings
 
 
 STREAM_LOG_KIND = InputKind(

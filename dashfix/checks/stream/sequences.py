@@ -589,11 +589,14 @@ class SequenceTracker:
         )
 
     def finish(self) -> list[Finding]:
-        """Report the gaps no late arrival closed; return every finding of the log."""
+        """Report the gaps no late arrival closed and forget the message_ids (nothing more
+        is observed: the summaries stay, their dedup memory goes); return every finding of
+        the log."""
         for thread in self.threads.values():
             for gap in thread.open_gaps:
                 self._report_gap(gap, thread)
             thread.open_gaps.clear()
+        self._drop_ids()
         return self.findings
 
     def summaries(self) -> list[ThreadSummary]:

@@ -1,0 +1,180 @@
+"""Check a Kafka topic's snapshot: every check of a stream log, plus what only the broker
+knows: record keys, partitions, and offsets that retention deleted.
+
+Each partition is checked as a log of its own, in offset order (Kafka orders records only
+within a partition), with its own sequence tracker; the thread-to-partition map spans the
+topic.  A finding's root is the topic's URL (it holds no credential) and its path the
+record inside it, ``#pP@OFFSET``, so it is located at ``kafka://host/topic#pP@OFFSET``,
+with ``partition`` and ``offset`` (the Kafka offset) in its details; its fingerprint holds
+the topic, partition and offset, never the brokers (``Finding.fingerprint``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from typing import Any
+
+from dashfix.checks.stream.log import LogResult, check_records, counted
+from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
+from dashfix.context import CheckContext, Progress
+from dashfix.findings import Finding
+from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot, fragment
+from dashfix.inputs.sources import KAFKA_FORMAT, TopicSource
+from dashfix.inputs.streams import ReadOptions, RecordValue, ValueBlock
+from dashfix.rules import stream as rules
+
+_WHERE = re.compile(r"record (\d+) \(byte (\d+)\): ")
+
+
+def locate(finding: Finding, locator: KafkaLocator, partition: int) -> Finding:
+    """A finding that the log checks located at ``record`` R (the Kafka offset) and byte B
+    of the value, moved to ``kafka://host/topic#pP@R``: its message starts "partition P
+    offset R" and its details say partition and offset."""
+    offset = finding.record
+    if offset is None:
+        return dataclasses.replace(finding, root=str(locator), path=fragment(partition),
+                                   details={**finding.details, "topic": locator.topic,
+                                            "partition": partition})
+
+    def where(match: re.Match[str]) -> str:
+        at = int(match[2])
+        inside = f" (byte {at} of the value)" if at else ""
+        return f"partition {partition} offset {match[1]}{inside}: "
+
+    return dataclasses.replace(
+        finding, root=str(locator), path=fragment(partition, offset),
+        message=_WHERE.sub(where, finding.message, count=1),
+        details={**finding.details, "topic": locator.topic, "partition": partition,
+                 "offset": offset})
+
+
+def offsets_deleted(locator: KafkaLocator, part: PartitionRange) -> Finding | None:
+    """The info finding of a partition whose first offsets retention deleted."""
+    if not part.lost:
+        return None
+    assert part.requested is not None
+    return dataclasses.replace(rules.OFFSETS_DELETED.at(
+        fragment(part.partition),
+        f"partition {part.partition}: offsets {part.requested}..{part.low - 1} were deleted "
+        f"({part.lost} offsets lost); its checks start at offset {part.low}",
+        expected=f"earliest offset {part.requested}", actual=f"earliest offset {part.low}",
+        key=f"p{part.partition}",
+        details={"topic": locator.topic, "partition": part.partition,
+                 "offsets_lost": part.lost, "earliest_offset": part.low}), root=str(locator))
+
+
+class _KeysAndHomes:
+    """The key check of every record and the thread-to-partition map of the topic."""
+
+    def __init__(self, locator: KafkaLocator, result: LogResult) -> None:
+        self.locator = locator
+        self.result = result
+        self.homes: dict[str, int] = {}
+        """thread_id -> the partition of its first record (partitions are read in order)."""
+        self.partition = 0
+        self.keys: dict[int, bytes | None] = {}
+        """The keys of the batch being checked, by offset."""
+
+    def _add(self, rule: Any, offset: int, message: str, thread_id: str | None,
+             **kw: Any) -> None:
+        self.result.findings.append(dataclasses.replace(rule.at(
+            fragment(self.partition, offset),
+            f"partition {self.partition} offset {offset}: {message}", thread_id=thread_id,
+            record=offset, key=f"p{self.partition}@{offset}",
+            details={"topic": self.locator.topic, "partition": self.partition,
+                     "offset": offset}, **kw), root=str(self.locator)))
+
+    def block(self, block: ValueBlock, scans: Sequence[Any]) -> None:
+        """The common case inline: each record keyed by its thread, in the thread's
+        partition; anything else goes to ``record``."""
+        keys = self.keys
+        homes = self.homes
+        partition = self.partition
+        for record, scan in zip(block, scans, strict=True):
+            if scan is not None:
+                thread_id = scan[1]
+                if (keys[record[0]] != thread_id.encode()
+                        or homes.setdefault(thread_id, partition) != partition):
+                    self.record(record, thread_id)
+
+    def record(self, record: RecordValue, thread_id: str | None) -> None:
+        offset = record[0]
+        key = self.keys.get(offset)
+        if thread_id is None:
+            return  # no header: the frame checks said why
+        if not key:
+            self._add(rules.KEY_MISSING, offset,
+                      f"record of thread {thread_id!r} has no key; DashFlow keys by thread_id",
+                      thread_id, expected=thread_id, actual="no key")
+        elif key != thread_id.encode():
+            shown = key.decode("utf-8", "replace")
+            self._add(rules.KEY_NOT_THREAD, offset,
+                      f"key {shown!r} is not the header's thread_id {thread_id!r}", thread_id,
+                      expected=thread_id, actual=shown)
+        home = self.homes.setdefault(thread_id, self.partition)
+        if home != self.partition:
+            self._add(rules.THREAD_SPLIT, offset,
+                      f"thread {thread_id!r} began in partition {home} but this record is in "
+                      f"partition {self.partition}: their relative order is lost", thread_id,
+                      expected=f"partition {home}", actual=f"partition {self.partition}")
+
+
+def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
+            keys: dict[int, bytes | None]) -> Iterator[ValueBlock]:
+    """A partition's records as ``(offset, 0, value)`` blocks, their keys in ``keys``."""
+    for batch in snapshot.read(part):
+        offsets = [message.offset() for message in batch]
+        keys.clear()
+        keys.update(zip(offsets, [message.key() for message in batch], strict=True))
+        block: ValueBlock = list(zip(offsets, repeat(0), [message.value() for message in batch],
+                                     strict=False))
+        yield block
+
+
+def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
+                progress: Progress | None = None, now_us: int | None = None,
+                expired: Callable[[], bool] | None = None) -> LogResult:
+    """Every stream check on every record of the topic's snapshot, and the Kafka checks.
+    ``expired`` (a time limit) stops the check part way (``result.complete``)."""
+    options = options or ReadOptions()
+    locator = source.locator
+    result = LogResult(input_format=KAFKA_FORMAT)
+    keys = _KeysAndHomes(locator, result)
+    with source.snapshot() as snapshot:
+        for part in snapshot.partitions:
+            lost = offsets_deleted(locator, part)
+            if lost is not None:
+                result.findings.append(lost)
+            if progress is not None:
+                progress.start(f"{locator.topic} partition {part.partition}", part.size)
+            keys.partition = part.partition
+            rel = locator.at(part.partition)
+            tracker = SequenceTracker(rel, now_us=now_us)
+            partition_result = LogResult(input_format=KAFKA_FORMAT)
+            records = check_records(
+                _blocks(snapshot, part, keys.keys), tracker, partition_result, rel,
+                options.limit, KAFKA_FORMAT, progress, window=WINDOW_RECORDS,
+                expired=expired, on_thread=keys)
+            result.records += records
+            result.partitions.append({"partition": part.partition, "earliest": part.low,
+                                      "start": part.start, "end": part.end,
+                                      "records": records})
+            found = [*partition_result.findings, *tracker.finish()]
+            result.findings.extend(locate(f, locator, part.partition) for f in found)
+            result.threads.extend(tracker.summaries())
+            if not partition_result.complete:
+                result.complete = False
+                break
+    return result
+
+
+def check_topic_target(source: TopicSource, ctx: CheckContext) -> Iterator[Finding]:
+    """``check_topic`` for ``dashfix verify``."""
+    options = ReadOptions(limit=ctx.options.limit_bytes,
+                          max_line_bytes=ctx.options.max_line_bytes)
+    result = check_topic(source, options, progress=ctx.progress,
+                         expired=ctx.selection.deadline())
+    yield from counted(result, ctx, source.root, "topics")
