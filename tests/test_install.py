@@ -132,6 +132,24 @@ def test_pip_install_from_the_checkout(checkout: Path, fresh: FreshVenv) -> None
     fresh.uninstall(checkout)
 
 
+def test_pipx_install_from_the_checkout(checkout: Path, fresh: FreshVenv,
+                                       tmp_path: Path) -> None:
+    """README's `pipx install .`: dashfix as a command in an isolated environment of its own
+    (pipx itself comes from PyPI into the fresh venv; its home and bin folder are temporary)."""
+    assert "pipx install ." in install_commands()
+    _run([str(fresh.bin / "python"), "-m", "pip", "install", "--quiet", "pipx"], checkout,
+         fresh.env())
+    bin_dir = tmp_path / "pipx-bin"
+    env = fresh.env(PIPX_HOME=str(tmp_path / "pipx-home"), PIPX_BIN_DIR=str(bin_dir),
+                    PIPX_MAN_DIR=str(tmp_path / "pipx-man"))
+    # pipx's own environment has no setuptools: its pip builds in isolation, as for a user.
+    del env["PIP_NO_BUILD_ISOLATION"]
+    _run(["bash", "-c", "pipx install ."], checkout, env)
+    version = _run([str(bin_dir / "dashfix"), "--version"], checkout, env).stdout.strip()
+    assert version == f"dashfix {__version__}"
+    assert not (fresh.bin / "dashfix").exists()  # isolated: not in the venv pipx runs from
+
+
 def test_pip_install_from_a_git_url(checkout: Path, fresh: FreshVenv) -> None:
     """README's `git+URL@REF` line, with this repository as the URL and HEAD as the ref
     (what the line installs is the committed tree at that ref)."""
