@@ -13,13 +13,20 @@ from dashfix.osnames import is_text, name_bytes
 from dashfix.roots import join
 
 _KAFKA = "kafka://"
+_SERVER_SCHEMES = ("postgresql://", "postgres://", "redis://", "rediss://")
 
 
 def _without_host(location: str) -> str:
-    """A ``kafka://HOST:PORT,.../topic#pP@O`` location without its brokers: the same topic
-    reached through other brokers (or a moved cluster) keeps its fingerprints."""
+    """A location on a server without the server: ``kafka://HOST:PORT,.../topic#pP@O``
+    keeps the topic and what follows, ``postgresql://USER@HOST:PORT/db?table=t#...`` (and
+    Redis) keeps its scheme, database and what follows. The same store reached through
+    another host name, port or user (or a moved server) keeps its fingerprints, and no host
+    name ends up in a baseline."""
     if location.startswith(_KAFKA):
         return location[len(_KAFKA):].partition("/")[2]
+    for scheme in _SERVER_SCHEMES:
+        if location.startswith(scheme):
+            return f"{scheme[:-2]}/{location[len(scheme):].partition('/')[2]}"
     return location
 
 
