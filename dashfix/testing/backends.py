@@ -131,8 +131,11 @@ class CheckpointWriter(abc.ABC):
     saves: int = 0
 
     def next_save(self, thread_id: str, checkpoint_id: str | None, parent_id: str | bool | None,
-                  timestamp_ns: int | None, state: bytes | None = None) -> Next:
-        """The next save of ``thread_id``; ``parent_id=True`` chains to its last save."""
+                  timestamp_ns: int | None, state: bytes | None = None,
+                  compress: bool = False) -> Next:
+        """The next save of ``thread_id``; ``parent_id=True`` chains to its last save.
+        ``compress`` zstd-compresses a state taken from ``states`` (a given state is stored
+        as it is, so a test can plant any bytes)."""
         if checkpoint_id is None:
             counter = self.counters.get(self.proc, 0)
             self.counters[self.proc] = counter + 1
@@ -143,6 +146,8 @@ class CheckpointWriter(abc.ABC):
             timestamp_ns = self.clock_ns
         if state is None:
             state = self.states[self.saves % len(self.states)]
+            if compress:
+                state = ZSTD_ENCODE_ALL.compress(state)
         self.saves += 1
         self.last[thread_id] = checkpoint_id
         return Next(checkpoint_id, parent, timestamp_ns, state)
@@ -240,11 +245,8 @@ class PostgresCheckpoints(CheckpointWriter):
              parent_id: str | bool | None = True, timestamp_ns: int | None = None,
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """PostgresCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        given = state
         checkpoint_id, parent, timestamp_ns, state = self.next_save(
-            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
-        if self.compress and given is None:
-            state = ZSTD_ENCODE_ALL.compress(state)
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state, self.compress)
         self.connection.execute(
             f"""INSERT INTO {self.table} (checkpoint_id, thread_id, state, node, timestamp,
              parent_id, metadata)
@@ -284,11 +286,8 @@ class RedisCheckpoints(CheckpointWriter):
              parent_id: str | bool | None = True, timestamp_ns: int | None = None,
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """RedisCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
-        given = state
         checkpoint_id, parent, timestamp_ns, state = self.next_save(
-            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
-        if self.compress and given is None:
-            state = ZSTD_ENCODE_ALL.compress(state)
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state, self.compress)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.checkpoint_key(checkpoint_id), mapping={
             "checkpoint_id": checkpoint_id.encode(), "thread_id": thread_id.encode(),
