@@ -188,8 +188,9 @@ class SourceType:
     url_form: str
     extra: str | None = None
     """The pip extra that installs the client, or None for the standard library."""
-    client: str | None = None
-    """The client's top-level module, looked up before the backend module is imported."""
+    clients: tuple[str, ...] = ()
+    """The top-level modules the extra installs (the client, and cramjam for compressed
+    states), looked up before the backend module is imported."""
 
 
 SOURCE_TYPES: tuple[SourceType, ...] = (
@@ -197,13 +198,13 @@ SOURCE_TYPES: tuple[SourceType, ...] = (
                "sqlite:///relative/path.db or sqlite:////absolute/path.db"),
     SourceType("postgres", ("postgresql", "postgres"), "dashfix.inputs.backends.postgres",
                "postgresql://user@host:port/db?table=dashflow_checkpoints", "postgres",
-               "psycopg"),
+               ("psycopg", "cramjam")),
     SourceType("redis", ("redis", "rediss"), "dashfix.inputs.backends.redis",
-               "redis://host:port/db?prefix=dashflow", "redis", "redis"),
+               "redis://host:port/db?prefix=dashflow", "redis", ("redis", "cramjam")),
     SourceType("s3", ("s3",), "dashfix.inputs.backends.s3",
-               "s3://bucket/prefix?endpoint_url=http://host:port", "aws", "boto3"),
+               "s3://bucket/prefix?endpoint_url=http://host:port", "aws", ("boto3", "cramjam")),
     SourceType("dynamodb", ("dynamodb",), "dashfix.inputs.backends.dynamodb",
-               "dynamodb://table?region=us-east-1&segments=4", "aws", "boto3"),
+               "dynamodb://table?region=us-east-1&segments=4", "aws", ("boto3", "cramjam")),
 )
 
 
@@ -234,10 +235,11 @@ def open_store(url: SourceUrl) -> CheckpointSource:
     """The source a URL names, its client checked first: a missing extra is a usage error
     naming the extra."""
     kind = source_type(url)
-    if kind.client is not None and importlib.util.find_spec(kind.client) is None:
+    missing = [name for name in kind.clients if importlib.util.find_spec(name) is None]
+    if missing:
         raise MissingExtraError(
-            f"{url.display}: reading {kind.name} needs the {kind.client} client, which is "
-            f"not installed: install the '{kind.extra}' extra (python3 -m pip install "
+            f"{url.display}: reading {kind.name} needs {' and '.join(missing)}, not "
+            f"installed: install the '{kind.extra}' extra (python3 -m pip install "
             f"'.[{kind.extra}]' in the dashfix checkout)")
     opened: CheckpointSource = import_module(kind.module).open_store(url)
     return opened

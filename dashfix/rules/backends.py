@@ -86,12 +86,20 @@ ROW_UNDECODABLE = _rule(
 )
 STATE_UNDECOMPRESSABLE = _rule(
     "DB507", "state-undecompressable", E,
-    "A state compressed with zstd does not decompress, or decompresses past 100 MiB.",
-    "dashflow-compression stores no tag; a state starting with the zstd magic is a zstd "
-    "stream (spec 4.11). One that is damaged, cut short or followed by other bytes fails "
-    "DashFlow's load of that checkpoint; past dashflow-compression's 100 MiB cap dashfix "
-    "stops reading it (DashFlow's backends apply no cap).",
-    "#17", _REPORT_ONLY + "restore the row from a backup; resume from an older checkpoint.",
+    "A state does not decode in its store's compression: a zstd state that does not "
+    "decompress (or past 100 MiB), or a state in another compression than the store's.",
+    "dashflow-compression stores no tag and DashFlow records none per state: every state is "
+    "read with the one compression the checkpointer is configured with (spec 4.11). A state "
+    "starting with the zstd magic is a zstd stream; one that is damaged, cut short or "
+    "followed by other bytes fails DashFlow's load of that checkpoint (past dashflow-"
+    "compression's 100 MiB cap dashfix stops reading it; DashFlow's backends apply no cap). "
+    "lz4 and snappy carry no magic: a state is one of them when it decodes exactly (its "
+    "declared size, no byte left over). The store's compression is the one most of its "
+    "states read as; a state that does not read as it (a damaged lz4 or snappy block, or one "
+    "written before the compression setting changed) fails DashFlow's load.",
+    "#17", _REPORT_ONLY + "restore the state from a backup, or set the checkpointer's "
+    "compression to the one the state was written with to read it out; resume from an older "
+    "checkpoint.",
     baselinable=False,
 )
 # -- SQLite (spec 4.6, item 15) -------------------------------------------------------------

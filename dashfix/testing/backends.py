@@ -3,8 +3,9 @@
 ``PostgresCheckpoints`` issues PostgresCheckpointer's (crates/dashflow-postgres-checkpointer,
 lib.rs): its ``CREATE TABLE``/``CREATE INDEX`` batch, ``INSERT ... ON CONFLICT
 (checkpoint_id) DO UPDATE`` of every column, nanosecond timestamps, metadata as a JSON
-object, and optionally the state compressed as dashflow-compression's zstd (a stream
-frame without a content size, as ``zstd::encode_all`` writes it).
+object, and optionally the state compressed as dashflow-compression does (``compression``:
+zstd as a stream frame without a content size, as ``zstd::encode_all`` writes it; lz4 as
+lz4_flex's ``compress_prepend_size``; snappy as ``snap::raw``).
 
 ``RedisCheckpoints`` issues RedisCheckpointer's (crates/dashflow-redis-checkpointer, lib.rs):
 one MULTI/EXEC of HSET (every field, ``parent_id`` "" for None, nanoseconds as decimal
@@ -12,7 +13,7 @@ text, metadata as JSON), ZADD with the score ``timestamp_ns / 1_000_000`` and SA
 delete reads the hash's thread, then DEL + ZREM.
 
 ``S3Checkpoints`` issues S3Checkpointer's (crates/dashflow-s3-checkpointer, lib.rs): PUT of
-``{prefix}/checkpoints/{id}`` (the bincode ``Checkpoint``, optionally zstd as a whole),
+``{prefix}/checkpoints/{id}`` (the bincode ``Checkpoint``, optionally compressed as a whole),
 then a read-modify-write of ``{prefix}/threads/{thread}/index.json`` with no condition:
 the id removed, then put first. ``put_payload`` stores a payload written by the Rust
 interop program as it is.
@@ -43,13 +44,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
+import cramjam
 import orjson
 import zstandard
 
 from dashfix.formats import dchk
 from dashfix.formats.checkpoint import encode_checkpoint
+from dashfix.formats.compression import Compression
 from dashfix.inputs.checkpoint_record import DCHK
 from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.testing.checkpoints import DEFAULT_PROC
@@ -120,9 +123,13 @@ class Next(NamedTuple):
 class CheckpointWriter(abc.ABC):
     """What every backend writer shares: ``Checkpoint::new``'s ids ``{thread}_{proc}_chkpt{n}``
     from a per-process counter, parents chained per thread, a clock in nanoseconds that moves
-    ``step_ns`` per save, and states taken in turn from ``states``."""
+    ``step_ns`` per save, and states taken in turn from ``states``, stored as
+    dashflow-compression's ``compression`` writes them."""
 
     states: Sequence[bytes]
+    compression: Compression = Compression.NONE
+    compresses_state: ClassVar[bool] = True
+    """Whether ``compression`` applies to the state (a column), or to what holds it."""
     proc: str = DEFAULT_PROC
     clock_ns: int = 1_760_000_000_000_000_000
     step_ns: int = 10_000_007
@@ -131,11 +138,10 @@ class CheckpointWriter(abc.ABC):
     saves: int = 0
 
     def next_save(self, thread_id: str, checkpoint_id: str | None, parent_id: str | bool | None,
-                  timestamp_ns: int | None, state: bytes | None = None,
-                  compress: bool = False) -> Next:
+                  timestamp_ns: int | None, state: bytes | None = None) -> Next:
         """The next save of ``thread_id``; ``parent_id=True`` chains to its last save.
-        ``compress`` zstd-compresses a state taken from ``states`` (a given state is stored
-        as it is, so a test can plant any bytes)."""
+        A state taken from ``states`` is compressed as ``compression`` says (a given state
+        is stored as it is, so a test can plant any bytes)."""
         if checkpoint_id is None:
             counter = self.counters.get(self.proc, 0)
             self.counters[self.proc] = counter + 1
@@ -146,8 +152,8 @@ class CheckpointWriter(abc.ABC):
             timestamp_ns = self.clock_ns
         if state is None:
             state = self.states[self.saves % len(self.states)]
-            if compress:
-                state = ZSTD_ENCODE_ALL.compress(state)
+            if self.compresses_state:
+                state = compressed(state, self.compression)
         self.saves += 1
         self.last[thread_id] = checkpoint_id
         return Next(checkpoint_id, parent, timestamp_ns, state)
@@ -212,6 +218,21 @@ ZSTD_ENCODE_ALL = zstandard.ZstdCompressor(level=3, write_content_size=False)
 """dashflow-compression's default Zstd(3) through ``zstd::encode_all``: no content size."""
 
 
+def compressed(data: bytes, compression: Compression) -> bytes:
+    """``data`` as dashflow-compression's ``compression`` stores it: zstd through
+    ``zstd::encode_all``; lz4 as lz4_flex's ``compress_prepend_size`` (cramjam's LZ4 block
+    with the size prepended: the same layout, though not always the same bytes); snappy as
+    ``snap::raw`` (cramjam's snappy is that crate). ``fixtures/compression`` holds output of
+    lz4_flex and snap themselves."""
+    if compression is Compression.ZSTD:
+        return ZSTD_ENCODE_ALL.compress(data)
+    if compression is Compression.LZ4:
+        return bytes(cramjam.lz4.compress_block(data, store_size=True))
+    if compression is Compression.SNAPPY:
+        return bytes(cramjam.snappy.compress_raw(data))
+    return data
+
+
 def postgres_schema(table: str) -> str:
     """PostgresCheckpointer::initialize_schema for ``table``."""
     return f"""
@@ -236,7 +257,6 @@ class PostgresCheckpoints(CheckpointWriter):
 
     connection: psycopg.Connection[Any]
     table: str
-    compress: bool = False
 
     def __post_init__(self) -> None:
         self.connection.execute(postgres_schema(self.table).encode())
@@ -246,7 +266,7 @@ class PostgresCheckpoints(CheckpointWriter):
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """PostgresCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
         checkpoint_id, parent, timestamp_ns, state = self.next_save(
-            thread_id, checkpoint_id, parent_id, timestamp_ns, state, self.compress)
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
         self.connection.execute(
             f"""INSERT INTO {self.table} (checkpoint_id, thread_id, state, node, timestamp,
              parent_id, metadata)
@@ -274,7 +294,6 @@ class RedisCheckpoints(CheckpointWriter):
 
     client: redis.Redis
     prefix: str
-    compress: bool = False
 
     def checkpoint_key(self, checkpoint_id: str) -> str:
         return f"{self.prefix}:checkpoint:{checkpoint_id}"
@@ -287,7 +306,7 @@ class RedisCheckpoints(CheckpointWriter):
              metadata: Mapping[str, str] | None = None, state: bytes | None = None) -> Saved:
         """RedisCheckpointer::save. ``parent_id=True`` chains to the thread's last save."""
         checkpoint_id, parent, timestamp_ns, state = self.next_save(
-            thread_id, checkpoint_id, parent_id, timestamp_ns, state, self.compress)
+            thread_id, checkpoint_id, parent_id, timestamp_ns, state)
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.checkpoint_key(checkpoint_id), mapping={
             "checkpoint_id": checkpoint_id.encode(), "thread_id": thread_id.encode(),
@@ -312,12 +331,13 @@ class RedisCheckpoints(CheckpointWriter):
 
 @dataclass
 class S3Checkpoints(CheckpointWriter):
-    """S3Checkpointer's objects under ``prefix`` of ``bucket``, through a boto3 client."""
+    """S3Checkpointer's objects under ``prefix`` of ``bucket``, through a boto3 client;
+    ``compression`` applies to the whole object."""
 
     client: Any
     bucket: str
     prefix: str
-    compress: bool = False
+    compresses_state: ClassVar[bool] = False
 
     def checkpoint_key(self, checkpoint_id: str) -> str:
         return f"{self.prefix}/checkpoints/{checkpoint_id}"
@@ -352,8 +372,7 @@ class S3Checkpoints(CheckpointWriter):
         secs, nanos = divmod(timestamp_ns, 1_000_000_000)
         payload = encode_checkpoint(checkpoint_id, thread_id, state, node, secs, nanos, parent,
                                     metadata)
-        if self.compress:
-            payload = ZSTD_ENCODE_ALL.compress(payload)
+        payload = compressed(payload, self.compression)
         self.client.put_object(Bucket=self.bucket, Key=self.checkpoint_key(checkpoint_id),
                                Body=payload, ContentType="application/octet-stream")
         if index:

@@ -12,8 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
+from dashfix.formats.compression import Compression
 from dashfix.testing.backends import DynamoCheckpoints, interop_states
 from dashfix.testing.checkpoints import DEFAULT_PROC
+from tests.compression_cases import compression_cases
 from tests.servers import moto_server, s3_bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
@@ -73,6 +75,7 @@ CASES: list[tuple[str, Callable[[DynamoCheckpoints], None], int, set[str]]] = [
     ("beyond-first-page", _beyond_first_page, 1, {"DB590"}),
     ("same-id-two-threads", _same_id_two_threads, 1, {"DB591", "CK144"}),
     ("missing-attribute", _missing_attribute, 1, {"DB506"}),
+    *compression_cases(_healthy),
 ]
 
 

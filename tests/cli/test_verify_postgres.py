@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from dashfix.formats.compression import Compression
 from dashfix.testing.backends import PostgresCheckpoints, interop_states
+from tests.compression_cases import compression_cases
 from tests.servers import PostgresTable, postgres_schema
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
@@ -24,8 +26,8 @@ def pg() -> Iterator[PostgresTable]:
     yield from postgres_schema()
 
 
-def _table(pg: PostgresTable, *, compress: bool = False) -> PostgresCheckpoints:
-    return PostgresCheckpoints(pg.connection, TABLE, compress=compress, states=STATES)
+def _table(pg: PostgresTable) -> PostgresCheckpoints:
+    return PostgresCheckpoints(pg.connection, TABLE, states=STATES)
 
 
 def _healthy(db: PostgresCheckpoints) -> None:
@@ -66,7 +68,7 @@ def _clamped(db: PostgresCheckpoints) -> None:
 
 
 def _bad_zstd(db: PostgresCheckpoints) -> None:
-    db.compress = True
+    db.compression = Compression.ZSTD
     db.chain("alpha", 2)
     db.save("alpha", state=b"\x28\xb5\x2f\xfd" + b"\x00" * 12)
 
@@ -90,7 +92,7 @@ def _with_composite(db: PostgresCheckpoints) -> None:
 CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, {"DB544"}),
     ("with-schema-sql-index", _with_composite, 0, set()),
-    ("compressed-healthy", lambda db: (setattr(db, "compress", True), _healthy(db)), 0,
+    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD), _healthy(db)), 0,
      {"DB544"}),
     ("moved-to-other-thread", _moved, 1, {"DB544", "DB505", "CK143"}),
     ("metadata-null", _metadata_null, 1, {"DB544", "DB541"}),
@@ -100,6 +102,7 @@ CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = 
     ("state-bad-zstd", _bad_zstd, 1, {"DB544", "DB507"}),
     ("dangling-parent", _dangling, 0, {"DB544", "CK142"}),
     ("missing-index", _no_index, 0, {"DB544", "DB545"}),
+    *compression_cases(_healthy, frozenset({"DB544"})),
 ]
 
 

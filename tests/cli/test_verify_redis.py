@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from dashfix.formats.compression import Compression
 from dashfix.testing.backends import RedisCheckpoints, interop_states
 from dashfix.testing.checkpoints import DEFAULT_PROC
+from tests.compression_cases import compression_cases
 from tests.servers import RedisPrefix, redis_prefix
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
@@ -65,7 +67,7 @@ def _missing_field(db: RedisCheckpoints) -> None:
 
 
 def _bad_zstd(db: RedisCheckpoints) -> None:
-    db.compress = True
+    db.compression = Compression.ZSTD
     db.chain("alpha", 2)
     db.save("alpha", state=b"\x28\xb5\x2f\xfd\x00\x58")
 
@@ -80,7 +82,7 @@ def _same_ms_wrong_member(db: RedisCheckpoints) -> None:
 
 CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, set()),
-    ("compressed-healthy", lambda db: (setattr(db, "compress", True), _healthy(db)), 0, set()),
+    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD), _healthy(db)), 0, set()),
     ("latest-hash-gone", _latest_hash_gone, 1, {"DB501"}),
     ("older-hash-gone", _older_hash_gone, 0, {"DB560", "CK142"}),
     ("hash-not-in-zset", _hash_not_listed, 0, {"DB561"}),
@@ -90,6 +92,7 @@ CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
     ("missing-field", _missing_field, 1, {"DB506"}),
     ("state-bad-zstd", _bad_zstd, 1, {"DB507"}),
     ("same-ms-wrong-latest", _same_ms_wrong_member, 1, {"DB502"}),
+    *compression_cases(_healthy),
 ]
 
 

@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 
 from dashfix.formats import dchk
+from dashfix.formats.compression import Compression
 from dashfix.testing.backends import S3Checkpoints, interop_states
+from tests.compression_cases import compression_cases
 from tests.servers import S3Bucket, moto_server, s3_bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
 PREFIX = "dashflow"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "compression"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,22 @@ def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
 def _rust_payloads(db: S3Checkpoints) -> None:
     for path in sorted(INTEROP_HEALTHY.glob("*_chkpt*.bin")):
         db.put_payload(path.read_bytes()[dchk.HEADER_SIZE:])
+
+
+def _rust_compressed(suffix: str) -> Callable[[S3Checkpoints], None]:
+    """Objects as lz4_flex or snap compressed the Rust-written payloads (fixtures/compression)."""
+    def build(db: S3Checkpoints) -> None:
+        for path in sorted(FIXTURES.glob(f"*.payload.{suffix}")):
+            db.put_payload(path.read_bytes())
+    return build
+
+
+def _lz4_object_cut(db: S3Checkpoints) -> None:
+    db.compression = Compression.LZ4
+    saved = [db.save("alpha") for _ in range(3)]
+    key = db.checkpoint_key(saved[1].checkpoint_id)
+    body = db.client.get_object(Bucket=db.bucket, Key=key)["Body"].read()
+    db.client.put_object(Bucket=db.bucket, Key=key, Body=body[:-1])
 
 
 def _healthy(db: S3Checkpoints) -> None:
@@ -91,7 +110,8 @@ def _index_cut(db: S3Checkpoints) -> None:
 CASES: list[tuple[str, Callable[[S3Checkpoints], None], int, set[str]]] = [
     ("rust-written-objects", _rust_payloads, 0, set()),
     ("healthy", _healthy, 0, set()),
-    ("compressed-healthy", lambda db: (setattr(db, "compress", True), _healthy(db)), 0, set()),
+    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD),
+                                       _healthy(db)), 0, set()),
     ("latest-object-gone", _latest_object_gone, 1, {"DB501"}),
     ("older-object-gone", _older_object_gone, 0, {"DB580", "CK142"}),
     ("lost-index-update", _lost_index_update, 1, {"DB581", "DB502"}),
@@ -99,6 +119,10 @@ CASES: list[tuple[str, Callable[[S3Checkpoints], None], int, set[str]]] = [
     ("duplicate-in-index", _duplicate_in_index, 0, {"DB583"}),
     ("object-overwritten", _object_overwritten, 1, {"DB584", "CK144", "CK142"}),
     ("index-undecodable", _index_cut, 1, {"DB585", "DB581"}),
+    ("lz4-flex-written-objects", _rust_compressed("lz4"), 0, set()),
+    ("snap-written-objects", _rust_compressed("snappy"), 0, set()),
+    ("lz4-object-cut", _lz4_object_cut, 1, {"DB506"}),
+    *compression_cases(_healthy, columns=False),
 ]
 
 

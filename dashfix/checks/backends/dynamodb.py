@@ -32,8 +32,7 @@ def check(source: DynamoSource, ctx: CheckContext, rel: str) -> Iterator[Finding
             yield reading.unreadable_entry(item.key, item.checkpoint_id, item.problem,
                                            item.thread_id)
             continue
-        table.add(entry)
-        yield from reading.zstd_state(entry, item.zstd_state)
+        yield from reading.keep(entry, item.framing)
     for thread, ids in sorted(beyond.items()):
         yield db.DYNAMODB_BEYOND_FIRST_PAGE.at(
             entry_path(rel, f"{source.table}/{thread}"), f"thread {thread!r}: {len(ids)} "

@@ -70,7 +70,7 @@ def _row_findings(row: PostgresRow, rel: str) -> Iterator[Finding]:
 def _suspect(row: PostgresRow, timestamp_ns: int) -> bool:
     """Whether ``_row_findings`` may have something to say (cheap, for every row)."""
     return (row.metadata_type != "object" or row.metadata is not None
-            or row.zstd_state is not None or timestamp_ns <= 0 or timestamp_ns == I64_MAX)
+            or timestamp_ns <= 0 or timestamp_ns == I64_MAX)
 
 
 def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
@@ -86,8 +86,7 @@ def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Findi
             yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
                                            row.checkpoint_id, row.problem)
             continue
-        reading.table.add(entry)
+        yield from reading.keep(entry, row.framing)
         if _suspect(row, entry.timestamp_ns):
             yield from _row_findings(row, rel)
-            yield from reading.zstd_state(entry, row.zstd_state)
     yield from reading.finish(LATEST)

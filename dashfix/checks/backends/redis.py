@@ -27,8 +27,8 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
             yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
                                            checkpoint.problem)
             continue
-        table.add(entry, odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
-        yield from reading.zstd_state(entry, checkpoint.zstd_state)
+        yield from reading.keep(entry, checkpoint.framing,
+                                odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
     zsets = list(source.thread_sets())
     if not reading.read and not zsets and not source.threads():
         if not ctx.options.allow_empty:  # (--allow-empty: an empty store passes)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
+from dashfix.formats.compression import StateFraming
 from dashfix.inputs.backends.s3 import IndexEntry, S3Source, ThreadIndex
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
 from dashfix.rules import backends as db
@@ -26,7 +27,8 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
         if entry is None:
             yield reading.unreadable_entry(found.key, found.key_id, found.problem)
             continue
-        reading.table.add(entry, odd_name=entry.checkpoint_id != found.key_id)
+        yield from reading.keep(entry, StateFraming(found.compression),
+                                odd_name=entry.checkpoint_id != found.key_id)
         threads_of[found.key_id] = entry.thread_id
         if entry.checkpoint_id != found.key_id:
             yield db.S3_OBJECT_MISMATCH.at(

@@ -86,7 +86,7 @@ def check(source: SqliteSource, ctx: CheckContext, rel: str) -> Iterator[Finding
             yield reading.unreadable_entry(row_name("", row.checkpoint_id), row.checkpoint_id,
                                            row.problem)
             continue
-        reading.table.add(entry)
+        yield from reading.keep(entry)
         timestamp_ms = entry.timestamp_ns // NS_PER_MS
         if row.created_at is not None and row.created_at * 1000 - timestamp_ms > REPLACED_AFTER_MS:
             yield db.SQLITE_REPLACED.at(

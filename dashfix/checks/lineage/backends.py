@@ -8,6 +8,7 @@ SQLite's milliseconds, Redis's millisecond scores and Postgres's nanoseconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,8 +16,7 @@ from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.view import LineageView, ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.formats.bincode import DecodeError
-from dashfix.formats.compression import zstd_stream_size
+from dashfix.formats.compression import UNCOMPRESSED, Compression, StateFraming
 from dashfix.formats.ids import id_matches_thread
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable
 from dashfix.rules import backends as db
@@ -120,8 +120,8 @@ PROGRESS_STEP = 1000
 
 class TableReading:
     """What every backend's check does while its source streams entries: count them (for
-    progress), keep the readable ones in ``table``, and report the ones DashFlow cannot read
-    back and the states that do not decompress."""
+    progress), keep the readable ones in ``table`` with what their states read as, and report
+    the ones DashFlow cannot read back and the states that do not decompress."""
 
     def __init__(self, table: CheckpointTable, ctx: CheckContext, rel: str) -> None:
         self.table = table
@@ -129,6 +129,10 @@ class TableReading:
         self.rel = rel
         self.read = 0
         self.unreadable: set[str] = set()
+        self.compressions = bytearray()
+        """Per table row, the ``Compression`` flags its state reads as."""
+        self.reported: set[int] = set()
+        """Rows whose state already has its finding (a damaged zstd frame)."""
 
     def counted(self) -> None:
         """One more entry read."""
@@ -144,23 +148,65 @@ class TableReading:
             entry_path(self.rel, name), f"{name}: {problem}; DashFlow fails to read it",
             thread_id=thread_id, checkpoint_id=checkpoint_id, actual=problem)
 
-    def zstd_state(self, entry: CheckpointEntry, state: bytes | None) -> Iterator[Finding]:
-        """A state that starts with the zstd magic, read as a stream up to 100 MiB."""
-        if state is None:
+    def keep(self, entry: CheckpointEntry, framing: StateFraming = UNCOMPRESSED, *,
+             odd_name: bool = False) -> list[Finding]:
+        """Keep a readable entry and what its state reads as. A zstd frame that does not
+        decompress (certain by its magic) is reported now; a state in another compression
+        than its store's once every state is in (``finish``)."""
+        row = self.table.add(entry, odd_name=odd_name)
+        self.compressions.append(framing.reads_as.value)
+        problem = framing.problem
+        if problem is None:
+            return []
+        self.reported.add(row)
+        return [db.STATE_UNDECOMPRESSABLE.at(
+            entry_path(self.rel, entry.name), f"{entry.name}: the zstd-compressed state "
+            f"{problem.reason} (byte {problem.offset} of {entry.state_size})",
+            offset=problem.offset, expected="zstd", actual="does not decompress",
+            **ids_of(entry))]
+
+    def compression_findings(self) -> Iterator[Finding]:
+        """States in another compression than the store's. DashFlow records none per state:
+        it reads every state with the one compression it is configured with, so the store's
+        is taken as the one most of its states read as (a tie goes to the newest state's)."""
+        masks = Counter(self.compressions)
+        if len(masks) < 2:
             return
-        try:
-            zstd_stream_size(state)
-        except DecodeError as exc:
+        table = self.table
+
+        def reads(mask: int, compression: Compression) -> bool:
+            return mask & compression.value != 0 if compression else mask == 0
+
+        framings = (Compression.NONE, Compression.ZSTD, Compression.LZ4, Compression.SNAPPY)
+        readable = {compression: sum(count for mask, count in masks.items()
+                                     if reads(mask, compression)) for compression in framings}
+        most = max(readable.values())
+        store = [compression for compression in framings if readable[compression] == most]
+        if len(store) > 1:
+            newest = max(range(len(table)), key=table.timestamp_ns)
+            store = [compression for compression in store
+                     if reads(self.compressions[newest], compression)] or store
+        chosen = store[0]
+        total = len(self.compressions)
+        for row, mask in enumerate(self.compressions):
+            if reads(mask, chosen) or row in self.reported:
+                continue
+            entry = table.record(row)
+            state = Compression(mask).label
             yield db.STATE_UNDECOMPRESSABLE.at(
-                entry_path(self.rel, entry.name), f"{entry.name}: the zstd-compressed state "
-                f"{exc.reason} (byte {exc.offset} of {len(state)})", offset=exc.offset,
-                **ids_of(entry))
+                entry_path(self.rel, entry.name), f"{entry.name}: the state reads as {state}, "
+                f"but {most} of the store's {total} states are {chosen.label}: DashFlow reads "
+                "every state with the one compression it is configured with, so it fails on "
+                "this one or on all the others", expected=chosen.label, actual=state,
+                details={"store_compression": chosen.label, "states": total,
+                         "in_store_compression": most}, **ids_of(entry))
 
     def finish(self, rule: LatestRule, pointers: dict[str, tuple[str, str]] | None = None,
                ) -> Iterator[Finding]:
         """Every entry is in: the checks every store gets."""
         self.ctx.progress.advance(self.read % PROGRESS_STEP)
         yield from check_table(self.table, self.rel, self.unreadable, rule, self.ctx, pointers)
+        yield from self.compression_findings()
 
 
 def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: LatestRule,

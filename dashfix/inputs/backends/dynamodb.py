@@ -22,7 +22,8 @@ import boto3
 import botocore.exceptions
 
 from dashfix.errors import UsageError
-from dashfix.formats.compression import is_zstd
+from dashfix.formats.blocks import state_framing
+from dashfix.formats.compression import UNCOMPRESSED, StateFraming
 from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
@@ -39,7 +40,8 @@ class DynamoItem(NamedTuple):
     checkpoint_id: str
     entry: CheckpointEntry | None
     problem: str | None
-    zstd_state: bytes | None
+    framing: StateFraming
+    """What the state reads as (``state_framing``)."""
 
 
 def split_url(url: SourceUrl) -> tuple[str, dict[str, str], int]:
@@ -79,25 +81,25 @@ def decode_item(table: str, item: dict[str, Any]) -> DynamoItem:
                                         ("timestamp", timestamp)) if value is None]
     if missing:
         return DynamoItem(key, thread_id, checkpoint_id, None,
-                          f"missing or mistyped attribute(s) {', '.join(missing)}", None)
+                          f"missing or mistyped attribute(s) {', '.join(missing)}", UNCOMPRESSED)
     assert node is not None and state is not None and timestamp is not None
     try:
         timestamp_ns = int(timestamp)
     except ValueError:
         return DynamoItem(key, thread_id, checkpoint_id, None,
-                          f"timestamp {timestamp!r} is not an integer of nanoseconds", None)
+                          f"timestamp {timestamp!r} is not an integer of nanoseconds",
+                          UNCOMPRESSED)
     raw_metadata = item.get("metadata", {}).get("M", {})
     metadata = {name: value.get("S") for name, value in raw_metadata.items()}
     if not all(isinstance(value, str) for value in metadata.values()):
         return DynamoItem(key, thread_id, checkpoint_id, None,
-                          "metadata holds a value that is not a string", None)
+                          "metadata holds a value that is not a string", UNCOMPRESSED)
     state_bytes = bytes(state)
     entry = CheckpointEntry(checkpoint_id, thread_id, node, timestamp_ns,
                             _string(item, "parent_id"),
                             {k: str(v) for k, v in metadata.items()} or None,
                             len(state_bytes), None, Place.ITEM, key)
-    return DynamoItem(key, thread_id, checkpoint_id, entry, None,
-                      state_bytes if is_zstd(state_bytes) else None)
+    return DynamoItem(key, thread_id, checkpoint_id, entry, None, state_framing(state_bytes))
 
 
 class DynamoSource:

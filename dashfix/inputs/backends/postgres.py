@@ -7,8 +7,9 @@ usual places (``PG*`` variables, ``.pgpass``). Imported only when such a URL is 
 needs psycopg 3 (``pip install '.[postgres]'``).
 
 Read-only: a read-only transaction, rows streamed through a server-side cursor. A state is
-fetched only when it starts with the zstd magic (to check that it decompresses); otherwise
-only its length travels.
+fetched only when it may be compressed (``_MAY_BE_COMPRESSED``: the zstd magic, or a
+first few bytes that declare a size its length can decode to as lz4 or snappy), to find
+what it reads as; otherwise only its length travels.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import psycopg
 from psycopg import sql
 
 from dashfix.errors import UsageError
-from dashfix.formats.compression import ZSTD_MAGIC
+from dashfix.formats.blocks import state_framing
+from dashfix.formats.compression import LZ4_SIZE_BYTES, UNCOMPRESSED, ZSTD_MAGIC, StateFraming
 from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
@@ -45,8 +47,8 @@ class PostgresRow(NamedTuple):
     """``jsonb_typeof(metadata)``: None for SQL NULL, else object, array, string, ..."""
     metadata: Any
     """The decoded metadata when it is not a JSON object of strings (for the message)."""
-    zstd_state: bytes | None
-    """The state when it starts with the zstd magic, else None."""
+    framing: StateFraming
+    """What the state reads as (uncompressed unless it may be compressed)."""
 
 
 class Indexes(NamedTuple):
@@ -153,10 +155,10 @@ class PostgresSource:
         transaction."""
         query = sql.SQL(
             "SELECT checkpoint_id, thread_id, node, octet_length(state), "
-            "CASE WHEN substring(state from 1 for 4) = {magic} THEN state END, "
+            "CASE WHEN {compressed} THEN state END, "
             "\"timestamp\", parent_id, jsonb_typeof(metadata), "
             "CASE WHEN metadata <> '{{}}'::jsonb THEN metadata::text END FROM {table}"
-        ).format(magic=sql.Literal(ZSTD_MAGIC), table=sql.Identifier(self.table))
+        ).format(compressed=_MAY_BE_COMPRESSED, table=sql.Identifier(self.table))
         prefix = f"{self.table}/"
         try:
             with self.connection.transaction(), self.connection.cursor(
@@ -170,7 +172,7 @@ class PostgresSource:
 
 
 def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
-    (checkpoint_id, thread_id, node, state_size, zstd_state, timestamp, parent_id,
+    (checkpoint_id, thread_id, node, state_size, packed_state, timestamp, parent_id,
      metadata_type, metadata_text) = values
     if not (type(checkpoint_id) is str and type(thread_id) is str and type(node) is str
             and type(timestamp) is int):
@@ -180,7 +182,7 @@ def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
         if not isinstance(timestamp, int):
             wrong.append("timestamp")
         return PostgresRow(str(checkpoint_id), None, f"{', '.join(wrong)} is NULL", None,
-                           None, None)
+                           None, UNCOMPRESSED)
     # Empty objects (nearly every row) come as NULL text: only real metadata is parsed.
     metadata = None if metadata_text is None else orjson.loads(metadata_text)
     strings = metadata_type == "object" and (metadata is None or all(
@@ -191,7 +193,27 @@ def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
         prefix + checkpoint_id)
     return PostgresRow(checkpoint_id, entry, None, metadata_type,
                        None if strings else metadata,
-                       None if zstd_state is None else bytes(zstd_state))
+                       UNCOMPRESSED if packed_state is None else state_framing(packed_state))
+
+
+def _may_be_compressed() -> sql.Composable:
+    """SQL that is true for a state that may be compressed, cheap enough for every row (a
+    few ``get_byte``): the zstd magic, ``lz4_header``'s bounds, ``snappy_header``'s for a
+    one-byte varint, any longer varint, and any state of 1 to 4 bytes. ``state_framing``
+    decides on what is fetched."""
+    length = "octet_length(state)::bigint"
+    lz4_size = " + ".join(f"(get_byte(state, {at})::bigint << {8 * at})"
+                          for at in range(LZ4_SIZE_BYTES))
+    lz4_block = f"({length} - {LZ4_SIZE_BYTES})"
+    return sql.SQL(
+        f"CASE WHEN {length} > {LZ4_SIZE_BYTES} THEN "
+        "substring(state from 1 for 4) = {magic} "
+        f"OR 256 * ({lz4_size}) BETWEEN 255 * ({lz4_block} - 2) AND 256 * 255 * {lz4_block} "
+        f"OR get_byte(state, 0) >= 128 OR 6 * get_byte(state, 0) >= {length} - 1 "
+        f"ELSE {length} > 0 END").format(magic=sql.Literal(ZSTD_MAGIC))
+
+
+_MAY_BE_COMPRESSED = _may_be_compressed()
 
 
 def _password(text: str) -> str | None:

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 import redis
 
-from dashfix.formats.compression import is_zstd
+from dashfix.formats.blocks import state_framing
+from dashfix.formats.compression import UNCOMPRESSED, StateFraming
 from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
@@ -42,7 +43,8 @@ class RedisCheckpoint(NamedTuple):
     checkpoint_id: str
     entry: CheckpointEntry | None
     problem: str | None
-    zstd_state: bytes | None
+    framing: StateFraming
+    """What the state reads as (``state_framing``)."""
 
 
 class ThreadSet(NamedTuple):
@@ -191,34 +193,34 @@ def _glob_escape(text: str) -> str:
 
 def _checkpoint(key: str, key_id: str, values: Any) -> RedisCheckpoint:
     if isinstance(values, Exception):
-        return RedisCheckpoint(key, key_id, None, f"not a hash ({values})", None)
+        return RedisCheckpoint(key, key_id, None, f"not a hash ({values})", UNCOMPRESSED)
     raw = dict(zip((field.decode() for field in FIELDS), values, strict=True))
     missing = [name for name in REQUIRED if raw[name] is None]
     if missing:
         return RedisCheckpoint(key, key_id, None, f"missing field(s) {', '.join(missing)}",
-                               None)
+                               UNCOMPRESSED)
     checkpoint_id, thread_id, node = (_text(raw[name]) for name in
                                       ("checkpoint_id", "thread_id", "node"))
     timestamp = _text(raw["timestamp"])
     if checkpoint_id is None or thread_id is None or node is None or timestamp is None:
-        return RedisCheckpoint(key, key_id, None, "a text field is not UTF-8", None)
+        return RedisCheckpoint(key, key_id, None, "a text field is not UTF-8", UNCOMPRESSED)
     try:
         timestamp_ns = int(timestamp)
     except ValueError:
         return RedisCheckpoint(key, key_id, None, f"timestamp {timestamp!r} is not an integer "
-                               "of nanoseconds", None)
+                               "of nanoseconds", UNCOMPRESSED)
     try:
         metadata = orjson.loads(raw["metadata"] or b"{}")
     except orjson.JSONDecodeError as exc:
-        return RedisCheckpoint(key, key_id, None, f"metadata is not JSON: {exc}", None)
+        return RedisCheckpoint(key, key_id, None, f"metadata is not JSON: {exc}", UNCOMPRESSED)
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         return RedisCheckpoint(key, key_id, None, "metadata is not a JSON object of strings",
-                               None)
+                               UNCOMPRESSED)
     state: bytes = raw["state"]
     parent = _text(raw["parent_id"]) or None
     entry = CheckpointEntry(checkpoint_id, thread_id, node, timestamp_ns, parent,
                             metadata or None, len(state), None, Place.KEY, key)
-    return RedisCheckpoint(key, key_id, entry, None, state if is_zstd(state) else None)
+    return RedisCheckpoint(key, key_id, entry, None, state_framing(state))
 
 
 def open_store(url: SourceUrl) -> RedisSource:

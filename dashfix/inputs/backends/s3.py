@@ -7,9 +7,12 @@ extra), imported only when such a URL is given.
 
 Read-only and streaming: listings are paginated, and each object is fetched, decoded and
 dropped before the next. A checkpoint object is exactly the payload of a DCHK file
-(spec 2.3) without the header, possibly compressed as a whole (zstd is recognised by its
-magic and read as a stream, up to 100 MiB); ``threads/{thread}/index.json`` is DashFlow's
-JSON index, newest first by insertion.
+(spec 2.3) without the header, possibly compressed as a whole: zstd is recognised by its
+magic and read as a stream, up to 100 MiB; otherwise the object is read as it is, then as
+lz4, then as snappy, and the first reading whose bytes parse as a whole payload (its ids,
+then one way to read node, timestamp, parent and metadata after the state, ending at the
+last byte) is the object's. ``threads/{thread}/index.json`` is DashFlow's JSON index, newest
+first by insertion.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import botocore.exceptions
 import orjson
 
 from dashfix.formats.bincode import DecodeError
+from dashfix.formats.blocks import decodings
 from dashfix.formats.checkpoint import CheckpointHead, parse_tail, read_ids
-from dashfix.formats.compression import is_zstd, zstd_stream_decompress
+from dashfix.formats.compression import Compression
 from dashfix.inputs.checkpoint_model import NS_PER_SEC, CheckpointEntry, Place
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
@@ -41,6 +45,8 @@ class S3Object(NamedTuple):
     """The checkpoint id the key names (``{prefix}/checkpoints/{id}``)."""
     entry: CheckpointEntry | None
     problem: str | None
+    compression: Compression = Compression.NONE
+    """How the object is stored (the reading that parsed)."""
 
 
 class IndexEntry(NamedTuple):
@@ -69,24 +75,36 @@ def split_url(url: SourceUrl) -> tuple[str, str, dict[str, str]]:
 
 
 def decode_object(key: str, key_id: str, data: bytes) -> S3Object:
-    """A checkpoint object's entry: the §2.3 payload, unzstd'd when it starts with the magic."""
-    compressed = is_zstd(data)
+    """A checkpoint object's entry: the first reading of ``decodings`` that parses as the
+    section 2.3 payload, or why none does (each reading's reason)."""
+    failures: list[str] = []
+    for compression, payload in decodings(data):
+        how = "" if compression is Compression.NONE else f"{compression.label} "
+        if isinstance(payload, DecodeError):
+            failures.append(f"as {how}it does not decompress: {payload}")
+            continue
+        found = _payload_entry(key, payload)
+        if isinstance(found, CheckpointEntry):
+            return S3Object(key, key_id, found, None, compression)
+        failures.append(f"as {how}a payload {found}")
+    return S3Object(key, key_id, None, "does not decode: " + "; ".join(failures))
+
+
+def _payload_entry(key: str, payload: bytes) -> CheckpointEntry | str:
+    """The entry the section 2.3 ``payload`` holds, or why it holds none."""
     try:
-        payload = zstd_stream_decompress(data) if compressed else data
         checkpoint_id, thread_id, state_start = read_ids(payload)
     except DecodeError as exc:
-        return S3Object(key, key_id, None, f"does not decode: {exc}")
+        return f"does not decode {exc}"
     tail = parse_tail(memoryview(payload), CheckpointHead(checkpoint_id, thread_id, state_start))
     found = tail.unique
     if found is None:
         why = "several ways" if tail.ambiguous else "no way"
-        return S3Object(key, key_id, None, f"{why} to read node, timestamp, parent and "
-                        "metadata after the state")
-    entry = CheckpointEntry(
+        return f"has {why} to read node, timestamp, parent and metadata after the state"
+    return CheckpointEntry(
         checkpoint_id, thread_id, found.node, found.secs * NS_PER_SEC + found.nanos,
         found.parent_id, found.metadata or None, found.state_end - state_start, None,
         Place.OBJECT, key)
-    return S3Object(key, key_id, entry, None)
 
 
 def _timestamp_ns(value: Any) -> int | None:
