@@ -25,7 +25,7 @@ import orjson
 from dashfix.checks.stream import scan
 from dashfix.checks.stream.frame import validate_frame
 from dashfix.context import CONSUMER_LIMIT
-from dashfix.formats import dchk, dlq, filelog, frame, index, kcat, variants
+from dashfix.formats import blocks, dchk, dlq, filelog, frame, index, kcat, variants
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import (
     MAX_TAIL_SIZE,
@@ -37,6 +37,7 @@ from dashfix.formats.checkpoint import (
     parse_tail,
     read_head,
 )
+from dashfix.formats.compression import Compression, lz4_header, snappy_header
 from dashfix.formats.index import IndexEntry
 from dashfix.inputs.checkpoint_store import summarise_file
 
@@ -223,6 +224,42 @@ def _versioned_seeds() -> list[bytes]:
     ]
 
 
+# -- lz4 and snappy states (dashflow-compression) ----------------------------------------
+
+STATE_CAP = 1 << 20
+
+
+def _state_blocks(data: bytes) -> None:
+    """Each decoder gives exactly its header's size or a DecodeError, within the cap; the
+    trial decode agrees with the decoders; a reading of ``decodings`` is a value or an
+    error."""
+    for compression, decompress, header in (
+            (Compression.LZ4, blocks.lz4_decompress, lambda: lz4_header(data, STATE_CAP)),
+            (Compression.SNAPPY, blocks.snappy_decompress,
+             lambda: snappy_header(data, STATE_CAP)[0])):
+        try:
+            out = decompress(data, STATE_CAP)
+        except DecodeError:
+            decoded = False
+        else:
+            decoded = True
+            assert len(out) == header() <= STATE_CAP
+        framing = blocks.state_framing(data, STATE_CAP)
+        assert bool(framing.reads_as & compression) == (decoded and not data.startswith(
+            b"\x28\xb5\x2f\xfd")), (compression, framing)
+    for _compression, reading in blocks.decodings(data, STATE_CAP):
+        assert isinstance(reading, bytes | DecodeError)
+
+
+def _state_blocks_seeds() -> list[bytes]:
+    from dashfix.testing.backends import compressed
+
+    payload = _checkpoint_payloads()[0]
+    return [compressed(payload, compression) for compression in (
+        Compression.LZ4, Compression.SNAPPY)] + [compressed(b"ab" * 500, Compression.LZ4),
+                                                 compressed(b"ab" * 500, Compression.SNAPPY)]
+
+
 # -- codec frames (Python frame checks, zstd, protobuf walk) -----------------------------
 
 
@@ -340,6 +377,8 @@ TARGETS = {target.name: target for target in (
            _checkpoint_file, _checkpoint_file_seeds),
     Target("frames", "codec frames: flag, zstd, protobuf (formats/frame.py, checks/stream/"
            "frame.py)", _frames, _stream_values),
+    Target("state_blocks", "lz4 and snappy states (formats/blocks.py, formats/compression.py)",
+           _state_blocks, _state_blocks_seeds),
 )}
 
 
