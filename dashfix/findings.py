@@ -14,12 +14,14 @@ from dashfix.roots import join
 
 _KAFKA = "kafka://"
 _SERVER_SCHEMES = ("postgresql://", "postgres://", "redis://", "rediss://")
+_ENDPOINT_SCHEMES = ("s3://", "dynamodb://")
 
 
 def _without_host(location: str) -> str:
     """A location on a server without the server: ``kafka://HOST:PORT,.../topic#pP@O``
     keeps the topic and what follows, ``postgresql://USER@HOST:PORT/db?table=t#...`` (and
-    Redis) keeps its scheme, database and what follows. The same store reached through
+    Redis) keeps its scheme, database and what follows, ``s3://`` and ``dynamodb://`` drop
+    their query (an ``endpoint_url`` names a host). The same store reached through
     another host name, port or user (or a moved server) keeps its fingerprints, and no host
     name ends up in a baseline."""
     if location.startswith(_KAFKA):
@@ -27,6 +29,9 @@ def _without_host(location: str) -> str:
     for scheme in _SERVER_SCHEMES:
         if location.startswith(scheme):
             return f"{scheme[:-2]}/{location[len(scheme):].partition('/')[2]}"
+    if location.startswith(_ENDPOINT_SCHEMES):  # ?endpoint_url=http://HOST:PORT&region=...
+        store, mark, entry = location.partition("#")
+        return store.partition("?")[0] + mark + entry
     return location
 
 

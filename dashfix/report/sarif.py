@@ -64,17 +64,41 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
+_KAFKA = "kafka://"
+_SQLITE_ROW = "#checkpoints/"
+"""How a row of a SQLite file found under a folder is named: ``{file}#checkpoints/{id}``
+(``SqliteCheckpointer``'s table)."""
+
+
 def _location(finding: Finding) -> dict[str, Any]:
+    """A file (or a Kafka record) is a physical location. A database row, key, object or
+    item is a logical location only: its ``fullyQualifiedName`` is the finding's location,
+    ``postgresql://host/db#dashflow_checkpoints/{id}`` (the password removed, as everywhere),
+    and there is no file to point at (a ``postgresql://`` artifact is not one; GitHub's
+    upload skips such locations when it fingerprints, and dashfix gives its own
+    fingerprints, which leave host and password out). A row of a SQLite file is both: the
+    file, and the table/row inside it."""
     location_path = finding.location
-    artifact: dict[str, Any] = {"uri": _uri(location_path)}
-    if not location_path.startswith("/") and not is_url(location_path):
-        artifact["uriBaseId"] = ROOT_ID
-    physical: dict[str, Any] = {"artifactLocation": artifact}
-    if finding.offset is not None:
-        physical["region"] = {"byteOffset": finding.offset}
-    location: dict[str, Any] = {"physicalLocation": physical}
-    # Plain ifs rather than a generic loop: this runs once per result, 10,000s of times.
+    location: dict[str, Any] = {}
     logical = []
+    if is_url(location_path) and not location_path.startswith(_KAFKA):
+        store, _, entry = location_path.partition("#")
+        logical.append({"name": entry or store, "fullyQualifiedName": location_path,
+                        "kind": "resource"})
+    else:
+        file_path, row, entry = location_path.partition(_SQLITE_ROW)
+        if row and not is_url(location_path):
+            logical.append({"name": row[1:] + entry, "fullyQualifiedName": location_path,
+                            "kind": "resource"})
+            location_path = file_path
+        artifact: dict[str, Any] = {"uri": _uri(location_path)}
+        if not location_path.startswith("/") and not is_url(location_path):
+            artifact["uriBaseId"] = ROOT_ID
+        physical: dict[str, Any] = {"artifactLocation": artifact}
+        if finding.offset is not None:
+            physical["region"] = {"byteOffset": finding.offset}
+        location["physicalLocation"] = physical
+    # Plain ifs rather than a generic loop: this runs once per result, 10,000s of times.
     if finding.thread_id:
         logical.append({"name": finding.thread_id, "kind": "thread"})
     if finding.checkpoint_id:

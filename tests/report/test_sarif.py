@@ -151,3 +151,64 @@ def test_locations_outside_the_current_folder_and_urls_validate(tmp_path: Path) 
     assert artifacts == [("../elsewhere/s/l", "SRCROOT"),
                          ("file:///mnt/ci%20store/s/l", None),
                          ("kafka://host:9092/topic#p3@12345", None)]
+
+
+@pytest.mark.parametrize(("root", "path", "fully_qualified", "name"), [
+    ("postgresql://app@db.internal:5432/test?table=dashflow_checkpoints",
+     "#dashflow_checkpoints/t1_ab_chkpt0",
+     "postgresql://app@db.internal:5432/test?table=dashflow_checkpoints"
+     "#dashflow_checkpoints/t1_ab_chkpt0", "dashflow_checkpoints/t1_ab_chkpt0"),
+    ("redis://cache.internal:6379/0", "#dashflow:checkpoint:t1_ab_chkpt0",
+     "redis://cache.internal:6379/0#dashflow:checkpoint:t1_ab_chkpt0",
+     "dashflow:checkpoint:t1_ab_chkpt0"),
+    ("s3://bucket/dashflow", "#dashflow/checkpoints/t1_ab_chkpt0",
+     "s3://bucket/dashflow#dashflow/checkpoints/t1_ab_chkpt0",
+     "dashflow/checkpoints/t1_ab_chkpt0"),
+    ("dynamodb://table?region=us-east-1", "#table/t1/t1_ab_chkpt0",
+     "dynamodb://table?region=us-east-1#table/t1/t1_ab_chkpt0", "table/t1/t1_ab_chkpt0"),
+    ("sqlite:////srv/app/checkpoints.db", "#checkpoints/t1_ab_chkpt0",
+     "sqlite:////srv/app/checkpoints.db#checkpoints/t1_ab_chkpt0", "checkpoints/t1_ab_chkpt0"),
+])
+def test_a_database_finding_has_a_logical_location_only(
+        root: str, path: str, fully_qualified: str, name: str) -> None:
+    finding = Finding("DB507", Severity.ERROR, path, "m", root=root, thread_id="t1",
+                      checkpoint_id="t1_ab_chkpt0")
+    document = to_sarif(Report(roots=[root], findings=[finding]))
+    validate(document)
+    (result,) = document["runs"][0]["results"]
+    (location,) = result["locations"]
+    assert "physicalLocation" not in location
+    assert location["logicalLocations"] == [
+        {"name": name, "fullyQualifiedName": fully_qualified, "kind": "resource"},
+        {"name": "t1", "kind": "thread"}, {"name": "t1_ab_chkpt0", "kind": "checkpoint"}]
+
+
+def test_a_database_fingerprint_has_no_host_and_the_location_no_password() -> None:
+    path = "#dashflow_checkpoints/t1_ab_chkpt0"
+    prints = set()
+    for root in ("postgresql://app@db-a.internal:5432/test", "postgresql://db-b:6543/test"):
+        document = to_sarif(Report(roots=[root], findings=[
+            Finding("DB507", Severity.ERROR, path, "m", root=root)]))
+        prints.add(document["runs"][0]["results"][0]["partialFingerprints"][FINGERPRINT_KEY])
+    assert len(prints) == 1
+
+
+def test_a_sqlite_file_row_is_the_file_and_the_row_in_it(tmp_path: Path) -> None:
+    finding = Finding("DB530", Severity.WARNING, "found/checkpoints.db#checkpoints/t1_chkpt0",
+                      "m", root=str(tmp_path))
+    document = to_sarif(Report(roots=[str(tmp_path)], findings=[finding]))
+    validate(document)
+    (location,) = document["runs"][0]["results"][0]["locations"]
+    assert location["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "/found/checkpoints.db")
+    assert location["logicalLocations"] == [{
+        "name": "checkpoints/t1_chkpt0", "kind": "resource",
+        "fullyQualifiedName": f"{tmp_path}/found/checkpoints.db#checkpoints/t1_chkpt0"}]
+
+
+def test_an_endpoint_url_stays_out_of_the_fingerprint() -> None:
+    path = "#table/t1/t1_ab_chkpt0"
+    prints = {Finding("DB507", Severity.ERROR, path, "m", root=root).fingerprint for root in (
+        "dynamodb://table?region=us-east-1&endpoint_url=http://10.0.0.5:8000",
+        "dynamodb://table?endpoint_url=http://localhost:4566")}
+    assert len(prints) == 1
