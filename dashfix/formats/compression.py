@@ -42,7 +42,7 @@ class Compression(enum.Flag):
 
     @property
     def label(self) -> str:
-        return " or ".join(member.name.lower() for member in self) or "uncompressed"
+        return " or ".join(str(member.name).lower() for member in self) or "uncompressed"
 
 
 class StateFraming(NamedTuple):

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 
-from dashfix.formats.compression import Compression
 from dashfix.testing.backends import DynamoCheckpoints, interop_states
 from dashfix.testing.checkpoints import DEFAULT_PROC
 from tests.compression_cases import compression_cases

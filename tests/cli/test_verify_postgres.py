@@ -92,7 +92,8 @@ def _with_composite(db: PostgresCheckpoints) -> None:
 CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, {"DB544"}),
     ("with-schema-sql-index", _with_composite, 0, set()),
-    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD), _healthy(db)), 0,
+    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD),
+                                       _healthy(db)), 0,
      {"DB544"}),
     ("moved-to-other-thread", _moved, 1, {"DB544", "DB505", "CK143"}),
     ("metadata-null", _metadata_null, 1, {"DB544", "DB541"}),

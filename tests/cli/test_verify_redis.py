@@ -82,7 +82,8 @@ def _same_ms_wrong_member(db: RedisCheckpoints) -> None:
 
 CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, set()),
-    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD), _healthy(db)), 0, set()),
+    ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD),
+                                       _healthy(db)), 0, set()),
     ("latest-hash-gone", _latest_hash_gone, 1, {"DB501"}),
     ("older-hash-gone", _older_hash_gone, 0, {"DB560", "CK142"}),
     ("hash-not-in-zset", _hash_not_listed, 0, {"DB561"}),

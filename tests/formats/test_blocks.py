@@ -107,7 +107,7 @@ def test_sizes_out_of_reach_are_refused_before_allocating() -> None:
                      b"\xff\xff\xff\x2f" + b"\x00" * 8):  # snappy: 100 MiB from 8 bytes
             tracemalloc.reset_peak()
             for decompress in DECODERS.values():
-                with pytest.raises(DecodeError, match="declares|cap|varint"):
+                with pytest.raises(DecodeError, match=r"declares|cap|varint"):
                     decompress(data)
             assert tracemalloc.get_traced_memory()[1] < 2**20 + 2**16
     finally:
