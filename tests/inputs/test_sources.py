@@ -78,3 +78,13 @@ def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> No
         open_store(SourceUrl("postgresql://app:pw@db/test"))
     assert caught.value.exit_code == 2
     assert "pw" not in str(caught.value)
+
+
+def test_a_missing_cramjam_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cramjam" else real(name, *a))
+    with pytest.raises(MissingExtraError, match=r"needs cramjam.*'redis' extra"):
+        open_store(SourceUrl("redis://127.0.0.1:6379/0"))
