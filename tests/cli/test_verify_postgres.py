@@ -4,6 +4,7 @@ written with PostgresCheckpointer's own statements, each holding exactly one fau
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,18 @@ def test_no_password_in_any_output(pg: PostgresTable, cli: Callable[..., Any], t
                   "--format", fmt)
     assert refused.exit_code == 3
     assert secret not in refused.stdout + refused.stderr
+
+
+def test_sarif_names_a_row_by_its_logical_location(pg: PostgresTable,
+                                                   cli: Callable[..., Any]) -> None:
+    _moved(_table(pg))
+    url = pg.url(TABLE)
+    result = cli("verify", url, "--format", "sarif", "--progress", "never")
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    moved = next(r for r in results if r["ruleId"] == "DB505")
+    (location,) = moved["locations"]
+    assert "physicalLocation" not in location
+    row = location["logicalLocations"][0]
+    checkpoint = row["name"].split("/", 1)[1]
+    assert row == {"name": f"{TABLE}/{checkpoint}", "kind": "resource",
+                   "fullyQualifiedName": f"{url.split('#')[0]}#{TABLE}/{checkpoint}"}
