@@ -13,12 +13,12 @@ into a buffer dashfix allocates at the declared size, so they cannot allocate mo
 work is linear in what they write.
 
 An uncompressed state is bincode of the application's state, whose type dashfix does not
-know; the rules above are what keeps it from reading as lz4 or snappy. bincode starts with a
-u64 (a length, a count or a number), so the first 4 bytes of a value below 2**32 are followed
-by 4 zero bytes: as LZ4 that is a first sequence with no literal and a match into nothing,
-which never decodes; as snappy a small count declares a size the rest of the state is far
-too long for. A state that reads as a framing its store does not use is reported by the
-store's check (DB507), against the framing most of the store's states read as.
+know; the rules above are what keeps it from reading as lz4 or snappy. When it starts with a
+u64 below 2**32 (a String's or a Vec's length, a count), bytes 4 to 7 are zeros: as LZ4 that
+is a first sequence with no literal and a match into nothing, which never decodes; as snappy
+a small count declares far fewer bytes than the rest of the state holds (a block yields at
+least one byte per six). Other states may, rarely, read as one of them: the store's check
+(DB507) compares each state with the compression most of the store's states read as.
 """
 
 from __future__ import annotations
