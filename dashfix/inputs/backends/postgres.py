@@ -7,7 +7,7 @@ usual places (``PG*`` variables, ``.pgpass``). Imported only when such a URL is 
 needs psycopg 3 (``pip install '.[postgres]'``).
 
 Read-only: a read-only transaction, rows streamed through a server-side cursor. A state is
-fetched only when it may be compressed (``_MAY_BE_COMPRESSED``: the zstd magic, or a
+fetched only when it may be compressed (``MAY_BE_COMPRESSED``: the zstd magic, or a
 first few bytes that declare a size its length can decode to as lz4 or snappy), to find
 what it reads as; otherwise only its length travels.
 """
@@ -158,7 +158,7 @@ class PostgresSource:
             "CASE WHEN {compressed} THEN state END, "
             "\"timestamp\", parent_id, jsonb_typeof(metadata), "
             "CASE WHEN metadata <> '{{}}'::jsonb THEN metadata::text END FROM {table}"
-        ).format(compressed=_MAY_BE_COMPRESSED, table=sql.Identifier(self.table))
+        ).format(compressed=MAY_BE_COMPRESSED, table=sql.Identifier(self.table))
         prefix = f"{self.table}/"
         try:
             with self.connection.transaction(), self.connection.cursor(
@@ -213,7 +213,7 @@ def _may_be_compressed() -> sql.Composable:
         f"ELSE {length} > 0 END").format(magic=sql.Literal(ZSTD_MAGIC))
 
 
-_MAY_BE_COMPRESSED = _may_be_compressed()
+MAY_BE_COMPRESSED = _may_be_compressed()
 
 
 def _password(text: str) -> str | None:
