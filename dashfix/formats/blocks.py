@@ -74,7 +74,8 @@ def snappy_decompress(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> 
     return out
 
 
-_TRIALS = ((Compression.LZ4, lz4_decompress), (Compression.SNAPPY, snappy_decompress))
+_TRIALS = ((Compression.LZ4, lz4_header, lz4_decompress),
+           (Compression.SNAPPY, snappy_header, snappy_decompress))
 
 
 def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
@@ -88,7 +89,7 @@ def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
             return StateFraming(Compression.ZSTD, exc)
         return StateFraming(Compression.ZSTD)
     reads_as = Compression.NONE
-    for compression, decompress in _TRIALS:
+    for compression, _header, decompress in _TRIALS:
         try:
             decompress(state, cap)
         except DecodeError:
@@ -100,7 +101,8 @@ def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
 def decodings(data: bytes, cap: int = MAX_DECOMPRESSED,
               ) -> Iterator[tuple[Compression, bytes | DecodeError]]:
     """Each way ``data`` may be stored, with what it holds that way or why it does not
-    decode: zstd alone when it starts with the magic, else as it is, then lz4, then snappy.
+    decode: zstd alone when it starts with the magic, else as it is, then lz4 and snappy
+    when their header fits (a header that does not is another framing, not a damaged one).
     For a reader that knows what the bytes must hold (an S3 object, a whole checkpoint
     payload) and takes the first reading that parses."""
     if is_zstd(data):
@@ -110,7 +112,11 @@ def decodings(data: bytes, cap: int = MAX_DECOMPRESSED,
             yield Compression.ZSTD, exc
         return
     yield Compression.NONE, data
-    for compression, decompress in _TRIALS:
+    for compression, header, decompress in _TRIALS:
+        try:
+            header(data, cap)
+        except DecodeError:
+            continue
         try:
             yield compression, bytes(decompress(data, cap))
         except DecodeError as exc:

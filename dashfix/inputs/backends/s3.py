@@ -79,14 +79,14 @@ def decode_object(key: str, key_id: str, data: bytes) -> S3Object:
     section 2.3 payload, or why none does (each reading's reason)."""
     failures: list[str] = []
     for compression, payload in decodings(data):
-        how = "" if compression is Compression.NONE else f"{compression.label} "
+        how = "as stored" if compression is Compression.NONE else f"as {compression.label}"
         if isinstance(payload, DecodeError):
-            failures.append(f"as {how}it does not decompress: {payload}")
+            failures.append(f"{how}, it does not decompress ({payload})")
             continue
         found = _payload_entry(key, payload)
         if isinstance(found, CheckpointEntry):
             return S3Object(key, key_id, found, None, compression)
-        failures.append(f"as {how}a payload {found}")
+        failures.append(f"{how}, {found}")
     return S3Object(key, key_id, None, "does not decode: " + "; ".join(failures))
 
 
@@ -95,12 +95,12 @@ def _payload_entry(key: str, payload: bytes) -> CheckpointEntry | str:
     try:
         checkpoint_id, thread_id, state_start = read_ids(payload)
     except DecodeError as exc:
-        return f"does not decode {exc}"
+        return f"its ids do not decode ({exc})"
     tail = parse_tail(memoryview(payload), CheckpointHead(checkpoint_id, thread_id, state_start))
     found = tail.unique
     if found is None:
         why = "several ways" if tail.ambiguous else "no way"
-        return f"has {why} to read node, timestamp, parent and metadata after the state"
+        return f"there is {why} to read node, timestamp, parent and metadata after the state"
     return CheckpointEntry(
         checkpoint_id, thread_id, found.node, found.secs * NS_PER_SEC + found.nanos,
         found.parent_id, found.metadata or None, found.state_end - state_start, None,
