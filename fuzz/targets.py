@@ -243,7 +243,7 @@ def _state_blocks(data: bytes) -> None:
             decoded = False
         else:
             decoded = True
-            assert len(out) == header() <= STATE_CAP
+            assert len(out) == header() <= min(STATE_CAP, 255 * len(data))
         framing = blocks.state_framing(data, STATE_CAP)
         assert bool(framing.reads_as & compression) == (decoded and not data.startswith(
             b"\x28\xb5\x2f\xfd")), (compression, framing)

@@ -74,7 +74,7 @@ def test_garbage_gives_a_value_or_a_decode_error(data: bytes) -> None:
             out = decompress(data, 4096)
         except DecodeError:
             continue
-        assert len(out) <= 4096
+        assert len(out) <= min(4096, 255 * len(data))  # the work is linear in the input
     state_framing(data, 4096)
     for _compression, reading in decodings(data, 4096):
         assert isinstance(reading, bytes | DecodeError)
