@@ -5,8 +5,8 @@ them from an uncompressed state.
 - snappy: ``snap::raw``: a varint uncompressed size, then a raw snappy block.
 
 Neither carries a magic or a checksum, so a state is one of them only when it **decodes
-exactly**: its header declares a size its length can decode to (``lz4_header``,
-``snappy_header``: checked before anything is allocated, and at most the 100 MiB cap), and
+exactly**: its header declares a size its length can decode to (``lz4_declared``,
+``snappy_declared``: checked before anything is allocated, and at most the 100 MiB cap), and
 its block then decodes to exactly that many bytes with no input left over. The decoders are
 cramjam's (the snap crate, DashFlow's own snappy decoder, and the LZ4 reference decoder),
 into a buffer dashfix allocates at the declared size, so they cannot allocate more and their
@@ -35,7 +35,9 @@ from dashfix.formats.compression import (
     Compression,
     StateFraming,
     is_zstd,
+    lz4_declared,
     lz4_header,
+    snappy_declared,
     snappy_header,
     zstd_stream_decompress,
     zstd_stream_size,
@@ -74,8 +76,9 @@ def snappy_decompress(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> 
     return out
 
 
-_TRIALS = ((Compression.LZ4, lz4_header, lz4_decompress),
-           (Compression.SNAPPY, snappy_header, snappy_decompress))
+_TRIALS = ((Compression.LZ4, lz4_declared, lz4_decompress),
+           (Compression.SNAPPY, snappy_declared, snappy_decompress))
+"""Each framing a trial decode tries: its cheap header test, then its decoder."""
 
 
 def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
@@ -89,7 +92,9 @@ def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
             return StateFraming(Compression.ZSTD, exc)
         return StateFraming(Compression.ZSTD)
     reads_as = Compression.NONE
-    for compression, _header, decompress in _TRIALS:
+    for compression, declared, decompress in _TRIALS:
+        if isinstance(declared(state, cap), str):
+            continue
         try:
             decompress(state, cap)
         except DecodeError:
@@ -112,10 +117,8 @@ def decodings(data: bytes, cap: int = MAX_DECOMPRESSED,
             yield Compression.ZSTD, exc
         return
     yield Compression.NONE, data
-    for compression, header, decompress in _TRIALS:
-        try:
-            header(data, cap)
-        except DecodeError:
+    for compression, declared, decompress in _TRIALS:
+        if isinstance(declared(data, cap), str):
             continue
         try:
             yield compression, bytes(decompress(data, cap))

@@ -5,7 +5,7 @@ No algorithm tag is stored. A zstd frame is certain by its magic; DashFlow write
 a one-shot decompress that needs it fails: it is decompressed as a stream, in bounded
 chunks, and stops at the cap. Anything else is bincode, an lz4 block or a snappy block, which
 only a trial decode tells apart (``formats/blocks.py``, with the bounds below, which need no
-decoder: ``lz4_header`` and ``snappy_header`` say whether a state's first bytes declare a
+decoder: ``lz4_declared`` and ``snappy_declared`` say whether a state's first bytes declare a
 size its length can decode to).
 """
 
@@ -61,9 +61,9 @@ def is_zstd(data: bytes | memoryview) -> bool:
     return bytes(data[:4]) == ZSTD_MAGIC
 
 
-def lz4_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> int:
-    """The size an lz4_flex state declares, checked before anything is allocated: at most
-    ``cap``, and one its block can decode to. DecodeError otherwise.
+def lz4_declared(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> int | str:
+    """The size an lz4_flex state declares, when it is at most ``cap`` and one its block
+    can decode to; otherwise why not (a cheap test, no exception: most states fail it).
 
     An LZ4 block of B bytes yields at most 255 bytes per byte (a match-length byte of 255)
     and at least 255 per 256 bytes, less 2: every byte is a literal, or a sequence's token,
@@ -72,21 +72,29 @@ def lz4_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> int:
     sequence's token and first length byte yield nothing.
     """
     if len(data) < LZ4_SIZE_BYTES + 1:
-        raise DecodeError(len(data), "too short for a size and an LZ4 block")
+        return f"{len(data)} bytes: too short for a size and an LZ4 block"
     size = int.from_bytes(data[:LZ4_SIZE_BYTES], "little")
     block = len(data) - LZ4_SIZE_BYTES
     if size > cap:
-        raise DecodeError(0, f"declares {size} bytes, past the {cap}-byte cap")
+        return f"declares {size} bytes, past the {cap}-byte cap"
     if size > 255 * block or 256 * size < 255 * (block - 2):
-        raise DecodeError(0, f"declares {size} bytes, which a {block}-byte LZ4 block cannot "
-                          "decode to")
+        return f"declares {size} bytes, which a {block}-byte LZ4 block cannot decode to"
     return size
 
 
-def snappy_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> tuple[int, int]:
-    """(the size a snappy state's varint declares, the varint's length), checked before
-    anything is allocated: at most ``cap``, and one its block can decode to. DecodeError
-    otherwise.
+def lz4_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> int:
+    """``lz4_declared``, checked before anything is allocated: DecodeError when the size
+    is past ``cap`` or out of the block's reach."""
+    found = lz4_declared(data, cap)
+    if isinstance(found, str):
+        raise DecodeError(0, found)
+    return found
+
+
+def snappy_declared(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED,
+                    ) -> tuple[int, int] | str:
+    """(the size a snappy state's varint declares, the varint's length), when the size is at
+    most ``cap`` and one its block can decode to; otherwise why not (no exception).
 
     A snappy element yields at least 1 byte from at most 6 (a literal of 1 byte with a
     4-byte length) and at most 64 from 3 (a 2-byte-offset copy of 64).
@@ -97,15 +105,23 @@ def snappy_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> tupl
         if data[at] < 0x80:
             break
     else:
-        raise DecodeError(0, "no snappy length varint")
+        return f"no snappy length varint in the first {SNAPPY_VARINT_MAX} bytes"
     header = at + 1
     block = len(data) - header
     if size > cap:
-        raise DecodeError(0, f"declares {size} bytes, past the {cap}-byte cap")
+        return f"declares {size} bytes, past the {cap}-byte cap"
     if 6 * size < block or 3 * size > 64 * block:
-        raise DecodeError(0, f"declares {size} bytes, which a {block}-byte snappy block "
-                          "cannot decode to")
+        return f"declares {size} bytes, which a {block}-byte snappy block cannot decode to"
     return size, header
+
+
+def snappy_header(data: bytes | memoryview, cap: int = MAX_DECOMPRESSED) -> tuple[int, int]:
+    """``snappy_declared``, checked before anything is allocated: DecodeError when the size
+    is past ``cap`` or out of the block's reach."""
+    found = snappy_declared(data, cap)
+    if isinstance(found, str):
+        raise DecodeError(0, found)
+    return found
 
 
 def zstd_chunks(data: bytes, cap: int = MAX_DECOMPRESSED) -> Iterator[bytes]:

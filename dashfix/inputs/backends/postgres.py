@@ -198,7 +198,7 @@ def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
 
 def _may_be_compressed() -> sql.Composable:
     """SQL that is true for a state that may be compressed, cheap enough for every row (a
-    few ``get_byte``): the zstd magic, ``lz4_header``'s bounds, ``snappy_header``'s for a
+    few ``get_byte``): the zstd magic, ``lz4_declared``'s bounds, ``snappy_declared``'s for a
     one-byte varint, any longer varint, and any state of 1 to 4 bytes. ``state_framing``
     decides on what is fetched."""
     length = "octet_length(state)::bigint"
