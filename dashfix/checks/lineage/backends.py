@@ -169,10 +169,11 @@ class TableReading:
         """States in another compression than the store's. DashFlow records none per state:
         it reads every state with the one compression it is configured with, so the store's
         is taken as the one most of its states read as (a tie goes to the newest state's)."""
+        table = self.table
+        assert len(self.compressions) == len(table), "an entry was added without keep()"
         masks = Counter(self.compressions)
         if len(masks) < 2:
             return
-        table = self.table
 
         def reads(mask: int, compression: Compression) -> bool:
             return mask & compression.value != 0 if compression else mask == 0
