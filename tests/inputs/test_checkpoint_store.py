@@ -332,6 +332,19 @@ def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
     assert plain == general and general.counter == 9
 
 
+
+@pytest.mark.parametrize("digits", [21, 5000])
+@pytest.mark.parametrize("renamed", [False, True])
+def test_an_id_with_a_counter_longer_than_a_u64_is_of_no_scheme(digits: int,
+                                                                 renamed: bool) -> None:
+    # 5000 digits once raised ValueError (Python turns at most 4300 digits into an int).
+    checkpoint_id = f"alpha_{DEFAULT_PROC}_chkpt" + "7" * digits
+    name = "renamed.bin" if renamed else f"{checkpoint_id}.bin"
+    plain, general = _plain_and_general(name, checkpoint_id, "alpha")
+    assert general.problem is None and (general.proc, general.counter) == (None, -1)
+    assert plain is None or plain == general
+
+
 class _CountingProgress:
     def __init__(self) -> None:
         self.done = 0

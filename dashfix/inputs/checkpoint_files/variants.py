@@ -20,7 +20,7 @@ from dashfix.formats.checkpoint import (
     read_ids,
     sole_some_parent_tail,
 )
-from dashfix.formats.ids import IdScheme
+from dashfix.formats.ids import COUNTER_DIGITS_MAX, IdScheme, proc_and_counter
 from dashfix.formats.variants import (
     Variant,
     classify,
@@ -30,7 +30,7 @@ from dashfix.formats.variants import (
     parse_temp_name,
     zero_filled,
 )
-from dashfix.inputs.checkpoint_files.identity import identity_flags, proc_and_counter
+from dashfix.inputs.checkpoint_files.identity import identity_flags
 from dashfix.inputs.checkpoint_record import (
     COUNTER_MAX,
     DCHK,
@@ -137,7 +137,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
         return None
     node, secs, nanos, parent_id, state_end = tail
     head = checkpoint_id.rstrip(_DIGITS)
-    proc = None if head == checkpoint_id else _clean_current_head(head, thread_id)
+    digits = len(checkpoint_id) - len(head)
+    proc = _clean_current_head(head, thread_id) if 0 < digits <= COUNTER_DIGITS_MAX else None
     if proc is not None and name == checkpoint_id + ".bin":
         counter = int(checkpoint_id[len(head) :])
     else:

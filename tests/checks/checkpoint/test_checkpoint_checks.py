@@ -9,25 +9,9 @@ from hypothesis import strategies as st
 
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
-from dashfix.formats.ids import IdScheme, parse_id
-from dashfix.inputs.checkpoint_files.identity import proc_and_counter
 from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import StoreScan
 from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
-
-_ID_PARTS = st.text(alphabet="ab_0123456789cdefxyzchkpt-", max_size=40)
-
-
-@given(_ID_PARTS)
-def test_proc_and_counter_agrees_with_parse_id(checkpoint_id: str) -> None:
-    parsed = parse_id(checkpoint_id)
-    fast = proc_and_counter(checkpoint_id)
-    if parsed.scheme is IdScheme.CURRENT:
-        assert fast == (IdScheme.CURRENT, parsed.proc, parsed.counter)
-    elif parsed.scheme is IdScheme.COUNTER:
-        assert fast == (IdScheme.COUNTER, "", parsed.counter)
-    else:
-        assert fast is None
 
 
 @given(st.integers(min_value=0, max_value=10**8))
