@@ -18,7 +18,6 @@ from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_files import reader_pool
 from dashfix.inputs.checkpoint_files.discovery import claims_dir
 from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
@@ -33,6 +32,7 @@ from dashfix.inputs.checkpoint_record import (
     plain_record,
 )
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
+from dashfix.inputs.latest import latest_per_thread
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 

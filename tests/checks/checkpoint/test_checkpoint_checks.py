@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import StoreScan
 from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
+from dashfix.inputs.latest import latest_per_thread
 
 
 @given(st.integers(min_value=0, max_value=10**8))
