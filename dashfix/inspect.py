@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.errors import InputError
 from dashfix.formats import dchk
 from dashfix.formats.bincode import Buffer, DecodeError
@@ -335,7 +336,7 @@ class ThreadHistory:
 def _history_entry(record: FileRecord) -> HistoryEntry:
     assert record.checkpoint_id is not None
     timestamp = record.timestamp
-    problem = record.problem
+    problem = None if record.problem is None else problem_code(record.problem)
     if problem is None and timestamp is None:
         problem = "tail parse ambiguous" if record.tail_ambiguous else "tail parse failed"
     return HistoryEntry(

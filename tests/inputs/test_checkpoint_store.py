@@ -27,6 +27,7 @@ from dashfix.inputs.checkpoint_record import (
     LEGACY,
     PLAIN,
     SYMLINK,
+    FileProblem,
     FileRecord,
     is_plain,
     plain_record,
@@ -100,10 +101,11 @@ def test_bad_files_become_records_with_locations(tmp_path: Path) -> None:
     store.write_raw("utf8.bin", dchk.wrap(utf8))
     records = {r.name: r for r in summarise_names(str(tmp_path), sorted(os.listdir(tmp_path)))}
     assert records["empty.bin"].variant == FOREIGN and records["empty.bin"].offset == 0
-    assert records["random.bin"].problem == "CK115"
-    assert (records["huge.bin"].problem, records["huge.bin"].offset) == ("CK103", 12)
+    assert records["random.bin"].problem == FileProblem.FOREIGN
+    huge_record = records["huge.bin"]
+    assert (huge_record.problem, huge_record.offset) == (FileProblem.LENGTH_MISMATCH, 12)
     assert records["huge.bin"].expected == str(2**63)
-    assert records["utf8.bin"].problem == "CK110"
+    assert records["utf8.bin"].problem == FileProblem.PAYLOAD_UNDECODABLE
     assert records["utf8.bin"].offset == dchk.HEADER_SIZE + 17
 
 
@@ -114,11 +116,12 @@ def test_legacy_truncation_and_trailing_garbage_are_told_apart(tmp_path: Path) -
     size = whole.path.stat().st_size
     whole.path.write_bytes(whole.payload + b"tail-junk")
     garbage = _record(whole.path)
-    assert (garbage.problem, garbage.offset, garbage.actual) == ("CK109", size, str(size + 9))
+    assert (garbage.problem, garbage.offset, garbage.actual) == (
+        FileProblem.LEGACY_TRAILING_GARBAGE, size, str(size + 9))
     whole.path.write_bytes(whole.payload[:-5])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
     whole.path.write_bytes(whole.payload[:12])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
 
 
 @settings(max_examples=200, deadline=None)
@@ -132,7 +135,7 @@ def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str
     path.write_bytes(data)
     record = _record(path)
     assert record.size == len(data)
-    assert record.problem is None or record.problem.startswith("CK")
+    assert record.problem is None or isinstance(record.problem, FileProblem)
 
 
 @settings(max_examples=100, deadline=None)
@@ -144,16 +147,16 @@ def test_dchk_with_valid_crc_never_raises(payload: bytes) -> None:
     path.write_bytes(dchk.wrap(payload))
     record = _record(path)
     assert record.variant == DCHK
-    assert record.problem in (None, "CK110")
+    assert record.problem in (None, FileProblem.PAYLOAD_UNDECODABLE)
 
 
 def test_latest_per_thread_breaks_ties_on_the_id_string() -> None:
-    def rec(checkpoint_id: str, secs: int, problem: str | None = None) -> FileRecord:
+    def rec(checkpoint_id: str, secs: int, problem: FileProblem | None = None) -> FileRecord:
         return FileRecord(f"{checkpoint_id}.bin", DCHK, 1, 0, problem, checkpoint_id=checkpoint_id,
                           thread_id="t", secs=secs)
 
-    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5), rec("t_p_chkpt11", 9, "CK104"),
-               rec("t_p_chkpt3", -1)]
+    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5),
+               rec("t_p_chkpt11", 9, FileProblem.CHECKSUM_MISMATCH), rec("t_p_chkpt3", -1)]
     assert latest_per_thread(records)["t"].checkpoint_id == "t_p_chkpt9"
 
 

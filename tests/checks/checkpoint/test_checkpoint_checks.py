@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.checkpoint_problems import PROBLEM_RULES, problem_code
 from dashfix.inputs.checkpoint_files.scan import StoreScan
-from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
+from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileProblem, FileRecord
 from dashfix.inputs.latest import latest_per_thread
 
 
@@ -43,3 +44,10 @@ def test_view_separates_unusual_records_and_knows_variants() -> None:
         "t_abcde_chkpt0": [copy, healthy]}
     assert view.latest == latest_per_thread(scan.records) == {"t": copy}
     assert view.path(".") == "run/ckpt" and view.path("x.bin") == "run/ckpt/x.bin"
+
+
+def test_every_problem_the_reader_finds_has_a_code_of_its_own() -> None:
+    assert set(PROBLEM_RULES) == set(FileProblem)
+    codes = [rule.code for rule in PROBLEM_RULES.values()]
+    assert len(set(codes)) == len(codes) and all(code.startswith("CK") for code in codes)
+    assert problem_code(FileProblem.ZERO_FILLED) == "CK100"
