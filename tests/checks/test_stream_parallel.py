@@ -167,6 +167,51 @@ def test_a_dying_worker_leaves_its_windows_to_this_process(
     _same(alone, _check(path, 4, in_parallel=True))
 
 
+@pytest.mark.parametrize("dies_at", [1, 2, 4, 6])
+def test_a_worker_dying_at_any_window_leaves_the_sequential_findings(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dies_at: int) -> None:
+    """The worker takes its first window only once this process is checking window
+    ``dies_at - 1`` (as when the machine is too busy to run it sooner), and crashes in it.
+
+    This process re-checks from that window on: a retry at the start of window 4 or 6
+    repeats the record before it, in the window before, so it is an exact duplicate
+    (ST252) only if that window's message_ids are the previous window's there."""
+    path = write_kcat(tmp_path / "capture.kcat", _values(_RETRIES_AND_A_GAP))
+    alone = _check(path, 4, in_parallel=False)
+    parent = os.getpid()
+    gate_r, gate_w = os.pipe()
+    crashed_r, crashed_w = os.pipe()
+    check = parallel._Shared.check
+    take_windows = parallel._Shared.take_windows
+    crashed_in: list[int] = []
+
+    def gated(self: Any, *args: Any, **kwargs: Any) -> None:
+        if os.getpid() != parent:
+            os.read(gate_r, 1)  # until this process checks window dies_at - 1
+        take_windows(self, *args, **kwargs)
+
+    def crashes_in_the_worker(self: Any, number: int, *args: Any) -> Any:
+        if os.getpid() != parent:
+            os.write(crashed_w, struct.pack("<q", number))
+            raise RuntimeError("worker crash")
+        if number == dies_at - 1 and not crashed_in:
+            # The token for window dies_at waits in the pipe: the worker takes it.
+            os.write(gate_w, b"x")
+            crashed_in.extend(struct.unpack("<q", os.read(crashed_r, 8)))
+        return check(self, number, *args)
+
+    monkeypatch.setattr(parallel._Shared, "take_windows", gated)
+    monkeypatch.setattr(parallel._Shared, "check", crashes_in_the_worker)
+    monkeypatch.setattr(parallel, "_POLL_SECONDS", 0.05)
+    try:
+        together = _check(path, 4, in_parallel=True)
+    finally:
+        for fd in (gate_r, gate_w, crashed_r, crashed_w):
+            os.close(fd)
+    assert crashed_in == [dies_at]
+    _same(alone, together)
+
+
 def test_one_window_is_checked_without_a_worker(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_kcat(tmp_path / "capture.kcat", _values([("next", 0)] * 5))
