@@ -338,6 +338,37 @@ def test_action_path_input_and_unreadable_root(installed_by_the_action: FreshVen
     assert action.run() == 3  # a root that cannot be read fails whatever fail-on says
 
 
+@pytest.mark.parametrize(("allow_empty", "status"), [("", 3), ("false", 3), ("true", 0)])
+def test_action_allow_empty_input(installed_by_the_action: FreshVenv, checkout: Path,
+                                  workspace: Path, allow_empty: str, status: int) -> None:
+    """An artifact folder with nothing to check: DF003 and exit code 3 unless the input
+    (``DASHFIX_ALLOW_EMPTY`` for dashfix) allows it; left empty, the config decides."""
+    (workspace / "empty").mkdir()
+    inputs = {"path": "empty", "upload": "false"}
+    if allow_empty:
+        inputs["allow-empty"] = allow_empty
+    action = ActionRun(checkout, installed_by_the_action, workspace, inputs)
+    assert action.run() == status
+    assert action.outputs["verify"]["exit-code"] == str(status)
+    log = action.log["dashfix verify"]
+    assert ("nothing to check under empty (allowed by --allow-empty)" in log) == (status == 0)
+    assert ("DF003" in log) == (status == 3)
+
+
+def test_action_allow_empty_input_is_left_to_the_config(
+        installed_by_the_action: FreshVenv, checkout: Path, workspace: Path) -> None:
+    assert _action()["inputs"]["allow-empty"].get("default", "") == ""  # type: ignore[index]
+    (workspace / "empty").mkdir()
+    with open(workspace / "pyproject.toml", "a") as config:
+        config.write("allow_empty = true\n")
+    action = ActionRun(checkout, installed_by_the_action, workspace,
+                       {"path": "empty", "upload": "false"})
+    assert action.run() == 0
+    action = ActionRun(checkout, installed_by_the_action, workspace,
+                       {"path": "empty", "upload": "false", "allow-empty": "false"})
+    assert action.run() == 3  # the input beats the config
+
+
 # -- the pre-commit hook ---------------------------------------------------------------
 
 def test_pre_commit_hook_runs_as_a_script(installed_by_the_action: FreshVenv,
