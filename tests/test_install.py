@@ -176,11 +176,19 @@ def test_make_dist_builds_an_sdist_and_a_wheel_that_installs(checkout: Path,
     with tarfile.open(sdist) as archive:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in ("dashfix/_native.c", "dashfix/formats/proto/dashstream.proto",
-                   "dashfix/py.typed", "setup.py", "pyproject.toml", "README.md"):
+                   "dashfix/py.typed", "setup.py", "pyproject.toml", "README.md", "LICENSE"):
         assert needed in in_sdist, needed
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = set(archive.namelist())
+        dist_info = f"dashfix-{__version__}.dist-info"
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+        license_text = archive.read(f"{dist_info}/licenses/LICENSE")
     assert {"dashfix/py.typed", "dashfix/formats/proto/dashstream.proto"} <= in_wheel
+    # The license pyproject.toml declares, and its text, as the repository holds it.
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert license_text == (REPO / "LICENSE").read_bytes()
+    assert b"Apache License\n                           Version 2.0, January 2004" in license_text
     assert any(name.startswith("dashfix/_native.") and name.endswith(".so") for name in in_wheel)
     _run([str(fresh.bin / "python"), "-m", "pip", "install", "--quiet", str(wheel)], checkout,
          fresh.env())
