@@ -123,6 +123,10 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
             plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
                 f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
                 "would follow it"))
+    elif record.problem == ck.LOCK_NOT_A_FILE.code:
+        plan.kept.append((record.name, (
+            f"{record.problem}: {record.actual} where DashFlow takes its store lock: --apply "
+            "cannot take that lock either; stop DashFlow and move it out of the store first")))
     elif record.problem == ck.INDEX_NOT_A_FILE.code:
         plan.quarantine(record, record.problem, (
             f"{record.actual} where index.bin belongs: DashFlow cannot read or replace it, "

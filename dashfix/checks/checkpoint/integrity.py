@@ -11,7 +11,8 @@ from dashfix.rules import checkpoint as ck
 from dashfix.rules import rules_by_code
 
 # Problems that no repair command fixes: the user has to act on the file system.
-_NO_COMMAND = frozenset({ck.FILE_UNREADABLE.code, ck.SYMLINK_IN_STORE.code})
+_NO_COMMAND = frozenset({ck.FILE_UNREADABLE.code, ck.SYMLINK_IN_STORE.code,
+                         ck.LOCK_NOT_A_FILE.code})
 
 
 def check(view: StoreView) -> Iterator[Finding]:
