@@ -128,7 +128,7 @@ def plan_rebuild(source: RedisSource, *, dry_run: bool) -> RedisPlan:
             notes.append("score set to the timestamp in ms: " + ", ".join(rescored))
         if old_in != new_in:
             notes.append(("added to " if new_in else "removed from ") + source.key("threads"))
-        diff = ThreadDiff(thread_id, bool(old), _latest(old), _latest(new), added, removed,
+        diff = ThreadDiff(thread_id, _latest(old), _latest(new), added, removed,
                           note="; ".join(notes) or None)
         touched = [*added, *removed, *rescored]
         plan.threads.append(ThreadPlan(thread_id, old, new, old_in, new_in,

@@ -54,8 +54,6 @@ class ThreadDiff:
     """One thread's index before and after the rebuild."""
 
     thread_id: str
-    old_exists: bool
-    """Whether the thread had an index (an index.json, a non-empty ZSET) before."""
     old_latest: Latest | None
     new_latest: Latest | None
     added: list[str] = field(default_factory=list)
@@ -71,11 +69,10 @@ class ThreadDiff:
 
     @property
     def kind(self) -> str:
-        if not self.old_exists:
-            return "added"
+        """As for a folder's index: by the thread's latest entry before and after."""
         if self.new_latest is None:
             return "dropped"
-        return "changed"
+        return "added" if self.old_latest is None else "changed"
 
     def summary(self) -> str:
         parts = []

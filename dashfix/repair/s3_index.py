@@ -87,7 +87,7 @@ def _diff(thread_id: str, old: tuple[bytes, str] | None, key: str,
     new_ids = [entry.checkpoint_id for entry in entries]
     new_latest = Latest(entries[0].checkpoint_id, entries[0].timestamp_ns) if entries else None
     if old is None:
-        return ThreadDiff(thread_id, False, None, new_latest, added=new_ids)
+        return ThreadDiff(thread_id, None, new_latest, added=new_ids)
     old_ids, old_latest, problem = _old_ids(old[0], key, thread_id)
     kept = set(new_ids)
     added = [checkpoint_id for checkpoint_id in new_ids if checkpoint_id not in old_ids]
@@ -97,7 +97,7 @@ def _diff(thread_id: str, old: tuple[bytes, str] | None, key: str,
     reordered = survivors != [checkpoint_id for checkpoint_id in new_ids
                               if checkpoint_id in set(old_ids)]
     note = None if problem is None else f"old index {problem}"
-    return ThreadDiff(thread_id, True, old_latest, new_latest, added, removed, reordered, note)
+    return ThreadDiff(thread_id, old_latest, new_latest, added, removed, reordered, note)
 
 
 def plan_rebuild(source: S3Source, *, dry_run: bool) -> S3Plan:

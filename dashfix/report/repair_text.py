@@ -148,14 +148,16 @@ def render_remote_rebuild(outcome: RemoteRebuildOutcome, out: TextIO) -> None:
                            style="bold green"))
         return
     written = outcome.written
+    # Paths and commands are printed unwrapped, so that they can be copied.
     console.print(Text(f"wrote {len(written)} {indexes}; the old ones are kept in "
-                       f"{outcome.backup}", style="bold green" if written else "bold"))
+                       f"{outcome.backup}", style="bold green" if written else "bold"),
+                  soft_wrap=True)
     for diff in outcome.conflicts:
         console.print(Text(f"thread {diff.thread_id}: its index changed since it was read (a "
                            "DashFlow save?); left as it is: run rebuild-index again",
                            style="bold red"))
     if written:
-        console.print(f"undo: {outcome.restore_command}")
+        console.print(f"undo: {outcome.restore_command}", soft_wrap=True)
 
 
 def render_remote_restore(outcome: RemoteRestoreOutcome, out: TextIO) -> None:
