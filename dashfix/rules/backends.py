@@ -37,16 +37,19 @@ LATEST_MISSING = _rule(
     "DashFlow's get_latest reads the pointer (a Redis ZSET's top member, an S3 index's first "
     "entry) and then loads that checkpoint; when it is gone, get_latest returns None even "
     "though older checkpoints exist, and the workflow starts over from scratch (#20).",
-    "#20", "Re-point the thread at its newest existing checkpoint (for Redis: remove the "
-    "stale member with ZREM after a backup).",
+    "#20", "Run `dashfix rebuild-index URL` (S3, Redis): it rebuilds the thread's index "
+    "from its checkpoints after a backup, so the latest is its newest existing checkpoint; "
+    "`--dry-run` shows the diff first.",
 )
 LATEST_NOT_NEWEST = _rule(
     "DB502", "latest-not-newest", E,
     "The checkpoint DashFlow picks as a thread's latest is not its newest.",
     "The backend's own ordering (a ZSET score, a sort key) disagrees with the checkpoints' "
     "timestamps, so resume continues from an older state (#20).",
-    "#20", "Fix the ordering entry of the newest checkpoint (for Redis: ZADD its score as "
-    "its timestamp in milliseconds) after a backup.",
+    "#20", "S3 and Redis: run `dashfix rebuild-index URL` (it puts the newest checkpoint "
+    "first, after a backup; `--dry-run` shows the diff). DynamoDB is its own index "
+    "(get_latest takes the greatest sort key): there is nothing to rebuild; resume the "
+    "thread from the newest checkpoint by id, or save a new one from it.",
 )
 LATEST_AMBIGUOUS = _rule(
     "DB503", "latest-ambiguous", E,
@@ -192,35 +195,40 @@ REDIS_MEMBER_WITHOUT_HASH = _rule(
     "A thread's ZSET names a checkpoint whose hash is gone (not its latest).",
     "DashFlow's list skips such members silently; the checkpoint was deleted or expired "
     "without its ZSET entry. (When it is the latest, DB501 reports it as an error.)",
-    "#20", "Remove the stale member with ZREM after a backup.",
+    "#20", "Run `dashfix rebuild-index URL`: it takes the stale member out after saving "
+    "the ZSET to a local backup file (never a hash).",
 )
 REDIS_HASH_WITHOUT_MEMBER = _rule(
     "DB561", "redis-hash-not-in-zset", W,
     "A checkpoint hash is in no thread's ZSET.",
     "get_latest and list only see checkpoints through the ZSET, so this one is invisible to "
     "DashFlow: a save whose ZADD was lost, or a member removed by hand.",
-    "#5", "Re-add it: ZADD {prefix}:thread:{thread}:checkpoints {timestamp_ms} {id}.",
+    "#5", "Run `dashfix rebuild-index URL`: it re-adds the member (ZADD "
+    "{prefix}:thread:{thread}:checkpoints {timestamp_ms} {id}) after a backup.",
 )
 REDIS_SCORE_MISMATCH = _rule(
     "DB562", "redis-score-mismatch", W,
     "A ZSET score is not the checkpoint's timestamp in milliseconds.",
     "DashFlow scores each member `timestamp_ns / 1_000_000`; another score reorders the "
     "thread's list and can change which checkpoint is latest (then DB502).",
-    "#20", "ZADD the member again with its timestamp in milliseconds.",
+    "#20", "Run `dashfix rebuild-index URL`: it sets the score to the timestamp in "
+    "milliseconds after a backup.",
 )
 REDIS_THREAD_MISMATCH = _rule(
     "DB563", "redis-hash-thread-mismatch", E,
     "A thread's ZSET names a checkpoint whose hash belongs to another thread.",
     "A save of another thread under the same id overwrote the hash (#6): resuming this "
     "thread from that member loads the other thread's state.",
-    "#6", "The overwritten checkpoint is lost; remove the member from this thread's ZSET.",
+    "#6", "The overwritten checkpoint is lost; `dashfix rebuild-index URL` moves the member "
+    "to the ZSET of the thread its hash now belongs to, after a backup.",
 )
 REDIS_THREAD_WITHOUT_ZSET = _rule(
     "DB564", "redis-thread-without-checkpoints", W,
     "A thread in the threads SET has no (or an empty) ZSET.",
     "list_threads shows the thread, but get_latest returns None for it: its checkpoints were "
     "deleted or expired while the SET kept the thread.",
-    "-", "SREM the thread from {prefix}:threads after a backup.",
+    "-", "Run `dashfix rebuild-index URL`: it removes the thread from {prefix}:threads "
+    "after a backup.",
 )
 
 # -- S3 (spec 4.9, item 18) ----------------------------------------------------------------
@@ -229,7 +237,8 @@ S3_INDEX_ENTRY_MISSING = _rule(
     "A thread's index.json lists a checkpoint whose object is gone (not its latest).",
     "S3Checkpointer's list returns the index verbatim, so the checkpoint is listed but its "
     "load returns None. (When it is the latest, DB501 reports it as an error.)",
-    "#20", "Rebuild the index from the objects.",
+    "#20", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_OBJECT_NOT_INDEXED = _rule(
     "DB581", "s3-object-not-indexed", W,
@@ -237,7 +246,8 @@ S3_OBJECT_NOT_INDEXED = _rule(
     "S3Checkpointer writes the object, then reads, changes and writes the index with no "
     "condition: two concurrent saves lose one index update (#5), and a crash between the "
     "two writes leaves the object out. DashFlow never lists or resumes it.",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_INDEX_ORDER = _rule(
     "DB582", "s3-index-not-newest-first", W,
@@ -245,14 +255,16 @@ S3_INDEX_ORDER = _rule(
     "DashFlow puts each save at the front and treats the first entry as the latest; a list "
     "out of time order came from concurrent or out-of-order saves, and its `list` order "
     "(and retention's keep_last_n) is wrong. (A first entry that is not the newest is DB502.)",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_INDEX_DUPLICATE = _rule(
     "DB583", "s3-index-duplicate-id", W,
     "A thread's index.json lists the same checkpoint id more than once.",
     "DashFlow removes an id before adding it again, so a duplicate means another writer "
     "changed the index concurrently.",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_OBJECT_MISMATCH = _rule(
     "DB584", "s3-object-id-mismatch", E,
@@ -260,14 +272,16 @@ S3_OBJECT_MISMATCH = _rule(
     "DashFlow loads `checkpoints/{id}` and trusts what it finds: an object whose own id or "
     "thread differs was overwritten by another checkpoint's save (#6) or copied by hand, and "
     "resuming through this key loads the wrong checkpoint.",
-    "#6", "Restore the object from a backup or versioning; remove the stale index entry.",
+    "#6", "Restore the object from a backup or versioning; `dashfix rebuild-index URL` "
+    "then drops the index entries that name another checkpoint's object.",
 )
 S3_INDEX_UNDECODABLE = _rule(
     "DB585", "s3-index-undecodable", E,
     "A thread's index.json does not decode.",
     "DashFlow's load of the index fails with a deserialization error, so get_latest, list "
     "and every save of that thread fail.",
-    "#17", "Rebuild the index from the objects after copying the damaged one aside.",
+    "#17", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the damaged one under PREFIX/dashfix-backups/.",
     baselinable=False,
 )
 

@@ -63,6 +63,8 @@ def test_break_plan_apply_verify_restore(rd: RedisPrefix, cli: Callable[..., Any
     broken = cli("verify", url, "--format", "json", "--progress", "never")
     assert broken.exit_code == ExitCode.FINDINGS
     assert {"DB501", "DB561", "DB564"} <= {f["code"] for f in broken.json()["findings"]}
+    fixes = {f["code"]: f["fix"] for f in broken.json()["findings"]}
+    assert fixes["DB501"] == fixes["DB561"] == fixes["DB564"] == f"dashfix rebuild-index '{url}'"
     before = _keys(rd)
 
     plan = cli("rebuild-index", url, "--dry-run", "--format", "json")

@@ -61,6 +61,8 @@ def test_break_plan_apply_verify_restore(s3: S3Bucket, cli: Callable[..., Any]) 
     broken = cli("verify", url, "--format", "json", "--progress", "never")
     assert broken.exit_code == ExitCode.FINDINGS
     assert {"DB501", "DB502", "DB581"} <= {f["code"] for f in broken.json()["findings"]}
+    fixes = {f["code"]: f["fix"] for f in broken.json()["findings"]}
+    assert fixes["DB501"] == fixes["DB502"] == fixes["DB581"] == f"dashfix rebuild-index '{url}'"
     before = _objects(s3)
 
     plan = cli("rebuild-index", url, "--dry-run", "--format", "json")
@@ -184,3 +186,27 @@ def test_backups_are_invisible_to_verify(s3: S3Bucket, cli: Callable[..., Any]) 
     assert cli("rebuild-index", url).exit_code == ExitCode.CLEAN
     document = cli("verify", url, "--format", "json", "--progress", "never").json()
     assert not [f for f in document["findings"] if "dashfix-backups" in f["path_in_root"]]
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://app:s3cr3t@127.0.0.1:1/test?table=dashflow_checkpoints",
+    "sqlite:///checkpoints.db",
+    "dynamodb://dashflow-checkpoints?region=us-east-1",
+])
+def test_stores_that_are_their_own_index_have_nothing_to_rebuild(
+    cli: Callable[..., Any], url: str,
+) -> None:
+    result = cli("rebuild-index", url, "--dry-run")
+    assert result.exit_code == ExitCode.USAGE
+    assert "its own index" in result.stderr and "nothing to rebuild" in result.stderr
+    assert "dashfix verify" in result.stderr and "s3cr3t" not in result.stderr
+
+
+def test_folder_only_and_url_only_options_are_refused(
+    s3: S3Bucket, cli: Callable[..., Any], tmp_path: Path,
+) -> None:
+    assert cli("rebuild-index", s3.url(), "--wait", "3").exit_code == ExitCode.USAGE
+    assert cli("rebuild-index", s3.url(), "--backup", "x.json").exit_code == ExitCode.USAGE
+    assert cli("rebuild-index", s3.url(), "--restore", "x", "--dry-run").exit_code == 2
+    (tmp_path / "index.bin").write_bytes(b"")
+    assert cli("rebuild-index", str(tmp_path), "--restore", "x").exit_code == ExitCode.USAGE
