@@ -162,8 +162,8 @@ def rebuild_index_command(
         Path | None,
         typer.Option(
             "--backup", metavar="FILE",
-            help="redis:// only: where the old ZSETs are saved. Default: "
-            "./dashfix-redis-backup-PREFIX-STAMP.json.",
+            help="redis:// only: where the old ZSETs are saved. Default: a "
+            "dashfix-redis-backup-*.json in the current folder (printed).",
         ),
     ] = None,
     restore_backup: Annotated[

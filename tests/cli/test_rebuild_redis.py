@@ -124,35 +124,6 @@ def test_default_backup_file_is_in_the_current_folder(
     assert backup.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_thread_dashflow_changed_in_between_is_left_alone(
-    rd: RedisPrefix, cli: Callable[..., Any], tmp_path: Path,
-) -> None:
-    """Under WATCH, a thread whose ZSET no longer holds what the plan read (a DashFlow save
-    in between) is not written: its save is kept, the others are done, and the run exits 4."""
-    from dashfix.inputs.backends.redis import RedisSource
-    from dashfix.inputs.sources import SourceUrl
-    from dashfix.repair import redis_index
-
-    db = _broken(rd)
-    source = RedisSource(SourceUrl(rd.url()))
-    plan = redis_index.plan_rebuild(source, dry_run=False)
-    concurrent = db.save("alpha")  # DashFlow saves between the plan and the write
-    outcome = redis_index.apply_plan(source, plan, tmp_path / "backup.json")
-    source.close()
-    assert outcome.exit_code() == ExitCode.LOCKED
-    assert [d.thread_id for d in outcome.conflicts] == ["alpha"]
-    assert [d.thread_id for d in outcome.written] == ["beta", "gamma", "ghost"]
-    top = rd.client.zrevrange(db.thread_key("alpha"), 0, 0)
-    assert top == [concurrent.checkpoint_id.encode()]
-    assert rd.client.zscore(db.thread_key("alpha"), f"alpha_{db.proc}_chkpt1") is None
-    states = {t["thread_id"]: t["state"]
-              for t in orjson.loads((tmp_path / "backup.json").read_bytes())["threads"]}
-    assert states["alpha"] == "changed-underneath"
-    # A second run sees the new state and finishes the job.
-    assert cli("rebuild-index", rd.url(), "--backup", str(tmp_path / "b2.json")).exit_code == 0
-    assert cli("verify", rd.url(), "--progress", "never").exit_code == ExitCode.CLEAN
-
-
 def test_restore_leaves_a_zset_changed_since(rd: RedisPrefix, cli: Callable[..., Any],
                                              tmp_path: Path) -> None:
     db = _broken(rd)

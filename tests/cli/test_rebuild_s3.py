@@ -125,33 +125,6 @@ def test_new_index_is_dashflows_shape_newest_first(s3: S3Bucket,
         s.checkpoint_id for s in reversed(saved)]
 
 
-def test_an_index_dashflow_rewrote_in_between_is_left_alone(
-    s3: S3Bucket, cli: Callable[..., Any],
-) -> None:
-    """The conditional PUT (If-Match on the ETag the plan read) refuses a changed index:
-    a DashFlow save between plan and write is kept, and the run exits 4."""
-    from dashfix.inputs.backends.s3 import S3Source
-    from dashfix.inputs.sources import SourceUrl
-    from dashfix.repair import s3_index
-
-    db = _broken(s3)
-    source = S3Source(SourceUrl(s3.url(PREFIX)))
-    plan = s3_index.plan_rebuild(source, dry_run=False)
-    concurrent = db.save("alpha")  # DashFlow saves between the plan and the write
-    alpha_index = db.client.get_object(Bucket=s3.bucket, Key=db.index_key("alpha"))
-    db.save("gamma")  # and creates gamma's index, which the plan saw missing
-    outcome = s3_index.apply_plan(source, plan)
-    assert outcome.exit_code() == ExitCode.LOCKED
-    assert {d.thread_id for d in outcome.conflicts} == {"alpha", "gamma"}
-    assert [d.thread_id for d in outcome.written] == ["beta"]
-    now = db.client.get_object(Bucket=s3.bucket, Key=db.index_key("alpha"))
-    assert now["ETag"] == alpha_index["ETag"]
-    assert orjson.loads(now["Body"].read())["checkpoints"][0]["id"] == concurrent.checkpoint_id
-    # A second run sees the new state and finishes the job.
-    assert cli("rebuild-index", s3.url(PREFIX)).exit_code == ExitCode.CLEAN
-    assert cli("verify", s3.url(PREFIX), "--progress", "never").exit_code == ExitCode.CLEAN
-
-
 def test_moto_honours_if_match_on_put(s3: S3Bucket) -> None:
     """What the refusal path relies on: the server answers 412 to a PUT whose If-Match is
     stale, and to an If-None-Match: * PUT over an existing key."""
