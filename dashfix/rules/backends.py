@@ -138,7 +138,9 @@ SQLITE_MISSING_INDEX = _rule(
     "An index that SqliteCheckpointer creates is missing.",
     "get_latest and list filter by thread_id ordered by timestamp, history by parent_id; "
     "without idx_checkpoints_thread_id / idx_checkpoints_parent_id every call scans the table.",
-    "-", "Create the index as DashFlow's migration does (see docs/backends.md).",
+    "-", "Create it as DashFlow's migration does: `CREATE INDEX IF NOT EXISTS "
+    "idx_checkpoints_thread_id ON checkpoints(thread_id, timestamp DESC)` and `CREATE INDEX "
+    "IF NOT EXISTS idx_checkpoints_parent_id ON checkpoints(parent_id)`.",
 )
 
 # -- Postgres (spec 4.7, item 16) ----------------------------------------------------------
@@ -163,7 +165,9 @@ POSTGRES_METADATA_NOT_OBJECT = _rule(
     "A checkpoint row's metadata is not a JSON object of strings.",
     "DashFlow reads metadata as HashMap<String, String>: an array, a number or a non-string "
     "value fails the load of that checkpoint.",
-    "-", "Rewrite the value as an object of strings after taking a backup; find the writer.",
+    "-", "After taking a backup, rewrite the value as an object of strings (`UPDATE {table} "
+    "SET metadata = '{}' WHERE checkpoint_id = '{id}'`, or the object it should hold); find "
+    "the writer.",
 )
 POSTGRES_TIMESTAMP_CLAMPED = _rule(
     "DB543", "postgres-timestamp-clamped", E,
@@ -171,7 +175,9 @@ POSTGRES_TIMESTAMP_CLAMPED = _rule(
     "DashFlow clamps times past i64::MAX nanoseconds to i64::MAX and times before the epoch "
     "to 0 (checkpointer_helpers.rs). A row at i64::MAX stays the thread's latest forever "
     "(`ORDER BY timestamp DESC`); one at 0 is never picked.",
-    "#20", _REPORT_ONLY + "fix the clock of the writer; delete or re-time the row by hand.",
+    "#20", _REPORT_ONLY + "fix the clock of the writer; after a backup, delete the row "
+    "(`DELETE FROM {table} WHERE checkpoint_id = '{id}'`) or set its timestamp to the time "
+    "it was saved, in nanoseconds.",
 )
 POSTGRES_COMPOSITE_INDEX = _rule(
     "DB544", "postgres-composite-index-missing", INFO,
@@ -186,7 +192,9 @@ POSTGRES_INDEX_MISSING = _rule(
     "An index PostgresCheckpointer creates is missing.",
     "The checkpointer creates idx_{table}_thread_id and idx_{table}_timestamp; without them "
     "every get_latest/list scans the table.",
-    "-", "Create the index as the checkpointer does (see docs/backends.md).",
+    "-", "Create it as the checkpointer does: `CREATE INDEX IF NOT EXISTS "
+    "idx_{table}_thread_id ON {table} (thread_id)` and `CREATE INDEX IF NOT EXISTS "
+    "idx_{table}_timestamp ON {table} (timestamp)`.",
 )
 
 # -- Redis (spec 4.8, item 17) -------------------------------------------------------------
@@ -301,7 +309,9 @@ DYNAMODB_ID_TWO_THREADS = _rule(
     "The key is (thread_id, checkpoint_id), so a colliding id of another thread does not "
     "overwrite but sits beside it; DashFlow's load(id) returns whichever its Scan meets "
     "first, possibly the other thread's checkpoint (#6).",
-    "#6", _REPORT_ONLY + "remove the item that does not belong after a backup.",
+    "#6", _REPORT_ONLY + "after a backup, remove the item that does not belong (`aws "
+    "dynamodb delete-item --table-name TABLE --key '{\"thread_id\": {\"S\": \"THREAD\"}, "
+    "\"checkpoint_id\": {\"S\": \"ID\"}}'`).",
 )
 
 RULES = (
