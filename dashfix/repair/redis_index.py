@@ -16,7 +16,8 @@ on, and only if they still hold what the plan read; a change between that check 
 (a DashFlow save) is left alone and the run exits 4.
 
 ``restore_backup`` puts each thread's old ZSET and SET membership back, under WATCH, only
-while they still hold exactly what the rebuild wrote.
+while they still hold exactly what the rebuild wrote (so a run killed before it recorded a
+write is undone too).
 """
 
 from __future__ import annotations
@@ -295,18 +296,21 @@ def restore_backup(source: RedisSource, path: Path) -> RemoteRestoreOutcome:
     document = _read_backup(path, source)
     outcome = RemoteRestoreOutcome(source.label, str(path))
     records: list[dict[str, Any]] = document["threads"]
-    written = [record for record in records if record["state"] == ThreadState.WRITTEN.value]
-    if not written and any(record["state"] == ThreadState.RESTORED.value
-                           for record in records):
+    # A thread still "planned" may have been written by a run killed before it said so:
+    # what counts is whether it holds what the rebuild writes.
+    pending = [record for record in records
+               if record["state"] in (ThreadState.WRITTEN.value, ThreadState.PLANNED.value)]
+    if not any(record["state"] == ThreadState.WRITTEN.value for record in pending) and any(
+            record["state"] == ThreadState.RESTORED.value for record in records):
         outcome.already_restored = True
         return outcome
     try:
-        for record in written:
+        for record in pending:
             zset_key = source.thread_key(record["thread_id"])
             if _restore_thread(source, record):
                 record["state"] = ThreadState.RESTORED.value
                 outcome.restored.append(zset_key)
-            else:
+            elif record["state"] == ThreadState.WRITTEN.value:
                 outcome.skipped.append(f"{zset_key}: changed since dashfix wrote it (a "
                                        f"DashFlow save?); left as it is")
     except redis.RedisError as exc:

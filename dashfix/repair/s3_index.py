@@ -14,13 +14,14 @@ read) and replaces it with a conditional PUT: ``If-Match`` on that ETag, or
 S3 answers 412 and that thread is left as DashFlow wrote it (exit 4). DashFlow never reads
 ``dashfix-backups/``, and ``verify`` lists only ``checkpoints/`` and ``threads/``.
 
-``restore_backup`` puts a session's old indexes back, each only while it is still exactly
-what dashfix wrote (``If-Match`` on the ETag of that write); an index that had not existed
-is deleted the same way.
+``restore_backup`` puts a session's old indexes back, each only while it still holds
+exactly the bytes dashfix wrote (their SHA-256 is in the manifest; the PUT is conditional on
+the ETag read with them); an index that had not existed is deleted the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,7 +199,8 @@ def apply_plan(source: S3Source, plan: S3Plan, stamp: str | None = None) -> Remo
                         "backup_key": None if thread.old is None else
                         session.backup_key(thread.thread_id),
                         "old_etag": None if thread.old is None else thread.old[1],
-                        "new_etag": None, "state": ThreadState.PLANNED.value}
+                        "new_sha256": _digest(thread.new), "new_etag": None,
+                        "state": ThreadState.PLANNED.value}
                        for thread in plan.threads]
     outcome.backup = session.url
     outcome.restore_command = f"dashfix rebuild-index '{source.label}' --restore {session.name}"
@@ -263,8 +265,10 @@ def _manifest(source: S3Source, key: str) -> dict[str, Any]:
 
 
 def restore_backup(source: S3Source, name: str) -> RemoteRestoreOutcome:
-    """Put the old indexes of session ``name`` back, each only if it is still what dashfix
-    wrote (its ETag); anything else is skipped and said so."""
+    """Put the old indexes of session ``name`` back, each only if it still holds the bytes
+    dashfix wrote (conditional on the ETag it has now); anything else is skipped and said
+    so. A run killed before it recorded a write is covered too: what counts is the index's
+    content (its SHA-256 in the manifest), not the recorded state."""
     if not name or "/" in name or name in (".", ".."):
         raise UsageError(f"--restore {name!r}: a backup session name (`--restore list` "
                          "lists them)")
@@ -272,19 +276,19 @@ def restore_backup(source: S3Source, name: str) -> RemoteRestoreOutcome:
     manifest = _manifest(source, f"{session.folder}/{MANIFEST}")
     session.threads = manifest["threads"]
     outcome = RemoteRestoreOutcome(source.label, session.url)
-    written = [record for record in session.threads
-               if record["state"] == ThreadState.WRITTEN.value]
-    if not written and any(record["state"] == ThreadState.RESTORED.value
-                           for record in session.threads):
+    pending = [record for record in session.threads
+               if record["state"] in (ThreadState.WRITTEN.value, ThreadState.PLANNED.value)]
+    if not any(record["state"] == ThreadState.WRITTEN.value for record in pending) and any(
+            record["state"] == ThreadState.RESTORED.value for record in session.threads):
         outcome.already_restored = True
         return outcome
     try:
-        for record in written:
+        for record in pending:
             why_not = _restore_thread(source, record)
             if why_not is None:
                 record["state"] = ThreadState.RESTORED.value
                 outcome.restored.append(record["index_key"])
-            else:
+            elif record["state"] == ThreadState.WRITTEN.value:
                 outcome.skipped.append(f"{record['index_key']}: {why_not}")
         session.save_manifest(manifest["dashfix"])
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -298,18 +302,25 @@ def _restore_thread(source: S3Source, record: dict[str, Any]) -> str | None:
     changed = ("changed since dashfix wrote it (a DashFlow save?); left as it is"
                + ("" if record["backup_key"] is None else
                   f", the old bytes stay at {record['backup_key']}"))
+    current = source.get_tagged(record["index_key"])
+    if current is None or _digest(current[0]) != record["new_sha256"]:
+        return changed
     try:
         if record["backup_key"] is None:
             client.delete_object(Bucket=source.bucket, Key=record["index_key"],
-                                 IfMatch=record["new_etag"])
+                                 IfMatch=current[1])
         else:
             old = source.get_tagged(record["backup_key"])
             if old is None:
                 return f"its backup {record['backup_key']} is gone"
             client.put_object(Bucket=source.bucket, Key=record["index_key"], Body=old[0],
-                              IfMatch=record["new_etag"], ContentType="application/json")
+                              IfMatch=current[1], ContentType="application/json")
     except botocore.exceptions.ClientError as exc:
         if _error_code(exc) in _CHANGED:
             return changed
         raise
     return None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -143,3 +143,46 @@ def test_a_thread_dashflow_changed_in_between_is_left_alone(
     # A second run sees the new state and finishes the job.
     assert cli("rebuild-index", rd.url(), "--backup", str(tmp_path / "b2.json")).exit_code == 0
     assert cli("verify", rd.url(), "--progress", "never").exit_code == ExitCode.CLEAN
+
+
+def test_s3_restore_undoes_writes_a_killed_run_did_not_record(s3: S3Bucket) -> None:
+    db = _broken(s3)
+    before = {thread: db.client.get_object(Bucket=s3.bucket, Key=db.index_key(thread))[
+        "Body"].read() for thread in ("alpha", "beta")}
+    source = S3Source(SourceUrl(s3.url(PREFIX)))
+    outcome = s3_index.rebuild_index(source)
+    session = outcome.backup.rstrip("/").rsplit("/", 1)[1]
+    manifest_key = f"{PREFIX}/dashfix-backups/{session}/manifest.json"
+    manifest = orjson.loads(db.client.get_object(Bucket=s3.bucket, Key=manifest_key)[
+        "Body"].read())
+    for record in manifest["threads"]:  # as a run killed before its last manifest leaves it
+        record["state"] = "planned"
+    db.client.put_object(Bucket=s3.bucket, Key=manifest_key, Body=orjson.dumps(manifest))
+    restored = s3_index.restore_backup(source, session)
+    assert sorted(restored.restored) == [db.index_key(t) for t in ("alpha", "beta", "gamma")]
+    assert not restored.skipped
+    for thread, data in before.items():
+        assert db.client.get_object(Bucket=s3.bucket, Key=db.index_key(thread))[
+            "Body"].read() == data
+    assert db.index("gamma") == []  # the index dashfix created is gone again
+
+
+def test_redis_restore_undoes_writes_a_killed_run_did_not_record(
+    rd: RedisPrefix, tmp_path: Path,
+) -> None:
+    db = _broken_redis(rd)
+    before = {thread: rd.client.zrange(db.thread_key(thread), 0, -1, withscores=True)
+              for thread in ("alpha", "beta", "gamma")}
+    source = RedisSource(SourceUrl(rd.url()))
+    backup = tmp_path / "zsets.json"
+    redis_index.rebuild_index(source, backup=backup)
+    document = orjson.loads(backup.read_bytes())
+    for record in document["threads"]:
+        record["state"] = "planned"
+    backup.write_bytes(orjson.dumps(document))
+    restored = redis_index.restore_backup(source, backup)
+    source.close()
+    assert len(restored.restored) == 4 and not restored.skipped
+    for thread, members in before.items():
+        assert rd.client.zrange(db.thread_key(thread), 0, -1, withscores=True) == members
+    assert rd.client.sismember(f"{rd.prefix}:threads", "ghost")
