@@ -26,6 +26,10 @@ RUNNING_DASHFLOW_NOTE = (
 )
 
 
+LISTED = 5
+"""Ids of each kind the text diff names per thread."""
+
+
 class Latest(NamedTuple):
     """A thread's latest entry: the checkpoint DashFlow resumes from, and its time."""
 
@@ -75,11 +79,12 @@ class ThreadDiff:
         return "added" if self.old_latest is None else "changed"
 
     def summary(self) -> str:
+        """One line for the text diff: at most ``LISTED`` ids of each kind (JSON has all)."""
         parts = []
-        if self.added:
-            parts.append(f"+{len(self.added)} " + ", ".join(self.added))
-        if self.removed:
-            parts.append(f"-{len(self.removed)} " + ", ".join(self.removed))
+        for sign, ids in (("+", self.added), ("-", self.removed)):
+            if ids:
+                more = f", ... {len(ids) - LISTED} more" if len(ids) > LISTED else ""
+                parts.append(f"{sign}{len(ids)} " + ", ".join(ids[:LISTED]) + more)
         if self.reordered:
             parts.append("reordered")
         if self.note:

@@ -90,13 +90,17 @@ def _diff(thread_id: str, old: tuple[bytes, str] | None, key: str,
     if old is None:
         return ThreadDiff(thread_id, None, new_latest, added=new_ids)
     old_ids, old_latest, problem = _old_ids(old[0], key, thread_id)
-    kept = set(new_ids)
-    added = [checkpoint_id for checkpoint_id in new_ids if checkpoint_id not in old_ids]
-    removed = [checkpoint_id for position, checkpoint_id in enumerate(old_ids)
-               if checkpoint_id not in kept or checkpoint_id in old_ids[:position]]
-    survivors = [checkpoint_id for checkpoint_id in dict.fromkeys(old_ids) if checkpoint_id in kept]
+    kept, listed = set(new_ids), set(old_ids)
+    added = [checkpoint_id for checkpoint_id in new_ids if checkpoint_id not in listed]
+    removed, seen = [], set()
+    for checkpoint_id in old_ids:  # gone, another thread's, or listed twice
+        if checkpoint_id not in kept or checkpoint_id in seen:
+            removed.append(checkpoint_id)
+        seen.add(checkpoint_id)
+    survivors = [checkpoint_id for checkpoint_id in dict.fromkeys(old_ids)
+                 if checkpoint_id in kept]
     reordered = survivors != [checkpoint_id for checkpoint_id in new_ids
-                              if checkpoint_id in set(old_ids)]
+                              if checkpoint_id in listed]
     note = None if problem is None else f"old index {problem}"
     return ThreadDiff(thread_id, old_latest, new_latest, added, removed, reordered, note)
 

@@ -186,3 +186,12 @@ def test_redis_restore_undoes_writes_a_killed_run_did_not_record(
     for thread, members in before.items():
         assert rd.client.zrange(db.thread_key(thread), 0, -1, withscores=True) == members
     assert rd.client.sismember(f"{rd.prefix}:threads", "ghost")
+
+
+def test_text_diff_names_a_few_ids_and_counts_the_rest() -> None:
+    from dashfix.repair.remote_index import Latest, ThreadDiff
+
+    diff = ThreadDiff("t", None, Latest("a6", 1), added=[f"a{n}" for n in range(7)],
+                      removed=["gone"])
+    assert diff.summary() == "+7 a0, a1, a2, a3, a4, ... 2 more; -1 gone"
+    assert diff.kind == "added" and len(diff.to_dict()["entries_added"]) == 7
