@@ -43,6 +43,7 @@ from dashfix.repair.remote_index import (
 
 BACKUP_FOLDER = "dashfix-backups"
 MANIFEST = "manifest.json"
+_NO_SUCH_ETAG = '"00000000000000000000000000000000"'
 _CHANGED = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409",
             "404"}
 """Error codes of a conditional request whose condition failed: the object changed (412),
@@ -168,14 +169,33 @@ class _Session:
     def backup_key(self, thread_id: str) -> str:
         return f"{self.folder}/threads/{thread_id}/index.json"
 
-    def save_manifest(self, command: str) -> None:
+    def save_manifest(self, command: str, **condition: str) -> None:
         document = {"dashfix": command, "store": self.source.label,
                     "bucket": self.source.bucket, "prefix": self.source.prefix,
                     "session": self.name, "threads": self.threads}
         self.source.client.put_object(Bucket=self.source.bucket,
                                       Key=f"{self.folder}/{MANIFEST}",
                                       Body=orjson.dumps(document, option=orjson.OPT_INDENT_2),
-                                      ContentType="application/json")
+                                      ContentType="application/json", **condition)
+
+    def check_conditions_honoured(self) -> None:
+        """The manifest was just created: writing it again under ``If-None-Match: *``, or
+        under ``If-Match`` with an ETag it does not have, must be refused. A store that
+        ignores the conditions would let a rebuild overwrite a concurrent DashFlow save, so
+        nothing is written there."""
+        for condition in ({"IfNoneMatch": "*"}, {"IfMatch": _NO_SUCH_ETAG}):
+            try:
+                self.save_manifest("rebuild-index", **condition)
+            except botocore.exceptions.ClientError as exc:
+                if _error_code(exc) in _CHANGED:
+                    continue
+                raise
+            name = "If-None-Match" if "IfNoneMatch" in condition else "If-Match"
+            raise WriteError(
+                f"{self.source.label}: the server ignores conditional writes ({name} on "
+                "PutObject), so a DashFlow save during the rebuild could be lost: no index "
+                f"written (the manifest is in {self.url}). Stop every DashFlow process "
+                "using this prefix and rebuild on a store that honours If-Match.")
 
 
 def _free_session_name(source: S3Source, stamp: str) -> str:
@@ -209,7 +229,8 @@ def apply_plan(source: S3Source, plan: S3Plan, stamp: str | None = None) -> Remo
     outcome.backup = session.url
     outcome.restore_command = f"dashfix rebuild-index '{source.label}' --restore {session.name}"
     try:
-        session.save_manifest("rebuild-index")
+        session.save_manifest("rebuild-index", IfNoneMatch="*")
+        session.check_conditions_honoured()
         for thread, record in zip(plan.threads, session.threads, strict=True):
             if thread.old is not None:
                 client.put_object(Bucket=source.bucket, Key=record["backup_key"],
