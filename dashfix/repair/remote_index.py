@@ -173,7 +173,3 @@ class RemoteRestoreOutcome:
                 "skipped": self.skipped, "already_restored": self.already_restored,
                 "exit_code": int(self.exit_code())}
 
-
-def newest_first(entries: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """(timestamp, id) pairs newest first, ties to the greater id: DashFlow's "latest"."""
-    return sorted(entries, reverse=True)
