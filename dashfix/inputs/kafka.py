@@ -4,9 +4,10 @@
 read-only snapshot: every partition is ``assign()``-ed (no group membership, no offset
 commit: the client's ``group.id`` is a throwaway one that never joins or commits), read
 from its earliest offset (or ``--since``/``--from-offset``) up to its high watermark as
-seen when the snapshot starts, with ``isolation.level=read_committed``.  Partitions are
-read one after the other in partition order, so a thread's first record, and every finding,
-is the same from run to run; librdkafka prefetches ahead within the partition.
+seen when the snapshot starts, with ``isolation.level=read_committed``.  One snapshot reads
+its partitions one after the other, in partition order; librdkafka prefetches ahead within
+the partition.  A check may read several partitions at once with one snapshot per process
+over the ranges taken once (``TopicSnapshot(partitions=...)``).
 
 Client settings are librdkafka properties (``--kafka-config KEY=VALUE``,
 ``[tool.dashfix.kafka]``); values of secret properties never leave this module except
@@ -261,7 +262,10 @@ class KafkaRecord:
 class TopicSnapshot:
     """A read-only consumer on one topic and the offset range of each partition."""
 
-    def __init__(self, locator: KafkaLocator, options: SnapshotOptions | None = None) -> None:
+    def __init__(self, locator: KafkaLocator, options: SnapshotOptions | None = None,
+                 partitions: list[PartitionRange] | None = None) -> None:
+        """``partitions``: the ranges of a snapshot taken before (another process reads
+        some of them); else they are asked of the broker now."""
         self.locator = locator
         self.options = options or SnapshotOptions()
         check_properties(self.options.properties, "--kafka-config")
@@ -277,7 +281,7 @@ class TopicSnapshot:
             queued_max_messages_kbytes=32 * 1024, fetch_message_max_bytes=MAX_MESSAGE_BYTES,
         ), self.options.properties, locator)
         try:
-            self.partitions = self._ranges()
+            self.partitions = self._ranges() if partitions is None else partitions
         except BaseException:
             self.close()
             raise
