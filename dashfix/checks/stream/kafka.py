@@ -185,8 +185,8 @@ def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
     ``expired`` (a time limit) stops the check part way (``result.complete``).
 
     ``parallel``: a snapshot of at least ``parallel_from`` records in several partitions
-    is checked by one process per partition (a few at a time, ``kafka_parallel``), with
-    the same findings in the same order; a time-limited check runs in this process, so
+    is checked by forked processes, one per CPU, each taking whole partitions
+    (``kafka_parallel``), with the same findings in the same order; a time-limited check runs in this process, so
     that it can stop at any block."""
     options = options or ReadOptions()
     with source.snapshot() as snapshot:
