@@ -186,8 +186,8 @@ def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
 
     ``parallel``: a snapshot of at least ``parallel_from`` records in several partitions
     is checked by forked processes, one per CPU, each taking whole partitions
-    (``kafka_parallel``), with the same findings in the same order; a time-limited check runs in this process, so
-    that it can stop at any block."""
+    (``kafka_parallel``), with the same findings in the same order; a time-limited check
+    runs in this process, so that it can stop at any block."""
     options = options or ReadOptions()
     with source.snapshot() as snapshot:
         partitions = snapshot.partitions
