@@ -1,4 +1,4 @@
-"""Adapter from the verify scan (``dashfix.inputs.checkpoint_store.scan_store``) to what the
+"""Adapter from the verify scan (``dashfix.inputs.checkpoint_files.scan.scan_store``) to what the
 index rebuild needs: the checkpoints DashFlow could load under the id the index names.
 
 A candidate is a record the scan found loadable (no integrity, decode or tail problem) whose
@@ -13,10 +13,13 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
+from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     JSON,
@@ -29,7 +32,6 @@ from dashfix.inputs.checkpoint_record import (
     FileRecord,
 )
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.inputs.checkpoint_store import StoreScan, paused_gc, scan_store
 from dashfix.repair.index_rebuild import Candidate, IndexPlan, OldIndex, Order, plan_threads
 
 _NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})
@@ -108,7 +110,7 @@ def candidate_of(record: FileRecord) -> Candidate | str:
     """The record as an index candidate, or why it is not one."""
     if not record.loadable:
         if record.problem is not None:
-            return f"{record.problem}: {record.message}"
+            return f"{problem_code(record.problem)}: {record.message}"
         return f"not a checkpoint ({record.variant})"
     assert record.checkpoint_id is not None and record.thread_id is not None
     wanted = expected_name(record)

@@ -15,7 +15,10 @@ from dashfix.checks.kinds import input_kinds
 from dashfix.formats import dchk
 from dashfix.formats.bincode import encode_string
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs import checkpoint_store
+from dashfix.inputs.checkpoint_files import reader_pool
+from dashfix.inputs.checkpoint_files.discovery import claims_dir
+from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
@@ -24,18 +27,13 @@ from dashfix.inputs.checkpoint_record import (
     LEGACY,
     PLAIN,
     SYMLINK,
+    FileProblem,
     FileRecord,
     is_plain,
     plain_record,
 )
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
-from dashfix.inputs.checkpoint_store import (
-    claims_dir,
-    is_store_file,
-    latest_per_thread,
-    scan_store,
-    summarise_file,
-)
+from dashfix.inputs.latest import latest_per_thread
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 
@@ -43,7 +41,7 @@ from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip
 def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
     """The records of the regular files ``names`` of one store folder, read in this
     process, by name."""
-    return checkpoint_store.read_store_rows(store, sorted(names), parallel=False)[0].records()
+    return reader_pool.read_store_rows(store, sorted(names), parallel=False)[0].records()
 
 
 def _record(path: Path) -> FileRecord:
@@ -103,10 +101,11 @@ def test_bad_files_become_records_with_locations(tmp_path: Path) -> None:
     store.write_raw("utf8.bin", dchk.wrap(utf8))
     records = {r.name: r for r in summarise_names(str(tmp_path), sorted(os.listdir(tmp_path)))}
     assert records["empty.bin"].variant == FOREIGN and records["empty.bin"].offset == 0
-    assert records["random.bin"].problem == "CK115"
-    assert (records["huge.bin"].problem, records["huge.bin"].offset) == ("CK103", 12)
+    assert records["random.bin"].problem == FileProblem.FOREIGN
+    huge_record = records["huge.bin"]
+    assert (huge_record.problem, huge_record.offset) == (FileProblem.LENGTH_MISMATCH, 12)
     assert records["huge.bin"].expected == str(2**63)
-    assert records["utf8.bin"].problem == "CK110"
+    assert records["utf8.bin"].problem == FileProblem.PAYLOAD_UNDECODABLE
     assert records["utf8.bin"].offset == dchk.HEADER_SIZE + 17
 
 
@@ -117,11 +116,12 @@ def test_legacy_truncation_and_trailing_garbage_are_told_apart(tmp_path: Path) -
     size = whole.path.stat().st_size
     whole.path.write_bytes(whole.payload + b"tail-junk")
     garbage = _record(whole.path)
-    assert (garbage.problem, garbage.offset, garbage.actual) == ("CK109", size, str(size + 9))
+    assert (garbage.problem, garbage.offset, garbage.actual) == (
+        FileProblem.LEGACY_TRAILING_GARBAGE, size, str(size + 9))
     whole.path.write_bytes(whole.payload[:-5])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
     whole.path.write_bytes(whole.payload[:12])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
 
 
 @settings(max_examples=200, deadline=None)
@@ -135,7 +135,7 @@ def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str
     path.write_bytes(data)
     record = _record(path)
     assert record.size == len(data)
-    assert record.problem is None or record.problem.startswith("CK")
+    assert record.problem is None or isinstance(record.problem, FileProblem)
 
 
 @settings(max_examples=100, deadline=None)
@@ -147,16 +147,16 @@ def test_dchk_with_valid_crc_never_raises(payload: bytes) -> None:
     path.write_bytes(dchk.wrap(payload))
     record = _record(path)
     assert record.variant == DCHK
-    assert record.problem in (None, "CK110")
+    assert record.problem in (None, FileProblem.PAYLOAD_UNDECODABLE)
 
 
 def test_latest_per_thread_breaks_ties_on_the_id_string() -> None:
-    def rec(checkpoint_id: str, secs: int, problem: str | None = None) -> FileRecord:
+    def rec(checkpoint_id: str, secs: int, problem: FileProblem | None = None) -> FileRecord:
         return FileRecord(f"{checkpoint_id}.bin", DCHK, 1, 0, problem, checkpoint_id=checkpoint_id,
                           thread_id="t", secs=secs)
 
-    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5), rec("t_p_chkpt11", 9, "CK104"),
-               rec("t_p_chkpt3", -1)]
+    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5),
+               rec("t_p_chkpt11", 9, FileProblem.CHECKSUM_MISMATCH), rec("t_p_chkpt3", -1)]
     assert latest_per_thread(records)["t"].checkpoint_id == "t_p_chkpt9"
 
 
@@ -191,7 +191,7 @@ def test_plain_dchk_shortcut_builds_the_general_record(
     parent: str | None, metadata: dict[str, str], flip: tuple[int, int] | None, version: int,
 ) -> None:
     from dashfix.formats.checkpoint import encode_checkpoint
-    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_dchk, _summarise_plain_dchk
 
     checkpoint_id = thread + suffix
     parent_id = None if parent is None else parent.format(thread=thread)
@@ -208,7 +208,7 @@ def test_plain_dchk_shortcut_builds_the_general_record(
 
 
 def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> None:
-    from dashfix.inputs.checkpoint_store import _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_plain_dchk
 
     store = StoreBuilder(tmp_path)
     store.checkpoint("alpha")
@@ -224,16 +224,15 @@ def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> Non
 def test_parallel_reading_gives_the_records_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashfix.inputs.checkpoint_store as store_module
 
     store = StoreBuilder(tmp_path)
     for number in range(40):
         store.checkpoint(f"thread-{number % 3}")
     (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
-    names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
-    parallel = store_module.read_store_rows(str(tmp_path), names)[0].records()
+    names = sorted(name for name in os.listdir(tmp_path) if is_store_file(name))
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
+    parallel = reader_pool.read_store_rows(str(tmp_path), names)[0].records()
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
 
@@ -277,14 +276,13 @@ def test_rows_rebuild_every_record(tmp_path: Path) -> None:
 def test_scan_rows_equal_the_rows_of_its_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashfix.inputs.checkpoint_store as store_module
 
     _mixed_store(tmp_path)
     for number in range(30):
         StoreBuilder(tmp_path).checkpoint(f"thread-{number % 4}")
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(store_module, "ROWS_PER_SPAN", 7)
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "ROWS_PER_SPAN", 7)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
     scan = scan_store(tmp_path)  # parallel readers, many spans
     # A sample of everything takes the partial path (rows rebuilt from the records read).
     from_records = scan_store(tmp_path, selection=Selection(parse_sample("100%")))
@@ -295,7 +293,7 @@ def test_scan_rows_equal_the_rows_of_its_records(
 
 def _plain_and_general(name: str, checkpoint_id: str, thread: str) -> tuple[object, FileRecord]:
     from dashfix.formats.checkpoint import encode_checkpoint
-    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_dchk, _summarise_plain_dchk
 
     parent = f"{thread}_1a2b3c4d5e_chkpt1"
     data = dchk.wrap(encode_checkpoint(checkpoint_id, thread, b"s", "n", 1_700_000_000, 0,
@@ -337,6 +335,19 @@ def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
     assert plain == general and general.counter == 9
 
 
+
+@pytest.mark.parametrize("digits", [21, 5000])
+@pytest.mark.parametrize("renamed", [False, True])
+def test_an_id_with_a_counter_longer_than_a_u64_is_of_no_scheme(digits: int,
+                                                                 renamed: bool) -> None:
+    # 5000 digits once raised ValueError (Python turns at most 4300 digits into an int).
+    checkpoint_id = f"alpha_{DEFAULT_PROC}_chkpt" + "7" * digits
+    name = "renamed.bin" if renamed else f"{checkpoint_id}.bin"
+    plain, general = _plain_and_general(name, checkpoint_id, "alpha")
+    assert general.problem is None and (general.proc, general.counter) == (None, -1)
+    assert plain is None or plain == general
+
+
 class _CountingProgress:
     def __init__(self) -> None:
         self.done = 0
@@ -365,7 +376,7 @@ def test_verify_progress_counts_the_files_of_a_store_as_they_are_read(
     from dashfix.testing.checkpoints import build_large_store
     from dashfix.verify import verify
 
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: workers)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: workers)
     store = tmp_path / "store"
     build_large_store(store, files=5000, threads=50, state_size=64)
     options = {"plain": VerifyOptions(),
