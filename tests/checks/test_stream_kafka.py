@@ -11,6 +11,7 @@ from dashfix.checks.dlq import AgainstLog, check_dump
 from dashfix.checks.stream.kafka import check_topic, locate, offsets_deleted
 from dashfix.checks.stream.kafka_parallel import check_partitions
 from dashfix.checks.stream.log import LogResult, check_log
+from dashfix.errors import InputError
 from dashfix.findings import Finding
 from dashfix.inputs.kafka import PartitionRange, SnapshotOptions, parse_kafka_url
 from dashfix.inputs.sources import TopicSource
@@ -147,6 +148,16 @@ def test_a_thread_over_several_partitions_is_checked_again_in_partition_order(
     assert check_partitions(source, partitions, ReadOptions(), None, None) is None
     assert _seen(check_topic(source, parallel_from=0)) == _seen(
         check_topic(source, parallel=False))
+
+
+def test_a_workers_read_error_is_the_callers(kafka_broker: Broker) -> None:
+    """A partition that sends nothing (here: of a topic that does not exist) is an input
+    error naming it, from a worker as from one process."""
+    source = TopicSource(parse_kafka_url(kafka_broker.url("no-such-topic")),
+                         SnapshotOptions(timeout=1.0))
+    ranges = [PartitionRange(0, 0, 0, 5, 0), PartitionRange(1, 0, 0, 5, 0)]
+    with pytest.raises(InputError, match=r"no-such-topic#p[01]: no record came for 1s"):
+        check_partitions(source, ranges, ReadOptions(), None, None)
 
 
 def test_a_capture_gives_the_same_findings_except_the_broker_only_ones(

@@ -98,7 +98,12 @@ def check_partitions(source: TopicSource, partitions: list[PartitionRange],
         for number in range(workers):
             mine = list(range(number, len(partitions), workers))
             read_fd, write_fd = os.pipe()
-            pid = fork_worker()
+            try:
+                pid = fork_worker()
+            except OSError:  # no process to spare: the caller checks the topic itself
+                os.close(read_fd)
+                os.close(write_fd)
+                return None
             if pid == 0:
                 os.close(read_fd)
                 for worker in running.values():
