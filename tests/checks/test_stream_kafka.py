@@ -118,16 +118,21 @@ def _seen(result: LogResult) -> list[tuple[str, str, str]]:
     return [(f.code, f.location, f.message) for f in result.findings]
 
 
-def test_partitions_checked_at_once_give_the_findings_of_one_process(faults: str) -> None:
+def test_partitions_checked_at_once_give_the_findings_of_one_process(
+        faults: str, kafka_broker: Broker) -> None:
     """Without the record of the split thread (p2@0), the workers' results stand: the same
-    findings in the same order, summaries, ranges and per-partition progress."""
+    findings in the same order, summaries, ranges and per-partition progress; the workers
+    leave no consumer group behind."""
     source = TopicSource(parse_kafka_url(faults), SnapshotOptions(from_offsets={2: 1}))
     with source.snapshot() as snapshot:
         partitions = snapshot.partitions
     alone = check_topic(source, parallel=False)
     progress = _Recorded()
+    groups = kafka_broker.group_ids()
     together = check_partitions(source, partitions, ReadOptions(), progress, None)
     assert together is not None
+    assert kafka_broker.group_ids() == groups
+    assert not [group for group in groups if group.startswith("dashfix")]
     assert _seen(together) == _seen(alone)
     assert {f.code for f in together.findings} == {
         rules.KEY_MISSING.code, rules.SEQUENCE_GAP.code, rules.KEY_NOT_THREAD.code,
