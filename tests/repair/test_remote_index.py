@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from dashfix.errors import ExitCode
+from dashfix.formats.compression import Compression
 from dashfix.inputs.backends.redis import RedisSource
 from dashfix.inputs.backends.s3 import S3Source
 from dashfix.inputs.sources import SourceUrl
@@ -69,7 +70,8 @@ def test_an_index_dashflow_rewrote_in_between_is_left_alone(
 
 
 def test_s3_plan_of_each_kind_of_damage(s3: S3Bucket) -> None:
-    db = S3Checkpoints(s3.client, s3.bucket, PREFIX, states=STATES, compress=True)
+    db = S3Checkpoints(s3.client, s3.bucket, PREFIX, states=STATES,
+                       compression=Compression.ZSTD)
     db.chain("dup", 3)
     listed = db.index("dup")
     db.write_index("dup", [*listed, listed[1]])
