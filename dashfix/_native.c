@@ -980,6 +980,7 @@ bad:
  * spans at once; the columns are then filled in place.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -1557,6 +1558,153 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* list_folder: the entries of folder dir_fd, as the scan lists them (os.scandir's answer,
+ * symlinks not followed): the names of its regular files sorted, and the names of every
+ * other entry (symlinks, folders, special files) in listing order.  None when a name is
+ * not valid UTF-8 (Python would decode it with surrogate escapes, which sort differently
+ * from its bytes): the caller's Python twin lists that folder.  readdir's d_type answers
+ * for nearly every entry; an entry without one is lstat-ed.  The GIL is released while the
+ * folder is read and the names sorted. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} NameArena;
+
+typedef struct {
+    size_t *at;
+    size_t count, cap;
+} NameList;
+
+static int name_put(NameArena *arena, NameList *list, const char *name, size_t n)
+{
+    if (arena->len + n + 1 > arena->cap) {
+        size_t cap = arena->cap ? arena->cap : (1 << 16);
+        while (arena->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(arena->data, cap);
+        if (!grown)
+            return -1;
+        arena->data = grown;
+        arena->cap = cap;
+    }
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 1024;
+        size_t *grown = realloc(list->at, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        list->at = grown;
+        list->cap = cap;
+    }
+    memcpy(arena->data + arena->len, name, n + 1);
+    list->at[list->count++] = arena->len;
+    arena->len += n + 1;
+    return 0;
+}
+
+static int by_name_bytes(const void *a, const void *b)
+{
+    size_t first, second; /* addresses kept as size_t (NameList) */
+    memcpy(&first, a, sizeof(first));
+    memcpy(&second, b, sizeof(second));
+    return strcmp((const char *)(uintptr_t)first, (const char *)(uintptr_t)second);
+}
+
+/* The names as Python strings; ``names[i]`` is the name's offset in ``arena``, or (once
+ * ``pointers``) its address. */
+static PyObject *name_list(const NameArena *arena, const NameList *names, int pointers)
+{
+    PyObject *list = PyList_New((Py_ssize_t)names->count);
+    for (size_t i = 0; list && i < names->count; i++) {
+        const char *name = pointers ? (const char *)(uintptr_t)names->at[i]
+                                    : arena->data + names->at[i];
+        PyObject *text = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), NULL);
+        if (!text) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, text);
+    }
+    return list;
+}
+
+static PyObject *list_folder(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    long dir_fd = PyLong_AsLong(arg);
+    if (dir_fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (dir_fd < 0 || dir_fd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "list_folder: bad folder descriptor");
+        return NULL;
+    }
+    NameArena arena = {NULL, 0, 0};
+    NameList regular = {NULL, 0, 0}, others = {NULL, 0, 0};
+    int error = 0, undecodable = 0, no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* A descriptor of its own: readdir moves its offset, and closedir closes it. */
+    int fd = openat((int)dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *folder = fd < 0 ? NULL : fdopendir(fd);
+    if (!folder) {
+        error = errno;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        for (;;) {
+            errno = 0;
+            struct dirent *entry = readdir(folder);
+            if (!entry) {
+                error = errno;
+                break;
+            }
+            const char *name = entry->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+                continue;
+            size_t n = strlen(name);
+            if (!valid_utf8((const uint8_t *)name, n)) {
+                undecodable = 1;
+                break;
+            }
+            int is_regular = entry->d_type == DT_REG;
+            if (entry->d_type == DT_UNKNOWN) {
+                struct stat info;
+                is_regular = fstatat(dirfd(folder), name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+                             S_ISREG(info.st_mode);
+            }
+            if (name_put(&arena, is_regular ? &regular : &others, name, n) != 0) {
+                no_memory = 1;
+                break;
+            }
+        }
+        closedir(folder);
+    }
+    if (!error && !undecodable && !no_memory) {
+        /* The arena no longer moves: sort the names' addresses. */
+        for (size_t i = 0; i < regular.count; i++)
+            regular.at[i] = (size_t)(uintptr_t)(arena.data + regular.at[i]);
+        qsort(regular.at, regular.count, sizeof(*regular.at), by_name_bytes);
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (no_memory) {
+        PyErr_NoMemory();
+    } else if (error) {
+        errno = error;
+        PyErr_SetFromErrno(PyExc_OSError);
+    } else if (undecodable) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *names = name_list(&arena, &regular, 1);
+        PyObject *rest = names ? name_list(&arena, &others, 0) : NULL;
+        result = rest ? PyTuple_Pack(2, names, rest) : NULL;
+        Py_XDECREF(names);
+        Py_XDECREF(rest);
+    }
+    free(arena.data);
+    free(regular.at);
+    free(others.at);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -1580,6 +1728,9 @@ static PyMethodDef methods[] = {
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
+    {"list_folder", list_folder, METH_O,
+     "list_folder(dir_fd) -> (sorted names of the regular files, names of the other entries "
+     "in listing order), or None when a name is not UTF-8"},
     {NULL, NULL, 0, NULL},
 };
 
