@@ -13,6 +13,7 @@ from dashfix import __version__
 from dashfix.cli.commands import COMMAND_MODULES, register, register_all
 from dashfix.errors import EXIT_CODE_TABLE
 
+
 class _Commands(TyperGroup):
     """The top-level group: it lists every command of ``COMMAND_MODULES`` (``verify``
     first) and imports a command's module when the command is named, so a run pays for
@@ -47,9 +48,9 @@ class _Commands(TyperGroup):
                     info, pretty_exceptions_short=app.pretty_exceptions_short,
                     rich_markup_mode=app.rich_markup_mode)
         for group in app.registered_groups:
-            name = typer.main.solve_typer_info_defaults(group).name
-            if name is not None and name not in self.commands:
-                self.commands[name] = typer.main.get_group_from_info(
+            group_name = typer.main.solve_typer_info_defaults(group).name
+            if group_name is not None and group_name not in self.commands:
+                self.commands[group_name] = typer.main.get_group_from_info(
                     group, pretty_exceptions_short=app.pretty_exceptions_short,
                     rich_markup_mode=app.rich_markup_mode,
                     suggest_commands=app.suggest_commands)

@@ -52,4 +52,4 @@ def test_the_command_table_names_every_registered_command() -> None:
         typer.models.TyperInfo(app), pretty_exceptions_short=True, rich_markup_mode=None,
         suggest_commands=True)
     assert sorted(built.commands) == sorted(COMMAND_MODULES)
-    assert list(COMMAND_MODULES)[0] == "verify"
+    assert next(iter(COMMAND_MODULES)) == "verify"
