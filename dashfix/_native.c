@@ -1559,8 +1559,8 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
 }
 
 /* list_folder: the entries of folder dir_fd, as the scan lists them (os.scandir's answer,
- * symlinks not followed): the names of its regular files sorted, and the names of every
- * other entry (symlinks, folders, special files) in listing order.  None when a name is
+ * symlinks not followed): the names of its regular files (sorted when ``sort`` is true,
+ * else in listing order), and the names of every other entry (symlinks, folders, special files) in listing order.  None when a name is
  * not valid UTF-8 (Python would decode it with surrogate escapes, which sort differently
  * from its bytes): the caller's Python twin lists that folder.  readdir's d_type answers
  * for nearly every entry; an entry without one is lstat-ed.  The GIL is released while the
@@ -1609,6 +1609,60 @@ static int by_name_bytes(const void *a, const void *b)
     return strcmp((const char *)(uintptr_t)first, (const char *)(uintptr_t)second);
 }
 
+/* Multikey quicksort (Bentley and Sedgewick) of NUL-terminated names equal in their first
+ * ``depth`` bytes: a partition by one byte, so the long prefix a store's names share (their
+ * thread and process) is read once per name, not once per comparison.  Past ``budget``
+ * nested partitions (hostile names), the rest is sorted by qsort. */
+static void swap_names(size_t *names, size_t i, size_t j)
+{
+    size_t t = names[i];
+    names[i] = names[j];
+    names[j] = t;
+}
+
+static inline int byte_at(size_t name, size_t depth)
+{
+    return (unsigned char)((const char *)(uintptr_t)name)[depth];
+}
+
+static void sort_names(size_t *names, size_t n, size_t depth, int budget)
+{
+    while (n > 1) {
+        if (n < 12 || budget <= 0) {
+            if (budget <= 0) {
+                qsort(names, n, sizeof(*names), by_name_bytes);
+                return;
+            }
+            for (size_t i = 1; i < n; i++) /* insertion sort */
+                for (size_t j = i; j > 0 && strcmp((const char *)(uintptr_t)names[j - 1] + depth,
+                                                   (const char *)(uintptr_t)names[j] + depth) > 0;
+                     j--)
+                    swap_names(names, j - 1, j);
+            return;
+        }
+        int a = byte_at(names[0], depth), b = byte_at(names[n / 2], depth),
+            c = byte_at(names[n - 1], depth);
+        int pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t lt = 0, gt = n, i = 0;
+        while (i < gt) {
+            int byte = byte_at(names[i], depth);
+            if (byte < pivot)
+                swap_names(names, lt++, i++);
+            else if (byte > pivot)
+                swap_names(names, i, --gt);
+            else
+                i++;
+        }
+        sort_names(names, lt, depth, budget - 1);
+        sort_names(names + gt, n - gt, depth, budget - 1);
+        if (pivot == 0)
+            return; /* the middle names are equal */
+        names += lt;
+        n = gt - lt;
+        depth++;
+    }
+}
+
 /* The names as Python strings; ``names[i]`` is the name's offset in ``arena``, or (once
  * ``pointers``) its address. */
 static PyObject *name_list(const NameArena *arena, const NameList *names, int pointers)
@@ -1627,11 +1681,18 @@ static PyObject *name_list(const NameArena *arena, const NameList *names, int po
     return list;
 }
 
-static PyObject *list_folder(PyObject *module, PyObject *arg)
+static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    long dir_fd = PyLong_AsLong(arg);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "list_folder(dir_fd, sort)");
+        return NULL;
+    }
+    long dir_fd = PyLong_AsLong(args[0]);
     if (dir_fd == -1 && PyErr_Occurred())
+        return NULL;
+    int sort = PyObject_IsTrue(args[1]);
+    if (sort < 0)
         return NULL;
     if (dir_fd < 0 || dir_fd > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "list_folder: bad folder descriptor");
@@ -1678,10 +1739,11 @@ static PyObject *list_folder(PyObject *module, PyObject *arg)
         closedir(folder);
     }
     if (!error && !undecodable && !no_memory) {
-        /* The arena no longer moves: sort the names' addresses. */
+        /* The arena no longer moves: the names' addresses, sorted. */
         for (size_t i = 0; i < regular.count; i++)
             regular.at[i] = (size_t)(uintptr_t)(arena.data + regular.at[i]);
-        qsort(regular.at, regular.count, sizeof(*regular.at), by_name_bytes);
+        if (sort)
+            sort_names(regular.at, regular.count, 0, 128);
     }
     Py_END_ALLOW_THREADS
     PyObject *result = NULL;
@@ -1728,9 +1790,9 @@ static PyMethodDef methods[] = {
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
-    {"list_folder", list_folder, METH_O,
-     "list_folder(dir_fd) -> (sorted names of the regular files, names of the other entries "
-     "in listing order), or None when a name is not UTF-8"},
+    {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
+     "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
+     "other entries in listing order), or None when a name is not UTF-8"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -44,14 +44,15 @@ def shares_any(first: array[int], second: array[int]) -> bool:
     return bool(MODULE.shares_any(first, second))
 
 
-def list_folder(dir_fd: int) -> tuple[list[str], list[str]]:
+def list_folder(dir_fd: int, *, sort: bool = True) -> tuple[list[str], list[str]]:
     """The entries of the folder ``dir_fd`` (symlinks not followed): the names of its
-    regular files, sorted, and the names of every other entry (folders, symlinks, special
-    files) in listing order. In C: one ``readdir`` pass and a sort of the bytes, with the
-    GIL released, and a string per name; its twin below, or for a folder holding a name
-    that is not UTF-8 (decoded with surrogate escapes, which do not sort as their bytes)."""
+    regular files, sorted (or, without ``sort``, in listing order), and the names of every
+    other entry (folders, symlinks, special files) in listing order. In C: one ``readdir``
+    pass and a sort of the bytes, with the GIL released, and a string per name; its twin
+    below, or for a folder holding a name that is not UTF-8 (decoded with surrogate escapes,
+    which do not sort as their bytes)."""
     if MODULE is not None and _UTF8_NAMES:
-        listed: tuple[list[str], list[str]] | None = MODULE.list_folder(dir_fd)
+        listed: tuple[list[str], list[str]] | None = MODULE.list_folder(dir_fd, sort)
         if listed is not None:
             return listed
     regular: list[str] = []
@@ -59,7 +60,8 @@ def list_folder(dir_fd: int) -> tuple[list[str], list[str]]:
     with os.scandir(dir_fd) as entries:
         for entry in entries:
             (regular if entry.is_file(follow_symlinks=False) else others).append(entry.name)
-    regular.sort()
+    if sort:
+        regular.sort()
     return regular, others
 
 

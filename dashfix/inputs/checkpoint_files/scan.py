@@ -128,8 +128,13 @@ _LISTED_BY_NAME = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
 """Names some DashFlow file checkpointer lists and reads whole, whatever the entry is."""
 
 
-def _take(names: list[str], name: str) -> bool:
-    """Remove ``name`` from the sorted ``names``; whether it was there."""
+def _take(names: list[str], name: str, is_sorted: bool) -> bool:
+    """Remove ``name`` from ``names``; whether it was there."""
+    if not is_sorted:
+        if name in names:
+            names.remove(name)
+            return True
+        return False
     at = bisect.bisect_left(names, name)
     if at < len(names) and names[at] == name:
         del names[at]
@@ -198,15 +203,17 @@ def scan_store(
     # Regular files by name (sorted), everything else by name (rare). Which names are
     # store files is left to the readers: listing is the one part of a scan that runs in
     # one thread, over every file (in C where built: native.list_folder).
+    # A sample without a cache reads and sorts only the names it picks (_read_selected).
+    sorting = selection is None or selection.sample is None or cache is not None
     dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        names, others = native.list_folder(dir_fd)
-        if _take(names, INDEX_NAME):
+        names, others = native.list_folder(dir_fd, sort=sorting)
+        if _take(names, INDEX_NAME, sorting):
             scan.index_present = True
             if read_index:  # rebuild-index, repair and inspect read it their own way
                 _scan_index(scan, dir_fd, os.stat(INDEX_NAME, dir_fd=dir_fd,
                                                   follow_symlinks=False))
-        if _take(names, LOCK_NAME):
+        if _take(names, LOCK_NAME, sorting):
             scan.lock_present = True
         odd: list[FileRecord] = []
         scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
