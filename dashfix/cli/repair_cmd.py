@@ -140,7 +140,6 @@ def rebuild_index_command(
 ) -> int:
     from dashfix.repair.apply import rebuild_index
     from dashfix.repair.index_rebuild import Order
-    from dashfix.report import repair_text
 
     check_format(output_format)
     check_wait(wait_seconds)
@@ -155,6 +154,8 @@ def rebuild_index_command(
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
+        from dashfix.report import repair_text  # rich: only to render text
+
         repair_text.render_rebuild(outcome, sys.stdout)
     return int(outcome.exit_code())
 
@@ -191,7 +192,6 @@ def repair_command(
     output_format: FormatOption = "text",
 ) -> int:
     from dashfix.repair.apply import apply_repair, preview_repair
-    from dashfix.report import repair_text
 
     check_format(output_format)
     check_wait(wait_seconds)
@@ -207,6 +207,8 @@ def repair_command(
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
+        from dashfix.report import repair_text  # rich: only to render text
+
         repair_text.render_repair(outcome, sys.stdout)
     return int(outcome.exit_code())
 
