@@ -1767,6 +1767,220 @@ static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t
     return result;
 }
 
+/* group_timed_rows: the one pass of dashfix.checks.lineage.view over a store's timed rows
+ * (secs >= 0): per thread, the row of the newest checkpoint (greatest (secs, nanos), ties
+ * broken by the greater id string, which ``checkpoint_id(row)`` gives), and the rows of
+ * each (thread, process) group, in row order.  Its Python twin is
+ * LineageView._group_timed_rows_python; the tests hold both to the same answers.  Returns
+ * ({thread: row}, {(thread, proc): array('q') of rows}), each in first-seen order. */
+typedef struct {
+    int64_t *rows;
+    size_t count, cap;
+} RowGroup;
+
+static int group_put(RowGroup *group, int64_t row)
+{
+    if (group->count == group->cap) {
+        size_t cap = group->cap ? group->cap * 2 : 16;
+        int64_t *grown = realloc(group->rows, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        group->rows = grown;
+        group->cap = cap;
+    }
+    group->rows[group->count++] = row;
+    return 0;
+}
+
+/* 1 when row's id is greater than best's (None counts as ""), 0 when not, -1 on error. */
+static int id_greater(PyObject *checkpoint_id, Py_ssize_t row, Py_ssize_t best)
+{
+    PyObject *mine = PyObject_CallFunction(checkpoint_id, "n", row);
+    PyObject *theirs = mine ? PyObject_CallFunction(checkpoint_id, "n", best) : NULL;
+    int greater = -1;
+    if (theirs) {
+        PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+        if (empty) {
+            greater = PyObject_RichCompareBool(mine == Py_None ? empty : mine,
+                                               theirs == Py_None ? empty : theirs, Py_GT);
+            Py_DECREF(empty);
+        }
+    }
+    Py_XDECREF(mine);
+    Py_XDECREF(theirs);
+    return greater;
+}
+
+static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "group_timed_rows(threads, procs, secs, nanos, checkpoint_id, array)");
+        return NULL;
+    }
+    PyObject *threads = args[0], *procs = args[1], *checkpoint_id = args[4], *array = args[5];
+    Py_buffer secs_buffer = {0}, nanos_buffer = {0};
+    int held = 0;
+    PyObject *thread_index = NULL, *group_index = NULL, *latest = NULL, *groups = NULL,
+             *result = NULL;
+    Py_ssize_t *best = NULL;
+    RowGroup *row_groups = NULL;
+    Py_ssize_t threads_seen = 0, groups_seen = 0, best_cap = 0, groups_cap = 0;
+    if (PyObject_GetBuffer(args[2], &secs_buffer, PyBUF_FORMAT) != 0)
+        return NULL;
+    held = 1;
+    if (PyObject_GetBuffer(args[3], &nanos_buffer, PyBUF_FORMAT) != 0)
+        goto done;
+    held = 2;
+    Py_ssize_t count = PyList_GET_SIZE(threads);
+    if (secs_buffer.itemsize != 8 || nanos_buffer.itemsize != 8 || !secs_buffer.format ||
+        !nanos_buffer.format || strcmp(secs_buffer.format, "q") != 0 ||
+        strcmp(nanos_buffer.format, "q") != 0 || secs_buffer.len / 8 != count ||
+        nanos_buffer.len / 8 != count || PyList_GET_SIZE(procs) != count) {
+        PyErr_SetString(PyExc_TypeError, "group_timed_rows: columns of array('q'), one length");
+        goto done;
+    }
+    const int64_t *secs = secs_buffer.buf, *nanos = nanos_buffer.buf;
+    thread_index = PyDict_New();
+    group_index = PyDict_New();
+    if (!thread_index || !group_index)
+        goto done;
+    PyObject *last_thread = NULL, *last_proc = NULL;
+    RowGroup *group = NULL;
+    Py_ssize_t group_at = -1;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t moment = secs[row];
+        if (moment < 0)
+            continue; /* not timed */
+        PyObject *thread = PyList_GET_ITEM(threads, row);
+        if (thread == Py_None) {
+            PyErr_SetString(PyExc_ValueError, "group_timed_rows: a timed row has no thread");
+            goto done;
+        }
+        PyObject *found = PyDict_GetItemWithError(thread_index, thread);
+        if (!found && PyErr_Occurred())
+            goto done;
+        if (!found) {
+            if (threads_seen == best_cap) {
+                best_cap = best_cap ? best_cap * 2 : 64;
+                Py_ssize_t *grown = PyMem_Realloc(best, (size_t)best_cap * sizeof(*best));
+                if (!grown) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                best = grown;
+            }
+            PyObject *at = PyLong_FromSsize_t(threads_seen);
+            if (!at || PyDict_SetItem(thread_index, thread, at) != 0) {
+                Py_XDECREF(at);
+                goto done;
+            }
+            Py_DECREF(at);
+            best[threads_seen++] = row;
+        } else {
+            Py_ssize_t at = PyLong_AsSsize_t(found), current = best[at];
+            int newer = moment > secs[current] ||
+                        (moment == secs[current] && nanos[row] > nanos[current]);
+            if (!newer && moment == secs[current] && nanos[row] == nanos[current]) {
+                newer = id_greater(checkpoint_id, row, current);
+                if (newer < 0)
+                    goto done;
+            }
+            if (newer)
+                best[at] = row;
+        }
+        PyObject *proc = PyList_GET_ITEM(procs, row);
+        if (proc == Py_None)
+            continue;
+        if (proc != last_proc || thread != last_thread) {
+            PyObject *key = PyTuple_Pack(2, thread, proc);
+            if (!key)
+                goto done;
+            PyObject *index = PyDict_GetItemWithError(group_index, key);
+            if (!index && PyErr_Occurred()) {
+                Py_DECREF(key);
+                goto done;
+            }
+            if (index) {
+                group_at = PyLong_AsSsize_t(index);
+            } else {
+                if (groups_seen == groups_cap) {
+                    groups_cap = groups_cap ? groups_cap * 2 : 64;
+                    RowGroup *grown = PyMem_Realloc(row_groups,
+                                                    (size_t)groups_cap * sizeof(*grown));
+                    if (!grown) {
+                        Py_DECREF(key);
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    row_groups = grown;
+                }
+                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
+                PyObject *at = PyLong_FromSsize_t(groups_seen);
+                int failed = !at || PyDict_SetItem(group_index, key, at) != 0;
+                Py_XDECREF(at);
+                if (failed) {
+                    Py_DECREF(key);
+                    goto done;
+                }
+                group_at = groups_seen++;
+            }
+            Py_DECREF(key);
+            last_thread = thread; /* borrowed: the lists keep them alive */
+            last_proc = proc;
+        }
+        group = &row_groups[group_at];
+        if (group_put(group, row) != 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    latest = PyDict_New();
+    groups = PyDict_New();
+    if (!latest || !groups)
+        goto done;
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(thread_index, &position, &key, &value)) {
+        PyObject *row = PyLong_FromSsize_t(best[PyLong_AsSsize_t(value)]);
+        if (!row || PyDict_SetItem(latest, key, row) != 0) {
+            Py_XDECREF(row);
+            goto done;
+        }
+        Py_DECREF(row);
+    }
+    position = 0;
+    while (PyDict_Next(group_index, &position, &key, &value)) {
+        const RowGroup *rows = &row_groups[PyLong_AsSsize_t(value)];
+        PyObject *packed = PyBytes_FromStringAndSize(
+            (const char *)rows->rows, (Py_ssize_t)(rows->count * sizeof(int64_t)));
+        PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
+        Py_XDECREF(packed);
+        if (!column || PyDict_SetItem(groups, key, column) != 0) {
+            Py_XDECREF(column);
+            goto done;
+        }
+        Py_DECREF(column);
+    }
+    result = PyTuple_Pack(2, latest, groups);
+done:
+    if (held >= 1)
+        PyBuffer_Release(&secs_buffer);
+    if (held >= 2)
+        PyBuffer_Release(&nanos_buffer);
+    for (Py_ssize_t i = 0; i < groups_seen; i++)
+        free(row_groups[i].rows);
+    PyMem_Free(row_groups);
+    PyMem_Free(best);
+    Py_XDECREF(thread_index);
+    Py_XDECREF(group_index);
+    Py_XDECREF(latest);
+    Py_XDECREF(groups);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -1790,6 +2004,9 @@ static PyMethodDef methods[] = {
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
+    {"group_timed_rows", (PyCFunction)(void (*)(void))group_timed_rows, METH_FASTCALL,
+     "group_timed_rows(threads, procs, secs, nanos, checkpoint_id, array) -> ({thread: "
+     "latest row}, {(thread, proc): array('q') of its timed rows})"},
     {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
      "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
      "other entries in listing order), or None when a name is not UTF-8"},

@@ -3,14 +3,19 @@ table built from the same checkpoints, they find the same things."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.backends import BackendView
+from dashfix.checks.lineage.view import LineageView
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable, Place
@@ -62,3 +67,55 @@ def test_same_findings_over_files_and_over_a_table(
     over_table = [*chains.check(table_view), *writers.check(table_view)]
     assert {f.code for f in over_files} == codes
     assert _seen(over_files) == _seen(over_table)
+
+
+class _Columns:
+    """Just the columns ``group_timed_rows`` reads."""
+
+    def __init__(self, rows: list[tuple[str | None, str | None, int, int, str | None]]) -> None:
+        self.threads = [row[0] for row in rows]
+        self.procs = [row[1] for row in rows]
+        self.secs = array("q", [row[2] for row in rows])
+        self.nanos = array("q", [row[3] for row in rows])
+        self.ids = [row[4] for row in rows]
+
+    def checkpoint_id(self, row: int) -> str | None:
+        return self.ids[row]
+
+
+def _grouped_both_ways(columns: _Columns) -> tuple[Any, Any]:
+    try:
+        from dashfix import _native  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover (make test requires the build)
+        pytest.skip("the C helpers are not built")
+    in_c = _native.group_timed_rows(columns.threads, columns.procs, columns.secs,
+                                    columns.nanos, columns.checkpoint_id, array)
+    view = LineageView.__new__(LineageView)
+    view.rows = columns  # type: ignore[assignment]
+    view.latest_rows, view.by_thread_proc = {}, {}
+    view._group_timed_rows_python()
+    return in_c, (view.latest_rows, view.by_thread_proc)
+
+
+_THREADS = ["t", "u", "t_x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.sampled_from(_THREADS), st.sampled_from([None, "p1", "p2"]),
+    st.sampled_from([-1, 5, 6, 7]), st.sampled_from([0, 1]),
+    st.sampled_from([None, "a", "b", "a9", "a10"])), max_size=60))
+def test_grouping_timed_rows_in_c_answers_as_python(
+        rows: list[tuple[str, str | None, int, int, str | None]]) -> None:
+    """The latest row per thread (ties of the timestamp broken by the id string, None as
+    "") and the rows of each (thread, process), in C and in Python, in the same order."""
+    in_c, in_python = _grouped_both_ways(_Columns(rows))
+    assert [list(part.items()) for part in in_c] == [list(part.items()) for part in in_python]
+    assert all(group.typecode == "q" for group in in_c[1].values())
+
+
+def test_grouping_timed_rows_on_a_store(tmp_path: Path) -> None:
+    store = _concurrent(tmp_path)
+    rows = scan_store(store).rows
+    in_c, in_python = _grouped_both_ways(rows)  # type: ignore[arg-type]
+    assert in_c == in_python and in_c[0] and in_c[1]
