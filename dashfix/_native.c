@@ -1981,6 +1981,128 @@ done:
     return result;
 }
 
+/* parent_pass: the pass of dashfix.checks.lineage.chains._parents over the timed rows with a
+ * parent, for a store where no id is carried by two rows.  A row whose parent row is PLAIN,
+ * of its thread and from the same second or before is settled here (the healthy case);
+ * every other row is returned, with the first earlier child of its parent row (or -1), for
+ * the Python side to report.  Also the (parent row, first child, row) of each settled row
+ * that shares its parent with an earlier child of its thread (a fork).  Its Python twin is
+ * chains._parent_pass_python; the tests hold both to the same answers.  Returns
+ * (slow rows, their siblings, fork triples), each an array('q'). */
+static int same_thread(PyObject *a, PyObject *b)
+{
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static PyObject *int64_array(PyObject *array, const RowGroup *values)
+{
+    PyObject *packed = PyBytes_FromStringAndSize(
+        values->rows ? (const char *)values->rows : "", (Py_ssize_t)(values->count * 8));
+    PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
+    Py_XDECREF(packed);
+    return column;
+}
+
+static PyObject *parent_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyList_Check(args[1]) || !PyByteArray_Check(args[3]) ||
+        !PyCallable_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "parent_pass(parent_rows, threads, secs, kinds, array)");
+        return NULL;
+    }
+    PyObject *threads = args[1], *kinds_object = args[3], *array = args[4];
+    Py_buffer parents_buffer = {0}, secs_buffer = {0};
+    int held = 0;
+    int64_t *first_child = NULL;
+    RowGroup slow = {NULL, 0, 0}, siblings = {NULL, 0, 0}, forks = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(args[0], &parents_buffer, PyBUF_FORMAT) != 0)
+        return NULL;
+    held = 1;
+    if (PyObject_GetBuffer(args[2], &secs_buffer, PyBUF_FORMAT) != 0)
+        goto done;
+    held = 2;
+    Py_ssize_t count = PyList_GET_SIZE(threads);
+    if (parents_buffer.itemsize != 8 || secs_buffer.itemsize != 8 || !parents_buffer.format ||
+        !secs_buffer.format || strcmp(parents_buffer.format, "q") != 0 ||
+        strcmp(secs_buffer.format, "q") != 0 || parents_buffer.len / 8 != count ||
+        secs_buffer.len / 8 != count || PyByteArray_GET_SIZE(kinds_object) != count) {
+        PyErr_SetString(PyExc_TypeError, "parent_pass: columns of array('q'), one length");
+        goto done;
+    }
+    const int64_t *parent_rows = parents_buffer.buf, *secs = secs_buffer.buf;
+    const char *kinds = PyByteArray_AS_STRING(kinds_object);
+    first_child = PyMem_Malloc(sizeof(*first_child) * (size_t)(count ? count : 1));
+    if (!first_child) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t row = 0; row < count; row++)
+        first_child[row] = NO_PARENT_ROW;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t parent_row = parent_rows[row], moment = secs[row];
+        if (moment < 0 || parent_row == NO_PARENT_ROW)
+            continue; /* not timed, or no parent */
+        int64_t sibling = NO_PARENT_ROW;
+        if (parent_row >= 0) {
+            if (parent_row >= count) {
+                PyErr_SetString(PyExc_ValueError, "parent_pass: a parent row out of range");
+                goto done;
+            }
+            sibling = first_child[parent_row];
+            if (sibling < 0)
+                first_child[parent_row] = row;
+            PyObject *thread = PyList_GET_ITEM(threads, row);
+            int healthy = kinds[parent_row] == ROW_PLAIN;
+            if (healthy) {
+                healthy = same_thread(thread, PyList_GET_ITEM(threads, parent_row));
+                if (healthy < 0)
+                    goto done;
+                healthy = healthy && moment >= secs[parent_row];
+            }
+            if (healthy) {
+                if (sibling >= 0) {
+                    int fork = same_thread(PyList_GET_ITEM(threads, sibling), thread);
+                    if (fork < 0)
+                        goto done;
+                    if (fork && (group_put(&forks, parent_row) != 0 ||
+                                 group_put(&forks, sibling) != 0 ||
+                                 group_put(&forks, row) != 0)) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                }
+                continue;
+            }
+        }
+        if (group_put(&slow, row) != 0 || group_put(&siblings, sibling) != 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    PyObject *columns[3] = {int64_array(array, &slow), NULL, NULL};
+    if (columns[0])
+        columns[1] = int64_array(array, &siblings);
+    if (columns[1])
+        columns[2] = int64_array(array, &forks);
+    if (columns[2])
+        result = PyTuple_Pack(3, columns[0], columns[1], columns[2]);
+    for (int c = 0; c < 3; c++)
+        Py_XDECREF(columns[c]);
+done:
+    if (held >= 1)
+        PyBuffer_Release(&parents_buffer);
+    if (held >= 2)
+        PyBuffer_Release(&secs_buffer);
+    PyMem_Free(first_child);
+    free(slow.rows);
+    free(siblings.rows);
+    free(forks.rows);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -2007,6 +2129,9 @@ static PyMethodDef methods[] = {
     {"group_timed_rows", (PyCFunction)(void (*)(void))group_timed_rows, METH_FASTCALL,
      "group_timed_rows(threads, procs, secs, nanos, checkpoint_id, array) -> ({thread: "
      "latest row}, {(thread, proc): array('q') of its timed rows})"},
+    {"parent_pass", (PyCFunction)(void (*)(void))parent_pass, METH_FASTCALL,
+     "parent_pass(parent_rows, threads, secs, kinds, array) -> (rows left to Python, their "
+     "first earlier siblings, (parent row, sibling, row) of each fork among the others)"},
     {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
      "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
      "other entries in listing order), or None when a name is not UTF-8"},

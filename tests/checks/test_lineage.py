@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashfix import native
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.backends import BackendView
@@ -19,7 +20,7 @@ from dashfix.checks.lineage.view import LineageView
 from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable, Place
-from dashfix.inputs.checkpoint_record import is_timed
+from dashfix.inputs.checkpoint_record import OTHER, PLAIN, is_timed
 from dashfix.testing.checkpoints import StoreBuilder
 
 INTEROP = Path(__file__).resolve().parents[2] / "fixtures" / "interop"
@@ -119,3 +120,33 @@ def test_grouping_timed_rows_on_a_store(tmp_path: Path) -> None:
     rows = scan_store(store).rows
     in_c, in_python = _grouped_both_ways(rows)  # type: ignore[arg-type]
     assert in_c == in_python and in_c[0] and in_c[1]
+
+
+class _ParentColumns(_Columns):
+    """The columns ``parent_pass`` reads, no id carried twice."""
+
+    def __init__(self, rows: list[tuple[int, str, int, int]]) -> None:
+        count = len(rows)
+        super().__init__([(thread, None, moment, 0, f"id{at}")
+                          for at, (_, thread, moment, _) in enumerate(rows)])
+        self.parent_rows = array("q", [min(parent, count - 1) for parent, *_ in rows])
+        self.kinds = bytearray(kind for *_, kind in rows)
+        self.other_ids: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.threads)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 12), st.sampled_from(_THREADS),
+                          st.sampled_from([-1, 5, 6]), st.sampled_from([PLAIN, OTHER])),
+                min_size=1, max_size=40))
+def test_the_parent_pass_in_c_answers_as_python(rows: list[tuple[int, str, int, int]]) -> None:
+    """The rows left to the slow path with their siblings, and the forks among the healthy
+    rows, in C and in Python."""
+    if native.MODULE is None:
+        pytest.skip("the C helpers are not in use")
+    columns = _ParentColumns(rows)
+    in_c = chains._parent_pass(columns)  # type: ignore[arg-type]
+    in_python = chains._parent_pass_python(columns)  # type: ignore[arg-type]
+    assert (list(in_c[0]), list(in_c[1]), in_c[2]) == in_python
