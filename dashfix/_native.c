@@ -1792,6 +1792,16 @@ static int group_put(RowGroup *group, int64_t row)
     return 0;
 }
 
+/* array('q') of the values (``array`` is the array type). */
+static PyObject *int64_array(PyObject *array, const RowGroup *values)
+{
+    PyObject *packed = PyBytes_FromStringAndSize(
+        values->rows ? (const char *)values->rows : "", (Py_ssize_t)(values->count * 8));
+    PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
+    Py_XDECREF(packed);
+    return column;
+}
+
 /* 1 when row's id is greater than best's (None counts as ""), 0 when not, -1 on error. */
 static int id_greater(PyObject *checkpoint_id, Py_ssize_t row, Py_ssize_t best)
 {
@@ -1953,11 +1963,12 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
     }
     position = 0;
     while (PyDict_Next(group_index, &position, &key, &value)) {
-        const RowGroup *rows = &row_groups[PyLong_AsSsize_t(value)];
-        PyObject *packed = PyBytes_FromStringAndSize(
-            (const char *)rows->rows, (Py_ssize_t)(rows->count * sizeof(int64_t)));
-        PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
-        Py_XDECREF(packed);
+        /* Each group's buffer is freed once it is an array: the rows are never held twice
+         * (a store of 1,000,000 files has 8 MB of them). */
+        RowGroup *rows = &row_groups[PyLong_AsSsize_t(value)];
+        PyObject *column = int64_array(array, rows);
+        free(rows->rows);
+        *rows = (RowGroup){NULL, 0, 0};
         if (!column || PyDict_SetItem(groups, key, column) != 0) {
             Py_XDECREF(column);
             goto done;
@@ -1992,15 +2003,6 @@ done:
 static int same_thread(PyObject *a, PyObject *b)
 {
     return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
-}
-
-static PyObject *int64_array(PyObject *array, const RowGroup *values)
-{
-    PyObject *packed = PyBytes_FromStringAndSize(
-        values->rows ? (const char *)values->rows : "", (Py_ssize_t)(values->count * 8));
-    PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
-    Py_XDECREF(packed);
-    return column;
 }
 
 static PyObject *parent_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
