@@ -1767,11 +1767,12 @@ static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t
     return result;
 }
 
-/* group_timed_rows: the one pass of dashfix.checks.lineage.view over a store's timed rows
- * (secs >= 0): per thread, the row of the newest checkpoint (greatest (secs, nanos), ties
- * broken by the greater id string, which ``checkpoint_id(row)`` gives), and the rows of
- * each (thread, process) group, in row order.  Its Python twin is
- * LineageView._group_timed_rows_python; the tests hold both to the same answers.  Returns
+/* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
+ * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
+ * checkpoint (greatest (secs, nanos), ties broken by the greater id string, which
+ * ``checkpoint_id(row)`` gives: inputs/latest.py's FILE_SCAN), and the rows of each
+ * (thread, process) group, in row order.  Its Python twins are FILE_SCAN.latest_rows and
+ * LineageView._group_timed_rows; the tests hold them to the same answers.  Returns
  * ({thread: row}, {(thread, proc): array('q') of rows}), each in first-seen order. */
 typedef struct {
     int64_t *rows;
@@ -1865,10 +1866,8 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
         if (moment < 0)
             continue; /* not timed */
         PyObject *thread = PyList_GET_ITEM(threads, row);
-        if (thread == Py_None) {
-            PyErr_SetString(PyExc_ValueError, "group_timed_rows: a timed row has no thread");
-            goto done;
-        }
+        if (thread == Py_None)
+            continue; /* no ids: takes no part */
         PyObject *found = PyDict_GetItemWithError(thread_index, thread);
         if (!found && PyErr_Occurred())
             goto done;

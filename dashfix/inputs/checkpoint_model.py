@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol, overload
 
-from dashfix.inputs.checkpoint_files.identity import proc_and_counter
+from dashfix.formats.ids import COUNTER_DIGITS_MAX, proc_and_counter
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT
 
@@ -195,7 +195,7 @@ class CheckpointTable:
         if odd_name:
             self.odd_names[row] = entry.name
         head = checkpoint_id.rstrip(_DIGITS)
-        if head != checkpoint_id:
+        if 0 < len(checkpoint_id) - len(head) <= COUNTER_DIGITS_MAX:
             # The process part depends on the id without its counter digits alone: parse
             # one id per head (a store has a handful), not one per checkpoint.
             known = self._procs_of_heads.get(head)

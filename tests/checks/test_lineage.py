@@ -21,6 +21,7 @@ from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable, Place
 from dashfix.inputs.checkpoint_record import OTHER, PLAIN, is_timed
+from dashfix.inputs.latest import FILE_SCAN
 from dashfix.testing.checkpoints import StoreBuilder
 
 INTEROP = Path(__file__).resolve().parents[2] / "fixtures" / "interop"
@@ -75,7 +76,7 @@ class _Columns:
 
     def __init__(self, rows: list[tuple[str | None, str | None, int, int, str | None]]) -> None:
         self.threads = [row[0] for row in rows]
-        self.procs = [row[1] for row in rows]
+        self.procs = [None if row[0] is None else row[1] for row in rows]  # no ids, no proc
         self.secs = array("q", [row[2] for row in rows])
         self.nanos = array("q", [row[3] for row in rows])
         self.ids = [row[4] for row in rows]
@@ -93,9 +94,11 @@ def _grouped_both_ways(columns: _Columns) -> tuple[Any, Any]:
                                     columns.nanos, columns.checkpoint_id, array)
     view = LineageView.__new__(LineageView)
     view.rows = columns  # type: ignore[assignment]
-    view.latest_rows, view.by_thread_proc = {}, {}
-    view._group_timed_rows_python()
-    return in_c, (view.latest_rows, view.by_thread_proc)
+    view.by_thread_proc = {}
+    view._group_timed_rows()
+    latest = FILE_SCAN.latest_rows(columns.threads, columns.secs, columns.nanos,
+                                   columns.checkpoint_id)
+    return in_c, (latest, view.by_thread_proc)
 
 
 _THREADS = ["t", "u", "t_x"]
@@ -103,11 +106,11 @@ _THREADS = ["t", "u", "t_x"]
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(
-    st.sampled_from(_THREADS), st.sampled_from([None, "p1", "p2"]),
+    st.sampled_from([*_THREADS, None]), st.sampled_from([None, "p1", "p2"]),
     st.sampled_from([-1, 5, 6, 7]), st.sampled_from([0, 1]),
     st.sampled_from([None, "a", "b", "a9", "a10"])), max_size=60))
 def test_grouping_timed_rows_in_c_answers_as_python(
-        rows: list[tuple[str, str | None, int, int, str | None]]) -> None:
+        rows: list[tuple[str | None, str | None, int, int, str | None]]) -> None:
     """The latest row per thread (ties of the timestamp broken by the id string, None as
     "") and the rows of each (thread, process), in C and in Python, in the same order."""
     in_c, in_python = _grouped_both_ways(_Columns(rows))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.checks.lineage.view import ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.postgres import COLUMNS, I64_MAX, PostgresRow, PostgresSource
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=True)
