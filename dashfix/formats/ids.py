@@ -13,7 +13,8 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 # "_", so the thread is whatever precedes the suffix (proc and "chkpt<n>" contain no "_").
 # The current and counter schemes ({thread}_{proc}_chkpt{n}, {thread}_{n}) are told by
 # `proc_and_counter` without regexes: it runs for every checkpoint.
-_SECS_UUID_SUFFIX = rf"(?P<secs>[0-9]+)_(?P<uuid>{_UUID})"
+# The seconds are a u64 like the counter (at most 20 digits; see COUNTER_DIGITS_MAX).
+_SECS_UUID_SUFFIX = rf"(?P<secs>[0-9]{{1,20}})_(?P<uuid>{_UUID})"
 _UUID_SUFFIX = rf"(?P<uuid>{_UUID})"
 
 

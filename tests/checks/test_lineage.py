@@ -153,3 +153,14 @@ def test_the_parent_pass_in_c_answers_as_python(rows: list[tuple[int, str, int, 
     in_c = chains._parent_pass(columns)  # type: ignore[arg-type]
     in_python = chains._parent_pass_python(columns)  # type: ignore[arg-type]
     assert (list(in_c[0]), list(in_c[1]), in_c[2]) == in_python
+
+
+def test_a_table_takes_an_id_whose_counter_is_longer_than_a_u64() -> None:
+    # 5000 digits once raised ValueError (Python turns at most 4300 digits into an int).
+    table = CheckpointTable(Place.FILE, lambda thread, checkpoint_id: f"{checkpoint_id}.bin")
+    for digits in ("7", "7" * 21, "7" * 5000):
+        table.add(CheckpointEntry(f"t_abcde_chkpt{digits}", "t", "n", 1_700_000_000_000_000_000,
+                                  None, None, 0, None, Place.FILE, f"{len(digits)}.bin"))
+    table.freeze()
+    assert list(table.procs) == ["abcde", None, None]
+    assert list(table.counters) == [7, -1, -1]

@@ -150,3 +150,12 @@ def test_the_largest_u64_is_a_counter() -> None:
     largest = 2**64 - 1
     assert proc_and_counter(f"t_abcde_chkpt{largest}") == (IdScheme.CURRENT, "abcde", largest)
     assert proc_and_counter(f"t_{largest}") == (IdScheme.COUNTER, "", largest)
+
+
+def test_seconds_longer_than_a_u64_are_no_secs_uuid_id() -> None:
+    # 5000 digits once raised ValueError here too.
+    long_secs = f"t_{'1' * 5000}_{UUID}"
+    assert parse_id(long_secs) == ParsedId(IdScheme.UUID_PREFIXED, f"t_{'1' * 5000}", None, None,
+                                           uuid=UUID)
+    assert not id_matches_thread(f"a_b_{'1' * 5000}_{UUID}", "a")
+    assert parse_id(f"t_{'9' * 20}_{UUID}").secs == 10**20 - 1
