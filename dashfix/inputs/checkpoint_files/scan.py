@@ -151,8 +151,8 @@ def _is_folder(name: str, dir_fd: int) -> bool:
 
 def _odd_entry_record(name: str, dir_fd: int) -> FileRecord | None:
     """A record for a symlink, a ``*.bin`` folder, or a folder, FIFO, socket or device
-    where DashFlow reads ``index.bin`` or a checkpoint (found by ``lstat``, never opened),
-    else None."""
+    where DashFlow reads ``index.bin`` or a checkpoint or takes its lock (found by
+    ``lstat``, never opened), else None."""
     try:
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError as exc:
@@ -172,6 +172,11 @@ def _odd_entry_record(name: str, dir_fd: int) -> FileRecord | None:
         return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
                           FileProblem.INDEX_NOT_A_FILE, f"{kind} where DashFlow keeps its index "
                           "(not opened)", expected="a regular file", actual=kind)
+    if name == LOCK_NAME and (folder or special):
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
+                          FileProblem.LOCK_NOT_A_FILE, f"{kind} where DashFlow takes its store "
+                          "lock (not opened)", expected="a regular file", actual=kind)
     if folder and classify_name(name) is Variant.DCHK:
         return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, FileProblem.BIN_DIRECTORY,
                           "a folder named like a checkpoint file")
@@ -221,7 +226,7 @@ def scan_store(
         for name in others:
             if name == LOCK_NAME:
                 scan.lock_present = True
-            elif name == QUARANTINE_DIR and _is_folder(name, dir_fd):
+            if name == QUARANTINE_DIR and _is_folder(name, dir_fd):
                 scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(name, dir_fd)) is not None:
                 odd.append(record)
