@@ -188,10 +188,12 @@ POSTGRES_INDEX_MISSING = _rule(
 
 # -- Redis (spec 4.8, item 17) -------------------------------------------------------------
 REDIS_MEMBER_WITHOUT_HASH = _rule(
-    "DB560", "redis-member-without-hash", W,
+    "DB560", "redis-member-without-hash", E,
     "A thread's ZSET names a checkpoint whose hash is gone (not its latest).",
-    "DashFlow's list skips such members silently; the checkpoint was deleted or expired "
-    "without its ZSET entry. (When it is the latest, DB501 reports it as an error.)",
+    "The ZSET is the thread's index: a member without its hash is a committed checkpoint "
+    "that is gone, as an index entry naming a deleted file is (CK131). DashFlow's list "
+    "skips it silently, and a resume from it (or a history through it) finds nothing. "
+    "(When it is the latest, DB501 reports it.)",
     "#20", "Remove the stale member with ZREM after a backup.",
 )
 REDIS_HASH_WITHOUT_MEMBER = _rule(
@@ -225,10 +227,12 @@ REDIS_THREAD_WITHOUT_ZSET = _rule(
 
 # -- S3 (spec 4.9, item 18) ----------------------------------------------------------------
 S3_INDEX_ENTRY_MISSING = _rule(
-    "DB580", "s3-index-entry-without-object", W,
+    "DB580", "s3-index-entry-without-object", E,
     "A thread's index.json lists a checkpoint whose object is gone (not its latest).",
-    "S3Checkpointer's list returns the index verbatim, so the checkpoint is listed but its "
-    "load returns None. (When it is the latest, DB501 reports it as an error.)",
+    "A committed checkpoint is gone while the index still names it, as an index entry "
+    "naming a deleted file is (CK131): S3Checkpointer's list returns the index verbatim, so "
+    "the checkpoint is listed but its load returns None. (When it is the latest, DB501 "
+    "reports it.)",
     "#20", "Rebuild the index from the objects.",
 )
 S3_OBJECT_NOT_INDEXED = _rule(

@@ -82,7 +82,7 @@ CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, set()),
     ("compressed-healthy", lambda db: (setattr(db, "compress", True), _healthy(db)), 0, set()),
     ("latest-hash-gone", _latest_hash_gone, 1, {"DB501"}),
-    ("older-hash-gone", _older_hash_gone, 0, {"DB560", "CK142"}),
+    ("older-hash-gone", _older_hash_gone, 1, {"DB560", "CK142"}),
     ("hash-not-in-zset", _hash_not_listed, 0, {"DB561"}),
     ("score-mismatch", _score_off, 0, {"DB562"}),
     ("moved-to-other-thread", _moved, 1, {"DB563", "DB505", "CK143"}),

@@ -93,7 +93,7 @@ CASES: list[tuple[str, Callable[[S3Checkpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, set()),
     ("compressed-healthy", lambda db: (setattr(db, "compress", True), _healthy(db)), 0, set()),
     ("latest-object-gone", _latest_object_gone, 1, {"DB501"}),
-    ("older-object-gone", _older_object_gone, 0, {"DB580", "CK142"}),
+    ("older-object-gone", _older_object_gone, 1, {"DB580", "CK142"}),
     ("lost-index-update", _lost_index_update, 1, {"DB581", "DB502"}),
     ("index-out-of-order", _index_out_of_order, 0, {"DB582"}),
     ("duplicate-in-index", _duplicate_in_index, 0, {"DB583"}),
