@@ -170,3 +170,30 @@ def test_config_paths_mix_a_path_and_the_url(
     checked = document["summary"]["checked"]
     assert (checked["files"], checked["checkpoints"], checked["stores"]) == (15, 2, 2), checked
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(("url", "client", "extra"), [
+    (f"postgresql://app:{SECRET}@db/test", "psycopg", "postgres"),
+    (f"redis://:{SECRET}@cache:6379/0", "redis", "redis"),
+    ("s3://bucket/dashflow", "boto3", "aws"),
+    ("dynamodb://table?region=us-east-1", "boto3", "aws"),
+])
+def test_a_missing_client_exits_2_naming_its_extra(
+        url: str, client: str, extra: str, cli: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                              .read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    requirement = {"psycopg": "psycopg[binary]>="}.get(client, f"{client}>=")
+    assert any(dep.startswith(requirement) for dep in extras[extra]), extras
+    assert any(dep.startswith(requirement) for dep in extras["all"]), extras
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == client else real(name, *a))
+    result = cli("verify", url, "--format", "json")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert f"'{extra}' extra" in result.stderr
+    _clean(result.stdout, result.stderr)
