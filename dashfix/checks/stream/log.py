@@ -147,13 +147,17 @@ def check_records(
     window: int | None,
     expired: Callable[[], bool] | None = None,
     on_thread: ThreadObserver | None = None,
+    first_window: int = 0,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
     that many records (None: ``items`` are one window). ``expired`` is asked after each item
     (a block of records, or one record); True stops the check (``result.complete``).
-    ``on_thread``: told each record's header thread_id."""
-    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread)
+    ``on_thread``: told each record's header thread_id.  ``first_window``: the number of
+    the window ``items`` start with (their first record's index is ``first_window *
+    window``); when not 0, ``tracker`` ends the window before it (holds its message_ids)."""
+    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread,
+                             first_window)
     count = 0
     reported = 0
     for item in items:
@@ -195,7 +199,7 @@ class _RecordChecker:
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
                  input_format: str | None, window: int | None,
-                 on_thread: ThreadObserver | None = None) -> None:
+                 on_thread: ThreadObserver | None = None, first_window: int = 0) -> None:
         self.on_thread = on_thread
         self.tracker = tracker
         self.result = result
@@ -204,7 +208,10 @@ class _RecordChecker:
         self.input_format = input_format
         self.unframed = input_format in UNFRAMED_FORMATS
         self.span = window or _NO_WINDOW
-        self.next_window = self.span
+        # The log's first window starts without new_window, a later one with it at its
+        # first record: not as if the windows before it had held no record (which would
+        # forget the message_ids of the window before it).
+        self.next_window = self.span * (first_window or 1)
 
     def block(self, block: ValueBlock) -> None:
         """Records of a kcat capture or JSONL log (``input_format``), in order."""
