@@ -233,10 +233,13 @@ REDIS_THREAD_MISMATCH = _rule(
     "to the ZSET of the thread its hash now belongs to, after a backup.",
 )
 REDIS_THREAD_WITHOUT_ZSET = _rule(
-    "DB564", "redis-thread-without-checkpoints", W,
+    "DB564", "redis-thread-without-checkpoints", E,
     "A thread in the threads SET has no (or an empty) ZSET.",
-    "list_threads shows the thread, but get_latest returns None for it: its checkpoints were "
-    "deleted or expired while the SET kept the thread.",
+    "DashFlow adds a thread to the SET in the same MULTI/EXEC as its first checkpoint, and "
+    "delete_thread removes it from the SET with its keys: a thread left in the SET without "
+    "a ZSET lost every checkpoint some other way, as an index entry whose thread has no "
+    "files (CK135). get_latest returns None for it, so its workflow starts over, and "
+    "list_threads leaves it out.",
     "-", "Run `dashfix rebuild-index URL`: it removes the thread from {prefix}:threads "
     "after a backup.",
 )

@@ -87,7 +87,7 @@ CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
     ("hash-not-in-zset", _hash_not_listed, 0, {"DB561"}),
     ("score-mismatch", _score_off, 0, {"DB562"}),
     ("moved-to-other-thread", _moved, 1, {"DB563", "DB505", "CK143"}),
-    ("thread-without-checkpoints", _thread_without_checkpoints, 0, {"DB564"}),
+    ("thread-without-checkpoints", _thread_without_checkpoints, 1, {"DB564"}),
     ("missing-field", _missing_field, 1, {"DB506"}),
     ("state-bad-zstd", _bad_zstd, 1, {"DB507"}),
     ("same-ms-wrong-latest", _same_ms_wrong_member, 1, {"DB502"}),
