@@ -99,6 +99,6 @@ def _thread_set_findings(source: RedisSource, zsets: list[ThreadSet],
     for thread in sorted(source.threads() - with_checkpoints):
         yield db.REDIS_THREAD_WITHOUT_ZSET.at(
             entry_path(rel, threads_key), f"{threads_key} holds thread {thread!r}, which has "
-            f"no checkpoints ({source.thread_key(thread)} is empty or missing): list_threads "
-            "shows it, get_latest returns None", thread_id=thread,
+            f"no checkpoints ({source.thread_key(thread)} is empty or missing): they are gone, "
+            "get_latest returns None and list_threads leaves it out", thread_id=thread,
             fix_command=rebuild_command(source.label))
