@@ -197,3 +197,19 @@ def test_a_missing_client_exits_2_naming_its_extra(
     assert result.exit_code == 2, result.stdout + result.stderr
     assert f"'{extra}' extra" in result.stderr
     _clean(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("url", [
+    "s3://bucket/dashflow?endpoint_url=http://127.0.0.1:1",
+    "dynamodb://table?region=us-east-1&endpoint_url=http://127.0.0.1:1",
+])
+def test_an_unreachable_aws_endpoint_exits_3_naming_the_store(
+        url: str, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    result = cli("verify", url, "--format", "json")
+    assert result.exit_code == 3, result.stdout + result.stderr
+    [finding] = result.json()["findings"]
+    assert finding["code"] == "DB500"
+    assert finding["path"] == url and url in finding["message"]
+    _clean(result.stdout, result.stderr)
