@@ -246,9 +246,19 @@ class _RecordChecker:
         self.next_window = (window + 1) * self.span
 
     def _check_values(self, block: ValueBlock, where: str) -> None:
-        """The hot path for the records ``scan_block`` reads, in runs between the others,
-        which ``_check_value`` takes one at a time, in order."""
+        """The hot path for the records ``scan_block`` reads (and the zstd frames that
+        ``scan_record`` reads after it, so that a block's healthy records go to the
+        tracker at once), in runs between the others, which ``_check_unscanned`` takes one
+        at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
+        limit, unframed = self.limit, self.unframed
+        at = -1
+        try:
+            while True:
+                at = scans.index(None, at + 1)
+                scans[at] = scan_record(block[at][2], limit, unframed)
+        except ValueError:
+            pass  # no None left after ``at``
         if self.on_thread is not None:
             self.on_thread.block(block, scans)
         start = 0
@@ -266,17 +276,21 @@ class _RecordChecker:
             if start < stop:
                 observe_block(scans[start:stop], block[start:stop], where)  # type: ignore[arg-type]
             if stop < end:
-                self._check_value(block[stop], where)
+                self._check_unscanned(block[stop], where)
             start = stop + 1
 
     def _check_value(self, record: RecordValue, where: str) -> None:
-        index, offset, value = record
-        scanned = scan_record(value, self.limit, self.unframed)
-        if scanned is not None:
-            if self.on_thread is not None:
-                self.on_thread.record(record, scanned[1])
-            self.tracker.observe_block([scanned], [record], where)
+        scanned = scan_record(record[2], self.limit, self.unframed)
+        if scanned is None:
+            self._check_unscanned(record, where)
             return
+        if self.on_thread is not None:
+            self.on_thread.record(record, scanned[1])
+        self.tracker.observe_block([scanned], [record], where)
+
+    def _check_unscanned(self, record: RecordValue, where: str) -> None:
+        """A record ``scan_record`` did not read: ``validate_frame`` says what is wrong."""
+        index, offset, value = record
         verdict = validate_frame(value, limit=self.limit, path=where, record=index,
                                  offset=offset, unframed=self.unframed)
         self.result.findings.extend(verdict.findings)
