@@ -151,14 +151,26 @@ class _Names(Sequence[str]):
         return len(self.table.ids)
 
 
+class TableRecord(NamedTuple):
+    """What a lineage finding names about one row of a ``CheckpointTable``."""
+
+    name: str
+    checkpoint_id: str
+    thread_id: str
+    secs: int
+    nanos: int
+
+
 class CheckpointTable:
     """The checkpoints of a database or object store as columns (``CheckpointColumns``).
 
-    ``add`` takes entries as a source streams them; only the columns are kept (no state
-    bytes, no names that ``namer`` makes again, metadata only when it is not empty, a
-    parent as the row it names), so memory grows by about a hundred bytes per checkpoint
-    whatever the states weigh. ``freeze`` resolves the parents that came after their
-    children once every entry is in."""
+    ``extend`` takes a batch of checkpoints as columns (a source reads them a page at a
+    time), ``add`` one entry. Only what the lineage checks read is kept: ids, threads
+    (interned), the process part and counter of each id, the time, and the parent as the
+    row it names; no state, node or metadata (the backend's own checks look at those as
+    entries stream by) and no names that ``namer`` makes again. Memory grows by about a
+    hundred bytes per checkpoint whatever the states weigh. ``freeze`` resolves the parents
+    that came after their children once every entry is in."""
 
     def __init__(self, place: Place, namer: Namer) -> None:
         self.place = place
@@ -168,68 +180,76 @@ class CheckpointTable:
         self.ids: list[str] = []
         self.kinds = bytearray()
         self.threads: list[str | None] = []
-        self.nodes: list[str | None] = []
         self.procs: list[str | None] = []
         self.counters = array("q")
         self.secs = array("q")
         self.nanos = array("q")
-        self.state_sizes = array("q")
         self.parent_rows = array("q")
         self.lost_parents: dict[int, str] = {}
-        self.metadata: dict[int, Mapping[str, str]] = {}
-        self.digests: dict[int, str] = {}
         self._row_of_id: dict[str, int] = {}
-        self._procs_of_heads: dict[str, tuple[str | None]] = {}
+        self._procs_of_heads: dict[str, str | None] = {}
         self._other_ids: dict[str, list[int]] = {}
 
     def add(self, entry: CheckpointEntry, *, odd_name: bool = False) -> int:
         """Take one entry; ``odd_name`` when it lives under another name than ``namer``
-        gives (an object whose key names another id)."""
+        gives (an object whose key names another id). Returns its row."""
         row = len(self.ids)
-        checkpoint_id = entry.checkpoint_id
-        thread = sys.intern(entry.thread_id)
-        self.ids.append(checkpoint_id)
-        self.kinds.append(PLAIN)
-        self.threads.append(thread)
-        self.nodes.append(sys.intern(entry.node))
+        self.extend((entry.checkpoint_id,), (entry.thread_id,), (entry.timestamp_ns,),
+                    (entry.parent_id,))
         if odd_name:
             self.odd_names[row] = entry.name
-        head = checkpoint_id.rstrip(_DIGITS)
-        if head != checkpoint_id:
-            # The process part depends on the id without its counter digits alone: parse
-            # one id per head (a store has a handful), not one per checkpoint.
-            known = self._procs_of_heads.get(head)
-            if known is None:
-                parsed = proc_and_counter(head + "0")
-                known = self._procs_of_heads[head] = (None if parsed is None else parsed[1],)
-            proc = known[0]
-            self.procs.append(proc)
-            self.counters.append(-1 if proc is None else int(checkpoint_id[len(head):]))
-        else:
-            self.procs.append(None)
-            self.counters.append(-1)
-        secs, nanos = divmod(entry.timestamp_ns, NS_PER_SEC)
-        self.secs.append(secs)
-        self.nanos.append(nanos)
-        self.state_sizes.append(entry.state_size)
-        parent = entry.parent_id
-        if parent is None:
-            self.parent_rows.append(NO_PARENT)
-        else:
-            found = self._row_of_id.get(parent)
-            if found is None:  # not seen yet: settled by freeze
-                self.parent_rows.append(LOST_PARENT)
-                self.lost_parents[row] = parent
-            else:
-                self.parent_rows.append(found)
-        if entry.metadata:
-            self.metadata[row] = entry.metadata
-        if entry.state_digest is not None:
-            self.digests[row] = entry.state_digest
-        first = self._row_of_id.setdefault(checkpoint_id, row)
-        if first != row:
-            self._other_ids.setdefault(checkpoint_id, [first]).append(row)
         return row
+
+    def extend(self, ids: Sequence[str], threads: Sequence[str], timestamps_ns: Sequence[int],
+               parents: Sequence[str | None]) -> None:
+        """Take a batch of checkpoints, one column each, in row order. The work is done a
+        column at a time (comprehensions and C loops), not an entry at a time."""
+        start = len(self.ids)
+        count = len(ids)
+        self.ids.extend(ids)
+        self.kinds.extend(bytes([PLAIN]) * count)
+        self.threads.extend(map(sys.intern, threads))
+        # The process part depends on the id without its counter digits alone: parse one id
+        # per head (a store has a handful), not one per checkpoint.
+        heads = [checkpoint_id.rstrip(_DIGITS) for checkpoint_id in ids]
+        procs_of = self._procs_of_heads
+        for head in set(heads).difference(procs_of):
+            parsed = proc_and_counter(head + "0")
+            procs_of[head] = None if parsed is None else parsed[1]
+        procs = [None if len(head) == len(checkpoint_id) else procs_of[head]
+                 for head, checkpoint_id in zip(heads, ids, strict=True)]
+        self.procs.extend(procs)
+        self.counters.extend([-1 if proc is None else int(checkpoint_id[len(head):])
+                              for proc, head, checkpoint_id in zip(procs, heads, ids,
+                                                                   strict=True)])
+        self.secs.extend([moment // NS_PER_SEC for moment in timestamps_ns])
+        self.nanos.extend([moment % NS_PER_SEC for moment in timestamps_ns])
+        self._register(ids, start)
+        row_of = self._row_of_id.get
+        parent_rows = [NO_PARENT if parent is None else row_of(parent, LOST_PARENT)
+                       for parent in parents]
+        self.parent_rows.extend(parent_rows)
+        if LOST_PARENT in parent_rows:  # not seen yet: settled by freeze
+            for at, parent_row in enumerate(parent_rows):
+                if parent_row == LOST_PARENT:
+                    parent = parents[at]
+                    assert parent is not None
+                    self.lost_parents[start + at] = parent
+
+    def _register(self, ids: Sequence[str], start: int) -> None:
+        """Map each id to the first row carrying it; note the ids carried by several rows.
+        Nearly always every id of a batch is new: one C-level update (in reverse, so that an
+        id twice in the batch keeps its first row)."""
+        row_of = self._row_of_id
+        size = len(row_of)
+        if row_of.keys().isdisjoint(ids):
+            row_of.update(zip(reversed(ids), range(start + len(ids) - 1, start - 1, -1)))
+            if len(row_of) - size == len(ids):
+                return
+        for row, checkpoint_id in enumerate(ids, start):
+            first = row_of.setdefault(checkpoint_id, row)
+            if first != row:
+                self._other_ids.setdefault(checkpoint_id, [first]).append(row)
 
     def freeze(self) -> None:
         """Resolve the parents that were not in yet when their child came."""
@@ -270,12 +290,8 @@ class CheckpointTable:
     def timestamp_ns(self, row: int) -> int:
         return self.secs[row] * NS_PER_SEC + self.nanos[row]
 
-    def record(self, row: int) -> CheckpointEntry:
-        node = self.nodes[row]
+    def record(self, row: int) -> TableRecord:
         thread = self.threads[row]
-        assert node is not None and thread is not None
-        return CheckpointEntry(
-            self.ids[row], thread, node, self.timestamp_ns(row), self.parent_id(row),
-            self.metadata.get(row), self.state_sizes[row], self.digests.get(row), self.place,
-            self.names[row])
-
+        assert thread is not None
+        return TableRecord(self.names[row], self.ids[row], thread, self.secs[row],
+                           self.nanos[row])

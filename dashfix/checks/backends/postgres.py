@@ -8,7 +8,13 @@ from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.checks.lineage.view import ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.inputs.backends.postgres import COLUMNS, I64_MAX, PostgresRow, PostgresSource
+from dashfix.inputs.backends.postgres import (
+    COLUMNS,
+    I64_MAX,
+    PlainRows,
+    PostgresRow,
+    PostgresSource,
+)
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
 from dashfix.rules import backends as db
 
@@ -79,15 +85,20 @@ def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Findi
     if any(finding.code == db.POSTGRES_TABLE.code for finding in found):
         return
     reading = TableReading(CheckpointTable(Place.ROW, source.row_name), ctx, rel)
-    for row in source.rows():
-        reading.counted()
-        entry = row.entry
-        if entry is None:
-            yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
-                                           row.checkpoint_id, row.problem)
+    for batch in source.batches():
+        if isinstance(batch, PlainRows):
+            reading.counted(len(batch.ids))
+            reading.table.extend(*batch)
             continue
-        reading.table.add(entry)
-        if _suspect(row, entry.timestamp_ns):
-            yield from _row_findings(row, rel)
-            yield from reading.zstd_state(entry, row.zstd_state)
+        for row in batch:
+            reading.counted()
+            entry = row.entry
+            if entry is None:
+                yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
+                                               row.checkpoint_id, row.problem)
+                continue
+            reading.table.add(entry)
+            if _suspect(row, entry.timestamp_ns):
+                yield from _row_findings(row, rel)
+                yield from reading.zstd_state(entry, row.zstd_state)
     yield from reading.finish(LATEST)
