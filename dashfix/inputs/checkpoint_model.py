@@ -65,6 +65,18 @@ class CheckpointEntry(NamedTuple):
         return self.timestamp_ns % NS_PER_SEC
 
 
+class PlainEntries(NamedTuple):
+    """A page of checkpoints with nothing to look at but their place in the lineage, one
+    column each: every field readable, empty metadata, a state that is not compressed, each
+    living where its store's namer says. A source yields such a page, when every entry of
+    it is plain, with no object per entry (``CheckpointTable.extend`` takes it as it is)."""
+
+    ids: Sequence[str]
+    threads: Sequence[str]
+    timestamps_ns: Sequence[int]
+    parents: Sequence[str | None]
+
+
 class LineageRecord(Protocol):
     """What a lineage finding names about one checkpoint (a ``FileRecord`` or an entry)."""
 
@@ -202,8 +214,9 @@ class CheckpointTable:
 
     def extend(self, ids: Sequence[str], threads: Sequence[str], timestamps_ns: Sequence[int],
                parents: Sequence[str | None]) -> None:
-        """Take a batch of checkpoints, one column each, in row order. The work is done a
-        column at a time (comprehensions and C loops), not an entry at a time."""
+        """Take a batch of checkpoints, one column each, in row order (``PlainEntries``
+        unpacked). The work is done a column at a time (comprehensions and C loops), not an
+        entry at a time."""
         start = len(self.ids)
         count = len(ids)
         self.ids.extend(ids)

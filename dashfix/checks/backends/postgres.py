@@ -11,11 +11,10 @@ from dashfix.findings import Finding
 from dashfix.inputs.backends.postgres import (
     COLUMNS,
     I64_MAX,
-    PlainRows,
     PostgresRow,
     PostgresSource,
 )
-from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.checkpoint_model import CheckpointTable, Place, PlainEntries
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=True)
@@ -86,7 +85,7 @@ def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Findi
         return
     reading = TableReading(CheckpointTable(Place.ROW, source.row_name), ctx, rel)
     for batch in source.batches():
-        if isinstance(batch, PlainRows):
+        if isinstance(batch, PlainEntries):
             reading.counted(len(batch.ids))
             reading.table.extend(*batch)
             continue

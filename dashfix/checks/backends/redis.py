@@ -8,7 +8,7 @@ from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
-from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place
+from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place, PlainEntries
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
 
@@ -20,15 +20,20 @@ LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", NS_PER
 def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     reading = TableReading(CheckpointTable(Place.KEY, source.hash_key), ctx, rel)
     table, unreadable = reading.table, reading.unreadable
-    for checkpoint in source.checkpoints():
-        reading.counted()
-        entry = checkpoint.entry
-        if entry is None:
-            yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
-                                           checkpoint.problem)
+    for page in source.pages():
+        if isinstance(page, PlainEntries):
+            reading.counted(len(page.ids))
+            table.extend(*page)
             continue
-        table.add(entry, odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
-        yield from reading.zstd_state(entry, checkpoint.zstd_state)
+        for checkpoint in page:
+            reading.counted()
+            entry = checkpoint.entry
+            if entry is None:
+                yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
+                                               checkpoint.problem)
+                continue
+            table.add(entry, odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
+            yield from reading.zstd_state(entry, checkpoint.zstd_state)
     zsets = list(source.thread_sets())
     if not reading.read and not zsets and not source.threads():
         if not ctx.options.allow_empty:  # (--allow-empty: an empty store passes)

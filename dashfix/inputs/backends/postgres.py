@@ -16,7 +16,7 @@ per row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
@@ -26,7 +26,7 @@ from psycopg import sql
 
 from dashfix.errors import UsageError
 from dashfix.formats.compression import ZSTD_MAGIC
-from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
+from dashfix.inputs.checkpoint_model import CheckpointEntry, Place, PlainEntries
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
 DEFAULT_TABLE = "dashflow_checkpoints"
@@ -49,15 +49,6 @@ class PostgresRow(NamedTuple):
     """The decoded metadata when it is not a JSON object of strings (for the message)."""
     zstd_state: bytes | None
     """The state when it starts with the zstd magic, else None."""
-
-
-class PlainRows(NamedTuple):
-    """A page of rows with nothing to look at but their ids, time and parent, as columns."""
-
-    ids: Sequence[str]
-    threads: Sequence[str]
-    timestamps_ns: Sequence[int]
-    parents: Sequence[str | None]
 
 
 _PLAIN = 9
@@ -163,12 +154,12 @@ class PostgresSource:
         finally:
             self.connection.rollback()
 
-    def batches(self) -> Iterator[PlainRows | list[PostgresRow]]:
+    def batches(self) -> Iterator[PlainEntries | list[PostgresRow]]:
         """Every row, in table order, a page of ``ROWS_PER_FETCH`` at a time through a
         server-side cursor in a read-only transaction. A page whose rows all have nothing
         to look at but their ids, time and parent (the server says so in a last column:
         every column set, metadata ``{}``, no zstd state, a time that is not clamped) comes
-        as ``PlainRows`` columns, with no object per row; any other page as ``PostgresRow``
+        as ``PlainEntries`` columns, with no object per row; any other page as ``PostgresRow``
         values."""
         query = sql.SQL(
             "SELECT checkpoint_id, thread_id, node, octet_length(state), "
@@ -188,7 +179,7 @@ class PostgresSource:
                 while page := cursor.fetchmany(ROWS_PER_FETCH):
                     columns = list(zip(*page, strict=True))
                     if all(columns[_PLAIN]):
-                        yield PlainRows(columns[0], columns[1], columns[5], columns[6])
+                        yield PlainEntries(columns[0], columns[1], columns[5], columns[6])
                     else:
                         yield [_row(values, prefix) for values in page]
         except psycopg.Error as exc:
