@@ -13,6 +13,7 @@ leave it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,7 @@ def main(argv: list[str]) -> int:
                    20_000)
     repeat = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--repeat=")), 3)
     os.environ.update(_CREDENTIALS)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
