@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashfix.formats.bincode import Writer
-from dashfix.inputs.checkpoint_store import summarise_file
+from dashfix.inputs.checkpoint_files.file_reader import summarise_file
 
 KIB, MIB = 1024, 1024 * 1024
 SIZES = {"1 KiB": KIB, "1 MiB": MIB, "64 MiB": 64 * MIB}

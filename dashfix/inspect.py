@@ -25,7 +25,9 @@ from dashfix.formats.variants import (
     parse_temp_name,
     zero_filled,
 )
-from dashfix.inputs.checkpoint_store import FileRecord, latest_per_thread, scan_store
+from dashfix.inputs.checkpoint_files.latest import latest_per_thread
+from dashfix.inputs.checkpoint_files.scan import scan_store
+from dashfix.inputs.checkpoint_record import FileRecord
 from dashfix.repair.index_rebuild import read_old_index
 from dashfix.timefmt import format_utc
 

@@ -20,7 +20,7 @@ from dashfix.context import CheckContext, Progress, VerifyOptions
 from dashfix.errors import InputError
 from dashfix.findings import Finding, rooted
 from dashfix.inputs import InputKind, Target
-from dashfix.inputs.checkpoint_store import CHECKPOINT_STORE_KIND
+from dashfix.inputs.checkpoint_files.discovery import CHECKPOINT_STORE_KIND
 from dashfix.inputs.discover import Discovery, discover
 from dashfix.inputs.kafka import SnapshotOptions, parse_kafka_url
 from dashfix.inputs.sources import SourceUrl, TopicSource, open_store, parse_locator

@@ -38,7 +38,7 @@ from dashfix.formats.checkpoint import (
     read_head,
 )
 from dashfix.formats.index import IndexEntry
-from dashfix.inputs.checkpoint_store import summarise_file
+from dashfix.inputs.checkpoint_files.file_reader import summarise_file
 
 GARBAGE_SEARCH = 64 * 1024
 BYTES_PER_WINDOW_BYTE = 40
@@ -336,7 +336,7 @@ TARGETS = {target.name: target for target in (
            _stream_scan, _stream_values),
     Target("checkpoint_payload", "bincode payload ids and tail searches (formats/checkpoint.py,"
            " formats/bincode.py)", _checkpoint_payload, _checkpoint_payload_seeds),
-    Target("checkpoint_file", "a whole store file, every variant (inputs/checkpoint_store.py)",
+    Target("checkpoint_file", "a whole store file, every variant (inputs/checkpoint_files/)",
            _checkpoint_file, _checkpoint_file_seeds),
     Target("frames", "codec frames: flag, zstd, protobuf (formats/frame.py, checks/stream/"
            "frame.py)", _frames, _stream_values),

@@ -25,9 +25,9 @@ from dashfix.cache import (
 from dashfix.context import CheckContext, VerifyOptions
 from dashfix.findings import Finding, Severity
 from dashfix.inputs.checkpoint_cache import ROWS_KIND
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.sampling import Sample, Selection
 from dashfix.testing.checkpoints import StoreBuilder, flip_byte
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol, overload
 
+from dashfix.inputs.checkpoint_files.identity import proc_and_counter
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT
-from dashfix.inputs.checkpoint_store import proc_and_counter
 
 NS_PER_SEC = 1_000_000_000
 NS_PER_MS = 1_000_000

@@ -1,6 +1,6 @@
 """One store entry as primitives (``FileRecord``) and the constants that describe it.
 
-Shared by the scanner (``dashfix.inputs.checkpoint_store``) and the column store of a scanned
+Shared by the scanner (``dashfix.inputs.checkpoint_files``) and the column store of a scanned
 folder (``dashfix.inputs.checkpoint_rows``).
 """
 

@@ -20,8 +20,8 @@ from dashfix.errors import ExitCode, InputError, WriteError
 from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index, encoded_index_size
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
 from dashfix.inputs.checkpoint_record import entry_kind
-from dashfix.inputs.checkpoint_store import paused_gc
 from dashfix.repair.backup import free_backup_path, utc_stamp
 from dashfix.repair.index_rebuild import (
     Change,

@@ -35,6 +35,7 @@ from typing import Any
 
 from dashfix.formats import dchk
 from dashfix.formats.variants import Variant, classify_name, parse_temp_name
+from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
@@ -50,7 +51,6 @@ from dashfix.inputs.checkpoint_record import (
     VERSIONED_GZ,
     FileRecord,
 )
-from dashfix.inputs.checkpoint_store import StoreScan, scan_store
 from dashfix.repair.index_rebuild import Candidate
 from dashfix.repair.reading import read_entry
 from dashfix.repair.scan_adapter import CandidateSet, candidate_from_dchk_bytes, candidate_of

@@ -1,4 +1,4 @@
-"""Adapter from the verify scan (``dashfix.inputs.checkpoint_store.scan_store``) to what the
+"""Adapter from the verify scan (``dashfix.inputs.checkpoint_files.scan.scan_store``) to what the
 index rebuild needs: the checkpoints DashFlow could load under the id the index names.
 
 A candidate is a record the scan found loadable (no integrity, decode or tail problem) whose
@@ -17,6 +17,8 @@ from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
+from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     JSON,
@@ -29,7 +31,6 @@ from dashfix.inputs.checkpoint_record import (
     FileRecord,
 )
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.inputs.checkpoint_store import StoreScan, paused_gc, scan_store
 from dashfix.repair.index_rebuild import Candidate, IndexPlan, OldIndex, Order, plan_threads
 
 _NEVER_LISTED = frozenset({TEMP_CHECKPOINT, TEMP_INDEX, JSON})

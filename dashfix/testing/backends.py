@@ -50,8 +50,8 @@ import zstandard
 
 from dashfix.formats import dchk
 from dashfix.formats.checkpoint import encode_checkpoint
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import DCHK
-from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.testing.checkpoints import DEFAULT_PROC
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.backends import BackendView
 from dashfix.findings import Finding
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable, Place
 from dashfix.inputs.checkpoint_record import is_timed
-from dashfix.inputs.checkpoint_store import scan_store
 from dashfix.testing.checkpoints import StoreBuilder
 
 INTEROP = Path(__file__).resolve().parents[2] / "fixtures" / "interop"

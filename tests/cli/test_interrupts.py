@@ -20,7 +20,7 @@ import pytest
 
 from dashfix.cpus import usable_cpus
 from dashfix.errors import ExitCode
-from dashfix.inputs.checkpoint_store import PARALLEL_MIN_FILES_PER_WORKER
+from dashfix.inputs.checkpoint_files.reader_pool import PARALLEL_MIN_FILES_PER_WORKER
 from dashfix.interrupts import MESSAGE
 from dashfix.native import PURE_PYTHON_VARIABLE
 from dashfix.testing.checkpoints import build_large_store

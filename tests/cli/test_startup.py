@@ -8,7 +8,7 @@ import sys
 # Each is imported only by the commands (or formats, or kinds) that use it.
 WORK_MODULES = (
     "rich", "google.protobuf", "zstandard", "msgpack", "pydantic", "dashfix.checks",
-    "dashfix.inputs.checkpoint_store", "dashfix.inputs.streams", "dashfix.cache",
+    "dashfix.inputs.checkpoint_files", "dashfix.inputs.streams", "dashfix.cache",
     "dashfix.gate", "dashfix.verify", "dashfix.config", "dashfix.replay", "dashfix.inspect",
     "dashfix.repair.apply", "dashfix.report.text", "dashfix.report.sarif",
 )

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from dashfix.errors import ExitCode
+from dashfix.inputs.checkpoint_files.file_reader import summarise_file
 from dashfix.inputs.checkpoint_record import FOREIGN
-from dashfix.inputs.checkpoint_store import summarise_file
 from dashfix.testing.checkpoints import StoreBuilder
 
 

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from dashfix import native
 from dashfix.formats import dchk
 from dashfix.formats.checkpoint import DEFAULT_SECS_BOUNDS, encode_checkpoint
-from dashfix.inputs import checkpoint_store
+from dashfix.inputs.checkpoint_files import reader_pool
+from dashfix.inputs.checkpoint_files.file_reader import MAX_FILE_BYTES
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.inputs.checkpoint_store import MAX_FILE_BYTES, scan_store
 from dashfix.testing.checkpoints import DEFAULT_PROC, StoreBuilder, build_large_store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -220,9 +221,9 @@ def test_parallel_threads_fill_the_same_rows(tmp_path: Path,
         store.checkpoint(f"thread-{number % 5}")
     (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
     serial = _assert_same_rows(tmp_path)
-    monkeypatch.setattr(checkpoint_store, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(checkpoint_store, "ROWS_PER_SPAN", 7)
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "ROWS_PER_SPAN", 7)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
     threaded = _assert_same_rows(tmp_path)
     assert _columns(threaded) == _columns(serial)
 

@@ -15,7 +15,11 @@ from dashfix.checks.kinds import input_kinds
 from dashfix.formats import dchk
 from dashfix.formats.bincode import encode_string
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs import checkpoint_store
+from dashfix.inputs.checkpoint_files import reader_pool
+from dashfix.inputs.checkpoint_files.discovery import claims_dir
+from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
+from dashfix.inputs.checkpoint_files.latest import latest_per_thread
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     DIRECTORY,
@@ -29,13 +33,6 @@ from dashfix.inputs.checkpoint_record import (
     plain_record,
 )
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
-from dashfix.inputs.checkpoint_store import (
-    claims_dir,
-    is_store_file,
-    latest_per_thread,
-    scan_store,
-    summarise_file,
-)
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 
@@ -43,7 +40,7 @@ from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip
 def summarise_names(store: str, names: list[str]) -> list[FileRecord]:
     """The records of the regular files ``names`` of one store folder, read in this
     process, by name."""
-    return checkpoint_store.read_store_rows(store, sorted(names), parallel=False)[0].records()
+    return reader_pool.read_store_rows(store, sorted(names), parallel=False)[0].records()
 
 
 def _record(path: Path) -> FileRecord:
@@ -191,7 +188,7 @@ def test_plain_dchk_shortcut_builds_the_general_record(
     parent: str | None, metadata: dict[str, str], flip: tuple[int, int] | None, version: int,
 ) -> None:
     from dashfix.formats.checkpoint import encode_checkpoint
-    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_dchk, _summarise_plain_dchk
 
     checkpoint_id = thread + suffix
     parent_id = None if parent is None else parent.format(thread=thread)
@@ -208,7 +205,7 @@ def test_plain_dchk_shortcut_builds_the_general_record(
 
 
 def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> None:
-    from dashfix.inputs.checkpoint_store import _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_plain_dchk
 
     store = StoreBuilder(tmp_path)
     store.checkpoint("alpha")
@@ -224,16 +221,15 @@ def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> Non
 def test_parallel_reading_gives_the_records_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashfix.inputs.checkpoint_store as store_module
 
     store = StoreBuilder(tmp_path)
     for number in range(40):
         store.checkpoint(f"thread-{number % 3}")
     (tmp_path / "broken.bin").write_bytes(b"DCHK" + b"\x01" * 30)
-    names = sorted(name for name in os.listdir(tmp_path) if store_module.is_store_file(name))
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
-    parallel = store_module.read_store_rows(str(tmp_path), names)[0].records()
+    names = sorted(name for name in os.listdir(tmp_path) if is_store_file(name))
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
+    parallel = reader_pool.read_store_rows(str(tmp_path), names)[0].records()
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
 
@@ -277,14 +273,13 @@ def test_rows_rebuild_every_record(tmp_path: Path) -> None:
 def test_scan_rows_equal_the_rows_of_its_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dashfix.inputs.checkpoint_store as store_module
 
     _mixed_store(tmp_path)
     for number in range(30):
         StoreBuilder(tmp_path).checkpoint(f"thread-{number % 4}")
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_FILES_PER_WORKER", 1)
-    monkeypatch.setattr(store_module, "ROWS_PER_SPAN", 7)
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "ROWS_PER_SPAN", 7)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
     scan = scan_store(tmp_path)  # parallel readers, many spans
     # A sample of everything takes the partial path (rows rebuilt from the records read).
     from_records = scan_store(tmp_path, selection=Selection(parse_sample("100%")))
@@ -295,7 +290,7 @@ def test_scan_rows_equal_the_rows_of_its_records(
 
 def _plain_and_general(name: str, checkpoint_id: str, thread: str) -> tuple[object, FileRecord]:
     from dashfix.formats.checkpoint import encode_checkpoint
-    from dashfix.inputs.checkpoint_store import _summarise_dchk, _summarise_plain_dchk
+    from dashfix.inputs.checkpoint_files.variants import _summarise_dchk, _summarise_plain_dchk
 
     parent = f"{thread}_1a2b3c4d5e_chkpt1"
     data = dchk.wrap(encode_checkpoint(checkpoint_id, thread, b"s", "n", 1_700_000_000, 0,
@@ -365,7 +360,7 @@ def test_verify_progress_counts_the_files_of_a_store_as_they_are_read(
     from dashfix.testing.checkpoints import build_large_store
     from dashfix.verify import verify
 
-    monkeypatch.setattr(checkpoint_store, "usable_cpus", lambda: workers)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: workers)
     store = tmp_path / "store"
     build_large_store(store, files=5000, threads=50, state_size=64)
     options = {"plain": VerifyOptions(),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from dashfix.formats.variants import INDEX_NAME
+from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import OTHER, PLAIN, row_values
 from dashfix.inputs.checkpoint_rows import StoreRows, batch_of
-from dashfix.inputs.checkpoint_store import StoreScan, scan_store
 from dashfix.repair.index_rebuild import Order, read_old_index
 from dashfix.repair.plan import RepairPlan, plan_from_scan
 from dashfix.testing.checkpoints import (

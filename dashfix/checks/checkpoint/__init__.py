@@ -22,6 +22,7 @@ from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.lineage import chains
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
+from dashfix.inputs.checkpoint_files.scan import StoreScan
 from dashfix.inputs.checkpoint_record import (
     ABSENT,
     DIRECTORY,
@@ -30,7 +31,6 @@ from dashfix.inputs.checkpoint_record import (
     TEMP_CHECKPOINT,
     TEMP_INDEX,
 )
-from dashfix.inputs.checkpoint_store import StoreScan
 
 _PER_FILE: tuple[Callable[[StoreView], Iterator[Finding]], ...] = (
     integrity.check, payload.check, names.check,

@@ -12,6 +12,7 @@ from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.lineage.view import ids_of
 from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
+from dashfix.inputs.checkpoint_files.identity import expected_name
 from dashfix.inputs.checkpoint_record import (
     FLAG_FOREIGN_ID,
     FLAG_NAME_MISMATCH,
@@ -19,7 +20,6 @@ from dashfix.inputs.checkpoint_record import (
     JSON,
     FileRecord,
 )
-from dashfix.inputs.checkpoint_store import expected_name
 from dashfix.rules import checkpoint as ck
 
 

@@ -12,13 +12,8 @@ from dashfix.checks.checkpoint import check_store
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
-from dashfix.inputs.checkpoint_store import (
-    CHECKPOINT_STORE_KIND,
-    claims_dir,
-    scan_single_file,
-    scan_store,
-    sniff_file,
-)
+from dashfix.inputs.checkpoint_files.discovery import CHECKPOINT_STORE_KIND, claims_dir, sniff_file
+from dashfix.inputs.checkpoint_files.scan import scan_single_file, scan_store
 from dashfix.rules import checkpoint as ck
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.findings import Finding
+from dashfix.inputs.checkpoint_files.scan import TEMP_LEFTOVER
 from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileRecord
-from dashfix.inputs.checkpoint_store import TEMP_LEFTOVER
 from dashfix.rules import checkpoint as ck
 
 

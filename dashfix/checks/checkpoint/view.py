@@ -13,9 +13,9 @@ import os
 import shlex
 
 from dashfix.checks.lineage.view import LineageView
+from dashfix.inputs.checkpoint_files.scan import StoreScan
 from dashfix.inputs.checkpoint_record import DCHK, LOAD_SUFFIXES, PLAIN, FileRecord
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.inputs.checkpoint_store import StoreScan
 
 
 def _store_argument(path: str) -> str:

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.formats.ids import IdScheme, parse_id
+from dashfix.inputs.checkpoint_files.identity import proc_and_counter
+from dashfix.inputs.checkpoint_files.latest import latest_per_thread
+from dashfix.inputs.checkpoint_files.scan import StoreScan
 from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
-from dashfix.inputs.checkpoint_store import StoreScan, latest_per_thread, proc_and_counter
 
 _ID_PARTS = st.text(alphabet="ab_0123456789cdefxyzchkpt-", max_size=40)
 

@@ -1,0 +1,345 @@
+"""One store file's bytes to its ``FileRecord``, by variant (DCHK, legacy bincode, gzip,
+Versioned, legacy JSON, temps); a healthy plain DCHK checkpoint straight to its row."""
+
+from __future__ import annotations
+
+import functools
+import os
+import struct
+import sys
+import zlib
+
+from dashfix.formats import dchk
+from dashfix.formats.bincode import DecodeError
+from dashfix.formats.checkpoint import (
+    CheckpointHead,
+    TailRules,
+    empty_metadata_tails,
+    last_tail_end,
+    parse_tail,
+    read_ids,
+    sole_some_parent_tail,
+)
+from dashfix.formats.ids import IdScheme
+from dashfix.formats.variants import (
+    Variant,
+    classify,
+    decode_legacy_json,
+    decode_versioned,
+    gunzip_bounded,
+    parse_temp_name,
+    zero_filled,
+)
+from dashfix.inputs.checkpoint_files.identity import identity_flags, proc_and_counter
+from dashfix.inputs.checkpoint_record import (
+    COUNTER_MAX,
+    DCHK,
+    FLAG_VERSION_ZERO,
+    FOREIGN,
+    PLAIN,
+    SUFFIX,
+    UNREADABLE,
+    VERSIONED_GZ,
+    FileRecord,
+    RowValues,
+)
+from dashfix.rules import checkpoint as ck
+
+_HEADER_SIZE = dchk.HEADER_SIZE
+_MAGIC = dchk.MAGIC
+_HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
+_U64 = struct.Struct("<Q")
+_intern = sys.intern
+# How far back from the end a legacy file is searched for where a valid tail ends.
+_GARBAGE_SEARCH = 64 * 1024
+
+_INTEGRITY_CODES = {
+    dchk.IntegrityErrorKind.FILE_TOO_SMALL: ck.FILE_TOO_SMALL.code,
+    dchk.IntegrityErrorKind.UNSUPPORTED_VERSION: ck.UNSUPPORTED_VERSION.code,
+    dchk.IntegrityErrorKind.LENGTH_MISMATCH: ck.LENGTH_MISMATCH.code,
+    dchk.IntegrityErrorKind.CHECKSUM_MISMATCH: ck.CHECKSUM_MISMATCH.code,
+}
+
+
+def with_problem(base: FileRecord, code: str, message: str, offset: int | None = None,
+             expected: object = None, actual: object = None) -> FileRecord:
+    return base._replace(
+        problem=code, message=message, offset=offset,
+        expected=None if expected is None else str(expected),
+        actual=None if actual is None else str(actual),
+    )
+
+
+def _with_tail(base: FileRecord, data: bytes, at: int, checkpoint_id: str, thread_id: str,
+               state_start: int, flags: int = 0) -> FileRecord:
+    """The record of a checkpoint whose payload starts at offset ``at`` of ``data`` and whose
+    state starts at payload offset ``state_start``: the per-file hot path, so the tail's
+    fast path runs on ``data`` itself and the record is built in one constructor call."""
+    thread_id = _intern(thread_id)
+    tails = empty_metadata_tails(data, -at, state_start, len(data) - at,
+                                 TailRules(checkpoint_id, thread_id))
+    parsed = proc_and_counter(checkpoint_id)
+    flags |= identity_flags(base.name, base.variant, checkpoint_id, thread_id, parsed)
+    proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
+    if len(tails) == 1:
+        node, secs, nanos, parent_id, state_end = tails[0]
+        return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
+                          None, None, checkpoint_id, thread_id, _intern(node), secs, nanos,
+                          parent_id, 0, False, state_start, state_end, -1, flags, proc, counter)
+    if tails:
+        ambiguous = True
+    else:
+        # Nothing with empty metadata: the full search (parse_tail skips the fast path).
+        searched = parse_tail(memoryview(data)[at:],
+                              CheckpointHead(checkpoint_id, thread_id, state_start),
+                              exhaustive=True)
+        tail = searched.unique
+        if tail is not None:
+            return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None,
+                              None, None, None, checkpoint_id, thread_id, _intern(tail.node),
+                              tail.secs, tail.nanos, tail.parent_id, len(tail.metadata), False,
+                              state_start, tail.state_end, -1, flags, proc, counter)
+        ambiguous = searched.ambiguous
+    return FileRecord(base.name, base.variant, base.size, base.mtime_ns, None, None, None,
+                      None, None, checkpoint_id, thread_id, None, -1, 0, None, -1, ambiguous,
+                      state_start, -1, -1, flags, proc, counter)
+
+
+def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowValues | None:
+    """The PLAIN row of the common file straight from its bytes, without the layers of the
+    general path: DCHK version 1 with the right length and CRC, ids that decode, and a
+    payload ending in a non-empty parent and empty metadata, and no identity flag. None for
+    anything else; then ``_summarise_dchk`` decides (and builds the same record for these
+    files: a test compares both)."""
+    size = len(data)
+    if size < _HEADER_SIZE + 16:
+        return None
+    version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
+    if version != 1 or declared != size - _HEADER_SIZE or (
+        zlib.crc32(memoryview(data)[_HEADER_SIZE:]) != stored_crc
+    ):
+        return None
+    id_end = _HEADER_SIZE + 8 + _U64.unpack_from(data, _HEADER_SIZE)[0]
+    if id_end + 8 > size:
+        return None
+    thread_end = id_end + 8 + _U64.unpack_from(data, id_end)[0]
+    if thread_end > size:
+        return None
+    try:
+        checkpoint_id = str(data[_HEADER_SIZE + 8 : id_end], "utf-8")
+        thread_id = _intern(str(data[id_end + 8 : thread_end], "utf-8"))
+    except UnicodeDecodeError:
+        return None
+    state_start = thread_end - _HEADER_SIZE
+    tail = sole_some_parent_tail(data, -_HEADER_SIZE, state_start, size - _HEADER_SIZE,
+                                 TailRules(checkpoint_id, thread_id))
+    if tail is None:
+        return None
+    node, secs, nanos, parent_id, state_end = tail
+    head = checkpoint_id.rstrip(_DIGITS)
+    proc = None if head == checkpoint_id else _clean_current_head(head, thread_id)
+    if proc is not None and name == checkpoint_id + ".bin":
+        counter = int(checkpoint_id[len(head) :])
+    else:
+        parsed = proc_and_counter(checkpoint_id)
+        if identity_flags(name, DCHK, checkpoint_id, thread_id, parsed):
+            return None
+        proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
+    if counter > COUNTER_MAX:
+        return None
+    return (PLAIN, thread_id, _intern(node), proc, counter, secs, nanos, info.st_mtime_ns,
+            info.st_size, state_start, state_end, parent_id)
+
+
+_DIGITS = "0123456789"
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_current_head(head: str, thread_id: str) -> str | None:
+    """The process part of the current-scheme ids ``{head}{digits}`` of thread
+    ``thread_id`` when such an id, in a file named after it, has no identity flag; else
+    None. The flags and the process part of those ids depend on ``head`` alone (digits hold
+    no separator, no '.' and nothing unsafe), so one id answers for all of a process's
+    checkpoints: the per-file cost of ``proc_and_counter`` and ``identity_flags``."""
+    sample = head + "0"
+    parsed = proc_and_counter(sample)
+    if parsed is None or parsed[0] is not IdScheme.CURRENT or identity_flags(
+        sample + SUFFIX[DCHK], DCHK, sample, thread_id, parsed
+    ):
+        return None
+    return parsed[1]
+
+
+def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
+    size = len(data)
+    if size >= _HEADER_SIZE:
+        version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
+        if version <= 1 and declared == size - _HEADER_SIZE and (
+            zlib.crc32(memoryview(data)[_HEADER_SIZE:]) == stored_crc
+        ):
+            flags = FLAG_VERSION_ZERO if version == 0 else 0
+            return _decode_payload(base, data, _HEADER_SIZE, flags)
+    failure = dchk.verify(data)
+    assert failure is not None  # the fast test above only passes files verify accepts
+    expected: object = failure.expected
+    actual: object = failure.actual
+    if isinstance(expected, int) and isinstance(actual, int) and (
+        failure.kind is dchk.IntegrityErrorKind.CHECKSUM_MISMATCH
+    ):
+        expected, actual = f"0x{expected:08X}", f"0x{actual:08X}"
+    return with_problem(base, _INTEGRITY_CODES[failure.kind], failure.message, failure.offset,
+                    expected, actual)
+
+
+def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> FileRecord:
+    """ids and tail of a bincode ``Checkpoint`` payload starting at offset ``at`` of ``data``."""
+    try:
+        checkpoint_id, thread_id, state_start = read_ids(data, at)
+    except DecodeError as exc:
+        return with_problem(base, ck.PAYLOAD_UNDECODABLE.code,
+                        f"the checkpoint ids do not decode: {exc.reason}", exc.offset)
+    return _with_tail(base, data, at, checkpoint_id, thread_id, state_start, flags)
+
+
+def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
+    try:
+        checkpoint_id, thread_id, state_start = read_ids(data)
+    except DecodeError as exc:
+        return with_problem(base, ck.LEGACY_TRUNCATED.code,
+                        f"the ids run off the end of the file: {exc.reason}", exc.offset)
+    record = _with_tail(base, data, 0, checkpoint_id, thread_id, state_start)
+    if record.secs >= 0 or record.tail_ambiguous:
+        return record
+    garbage = last_tail_end(data, CheckpointHead(checkpoint_id, thread_id, state_start),
+                            _GARBAGE_SEARCH)
+    if garbage is not None:
+        return with_problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
+                        f"the checkpoint ends at byte {garbage}; "
+                        f"{len(data) - garbage} bytes follow it", garbage, garbage, len(data))
+    return with_problem(record, ck.LEGACY_TRUNCATED.code,
+                    "no checkpoint tail (node, timestamp, parent, metadata) ends at the end "
+                    "of the file: the file is cut short or not a checkpoint", len(data))
+
+
+def _gunzip(base: FileRecord, data: bytes) -> FileRecord | bytes:
+    try:
+        return gunzip_bounded(data)
+    except DecodeError as exc:
+        code = (ck.DECOMPRESSED_TOO_LARGE.code if "exceeds" in exc.reason
+                else ck.GZIP_CORRUPT.code)
+        return with_problem(base, code, exc.reason, exc.offset)
+
+
+def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
+    payload = data
+    if base.variant == VERSIONED_GZ:
+        inflated = _gunzip(base, data)
+        if isinstance(inflated, FileRecord):
+            return inflated
+        payload = inflated
+    try:
+        versioned = decode_versioned(payload)
+    except DecodeError as exc:
+        return with_problem(base, ck.PAYLOAD_UNDECODABLE.code,
+                        f"the Versioned checkpoint does not decode: {exc.reason}", exc.offset)
+    checkpoint_id, thread_id = versioned.checkpoint_id, _intern(versioned.thread_id)
+    parsed = proc_and_counter(checkpoint_id)
+    record = base._replace(
+        checkpoint_id=checkpoint_id, thread_id=thread_id,
+        node=sys.intern(versioned.node), secs=versioned.secs, nanos=versioned.nanos,
+        parent_id=versioned.parent_id, metadata_count=len(versioned.metadata),
+        schema_version=versioned.version,
+        flags=identity_flags(base.name, base.variant, checkpoint_id, thread_id, parsed),
+        proc=None if parsed is None else parsed[1],
+        counter=-1 if parsed is None else parsed[2],
+    )
+    if not versioned.data_is_json:
+        return with_problem(record, ck.VERSIONED_DATA_NOT_JSON.code,
+                        "the `data` field is not valid JSON, so load fails", None)
+    return record
+
+
+def _summarise_gzip(base: FileRecord, data: bytes) -> FileRecord:
+    payload = _gunzip(base, data)
+    if isinstance(payload, FileRecord):
+        return payload
+    return _decode_payload(base, payload, 0)
+
+
+def _summarise_json(base: FileRecord, data: bytes) -> FileRecord:
+    try:
+        legacy = decode_legacy_json(data)
+    except DecodeError:
+        # DashFlow ignores .json files, so an undecodable one is reported as ignored only.
+        return base
+    return base._replace(
+        checkpoint_id=legacy.checkpoint_id, thread_id=sys.intern(legacy.thread_id),
+        node=legacy.node, secs=legacy.secs, nanos=legacy.nanos, parent_id=legacy.parent_id,
+        metadata_count=len(legacy.metadata),
+    )
+
+
+def _summarise_foreign(base: FileRecord, data: bytes) -> FileRecord:
+    if dchk.has_damaged_magic(data):
+        return with_problem(base, ck.DAMAGED_MAGIC.code,
+                        "the magic is damaged; version, length and CRC prove the header",
+                        dchk.MAGIC_OFFSET, _MAGIC.decode(), bytes(data[:4]).hex())
+    what = "the file is empty" if not data else (
+        f"the first bytes ({bytes(data[:8]).hex()}) are neither DCHK, a legacy bincode "
+        "checkpoint nor the variant its name promises"
+    )
+    return with_problem(base._replace(variant=FOREIGN), ck.FOREIGN_BIN.code, what, 0)
+
+
+def _summarise_temp(base: FileRecord, data: bytes) -> FileRecord:
+    temp = parse_temp_name(base.name)
+    target = None if temp is None else temp[0]
+    failure = dchk.verify(data)
+    if failure is not None:
+        return with_problem(base._replace(checkpoint_id=target),
+                        _INTEGRITY_CODES.get(failure.kind, ck.FOREIGN_BIN.code),
+                        failure.message, failure.offset)
+    return base._replace(checkpoint_id=target)
+
+
+_BY_VARIANT = {
+    Variant.DCHK: _summarise_dchk,
+    Variant.LEGACY_BINCODE: _summarise_legacy,
+    Variant.GZIP_BIN: _summarise_gzip,
+    Variant.VERSIONED: _summarise_versioned,
+    Variant.VERSIONED_GZ: _summarise_versioned,
+    Variant.LEGACY_JSON: _summarise_json,
+    Variant.TEMP_CHECKPOINT: _summarise_temp,
+    Variant.UNKNOWN: _summarise_foreign,
+}
+_READ_BY_NAME = frozenset(
+    {Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED, Variant.VERSIONED_GZ,
+     Variant.LEGACY_JSON, Variant.TEMP_CHECKPOINT}
+)
+
+
+_ZERO_CHECKED = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
+                           Variant.VERSIONED_GZ})
+"""Names DashFlow reads as checkpoints; a zero-filled temp is left to the temp checks."""
+
+
+def summarise_bytes(name: str, by_name: Variant, info: os.stat_result,
+                    data: bytes | str) -> FileRecord | RowValues:
+    """``summarise_file`` once the bytes are read (or ``data`` says why they are not); a
+    healthy plain DCHK file gives its PLAIN row instead of a record."""
+    if by_name is Variant.DCHK and not isinstance(data, str) and data[:4] == _MAGIC:
+        plain = _summarise_plain_dchk(name, info, data)
+        if plain is not None:
+            return plain
+        return _summarise_dchk(FileRecord(name, DCHK, info.st_size, info.st_mtime_ns), data)
+    base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
+    if isinstance(data, str):
+        return with_problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
+    if by_name in _ZERO_CHECKED and zero_filled(data):
+        return with_problem(base._replace(variant=FOREIGN), ck.ZERO_FILLED.code,
+                        f"all {len(data)} bytes are zero: a crash leftover (the file was "
+                        "extended but its data never written); no checkpoint to recover", 0)
+    variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
+    if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
+        return base  # DashFlow ignores .json files whatever they hold
+    return _BY_VARIANT[variant](base._replace(variant=variant.value), data)
