@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol, overload
@@ -180,9 +181,16 @@ class CheckpointTable:
     time), ``add`` one entry. Only what the lineage checks read is kept: ids, threads
     (interned), the process part and counter of each id, the time, and the parent as the
     row it names; no state, node or metadata (the backend's own checks look at those as
-    entries stream by) and no names that ``namer`` makes again. Memory grows by about a
-    hundred bytes per checkpoint whatever the states weigh. ``freeze`` resolves the parents
-    that came after their children once every entry is in."""
+    entries stream by) and no names that ``namer`` makes again.
+
+    Nor is there an id -> row table while entries come in (at 1,000,000 rows it weighs
+    ~75 MiB, its row numbers as many objects): a parent is nearly always the entry its
+    thread saved just before, so a parent is looked for there; a set of the ids seen
+    finds the ids carried twice. ``freeze``, once every entry is in, settles the rest in
+    one pass over the ids: the parents found elsewhere or later, and the first carrier of
+    an id carried twice. The id -> row table is built only if ``row_of`` or ``carriers``
+    is asked (a backend's own pointers, a finding about a parent). Memory grows by about
+    a hundred and fifty bytes per checkpoint whatever the states weigh."""
 
     def __init__(self, place: Place, namer: Namer) -> None:
         self.place = place
@@ -198,7 +206,11 @@ class CheckpointTable:
         self.nanos = array("q")
         self.parent_rows = array("q")
         self.lost_parents: dict[int, str] = {}
-        self._row_of_id: dict[str, int] = {}
+        self._seen: set[str] = set()
+        self._carried_again: set[str] = set()
+        """Ids met on more than one row (``freeze`` makes ``other_ids`` of them)."""
+        self._last_of_thread: dict[str, int] = {}
+        self._row_of_id: dict[str, int] | None = None
         self._procs_of_heads: dict[str, str | None] = {}
         self._other_ids: dict[str, list[int]] = {}
 
@@ -237,41 +249,85 @@ class CheckpointTable:
                                                                    strict=True)])
         self.secs.extend([moment // NS_PER_SEC for moment in timestamps_ns])
         self.nanos.extend([moment % NS_PER_SEC for moment in timestamps_ns])
-        self._register(ids, start)
-        row_of = self._row_of_id.get
-        parent_rows = [NO_PARENT if parent is None else row_of(parent, LOST_PARENT)
-                       for parent in parents]
-        self.parent_rows.extend(parent_rows)
-        if LOST_PARENT in parent_rows:  # not seen yet: settled by freeze
-            for at, parent_row in enumerate(parent_rows):
-                if parent_row == LOST_PARENT:
-                    parent = parents[at]
-                    assert parent is not None
-                    self.lost_parents[start + at] = parent
+        self._note_ids(ids)
+        self.parent_rows.extend(self._parent_rows(start, self.threads, parents))
+        self._row_of_id = None  # made again if asked
 
-    def _register(self, ids: Sequence[str], start: int) -> None:
-        """Map each id to the first row carrying it; note the ids carried by several rows.
-        Nearly always every id of a batch is new: one C-level update (in reverse, so that an
-        id twice in the batch keeps its first row)."""
-        row_of = self._row_of_id
-        size = len(row_of)
-        if row_of.keys().isdisjoint(ids):
-            row_of.update(zip(reversed(ids), range(start + len(ids) - 1, start - 1, -1)))
-            if len(row_of) - size == len(ids):
-                return
-        for row, checkpoint_id in enumerate(ids, start):
-            first = row_of.setdefault(checkpoint_id, row)
-            if first != row:
-                self._other_ids.setdefault(checkpoint_id, [first]).append(row)
+    def _note_ids(self, ids: Sequence[str]) -> None:
+        """Note the ids carried again. Nearly always every id of a batch is new: one C-level
+        test and update."""
+        seen = self._seen
+        if seen.isdisjoint(ids):
+            size = len(seen)
+            seen.update(ids)
+            if len(seen) - size < len(ids):  # an id twice in this batch
+                self._carried_again.update(
+                    checkpoint_id for checkpoint_id, times in Counter(ids).items() if times > 1)
+            return
+        for checkpoint_id in ids:
+            if checkpoint_id in seen:
+                self._carried_again.add(checkpoint_id)
+            else:
+                seen.add(checkpoint_id)
+
+    def _parent_rows(self, start: int, threads: list[str | None],
+                     parents: Sequence[str | None]) -> list[int]:
+        """The row of each parent (rows ``start`` on) when it is the entry its thread saved
+        last, else ``LOST_PARENT`` (settled by ``freeze``)."""
+        ids = self.ids
+        last_of_thread = self._last_of_thread
+        lost = self.lost_parents
+        rows: list[int] = []
+        for row in range(start, len(ids)):
+            parent = parents[row - start]
+            thread = threads[row]
+            assert thread is not None
+            if parent is None:
+                rows.append(NO_PARENT)
+            else:
+                previous = last_of_thread.get(thread, NO_PARENT)
+                if previous >= 0 and ids[previous] == parent:
+                    rows.append(previous)
+                else:
+                    rows.append(LOST_PARENT)
+                    lost[row] = parent
+            last_of_thread[thread] = row
+        return rows
 
     def freeze(self) -> None:
-        """Resolve the parents that were not in yet when their child came."""
-        row_of = self._row_of_id.get
+        """Every entry is in: resolve the parents not found as their thread's previous
+        entry, and make ``other_ids`` (each parent then names the first row carrying its
+        id, as ``row_of`` does)."""
+        again = self._carried_again
+        if not self.lost_parents and not again:
+            return
+        wanted = again.union(self.lost_parents.values())
+        first: dict[str, int] = {}
+        for row, checkpoint_id in enumerate(self.ids):
+            if checkpoint_id in wanted:
+                found = first.setdefault(checkpoint_id, row)
+                if found != row:
+                    self._other_ids.setdefault(checkpoint_id, [found]).append(row)
         for row, parent in list(self.lost_parents.items()):
-            found = row_of(parent)
-            if found is not None:
+            found = first.get(parent, LOST_PARENT)
+            if found >= 0:
                 self.parent_rows[row] = found
                 del self.lost_parents[row]
+        if again:  # a parent found as its thread's previous entry may have a first carrier
+            ids, parent_rows = self.ids, self.parent_rows
+            for row, parent_row in enumerate(parent_rows):
+                if parent_row >= 0 and ids[parent_row] in again:
+                    parent_rows[row] = first[ids[parent_row]]
+            again.clear()
+
+    def _lookup(self) -> dict[str, int]:
+        """Id -> the first row carrying it, made when first asked."""
+        if self._row_of_id is None:
+            ids = self.ids
+            # In reverse, so that an id on several rows keeps its first.
+            self._row_of_id = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1),
+                                       strict=True))
+        return self._row_of_id
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -282,7 +338,7 @@ class CheckpointTable:
 
     def row_of(self, checkpoint_id: str) -> int | None:
         """The first row carrying ``checkpoint_id``."""
-        return self._row_of_id.get(checkpoint_id)
+        return self._lookup().get(checkpoint_id)
 
     def checkpoint_id(self, row: int) -> str:
         return self.ids[row]
@@ -297,7 +353,7 @@ class CheckpointTable:
         rows = self._other_ids.get(checkpoint_id)
         if rows is not None:
             return list(rows)
-        row = self._row_of_id.get(checkpoint_id)
+        row = self._lookup().get(checkpoint_id)
         return [] if row is None else [row]
 
     def timestamp_ns(self, row: int) -> int:
