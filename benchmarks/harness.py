@@ -85,7 +85,8 @@ def print_ratio(subject: Measurement, baseline: Measurement, limit: float | None
     print(
         f"{subject.label}: {subject.wall_seconds:.2f}s{_range(subject)}, peak RSS "
         f"{subject.peak_rss_mib:.0f} MiB; {baseline.label}: {baseline.wall_seconds:.2f}s"
-        f"{_range(baseline)} -> ratio {ratio:.2f}x{verdict}"
+        f"{_range(baseline)}, peak RSS {baseline.peak_rss_mib:.0f} MiB -> ratio {ratio:.2f}x"
+        f"{verdict}"
     )
     failed = [result for result in (subject, baseline) if clean and result.exit_codes != {0}]
     for result in failed:
