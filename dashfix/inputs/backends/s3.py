@@ -6,10 +6,11 @@ come from the usual AWS places (environment, profiles). Needs boto3 (the ``aws``
 extra), imported only when such a URL is given.
 
 Read-only and streaming: listings are paginated, and each object is fetched, decoded and
-dropped (a few threads fetch the next ones meanwhile, at most ``IN_FLIGHT`` held at once). A checkpoint object is exactly the payload of a DCHK file
-(spec 2.3) without the header, possibly compressed as a whole (zstd is recognised by its
-magic and read as a stream, up to 100 MiB); ``threads/{thread}/index.json`` is DashFlow's
-JSON index, newest first by insertion.
+dropped (a few threads fetch the next ones meanwhile, at most ``IN_FLIGHT`` held at once).
+A checkpoint object is exactly the payload of a DCHK file (spec 2.3) without the header,
+possibly compressed as a whole (zstd is recognised by its magic and read as a stream, up
+to 100 MiB); ``threads/{thread}/index.json`` is DashFlow's JSON index, newest first by
+insertion.
 """
 
 from __future__ import annotations
