@@ -192,9 +192,12 @@ class CheckpointTable:
     is asked (a backend's own pointers, a finding about a parent). Memory grows by about
     a hundred and fifty bytes per checkpoint whatever the states weigh."""
 
-    def __init__(self, place: Place, namer: Namer) -> None:
+    def __init__(self, place: Place, namer: Namer, *, unique_ids: bool = False) -> None:
+        """``unique_ids`` when the store itself keeps every id on one entry at most (a
+        unique index): no set of the ids seen is then kept (~32 MiB at 1,000,000)."""
         self.place = place
         self.namer = namer
+        self.unique_ids = unique_ids
         self.names: Sequence[str] = _Names(self)
         self.odd_names: dict[int, str] = {}
         self.ids: list[str] = []
@@ -249,7 +252,8 @@ class CheckpointTable:
                                                                    strict=True)])
         self.secs.extend([moment // NS_PER_SEC for moment in timestamps_ns])
         self.nanos.extend([moment % NS_PER_SEC for moment in timestamps_ns])
-        self._note_ids(ids)
+        if not self.unique_ids:
+            self._note_ids(ids)
         self.parent_rows.extend(self._parent_rows(start, self.threads, parents))
         self._row_of_id = None  # made again if asked
 

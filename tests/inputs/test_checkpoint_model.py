@@ -92,3 +92,18 @@ def test_freeze_twice_changes_nothing() -> None:
             {key: list(rows) for key, rows in table.other_ids.items()})
     table.freeze()
     assert (list(table.parent_rows), table.lost_parents, table.other_ids) == once
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_store_that_keeps_ids_unique_needs_no_set_of_them(seed: int) -> None:
+    seen: set[str] = set()
+    entries = [e for e in _entries(seed)
+               if not (e.checkpoint_id in seen or seen.add(e.checkpoint_id))]
+    table = CheckpointTable(Place.ROW, lambda thread, checkpoint_id: checkpoint_id,
+                            unique_ids=True)
+    for entry in entries:
+        table.add(entry)
+    table.freeze()
+    parent_rows, lost, other_ids = _expected(entries)
+    assert (list(table.parent_rows), table.lost_parents, other_ids) == (parent_rows, lost, {})
+    assert not table._seen

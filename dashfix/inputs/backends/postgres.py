@@ -59,9 +59,16 @@ class Indexes(NamedTuple):
     """Key columns of each index on the table, by index name."""
 
     columns: dict[str, tuple[str, ...]]
+    unique: frozenset[str] = frozenset()
+    """The indexes that make their columns unique in every row (no predicate, no
+    expression, no included columns)."""
 
     def has(self, *leading: str) -> bool:
         return any(cols[: len(leading)] == leading for cols in self.columns.values())
+
+    def unique_on(self, *columns: str) -> bool:
+        """Whether the server keeps these columns, together, unique."""
+        return any(self.columns[name] == columns for name in self.unique)
 
 
 def split_url(url: SourceUrl) -> tuple[str, str]:
@@ -143,12 +150,16 @@ class PostgresSource:
         try:
             with self.connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT c.relname, array_agg(a.attname::text ORDER BY k.ord) "
+                    "SELECT c.relname, array_agg(a.attname::text ORDER BY k.ord), "
+                    "bool_and(i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+                    "AND i.indnkeyatts = i.indnatts) "
                     "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                     "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
                     "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
                     "WHERE i.indrelid = to_regclass(%s) GROUP BY c.relname", (self.table,))
-                return Indexes({str(name): tuple(cols) for name, cols in cursor.fetchall()})
+                found = cursor.fetchall()
+                return Indexes({str(name): tuple(cols) for name, cols, _ in found},
+                               frozenset(str(name) for name, _, unique in found if unique))
         except psycopg.Error as exc:
             raise self._failed(f"the indexes of {self.table}", exc) from None
         finally:
