@@ -306,8 +306,14 @@ class CheckpointTable:
         if not self.lost_parents and not again:
             return
         wanted = again.union(self.lost_parents.values())
-        first: dict[str, int] = {}
-        for row, checkpoint_id in enumerate(self.ids):
+        if len(wanted) * 16 > len(self.ids):
+            # Most parents came out of order (a key-value store lists in hash order): the
+            # whole id -> row table, made in C, answers them (and ``row_of`` after).
+            first = self._lookup()
+            wanted = again
+        else:
+            first = {}
+        for row, checkpoint_id in enumerate(self.ids if wanted else ()):
             if checkpoint_id in wanted:
                 found = first.setdefault(checkpoint_id, row)
                 if found != row:

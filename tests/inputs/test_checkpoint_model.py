@@ -16,18 +16,17 @@ PROC = "1a2b3c4d5e6f0a1b"
 
 
 def _entries(seed: int) -> list[CheckpointEntry]:
-    """Chains of three threads, with the faults the lineage checks look for: an id carried
-    twice (same thread and across threads), a parent that is missing, one of another
-    thread, one that is not the thread's previous entry (a fork), a self parent and ids
-    of the counter and of no scheme."""
+    """Chains of three threads, in save order or shuffled (as Redis's SCAN lists them),
+    with the faults the lineage checks look for: an id carried twice (same thread and
+    across threads), a parent that is missing, one of another thread, one that is not the
+    thread's previous entry (a fork), a self parent and ids of the counter and of no
+    scheme."""
     rng = random.Random(seed)
     entries: list[tuple[str, str, str | None]] = []
-    for thread in ("alpha", "beta", "gamma"):
-        parent = None
-        for step in range(6):
-            checkpoint_id = f"{thread}_{PROC}_chkpt{step}"
-            entries.append((checkpoint_id, thread, parent))
-            parent = checkpoint_id
+    for step in range(60):
+        for thread in ("alpha", "beta", "gamma"):
+            parent = None if step == 0 else f"{thread}_{PROC}_chkpt{step - 1}"
+            entries.append((f"{thread}_{PROC}_chkpt{step}", thread, parent))
     entries += [
         (f"alpha_{PROC}_chkpt2", "alpha", f"alpha_{PROC}_chkpt1"),   # overwritten again
         (f"beta_{PROC}_chkpt3", "gamma", f"gamma_{PROC}_chkpt5"),    # carried across threads
@@ -36,7 +35,8 @@ def _entries(seed: int) -> list[CheckpointEntry]:
         ("delta_9", "delta", f"beta_{PROC}_chkpt1"),                 # parent of another thread
         ("self_0", "self", "self_0"),                                # its own parent
     ]
-    rng.shuffle(entries)
+    if seed % 2:  # else in save order, as a database lists them
+        rng.shuffle(entries)
     return [CheckpointEntry(checkpoint_id, thread, "node", 1_760_000_000_000_000_000 + at,
                             parent, None, 0, None, Place.ROW, checkpoint_id)
             for at, (checkpoint_id, thread, parent) in enumerate(entries)]
