@@ -8,7 +8,13 @@ from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
-from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place, PlainEntries
+from dashfix.inputs.checkpoint_model import (
+    NS_PER_MS,
+    NS_PER_SEC,
+    CheckpointTable,
+    Place,
+    PlainEntries,
+)
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
 
@@ -56,12 +62,13 @@ def _rank(member: tuple[str, float]) -> tuple[float, bytes]:
 def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[ThreadSet],
                    unreadable: set[str], rel: str) -> Iterator[Finding]:
     listed: set[str] = set()
+    row_of, threads, secs, nanos = table.row_of, table.threads, table.secs, table.nanos
     for zset in zsets:
         top = max(zset.members, key=_rank)[0] if zset.members else None
+        where = entry_path(rel, zset.key)
         for member, score in zset.members:
             listed.add(member)
-            row = table.row_of(member)
-            where = entry_path(rel, zset.key)
+            row = row_of(member)
             if row is None:
                 if member != top and member not in unreadable:
                     yield db.REDIS_MEMBER_WITHOUT_HASH.at(
@@ -69,7 +76,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                         f"{source.key('checkpoint', member)} is gone; list skips it",
                         thread_id=zset.thread_id, checkpoint_id=member)
                 continue
-            thread = table.threads[row]
+            thread = threads[row]
             if thread != zset.thread_id:
                 yield db.REDIS_THREAD_MISMATCH.at(
                     where, f"{zset.key} lists {member}, but its hash belongs to thread "
@@ -77,7 +84,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                     thread_id=zset.thread_id, checkpoint_id=member,
                     expected=zset.thread_id, actual=thread)
                 continue
-            expected = table.timestamp_ns(row) // NS_PER_MS
+            expected = (secs[row] * NS_PER_SEC + nanos[row]) // NS_PER_MS
             if score != float(expected):
                 yield db.REDIS_SCORE_MISMATCH.at(
                     where, f"{zset.key}: {member} has score {score:.0f}, but its timestamp "
