@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
@@ -51,8 +53,9 @@ class PostgresRow(NamedTuple):
     """The state when it starts with the zstd magic, else None."""
 
 
-_PLAIN = 9
-"""The query's last column: whether a row is plain (see ``PostgresSource.batches``)."""
+_PLAIN = 4
+"""The query's column saying whether a row is plain (``PostgresSource.batches``); the
+columns before it are those of ``PlainEntries``."""
 
 
 class Indexes(NamedTuple):
@@ -167,19 +170,25 @@ class PostgresSource:
 
     def batches(self) -> Iterator[PlainEntries | list[PostgresRow]]:
         """Every row, in table order, a page of ``ROWS_PER_FETCH`` at a time through a
-        server-side cursor in a read-only transaction. A page whose rows all have nothing
-        to look at but their ids, time and parent (the server says so in a last column:
-        every column set, metadata ``{}``, no zstd state, a time that is not clamped) comes
-        as ``PlainEntries`` columns, with no object per row; any other page as ``PostgresRow``
-        values."""
+        server-side cursor in a read-only transaction. The server tells the plain rows, the
+        ones with nothing to look at but their ids, time and parent (every column set,
+        metadata ``{}``, no zstd state, a time that is not clamped), and sends only those
+        four columns of them; a run of plain rows comes as ``PlainEntries`` columns, with
+        no object per row (a healthy table: every page whole), any other row as a
+        ``PostgresRow``, in table order."""
+        # OFFSET 0 keeps the subquery apart, so that ``plain`` is worked out once a row.
         query = sql.SQL(
-            "SELECT checkpoint_id, thread_id, node, octet_length(state), "
-            "CASE WHEN substring(state from 1 for 4) = {magic} THEN state END, "
-            "\"timestamp\", parent_id, jsonb_typeof(metadata), "
-            "CASE WHEN metadata <> '{{}}'::jsonb THEN metadata::text END, "
-            "coalesce(checkpoint_id IS NOT NULL AND thread_id IS NOT NULL AND node IS NOT NULL "
-            "AND \"timestamp\" > 0 AND \"timestamp\" < {i64_max} AND metadata = '{{}}'::jsonb "
-            "AND substring(state from 1 for 4) IS DISTINCT FROM {magic}, false) FROM {table}"
+            "SELECT checkpoint_id, thread_id, \"timestamp\", parent_id, plain, "
+            "CASE WHEN NOT plain THEN node END, "
+            "CASE WHEN NOT plain THEN octet_length(state) END, "
+            "CASE WHEN NOT plain AND substring(state from 1 for 4) = {magic} THEN state END, "
+            "CASE WHEN NOT plain THEN jsonb_typeof(metadata) END, "
+            "CASE WHEN NOT plain AND metadata <> '{{}}'::jsonb THEN metadata::text END "
+            "FROM (SELECT *, coalesce(checkpoint_id IS NOT NULL AND thread_id IS NOT NULL "
+            "AND node IS NOT NULL AND \"timestamp\" > 0 AND \"timestamp\" < {i64_max} "
+            "AND metadata = '{{}}'::jsonb "
+            "AND substring(state from 1 for 4) IS DISTINCT FROM {magic}, false) AS plain "
+            "FROM {table} OFFSET 0) AS checked"
         ).format(magic=sql.Literal(ZSTD_MAGIC), i64_max=sql.Literal(I64_MAX),
                  table=sql.Identifier(self.table))
         prefix = f"{self.table}/"
@@ -190,16 +199,20 @@ class PostgresSource:
                 while page := cursor.fetchmany(ROWS_PER_FETCH):
                     columns = list(zip(*page, strict=True))
                     if all(columns[_PLAIN]):
-                        yield PlainEntries(columns[0], columns[1], columns[5], columns[6])
-                    else:
-                        yield [_row(values, prefix) for values in page]
+                        yield PlainEntries(*columns[:_PLAIN])
+                        continue
+                    for plain, run in groupby(page, key=itemgetter(_PLAIN)):
+                        rows = list(run)
+                        yield (PlainEntries(*list(zip(*rows, strict=True))[:_PLAIN]) if plain
+                               else [_row(values, prefix) for values in rows])
         except psycopg.Error as exc:
             raise self._failed(f"table {self.table}", exc) from None
 
 
 def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
-    (checkpoint_id, thread_id, node, state_size, zstd_state, timestamp, parent_id,
-     metadata_type, metadata_text, _plain) = values
+    """A row that is not plain, as DashFlow would read it back."""
+    (checkpoint_id, thread_id, timestamp, parent_id, _plain, node, state_size, zstd_state,
+     metadata_type, metadata_text) = values
     if not (type(checkpoint_id) is str and type(thread_id) is str and type(node) is str
             and type(timestamp) is int):
         wrong = [column for column, value in (("checkpoint_id", checkpoint_id),
@@ -209,7 +222,7 @@ def _row(values: tuple[Any, ...], prefix: str) -> PostgresRow:
             wrong.append("timestamp")
         return PostgresRow(str(checkpoint_id), None, f"{', '.join(wrong)} is NULL", None,
                            None, None)
-    # Empty objects (nearly every row) come as NULL text: only real metadata is parsed.
+    # Empty objects come as NULL text: only real metadata is parsed.
     metadata = None if metadata_text is None else orjson.loads(metadata_text)
     strings = metadata_type == "object" and (metadata is None or all(
         isinstance(value, str) for value in metadata.values()))
