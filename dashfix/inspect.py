@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.errors import InputError
 from dashfix.formats import dchk
 from dashfix.formats.bincode import Buffer, DecodeError
@@ -25,9 +26,9 @@ from dashfix.formats.variants import (
     parse_temp_name,
     zero_filled,
 )
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import FileRecord
+from dashfix.inputs.latest import latest_per_thread
 from dashfix.repair.index_rebuild import read_old_index
 from dashfix.timefmt import format_utc
 
@@ -335,7 +336,7 @@ class ThreadHistory:
 def _history_entry(record: FileRecord) -> HistoryEntry:
     assert record.checkpoint_id is not None
     timestamp = record.timestamp
-    problem = record.problem
+    problem = None if record.problem is None else problem_code(record.problem)
     if problem is None and timestamp is None:
         problem = "tail parse ambiguous" if record.tail_ambiguous else "tail parse failed"
     return HistoryEntry(

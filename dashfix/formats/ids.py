@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import enum
 import re
+import sys
 from dataclasses import dataclass
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 # The suffix each thread-prefixed scheme appends after "{thread}_". Thread ids may contain
 # "_", so the thread is whatever precedes the suffix (proc and "chkpt<n>" contain no "_").
-_CURRENT_SUFFIX = r"(?P<proc>[0-9a-f]{5,16})_chkpt(?P<n>[0-9]+)"
-_SECS_UUID_SUFFIX = rf"(?P<secs>[0-9]+)_(?P<uuid>{_UUID})"
+# The current and counter schemes ({thread}_{proc}_chkpt{n}, {thread}_{n}) are told by
+# `proc_and_counter` without regexes: it runs for every checkpoint.
+# The seconds are a u64 like the counter (at most 20 digits; see COUNTER_DIGITS_MAX).
+_SECS_UUID_SUFFIX = rf"(?P<secs>[0-9]{{1,20}})_(?P<uuid>{_UUID})"
 _UUID_SUFFIX = rf"(?P<uuid>{_UUID})"
-_COUNTER_SUFFIX = r"(?P<n>[0-9]+)"
 
 
 class IdScheme(enum.Enum):
@@ -25,20 +27,57 @@ class IdScheme(enum.Enum):
     UNKNOWN = "unknown"
 
 
-_PREFIXED: tuple[tuple[IdScheme, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+_UUID_SCHEMES: tuple[tuple[IdScheme, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (
         scheme,
         re.compile(rf"(?P<thread>.*)_{suffix}", re.DOTALL),
         re.compile(suffix),
     )
     for scheme, suffix in (
-        (IdScheme.CURRENT, _CURRENT_SUFFIX),
         (IdScheme.SECS_UUID, _SECS_UUID_SUFFIX),
         (IdScheme.UUID_PREFIXED, _UUID_SUFFIX),
-        (IdScheme.COUNTER, _COUNTER_SUFFIX),
     )
 )
 _BARE_UUID = re.compile(_UUID)
+
+IdParts = tuple[IdScheme, str, int]
+"""(scheme, proc, counter) of a current-scheme or counter-scheme id (proc "" for the
+counter scheme)."""
+
+COUNTER_DIGITS_MAX = 20
+"""DashFlow's counter is a u64, at most 20 digits: a longer run of digits is not one (and
+turning it into a number would take time quadratic in its length)."""
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def proc_and_counter(checkpoint_id: str) -> IdParts | None:
+    """(scheme, proc, counter) of a current-scheme or counter-scheme id, else None: the one
+    reading of those two schemes (``parse_id`` and ``is_current_scheme`` answer from it).
+
+    Without regexes: it runs for every checkpoint. The proc is interned: a store has a
+    handful of distinct ones.
+    """
+    parts = checkpoint_id.rsplit("_", 2)
+    if len(parts) == 3:
+        proc, last = parts[1], parts[2]
+        digits = last[5:]
+        if (last[:5] == "chkpt" and digits.isdecimal() and digits.isascii()
+                and len(digits) <= COUNTER_DIGITS_MAX
+                and 5 <= len(proc) <= 16 and _HEX_DIGITS.issuperset(proc)):
+            return IdScheme.CURRENT, sys.intern(proc), int(digits)
+    _, separator, digits = checkpoint_id.rpartition("_")
+    if (separator and digits.isdecimal() and digits.isascii()
+            and len(digits) <= COUNTER_DIGITS_MAX):
+        return IdScheme.COUNTER, "", int(digits)
+    return None
+
+
+def thread_part(checkpoint_id: str, scheme: IdScheme) -> str:
+    """The thread of a current-scheme or counter-scheme id (``proc_and_counter``'s
+    ``scheme``): what precedes its proc and counter."""
+    if scheme is IdScheme.CURRENT:
+        return checkpoint_id.rsplit("_", 2)[0]
+    return checkpoint_id.rpartition("_")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,37 +96,26 @@ class ParsedId:
 
 
 def parse_id(checkpoint_id: str) -> ParsedId:
-    for scheme, pattern, _suffix in _PREFIXED:
+    parts = proc_and_counter(checkpoint_id)
+    if parts is not None:
+        scheme, proc, counter = parts
+        return ParsedId(scheme, thread_part(checkpoint_id, scheme), proc or None, counter)
+    for scheme, pattern, _suffix in _UUID_SCHEMES:
         match = pattern.fullmatch(checkpoint_id)
         if match is None:
             continue
-        groups = match.groupdict()
-        return ParsedId(
-            scheme=scheme,
-            thread_id=groups["thread"],
-            proc=groups.get("proc"),
-            counter=int(groups["n"]) if groups.get("n") is not None else None,
-            uuid=groups.get("uuid"),
-            secs=int(groups["secs"]) if groups.get("secs") is not None else None,
-        )
+        secs = match.groupdict().get("secs")
+        return ParsedId(scheme, match["thread"], None, None, uuid=match["uuid"],
+                        secs=None if secs is None else int(secs))
     if _BARE_UUID.fullmatch(checkpoint_id):
         return ParsedId(IdScheme.UUID, None, None, None, uuid=checkpoint_id)
     return ParsedId(IdScheme.UNKNOWN, None, None, None)
 
 
-_HEX_PROC = re.compile(r"[0-9a-f]{5,16}")
-
-
 def is_current_scheme(checkpoint_id: str) -> bool:
-    """Fast equivalent of ``parse_id(id).scheme is IdScheme.CURRENT``."""
-    parts = checkpoint_id.rsplit("_", 2)
-    return (
-        len(parts) == 3
-        and parts[2].startswith("chkpt")
-        and parts[2][5:].isdigit()
-        and parts[2][5:].isascii()
-        and _HEX_PROC.fullmatch(parts[1]) is not None
-    )
+    """``parse_id(id).scheme is IdScheme.CURRENT``, without building the parse."""
+    parts = proc_and_counter(checkpoint_id)
+    return parts is not None and parts[0] is IdScheme.CURRENT
 
 
 def id_matches_thread(checkpoint_id: str, thread_id: str) -> bool:
@@ -96,15 +124,20 @@ def id_matches_thread(checkpoint_id: str, thread_id: str) -> bool:
     A bare UUID carries no thread and matches any thread. Every other id must be
     ``thread_id + "_" + suffix`` with the suffix of a known scheme; an id of no known scheme
     matches only if it starts with ``thread_id + "_"``. Checking the suffix (instead of the
-    greedy parse's thread) keeps thread ids that contain "_" or digits correct.
+    greedy parse's thread) keeps thread ids that contain "_" or digits correct. (For the
+    current and counter schemes the suffix is the id's last parts, so their thread is
+    ``thread_part``.)
     """
+    parts = proc_and_counter(checkpoint_id)
+    if parts is not None:
+        return thread_part(checkpoint_id, parts[0]) == thread_id
     if _BARE_UUID.fullmatch(checkpoint_id):
         return True
     prefix = thread_id + "_"
     if not checkpoint_id.startswith(prefix):
         return False
     rest = checkpoint_id[len(prefix) :]
-    if any(suffix.fullmatch(rest) for _scheme, _pattern, suffix in _PREFIXED):
+    if any(suffix.fullmatch(rest) for _scheme, _pattern, suffix in _UUID_SCHEMES):
         return True
     return parse_id(checkpoint_id).scheme is IdScheme.UNKNOWN
 

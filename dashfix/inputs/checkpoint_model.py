@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol, overload
 
-from dashfix.inputs.checkpoint_files.identity import proc_and_counter
+from dashfix.formats.ids import COUNTER_DIGITS_MAX, proc_and_counter
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT
 
@@ -244,8 +244,8 @@ class CheckpointTable:
         for head in set(heads).difference(procs_of):
             parsed = proc_and_counter(head + "0")
             procs_of[head] = None if parsed is None else parsed[1]
-        procs = [None if len(head) == len(checkpoint_id) else procs_of[head]
-                 for head, checkpoint_id in zip(heads, ids, strict=True)]
+        procs = [procs_of[head] if 0 < len(checkpoint_id) - len(head) <= COUNTER_DIGITS_MAX
+                 else None for head, checkpoint_id in zip(heads, ids, strict=True)]
         self.procs.extend(procs)
         self.counters.extend([-1 if proc is None else int(checkpoint_id[len(head):])
                               for proc, head, checkpoint_id in zip(procs, heads, ids,

@@ -7,6 +7,7 @@ folder (``dashfix.inputs.checkpoint_rows``).
 from __future__ import annotations
 
 import stat
+from enum import StrEnum
 from typing import NamedTuple
 
 from dashfix.formats.variants import Variant
@@ -44,6 +45,32 @@ def entry_kind(mode: int) -> str:
     return f"an entry of unknown type (mode {mode:o})"
 
 
+
+class FileProblem(StrEnum):
+    """What is wrong with one store entry, found where it is read (``FileRecord.problem``).
+    The checks give each its code and wording (``dashfix.checks.checkpoint_problems``), as
+    they do for the stream side's ``ProblemKind``."""
+
+    UNREADABLE = "unreadable"
+    ZERO_FILLED = "zero-filled"
+    TOO_SMALL = "too-small"
+    UNSUPPORTED_VERSION = "unsupported-version"
+    LENGTH_MISMATCH = "length-mismatch"
+    CHECKSUM_MISMATCH = "checksum-mismatch"
+    DAMAGED_MAGIC = "damaged-magic"
+    FOREIGN = "foreign"
+    PAYLOAD_UNDECODABLE = "payload-undecodable"
+    LEGACY_TRUNCATED = "legacy-truncated"
+    LEGACY_TRAILING_GARBAGE = "legacy-trailing-garbage"
+    GZIP_CORRUPT = "gzip-corrupt"
+    DECOMPRESSED_TOO_LARGE = "decompressed-too-large"
+    VERSIONED_DATA_NOT_JSON = "versioned-data-not-json"
+    SYMLINK = "symlink"
+    INDEX_NOT_A_FILE = "index-not-a-file"
+    BIN_DIRECTORY = "bin-directory"
+    BIN_SPECIAL_FILE = "bin-special-file"
+
+
 FLAG_VERSION_ZERO = 1
 FLAG_NAME_MISMATCH = 2
 FLAG_FOREIGN_ID = 4
@@ -55,8 +82,8 @@ LOAD_SUFFIXES = (".bin", ".bin.gz", ".v.bin.gz", ".v.bin")
 class FileRecord(NamedTuple):
     """What one store entry is, as primitives only (msgpack-serialisable, cacheable).
 
-    ``problem`` is the CK code of the entry's own damage (None when it reads cleanly), with
-    ``message``/``offset``/``expected``/``actual`` describing it. ``secs`` is -1 when the
+    ``problem`` is the ``FileProblem`` of the entry's own damage (None when it reads cleanly),
+    with ``message``/``offset``/``expected``/``actual`` describing it. ``secs`` is -1 when the
     timestamp is unknown (tail not parsed, or ambiguous). ``state_start``/``state_end`` are
     payload offsets (-1 unknown).
     """
@@ -65,7 +92,7 @@ class FileRecord(NamedTuple):
     variant: str
     size: int
     mtime_ns: int
-    problem: str | None = None
+    problem: FileProblem | None = None
     message: str | None = None
     offset: int | None = None
     expected: str | None = None

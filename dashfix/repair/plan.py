@@ -33,6 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
 from dashfix.formats.variants import Variant, classify_name, parse_temp_name
 from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
@@ -49,6 +50,7 @@ from dashfix.inputs.checkpoint_record import (
     TEMP_INDEX,
     VERSIONED,
     VERSIONED_GZ,
+    FileProblem,
     FileRecord,
 )
 from dashfix.repair.index_rebuild import Candidate
@@ -91,12 +93,13 @@ class RepairPlan:
         self.actions.append(Action(ActionKind.QUARANTINE, record.name, code, reason))
 
 
-QUARANTINED_PROBLEMS = frozenset(rule.code for rule in (
-    ck.ZERO_FILLED, ck.FILE_TOO_SMALL, ck.UNSUPPORTED_VERSION, ck.LENGTH_MISMATCH,
-    ck.CHECKSUM_MISMATCH,
-    ck.LEGACY_TRUNCATED, ck.LEGACY_TRAILING_GARBAGE, ck.PAYLOAD_UNDECODABLE, ck.FOREIGN_BIN,
-    ck.GZIP_CORRUPT, ck.DECOMPRESSED_TOO_LARGE, ck.VERSIONED_DATA_NOT_JSON,
-))
+QUARANTINED_PROBLEMS = frozenset({
+    FileProblem.ZERO_FILLED, FileProblem.TOO_SMALL, FileProblem.UNSUPPORTED_VERSION,
+    FileProblem.LENGTH_MISMATCH, FileProblem.CHECKSUM_MISMATCH, FileProblem.LEGACY_TRUNCATED,
+    FileProblem.LEGACY_TRAILING_GARBAGE, FileProblem.PAYLOAD_UNDECODABLE, FileProblem.FOREIGN,
+    FileProblem.GZIP_CORRUPT, FileProblem.DECOMPRESSED_TOO_LARGE,
+    FileProblem.VERSIONED_DATA_NOT_JSON,
+})
 """Damage that makes DashFlow fail on the file: it goes to quarantine."""
 _OTHER_CHECKPOINTERS = frozenset({GZIP, VERSIONED, VERSIONED_GZ})
 _READ_BY_DASHFLOW = frozenset({Variant.DCHK, Variant.INDEX, Variant.VERSIONED,
@@ -123,8 +126,8 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
             plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
                 f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
                 "would follow it"))
-    elif record.problem == ck.INDEX_NOT_A_FILE.code:
-        plan.quarantine(record, record.problem, (
+    elif record.problem == FileProblem.INDEX_NOT_A_FILE:
+        plan.quarantine(record, ck.INDEX_NOT_A_FILE.code, (
             f"{record.actual} where index.bin belongs: DashFlow cannot read or replace it, "
             "and no new index can be written until it is moved aside"))
     elif variant == DIRECTORY:
@@ -137,12 +140,13 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
     elif variant == TEMP_INDEX:
         plan.quarantine(record, ck.TEMP_ORPHAN.code,
                         "orphan index temp from a save that never finished")
-    elif record.problem == ck.DAMAGED_MAGIC.code:
+    elif record.problem == FileProblem.DAMAGED_MAGIC:
         _fix_magic(plan, row, record)
     elif record.problem in QUARANTINED_PROBLEMS and variant != TEMP_CHECKPOINT:
-        plan.quarantine(record, record.problem, f"{record.problem}: {record.message}")
+        code = problem_code(record.problem)
+        plan.quarantine(record, code, f"{code}: {record.message}")
     elif record.problem is not None and variant != TEMP_CHECKPOINT:
-        plan.kept.append((record.name, f"{record.problem}: {record.message}"))
+        plan.kept.append((record.name, f"{problem_code(record.problem)}: {record.message}"))
     elif record.loadable:
         _plan_loadable(plan, row, record, file_checkpointer_store)
 

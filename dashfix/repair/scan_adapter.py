@@ -13,6 +13,7 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
@@ -109,7 +110,7 @@ def candidate_of(record: FileRecord) -> Candidate | str:
     """The record as an index candidate, or why it is not one."""
     if not record.loadable:
         if record.problem is not None:
-            return f"{record.problem}: {record.message}"
+            return f"{problem_code(record.problem)}: {record.message}"
         return f"not a checkpoint ({record.variant})"
     assert record.checkpoint_id is not None and record.thread_id is not None
     wanted = expected_name(record)

@@ -62,3 +62,14 @@ def test_same_findings_over_files_and_over_a_table(
     over_table = [*chains.check(table_view), *writers.check(table_view)]
     assert {f.code for f in over_files} == codes
     assert _seen(over_files) == _seen(over_table)
+
+
+def test_a_table_takes_an_id_whose_counter_is_longer_than_a_u64() -> None:
+    # 5000 digits once raised ValueError (Python turns at most 4300 digits into an int).
+    table = CheckpointTable(Place.FILE, lambda thread, checkpoint_id: f"{checkpoint_id}.bin")
+    for digits in ("7", "7" * 21, "7" * 5000):
+        table.add(CheckpointEntry(f"t_abcde_chkpt{digits}", "t", "n", 1_700_000_000_000_000_000,
+                                  None, None, 0, None, Place.FILE, f"{len(digits)}.bin"))
+    table.freeze()
+    assert list(table.procs) == ["abcde", None, None]
+    assert list(table.counters) == [7, -1, -1]

@@ -11,7 +11,7 @@ import pytest
 
 from dashfix.errors import ExitCode
 from dashfix.inputs.checkpoint_files.file_reader import summarise_file
-from dashfix.inputs.checkpoint_record import FOREIGN
+from dashfix.inputs.checkpoint_record import FOREIGN, FileProblem
 from dashfix.testing.checkpoints import StoreBuilder
 
 
@@ -29,16 +29,16 @@ def test_zero_filled_store_files_are_ck100_whatever_their_variant(
 ) -> None:
     path = _zero_filled(tmp_path / name, 1024)
     record = summarise_file(str(tmp_path), name, os.stat(path))
-    assert (record.problem, record.offset, record.variant) == ("CK100", 0, FOREIGN)
+    assert (record.problem, record.offset, record.variant) == (FileProblem.ZERO_FILLED, 0, FOREIGN)
     assert record.thread_id is None and "all 1024 bytes are zero" in (record.message or "")
 
 
 def test_a_file_with_one_byte_that_is_not_zero_is_not_zero_filled(tmp_path: Path) -> None:
     path = tmp_path / "a.bin"
     path.write_bytes(bytes(1023) + b"\x01")
-    assert summarise_file(str(tmp_path), "a.bin", os.stat(path)).problem != "CK100"
+    assert summarise_file(str(tmp_path), "a.bin", os.stat(path)).problem != FileProblem.ZERO_FILLED
     path.write_bytes(b"")
-    assert summarise_file(str(tmp_path), "a.bin", os.stat(path)).problem == "CK115"
+    assert summarise_file(str(tmp_path), "a.bin", os.stat(path)).problem == FileProblem.FOREIGN
 
 
 def test_verify_reports_a_256_kib_zero_filled_checkpoint(

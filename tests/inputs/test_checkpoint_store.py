@@ -18,7 +18,6 @@ from dashfix.formats.ids import IdScheme
 from dashfix.inputs.checkpoint_files import reader_pool
 from dashfix.inputs.checkpoint_files.discovery import claims_dir
 from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
@@ -28,11 +27,13 @@ from dashfix.inputs.checkpoint_record import (
     LEGACY,
     PLAIN,
     SYMLINK,
+    FileProblem,
     FileRecord,
     is_plain,
     plain_record,
 )
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
+from dashfix.inputs.latest import latest_per_thread
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
 
@@ -100,10 +101,11 @@ def test_bad_files_become_records_with_locations(tmp_path: Path) -> None:
     store.write_raw("utf8.bin", dchk.wrap(utf8))
     records = {r.name: r for r in summarise_names(str(tmp_path), sorted(os.listdir(tmp_path)))}
     assert records["empty.bin"].variant == FOREIGN and records["empty.bin"].offset == 0
-    assert records["random.bin"].problem == "CK115"
-    assert (records["huge.bin"].problem, records["huge.bin"].offset) == ("CK103", 12)
+    assert records["random.bin"].problem == FileProblem.FOREIGN
+    huge_record = records["huge.bin"]
+    assert (huge_record.problem, huge_record.offset) == (FileProblem.LENGTH_MISMATCH, 12)
     assert records["huge.bin"].expected == str(2**63)
-    assert records["utf8.bin"].problem == "CK110"
+    assert records["utf8.bin"].problem == FileProblem.PAYLOAD_UNDECODABLE
     assert records["utf8.bin"].offset == dchk.HEADER_SIZE + 17
 
 
@@ -114,11 +116,12 @@ def test_legacy_truncation_and_trailing_garbage_are_told_apart(tmp_path: Path) -
     size = whole.path.stat().st_size
     whole.path.write_bytes(whole.payload + b"tail-junk")
     garbage = _record(whole.path)
-    assert (garbage.problem, garbage.offset, garbage.actual) == ("CK109", size, str(size + 9))
+    assert (garbage.problem, garbage.offset, garbage.actual) == (
+        FileProblem.LEGACY_TRAILING_GARBAGE, size, str(size + 9))
     whole.path.write_bytes(whole.payload[:-5])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
     whole.path.write_bytes(whole.payload[:12])
-    assert _record(whole.path).problem == "CK108"
+    assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
 
 
 @settings(max_examples=200, deadline=None)
@@ -132,7 +135,7 @@ def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str
     path.write_bytes(data)
     record = _record(path)
     assert record.size == len(data)
-    assert record.problem is None or record.problem.startswith("CK")
+    assert record.problem is None or isinstance(record.problem, FileProblem)
 
 
 @settings(max_examples=100, deadline=None)
@@ -144,16 +147,16 @@ def test_dchk_with_valid_crc_never_raises(payload: bytes) -> None:
     path.write_bytes(dchk.wrap(payload))
     record = _record(path)
     assert record.variant == DCHK
-    assert record.problem in (None, "CK110")
+    assert record.problem in (None, FileProblem.PAYLOAD_UNDECODABLE)
 
 
 def test_latest_per_thread_breaks_ties_on_the_id_string() -> None:
-    def rec(checkpoint_id: str, secs: int, problem: str | None = None) -> FileRecord:
+    def rec(checkpoint_id: str, secs: int, problem: FileProblem | None = None) -> FileRecord:
         return FileRecord(f"{checkpoint_id}.bin", DCHK, 1, 0, problem, checkpoint_id=checkpoint_id,
                           thread_id="t", secs=secs)
 
-    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5), rec("t_p_chkpt11", 9, "CK104"),
-               rec("t_p_chkpt3", -1)]
+    records = [rec("t_p_chkpt10", 5), rec("t_p_chkpt9", 5),
+               rec("t_p_chkpt11", 9, FileProblem.CHECKSUM_MISMATCH), rec("t_p_chkpt3", -1)]
     assert latest_per_thread(records)["t"].checkpoint_id == "t_p_chkpt9"
 
 
@@ -330,6 +333,19 @@ def test_plain_dchk_shortcut_checks_the_name_of_a_known_head() -> None:
     assert plain is None and general.flags == FLAG_NAME_MISMATCH
     plain, general = _plain_and_general(f"{head}09.bin", f"{head}09", "alpha")
     assert plain == general and general.counter == 9
+
+
+
+@pytest.mark.parametrize("digits", [21, 5000])
+@pytest.mark.parametrize("renamed", [False, True])
+def test_an_id_with_a_counter_longer_than_a_u64_is_of_no_scheme(digits: int,
+                                                                 renamed: bool) -> None:
+    # 5000 digits once raised ValueError (Python turns at most 4300 digits into an int).
+    checkpoint_id = f"alpha_{DEFAULT_PROC}_chkpt" + "7" * digits
+    name = "renamed.bin" if renamed else f"{checkpoint_id}.bin"
+    plain, general = _plain_and_general(name, checkpoint_id, "alpha")
+    assert general.problem is None and (general.proc, general.counter) == (None, -1)
+    assert plain is None or plain == general
 
 
 class _CountingProgress:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
 from dashfix.inputs.checkpoint_files.scan import scan_store
+from dashfix.inputs.latest import latest_per_thread
 from dashfix.repair.index_rebuild import Order, plan_index, read_old_index
 from dashfix.repair.scan_adapter import candidates_of, collect_candidates
 from dashfix.testing.checkpoints import StoreBuilder, damage_magic, flip_byte

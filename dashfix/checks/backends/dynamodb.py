@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.dynamodb import DynamoSource
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
-LATEST = LatestRule("Query ScanIndexForward=false Limit=1 (the greatest checkpoint_id)", 1,
+LATEST = LatestRule("Query ScanIndexForward=false Limit=1 (the greatest checkpoint_id)", 0,
                     tie_break=True)
 """get_latest (lib.rs:489-520) orders by the sort key, the id string, not by time."""
 
@@ -47,10 +48,7 @@ def check(source: DynamoSource, ctx: CheckContext, rel: str) -> Iterator[Finding
                 f"{checkpoint_id} is stored under threads {', '.join(sorted(threads))}: "
                 "load returns whichever the Scan meets first", checkpoint_id=checkpoint_id,
                 details={"threads": sorted(threads)})
-    pointers: dict[str, tuple[str, str]] = {}
-    for row, (owner, checkpoint_id) in enumerate(zip(table.threads, table.ids, strict=True)):
-        assert owner is not None
-        current = pointers.get(owner)
-        if current is None or checkpoint_id.encode() > current[1].encode():
-            pointers[owner] = (table.names[row].rsplit("/", 1)[0], checkpoint_id)
+    pointers = {owner: (table.names[row].rsplit("/", 1)[0], table.ids[row]) for owner, row in
+                LATEST.latest_rows(table.threads, table.secs, table.nanos,
+                                   table.checkpoint_id).items()}
     yield from reading.finish(LATEST, pointers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.checks.lineage.view import ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
@@ -16,6 +16,7 @@ from dashfix.inputs.backends.postgres import (
     PostgresSource,
 )
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place, PlainEntries
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
@@ -15,6 +15,7 @@ from dashfix.inputs.checkpoint_model import (
     Place,
     PlainEntries,
 )
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
 
@@ -54,9 +55,9 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
     yield from _thread_set_findings(source, zsets, rel)
 
 
-def _rank(member: tuple[str, float]) -> tuple[float, bytes]:
-    """ZREVRANGE's order: score, then member bytes."""
-    return member[1], member[0].encode()
+def _rank(member: tuple[str, float]) -> tuple[float, str]:
+    """ZREVRANGE's order (``LATEST``) of a (member, score) pair."""
+    return LATEST.rank(member[1], member[0])
 
 
 def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[ThreadSet],

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import LatestRule, TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.s3 import IndexEntry, S3Source, ThreadIndex
 from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
 

@@ -8,11 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dashfix.checks.backends import check_source
-from dashfix.checks.lineage.backends import (
-    LatestRule,
-    TableReading,
-    entry_path,
-)
+from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
@@ -30,6 +26,7 @@ from dashfix.inputs.backends.sqlite import (
     sniff_file,
 )
 from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
 LATEST = LatestRule("ORDER BY timestamp DESC", NS_PER_MS, tie_break=False)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
-from dashfix.checks.lineage.view import Ids, describe_time
+from dashfix.checks.lineage.view import Ids, describe_time, timestamp_ns
 from dashfix.findings import Finding
 from dashfix.formats.ids import is_path_unsafe
 from dashfix.formats.index import IndexEntry, duplicate_threads
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.inputs.checkpoint_record import LOAD_SUFFIXES, FileRecord
+from dashfix.inputs.latest import FILE_SCAN
 from dashfix.rules import checkpoint as ck
 from dashfix.timefmt import format_utc
 
@@ -51,8 +52,8 @@ def _entry_findings(view: StoreView, thread_id: str, entry: IndexEntry,
     latest = view.latest.get(thread_id)
     if latest is not None and latest.checkpoint_id != entry.checkpoint_id and (
         record.secs < 0
-        or (latest.secs, latest.nanos, latest.checkpoint_id or "")
-        > (record.secs, record.nanos, entry.checkpoint_id)
+        or FILE_SCAN.rank(timestamp_ns(latest), latest.checkpoint_id or "")
+        > FILE_SCAN.rank(timestamp_ns(record), entry.checkpoint_id)
     ):
         yield ck.INDEX_ENTRY_STALE.at(
             path, f"index entry for thread {thread_id!r} names {entry.checkpoint_id}, but the "

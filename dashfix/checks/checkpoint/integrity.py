@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
+from dashfix.checks.checkpoint_problems import PROBLEM_RULES
 from dashfix.findings import Finding
-from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX
-from dashfix.rules import checkpoint as ck
-from dashfix.rules import rules_by_code
+from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileProblem
 
 # Problems that no repair command fixes: the user has to act on the file system.
-_NO_COMMAND = frozenset({ck.FILE_UNREADABLE.code, ck.SYMLINK_IN_STORE.code})
+_NO_COMMAND = frozenset({FileProblem.UNREADABLE, FileProblem.SYMLINK})
 
 
 def check(view: StoreView) -> Iterator[Finding]:
-    rules = rules_by_code()
     for record in view.unusual:
         if record.problem is None or record.variant in (TEMP_CHECKPOINT, TEMP_INDEX):
             continue
-        rule = rules[record.problem]
+        rule = PROBLEM_RULES[record.problem]
         yield rule.at(
             view.path(record.name),
             f"{record.name}: {record.message}",

@@ -9,7 +9,6 @@ SQLite's milliseconds, Redis's millisecond scores and Postgres's nanoseconds.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from dashfix.checks.lineage import chains, writers
 from dashfix.checks.lineage.view import LineageView, ids_of
@@ -19,19 +18,8 @@ from dashfix.formats.bincode import DecodeError
 from dashfix.formats.compression import zstd_stream_size
 from dashfix.formats.ids import id_matches_thread
 from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable
+from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
-
-
-@dataclass(frozen=True, slots=True)
-class LatestRule:
-    """How a backend's ``get_latest`` and ``list`` order a thread's checkpoints."""
-
-    query: str
-    """The ordering as DashFlow writes it, quoted in findings."""
-    unit_ns: int
-    """The unit of the ordered timestamp (1_000_000 for milliseconds)."""
-    tie_break: bool
-    """Whether ties are broken (by id); without one, tied checkpoints come in any order."""
 
 
 class BackendView(LineageView):

@@ -12,6 +12,7 @@ from array import array
 from typing import TypedDict
 
 from dashfix.inputs.checkpoint_model import CheckpointColumns, LineageRecord
+from dashfix.inputs.latest import FILE_SCAN
 from dashfix.timefmt import format_utc
 
 CLOCK_TOLERANCE_NS = 1_000_000_000
@@ -29,9 +30,10 @@ class LineageView:
     def __init__(self, rows: CheckpointColumns, rel: str) -> None:
         self.rows = rows
         self.rel = rel
-        self.latest_rows: dict[str, int] = {}
+        self.latest_rows = FILE_SCAN.latest_rows(rows.threads, rows.secs, rows.nanos,
+                                                 rows.checkpoint_id)
         """Per thread, the row of the newest checkpoint: the greatest timestamp, ties broken
-        by the greater id string (DashFlow's file rule, ``latest_per_thread``)."""
+        by the greater id string (DashFlow's file rule, ``FILE_SCAN``)."""
         self.same_id: dict[str, list[int]] = {}
         """Ids carried by several rows -> those rows, in row order."""
         self.by_thread_proc: dict[tuple[str, str], array[int]] = {}
@@ -44,27 +46,19 @@ class LineageView:
         self._group_timed_rows()
 
     def _group_timed_rows(self) -> None:
-        """One pass over the timed rows: the latest per thread, and the groups by (thread,
-        process). Consecutive rows nearly always share both (names sort by thread and
-        process), so a group is looked up again only when they change."""
+        """One pass over the timed rows: the groups by (thread, process). Consecutive rows
+        nearly always share both (names sort by thread and process), so a group is looked
+        up again only when they change."""
         rows = self.rows
-        threads, procs, secs, nanos = rows.threads, rows.procs, rows.secs, rows.nanos
-        latest: dict[str, int] = self.latest_rows
         groups = self.by_thread_proc
         last_thread: str | None = None
         last_proc: str | None = None
         group = array("q")
-        for row, (moment, thread, proc) in enumerate(zip(secs, threads, procs, strict=True)):
-            if moment < 0:
-                continue  # not timed
+        columns = zip(rows.secs, rows.threads, rows.procs, strict=True)
+        for row, (moment, thread, proc) in enumerate(columns):
+            if moment < 0 or proc is None:
+                continue  # not timed, or no process in the id
             assert thread is not None  # a timed row always has its ids
-            best = latest.get(thread)
-            if best is None or moment > secs[best] or (moment == secs[best] and (
-                nanos[row] > nanos[best] or (nanos[row] == nanos[best] and (
-                    (rows.checkpoint_id(row) or "") > (rows.checkpoint_id(best) or ""))))):
-                latest[thread] = row
-            if proc is None:
-                continue
             if proc is not last_proc or thread is not last_thread:
                 key = (thread, proc)
                 found = groups.get(key)

@@ -9,6 +9,6 @@ columns (``dashfix.inputs.checkpoint_rows.StoreRows``): a healthy plain DCHK che
 nearly every file, goes straight from its bytes to a row without a record. The cross-file
 checks in ``dashfix.checks.checkpoint`` only see these rows and records.
 
-``identity`` holds the id rules a record's flags come from, ``latest`` DashFlow's
-latest-checkpoint rule, ``discovery`` how a folder or file is told to be a store.
+``identity`` holds the identity flags of a record, ``discovery`` how a folder or file is
+told to be a store. The latest checkpoint of a thread is ``dashfix.inputs.latest``'s.
 """

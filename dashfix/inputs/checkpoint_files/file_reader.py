@@ -9,8 +9,13 @@ import stat
 
 from dashfix.formats.variants import INDEX_NAME, Variant, classify_name
 from dashfix.inputs.checkpoint_files.variants import summarise_bytes, with_problem
-from dashfix.inputs.checkpoint_record import UNREADABLE, FileRecord, RowValues, plain_record
-from dashfix.rules import checkpoint as ck
+from dashfix.inputs.checkpoint_record import (
+    UNREADABLE,
+    FileProblem,
+    FileRecord,
+    RowValues,
+    plain_record,
+)
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Larger files are not read: DashFlow's executor caps a state at 100 MiB by default."""
@@ -66,8 +71,8 @@ def _summarise_stat(dir_fd: int | str, name: str,
         return FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if info.st_size > MAX_FILE_BYTES:
         return with_problem(FileRecord(name, UNREADABLE, info.st_size, info.st_mtime_ns),
-                        ck.FILE_UNREADABLE.code,
-                        f"too large to check ({info.st_size} bytes, limit {MAX_FILE_BYTES})")
+                            FileProblem.UNREADABLE,
+                            f"too large to check ({info.st_size} bytes, limit {MAX_FILE_BYTES})")
     return summarise_bytes(name, by_name, info, _read(dir_fd, name, info.st_size))
 
 
@@ -116,6 +121,6 @@ def summarise_name(dir_fd: int, name: str) -> FileRecord | RowValues | None:
     try:
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError as exc:
-        return FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
+        return FileRecord(name, UNREADABLE, 0, 0, FileProblem.UNREADABLE,
                           f"cannot stat: {exc.strerror or exc}")
     return _summarise_stat(dir_fd, name, info) if stat.S_ISREG(info.st_mode) else None

@@ -1,10 +1,8 @@
-"""A checkpoint's id parts and identity flags (computed where a file is read)."""
+"""A checkpoint file's identity flags (computed where the file is read) and expected name."""
 
 from __future__ import annotations
 
-import sys
-
-from dashfix.formats.ids import IdScheme, id_matches_thread, is_path_unsafe
+from dashfix.formats.ids import IdParts, id_matches_thread, is_path_unsafe, thread_part
 from dashfix.inputs.checkpoint_record import (
     FLAG_FOREIGN_ID,
     FLAG_NAME_MISMATCH,
@@ -12,30 +10,6 @@ from dashfix.inputs.checkpoint_record import (
     SUFFIX,
     FileRecord,
 )
-
-IdParts = tuple[IdScheme, str, int]
-"""(scheme, proc, counter) of a current-scheme or counter-scheme id."""
-
-_HEX_DIGITS = frozenset("0123456789abcdef")
-
-
-def proc_and_counter(checkpoint_id: str) -> IdParts | None:
-    """(scheme, proc, counter) of a current-scheme or counter-scheme id, else None.
-
-    The same answer as ``parse_id`` without regexes: it runs for every checkpoint. The
-    proc is interned: a store has a handful of distinct ones.
-    """
-    parts = checkpoint_id.rsplit("_", 2)
-    if len(parts) == 3:
-        proc, last = parts[1], parts[2]
-        digits = last[5:]
-        if (last[:5] == "chkpt" and digits.isdecimal() and digits.isascii()
-                and 5 <= len(proc) <= 16 and _HEX_DIGITS.issuperset(proc)):
-            return IdScheme.CURRENT, sys.intern(proc), int(digits)
-    _, separator, digits = checkpoint_id.rpartition("_")
-    if separator and digits.isdecimal() and digits.isascii():
-        return IdScheme.COUNTER, "", int(digits)
-    return None
 
 
 def expected_name(record: FileRecord) -> str:
@@ -52,8 +26,8 @@ def identity_flags(name: str, variant: str, checkpoint_id: str, thread_id: str,
         flags |= FLAG_PATH_UNSAFE
     elif name != checkpoint_id + SUFFIX[variant]:
         flags |= FLAG_NAME_MISMATCH
-    if parsed is not None and parsed[0] is IdScheme.CURRENT:
-        own = checkpoint_id.rsplit("_", 2)[0] == thread_id
+    if parsed is not None:
+        own = thread_part(checkpoint_id, parsed[0]) == thread_id
     else:
         own = id_matches_thread(checkpoint_id, thread_id)
     if not own:

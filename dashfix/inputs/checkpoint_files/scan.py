@@ -33,11 +33,11 @@ from dashfix.inputs.checkpoint_record import (
     SPECIAL,
     SYMLINK,
     UNREADABLE,
+    FileProblem,
     FileRecord,
     entry_kind,
 )
 from dashfix.inputs.checkpoint_rows import StoreRows
-from dashfix.rules import checkpoint as ck
 
 if TYPE_CHECKING:
     from dashfix.cache import VerifyCache
@@ -134,28 +134,28 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
     try:
         info = entry.stat(follow_symlinks=False)
     except OSError as exc:
-        return FileRecord(name, UNREADABLE, 0, 0, ck.FILE_UNREADABLE.code,
+        return FileRecord(name, UNREADABLE, 0, 0, FileProblem.UNREADABLE,
                           f"cannot stat: {exc.strerror or exc}")
     if stat.S_ISLNK(info.st_mode):
         try:
             target = os.readlink(name, dir_fd=dir_fd)
         except OSError:
             target = "?"
-        return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, ck.SYMLINK_IN_STORE.code,
+        return FileRecord(name, SYMLINK, 0, info.st_mtime_ns, FileProblem.SYMLINK,
                           f"symlink to {target!r} was not followed", actual=target)
     folder = stat.S_ISDIR(info.st_mode)
     special = not folder and not stat.S_ISREG(info.st_mode)
     if name == INDEX_NAME and (folder or special):
         kind = entry_kind(info.st_mode)
         return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
-                          ck.INDEX_NOT_A_FILE.code, f"{kind} where DashFlow keeps its index "
+                          FileProblem.INDEX_NOT_A_FILE, f"{kind} where DashFlow keeps its index "
                           "(not opened)", expected="a regular file", actual=kind)
     if folder and classify_name(name) is Variant.DCHK:
-        return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, ck.BIN_DIRECTORY.code,
+        return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, FileProblem.BIN_DIRECTORY,
                           "a folder named like a checkpoint file")
     if special and classify_name(name) in _LISTED_BY_NAME:
         kind = entry_kind(info.st_mode)
-        return FileRecord(name, SPECIAL, 0, info.st_mtime_ns, ck.BIN_SPECIAL_FILE.code,
+        return FileRecord(name, SPECIAL, 0, info.st_mtime_ns, FileProblem.BIN_SPECIAL_FILE,
                           f"{kind} named like a checkpoint file (not opened)",
                           expected="a regular file", actual=kind)
     if stat.S_ISREG(info.st_mode) and is_store_file(name):

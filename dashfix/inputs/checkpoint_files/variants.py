@@ -20,7 +20,7 @@ from dashfix.formats.checkpoint import (
     read_ids,
     sole_some_parent_tail,
 )
-from dashfix.formats.ids import IdScheme
+from dashfix.formats.ids import COUNTER_DIGITS_MAX, IdScheme, proc_and_counter
 from dashfix.formats.variants import (
     Variant,
     classify,
@@ -30,7 +30,7 @@ from dashfix.formats.variants import (
     parse_temp_name,
     zero_filled,
 )
-from dashfix.inputs.checkpoint_files.identity import identity_flags, proc_and_counter
+from dashfix.inputs.checkpoint_files.identity import identity_flags
 from dashfix.inputs.checkpoint_record import (
     COUNTER_MAX,
     DCHK,
@@ -40,10 +40,10 @@ from dashfix.inputs.checkpoint_record import (
     SUFFIX,
     UNREADABLE,
     VERSIONED_GZ,
+    FileProblem,
     FileRecord,
     RowValues,
 )
-from dashfix.rules import checkpoint as ck
 
 _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
@@ -53,18 +53,19 @@ _intern = sys.intern
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
 
-_INTEGRITY_CODES = {
-    dchk.IntegrityErrorKind.FILE_TOO_SMALL: ck.FILE_TOO_SMALL.code,
-    dchk.IntegrityErrorKind.UNSUPPORTED_VERSION: ck.UNSUPPORTED_VERSION.code,
-    dchk.IntegrityErrorKind.LENGTH_MISMATCH: ck.LENGTH_MISMATCH.code,
-    dchk.IntegrityErrorKind.CHECKSUM_MISMATCH: ck.CHECKSUM_MISMATCH.code,
+_INTEGRITY_PROBLEMS = {
+    dchk.IntegrityErrorKind.FILE_TOO_SMALL: FileProblem.TOO_SMALL,
+    dchk.IntegrityErrorKind.UNSUPPORTED_VERSION: FileProblem.UNSUPPORTED_VERSION,
+    dchk.IntegrityErrorKind.LENGTH_MISMATCH: FileProblem.LENGTH_MISMATCH,
+    dchk.IntegrityErrorKind.CHECKSUM_MISMATCH: FileProblem.CHECKSUM_MISMATCH,
 }
 
 
-def with_problem(base: FileRecord, code: str, message: str, offset: int | None = None,
-             expected: object = None, actual: object = None) -> FileRecord:
+def with_problem(base: FileRecord, problem: FileProblem, message: str,
+                 offset: int | None = None, expected: object = None,
+                 actual: object = None) -> FileRecord:
     return base._replace(
-        problem=code, message=message, offset=offset,
+        problem=problem, message=message, offset=offset,
         expected=None if expected is None else str(expected),
         actual=None if actual is None else str(actual),
     )
@@ -137,7 +138,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
         return None
     node, secs, nanos, parent_id, state_end = tail
     head = checkpoint_id.rstrip(_DIGITS)
-    proc = None if head == checkpoint_id else _clean_current_head(head, thread_id)
+    digits = len(checkpoint_id) - len(head)
+    proc = _clean_current_head(head, thread_id) if 0 < digits <= COUNTER_DIGITS_MAX else None
     if proc is not None and name == checkpoint_id + ".bin":
         counter = int(checkpoint_id[len(head) :])
     else:
@@ -187,8 +189,8 @@ def _summarise_dchk(base: FileRecord, data: bytes) -> FileRecord:
         failure.kind is dchk.IntegrityErrorKind.CHECKSUM_MISMATCH
     ):
         expected, actual = f"0x{expected:08X}", f"0x{actual:08X}"
-    return with_problem(base, _INTEGRITY_CODES[failure.kind], failure.message, failure.offset,
-                    expected, actual)
+    return with_problem(base, _INTEGRITY_PROBLEMS[failure.kind], failure.message, failure.offset,
+                        expected, actual)
 
 
 def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> FileRecord:
@@ -196,8 +198,8 @@ def _decode_payload(base: FileRecord, data: bytes, at: int, flags: int = 0) -> F
     try:
         checkpoint_id, thread_id, state_start = read_ids(data, at)
     except DecodeError as exc:
-        return with_problem(base, ck.PAYLOAD_UNDECODABLE.code,
-                        f"the checkpoint ids do not decode: {exc.reason}", exc.offset)
+        return with_problem(base, FileProblem.PAYLOAD_UNDECODABLE,
+                            f"the checkpoint ids do not decode: {exc.reason}", exc.offset)
     return _with_tail(base, data, at, checkpoint_id, thread_id, state_start, flags)
 
 
@@ -205,29 +207,29 @@ def _summarise_legacy(base: FileRecord, data: bytes) -> FileRecord:
     try:
         checkpoint_id, thread_id, state_start = read_ids(data)
     except DecodeError as exc:
-        return with_problem(base, ck.LEGACY_TRUNCATED.code,
-                        f"the ids run off the end of the file: {exc.reason}", exc.offset)
+        return with_problem(base, FileProblem.LEGACY_TRUNCATED,
+                            f"the ids run off the end of the file: {exc.reason}", exc.offset)
     record = _with_tail(base, data, 0, checkpoint_id, thread_id, state_start)
     if record.secs >= 0 or record.tail_ambiguous:
         return record
     garbage = last_tail_end(data, CheckpointHead(checkpoint_id, thread_id, state_start),
                             _GARBAGE_SEARCH)
     if garbage is not None:
-        return with_problem(record, ck.LEGACY_TRAILING_GARBAGE.code,
-                        f"the checkpoint ends at byte {garbage}; "
-                        f"{len(data) - garbage} bytes follow it", garbage, garbage, len(data))
-    return with_problem(record, ck.LEGACY_TRUNCATED.code,
-                    "no checkpoint tail (node, timestamp, parent, metadata) ends at the end "
-                    "of the file: the file is cut short or not a checkpoint", len(data))
+        return with_problem(record, FileProblem.LEGACY_TRAILING_GARBAGE,
+                            f"the checkpoint ends at byte {garbage}; "
+                            f"{len(data) - garbage} bytes follow it", garbage, garbage, len(data))
+    return with_problem(record, FileProblem.LEGACY_TRUNCATED,
+                        "no checkpoint tail (node, timestamp, parent, metadata) ends at the end "
+                        "of the file: the file is cut short or not a checkpoint", len(data))
 
 
 def _gunzip(base: FileRecord, data: bytes) -> FileRecord | bytes:
     try:
         return gunzip_bounded(data)
     except DecodeError as exc:
-        code = (ck.DECOMPRESSED_TOO_LARGE.code if "exceeds" in exc.reason
-                else ck.GZIP_CORRUPT.code)
-        return with_problem(base, code, exc.reason, exc.offset)
+        problem = (FileProblem.DECOMPRESSED_TOO_LARGE if "exceeds" in exc.reason
+                   else FileProblem.GZIP_CORRUPT)
+        return with_problem(base, problem, exc.reason, exc.offset)
 
 
 def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
@@ -240,8 +242,8 @@ def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
     try:
         versioned = decode_versioned(payload)
     except DecodeError as exc:
-        return with_problem(base, ck.PAYLOAD_UNDECODABLE.code,
-                        f"the Versioned checkpoint does not decode: {exc.reason}", exc.offset)
+        return with_problem(base, FileProblem.PAYLOAD_UNDECODABLE,
+                            f"the Versioned checkpoint does not decode: {exc.reason}", exc.offset)
     checkpoint_id, thread_id = versioned.checkpoint_id, _intern(versioned.thread_id)
     parsed = proc_and_counter(checkpoint_id)
     record = base._replace(
@@ -254,8 +256,8 @@ def _summarise_versioned(base: FileRecord, data: bytes) -> FileRecord:
         counter=-1 if parsed is None else parsed[2],
     )
     if not versioned.data_is_json:
-        return with_problem(record, ck.VERSIONED_DATA_NOT_JSON.code,
-                        "the `data` field is not valid JSON, so load fails", None)
+        return with_problem(record, FileProblem.VERSIONED_DATA_NOT_JSON,
+                            "the `data` field is not valid JSON, so load fails", None)
     return record
 
 
@@ -281,14 +283,14 @@ def _summarise_json(base: FileRecord, data: bytes) -> FileRecord:
 
 def _summarise_foreign(base: FileRecord, data: bytes) -> FileRecord:
     if dchk.has_damaged_magic(data):
-        return with_problem(base, ck.DAMAGED_MAGIC.code,
-                        "the magic is damaged; version, length and CRC prove the header",
-                        dchk.MAGIC_OFFSET, _MAGIC.decode(), bytes(data[:4]).hex())
+        return with_problem(base, FileProblem.DAMAGED_MAGIC,
+                            "the magic is damaged; version, length and CRC prove the header",
+                            dchk.MAGIC_OFFSET, _MAGIC.decode(), bytes(data[:4]).hex())
     what = "the file is empty" if not data else (
         f"the first bytes ({bytes(data[:8]).hex()}) are neither DCHK, a legacy bincode "
         "checkpoint nor the variant its name promises"
     )
-    return with_problem(base._replace(variant=FOREIGN), ck.FOREIGN_BIN.code, what, 0)
+    return with_problem(base._replace(variant=FOREIGN), FileProblem.FOREIGN, what, 0)
 
 
 def _summarise_temp(base: FileRecord, data: bytes) -> FileRecord:
@@ -297,8 +299,8 @@ def _summarise_temp(base: FileRecord, data: bytes) -> FileRecord:
     failure = dchk.verify(data)
     if failure is not None:
         return with_problem(base._replace(checkpoint_id=target),
-                        _INTEGRITY_CODES.get(failure.kind, ck.FOREIGN_BIN.code),
-                        failure.message, failure.offset)
+                            _INTEGRITY_PROBLEMS.get(failure.kind, FileProblem.FOREIGN),
+                            failure.message, failure.offset)
     return base._replace(checkpoint_id=target)
 
 
@@ -334,11 +336,11 @@ def summarise_bytes(name: str, by_name: Variant, info: os.stat_result,
         return _summarise_dchk(FileRecord(name, DCHK, info.st_size, info.st_mtime_ns), data)
     base = FileRecord(name, by_name.value, info.st_size, info.st_mtime_ns)
     if isinstance(data, str):
-        return with_problem(base._replace(variant=UNREADABLE), ck.FILE_UNREADABLE.code, data)
+        return with_problem(base._replace(variant=UNREADABLE), FileProblem.UNREADABLE, data)
     if by_name in _ZERO_CHECKED and zero_filled(data):
-        return with_problem(base._replace(variant=FOREIGN), ck.ZERO_FILLED.code,
-                        f"all {len(data)} bytes are zero: a crash leftover (the file was "
-                        "extended but its data never written); no checkpoint to recover", 0)
+        return with_problem(base._replace(variant=FOREIGN), FileProblem.ZERO_FILLED,
+                            f"all {len(data)} bytes are zero: a crash leftover (the file was "
+                            "extended but its data never written); no checkpoint to recover", 0)
     variant = classify(name, data[:_HEADER_SIZE]) if by_name in _READ_BY_NAME else by_name
     if variant is Variant.UNKNOWN and by_name is Variant.LEGACY_JSON:
         return base  # DashFlow ignores .json files whatever they hold

@@ -9,25 +9,10 @@ from hypothesis import strategies as st
 
 from dashfix.checks.checkpoint.temps import describe_age
 from dashfix.checks.checkpoint.view import StoreView
-from dashfix.formats.ids import IdScheme, parse_id
-from dashfix.inputs.checkpoint_files.identity import proc_and_counter
-from dashfix.inputs.checkpoint_files.latest import latest_per_thread
+from dashfix.checks.checkpoint_problems import PROBLEM_RULES, problem_code
 from dashfix.inputs.checkpoint_files.scan import StoreScan
-from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileRecord
-
-_ID_PARTS = st.text(alphabet="ab_0123456789cdefxyzchkpt-", max_size=40)
-
-
-@given(_ID_PARTS)
-def test_proc_and_counter_agrees_with_parse_id(checkpoint_id: str) -> None:
-    parsed = parse_id(checkpoint_id)
-    fast = proc_and_counter(checkpoint_id)
-    if parsed.scheme is IdScheme.CURRENT:
-        assert fast == (IdScheme.CURRENT, parsed.proc, parsed.counter)
-    elif parsed.scheme is IdScheme.COUNTER:
-        assert fast == (IdScheme.COUNTER, "", parsed.counter)
-    else:
-        assert fast is None
+from dashfix.inputs.checkpoint_record import DCHK, OTHER, PLAIN, FileProblem, FileRecord
+from dashfix.inputs.latest import latest_per_thread
 
 
 @given(st.integers(min_value=0, max_value=10**8))
@@ -59,3 +44,10 @@ def test_view_separates_unusual_records_and_knows_variants() -> None:
         "t_abcde_chkpt0": [copy, healthy]}
     assert view.latest == latest_per_thread(scan.records) == {"t": copy}
     assert view.path(".") == "run/ckpt" and view.path("x.bin") == "run/ckpt/x.bin"
+
+
+def test_every_problem_the_reader_finds_has_a_code_of_its_own() -> None:
+    assert set(PROBLEM_RULES) == set(FileProblem)
+    codes = [rule.code for rule in PROBLEM_RULES.values()]
+    assert len(set(codes)) == len(codes) and all(code.startswith("CK") for code in codes)
+    assert problem_code(FileProblem.ZERO_FILLED) == "CK100"
