@@ -27,7 +27,8 @@ EXIT_CODE_TABLE = (
     "  1  findings at or above --fail-on; for replay: a record was skipped\n"
     "  2  usage error: bad option, malformed config, unknown code, invalid baseline\n"
     "  3  something asked for could not be read, or dashfix failed\n"
-    "  4  store locked by another process (repair commands)\n"
+    "  4  store locked by another process (repair commands), or an S3/Redis index\n"
+    "     changed underneath rebuild-index URL (run it again)\n"
     "130  interrupted"
 )
 """The top-level help shows it, once; README.md's "Exit codes" table says the same."""

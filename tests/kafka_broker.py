@@ -25,6 +25,7 @@ START_SECONDS = 20.0
 class Broker:
     bootstrap: str
     admin: Any
+    pid: int
 
     def url(self, topic: str) -> str:
         return f"kafka://{self.bootstrap}/{topic}"
@@ -92,7 +93,8 @@ def run_broker() -> Iterator[Broker]:
                     raise RuntimeError("the test broker did not start") from None
                 time.sleep(0.05)
         bootstrap = f"127.0.0.1:{port}"
-        yield Broker(bootstrap, AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}))
+        yield Broker(bootstrap, AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}),
+                     process.pid)
     finally:
         process.kill()
         process.wait()

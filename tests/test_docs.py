@@ -33,6 +33,8 @@ DASHFIX_LINE = re.compile(r"^\s*(?:\$ )?dashfix\s", re.MULTILINE)
 # Blocks marked `install` are README's install commands, run by tests/test_install.py.
 INSTALL_REASON = "install commands: tests/test_install.py runs them in a fresh virtualenv"
 KAFKA_REASON = "needs a Kafka broker; tests/cli/test_kafka_cli.py runs these forms against one"
+REBUILD_REASON = ("needs an S3 or Redis server; tests/cli/test_rebuild_s3.py and "
+                  "test_rebuild_redis.py run these forms against real ones")
 EXPECTED_SKIPS = {
     ("README.md", "creates .venv and runs the whole test suite"),
     ("README.md", KAFKA_REASON),
@@ -42,6 +44,8 @@ EXPECTED_SKIPS = {
     ("docs/fuzzing.md", "a fuzzing campaign takes minutes; tests/test_fuzz.py runs a short one"),
     ("docs/backends.md", "the stores it names are servers and files of a deployment; "
      "tests/cli/test_verify_*.py run every backend against real servers"),
+    ("README.md", REBUILD_REASON),
+    ("docs/backends.md", REBUILD_REASON),
 }
 
 # Records every dashfix exit status, so a failing command inside a script is not hidden by
@@ -215,6 +219,8 @@ def test_help_example(command: str, example: str, template: Path, tmp_path: Path
     if "kafka://" in example:
         pytest.skip(f"--help of {command}: needs a Kafka broker; "
                     "tests/repair/test_kafka_out.py replays into one")
+    if "s3://" in example or "redis://" in example:
+        pytest.skip(f"--help of {command}: {REBUILD_REASON}")
     folder = tmp_path / "sandbox"
     shutil.copytree(template, folder, symlinks=True)
     where = f"--help of {command}"

@@ -176,11 +176,19 @@ def test_make_dist_builds_an_sdist_and_a_wheel_that_installs(checkout: Path,
     with tarfile.open(sdist) as archive:
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in ("dashfix/_native.c", "dashfix/formats/proto/dashstream.proto",
-                   "dashfix/py.typed", "setup.py", "pyproject.toml", "README.md"):
+                   "dashfix/py.typed", "setup.py", "pyproject.toml", "README.md", "LICENSE"):
         assert needed in in_sdist, needed
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = set(archive.namelist())
+        dist_info = f"dashfix-{__version__}.dist-info"
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+        license_text = archive.read(f"{dist_info}/licenses/LICENSE")
     assert {"dashfix/py.typed", "dashfix/formats/proto/dashstream.proto"} <= in_wheel
+    # The license pyproject.toml declares, and its text, as the repository holds it.
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert license_text == (REPO / "LICENSE").read_bytes()
+    assert b"Apache License\n                           Version 2.0, January 2004" in license_text
     assert any(name.startswith("dashfix/_native.") and name.endswith(".so") for name in in_wheel)
     _run([str(fresh.bin / "python"), "-m", "pip", "install", "--quiet", str(wheel)], checkout,
          fresh.env())
@@ -336,6 +344,37 @@ def test_action_path_input_and_unreadable_root(installed_by_the_action: FreshVen
     action = ActionRun(checkout, installed_by_the_action, workspace,
                        {"path": "artifacts:missing", "fail-on": "never"})
     assert action.run() == 3  # a root that cannot be read fails whatever fail-on says
+
+
+@pytest.mark.parametrize(("allow_empty", "status"), [("", 3), ("false", 3), ("true", 0)])
+def test_action_allow_empty_input(installed_by_the_action: FreshVenv, checkout: Path,
+                                  workspace: Path, allow_empty: str, status: int) -> None:
+    """An artifact folder with nothing to check: DF003 and exit code 3 unless the input
+    (``DASHFIX_ALLOW_EMPTY`` for dashfix) allows it; left empty, the config decides."""
+    (workspace / "empty").mkdir()
+    inputs = {"path": "empty", "upload": "false"}
+    if allow_empty:
+        inputs["allow-empty"] = allow_empty
+    action = ActionRun(checkout, installed_by_the_action, workspace, inputs)
+    assert action.run() == status
+    assert action.outputs["verify"]["exit-code"] == str(status)
+    log = action.log["dashfix verify"]
+    assert ("nothing to check under empty (allowed by --allow-empty)" in log) == (status == 0)
+    assert ("DF003" in log) == (status == 3)
+
+
+def test_action_allow_empty_input_is_left_to_the_config(
+        installed_by_the_action: FreshVenv, checkout: Path, workspace: Path) -> None:
+    assert _action()["inputs"]["allow-empty"].get("default", "") == ""  # type: ignore[index]
+    (workspace / "empty").mkdir()
+    with open(workspace / "pyproject.toml", "a") as config:
+        config.write("allow_empty = true\n")
+    action = ActionRun(checkout, installed_by_the_action, workspace,
+                       {"path": "empty", "upload": "false"})
+    assert action.run() == 0
+    action = ActionRun(checkout, installed_by_the_action, workspace,
+                       {"path": "empty", "upload": "false", "allow-empty": "false"})
+    assert action.run() == 3  # the input beats the config
 
 
 # -- the pre-commit hook ---------------------------------------------------------------

@@ -24,6 +24,7 @@ PROBLEM_RULES: dict[FileProblem, Rule] = {
     FileProblem.VERSIONED_DATA_NOT_JSON: ck.VERSIONED_DATA_NOT_JSON,
     FileProblem.SYMLINK: ck.SYMLINK_IN_STORE,
     FileProblem.INDEX_NOT_A_FILE: ck.INDEX_NOT_A_FILE,
+    FileProblem.LOCK_NOT_A_FILE: ck.LOCK_NOT_A_FILE,
     FileProblem.BIN_DIRECTORY: ck.BIN_DIRECTORY,
     FileProblem.BIN_SPECIAL_FILE: ck.BIN_SPECIAL_FILE,
 }

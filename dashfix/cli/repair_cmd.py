@@ -7,13 +7,19 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dashfix.cli.app import app, examples
 from dashfix.errors import ExitCode, InputError, UsageError, describe_os_error
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
+
+if TYPE_CHECKING:
+    from dashfix.inputs.backends.redis import RedisSource
+    from dashfix.inputs.backends.s3 import S3Source
+    from dashfix.inputs.sources import CheckpointSource, SourceUrl
+    from dashfix.repair.remote_index import RemoteRebuildOutcome, RemoteRestoreOutcome
 
 FORMATS = ("text", "json")
 DEFAULT_STORE = Path("checkpoints")
@@ -115,35 +121,84 @@ def warn_running_dashflow() -> None:
     help=(
         "Rebuild index.bin from the checkpoint files: per thread the latest readable "
         "checkpoint. Prints the old-to-new diff. Takes DashFlow's .checkpoint.lock, keeps a "
-        "timestamped backup of the old index and writes atomically."
+        "timestamped backup of the old index and writes atomically. Given an s3:// or "
+        "redis:// URL, rebuilds S3Checkpointer's threads/*/index.json or "
+        "RedisCheckpointer's ZSETs from the checkpoints, after a backup, each thread under "
+        "a condition on what was read (exit 4 when it changed underneath)."
     ),
     epilog=examples(
         "dashfix rebuild-index ./checkpoints --dry-run",
         "dashfix rebuild-index ./checkpoints --wait 30",
+        "dashfix rebuild-index 's3://bucket/dashflow' --dry-run",
+        "dashfix rebuild-index 'redis://cache:6379/0?prefix=dashflow' --backup zsets.json",
+        "dashfix rebuild-index 's3://bucket/dashflow' --restore 20261206T061500Z",
     ),
 )
 def rebuild_index_command(
-    store: StoreArgument = None,
+    store: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[STORE|URL]",
+            help="The store folder (default: ./checkpoints, or the current folder if it is a "
+            "store), or an s3:// or redis:// URL.",
+            show_default=False,
+        ),
+    ] = None,
     order: Annotated[
-        str,
+        str | None,
         typer.Option(
             metavar="auto|embedded|mtime",
             help="auto: embedded timestamp where the tail parse is unambiguous, mtime "
-            "elsewhere; embedded: DashFlow's rule only; mtime: file modification time."
+            "elsewhere; embedded: DashFlow's rule only; mtime: file modification time. "
+            "Folders only.  [default: auto]",
+            show_default=False,
         ),
-    ] = "auto",
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and diff; write nothing.")
     ] = False,
     wait_seconds: WaitOption = None,
+    backup: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup", metavar="FILE",
+            help="redis:// only: where the old ZSETs are saved. Default: a "
+            "dashfix-redis-backup-*.json in the current folder (printed).",
+        ),
+    ] = None,
+    restore_backup: Annotated[
+        str | None,
+        typer.Option(
+            "--restore", metavar="BACKUP",
+            help="s3:// and redis:// only: put back the indexes a rebuild replaced, where "
+            "they are still as it wrote them. BACKUP is the session the rebuild printed "
+            "(s3://; 'list' lists them) or its backup file (redis://).",
+        ),
+    ] = None,
     output_format: FormatOption = "text",
 ) -> int:
+    from dashfix.inputs.sources import SourceUrl, parse_locator
+
+    check_format(output_format)
+    check_wait(wait_seconds)
+    locator = parse_locator(store) if store is not None else None
+    if isinstance(locator, SourceUrl):
+        if order is not None or wait_seconds is not None:
+            raise UsageError("--order and --wait apply to a store folder, not to a URL")
+        return _rebuild_remote(locator, dry_run, backup, restore_backup, output_format)
+    if backup is not None or restore_backup is not None:
+        raise UsageError("--backup and --restore of rebuild-index apply to s3:// and redis:// "
+                         "URLs; a folder's rebuild is undone with `dashfix repair STORE "
+                         "--restore SESSION`")
+    return _rebuild_folder(locator, order or "auto", dry_run, wait_seconds, output_format)
+
+
+def _rebuild_folder(store: Path | None, order: str, dry_run: bool, wait_seconds: float | None,
+                    output_format: str) -> int:
     from dashfix.repair.apply import rebuild_index
     from dashfix.repair.index_rebuild import Order
     from dashfix.report import repair_text
 
-    check_format(output_format)
-    check_wait(wait_seconds)
     try:
         chosen_order = Order(order)
     except ValueError:
@@ -156,6 +211,93 @@ def rebuild_index_command(
         emit_json(outcome.to_dict())
     else:
         repair_text.render_rebuild(outcome, sys.stdout)
+    return int(outcome.exit_code())
+
+
+REBUILDABLE = ("s3", "redis")
+"""The URL stores whose index is DashFlow's own state beside the checkpoints."""
+
+
+def _rebuild_remote(url: SourceUrl, dry_run: bool, backup: Path | None,
+                    restore_backup: str | None, output_format: str) -> int:
+    from dashfix.inputs.sources import open_store, source_type
+    from dashfix.report import repair_text
+
+    kind = source_type(url)
+    if kind.name not in REBUILDABLE:
+        raise UsageError(
+            f"{url.display}: a {kind.name} checkpoint store is its own index (DashFlow's "
+            "get_latest and list query the checkpoints themselves), so there is nothing to "
+            f"rebuild. Run `dashfix verify '{url.display}'`: each finding's fix says what "
+            "to do.")
+    if backup is not None and kind.name != "redis":
+        raise UsageError("--backup applies to redis:// URLs; an S3 rebuild keeps its backup "
+                         "under PREFIX/dashfix-backups/ in the bucket")
+    if restore_backup is not None and (dry_run or backup is not None):
+        raise UsageError("--restore cannot be combined with --dry-run or --backup")
+    source = open_store(url)
+    try:
+        if restore_backup is not None:
+            return _restore_remote(source, restore_backup, output_format)
+        outcome = _remote_rebuild(source, dry_run, backup)
+    finally:
+        source.close()
+    if output_format == "json":
+        emit_json(outcome.to_dict())
+    else:
+        repair_text.render_remote_rebuild(outcome, sys.stdout)
+    return int(outcome.exit_code())
+
+
+def _remote_rebuild(source: CheckpointSource, dry_run: bool,
+                    backup: Path | None) -> RemoteRebuildOutcome:
+    # Each backend's module imports its client: only the one of this URL's scheme is loaded.
+    if source.backend == "redis":
+        from dashfix.repair import redis_index
+
+        return redis_index.rebuild_index(_redis(source), dry_run=dry_run, backup=backup)
+    from dashfix.repair import s3_index
+
+    return s3_index.rebuild_index(_s3(source), dry_run=dry_run)
+
+
+def _redis(source: CheckpointSource) -> RedisSource:
+    from dashfix.inputs.backends.redis import RedisSource
+
+    assert isinstance(source, RedisSource)
+    return source
+
+
+def _s3(source: CheckpointSource) -> S3Source:
+    from dashfix.inputs.backends.s3 import S3Source
+
+    assert isinstance(source, S3Source)
+    return source
+
+
+def _restore_remote(source: CheckpointSource, backup: str, output_format: str) -> int:
+    from dashfix.report import repair_text
+
+    outcome: RemoteRestoreOutcome
+    if source.backend == "redis":
+        from dashfix.repair import redis_index
+
+        outcome = redis_index.restore_backup(_redis(source), Path(backup))
+    else:
+        from dashfix.repair import s3_index
+
+        if backup == "list":
+            sessions = list(s3_index.list_sessions(_s3(source)))
+            if output_format == "json":
+                emit_json({"store": source.label, "sessions": sessions})
+            else:
+                repair_text.render_remote_sessions(source.label, sessions, sys.stdout)
+            return int(ExitCode.CLEAN)
+        outcome = s3_index.restore_backup(_s3(source), backup)
+    if output_format == "json":
+        emit_json(outcome.to_dict())
+    else:
+        repair_text.render_remote_restore(outcome, sys.stdout)
     return int(outcome.exit_code())
 
 

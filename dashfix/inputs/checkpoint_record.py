@@ -67,6 +67,7 @@ class FileProblem(StrEnum):
     VERSIONED_DATA_NOT_JSON = "versioned-data-not-json"
     SYMLINK = "symlink"
     INDEX_NOT_A_FILE = "index-not-a-file"
+    LOCK_NOT_A_FILE = "lock-not-a-file"
     BIN_DIRECTORY = "bin-directory"
     BIN_SPECIAL_FILE = "bin-special-file"
 

@@ -4,9 +4,10 @@
 read-only snapshot: every partition is ``assign()``-ed (no group membership, no offset
 commit: the client's ``group.id`` is a throwaway one that never joins or commits), read
 from its earliest offset (or ``--since``/``--from-offset``) up to its high watermark as
-seen when the snapshot starts, with ``isolation.level=read_committed``.  Partitions are
-read one after the other in partition order, so a thread's first record, and every finding,
-is the same from run to run; librdkafka prefetches ahead within the partition.
+seen when the snapshot starts, with ``isolation.level=read_committed``.  One snapshot reads
+its partitions one after the other, in partition order; librdkafka prefetches ahead within
+the partition.  A check may read several partitions at once with one snapshot per process
+over the ranges taken once (``TopicSnapshot(partitions=...)``).
 
 Client settings are librdkafka properties (``--kafka-config KEY=VALUE``,
 ``[tool.dashfix.kafka]``); values of secret properties never leave this module except
@@ -41,6 +42,13 @@ MAX_MESSAGE_BYTES = (10 << 20) + 1024
 """librdkafka refuses records over ``message.max.bytes`` (1,000,000 by default), below
 DashFlow's 1 MiB cap plus the flag byte; this admits the 10 MiB server profile."""
 BATCH_RECORDS = 1024
+QUEUE_KBYTES = 8 * 1024
+"""Records fetched ahead per consumer (one per process that reads partitions)."""
+FETCH_BACKOFF_MS = 10
+"""How soon librdkafka fetches again once its queue is full (``fetch.queue.backoff.ms``,
+1000 by default): a check empties a queue of ``QUEUE_KBYTES`` in well under a second, so
+with the default it then waited for the broker with nothing to do (a 4 MiB queue: 27-33 s
+instead of 5 s to read 1,000,000 records, docs/streams.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +269,10 @@ class KafkaRecord:
 class TopicSnapshot:
     """A read-only consumer on one topic and the offset range of each partition."""
 
-    def __init__(self, locator: KafkaLocator, options: SnapshotOptions | None = None) -> None:
+    def __init__(self, locator: KafkaLocator, options: SnapshotOptions | None = None,
+                 partitions: list[PartitionRange] | None = None) -> None:
+        """``partitions``: the ranges of a snapshot taken before (another process reads
+        some of them); else they are asked of the broker now."""
         self.locator = locator
         self.options = options or SnapshotOptions()
         check_properties(self.options.properties, "--kafka-config")
@@ -274,10 +285,11 @@ class TopicSnapshot:
             group_id=f"dashfix-audit-{uuid.uuid4()}", enable_auto_commit=False,
             enable_auto_offset_store=False, isolation_level="read_committed",
             enable_partition_eof=True, auto_offset_reset="earliest",
-            queued_max_messages_kbytes=32 * 1024, fetch_message_max_bytes=MAX_MESSAGE_BYTES,
+            queued_max_messages_kbytes=QUEUE_KBYTES, fetch_queue_backoff_ms=FETCH_BACKOFF_MS,
+            fetch_message_max_bytes=MAX_MESSAGE_BYTES,
         ), self.options.properties, locator)
         try:
-            self.partitions = self._ranges()
+            self.partitions = self._ranges() if partitions is None else partitions
         except BaseException:
             self.close()
             raise

@@ -30,7 +30,7 @@ from dashfix.repair.index_rebuild import (
     ThreadChoice,
     read_old_index,
 )
-from dashfix.repair.lock import store_lock
+from dashfix.repair.lock import odd_lock, store_lock
 from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
 from dashfix.repair.preflight import check_can_write, write_error
 from dashfix.repair.quarantine import (
@@ -229,7 +229,8 @@ def rebuild_index(
     """
     if dry_run:
         plan, considered = _plan_rebuild(store, order)
-        return RebuildOutcome(store, plan, considered, dry_run=True, blocked=odd_index(store))
+        return RebuildOutcome(store, plan, considered, dry_run=True,
+                              blocked=odd_index(store) or odd_lock(store))
     refuse_odd_index(store)
     with _write_errors(), store_lock(store, wait_seconds):
         tidied = tidy(store)

@@ -11,21 +11,56 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from dashfix.errors import StoreLockedError, WriteError
+from dashfix.inputs.checkpoint_record import entry_kind
+from dashfix.rules import checkpoint as ck
 
 LOCK_NAME = ".checkpoint.lock"
 POLL_SECONDS = 0.05
 
 
 def _open_lock_file(path: Path) -> int:
-    # Same as DashFlow: create + read + write, never truncate, never delete afterwards.
-    # O_NOFOLLOW: a symlink planted in the store must not redirect the lock elsewhere.
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    """The lock file, opened as DashFlow opens it (create + read + write, never truncate,
+    never delete afterwards), but never a symlink (O_NOFOLLOW: one planted in the store must
+    not redirect the lock elsewhere) and never a folder, FIFO, socket or device (CK128):
+    ``WriteError`` says so before anything is opened."""
+    _refuse(odd_lock(path.parent))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        _refuse(_odd(path, os.fstat(fd).st_mode))  # replaced since the lstat
+    except WriteError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def odd_lock(store: Path) -> str | None:
+    """Why the store lock cannot be taken when ``.checkpoint.lock`` is a folder, FIFO,
+    socket or device (CK128), naming the way out; else None (found by ``lstat``)."""
+    path = store / LOCK_NAME
+    try:
+        return _odd(path, os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return None  # created when taken, as DashFlow creates it
+
+
+def _odd(path: Path, mode: int) -> str | None:
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):  # a symlink: the open says why (ELOOP)
+        return None
+    return (f"{path} is {entry_kind(mode)}, not a regular file ({ck.LOCK_NOT_A_FILE.code}), "
+            "so the store lock cannot be taken (nor can DashFlow take it). Stop every DashFlow "
+            "process on the store, move the entry out of the store and run the command again")
+
+
+def _refuse(blocker: str | None) -> None:
+    if blocker is not None:
+        raise WriteError(f"cannot open the store lock: {blocker}; nothing was changed")
 
 
 def _try_lock(fd: int) -> bool:

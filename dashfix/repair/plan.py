@@ -126,6 +126,11 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
             plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
                 f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
                 "would follow it"))
+    elif record.problem == FileProblem.LOCK_NOT_A_FILE:
+        plan.kept.append((record.name, (
+            f"{ck.LOCK_NOT_A_FILE.code}: {record.actual} where DashFlow takes its store lock: "
+            "--apply cannot take that lock either; stop DashFlow and move it out of the store "
+            "first")))
     elif record.problem == FileProblem.INDEX_NOT_A_FILE:
         plan.quarantine(record, ck.INDEX_NOT_A_FILE.code, (
             f"{record.actual} where index.bin belongs: DashFlow cannot read or replace it, "

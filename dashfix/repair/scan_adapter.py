@@ -17,7 +17,7 @@ from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
-from dashfix.formats.variants import INDEX_NAME
+from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
 from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
@@ -138,7 +138,7 @@ def candidates_of(scan: StoreScan) -> CandidateSet:
 
 def _candidate_or_reason(record: FileRecord) -> Candidate | str | None:
     """``candidate_of`` the record; None for a file no checkpointer lists."""
-    if record.variant in _NEVER_LISTED or record.name == INDEX_NAME:
+    if record.variant in _NEVER_LISTED or record.name in (INDEX_NAME, LOCK_NAME):
         return None
     thread_id, checkpoint_id = record.thread_id, record.checkpoint_id
     if (record.problem is None and record.variant in _BIN_VARIANTS and thread_id is not None

@@ -14,6 +14,11 @@ from dashfix.formats.index import IndexEntry
 from dashfix.inspect import FileInspection, ThreadHistory
 from dashfix.repair.apply import RebuildOutcome, RepairOutcome
 from dashfix.repair.index_rebuild import Basis, IndexPlan
+from dashfix.repair.remote_index import (
+    Latest,
+    RemoteRebuildOutcome,
+    RemoteRestoreOutcome,
+)
 from dashfix.report.text import console_for
 from dashfix.report.text import render as render_findings
 from dashfix.timefmt import format_utc
@@ -100,6 +105,83 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
                           f"--restore {outcome.session.name})")
     else:
         console.print(Text("index.bin is already up to date: nothing written", style="bold green"))
+
+
+def latest_text(entry: Latest | None) -> str:
+    if entry is None:
+        return "-"
+    if entry.timestamp_ns is None:
+        return entry.checkpoint_id
+    secs, nanos = divmod(entry.timestamp_ns, 1_000_000_000)
+    return f"{entry.checkpoint_id} @ {format_utc(secs, nanos)}"
+
+
+_WHAT = {"s3": ("checkpoint object(s)", "index(es)"),
+         "redis": ("checkpoint hash(es)", "thread ZSET(s)")}
+
+
+def render_remote_rebuild(outcome: RemoteRebuildOutcome, out: TextIO) -> None:
+    """The same diff as a folder's: a row per thread whose index changes (old and new
+    latest), with the entries added and removed."""
+    console = console_for(out)
+    checkpoints, indexes = _WHAT[outcome.backend]
+    console.print(f"store {outcome.store}: {outcome.candidates} loadable {checkpoints}, "
+                  f"{len(outcome.diffs) + outcome.unchanged} thread(s)")
+    for name, reason in outcome.excluded:
+        console.print(Text(f"not in any index: {name}: {reason}", style="dim"))
+    if outcome.diffs:
+        table = Table(header_style="bold")
+        for column in ("change", "thread", "old latest", "new latest", "entries"):
+            table.add_column(column, overflow="fold")
+        for diff in outcome.diffs:
+            table.add_row(Text(diff.kind, style=_CHANGE_STYLE[diff.kind]), diff.thread_id,
+                          latest_text(diff.old_latest), latest_text(diff.new_latest),
+                          diff.summary())
+        console.print(table)
+    counts = ", ".join(f"{len(outcome.changes_of(kind))} {kind}" for kind in _CHANGE_STYLE)
+    console.print(f"index diff: {counts}, {outcome.unchanged} unchanged")
+    if outcome.dry_run:
+        console.print(Text("dry run: nothing written", style="bold"))
+        return
+    if not outcome.diffs:
+        console.print(Text("every thread's index is already up to date: nothing written",
+                           style="bold green"))
+        return
+    written = outcome.written
+    # Paths and commands are printed unwrapped, so that they can be copied.
+    console.print(Text(f"wrote {len(written)} {indexes}; the old ones are kept in "
+                       f"{outcome.backup}", style="bold green" if written else "bold"),
+                  soft_wrap=True)
+    for diff in outcome.conflicts:
+        console.print(Text(f"thread {diff.thread_id}: its index changed since it was read (a "
+                           "DashFlow save?); left as it is: run rebuild-index again",
+                           style="bold red"))
+    if written:
+        console.print(f"undo: {outcome.restore_command}", soft_wrap=True)
+
+
+def render_remote_restore(outcome: RemoteRestoreOutcome, out: TextIO) -> None:
+    console = console_for(out)
+    if outcome.already_restored:
+        console.print(f"{outcome.backup} was already restored; nothing to do")
+    elif not outcome.restored and not outcome.skipped:
+        console.print(f"{outcome.backup} changed nothing that could be undone; nothing to do")
+    for name in outcome.restored:
+        console.print(f"restored {name}")
+    for line in outcome.skipped:
+        console.print(Text(f"skipped {line}", style="bold red"))
+
+
+def render_remote_sessions(store: str, sessions: list[dict[str, object]], out: TextIO) -> None:
+    console = console_for(out)
+    if not sessions:
+        console.print(f"no rebuild-index backup sessions in {store}")
+    for found in sessions:
+        states = found["states"]
+        assert isinstance(states, dict)
+        listed = ", ".join(f"{count} {state}" for state, count in states.items())
+        console.print(f"{found['session']}  {found['command']}: {found['threads']} "
+                      f"thread(s): {listed}")
 
 
 _ACTION_STYLE = {"fix-magic": "green", "promote": "green", "quarantine": "yellow"}

@@ -37,16 +37,19 @@ LATEST_MISSING = _rule(
     "DashFlow's get_latest reads the pointer (a Redis ZSET's top member, an S3 index's first "
     "entry) and then loads that checkpoint; when it is gone, get_latest returns None even "
     "though older checkpoints exist, and the workflow starts over from scratch (#20).",
-    "#20", "Re-point the thread at its newest existing checkpoint (for Redis: remove the "
-    "stale member with ZREM after a backup).",
+    "#20", "Run `dashfix rebuild-index URL` (S3, Redis): it rebuilds the thread's index "
+    "from its checkpoints after a backup, so the latest is its newest existing checkpoint; "
+    "`--dry-run` shows the diff first.",
 )
 LATEST_NOT_NEWEST = _rule(
     "DB502", "latest-not-newest", E,
     "The checkpoint DashFlow picks as a thread's latest is not its newest.",
     "The backend's own ordering (a ZSET score, a sort key) disagrees with the checkpoints' "
     "timestamps, so resume continues from an older state (#20).",
-    "#20", "Fix the ordering entry of the newest checkpoint (for Redis: ZADD its score as "
-    "its timestamp in milliseconds) after a backup.",
+    "#20", "S3 and Redis: run `dashfix rebuild-index URL` (it puts the newest checkpoint "
+    "first, after a backup; `--dry-run` shows the diff). DynamoDB is its own index "
+    "(get_latest takes the greatest sort key): there is nothing to rebuild; resume the "
+    "thread from the newest checkpoint by id, or save a new one from it.",
 )
 LATEST_AMBIGUOUS = _rule(
     "DB503", "latest-ambiguous", E,
@@ -135,7 +138,9 @@ SQLITE_MISSING_INDEX = _rule(
     "An index that SqliteCheckpointer creates is missing.",
     "get_latest and list filter by thread_id ordered by timestamp, history by parent_id; "
     "without idx_checkpoints_thread_id / idx_checkpoints_parent_id every call scans the table.",
-    "-", "Create the index as DashFlow's migration does (see docs/backends.md).",
+    "-", "Create it as DashFlow's migration does: `CREATE INDEX IF NOT EXISTS "
+    "idx_checkpoints_thread_id ON checkpoints(thread_id, timestamp DESC)` and `CREATE INDEX "
+    "IF NOT EXISTS idx_checkpoints_parent_id ON checkpoints(parent_id)`.",
 )
 
 # -- Postgres (spec 4.7, item 16) ----------------------------------------------------------
@@ -160,7 +165,9 @@ POSTGRES_METADATA_NOT_OBJECT = _rule(
     "A checkpoint row's metadata is not a JSON object of strings.",
     "DashFlow reads metadata as HashMap<String, String>: an array, a number or a non-string "
     "value fails the load of that checkpoint.",
-    "-", "Rewrite the value as an object of strings after taking a backup; find the writer.",
+    "-", "After taking a backup, rewrite the value as an object of strings (`UPDATE {table} "
+    "SET metadata = '{}' WHERE checkpoint_id = '{id}'`, or the object it should hold); find "
+    "the writer.",
 )
 POSTGRES_TIMESTAMP_CLAMPED = _rule(
     "DB543", "postgres-timestamp-clamped", E,
@@ -168,7 +175,9 @@ POSTGRES_TIMESTAMP_CLAMPED = _rule(
     "DashFlow clamps times past i64::MAX nanoseconds to i64::MAX and times before the epoch "
     "to 0 (checkpointer_helpers.rs). A row at i64::MAX stays the thread's latest forever "
     "(`ORDER BY timestamp DESC`); one at 0 is never picked.",
-    "#20", _REPORT_ONLY + "fix the clock of the writer; delete or re-time the row by hand.",
+    "#20", _REPORT_ONLY + "fix the clock of the writer; after a backup, delete the row "
+    "(`DELETE FROM {table} WHERE checkpoint_id = '{id}'`) or set its timestamp to the time "
+    "it was saved, in nanoseconds.",
 )
 POSTGRES_COMPOSITE_INDEX = _rule(
     "DB544", "postgres-composite-index-missing", INFO,
@@ -183,7 +192,9 @@ POSTGRES_INDEX_MISSING = _rule(
     "An index PostgresCheckpointer creates is missing.",
     "The checkpointer creates idx_{table}_thread_id and idx_{table}_timestamp; without them "
     "every get_latest/list scans the table.",
-    "-", "Create the index as the checkpointer does (see docs/backends.md).",
+    "-", "Create it as the checkpointer does: `CREATE INDEX IF NOT EXISTS "
+    "idx_{table}_thread_id ON {table} (thread_id)` and `CREATE INDEX IF NOT EXISTS "
+    "idx_{table}_timestamp ON {table} (timestamp)`.",
 )
 
 # -- Redis (spec 4.8, item 17) -------------------------------------------------------------
@@ -192,35 +203,40 @@ REDIS_MEMBER_WITHOUT_HASH = _rule(
     "A thread's ZSET names a checkpoint whose hash is gone (not its latest).",
     "DashFlow's list skips such members silently; the checkpoint was deleted or expired "
     "without its ZSET entry. (When it is the latest, DB501 reports it as an error.)",
-    "#20", "Remove the stale member with ZREM after a backup.",
+    "#20", "Run `dashfix rebuild-index URL`: it takes the stale member out after saving "
+    "the ZSET to a local backup file (never a hash).",
 )
 REDIS_HASH_WITHOUT_MEMBER = _rule(
     "DB561", "redis-hash-not-in-zset", W,
     "A checkpoint hash is in no thread's ZSET.",
     "get_latest and list only see checkpoints through the ZSET, so this one is invisible to "
     "DashFlow: a save whose ZADD was lost, or a member removed by hand.",
-    "#5", "Re-add it: ZADD {prefix}:thread:{thread}:checkpoints {timestamp_ms} {id}.",
+    "#5", "Run `dashfix rebuild-index URL`: it re-adds the member (ZADD "
+    "{prefix}:thread:{thread}:checkpoints {timestamp_ms} {id}) after a backup.",
 )
 REDIS_SCORE_MISMATCH = _rule(
     "DB562", "redis-score-mismatch", W,
     "A ZSET score is not the checkpoint's timestamp in milliseconds.",
     "DashFlow scores each member `timestamp_ns / 1_000_000`; another score reorders the "
     "thread's list and can change which checkpoint is latest (then DB502).",
-    "#20", "ZADD the member again with its timestamp in milliseconds.",
+    "#20", "Run `dashfix rebuild-index URL`: it sets the score to the timestamp in "
+    "milliseconds after a backup.",
 )
 REDIS_THREAD_MISMATCH = _rule(
     "DB563", "redis-hash-thread-mismatch", E,
     "A thread's ZSET names a checkpoint whose hash belongs to another thread.",
     "A save of another thread under the same id overwrote the hash (#6): resuming this "
     "thread from that member loads the other thread's state.",
-    "#6", "The overwritten checkpoint is lost; remove the member from this thread's ZSET.",
+    "#6", "The overwritten checkpoint is lost; `dashfix rebuild-index URL` moves the member "
+    "to the ZSET of the thread its hash now belongs to, after a backup.",
 )
 REDIS_THREAD_WITHOUT_ZSET = _rule(
     "DB564", "redis-thread-without-checkpoints", W,
     "A thread in the threads SET has no (or an empty) ZSET.",
     "list_threads shows the thread, but get_latest returns None for it: its checkpoints were "
     "deleted or expired while the SET kept the thread.",
-    "-", "SREM the thread from {prefix}:threads after a backup.",
+    "-", "Run `dashfix rebuild-index URL`: it removes the thread from {prefix}:threads "
+    "after a backup.",
 )
 
 # -- S3 (spec 4.9, item 18) ----------------------------------------------------------------
@@ -229,7 +245,8 @@ S3_INDEX_ENTRY_MISSING = _rule(
     "A thread's index.json lists a checkpoint whose object is gone (not its latest).",
     "S3Checkpointer's list returns the index verbatim, so the checkpoint is listed but its "
     "load returns None. (When it is the latest, DB501 reports it as an error.)",
-    "#20", "Rebuild the index from the objects.",
+    "#20", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_OBJECT_NOT_INDEXED = _rule(
     "DB581", "s3-object-not-indexed", W,
@@ -237,7 +254,8 @@ S3_OBJECT_NOT_INDEXED = _rule(
     "S3Checkpointer writes the object, then reads, changes and writes the index with no "
     "condition: two concurrent saves lose one index update (#5), and a crash between the "
     "two writes leaves the object out. DashFlow never lists or resumes it.",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_INDEX_ORDER = _rule(
     "DB582", "s3-index-not-newest-first", W,
@@ -245,14 +263,16 @@ S3_INDEX_ORDER = _rule(
     "DashFlow puts each save at the front and treats the first entry as the latest; a list "
     "out of time order came from concurrent or out-of-order saves, and its `list` order "
     "(and retention's keep_last_n) is wrong. (A first entry that is not the newest is DB502.)",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_INDEX_DUPLICATE = _rule(
     "DB583", "s3-index-duplicate-id", W,
     "A thread's index.json lists the same checkpoint id more than once.",
     "DashFlow removes an id before adding it again, so a duplicate means another writer "
     "changed the index concurrently.",
-    "#5", "Rebuild the index from the objects.",
+    "#5", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the old one under PREFIX/dashfix-backups/.",
 )
 S3_OBJECT_MISMATCH = _rule(
     "DB584", "s3-object-id-mismatch", E,
@@ -260,14 +280,16 @@ S3_OBJECT_MISMATCH = _rule(
     "DashFlow loads `checkpoints/{id}` and trusts what it finds: an object whose own id or "
     "thread differs was overwritten by another checkpoint's save (#6) or copied by hand, and "
     "resuming through this key loads the wrong checkpoint.",
-    "#6", "Restore the object from a backup or versioning; remove the stale index entry.",
+    "#6", "Restore the object from a backup or versioning; `dashfix rebuild-index URL` "
+    "then drops the index entries that name another checkpoint's object.",
 )
 S3_INDEX_UNDECODABLE = _rule(
     "DB585", "s3-index-undecodable", E,
     "A thread's index.json does not decode.",
     "DashFlow's load of the index fails with a deserialization error, so get_latest, list "
     "and every save of that thread fail.",
-    "#17", "Rebuild the index from the objects after copying the damaged one aside.",
+    "#17", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
+    "after copying the damaged one under PREFIX/dashfix-backups/.",
     baselinable=False,
 )
 
@@ -287,7 +309,9 @@ DYNAMODB_ID_TWO_THREADS = _rule(
     "The key is (thread_id, checkpoint_id), so a colliding id of another thread does not "
     "overwrite but sits beside it; DashFlow's load(id) returns whichever its Scan meets "
     "first, possibly the other thread's checkpoint (#6).",
-    "#6", _REPORT_ONLY + "remove the item that does not belong after a backup.",
+    "#6", _REPORT_ONLY + "after a backup, remove the item that does not belong (`aws "
+    "dynamodb delete-item --table-name TABLE --key '{\"thread_id\": {\"S\": \"THREAD\"}, "
+    "\"checkpoint_id\": {\"S\": \"ID\"}}'`).",
 )
 
 RULES = (

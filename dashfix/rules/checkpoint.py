@@ -241,6 +241,22 @@ INDEX_NOT_A_FILE = _rule(
     "entry into the store's quarantine folder (`--restore SESSION` puts it back) and writes a "
     "new index.bin from the checkpoint files.", baselinable=False,
 )
+LOCK_NOT_A_FILE = _rule(
+    "CK128", "lock-not-a-file", E,
+    "`.checkpoint.lock` is a folder, FIFO, socket or device, not a regular file.",
+    "DashFlow takes its store lock on every index write (after each save, delete and "
+    "delete_thread) by opening `.checkpoint.lock` read-write, creating it if missing, and "
+    "`flock`-ing it. A folder or a socket cannot be opened that way, so every one of those "
+    "writes fails: the checkpoint file is written but the save returns an error and index.bin "
+    "is never updated again (list_threads misses every new thread). A FIFO or device opens and "
+    "locks on Linux, but it is no lock file DashFlow creates (an empty regular file): something "
+    "else put it there, and a device is opened read-write by every save. dashfix never opens "
+    "it, and `dashfix repair` and `rebuild-index`, which take the same lock, stop with exit "
+    "code 3 before changing anything.",
+    "-", "Stop every DashFlow process on the store, move the entry out of the store (DashFlow "
+    "creates a new lock file at its next save), then run `dashfix verify` again.",
+    baselinable=False,
+)
 INDEX_THREAD_MISSING = _rule(
     "CK130", "index-thread-missing", W, "A thread has checkpoint files but no index entry.",
     "list_threads reads only the index, so the thread is invisible to it; get_latest falls "
@@ -405,7 +421,7 @@ RULES = (
     BIN_SPECIAL_FILE,
     SYMLINK_IN_STORE, FILE_UNREADABLE, PATH_UNSAFE_ID,
     PATH_UNSAFE_INDEX_ENTRY, TEMP_PROMOTABLE, TEMP_ORPHAN, INDEX_CORRUPT, INDEX_MISSING,
-    INDEX_NOT_A_FILE,
+    INDEX_NOT_A_FILE, LOCK_NOT_A_FILE,
     INDEX_THREAD_MISSING, INDEX_ENTRY_FILE_MISSING, INDEX_ENTRY_CORRUPT_FILE, INDEX_ENTRY_STALE,
     INDEX_TIMESTAMP_MISMATCH, INDEX_THREAD_WITHOUT_FILES, INDEX_DUPLICATE_THREAD, PARENT_NEWER,
     FORK, DANGLING_PARENT, CROSS_THREAD_PARENT, DUPLICATE_ID, COUNTER_ORDER, CONCURRENT_WRITERS,

@@ -9,10 +9,13 @@ import pytest
 
 from dashfix.checks.dlq import AgainstLog, check_dump
 from dashfix.checks.stream.kafka import check_topic, locate, offsets_deleted
-from dashfix.checks.stream.log import check_log
+from dashfix.checks.stream.kafka_parallel import check_partitions
+from dashfix.checks.stream.log import LogResult, check_log
+from dashfix.errors import InputError
 from dashfix.findings import Finding
-from dashfix.inputs.kafka import PartitionRange, parse_kafka_url
+from dashfix.inputs.kafka import PartitionRange, SnapshotOptions, parse_kafka_url
 from dashfix.inputs.sources import TopicSource
+from dashfix.inputs.streams import ReadOptions
 from dashfix.repair.capture import capture_topic
 from dashfix.rules import stream as rules
 from dashfix.rules.dlq import DLQ_RECORD_MISSING
@@ -109,6 +112,57 @@ def test_progress_is_per_partition_of_the_snapshot_size(faults: str) -> None:
     assert progress.phases == [(f"{FAULTS} partition 0", 6, 6),
                                (f"{FAULTS} partition 1", 2, 2),
                                (f"{FAULTS} partition 2", 2, 2)]
+
+
+def _seen(result: LogResult) -> list[tuple[str, str, str]]:
+    return [(f.code, f.location, f.message) for f in result.findings]
+
+
+def test_partitions_checked_at_once_give_the_findings_of_one_process(
+        faults: str, kafka_broker: Broker) -> None:
+    """Without the record of the split thread (p2@0), the workers' results stand: the same
+    findings in the same order, summaries, ranges and per-partition progress; the workers
+    leave no consumer group behind."""
+    source = TopicSource(parse_kafka_url(faults), SnapshotOptions(from_offsets={2: 1}))
+    with source.snapshot() as snapshot:
+        partitions = snapshot.partitions
+    alone = check_topic(source, parallel=False)
+    progress = _Recorded()
+    groups = kafka_broker.group_ids()
+    together = check_partitions(source, partitions, ReadOptions(), progress, None)
+    assert together is not None
+    assert kafka_broker.group_ids() == groups
+    assert not [group for group in groups if group.startswith("dashfix")]
+    assert _seen(together) == _seen(alone)
+    assert {f.code for f in together.findings} == {
+        rules.KEY_MISSING.code, rules.SEQUENCE_GAP.code, rules.KEY_NOT_THREAD.code,
+        rules.NULL_RECORD.code}
+    assert [t.to_dict() for t in together.threads] == [t.to_dict() for t in alone.threads]
+    assert (together.records, together.partitions) == (alone.records, alone.partitions)
+    assert together.records == 9
+    assert progress.phases == [(f"{FAULTS} partition 0", 6, 6),
+                               (f"{FAULTS} partition 1", 2, 2),
+                               (f"{FAULTS} partition 2", 1, 1)]
+
+
+def test_a_thread_over_several_partitions_is_checked_again_in_partition_order(
+        faults: str) -> None:
+    source = TopicSource(parse_kafka_url(faults))
+    with source.snapshot() as snapshot:
+        partitions = snapshot.partitions
+    assert check_partitions(source, partitions, ReadOptions(), None, None) is None
+    assert _seen(check_topic(source, parallel_from=0)) == _seen(
+        check_topic(source, parallel=False))
+
+
+def test_a_workers_read_error_is_the_callers(kafka_broker: Broker) -> None:
+    """A partition that sends nothing (here: of a topic that does not exist) is an input
+    error naming it, from a worker as from one process."""
+    source = TopicSource(parse_kafka_url(kafka_broker.url("no-such-topic")),
+                         SnapshotOptions(timeout=1.0))
+    ranges = [PartitionRange(0, 0, 0, 5, 0), PartitionRange(1, 0, 0, 5, 0)]
+    with pytest.raises(InputError, match=r"no-such-topic#p[01]: no record came for 1s"):
+        check_partitions(source, ranges, ReadOptions(), None, None)
 
 
 def test_a_capture_gives_the_same_findings_except_the_broker_only_ones(

@@ -167,6 +167,75 @@ def test_a_dying_worker_leaves_its_windows_to_this_process(
     _same(alone, _check(path, 4, in_parallel=True))
 
 
+def _worker_dies_at(monkeypatch: pytest.MonkeyPatch, path: Path, dies_at: int) -> None:
+    """Check ``path`` in windows of 4 with a worker that takes its first window only once
+    this process is checking window ``dies_at - 1`` (as when the machine is too busy to run
+    it sooner), and crashes in it: the findings are those of one process."""
+    alone = _check(path, 4, in_parallel=False)
+    parent = os.getpid()
+    gate_r, gate_w = os.pipe()
+    crashed_r, crashed_w = os.pipe()
+    check = parallel._Shared.check
+    take_windows = parallel._Shared.take_windows
+    crashed_in: list[int] = []
+
+    def gated(self: Any, *args: Any, **kwargs: Any) -> None:
+        if os.getpid() != parent:
+            os.read(gate_r, 1)  # until this process checks window dies_at - 1
+        take_windows(self, *args, **kwargs)
+
+    def crashes_in_the_worker(self: Any, number: int, *args: Any) -> Any:
+        if os.getpid() != parent:
+            os.write(crashed_w, struct.pack("<q", number))
+            raise RuntimeError("worker crash")
+        if number == dies_at - 1 and not crashed_in:
+            # The token for window dies_at waits in the pipe: the worker takes it.
+            os.write(gate_w, b"x")
+            crashed_in.extend(struct.unpack("<q", os.read(crashed_r, 8)))
+        return check(self, number, *args)
+
+    monkeypatch.setattr(parallel._Shared, "take_windows", gated)
+    monkeypatch.setattr(parallel._Shared, "check", crashes_in_the_worker)
+    monkeypatch.setattr(parallel, "_POLL_SECONDS", 0.05)
+    try:
+        together = _check(path, 4, in_parallel=True)
+    finally:
+        for fd in (gate_r, gate_w, crashed_r, crashed_w):
+            os.close(fd)
+    assert crashed_in == [dies_at]
+    _same(alone, together)
+
+
+@pytest.mark.parametrize("dies_at", [1, 2, 4, 6])
+def test_a_worker_dying_at_any_window_leaves_the_sequential_findings(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dies_at: int) -> None:
+    """This process re-checks from the worker's window on: a retry at the start of window 4
+    or 6 repeats the record before it, in the window before, so it is an exact duplicate
+    (ST252) only if that window's message_ids are the previous window's there."""
+    _worker_dies_at(monkeypatch, write_kcat(tmp_path / "capture.kcat",
+                                            _values(_RETRIES_AND_A_GAP)), dies_at)
+
+
+@pytest.mark.parametrize("dies_at", [2, 3, 4])
+def test_a_worker_dying_next_to_a_window_of_blank_lines(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dies_at: int) -> None:
+    """A JSONL log in windows of 4 whose window 2 is blank lines: record 12 repeats record
+    7, two windows back (a sequence seen again, ST251), record 17 repeats record 15, the
+    window before (a retry, ST252). The worker dies in the blank window, after it, or in
+    window 4."""
+    msgs = Messages()
+    t0 = [encode_frame(msgs.event("t-0", sequence)) for sequence in range(1, 15)]
+    values: list[bytes | None] = [*t0[:8], None, None, None, None, t0[7], *t0[8:12], t0[10],
+                                  *t0[12:]]
+    lines = [b"\n" if value is None else _jsonl_line(number, value)
+             for number, value in enumerate(values)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(lines))
+    assert [(f.code, f.record) for f in _check(path, 4, in_parallel=False).findings] == [
+        ("ST251", 12), ("ST252", 17)]
+    _worker_dies_at(monkeypatch, path, dies_at)
+
+
 def test_one_window_is_checked_without_a_worker(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_kcat(tmp_path / "capture.kcat", _values([("next", 0)] * 5))

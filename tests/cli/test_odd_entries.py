@@ -1,11 +1,14 @@
 """Folders, FIFOs, sockets and devices where DashFlow reads ``index.bin`` or a checkpoint:
 each is reported, never opened, moved aside by ``repair --apply`` and brought back by
-``--restore``. Git cannot hold a FIFO, socket or device, so each test builds its own."""
+``--restore``. Where DashFlow takes its lock (``.checkpoint.lock``), one is reported and
+every command that takes the lock stops with exit code 3, changing nothing. Git cannot hold
+a FIFO, socket or device, so each test builds its own (the lock folder is a fixture too)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -59,6 +62,8 @@ KINDS: dict[str, tuple[Make, Callable[[int], bool], str]] = {
     "device": (_device, stat.S_ISCHR, "a character device"),
 }
 ODD_NAME = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
+LOCK = ".checkpoint.lock"
+LOCK_FOLDER_STORE = Path(__file__).resolve().parents[2] / "fixtures" / "lock-folder" / "store"
 CASES = [pytest.param(("index.bin", kind, "CK126"), id=f"index-{kind}") for kind in KINDS] + [
     pytest.param((ODD_NAME, kind, "CK127"), id=f"bin-{kind}") for kind in KINDS if kind != "folder"
 ]
@@ -103,7 +108,7 @@ def _store(root: Path, name: str, kind: str) -> Path:
     builder.chain("beta", 2)
     builder.index()
     builder.lock()
-    if name == "index.bin":
+    if name in ("index.bin", LOCK):
         (root / name).unlink()
     KINDS[kind][0](root / name)
     _opened.clear()  # building the store opened its files; from here on, dashfix alone
@@ -198,3 +203,70 @@ def test_rebuild_index_names_what_blocks_it_and_the_way_out(
     assert "CK126" in dry.json()["blocked"] and dry.json()["written"] is False
     assert dry.json()["excluded"] == []  # index.bin is not a checkpoint candidate
     assert "index.bin" not in opened
+
+
+def _contents(store: Path) -> dict[str, tuple[int, bytes]]:
+    """Every entry under ``store`` (relative name -> mode and, for a regular file, bytes;
+    nothing else is opened)."""
+    found = {}
+    for path in sorted(store.rglob("*")):
+        mode = os.lstat(path).st_mode
+        found[str(path.relative_to(store))] = (
+            mode, path.read_bytes() if stat.S_ISREG(mode) else b"")
+    return found
+
+
+def _lock_stops_every_writer(cli: Callable[..., Any], store: Path, kind: str) -> None:
+    """verify reports CK128 alone; the repair plan leaves it alone; repair --apply and
+    rebuild-index stop with exit code 3 and a message that names it and the way out, and
+    change nothing."""
+    before = _contents(store)
+    result = cli("verify", str(store), "--format", "json")
+    assert result.exit_code == ExitCode.FINDINGS, result.stderr
+    [finding] = result.json()["findings"]
+    assert (finding["code"], finding["severity"]) == ("CK128", "error")
+    assert finding["path"].endswith(LOCK)
+    assert finding["actual"] == KINDS[kind][2] and finding["expected"] == "a regular file"
+
+    plan = cli("repair", str(store), "--format", "json")
+    assert plan.exit_code == ExitCode.CLEAN, plan.stderr
+    assert plan.json()["actions"] == []
+    [kept] = plan.json()["kept"]
+    assert kept["name"] == LOCK and kept["reason"].startswith("CK128: ")
+
+    blocker = f"{store / LOCK} is {KINDS[kind][2]}, not a regular file (CK128)"
+    for command in (("repair", str(store), "--apply"), ("rebuild-index", str(store))):
+        stopped = cli(*command)
+        assert stopped.exit_code == ExitCode.FAILURE, command
+        message = stopped.stderr.replace("\n", " ")
+        assert f"cannot open the store lock: {blocker}" in message, message
+        assert "move the entry out of the store" in message and "nothing was changed" in message
+        assert "Traceback" not in message
+    dry = cli("rebuild-index", str(store), "--dry-run", "--format", "json")
+    assert dry.exit_code == ExitCode.FAILURE
+    assert blocker in dry.json()["blocked"] and dry.json()["written"] is False
+    assert dry.json()["excluded"] == []  # the lock is not a checkpoint candidate
+    assert _contents(store) == before
+
+
+def test_a_lock_folder_is_the_fixture_store_s_only_fault(
+    cli: Callable[..., Any], tmp_path: Path,
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(LOCK_FOLDER_STORE, store)
+    _lock_stops_every_writer(cli, store, "folder")
+    # Moved out of the store, as the message says: a clean store, and the lock is taken.
+    (store / LOCK).rename(tmp_path / "old-lock")
+    assert cli("verify", str(store)).exit_code == ExitCode.CLEAN
+    assert cli("rebuild-index", str(store)).exit_code == ExitCode.CLEAN
+    assert stat.S_ISREG(os.lstat(store / LOCK).st_mode)
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind != "folder"])
+def test_a_lock_fifo_socket_or_device_is_reported_and_never_opened(
+    cli: Callable[..., Any], tmp_path: Path, opened: list[str], kind: str,
+) -> None:
+    store = _store(tmp_path / "store", LOCK, kind)
+    _lock_stops_every_writer(cli, store, kind)
+    assert LOCK not in opened
+    assert _is_kind(store / LOCK, kind)

@@ -56,10 +56,11 @@ def _indexed(store: StoreBuilder, **extra: WrittenCheckpoint) -> None:
 Build = Callable[[StoreBuilder], None]
 
 
-def _replace_index(checkpoint: Path, make: Callable[[Path], Any]) -> None:
-    index = checkpoint.with_name("index.bin")
-    index.unlink()
-    make(index)
+def _replace(checkpoint: Path, name: str, make: Callable[[Path], Any]) -> None:
+    """The store's ``name`` (index.bin, .checkpoint.lock) made anew by ``make``."""
+    entry = checkpoint.with_name(name)
+    entry.unlink()
+    make(entry)
 
 
 def _healthy_then(damage: Callable[[list[WrittenCheckpoint]], Any]) -> Build:
@@ -335,8 +336,15 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     ("unsafe-index-entry", _unsafe_index_entry, 1, {"CK120"}),
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
     ("index-temp", _orphan_temp, 0, {"CK122"}),
-    ("index-folder", _healthy_then(lambda c: _replace_index(c[0].path, os.mkdir)), 1,
+    ("index-folder", _healthy_then(lambda c: _replace(c[0].path, "index.bin", os.mkdir)), 1,
      {"CK126"}),
+    # the fixture fixtures/lock-folder and tests/cli/test_odd_entries.py have the others
+    ("lock-folder", _healthy_then(lambda c: _replace(c[0].path, ".checkpoint.lock", os.mkdir)),
+     1, {"CK128"}),
+    # DashFlow would follow it; dashfix's lock never does (repairs stop and say so)
+    ("lock-symlink", _healthy_then(lambda c: _replace(
+        c[0].path, ".checkpoint.lock", lambda lock: lock.symlink_to("/tmp/elsewhere.lock"))),
+     0, {"CK117"}),
     ("incomplete-temp", _incomplete_temp, 0, {"CK122"}),
     # what a killed dashfix write leaves: its hidden temp beside the target
     ("dashfix-leftover", _healthy_then(lambda c: c[0].path.with_name(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dashfix.testing.backends import PostgresCheckpoints, interop_states
+from tests.cli.database_verify import cannot_connect, verify_json
 from tests.servers import PostgresTable, postgres_schema
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
@@ -113,10 +114,6 @@ CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = 
 ]
 
 
-def _verify(cli: Callable[..., Any], *args: str) -> tuple[int, dict[str, Any]]:
-    result = cli("verify", *args, "--format", "json", "--progress", "never")
-    return result.exit_code, result.json()
-
 
 @pytest.mark.parametrize(("build", "exit_code", "codes"),
                          [pytest.param(b, e, c, id=i) for i, b, e, c in CASES])
@@ -125,7 +122,7 @@ def test_each_fault_gives_exactly_its_codes(
     exit_code: int, codes: set[str],
 ) -> None:
     build(_table(pg))
-    code, document = _verify(cli, pg.url(TABLE))
+    code, document = verify_json(cli, pg.url(TABLE))
     findings = document["findings"]
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
@@ -139,14 +136,14 @@ def test_checkpoints_are_counted_and_the_root_is_the_url(pg: PostgresTable,
                                                          cli: Callable[..., Any]) -> None:
     _healthy(_table(pg))
     url = pg.url(TABLE)
-    code, document = _verify(cli, url, "--ignore", "DB544")
+    code, document = verify_json(cli, url, "--ignore", "DB544")
     assert code == 0
     assert document["roots"] == [url]
     assert document["summary"]["checked"] == {"checkpoints": 5, "stores": 1, "threads": 2}
 
 
 def test_missing_table_is_reported(pg: PostgresTable, cli: Callable[..., Any]) -> None:
-    code, document = _verify(cli, pg.url("not_there"))
+    code, document = verify_json(cli, pg.url("not_there"))
     assert [f["code"] for f in document["findings"]] == ["DB540"]
     assert code == 1
 
@@ -155,10 +152,7 @@ def test_unreachable_server_and_refused_role_exit_3(pg: PostgresTable,
                                                    cli: Callable[..., Any]) -> None:
     for url, cause in (("postgresql://127.0.0.1:1/test", "cannot connect"),
                        (pg.base.replace("://", "://no_such_role_dashfix@", 1), "no_such_role")):
-        result = cli("verify", url, "--format", "json")
-        assert result.exit_code == 3, result.stdout
-        [finding] = result.json()["findings"]
-        assert finding["code"] == "DB500"
+        _, finding = cannot_connect(cli, url)
         assert cause in finding["message"]
 
 

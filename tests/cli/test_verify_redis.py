@@ -12,6 +12,7 @@ import pytest
 
 from dashfix.testing.backends import RedisCheckpoints, interop_states
 from dashfix.testing.checkpoints import DEFAULT_PROC
+from tests.cli.database_verify import cannot_connect, verify_json
 from tests.servers import RedisPrefix, redis_prefix
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
@@ -93,10 +94,6 @@ CASES: list[tuple[str, Callable[[RedisCheckpoints], None], int, set[str]]] = [
 ]
 
 
-def _verify(cli: Callable[..., Any], *args: str) -> tuple[int, dict[str, Any]]:
-    result = cli("verify", *args, "--format", "json", "--progress", "never")
-    return result.exit_code, result.json()
-
 
 @pytest.mark.parametrize(("build", "exit_code", "codes"),
                          [pytest.param(b, e, c, id=i) for i, b, e, c in CASES])
@@ -105,7 +102,7 @@ def test_each_fault_gives_exactly_its_codes(
     exit_code: int, codes: set[str],
 ) -> None:
     build(RedisCheckpoints(rd.client, rd.prefix, states=STATES))
-    code, document = _verify(cli, rd.url())
+    code, document = verify_json(cli, rd.url())
     findings = document["findings"]
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
@@ -115,7 +112,7 @@ def test_each_fault_gives_exactly_its_codes(
 
 def test_a_prefix_with_no_keys_is_nothing_to_check(rd: RedisPrefix,
                                                    cli: Callable[..., Any]) -> None:
-    code, document = _verify(cli, rd.url())
+    code, document = verify_json(cli, rd.url())
     assert [f["code"] for f in document["findings"]] == ["DF003"]
     assert rd.prefix in document["findings"][0]["message"]
     assert code == 3
@@ -125,7 +122,7 @@ def test_checkpoints_are_counted(rd: RedisPrefix, cli: Callable[..., Any]) -> No
     db = RedisCheckpoints(rd.client, rd.prefix, states=STATES)
     for thread in range(30):  # more keys than one SCAN page is likely to return
         db.chain(f"t{thread}", 4)
-    code, document = _verify(cli, rd.url())
+    code, document = verify_json(cli, rd.url())
     assert code == 0, document["findings"]
     assert document["summary"]["checked"] == {"checkpoints": 120, "stores": 1, "threads": 30}
 
@@ -137,8 +134,5 @@ def test_unreachable_and_refused_exit_3_without_the_password(
     # (A password alone is accepted by a server without one; an unknown user is refused.)
     refused = rd.url(rd.base.replace("://", f"://nobody_dashfix:{secret}@", 1))
     for url in ("redis://127.0.0.1:1/0", refused):
-        result = cli("verify", url, "--format", "json")
-        assert result.exit_code == 3, result.stdout
-        [finding] = result.json()["findings"]
-        assert finding["code"] == "DB500"
+        result, _ = cannot_connect(cli, url)
         assert secret not in result.stdout + result.stderr

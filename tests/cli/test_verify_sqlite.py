@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from dashfix.testing.backends import SqliteCheckpoints, interop_states
+from tests.cli.database_verify import cannot_connect, verify_json
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
@@ -130,10 +131,6 @@ CASES: list[tuple[str, Callable[[SqliteCheckpoints], None], int, set[str]]] = [
 ]
 
 
-def _verify(cli: Callable[..., Any], *locators: str) -> tuple[int, dict[str, Any]]:
-    result = cli("verify", *locators, "--format", "json", "--progress", "never")
-    return result.exit_code, result.json()
-
 
 @pytest.mark.parametrize(("build", "exit_code", "codes"),
                          [pytest.param(b, e, c, id=i) for i, b, e, c in CASES])
@@ -144,7 +141,7 @@ def test_each_fault_gives_exactly_its_codes(
     db = _db(tmp_path / "run")
     build(db)
     db.close()
-    code, document = _verify(cli, str(tmp_path))
+    code, document = verify_json(cli, str(tmp_path))
     findings = document["findings"]
     assert {f["code"] for f in findings} == codes, findings
     assert code == exit_code
@@ -159,7 +156,7 @@ def test_healthy_database_counts_its_checkpoints(tmp_path: Path,
     db = _db(tmp_path)
     _healthy(db)
     db.close()
-    code, document = _verify(cli, str(tmp_path))
+    code, document = verify_json(cli, str(tmp_path))
     assert code == 0
     assert document["summary"]["checked"] == {"checkpoints": 5, "stores": 1, "threads": 2}
 
@@ -171,7 +168,7 @@ def test_url_forms_relative_and_absolute(tmp_path: Path, cli: Callable[..., Any]
     db.close()
     monkeypatch.chdir(tmp_path)
     for url in ("sqlite:///data/checkpoints.db", f"sqlite:///{tmp_path}/data/checkpoints.db"):
-        code, document = _verify(cli, url)
+        code, document = verify_json(cli, url)
         assert code == 0, url
         assert document["roots"] == [url]
         [finding] = document["findings"]
@@ -189,23 +186,19 @@ def test_commits_still_in_the_wal_are_read_and_nothing_is_created(
     _healthy(db)
     assert (tmp_path / "checkpoints.db-wal").stat().st_size > 0
     # The writer is still open (a running DashFlow): verify reads the WAL beside it.
-    code, document = _verify(cli, str(tmp_path))
+    code, document = verify_json(cli, str(tmp_path))
     assert code == 0
     assert document["summary"]["checked"]["checkpoints"] == 5
     db.close()  # the last connection folds the WAL back and removes it
     before = sorted(os.listdir(tmp_path))
-    code, document = _verify(cli, str(tmp_path))
+    code, document = verify_json(cli, str(tmp_path))
     assert code == 0
     assert sorted(os.listdir(tmp_path)) == before  # no -wal or -shm made by a reader
 
 
 def test_missing_database_url_exits_3_naming_it(tmp_path: Path,
                                                cli: Callable[..., Any]) -> None:
-    url = f"sqlite:///{tmp_path}/nowhere.db"
-    result = cli("verify", url, "--format", "json")
-    assert result.exit_code == 3
-    [finding] = result.json()["findings"]
-    assert finding["code"] == "DB500"
+    _, finding = cannot_connect(cli, f"sqlite:///{tmp_path}/nowhere.db")
     assert "nowhere.db" in finding["message"]
 
 
@@ -230,7 +223,7 @@ def test_urls_and_paths_mix_in_dashfix_paths(tmp_path: Path, cli: Callable[..., 
     folder.mkdir()
     url = f"sqlite:///{tmp_path}/db/checkpoints.db"
     monkeypatch.setenv("DASHFIX_PATHS", f"{folder}{os.pathsep}{url}")
-    code, document = _verify(cli)
+    code, document = verify_json(cli)
     assert document["roots"] == [str(folder), url]
     assert {f["code"] for f in document["findings"]} == {"DF003"}  # the empty folder
     assert document["summary"]["checked"]["checkpoints"] == 5

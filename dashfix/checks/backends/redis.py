@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path, rebuild_command
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
@@ -50,7 +50,7 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
         return
     pointers = {zset.thread_id: (zset.key, max(zset.members, key=_rank)[0])
                 for zset in zsets if zset.members}
-    yield from reading.finish(LATEST, pointers)
+    yield from reading.finish(LATEST, pointers, rebuild_command(source.label))
     yield from _zset_findings(source, table, zsets, unreadable, rel)
     yield from _thread_set_findings(source, zsets, rel)
 
@@ -75,7 +75,8 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                     yield db.REDIS_MEMBER_WITHOUT_HASH.at(
                         where, f"{zset.key} lists {member}, whose hash "
                         f"{source.key('checkpoint', member)} is gone; list skips it",
-                        thread_id=zset.thread_id, checkpoint_id=member)
+                        thread_id=zset.thread_id, checkpoint_id=member,
+                        fix_command=rebuild_command(source.label))
                 continue
             thread = threads[row]
             if thread != zset.thread_id:
@@ -83,7 +84,8 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                     where, f"{zset.key} lists {member}, but its hash belongs to thread "
                     f"{thread!r}: another thread's save overwrote it",
                     thread_id=zset.thread_id, checkpoint_id=member,
-                    expected=zset.thread_id, actual=thread)
+                    expected=zset.thread_id, actual=thread,
+                    fix_command=rebuild_command(source.label))
                 continue
             expected = (secs[row] * NS_PER_SEC + nanos[row]) // NS_PER_MS
             if score != float(expected):
@@ -91,7 +93,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                     where, f"{zset.key}: {member} has score {score:.0f}, but its timestamp "
                     f"is {table.timestamp_ns(row)} ns ({expected} ms)",
                     thread_id=zset.thread_id, checkpoint_id=member, expected=expected,
-                    actual=f"{score:.0f}")
+                    actual=f"{score:.0f}", fix_command=rebuild_command(source.label))
     for row, checkpoint_id in enumerate(table.ids):
         if checkpoint_id not in listed:
             thread = table.threads[row]
@@ -99,8 +101,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                 entry_path(rel, table.names[row]), f"{table.names[row]} is in no thread's "
                 f"ZSET (expected in {source.thread_key(str(thread))}): DashFlow never sees it",
                 thread_id=thread, checkpoint_id=checkpoint_id,
-                fix_command=f"ZADD {source.thread_key(str(thread))} "
-                f"{table.timestamp_ns(row) // NS_PER_MS} {checkpoint_id}")
+                fix_command=rebuild_command(source.label))
 
 
 def _thread_set_findings(source: RedisSource, zsets: list[ThreadSet],
@@ -112,4 +113,4 @@ def _thread_set_findings(source: RedisSource, zsets: list[ThreadSet],
             entry_path(rel, threads_key), f"{threads_key} holds thread {thread!r}, which has "
             f"no checkpoints ({source.thread_key(thread)} is empty or missing): list_threads "
             "shows it, get_latest returns None", thread_id=thread,
-            fix_command=f"SREM {threads_key} {thread}")
+            fix_command=rebuild_command(source.label))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dashfix.checks.lineage.backends import TableReading, entry_path
+from dashfix.checks.lineage.backends import TableReading, entry_path, rebuild_command
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.s3 import IndexEntry, S3Source, ThreadIndex
@@ -45,7 +45,8 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     indexed: set[str] = set()
     pointers: dict[str, tuple[str, str]] = {}
     for index in indexes:
-        yield from _index_findings(index, threads_of, reading.unreadable, rel)
+        yield from _index_findings(index, threads_of, reading.unreadable, rel,
+                                   rebuild_command(source.label))
         indexed.update(entry.checkpoint_id for entry in index.entries)
         if index.entries and index.problem is None:
             pointers[index.thread_id] = (index.key, index.entries[0].checkpoint_id)
@@ -55,18 +56,18 @@ def check(source: S3Source, ctx: CheckContext, rel: str) -> Iterator[Finding]:
             entry_path(rel, source.checkpoint_key(key_id)), f"{source.checkpoint_key(key_id)} "
             f"is not in {source.index_key(thread)}: DashFlow never lists or resumes it (a lost "
             "index update or a crash between the two writes)", thread_id=thread,
-            checkpoint_id=key_id)
-    yield from reading.finish(LATEST, pointers)
+            checkpoint_id=key_id, fix_command=rebuild_command(source.label))
+    yield from reading.finish(LATEST, pointers, rebuild_command(source.label))
 
 
 def _index_findings(index: ThreadIndex, threads_of: dict[str, str], unreadable: set[str],
-                    rel: str) -> Iterator[Finding]:
+                    rel: str, fix: str) -> Iterator[Finding]:
     where = entry_path(rel, index.key)
     thread = index.thread_id
     if index.problem is not None:
         yield db.S3_INDEX_UNDECODABLE.at(
             where, f"{index.key} {index.problem}: DashFlow's get_latest, list and save of "
-            f"thread {thread!r} fail", thread_id=thread, actual=index.problem)
+            f"thread {thread!r} fail", thread_id=thread, actual=index.problem, fix_command=fix)
         return
     seen: set[str] = set()
     firsts: list[IndexEntry] = []  # entries at their first occurrence, in index order
@@ -75,7 +76,7 @@ def _index_findings(index: ThreadIndex, threads_of: dict[str, str], unreadable: 
         if checkpoint_id in seen:
             yield db.S3_INDEX_DUPLICATE.at(
                 where, f"{index.key} lists {checkpoint_id} more than once", thread_id=thread,
-                checkpoint_id=checkpoint_id, key=str(position))
+                checkpoint_id=checkpoint_id, key=str(position), fix_command=fix)
             continue
         seen.add(checkpoint_id)
         firsts.append(entry)
@@ -84,7 +85,8 @@ def _index_findings(index: ThreadIndex, threads_of: dict[str, str], unreadable: 
             if position and checkpoint_id not in unreadable:
                 yield db.S3_INDEX_ENTRY_MISSING.at(
                     where, f"{index.key} lists {checkpoint_id}, whose object is gone: list "
-                    "shows it, load returns None", thread_id=thread, checkpoint_id=checkpoint_id)
+                    "shows it, load returns None", thread_id=thread, checkpoint_id=checkpoint_id,
+                    fix_command=fix)
             continue
         if owner != thread or (entry.thread_id is not None and entry.thread_id != thread):
             yield db.S3_OBJECT_MISMATCH.at(
@@ -100,5 +102,5 @@ def _index_findings(index: ThreadIndex, threads_of: dict[str, str], unreadable: 
                 where, f"{index.key}: {firsts[position].checkpoint_id} is newer than "
                 f"{firsts[position - 1].checkpoint_id}, listed before it; DashFlow keeps the "
                 "index newest first", thread_id=thread,
-                checkpoint_id=firsts[position].checkpoint_id)
+                checkpoint_id=firsts[position].checkpoint_id, fix_command=fix)
             return

@@ -10,7 +10,8 @@ from dashfix.findings import Finding
 from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileProblem
 
 # Problems that no repair command fixes: the user has to act on the file system.
-_NO_COMMAND = frozenset({FileProblem.UNREADABLE, FileProblem.SYMLINK})
+_NO_COMMAND = frozenset({FileProblem.UNREADABLE, FileProblem.SYMLINK,
+                         FileProblem.LOCK_NOT_A_FILE})
 
 
 def check(view: StoreView) -> Iterator[Finding]:

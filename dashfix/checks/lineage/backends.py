@@ -8,6 +8,7 @@ SQLite's milliseconds, Redis's millisecond scores and Postgres's nanoseconds.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from dashfix.checks.lineage import chains, writers
@@ -147,15 +148,17 @@ class TableReading:
                 **ids_of(entry))
 
     def finish(self, rule: LatestRule, pointers: dict[str, tuple[str, str]] | None = None,
-               ) -> Iterator[Finding]:
-        """Every entry is in: the checks every store gets."""
+               fix: str | None = None) -> Iterator[Finding]:
+        """Every entry is in: the checks every store gets. ``fix`` is the command that
+        re-points a wrong "latest" (``rebuild_command``), where there is one."""
         self.ctx.progress.advance(self.read % PROGRESS_STEP)
-        yield from check_table(self.table, self.rel, self.unreadable, rule, self.ctx, pointers)
+        yield from check_table(self.table, self.rel, self.unreadable, rule, self.ctx, pointers,
+                               fix)
 
 
 def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: LatestRule,
                 ctx: CheckContext, pointers: dict[str, tuple[str, str]] | None = None,
-                ) -> Iterator[Finding]:
+                fix: str | None = None) -> Iterator[Finding]:
     """The checks every database or object store gets, once its entries are all in
     ``table`` (``unreadable``: ids it holds that could not be read), with the backend's own
     latest ``pointers`` when it keeps them apart from the checkpoints; counts it."""
@@ -169,11 +172,17 @@ def check_table(table: CheckpointTable, rel: str, unreadable: set[str], rule: La
     yield from latest_ties(view, rule)
     yield from moved_ids(view)
     if pointers:
-        yield from latest_pointers(view, pointers, rule)
+        yield from latest_pointers(view, pointers, rule, fix)
+
+
+def rebuild_command(label: str) -> str:
+    """The command that rebuilds the index of the store ``label`` names (a URL, shown
+    without its password): for S3 and Redis, whose index is DashFlow's own state."""
+    return f"dashfix rebuild-index {shlex.quote(label)}"
 
 
 def latest_pointers(view: BackendView, pointers: dict[str, tuple[str, str]],
-                    rule: LatestRule) -> Iterator[Finding]:
+                    rule: LatestRule, fix: str | None = None) -> Iterator[Finding]:
     """Each thread's "latest" as the backend keeps it (thread -> (where the pointer lives,
     the id it names)) against the thread's checkpoints: a pointer to nothing is DB501, to
     a checkpoint older than the newest DB502. A pointer to another thread's checkpoint is
@@ -191,7 +200,8 @@ def latest_pointers(view: BackendView, pointers: dict[str, tuple[str, str]],
                 view.path(where), f"thread {thread!r}: {where} names {checkpoint_id} as latest, "
                 f"which does not exist: get_latest returns None and the workflow starts over"
                 + instead, thread_id=thread, checkpoint_id=checkpoint_id,
-                expected=None if newest is None else table.ids[newest], actual=checkpoint_id)
+                expected=None if newest is None else table.ids[newest], actual=checkpoint_id,
+                fix_command=fix)
             continue
         row = rows[0]
         if table.threads[row] != thread or newest is None or newest == row:
@@ -202,4 +212,4 @@ def latest_pointers(view: BackendView, pointers: dict[str, tuple[str, str]],
                 f"({table.timestamp_ns(row)} ns) but {table.ids[newest]} is newer "
                 f"({table.timestamp_ns(newest)} ns): DashFlow resumes from the older one",
                 thread_id=thread, checkpoint_id=checkpoint_id, expected=table.ids[newest],
-                actual=checkpoint_id)
+                actual=checkpoint_id, fix_command=fix)

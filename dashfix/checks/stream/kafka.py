@@ -18,6 +18,7 @@ from itertools import repeat
 from typing import Any
 
 from dashfix.checks.stream.log import LogResult, check_records, counted
+from dashfix.checks.stream.parallel import parallel_workers
 from dashfix.checks.stream.sequences import WINDOW_RECORDS, SequenceTracker
 from dashfix.context import CheckContext, Progress
 from dashfix.findings import Finding
@@ -66,12 +67,13 @@ def offsets_deleted(locator: KafkaLocator, part: PartitionRange) -> Finding | No
                  "offsets_lost": part.lost, "earliest_offset": part.low}), root=str(locator))
 
 
-class _KeysAndHomes:
+class KeysAndHomes:
     """The key check of every record and the thread-to-partition map of the topic."""
 
-    def __init__(self, locator: KafkaLocator, result: LogResult) -> None:
+    def __init__(self, locator: KafkaLocator) -> None:
         self.locator = locator
-        self.result = result
+        self.result = LogResult()
+        """Where the findings go: the result of the partition being checked."""
         self.homes: dict[str, int] = {}
         """thread_id -> the partition of its first record (partitions are read in order)."""
         self.partition = 0
@@ -134,40 +136,85 @@ def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
         yield block
 
 
+def check_partition(snapshot: TopicSnapshot, part: PartitionRange, keys: KeysAndHomes,
+                    options: ReadOptions, progress: Progress | None, now_us: int | None,
+                    expired: Callable[[], bool] | None) -> LogResult:
+    """Every check of one partition's snapshot, in its own result: the deleted-offsets
+    info, then the key and partition findings in offset order, then the frame and sequence
+    findings; its thread summaries, records and range.  ``keys`` holds the homes of the
+    threads of the partitions checked before it (in partition order)."""
+    locator = snapshot.locator
+    result = LogResult(input_format=KAFKA_FORMAT)
+    lost = offsets_deleted(locator, part)
+    if lost is not None:
+        result.findings.append(lost)
+    if progress is not None:
+        progress.start(f"{locator.topic} partition {part.partition}", part.size)
+    keys.partition = part.partition
+    keys.result = result
+    rel = locator.at(part.partition)
+    tracker = SequenceTracker(rel, now_us=now_us)
+    checked = LogResult(input_format=KAFKA_FORMAT)
+    result.records = check_records(
+        _blocks(snapshot, part, keys.keys), tracker, checked, rel, options.limit,
+        KAFKA_FORMAT, progress, window=WINDOW_RECORDS, expired=expired, on_thread=keys)
+    result.partitions.append({"partition": part.partition, "earliest": part.low,
+                              "start": part.start, "end": part.end,
+                              "records": result.records})
+    found = [*checked.findings, *tracker.finish()]
+    result.findings.extend(locate(f, locator, part.partition) for f in found)
+    result.threads = tracker.summaries()
+    result.complete = checked.complete
+    return result
+
+
+def merge_partition(result: LogResult, part: LogResult) -> None:
+    """Add one partition's result (``check_partition``) to the topic's, in partition order."""
+    result.findings.extend(part.findings)
+    result.threads.extend(part.threads)
+    result.records += part.records
+    result.partitions.extend(part.partitions)
+    result.complete = result.complete and part.complete
+
+
 def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
                 progress: Progress | None = None, now_us: int | None = None,
-                expired: Callable[[], bool] | None = None) -> LogResult:
+                expired: Callable[[], bool] | None = None, parallel: bool = True,
+                parallel_from: int = WINDOW_RECORDS) -> LogResult:
     """Every stream check on every record of the topic's snapshot, and the Kafka checks.
-    ``expired`` (a time limit) stops the check part way (``result.complete``)."""
+    ``expired`` (a time limit) stops the check part way (``result.complete``).
+
+    ``parallel``: a snapshot of at least ``parallel_from`` records in several partitions
+    is checked by forked processes, one per CPU, each taking whole partitions
+    (``kafka_parallel``), with the same findings in the same order; a time-limited check
+    runs in this process, so that it can stop at any block."""
     options = options or ReadOptions()
-    locator = source.locator
-    result = LogResult(input_format=KAFKA_FORMAT)
-    keys = _KeysAndHomes(locator, result)
     with source.snapshot() as snapshot:
-        for part in snapshot.partitions:
-            lost = offsets_deleted(locator, part)
-            if lost is not None:
-                result.findings.append(lost)
-            if progress is not None:
-                progress.start(f"{locator.topic} partition {part.partition}", part.size)
-            keys.partition = part.partition
-            rel = locator.at(part.partition)
-            tracker = SequenceTracker(rel, now_us=now_us)
-            partition_result = LogResult(input_format=KAFKA_FORMAT)
-            records = check_records(
-                _blocks(snapshot, part, keys.keys), tracker, partition_result, rel,
-                options.limit, KAFKA_FORMAT, progress, window=WINDOW_RECORDS,
-                expired=expired, on_thread=keys)
-            result.records += records
-            result.partitions.append({"partition": part.partition, "earliest": part.low,
-                                      "start": part.start, "end": part.end,
-                                      "records": records})
-            found = [*partition_result.findings, *tracker.finish()]
-            result.findings.extend(locate(f, locator, part.partition) for f in found)
-            result.threads.extend(tracker.summaries())
-            if not partition_result.complete:
-                result.complete = False
-                break
+        partitions = snapshot.partitions
+        several = sum(1 for part in partitions if part.size) > 1
+        if not (parallel and several and expired is None and snapshot.size >= parallel_from
+                and parallel_workers() > 1):
+            return _check_in_order(snapshot, options, progress, now_us, expired)
+    # Forked workers must not inherit a live client: the snapshot is closed first.
+    from dashfix.checks.stream import kafka_parallel
+
+    result = kafka_parallel.check_partitions(source, partitions, options, progress, now_us)
+    if result is not None:
+        return result
+    with TopicSnapshot(source.locator, source.options, partitions) as snapshot:
+        return _check_in_order(snapshot, options, progress, now_us, expired)
+
+
+def _check_in_order(snapshot: TopicSnapshot, options: ReadOptions, progress: Progress | None,
+                    now_us: int | None, expired: Callable[[], bool] | None) -> LogResult:
+    """``check_topic`` in this process: partition after partition."""
+    result = LogResult(input_format=KAFKA_FORMAT)
+    keys = KeysAndHomes(snapshot.locator)
+    for part in snapshot.partitions:
+        checked = check_partition(snapshot, part, keys, options, progress, now_us, expired)
+        merge_partition(result, checked)
+        if not checked.complete:
+            break
     return result
 
 

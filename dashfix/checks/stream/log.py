@@ -147,13 +147,17 @@ def check_records(
     window: int | None,
     expired: Callable[[], bool] | None = None,
     on_thread: ThreadObserver | None = None,
+    first_window: int = 0,
 ) -> int:
     """Check ``items`` (``iter_values``), frame findings into ``result.findings``, messages
     into ``tracker``; the number of records.  ``window``: start a new dedup window every
     that many records (None: ``items`` are one window). ``expired`` is asked after each item
     (a block of records, or one record); True stops the check (``result.complete``).
-    ``on_thread``: told each record's header thread_id."""
-    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread)
+    ``on_thread``: told each record's header thread_id.  ``first_window``: the number of
+    the window ``items`` start with (their first record's index is ``first_window *
+    window``); when not 0, ``tracker`` ends the window before it (holds its message_ids)."""
+    records = _RecordChecker(tracker, result, rel, limit, input_format, window, on_thread,
+                             first_window)
     count = 0
     reported = 0
     for item in items:
@@ -195,7 +199,7 @@ class _RecordChecker:
 
     def __init__(self, tracker: SequenceTracker, result: LogResult, rel: str, limit: int,
                  input_format: str | None, window: int | None,
-                 on_thread: ThreadObserver | None = None) -> None:
+                 on_thread: ThreadObserver | None = None, first_window: int = 0) -> None:
         self.on_thread = on_thread
         self.tracker = tracker
         self.result = result
@@ -204,7 +208,10 @@ class _RecordChecker:
         self.input_format = input_format
         self.unframed = input_format in UNFRAMED_FORMATS
         self.span = window or _NO_WINDOW
-        self.next_window = self.span
+        # The log's first window starts without new_window, a later one with it at its
+        # first record: not as if the windows before it had held no record (which would
+        # forget the message_ids of the window before it).
+        self.next_window = self.span * (first_window or 1)
 
     def block(self, block: ValueBlock) -> None:
         """Records of a kcat capture or JSONL log (``input_format``), in order."""
@@ -239,9 +246,19 @@ class _RecordChecker:
         self.next_window = (window + 1) * self.span
 
     def _check_values(self, block: ValueBlock, where: str) -> None:
-        """The hot path for the records ``scan_block`` reads, in runs between the others,
-        which ``_check_value`` takes one at a time, in order."""
+        """The hot path for the records ``scan_block`` reads (and the zstd frames that
+        ``scan_record`` reads after it, so that a block's healthy records go to the
+        tracker at once), in runs between the others, which ``_check_unscanned`` takes one
+        at a time, in order."""
         scans = scan_block(block, self.limit, self.unframed)
+        limit, unframed = self.limit, self.unframed
+        at = -1
+        try:
+            while True:
+                at = scans.index(None, at + 1)
+                scans[at] = scan_record(block[at][2], limit, unframed)
+        except ValueError:
+            pass  # no None left after ``at``
         if self.on_thread is not None:
             self.on_thread.block(block, scans)
         start = 0
@@ -259,17 +276,21 @@ class _RecordChecker:
             if start < stop:
                 observe_block(scans[start:stop], block[start:stop], where)  # type: ignore[arg-type]
             if stop < end:
-                self._check_value(block[stop], where)
+                self._check_unscanned(block[stop], where)
             start = stop + 1
 
     def _check_value(self, record: RecordValue, where: str) -> None:
-        index, offset, value = record
-        scanned = scan_record(value, self.limit, self.unframed)
-        if scanned is not None:
-            if self.on_thread is not None:
-                self.on_thread.record(record, scanned[1])
-            self.tracker.observe_block([scanned], [record], where)
+        scanned = scan_record(record[2], self.limit, self.unframed)
+        if scanned is None:
+            self._check_unscanned(record, where)
             return
+        if self.on_thread is not None:
+            self.on_thread.record(record, scanned[1])
+        self.tracker.observe_block([scanned], [record], where)
+
+    def _check_unscanned(self, record: RecordValue, where: str) -> None:
+        """A record ``scan_record`` did not read: ``validate_frame`` says what is wrong."""
+        index, offset, value = record
         verdict = validate_frame(value, limit=self.limit, path=where, record=index,
                                  offset=offset, unframed=self.unframed)
         self.result.findings.extend(verdict.findings)

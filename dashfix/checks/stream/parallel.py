@@ -328,6 +328,7 @@ class _Merger:
                      number * self.shared.window, end),
             tracker, part, self.shared.rel, self.shared.options.limit,
             self.shared.fmt.value, None, window=self.shared.window if window else None,
+            first_window=number if window else 0,
         )
         self._add(part, records)
 

@@ -103,11 +103,11 @@ class RedisSource:
                 client.ping()
             except (redis.RedisError, ValueError) as exc:
                 raise SourceUnavailable(f"{self.label}: cannot connect: "
-                                        f"{self._secret_free(exc)}") from None
+                                        f"{self.secret_free(exc)}") from None
             self._client = client
         return self._client
 
-    def _secret_free(self, exc: Exception) -> str:
+    def secret_free(self, exc: Exception) -> str:
         text = str(exc) or type(exc).__name__
         authority = self.url.text.split("://", 1)[1].split("/", 1)[0]
         userinfo, at_sign, _ = authority.rpartition("@")
@@ -115,7 +115,7 @@ class RedisSource:
         return text.replace(password, "***") if password else text
 
     def _failed(self, what: str, exc: Exception) -> SourceUnavailable:
-        return SourceUnavailable(f"{self.label}: cannot read {what}: {self._secret_free(exc)}")
+        return SourceUnavailable(f"{self.label}: cannot read {what}: {self.secret_free(exc)}")
 
     def close(self) -> None:
         if self._client is not None:

@@ -171,11 +171,34 @@ class S3Source:
                 yield str(item["Key"])
 
     def _get(self, key: str) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        return self._get_tagged(key)[0]
+
+    def _get_tagged(self, key: str) -> tuple[bytes, str]:
+        """An object's bytes and the ETag of exactly those bytes."""
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        body = response["Body"]
         try:
-            return bytes(body.read())
+            return bytes(body.read()), str(response["ETag"])
         finally:
             body.close()
+
+    def get_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """``key``'s bytes and ETag, or None when there is no such object."""
+        try:
+            return self._get_tagged(key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise SourceUnavailable(f"{self.label}: cannot read {key}: {exc}") from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise SourceUnavailable(f"{self.label}: cannot read {key}: {exc}") from None
+
+    def keys(self, under: str) -> Iterator[str]:
+        """Every key under ``under`` (a paginated listing)."""
+        try:
+            yield from self._keys(under)
+        except _CLIENT_ERRORS as exc:
+            raise SourceUnavailable(f"{self.label}: cannot list {under}: {exc}") from None
 
     def objects(self) -> Iterator[S3Object]:
         """Every checkpoint object, in listing order. ``GETTERS`` threads fetch and decode
@@ -202,12 +225,17 @@ class S3Source:
                                     f"{exc}") from None
 
     def indexes(self) -> Iterator[ThreadIndex]:
+        for key, thread_id, data, _ in self.raw_indexes():
+            yield decode_index(key, thread_id, data)
+
+    def raw_indexes(self) -> Iterator[tuple[str, str, bytes, str]]:
+        """(key, thread, bytes, ETag) of every ``threads/{thread}/index.json``."""
         head = f"{self.prefix}/threads/"
         tail = f"/{INDEX_NAME}"
         try:
             for key in self._keys(head):
                 if key.endswith(tail):
-                    yield decode_index(key, key[len(head):-len(tail)], self._get(key))
+                    yield (key, key[len(head):-len(tail)], *self._get_tagged(key))
         except _CLIENT_ERRORS as exc:
             raise SourceUnavailable(f"{self.label}: cannot read the thread indexes: "
                                     f"{exc}") from None

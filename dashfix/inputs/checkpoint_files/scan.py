@@ -128,8 +128,8 @@ _LISTED_BY_NAME = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
 
 def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
     """A record for a symlink, a ``*.bin`` folder, or a folder, FIFO, socket or device
-    where DashFlow reads ``index.bin`` or a checkpoint (found by ``lstat``, never opened),
-    else None."""
+    where DashFlow reads ``index.bin`` or a checkpoint or takes its lock (found by
+    ``lstat``, never opened), else None."""
     name = entry.name
     try:
         info = entry.stat(follow_symlinks=False)
@@ -150,6 +150,11 @@ def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None
         return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
                           FileProblem.INDEX_NOT_A_FILE, f"{kind} where DashFlow keeps its index "
                           "(not opened)", expected="a regular file", actual=kind)
+    if name == LOCK_NAME and (folder or special):
+        kind = entry_kind(info.st_mode)
+        return FileRecord(name, DIRECTORY if folder else SPECIAL, 0, info.st_mtime_ns,
+                          FileProblem.LOCK_NOT_A_FILE, f"{kind} where DashFlow takes its store "
+                          "lock (not opened)", expected="a regular file", actual=kind)
     if folder and classify_name(name) is Variant.DCHK:
         return FileRecord(name, DIRECTORY, 0, info.st_mtime_ns, FileProblem.BIN_DIRECTORY,
                           "a folder named like a checkpoint file")
@@ -207,7 +212,7 @@ def scan_store(
         for entry in others:
             if entry.name == LOCK_NAME:
                 scan.lock_present = True
-            elif entry.name == QUARANTINE_DIR and entry.is_dir(follow_symlinks=False):
+            if entry.name == QUARANTINE_DIR and entry.is_dir(follow_symlinks=False):
                 scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
             elif (record := _odd_entry_record(entry, dir_fd)) is not None:
                 odd.append(record)
