@@ -980,6 +980,7 @@ bad:
  * spans at once; the columns are then filled in place.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -1557,6 +1558,552 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* list_folder: the entries of folder dir_fd, as the scan lists them (os.scandir's answer,
+ * symlinks not followed): the names of its regular files (sorted when ``sort`` is true,
+ * else in listing order), and the names of every other entry (symlinks, folders, special files) in listing order.  None when a name is
+ * not valid UTF-8 (Python would decode it with surrogate escapes, which sort differently
+ * from its bytes): the caller's Python twin lists that folder.  readdir's d_type answers
+ * for nearly every entry; an entry without one is lstat-ed.  The GIL is released while the
+ * folder is read and the names sorted. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} NameArena;
+
+typedef struct {
+    size_t *at;
+    size_t count, cap;
+} NameList;
+
+static int name_put(NameArena *arena, NameList *list, const char *name, size_t n)
+{
+    if (arena->len + n + 1 > arena->cap) {
+        size_t cap = arena->cap ? arena->cap : (1 << 16);
+        while (arena->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(arena->data, cap);
+        if (!grown)
+            return -1;
+        arena->data = grown;
+        arena->cap = cap;
+    }
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 1024;
+        size_t *grown = realloc(list->at, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        list->at = grown;
+        list->cap = cap;
+    }
+    memcpy(arena->data + arena->len, name, n + 1);
+    list->at[list->count++] = arena->len;
+    arena->len += n + 1;
+    return 0;
+}
+
+static int by_name_bytes(const void *a, const void *b)
+{
+    size_t first, second; /* addresses kept as size_t (NameList) */
+    memcpy(&first, a, sizeof(first));
+    memcpy(&second, b, sizeof(second));
+    return strcmp((const char *)(uintptr_t)first, (const char *)(uintptr_t)second);
+}
+
+/* Multikey quicksort (Bentley and Sedgewick) of NUL-terminated names equal in their first
+ * ``depth`` bytes: a partition by one byte, so the long prefix a store's names share (their
+ * thread and process) is read once per name, not once per comparison.  Past ``budget``
+ * nested partitions (hostile names), the rest is sorted by qsort. */
+static void swap_names(size_t *names, size_t i, size_t j)
+{
+    size_t t = names[i];
+    names[i] = names[j];
+    names[j] = t;
+}
+
+static inline int byte_at(size_t name, size_t depth)
+{
+    return (unsigned char)((const char *)(uintptr_t)name)[depth];
+}
+
+static void sort_names(size_t *names, size_t n, size_t depth, int budget)
+{
+    while (n > 1) {
+        if (n < 12 || budget <= 0) {
+            if (budget <= 0) {
+                qsort(names, n, sizeof(*names), by_name_bytes);
+                return;
+            }
+            for (size_t i = 1; i < n; i++) /* insertion sort */
+                for (size_t j = i; j > 0 && strcmp((const char *)(uintptr_t)names[j - 1] + depth,
+                                                   (const char *)(uintptr_t)names[j] + depth) > 0;
+                     j--)
+                    swap_names(names, j - 1, j);
+            return;
+        }
+        int a = byte_at(names[0], depth), b = byte_at(names[n / 2], depth),
+            c = byte_at(names[n - 1], depth);
+        int pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t lt = 0, gt = n, i = 0;
+        while (i < gt) {
+            int byte = byte_at(names[i], depth);
+            if (byte < pivot)
+                swap_names(names, lt++, i++);
+            else if (byte > pivot)
+                swap_names(names, i, --gt);
+            else
+                i++;
+        }
+        sort_names(names, lt, depth, budget - 1);
+        sort_names(names + gt, n - gt, depth, budget - 1);
+        if (pivot == 0)
+            return; /* the middle names are equal */
+        names += lt;
+        n = gt - lt;
+        depth++;
+    }
+}
+
+/* The names as Python strings; ``names[i]`` is the name's offset in ``arena``, or (once
+ * ``pointers``) its address. */
+static PyObject *name_list(const NameArena *arena, const NameList *names, int pointers)
+{
+    PyObject *list = PyList_New((Py_ssize_t)names->count);
+    for (size_t i = 0; list && i < names->count; i++) {
+        const char *name = pointers ? (const char *)(uintptr_t)names->at[i]
+                                    : arena->data + names->at[i];
+        PyObject *text = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), NULL);
+        if (!text) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, text);
+    }
+    return list;
+}
+
+static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "list_folder(dir_fd, sort)");
+        return NULL;
+    }
+    long dir_fd = PyLong_AsLong(args[0]);
+    if (dir_fd == -1 && PyErr_Occurred())
+        return NULL;
+    int sort = PyObject_IsTrue(args[1]);
+    if (sort < 0)
+        return NULL;
+    if (dir_fd < 0 || dir_fd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "list_folder: bad folder descriptor");
+        return NULL;
+    }
+    NameArena arena = {NULL, 0, 0};
+    NameList regular = {NULL, 0, 0}, others = {NULL, 0, 0};
+    int error = 0, undecodable = 0, no_memory = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* A descriptor of its own: readdir moves its offset, and closedir closes it. */
+    int fd = openat((int)dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *folder = fd < 0 ? NULL : fdopendir(fd);
+    if (!folder) {
+        error = errno;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        for (;;) {
+            errno = 0;
+            struct dirent *entry = readdir(folder);
+            if (!entry) {
+                error = errno;
+                break;
+            }
+            const char *name = entry->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+                continue;
+            size_t n = strlen(name);
+            if (!valid_utf8((const uint8_t *)name, n)) {
+                undecodable = 1;
+                break;
+            }
+            int is_regular = entry->d_type == DT_REG;
+            if (entry->d_type == DT_UNKNOWN) {
+                struct stat info;
+                is_regular = fstatat(dirfd(folder), name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+                             S_ISREG(info.st_mode);
+            }
+            if (name_put(&arena, is_regular ? &regular : &others, name, n) != 0) {
+                no_memory = 1;
+                break;
+            }
+        }
+        closedir(folder);
+    }
+    if (!error && !undecodable && !no_memory) {
+        /* The arena no longer moves: the names' addresses, sorted. */
+        for (size_t i = 0; i < regular.count; i++)
+            regular.at[i] = (size_t)(uintptr_t)(arena.data + regular.at[i]);
+        if (sort)
+            sort_names(regular.at, regular.count, 0, 128);
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (no_memory) {
+        PyErr_NoMemory();
+    } else if (error) {
+        errno = error;
+        PyErr_SetFromErrno(PyExc_OSError);
+    } else if (undecodable) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *names = name_list(&arena, &regular, 1);
+        PyObject *rest = names ? name_list(&arena, &others, 0) : NULL;
+        result = rest ? PyTuple_Pack(2, names, rest) : NULL;
+        Py_XDECREF(names);
+        Py_XDECREF(rest);
+    }
+    free(arena.data);
+    free(regular.at);
+    free(others.at);
+    return result;
+}
+
+/* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
+ * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
+ * checkpoint (greatest (secs, nanos), ties broken by the greater id string, which
+ * ``checkpoint_id(row)`` gives: inputs/latest.py's FILE_SCAN), and the rows of each
+ * (thread, process) group, in row order.  Its Python twins are FILE_SCAN.latest_rows and
+ * LineageView._group_timed_rows; the tests hold them to the same answers.  Returns
+ * ({thread: row}, {(thread, proc): array('q') of rows}), each in first-seen order. */
+typedef struct {
+    int64_t *rows;
+    size_t count, cap;
+} RowGroup;
+
+static int group_put(RowGroup *group, int64_t row)
+{
+    if (group->count == group->cap) {
+        size_t cap = group->cap ? group->cap * 2 : 16;
+        int64_t *grown = realloc(group->rows, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        group->rows = grown;
+        group->cap = cap;
+    }
+    group->rows[group->count++] = row;
+    return 0;
+}
+
+/* array('q') of the values (``array`` is the array type). */
+static PyObject *int64_array(PyObject *array, const RowGroup *values)
+{
+    PyObject *packed = PyBytes_FromStringAndSize(
+        values->rows ? (const char *)values->rows : "", (Py_ssize_t)(values->count * 8));
+    PyObject *column = packed ? PyObject_CallFunction(array, "sO", "q", packed) : NULL;
+    Py_XDECREF(packed);
+    return column;
+}
+
+/* 1 when row's id is greater than best's (None counts as ""), 0 when not, -1 on error. */
+static int id_greater(PyObject *checkpoint_id, Py_ssize_t row, Py_ssize_t best)
+{
+    PyObject *mine = PyObject_CallFunction(checkpoint_id, "n", row);
+    PyObject *theirs = mine ? PyObject_CallFunction(checkpoint_id, "n", best) : NULL;
+    int greater = -1;
+    if (theirs) {
+        PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+        if (empty) {
+            greater = PyObject_RichCompareBool(mine == Py_None ? empty : mine,
+                                               theirs == Py_None ? empty : theirs, Py_GT);
+            Py_DECREF(empty);
+        }
+    }
+    Py_XDECREF(mine);
+    Py_XDECREF(theirs);
+    return greater;
+}
+
+static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "group_timed_rows(threads, procs, secs, nanos, checkpoint_id, array)");
+        return NULL;
+    }
+    PyObject *threads = args[0], *procs = args[1], *checkpoint_id = args[4], *array = args[5];
+    Py_buffer secs_buffer = {0}, nanos_buffer = {0};
+    int held = 0;
+    PyObject *thread_index = NULL, *group_index = NULL, *latest = NULL, *groups = NULL,
+             *result = NULL;
+    Py_ssize_t *best = NULL;
+    RowGroup *row_groups = NULL;
+    Py_ssize_t threads_seen = 0, groups_seen = 0, best_cap = 0, groups_cap = 0;
+    if (PyObject_GetBuffer(args[2], &secs_buffer, PyBUF_FORMAT) != 0)
+        return NULL;
+    held = 1;
+    if (PyObject_GetBuffer(args[3], &nanos_buffer, PyBUF_FORMAT) != 0)
+        goto done;
+    held = 2;
+    Py_ssize_t count = PyList_GET_SIZE(threads);
+    if (secs_buffer.itemsize != 8 || nanos_buffer.itemsize != 8 || !secs_buffer.format ||
+        !nanos_buffer.format || strcmp(secs_buffer.format, "q") != 0 ||
+        strcmp(nanos_buffer.format, "q") != 0 || secs_buffer.len / 8 != count ||
+        nanos_buffer.len / 8 != count || PyList_GET_SIZE(procs) != count) {
+        PyErr_SetString(PyExc_TypeError, "group_timed_rows: columns of array('q'), one length");
+        goto done;
+    }
+    const int64_t *secs = secs_buffer.buf, *nanos = nanos_buffer.buf;
+    thread_index = PyDict_New();
+    group_index = PyDict_New();
+    if (!thread_index || !group_index)
+        goto done;
+    PyObject *last_thread = NULL, *last_proc = NULL;
+    RowGroup *group = NULL;
+    Py_ssize_t group_at = -1;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t moment = secs[row];
+        if (moment < 0)
+            continue; /* not timed */
+        PyObject *thread = PyList_GET_ITEM(threads, row);
+        if (thread == Py_None)
+            continue; /* no ids: takes no part */
+        PyObject *found = PyDict_GetItemWithError(thread_index, thread);
+        if (!found && PyErr_Occurred())
+            goto done;
+        if (!found) {
+            if (threads_seen == best_cap) {
+                best_cap = best_cap ? best_cap * 2 : 64;
+                Py_ssize_t *grown = PyMem_Realloc(best, (size_t)best_cap * sizeof(*best));
+                if (!grown) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                best = grown;
+            }
+            PyObject *at = PyLong_FromSsize_t(threads_seen);
+            if (!at || PyDict_SetItem(thread_index, thread, at) != 0) {
+                Py_XDECREF(at);
+                goto done;
+            }
+            Py_DECREF(at);
+            best[threads_seen++] = row;
+        } else {
+            Py_ssize_t at = PyLong_AsSsize_t(found), current = best[at];
+            int newer = moment > secs[current] ||
+                        (moment == secs[current] && nanos[row] > nanos[current]);
+            if (!newer && moment == secs[current] && nanos[row] == nanos[current]) {
+                newer = id_greater(checkpoint_id, row, current);
+                if (newer < 0)
+                    goto done;
+            }
+            if (newer)
+                best[at] = row;
+        }
+        PyObject *proc = PyList_GET_ITEM(procs, row);
+        if (proc == Py_None)
+            continue;
+        if (proc != last_proc || thread != last_thread) {
+            PyObject *key = PyTuple_Pack(2, thread, proc);
+            if (!key)
+                goto done;
+            PyObject *index = PyDict_GetItemWithError(group_index, key);
+            if (!index && PyErr_Occurred()) {
+                Py_DECREF(key);
+                goto done;
+            }
+            if (index) {
+                group_at = PyLong_AsSsize_t(index);
+            } else {
+                if (groups_seen == groups_cap) {
+                    groups_cap = groups_cap ? groups_cap * 2 : 64;
+                    RowGroup *grown = PyMem_Realloc(row_groups,
+                                                    (size_t)groups_cap * sizeof(*grown));
+                    if (!grown) {
+                        Py_DECREF(key);
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    row_groups = grown;
+                }
+                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
+                PyObject *at = PyLong_FromSsize_t(groups_seen);
+                int failed = !at || PyDict_SetItem(group_index, key, at) != 0;
+                Py_XDECREF(at);
+                if (failed) {
+                    Py_DECREF(key);
+                    goto done;
+                }
+                group_at = groups_seen++;
+            }
+            Py_DECREF(key);
+            last_thread = thread; /* borrowed: the lists keep them alive */
+            last_proc = proc;
+        }
+        group = &row_groups[group_at];
+        if (group_put(group, row) != 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    latest = PyDict_New();
+    groups = PyDict_New();
+    if (!latest || !groups)
+        goto done;
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(thread_index, &position, &key, &value)) {
+        PyObject *row = PyLong_FromSsize_t(best[PyLong_AsSsize_t(value)]);
+        if (!row || PyDict_SetItem(latest, key, row) != 0) {
+            Py_XDECREF(row);
+            goto done;
+        }
+        Py_DECREF(row);
+    }
+    position = 0;
+    while (PyDict_Next(group_index, &position, &key, &value)) {
+        /* Each group's buffer is freed once it is an array: the rows are never held twice
+         * (a store of 1,000,000 files has 8 MB of them). */
+        RowGroup *rows = &row_groups[PyLong_AsSsize_t(value)];
+        PyObject *column = int64_array(array, rows);
+        free(rows->rows);
+        *rows = (RowGroup){NULL, 0, 0};
+        if (!column || PyDict_SetItem(groups, key, column) != 0) {
+            Py_XDECREF(column);
+            goto done;
+        }
+        Py_DECREF(column);
+    }
+    result = PyTuple_Pack(2, latest, groups);
+done:
+    if (held >= 1)
+        PyBuffer_Release(&secs_buffer);
+    if (held >= 2)
+        PyBuffer_Release(&nanos_buffer);
+    for (Py_ssize_t i = 0; i < groups_seen; i++)
+        free(row_groups[i].rows);
+    PyMem_Free(row_groups);
+    PyMem_Free(best);
+    Py_XDECREF(thread_index);
+    Py_XDECREF(group_index);
+    Py_XDECREF(latest);
+    Py_XDECREF(groups);
+    return result;
+}
+
+/* parent_pass: the pass of dashfix.checks.lineage.chains._parents over the timed rows with a
+ * parent, for a store where no id is carried by two rows.  A row whose parent row is PLAIN,
+ * of its thread and from the same second or before is settled here (the healthy case);
+ * every other row is returned, with the first earlier child of its parent row (or -1), for
+ * the Python side to report.  Also the (parent row, first child, row) of each settled row
+ * that shares its parent with an earlier child of its thread (a fork).  Its Python twin is
+ * chains._parent_pass_python; the tests hold both to the same answers.  Returns
+ * (slow rows, their siblings, fork triples), each an array('q'). */
+static int same_thread(PyObject *a, PyObject *b)
+{
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static PyObject *parent_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyList_Check(args[1]) || !PyByteArray_Check(args[3]) ||
+        !PyCallable_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "parent_pass(parent_rows, threads, secs, kinds, array)");
+        return NULL;
+    }
+    PyObject *threads = args[1], *kinds_object = args[3], *array = args[4];
+    Py_buffer parents_buffer = {0}, secs_buffer = {0};
+    int held = 0;
+    int64_t *first_child = NULL;
+    RowGroup slow = {NULL, 0, 0}, siblings = {NULL, 0, 0}, forks = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(args[0], &parents_buffer, PyBUF_FORMAT) != 0)
+        return NULL;
+    held = 1;
+    if (PyObject_GetBuffer(args[2], &secs_buffer, PyBUF_FORMAT) != 0)
+        goto done;
+    held = 2;
+    Py_ssize_t count = PyList_GET_SIZE(threads);
+    if (parents_buffer.itemsize != 8 || secs_buffer.itemsize != 8 || !parents_buffer.format ||
+        !secs_buffer.format || strcmp(parents_buffer.format, "q") != 0 ||
+        strcmp(secs_buffer.format, "q") != 0 || parents_buffer.len / 8 != count ||
+        secs_buffer.len / 8 != count || PyByteArray_GET_SIZE(kinds_object) != count) {
+        PyErr_SetString(PyExc_TypeError, "parent_pass: columns of array('q'), one length");
+        goto done;
+    }
+    const int64_t *parent_rows = parents_buffer.buf, *secs = secs_buffer.buf;
+    const char *kinds = PyByteArray_AS_STRING(kinds_object);
+    first_child = PyMem_Malloc(sizeof(*first_child) * (size_t)(count ? count : 1));
+    if (!first_child) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t row = 0; row < count; row++)
+        first_child[row] = NO_PARENT_ROW;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        int64_t parent_row = parent_rows[row], moment = secs[row];
+        if (moment < 0 || parent_row == NO_PARENT_ROW)
+            continue; /* not timed, or no parent */
+        int64_t sibling = NO_PARENT_ROW;
+        if (parent_row >= 0) {
+            if (parent_row >= count) {
+                PyErr_SetString(PyExc_ValueError, "parent_pass: a parent row out of range");
+                goto done;
+            }
+            sibling = first_child[parent_row];
+            if (sibling < 0)
+                first_child[parent_row] = row;
+            PyObject *thread = PyList_GET_ITEM(threads, row);
+            int healthy = kinds[parent_row] == ROW_PLAIN;
+            if (healthy) {
+                healthy = same_thread(thread, PyList_GET_ITEM(threads, parent_row));
+                if (healthy < 0)
+                    goto done;
+                healthy = healthy && moment >= secs[parent_row];
+            }
+            if (healthy) {
+                if (sibling >= 0) {
+                    int fork = same_thread(PyList_GET_ITEM(threads, sibling), thread);
+                    if (fork < 0)
+                        goto done;
+                    if (fork && (group_put(&forks, parent_row) != 0 ||
+                                 group_put(&forks, sibling) != 0 ||
+                                 group_put(&forks, row) != 0)) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                }
+                continue;
+            }
+        }
+        if (group_put(&slow, row) != 0 || group_put(&siblings, sibling) != 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    PyObject *columns[3] = {int64_array(array, &slow), NULL, NULL};
+    if (columns[0])
+        columns[1] = int64_array(array, &siblings);
+    if (columns[1])
+        columns[2] = int64_array(array, &forks);
+    if (columns[2])
+        result = PyTuple_Pack(3, columns[0], columns[1], columns[2]);
+    for (int c = 0; c < 3; c++)
+        Py_XDECREF(columns[c]);
+done:
+    if (held >= 1)
+        PyBuffer_Release(&parents_buffer);
+    if (held >= 2)
+        PyBuffer_Release(&secs_buffer);
+    PyMem_Free(first_child);
+    free(slow.rows);
+    free(siblings.rows);
+    free(forks.rows);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -1580,6 +2127,15 @@ static PyMethodDef methods[] = {
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
+    {"group_timed_rows", (PyCFunction)(void (*)(void))group_timed_rows, METH_FASTCALL,
+     "group_timed_rows(threads, procs, secs, nanos, checkpoint_id, array) -> ({thread: "
+     "latest row}, {(thread, proc): array('q') of its timed rows})"},
+    {"parent_pass", (PyCFunction)(void (*)(void))parent_pass, METH_FASTCALL,
+     "parent_pass(parent_rows, threads, secs, kinds, array) -> (rows left to Python, their "
+     "first earlier siblings, (parent row, sibling, row) of each fork among the others)"},
+    {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
+     "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
+     "other entries in listing order), or None when a name is not UTF-8"},
     {NULL, NULL, 0, NULL},
 };
 

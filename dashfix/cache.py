@@ -30,7 +30,6 @@ import array
 import contextlib
 import errno
 import functools
-import itertools
 import operator
 import os
 import stat
@@ -210,15 +209,16 @@ def _stat_keys(dir_fd: int, names: list[str]) -> array.array[int]:
 
 
 FINGERPRINT_CHUNK = 65536
-"""Entries listed, stat-ed and hashed per step: a folder of 1,000,000 files is never held
-as one list of names beside the scan that reads it."""
+"""Entries stat-ed and hashed per step."""
 
 
 def _listing(dir_fd: int) -> Iterator[list[str]]:
-    """The names of the entries of folder ``dir_fd``, ``FINGERPRINT_CHUNK`` at a time."""
-    with os.scandir(dir_fd) as entries:
-        while names := [entry.name for entry in itertools.islice(entries, FINGERPRINT_CHUNK)]:
-            yield names
+    """The names of the entries of folder ``dir_fd``, ``FINGERPRINT_CHUNK`` at a time, in
+    listing order. ``os.listdir`` makes no object per entry but its name (a fingerprint
+    runs before or after a scan, never beside it, so the whole listing may be held)."""
+    names = os.listdir(dir_fd)
+    for start in range(0, len(names), FINGERPRINT_CHUNK):
+        yield names[start : start + FINGERPRINT_CHUNK]
 
 
 def folder_fingerprint(folder: Path, context: str) -> tuple[int, int]:

@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
-from dashfix.baseline import Baseline, apply_baseline, load_baseline
 from dashfix.config import Settings
 from dashfix.context import Progress, VerifyOptions
 from dashfix.errors import UsageError
@@ -22,6 +22,9 @@ from dashfix.inputs.sources import Locator
 from dashfix.results import Report
 from dashfix.rules import all_rules, rules_by_code, unreadable_codes
 from dashfix.verify import verify
+
+if TYPE_CHECKING:  # the baseline machinery is imported when a baseline is given
+    from dashfix.baseline import Baseline
 
 
 def check_codes(patterns: Iterable[str], origin: str) -> None:
@@ -60,6 +63,8 @@ class GatePolicy:
 def apply_policy(report: Report, policy: GatePolicy) -> Report:
     findings: list[Finding] = list(report.findings)
     if policy.baseline is not None:
+        from dashfix.baseline import apply_baseline
+
         findings = apply_baseline(findings, policy.baseline, policy.today)
         report.baseline = policy.baseline.source
     unreadable = unreadable_codes()
@@ -93,6 +98,8 @@ def policy_from_settings(
             f"{', '.join(unknown)}; `dashfix rules` lists them all"
         )
     baseline_path = settings["baseline"] if with_baseline else None
+    if baseline_path is not None:
+        from dashfix.baseline import load_baseline
     return GatePolicy(
         select=settings["select"],
         ignore=settings["ignore"],

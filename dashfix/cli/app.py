@@ -5,20 +5,55 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+import typer.main
+from typer import _click as click
 from typer.core import TyperCommand, TyperGroup
 
 from dashfix import __version__
+from dashfix.cli.commands import COMMAND_MODULES, register, register_all
 from dashfix.errors import EXIT_CODE_TABLE
-
-# `verify` is the command most people come for: it heads the list; the rest keep the order
-# their modules register them in.
-FIRST_COMMAND = "verify"
 
 
 class _Commands(TyperGroup):
+    """The top-level group: it lists every command of ``COMMAND_MODULES`` (``verify``
+    first) and imports a command's module when the command is named, so a run pays for
+    the one command it runs."""
+
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
-        names = super().list_commands(ctx)
-        return sorted(names, key=lambda name: name != FIRST_COMMAND)
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> click.Command | None:  # type: ignore[override]
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            register(cmd_name)
+            self._add_registered()
+        return self.commands.get(cmd_name)
+
+    def resolve_command(  # type: ignore[override]
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMAND_MODULES:
+            # Not a command: "did you mean" compares it with every command's name.
+            register_all()
+            self._add_registered()
+        return super().resolve_command(ctx, args)
+
+    def _add_registered(self) -> None:
+        """The commands registered on ``app`` since this group was built, as typer builds
+        them when it builds the group."""
+        for info in app.registered_commands:
+            assert info.callback is not None
+            name = info.name or typer.main.get_command_name(info.callback.__name__)
+            if name not in self.commands:
+                self.commands[name] = typer.main.get_command_from_info(
+                    info, pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode)
+        for group in app.registered_groups:
+            group_name = typer.main.solve_typer_info_defaults(group).name
+            if group_name is not None and group_name not in self.commands:
+                self.commands[group_name] = typer.main.get_group_from_info(
+                    group, pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode,
+                    suggest_commands=app.suggest_commands)
 
 
 class RequiredArgumentCommand(TyperCommand):

@@ -11,7 +11,6 @@ from typing import NoReturn
 import typer
 
 from dashfix import interrupts
-from dashfix.cli import commands  # noqa: F401  (registers every command on the app)
 from dashfix.cli.app import app
 from dashfix.errors import DashfixError, ExitCode
 from dashfix.interrupts import Interrupted

@@ -197,7 +197,6 @@ def _rebuild_folder(store: Path | None, order: str, dry_run: bool, wait_seconds:
                     output_format: str) -> int:
     from dashfix.repair.apply import rebuild_index
     from dashfix.repair.index_rebuild import Order
-    from dashfix.report import repair_text
 
     try:
         chosen_order = Order(order)
@@ -210,6 +209,8 @@ def _rebuild_folder(store: Path | None, order: str, dry_run: bool, wait_seconds:
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
+        from dashfix.report import repair_text  # rich: only to render text
+
         repair_text.render_rebuild(outcome, sys.stdout)
     return int(outcome.exit_code())
 
@@ -333,7 +334,6 @@ def repair_command(
     output_format: FormatOption = "text",
 ) -> int:
     from dashfix.repair.apply import apply_repair, preview_repair
-    from dashfix.report import repair_text
 
     check_format(output_format)
     check_wait(wait_seconds)
@@ -349,6 +349,8 @@ def repair_command(
     if output_format == "json":
         emit_json(outcome.to_dict())
     else:
+        from dashfix.report import repair_text  # rich: only to render text
+
         repair_text.render_repair(outcome, sys.stdout)
     return int(outcome.exit_code())
 

@@ -144,7 +144,10 @@ def verify_command(
     kafka_config: KafkaConfigOption = None,
     kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
-    from dashfix.cli.gate_cli import GateFlags, run_verify
+    from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
+
+    with paused_gc():  # the checks' modules: many objects, no garbage to collect
+        from dashfix.cli.gate_cli import GateFlags, run_verify
 
     if cache is not None and no_cache:
         raise UsageError("--cache and --no-cache exclude each other")

@@ -217,7 +217,10 @@ def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
     return best
 
 
-def choose(thread_id: str, candidates: list[Candidate], order: Order) -> ThreadChoice | None:
+def choose(thread_id: str, candidates: list[Candidate], order: Order,
+           files: int | None = None) -> ThreadChoice | None:
+    """The thread's index entry by ``order``; ``files`` counts the thread's candidates when
+    ``candidates`` holds only those that can win (``CandidateSet.contenders``)."""
     by_embedded = _best(candidates, "embedded")
     by_mtime = _best(candidates, "mtime")
     assert by_mtime is not None, "choose() needs at least one candidate"
@@ -233,7 +236,7 @@ def choose(thread_id: str, candidates: list[Candidate], order: Order) -> ThreadC
         value=IndexEntry(chosen.checkpoint_id, secs, nanos),
         ranked_by=Basis.MTIME if order is Order.MTIME else value_from,
         value_from=value_from,
-        files=len(candidates),
+        files=len(candidates) if files is None else files,
         by_embedded=by_embedded.checkpoint_id if by_embedded else None,
         by_mtime=by_mtime.checkpoint_id,
     )
@@ -259,18 +262,21 @@ def plan_index(
     by_thread: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_thread.setdefault(candidate.thread_id, []).append(candidate)
-    return plan_threads(by_thread, by_thread.__getitem__, old_index, order)
+    return plan_threads(by_thread, lambda thread: (by_thread[thread], len(by_thread[thread])),
+                        old_index, order)
 
 
 def plan_threads(
-    thread_ids: Iterable[str], candidates_of: Callable[[str], list[Candidate]],
+    thread_ids: Iterable[str], contenders: Callable[[str], tuple[list[Candidate], int]],
     old_index: OldIndex, order: Order = Order.AUTO,
 ) -> IndexPlan:
     """``plan_index`` with the candidates asked for one thread at a time (each thread has
-    at least one), so a large store never holds them all."""
+    at least one), so a large store never holds them all: ``contenders(thread)`` gives the
+    thread's candidates that can win (in the order of all of them) and how many it has."""
     plan = IndexPlan(order=order, old_index=old_index)
     for thread_id in sorted(thread_ids):
-        choice = choose(thread_id, candidates_of(thread_id), order)
+        candidates, files = contenders(thread_id)
+        choice = choose(thread_id, candidates, order, files)
         if choice is None:
             plan.unranked_threads.append(thread_id)
         else:

@@ -44,6 +44,7 @@ from dashfix.formats.dashfix_files import (
     JOURNAL_NAME,
     MANIFEST_NAME,
     QUARANTINE_DIR,
+    TEMP_SUFFIX,
     is_temp_name,
 )
 from dashfix.repair import fsops
@@ -484,6 +485,21 @@ def _session_names(store: Path) -> list[str]:
                   if entry.is_dir(follow_symlinks=False))
 
 
+def _temp_files(folder: Path) -> list[str]:
+    """The regular files of ``folder`` named like dashfix temps, in listing order. A store
+    holds up to millions of names and rarely a temp: the names are listed bare and only a
+    temp's name is stat-ed."""
+    found = []
+    for name in os.listdir(folder):
+        if name[-len(TEMP_SUFFIX):] == TEMP_SUFFIX and is_temp_name(name):
+            try:
+                if stat.S_ISREG(os.lstat(folder / name).st_mode):
+                    found.append(name)
+            except FileNotFoundError:
+                pass  # gone since the listing
+    return found
+
+
 def tidy(store: Path) -> list[str]:
     """Clean up after dashfix runs that were killed: remove their temp files (copies of
     bytes that exist elsewhere), settle their sessions and remove session folders left
@@ -492,9 +508,7 @@ def tidy(store: Path) -> list[str]:
     base = store / QUARANTINE_DIR
     names = _session_names(store)
     folders = [store, *([base] if names else []), *(base / name for name in names)]
-    temps = {folder: [entry.name for entry in os.scandir(folder)
-                      if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False)]
-             for folder in folders}
+    temps = {folder: _temp_files(folder) for folder in folders}
     notes: list[str] = []
     sessions: dict[str, SessionRecord | None] = {}
     for name in names:

@@ -67,8 +67,28 @@ class CandidateSet:
             for row in self.thread_rows[thread_id]
         ]
 
+    def contenders(self, thread_id: str) -> tuple[list[Candidate], int]:
+        """The thread's candidates that can win a ranking, in row order, and how many
+        candidates it has: every built one, and of its PLAIN rows (all with an embedded
+        time) the first greatest by (embedded time, id) and by (mtime, id). Whatever the
+        ranking, the first greatest of these is the first greatest of all
+        (``index_rebuild.choose``), and no Candidate is built for the other PLAIN rows."""
+        rows, built = self.rows, self.built
+        names, secs, nanos, mtimes = rows.names, rows.secs, rows.nanos, rows.mtimes
+        thread_rows = self.thread_rows[thread_id]
+        plain = [row for row in thread_rows if row not in built] if built else thread_rows
+        chosen = {row for row in thread_rows if row in built} if built else set()
+        if plain:
+            chosen.add(max(plain, key=lambda row: (secs[row], nanos[row], names[row][:-4])))
+            chosen.add(max(plain, key=lambda row: (mtimes[row], names[row][:-4])))
+        return [
+            built[row] if row in built else Candidate(
+                names[row], names[row][:-4], thread_id, (secs[row], nanos[row]), mtimes[row])
+            for row in sorted(chosen)
+        ], len(thread_rows)
+
     def plan(self, old_index: OldIndex, order: Order) -> IndexPlan:
-        return plan_threads(self.thread_rows, self.of_thread, old_index, order)
+        return plan_threads(self.thread_rows, self.contenders, old_index, order)
 
     def group(self) -> None:
         """File the PLAIN rows and the rows with a built candidate under their threads, in

@@ -10,7 +10,9 @@ import typer.main
 
 from dashfix import __version__
 from dashfix.cli.app import app
-from dashfix.cli.main import run  # noqa: F401  (registers every command)
+from dashfix.cli.commands import register_all
+
+register_all()  # a run registers only the command it runs; the walk below needs them all
 
 TYPE_PLACEHOLDER = re.compile(r"<\w+>")
 

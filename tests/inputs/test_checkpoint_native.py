@@ -238,3 +238,67 @@ def test_a_counter_past_int64_is_read_not_a_crash(tmp_path: Path) -> None:
     row = rows.row_of[f"t_{DEFAULT_PROC}_chkpt{2**64 - 1}.bin"]
     assert rows.kinds[row] == OTHER and rows.counters[row] == COUNTER_MAX
     assert rows.record(row).counter == 2**64 - 1
+
+
+def _listed_both_ways(folder: Path) -> tuple[Any, tuple[list[str], list[str]]]:
+    """The C lister's answer (None: left to the twin) and the Python twin's; unsorted,
+    each lists the same names in the same order."""
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        in_c = _c_module().list_folder(dir_fd, True)
+        with _reader(None):
+            in_python = native.list_folder(dir_fd)
+            assert native.list_folder(dir_fd, sort=False) == (
+                _c_module().list_folder(dir_fd, False) or native.list_folder(dir_fd, sort=False))
+    finally:
+        os.close(dir_fd)
+    return in_c, in_python
+
+
+def test_the_c_lister_lists_as_scandir(tmp_path: Path) -> None:
+    """Regular files sorted as Python sorts their names (code points: UTF-8's byte order),
+    every other entry apart in listing order; a name that is not UTF-8 leaves the folder to
+    the twin."""
+    for name in ("b.bin", "B.bin", "a.bin", "é.bin", "z.bin", "日本.bin", "\U0001f600.bin",
+                 "ÿ.bin", "index.bin", ".checkpoint.lock", ".hidden", "a" * 200):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "folder.bin").mkdir()
+    os.symlink("a.bin", tmp_path / "link.bin")
+    os.mkfifo(tmp_path / "fifo.bin")
+    in_c, in_python = _listed_both_ways(tmp_path)
+    assert in_c == in_python
+    regular, others = in_python
+    assert regular == sorted(regular) and len(regular) == 12
+    assert sorted(others) == ["fifo.bin", "folder.bin", "link.bin"]
+    (tmp_path / os.fsdecode(b"caf\xe9.bin")).write_bytes(b"x")
+    in_c, in_python = _listed_both_ways(tmp_path)
+    assert in_c is None
+    assert os.fsdecode(b"caf\xe9.bin") in in_python[0] and len(in_python[0]) == 13
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sets(st.text(st.characters(blacklist_categories=("Cs",),
+                                     blacklist_characters="/\x00"), min_size=1, max_size=12)
+               .filter(lambda name: name not in (".", "..")), max_size=30)
+       | st.sets(st.text("ab", min_size=1, max_size=40), min_size=20, max_size=300))
+def test_any_utf8_names_list_as_scandir(names: set[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            with contextlib.suppress(OSError):  # a name too long in bytes
+                (Path(folder) / name).write_bytes(b"")
+        in_c, in_python = _listed_both_ways(Path(folder))
+        assert in_c == in_python
+
+
+def test_an_empty_folder_lists_empty(tmp_path: Path) -> None:
+    assert _listed_both_ways(tmp_path) == (([], []), ([], []))
+
+
+def test_names_that_nest_the_c_sort_deeply_list_as_scandir(tmp_path: Path) -> None:
+    """Names that are prefixes of one another nest the C sort one level per byte, past
+    its budget (it then finishes with qsort): still Python's order."""
+    for length in range(1, 251):
+        (tmp_path / ("a" * length)).write_bytes(b"")
+        (tmp_path / ("a" * (length - 1) + "b")).write_bytes(b"")
+    in_c, in_python = _listed_both_ways(tmp_path)
+    assert in_c == in_python

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.latest import latest_per_thread
 from dashfix.repair.index_rebuild import Order, plan_index, read_old_index
 from dashfix.repair.scan_adapter import candidates_of, collect_candidates
-from dashfix.testing.checkpoints import StoreBuilder, damage_magic, flip_byte
+from dashfix.testing.checkpoints import DEFAULT_PROC, StoreBuilder, damage_magic, flip_byte
 
 
 def mixed_store(root: Path) -> StoreBuilder:
@@ -54,3 +57,22 @@ def test_embedded_order_agrees_with_verifys_latest_per_thread(tmp_path: Path) ->
     expected = {t: r.checkpoint_id for t, r in latest_per_thread(scan.records).items()}
     assert {c.thread_id: c.value.checkpoint_id for c in plan.choices} == expected
     assert expected["a"].endswith("chkpt9")
+
+
+@pytest.mark.parametrize("order", list(Order))
+def test_a_plan_from_the_contenders_is_the_plan_from_every_candidate(
+        tmp_path: Path, order: Order) -> None:
+    """rebuild-index ranks a thread's PLAIN rows without a Candidate each (``contenders``):
+    ties of the embedded time and of the mtime, ids that sort against their counters
+    (chkpt9 > chkpt10) and built candidates among them give the plan of all candidates."""
+    builder = mixed_store(tmp_path)
+    for counter in (9, 10, 11):
+        builder.checkpoint("t", checkpoint_id=f"t_{DEFAULT_PROC}_chkpt{counter}",
+                           secs=1_700_000_000, nanos=5)
+    builder.checkpoint("t", checkpoint_id=f"t_{DEFAULT_PROC}_chkpt3", secs=1_600_000_000)
+    for at, written in enumerate(builder.written):
+        os.utime(written.path, ns=(1_750_000_000_000_000_000 + at % 2,) * 2)
+    found = collect_candidates(tmp_path)
+    candidates = [c for thread in found.thread_rows for c in found.of_thread(thread)]
+    old = read_old_index(tmp_path / "index.bin")
+    assert found.plan(old, order) == plan_index(candidates, old, order)

@@ -13,6 +13,7 @@ from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs import InputKind, Target
 from dashfix.inputs.checkpoint_files.discovery import CHECKPOINT_STORE_KIND, claims_dir, sniff_file
+from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
 from dashfix.inputs.checkpoint_files.scan import scan_single_file, scan_store
 from dashfix.rules import checkpoint as ck
 
@@ -37,7 +38,12 @@ def _check_folder(target: Target, ctx: CheckContext) -> Iterator[Finding]:
         yield ck.FILE_UNREADABLE.at(target.rel, f"cannot list the store: "
                                     f"{exc.strerror or exc}")
         return
-    yield from check_store(scan, ctx, target.rel, unread=ctx.selection.skipped(target.rel))
+    # The cross-file checks build tables over every row (none with cycles): collections
+    # would walk the store's columns again and again, as during the scan.
+    with paused_gc():
+        findings = list(check_store(scan, ctx, target.rel,
+                                    unread=ctx.selection.skipped(target.rel)))
+    yield from findings
 
 
 _AGE_CODES = frozenset({ck.TEMP_ORPHAN.code, ck.TEMP_PROMOTABLE.code})

@@ -7,8 +7,9 @@ columns (``CheckpointColumns``), and a finding names the entry where it lives.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from dashfix import native
 from dashfix.checks.lineage.view import (
     CLOCK_TOLERANCE_NS,
     LineageView,
@@ -18,7 +19,7 @@ from dashfix.checks.lineage.view import (
 )
 from dashfix.findings import Finding, Severity
 from dashfix.formats.ids import IdScheme
-from dashfix.inputs.checkpoint_model import LineageRecord
+from dashfix.inputs.checkpoint_model import CheckpointColumns, LineageRecord
 from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import NO_PARENT
 from dashfix.rules import checkpoint as ck
@@ -41,24 +42,71 @@ def _parents(view: LineageView) -> Iterator[Finding]:
     """Each timed checkpoint against its parent. A parent id names the row of the entry
     carrying it (``parent_rows``); when that row is PLAIN and no other entry carries the id,
     it is the parent, and a parent of the same thread from the same second or before is the
-    common, healthy case: nothing else is looked up. (PARENT_NEWER needs the parent more
-    than CLOCK_TOLERANCE_NS, one second, after the child, which a parent whose whole second
-    is not after the child's cannot be.)"""
+    common, healthy case: nothing else is looked up (``_parent_pass``). (PARENT_NEWER needs
+    the parent more than CLOCK_TOLERANCE_NS, one second, after the child, which a parent
+    whose whole second is not after the child's cannot be.)"""
     rows = view.rows
+    threads, parent_rows = rows.threads, rows.parent_rows
+    slow, siblings, forks = _parent_pass(rows)
+    # A child of a parent id that no file is named after: its first sibling by that id.
+    first_child_of_lost: dict[str, int] = {}
+    for row, sibling in zip(slow, siblings, strict=True):
+        if parent_rows[row] < 0:
+            sibling = first_child_of_lost.setdefault(rows.lost_parents[row], row)
+            if sibling == row:
+                sibling = NO_PARENT
+        parent_id = rows.parent_id(row)
+        assert parent_id is not None
+        if sibling >= 0 and threads[sibling] == threads[row]:
+            forks.setdefault(parent_id, [sibling]).append(row)
+        yield from _parent_findings(view, rows.record(row), parent_id)
+    names = rows.names
+    for parent_id, kids in forks.items():
+        names_of_kids = sorted(names[kid] for kid in kids)
+        thread_id = threads[kids[0]]
+        yield ck.FORK.at(
+            view.path(names_of_kids[0]), f"{len(kids)} checkpoints of thread {thread_id!r} "
+            f"claim parent {parent_id!r}: {', '.join(names_of_kids)}", thread_id=thread_id,
+            checkpoint_id=parent_id, details={"children": names_of_kids})
+
+
+Forks = dict[str, list[int]]
+"""Parent id -> its first child of a thread, then the later children of that thread."""
+
+
+def _parent_pass(rows: CheckpointColumns) -> tuple[Sequence[int], Sequence[int], Forks]:
+    """The timed rows with a parent that are not the healthy case, in row order, each with
+    the first earlier child of its parent row (``NO_PARENT`` when none, or when its parent
+    id names no file), and the forks among the healthy rows. In C where built (it runs on
+    one core, over every row) and no id is carried by two rows, else in Python."""
+    if native.MODULE is None or rows.other_ids:
+        return _parent_pass_python(rows)
+    slow, siblings, triples = native.MODULE.parent_pass(
+        rows.parent_rows, rows.threads, rows.secs, rows.kinds, array)
+    forks: Forks = {}
+    for at in range(0, len(triples), 3):
+        parent = rows.checkpoint_id(triples[at])
+        assert parent is not None
+        forks.setdefault(parent, [triples[at + 1]]).append(triples[at + 2])
+    return slow, siblings, forks
+
+
+def _parent_pass_python(rows: CheckpointColumns) -> tuple[list[int], list[int], Forks]:
+    """``_parent_pass`` in Python (and wherever an id is carried by two rows)."""
     kinds, threads, secs, parent_rows = rows.kinds, rows.threads, rows.secs, rows.parent_rows
     # Ids another row carries too: their parent is settled the slow way.
     shadowed = rows.other_ids
-    names = rows.names
-    # Keyed by parent id alone (as its row, or the id itself when no file is named after
-    # it): a parent's children share its thread unless an id collided, which the
-    # cross-thread check reports.
+    # Keyed by parent row: a parent's children share its thread unless an id collided,
+    # which the cross-thread check reports.
     first_child = array("q", (NO_PARENT,)) * len(rows)
-    first_child_of_lost: dict[str, int] = {}
-    forks: dict[str, list[int]] = {}
+    slow: list[int] = []
+    siblings: list[int] = []
+    forks: Forks = {}
     columns = zip(parent_rows, threads, secs, strict=True)
     for row, (parent_row, thread, moment) in enumerate(columns):
         if moment < 0 or parent_row == NO_PARENT:
             continue  # not timed, or no parent
+        sibling = NO_PARENT
         if parent_row >= 0:
             sibling = first_child[parent_row]
             if sibling < 0:
@@ -72,22 +120,9 @@ def _parents(view: LineageView) -> Iterator[Finding]:
                     assert parent is not None
                     forks.setdefault(parent, [sibling]).append(row)
                 continue
-        else:
-            sibling = first_child_of_lost.setdefault(rows.lost_parents[row], row)
-            if sibling == row:
-                sibling = NO_PARENT
-        parent_id = rows.parent_id(row)
-        assert parent_id is not None
-        if sibling >= 0 and threads[sibling] == thread:
-            forks.setdefault(parent_id, [sibling]).append(row)
-        yield from _parent_findings(view, rows.record(row), parent_id)
-    for parent_id, kids in forks.items():
-        names_of_kids = sorted(names[kid] for kid in kids)
-        thread_id = threads[kids[0]]
-        yield ck.FORK.at(
-            view.path(names_of_kids[0]), f"{len(kids)} checkpoints of thread {thread_id!r} "
-            f"claim parent {parent_id!r}: {', '.join(names_of_kids)}", thread_id=thread_id,
-            checkpoint_id=parent_id, details={"children": names_of_kids})
+        slow.append(row)
+        siblings.append(sibling)
+    return slow, siblings, forks
 
 
 def _parent_findings(view: LineageView, record: LineageRecord, parent_id: str) -> Iterator[Finding]:

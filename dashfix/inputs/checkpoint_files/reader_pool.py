@@ -3,7 +3,6 @@ or forked Python readers; in spans, so a time limit or Ctrl-C leaves the rest un
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import threading
@@ -223,6 +222,8 @@ def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: Spans, w
     for ever. When this process gives up (Ctrl-C, an error, ``expired()``), the readers are
     told to stop, answer every span left with an empty batch, and leave like after a
     complete scan."""
+    import multiprocessing  # the Python path's readers only: the C reader uses threads
+
     context = multiprocessing.get_context("fork")
     stopping = context.RawValue("b", 0)
     pool = None

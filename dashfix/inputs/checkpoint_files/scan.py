@@ -4,6 +4,7 @@ cache)."""
 
 from __future__ import annotations
 
+import bisect
 import errno
 import functools
 import operator
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dashfix import native
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.dashfix_files import (
     JOURNAL_NAME,
@@ -126,13 +128,33 @@ _LISTED_BY_NAME = frozenset({Variant.DCHK, Variant.GZIP_BIN, Variant.VERSIONED,
 """Names some DashFlow file checkpointer lists and reads whole, whatever the entry is."""
 
 
-def _odd_entry_record(entry: os.DirEntry[str], dir_fd: int) -> FileRecord | None:
+def _take(names: list[str], name: str, is_sorted: bool) -> bool:
+    """Remove ``name`` from ``names``; whether it was there."""
+    if not is_sorted:
+        if name in names:
+            names.remove(name)
+            return True
+        return False
+    at = bisect.bisect_left(names, name)
+    if at < len(names) and names[at] == name:
+        del names[at]
+        return True
+    return False
+
+
+def _is_folder(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _odd_entry_record(name: str, dir_fd: int) -> FileRecord | None:
     """A record for a symlink, a ``*.bin`` folder, or a folder, FIFO, socket or device
     where DashFlow reads ``index.bin`` or a checkpoint or takes its lock (found by
     ``lstat``, never opened), else None."""
-    name = entry.name
     try:
-        info = entry.stat(follow_symlinks=False)
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError as exc:
         return FileRecord(name, UNREADABLE, 0, 0, FileProblem.UNREADABLE,
                           f"cannot stat: {exc.strerror or exc}")
@@ -183,38 +205,30 @@ def scan_store(
     listed, and ``on_read`` as they come (progress with a total).
     """
     scan = StoreScan(path)
-    # Regular files by name, everything else as entries (rare). Which names are store
-    # files is left to the readers: this loop is the one part of a scan that runs in one
-    # process, over every file.
-    names: list[str] = []
-    others: list[os.DirEntry[str]] = []
-    regular = names.append
+    # Regular files by name (sorted), everything else by name (rare). Which names are
+    # store files is left to the readers: listing is the one part of a scan that runs in
+    # one thread, over every file (in C where built: native.list_folder).
+    # A sample without a cache reads and sorts only the names it picks (_read_selected).
+    sorting = selection is None or selection.sample is None or cache is not None
     dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with os.scandir(dir_fd) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    regular(entry.name)
-                else:
-                    others.append(entry)
-        if INDEX_NAME in names:
-            names.remove(INDEX_NAME)
+        names, others = native.list_folder(dir_fd, sort=sorting)
+        if _take(names, INDEX_NAME, sorting):
             scan.index_present = True
             if read_index:  # rebuild-index, repair and inspect read it their own way
                 _scan_index(scan, dir_fd, os.stat(INDEX_NAME, dir_fd=dir_fd,
                                                   follow_symlinks=False))
-        if LOCK_NAME in names:
-            names.remove(LOCK_NAME)
+        if _take(names, LOCK_NAME, sorting):
             scan.lock_present = True
         odd: list[FileRecord] = []
         scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
                                   if name[-12:] == TEMP_SUFFIX and is_temp_name(name)]
-        for entry in others:
-            if entry.name == LOCK_NAME:
+        for name in others:
+            if name == LOCK_NAME:
                 scan.lock_present = True
-            if entry.name == QUARANTINE_DIR and entry.is_dir(follow_symlinks=False):
+            if name == QUARANTINE_DIR and _is_folder(name, dir_fd):
                 scan.dashfix_leftovers += _quarantine_leftovers(path / QUARANTINE_DIR)
-            elif (record := _odd_entry_record(entry, dir_fd)) is not None:
+            elif (record := _odd_entry_record(name, dir_fd)) is not None:
                 odd.append(record)
         with paused_gc():
             scan.rows = _read_selected(str(path), dir_fd, names, odd, selection, target, cache,
