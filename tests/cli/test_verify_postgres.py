@@ -95,6 +95,15 @@ def _with_composite(db: PostgresCheckpoints) -> None:
                           "(thread_id, timestamp DESC)".encode())
 
 
+def _no_primary_key(db: PostgresCheckpoints) -> None:
+    """A table someone made without DashFlow's PRIMARY KEY, where one id is on two rows:
+    dashfix looks for ids carried twice only when the server does not rule them out."""
+    chain = db.chain("alpha", 2)
+    db.connection.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey".encode())
+    db.connection.execute(f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE checkpoint_id = %s"
+                          .encode(), (chain[0].checkpoint_id,))
+
+
 CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, {"DB544"}),
     ("with-schema-sql-index", _with_composite, 0, set()),
@@ -109,6 +118,7 @@ CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = 
     ("state-bad-zstd", _bad_zstd, 1, {"DB544", "DB507"}),
     ("dangling-parent", _dangling, 0, {"DB544", "CK142"}),
     ("missing-index", _no_index, 0, {"DB544", "DB545"}),
+    ("no-primary-key-id-twice", _no_primary_key, 0, {"DB544", "CK144"}),
 ]
 
 

@@ -119,11 +119,13 @@ class TableReading:
         self.read = 0
         self.unreadable: set[str] = set()
 
-    def counted(self) -> None:
-        """One more entry read."""
-        self.read += 1
-        if self.read % PROGRESS_STEP == 0:
-            self.ctx.progress.advance(PROGRESS_STEP)
+    def counted(self, count: int = 1) -> None:
+        """``count`` more entries read."""
+        before = self.read
+        self.read += count
+        steps = self.read // PROGRESS_STEP - before // PROGRESS_STEP
+        if steps:
+            self.ctx.progress.advance(steps * PROGRESS_STEP)
 
     def unreadable_entry(self, name: str, checkpoint_id: str, problem: str | None,
                          thread_id: str | None = None) -> Finding:
