@@ -10,7 +10,8 @@ from benchmarks.harness import precompile
 # Each name is a module in this package with ``main(argv: list[str]) -> int``.
 BENCHMARKS: tuple[str, ...] = (
     "checkpoint_verify", "decoder_linearity", "gate_outputs", "incremental",
-    "kafka_validate", "postgres_verify", "replay", "stream_validate",
+    "kafka_validate", "postgres_verify", "redis_verify", "replay", "s3_verify",
+    "stream_validate",
 )
 
 

@@ -18,7 +18,6 @@ The cache and sample ratios are in ``benchmarks/incremental.py``.
 from __future__ import annotations
 
 import atexit
-import os
 import shlex
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import Measurement, measure_interleaved, print_ratio
+from benchmarks.harness import Measurement, machine, measure_interleaved, print_ratio
 from benchmarks.stores import options, stores, warm
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 
@@ -116,18 +115,6 @@ def _rss(result: Measurement, limit: float) -> bool:
     print(f"  {result.label}: peak RSS {result.peak_rss_mib:.0f} MiB (limit {limit} MiB) "
           f"{verdict}")
     return result.peak_rss_mib <= limit
-
-
-def machine() -> str:
-    """CPU model, CPUs and load, printed with the figures."""
-    model = "?"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{model}, {os.cpu_count()} CPUs, load {load}"
 
 
 def main(argv: list[str]) -> int:

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from benchmarks.checkpoint_verify import MIB_LIMITS, machine, verify
-from benchmarks.harness import measure_interleaved, print_ratio
+from benchmarks.checkpoint_verify import MIB_LIMITS, verify
+from benchmarks.harness import machine, measure_interleaved, print_ratio
 from benchmarks.stores import options, stores, warm
 
 CACHED_LIMIT = 1.3

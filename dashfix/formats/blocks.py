@@ -81,6 +81,14 @@ _TRIALS = ((Compression.LZ4, lz4_declared, lz4_decompress),
 """Each framing a trial decode tries: its cheap header test, then its decoder."""
 
 
+def needs_trial(state: bytes, cap: int = MAX_DECOMPRESSED) -> bool:
+    """Whether ``state_framing`` has anything to try on ``state``: the zstd magic, or a
+    header lz4 or snappy accepts. When not, it reads as ``UNCOMPRESSED`` with no decoding (a
+    cheap test, for a source that takes such states on a plain path)."""
+    return is_zstd(state) or any(not isinstance(declared(state, cap), str)
+                                 for _, declared, _ in _TRIALS)
+
+
 def state_framing(state: bytes, cap: int = MAX_DECOMPRESSED) -> StateFraming:
     """What a state column's bytes read as: zstd by its magic (with the problem when it does
     not decompress within ``cap``), else every framing under which it decodes exactly, else

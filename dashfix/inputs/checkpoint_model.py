@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol, overload
@@ -63,6 +64,18 @@ class CheckpointEntry(NamedTuple):
     @property
     def nanos(self) -> int:
         return self.timestamp_ns % NS_PER_SEC
+
+
+class PlainEntries(NamedTuple):
+    """A page of checkpoints with nothing to look at but their place in the lineage, one
+    column each: every field readable, empty metadata, a state that is not compressed, each
+    living where its store's namer says. A source yields such a page, when every entry of
+    it is plain, with no object per entry (``CheckpointTable.extend`` takes it as it is)."""
+
+    ids: Sequence[str]
+    threads: Sequence[str]
+    timestamps_ns: Sequence[int]
+    parents: Sequence[str | None]
 
 
 class LineageRecord(Protocol):
@@ -151,94 +164,180 @@ class _Names(Sequence[str]):
         return len(self.table.ids)
 
 
+class TableRecord(NamedTuple):
+    """What a lineage finding names about one row of a ``CheckpointTable``."""
+
+    name: str
+    checkpoint_id: str
+    thread_id: str
+    secs: int
+    nanos: int
+
+
 class CheckpointTable:
     """The checkpoints of a database or object store as columns (``CheckpointColumns``).
 
-    ``add`` takes entries as a source streams them; only the columns are kept (no state
-    bytes, no names that ``namer`` makes again, metadata only when it is not empty, a
-    parent as the row it names), so memory grows by about a hundred bytes per checkpoint
-    whatever the states weigh. ``freeze`` resolves the parents that came after their
-    children once every entry is in."""
+    ``extend`` takes a batch of checkpoints as columns (a source reads them a page at a
+    time), ``add`` one entry. Only what the lineage checks read is kept: ids, threads
+    (interned), the process part and counter of each id, the time, and the parent as the
+    row it names; no state, node or metadata (the backend's own checks look at those as
+    entries stream by) and no names that ``namer`` makes again.
 
-    def __init__(self, place: Place, namer: Namer) -> None:
+    Nor is there an id -> row table while entries come in (at 1,000,000 rows it weighs
+    ~75 MiB, its row numbers as many objects): a parent is nearly always the entry its
+    thread saved just before, so a parent is looked for there; a set of the ids seen
+    finds the ids carried twice. ``freeze``, once every entry is in, settles the rest in
+    one pass over the ids: the parents found elsewhere or later, and the first carrier of
+    an id carried twice. The id -> row table is built only if ``row_of`` or ``carriers``
+    is asked (a backend's own pointers, a finding about a parent). Memory grows by about
+    a hundred and fifty bytes per checkpoint whatever the states weigh."""
+
+    def __init__(self, place: Place, namer: Namer, *, unique_ids: bool = False) -> None:
+        """``unique_ids`` when the store itself keeps every id on one entry at most (a
+        unique index): no set of the ids seen is then kept (~32 MiB at 1,000,000)."""
         self.place = place
         self.namer = namer
+        self.unique_ids = unique_ids
         self.names: Sequence[str] = _Names(self)
         self.odd_names: dict[int, str] = {}
         self.ids: list[str] = []
         self.kinds = bytearray()
         self.threads: list[str | None] = []
-        self.nodes: list[str | None] = []
         self.procs: list[str | None] = []
         self.counters = array("q")
         self.secs = array("q")
         self.nanos = array("q")
-        self.state_sizes = array("q")
         self.parent_rows = array("q")
         self.lost_parents: dict[int, str] = {}
-        self.metadata: dict[int, Mapping[str, str]] = {}
-        self.digests: dict[int, str] = {}
-        self._row_of_id: dict[str, int] = {}
-        self._procs_of_heads: dict[str, tuple[str | None]] = {}
+        self._seen: set[str] = set()
+        self._carried_again: set[str] = set()
+        """Ids met on more than one row (``freeze`` makes ``other_ids`` of them)."""
+        self._last_of_thread: dict[str, int] = {}
+        self._row_of_id: dict[str, int] | None = None
+        self._procs_of_heads: dict[str, str | None] = {}
         self._other_ids: dict[str, list[int]] = {}
 
     def add(self, entry: CheckpointEntry, *, odd_name: bool = False) -> int:
         """Take one entry; ``odd_name`` when it lives under another name than ``namer``
-        gives (an object whose key names another id)."""
+        gives (an object whose key names another id). Returns its row."""
         row = len(self.ids)
-        checkpoint_id = entry.checkpoint_id
-        thread = sys.intern(entry.thread_id)
-        self.ids.append(checkpoint_id)
-        self.kinds.append(PLAIN)
-        self.threads.append(thread)
-        self.nodes.append(sys.intern(entry.node))
+        self.extend((entry.checkpoint_id,), (entry.thread_id,), (entry.timestamp_ns,),
+                    (entry.parent_id,))
         if odd_name:
             self.odd_names[row] = entry.name
-        head = checkpoint_id.rstrip(_DIGITS)
-        if 0 < len(checkpoint_id) - len(head) <= COUNTER_DIGITS_MAX:
-            # The process part depends on the id without its counter digits alone: parse
-            # one id per head (a store has a handful), not one per checkpoint.
-            known = self._procs_of_heads.get(head)
-            if known is None:
-                parsed = proc_and_counter(head + "0")
-                known = self._procs_of_heads[head] = (None if parsed is None else parsed[1],)
-            proc = known[0]
-            self.procs.append(proc)
-            self.counters.append(-1 if proc is None else int(checkpoint_id[len(head):]))
-        else:
-            self.procs.append(None)
-            self.counters.append(-1)
-        secs, nanos = divmod(entry.timestamp_ns, NS_PER_SEC)
-        self.secs.append(secs)
-        self.nanos.append(nanos)
-        self.state_sizes.append(entry.state_size)
-        parent = entry.parent_id
-        if parent is None:
-            self.parent_rows.append(NO_PARENT)
-        else:
-            found = self._row_of_id.get(parent)
-            if found is None:  # not seen yet: settled by freeze
-                self.parent_rows.append(LOST_PARENT)
-                self.lost_parents[row] = parent
-            else:
-                self.parent_rows.append(found)
-        if entry.metadata:
-            self.metadata[row] = entry.metadata
-        if entry.state_digest is not None:
-            self.digests[row] = entry.state_digest
-        first = self._row_of_id.setdefault(checkpoint_id, row)
-        if first != row:
-            self._other_ids.setdefault(checkpoint_id, [first]).append(row)
         return row
 
+    def extend(self, ids: Sequence[str], threads: Sequence[str], timestamps_ns: Sequence[int],
+               parents: Sequence[str | None]) -> None:
+        """Take a batch of checkpoints, one column each, in row order (``PlainEntries``
+        unpacked). The work is done a column at a time (comprehensions and C loops), not an
+        entry at a time."""
+        start = len(self.ids)
+        count = len(ids)
+        self.ids.extend(ids)
+        self.kinds.extend(bytes([PLAIN]) * count)
+        self.threads.extend(map(sys.intern, threads))
+        # The process part depends on the id without its counter digits alone: parse one id
+        # per head (a store has a handful), not one per checkpoint.
+        heads = [checkpoint_id.rstrip(_DIGITS) for checkpoint_id in ids]
+        procs_of = self._procs_of_heads
+        for head in set(heads).difference(procs_of):
+            parsed = proc_and_counter(head + "0")
+            procs_of[head] = None if parsed is None else parsed[1]
+        procs = [procs_of[head] if 0 < len(checkpoint_id) - len(head) <= COUNTER_DIGITS_MAX
+                 else None for head, checkpoint_id in zip(heads, ids, strict=True)]
+        self.procs.extend(procs)
+        self.counters.extend([-1 if proc is None else int(checkpoint_id[len(head):])
+                              for proc, head, checkpoint_id in zip(procs, heads, ids,
+                                                                   strict=True)])
+        self.secs.extend([moment // NS_PER_SEC for moment in timestamps_ns])
+        self.nanos.extend([moment % NS_PER_SEC for moment in timestamps_ns])
+        if not self.unique_ids:
+            self._note_ids(ids)
+        self.parent_rows.extend(self._parent_rows(start, self.threads, parents))
+        self._row_of_id = None  # made again if asked
+
+    def _note_ids(self, ids: Sequence[str]) -> None:
+        """Note the ids carried again. Nearly always every id of a batch is new: one C-level
+        test and update."""
+        seen = self._seen
+        if seen.isdisjoint(ids):
+            size = len(seen)
+            seen.update(ids)
+            if len(seen) - size < len(ids):  # an id twice in this batch
+                self._carried_again.update(
+                    checkpoint_id for checkpoint_id, times in Counter(ids).items() if times > 1)
+            return
+        for checkpoint_id in ids:
+            if checkpoint_id in seen:
+                self._carried_again.add(checkpoint_id)
+            else:
+                seen.add(checkpoint_id)
+
+    def _parent_rows(self, start: int, threads: list[str | None],
+                     parents: Sequence[str | None]) -> list[int]:
+        """The row of each parent (rows ``start`` on) when it is the entry its thread saved
+        last, else ``LOST_PARENT`` (settled by ``freeze``)."""
+        ids = self.ids
+        last_of_thread = self._last_of_thread
+        lost = self.lost_parents
+        rows: list[int] = []
+        for row in range(start, len(ids)):
+            parent = parents[row - start]
+            thread = threads[row]
+            assert thread is not None
+            if parent is None:
+                rows.append(NO_PARENT)
+            else:
+                previous = last_of_thread.get(thread, NO_PARENT)
+                if previous >= 0 and ids[previous] == parent:
+                    rows.append(previous)
+                else:
+                    rows.append(LOST_PARENT)
+                    lost[row] = parent
+            last_of_thread[thread] = row
+        return rows
+
     def freeze(self) -> None:
-        """Resolve the parents that were not in yet when their child came."""
-        row_of = self._row_of_id.get
+        """Every entry is in: resolve the parents not found as their thread's previous
+        entry, and make ``other_ids`` (each parent then names the first row carrying its
+        id, as ``row_of`` does)."""
+        again = self._carried_again
+        if not self.lost_parents and not again:
+            return
+        wanted = again.union(self.lost_parents.values())
+        if len(wanted) * 16 > len(self.ids):
+            # Most parents came out of order (a key-value store lists in hash order): the
+            # whole id -> row table, made in C, answers them (and ``row_of`` after).
+            first = self._lookup()
+            wanted = again
+        else:
+            first = {}
+        for row, checkpoint_id in enumerate(self.ids if wanted else ()):
+            if checkpoint_id in wanted:
+                found = first.setdefault(checkpoint_id, row)
+                if found != row:
+                    self._other_ids.setdefault(checkpoint_id, [found]).append(row)
         for row, parent in list(self.lost_parents.items()):
-            found = row_of(parent)
-            if found is not None:
+            found = first.get(parent, LOST_PARENT)
+            if found >= 0:
                 self.parent_rows[row] = found
                 del self.lost_parents[row]
+        if again:  # a parent found as its thread's previous entry may have a first carrier
+            ids, parent_rows = self.ids, self.parent_rows
+            for row, parent_row in enumerate(parent_rows):
+                if parent_row >= 0 and ids[parent_row] in again:
+                    parent_rows[row] = first[ids[parent_row]]
+            again.clear()
+
+    def _lookup(self) -> dict[str, int]:
+        """Id -> the first row carrying it, made when first asked."""
+        if self._row_of_id is None:
+            ids = self.ids
+            # In reverse, so that an id on several rows keeps its first.
+            self._row_of_id = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1),
+                                       strict=True))
+        return self._row_of_id
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -249,7 +348,7 @@ class CheckpointTable:
 
     def row_of(self, checkpoint_id: str) -> int | None:
         """The first row carrying ``checkpoint_id``."""
-        return self._row_of_id.get(checkpoint_id)
+        return self._lookup().get(checkpoint_id)
 
     def checkpoint_id(self, row: int) -> str:
         return self.ids[row]
@@ -264,18 +363,14 @@ class CheckpointTable:
         rows = self._other_ids.get(checkpoint_id)
         if rows is not None:
             return list(rows)
-        row = self._row_of_id.get(checkpoint_id)
+        row = self._lookup().get(checkpoint_id)
         return [] if row is None else [row]
 
     def timestamp_ns(self, row: int) -> int:
         return self.secs[row] * NS_PER_SEC + self.nanos[row]
 
-    def record(self, row: int) -> CheckpointEntry:
-        node = self.nodes[row]
+    def record(self, row: int) -> TableRecord:
         thread = self.threads[row]
-        assert node is not None and thread is not None
-        return CheckpointEntry(
-            self.ids[row], thread, node, self.timestamp_ns(row), self.parent_id(row),
-            self.metadata.get(row), self.state_sizes[row], self.digests.get(row), self.place,
-            self.names[row])
-
+        assert thread is not None
+        return TableRecord(self.names[row], self.ids[row], thread, self.secs[row],
+                           self.nanos[row])

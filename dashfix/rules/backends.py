@@ -207,10 +207,12 @@ POSTGRES_INDEX_MISSING = _rule(
 
 # -- Redis (spec 4.8, item 17) -------------------------------------------------------------
 REDIS_MEMBER_WITHOUT_HASH = _rule(
-    "DB560", "redis-member-without-hash", W,
+    "DB560", "redis-member-without-hash", E,
     "A thread's ZSET names a checkpoint whose hash is gone (not its latest).",
-    "DashFlow's list skips such members silently; the checkpoint was deleted or expired "
-    "without its ZSET entry. (When it is the latest, DB501 reports it as an error.)",
+    "The ZSET is the thread's index: a member without its hash is a committed checkpoint "
+    "that is gone, as an index entry naming a deleted file is (CK131). DashFlow's list "
+    "skips it silently, and a resume from it (or a history through it) finds nothing. "
+    "(When it is the latest, DB501 reports it.)",
     "#20", "Run `dashfix rebuild-index URL`: it takes the stale member out after saving "
     "the ZSET to a local backup file (never a hash).",
 )
@@ -239,20 +241,25 @@ REDIS_THREAD_MISMATCH = _rule(
     "to the ZSET of the thread its hash now belongs to, after a backup.",
 )
 REDIS_THREAD_WITHOUT_ZSET = _rule(
-    "DB564", "redis-thread-without-checkpoints", W,
+    "DB564", "redis-thread-without-checkpoints", E,
     "A thread in the threads SET has no (or an empty) ZSET.",
-    "list_threads shows the thread, but get_latest returns None for it: its checkpoints were "
-    "deleted or expired while the SET kept the thread.",
+    "DashFlow adds a thread to the SET in the same MULTI/EXEC as its first checkpoint, and "
+    "delete_thread removes it from the SET with its keys: a thread left in the SET without "
+    "a ZSET lost every checkpoint some other way, as an index entry whose thread has no "
+    "files (CK135). get_latest returns None for it, so its workflow starts over, and "
+    "list_threads leaves it out.",
     "-", "Run `dashfix rebuild-index URL`: it removes the thread from {prefix}:threads "
     "after a backup.",
 )
 
 # -- S3 (spec 4.9, item 18) ----------------------------------------------------------------
 S3_INDEX_ENTRY_MISSING = _rule(
-    "DB580", "s3-index-entry-without-object", W,
+    "DB580", "s3-index-entry-without-object", E,
     "A thread's index.json lists a checkpoint whose object is gone (not its latest).",
-    "S3Checkpointer's list returns the index verbatim, so the checkpoint is listed but its "
-    "load returns None. (When it is the latest, DB501 reports it as an error.)",
+    "A committed checkpoint is gone while the index still names it, as an index entry "
+    "naming a deleted file is (CK131): S3Checkpointer's list returns the index verbatim, so "
+    "the checkpoint is listed but its load returns None. (When it is the latest, DB501 "
+    "reports it.)",
     "#20", "Run `dashfix rebuild-index URL`: it rebuilds the index from the objects, "
     "after copying the old one under PREFIX/dashfix-backups/.",
 )

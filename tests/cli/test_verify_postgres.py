@@ -69,6 +69,13 @@ def _clamped(db: PostgresCheckpoints) -> None:
     db.save("alpha", timestamp_ns=I64_MAX)  # a time past 2262 is clamped to i64::MAX
 
 
+def _clamped_to_zero(db: PostgresCheckpoints) -> None:
+    db.chain("alpha", 2)
+    # A time before the epoch is clamped to 0 (a thread of its own: in alpha's chain it
+    # would also be a child older than its parent, CK140/CK145).
+    db.save("beta", timestamp_ns=0, parent_id=None)
+
+
 def _bad_zstd(db: PostgresCheckpoints) -> None:
     db.compression = Compression.ZSTD
     db.chain("alpha", 2)
@@ -91,6 +98,15 @@ def _with_composite(db: PostgresCheckpoints) -> None:
                           "(thread_id, timestamp DESC)".encode())
 
 
+def _no_primary_key(db: PostgresCheckpoints) -> None:
+    """A table someone made without DashFlow's PRIMARY KEY, where one id is on two rows:
+    dashfix looks for ids carried twice only when the server does not rule them out."""
+    chain = db.chain("alpha", 2)
+    db.connection.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey".encode())
+    db.connection.execute(f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE checkpoint_id = %s"
+                          .encode(), (chain[0].checkpoint_id,))
+
+
 CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = [
     ("healthy", _healthy, 0, {"DB544"}),
     ("with-schema-sql-index", _with_composite, 0, set()),
@@ -102,9 +118,11 @@ CASES: list[tuple[str, Callable[[PostgresCheckpoints], None], int, set[str]]] = 
     ("metadata-not-object", _metadata_array, 1, {"DB544", "DB542"}),
     ("metadata-json-null", _metadata_json_null, 1, {"DB544", "DB542"}),
     ("timestamp-clamped", _clamped, 1, {"DB544", "DB543"}),
+    ("timestamp-clamped-to-zero", _clamped_to_zero, 1, {"DB544", "DB543"}),
     ("state-bad-zstd", _bad_zstd, 1, {"DB544", "DB507"}),
     ("dangling-parent", _dangling, 0, {"DB544", "CK142"}),
     ("missing-index", _no_index, 0, {"DB544", "DB545"}),
+    ("no-primary-key-id-twice", _no_primary_key, 0, {"DB544", "CK144"}),
     *compression_cases(_healthy, frozenset({"DB544"})),
 ]
 

@@ -76,6 +76,12 @@ def _lost_index_update(db: S3Checkpoints) -> None:
     db.save("alpha", index=False)  # a concurrent save rewrote the index without it
 
 
+def _older_object_not_indexed(db: S3Checkpoints) -> None:
+    db.save("alpha", index=False)  # a crash between the object's PUT and the index's
+    for _ in range(2):
+        db.save("alpha")
+
+
 def _index_out_of_order(db: S3Checkpoints) -> None:
     for _ in range(4):
         db.save("alpha")
@@ -113,8 +119,9 @@ CASES: list[tuple[str, Callable[[S3Checkpoints], None], int, set[str]]] = [
     ("compressed-healthy", lambda db: (setattr(db, "compression", Compression.ZSTD),
                                        _healthy(db)), 0, set()),
     ("latest-object-gone", _latest_object_gone, 1, {"DB501"}),
-    ("older-object-gone", _older_object_gone, 0, {"DB580", "CK142"}),
+    ("older-object-gone", _older_object_gone, 1, {"DB580", "CK142"}),
     ("lost-index-update", _lost_index_update, 1, {"DB581", "DB502"}),
+    ("older-object-not-indexed", _older_object_not_indexed, 0, {"DB581"}),
     ("index-out-of-order", _index_out_of_order, 0, {"DB582"}),
     ("duplicate-in-index", _duplicate_in_index, 0, {"DB583"}),
     ("object-overwritten", _object_overwritten, 1, {"DB584", "CK144", "CK142"}),

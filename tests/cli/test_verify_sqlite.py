@@ -251,8 +251,10 @@ def test_a_file_store_run_imports_no_database_client(tmp_path: Path) -> None:
         "import sys\n"
         "from dashfix.cli.main import run\n"
         f"code = run(['verify', {str(INTEROP_HEALTHY)!r}, '-f', 'json', '--progress', 'never'])\n"
-        "loaded = [m for m in ('psycopg', 'redis', 'dashfix.inputs.backends.postgres',\n"
-        "          'dashfix.inputs.backends.redis') if m in sys.modules]\n"
+        "loaded = [m for m in ('psycopg', 'redis', 'boto3', 'botocore',\n"
+        "          'dashfix.inputs.backends.postgres', 'dashfix.inputs.backends.redis',\n"
+        "          'dashfix.inputs.backends.s3', 'dashfix.inputs.backends.dynamodb')\n"
+        "          if m in sys.modules]\n"
         "print(code, loaded, file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -13,10 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.formats.bincode import DecodeError
-from dashfix.formats.blocks import decodings, lz4_decompress, snappy_decompress, state_framing
+from dashfix.formats.blocks import (
+    decodings,
+    lz4_decompress,
+    needs_trial,
+    snappy_decompress,
+    state_framing,
+)
 from dashfix.formats.checkpoint import encode_checkpoint
 from dashfix.formats.compression import (
     MAX_DECOMPRESSED,
+    UNCOMPRESSED,
     Compression,
     lz4_header,
     snappy_header,
@@ -46,6 +53,7 @@ def test_interop_states_are_uncompressed() -> None:
         if any(store.glob("*_chkpt*.bin")) and store.name != "ckpt-versioned":
             for state in interop_states(store):
                 assert state_framing(state).reads_as == Compression.NONE, store
+                assert not needs_trial(state), store  # so a healthy store takes the plain path
 
 
 @settings(max_examples=300, deadline=None)
@@ -55,6 +63,7 @@ def test_round_trip(data: bytes, compression: Compression) -> None:
     block = compressed(data, compression)
     assert DECODERS[compression](block) == data
     assert compression in state_framing(block).reads_as
+    assert needs_trial(block)
 
 
 @settings(max_examples=300, deadline=None)
@@ -75,7 +84,9 @@ def test_garbage_gives_a_value_or_a_decode_error(data: bytes) -> None:
         except DecodeError:
             continue
         assert len(out) <= min(4096, 255 * len(data))  # the work is linear in the input
-    state_framing(data, 4096)
+    framing = state_framing(data, 4096)
+    if not needs_trial(data, 4096):  # the plain path counts such a state as uncompressed
+        assert framing == UNCOMPRESSED
     for _compression, reading in decodings(data, 4096):
         assert isinstance(reading, bytes | DecodeError)
 

@@ -8,8 +8,14 @@ from dashfix.checks.lineage.backends import TableReading, entry_path
 from dashfix.checks.lineage.view import ids_of
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
-from dashfix.inputs.backends.postgres import COLUMNS, I64_MAX, PostgresRow, PostgresSource
-from dashfix.inputs.checkpoint_model import CheckpointTable, Place
+from dashfix.inputs.backends.postgres import (
+    COLUMNS,
+    I64_MAX,
+    Indexes,
+    PostgresRow,
+    PostgresSource,
+)
+from dashfix.inputs.checkpoint_model import CheckpointTable, Place, PlainEntries
 from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
@@ -17,8 +23,9 @@ LATEST = LatestRule("ORDER BY timestamp DESC, checkpoint_id DESC", 1, tie_break=
 """get_latest and list (lib.rs:449-525): nanoseconds, ties broken by id."""
 
 
-def _table_findings(source: PostgresSource) -> Iterator[Finding]:
-    """The table and its indexes; nothing more is read when the table is unusable."""
+def _table_findings(source: PostgresSource, indexes: list[Indexes]) -> Iterator[Finding]:
+    """The table and its indexes (put in ``indexes``); nothing more is read when the table
+    is unusable."""
     columns = source.columns()
     table = source.table
     if columns is None:
@@ -30,14 +37,14 @@ def _table_findings(source: PostgresSource) -> Iterator[Finding]:
         yield db.POSTGRES_TABLE.at(".", f"table {table} lacks column(s) {', '.join(missing)}",
                                    expected=", ".join(COLUMNS), actual=", ".join(columns))
         return
-    indexes = source.indexes()
+    indexes.append(source.indexes())
     for name, column in ((f"idx_{table}_thread_id", "thread_id"),
                          (f"idx_{table}_timestamp", "timestamp")):
-        if not indexes.has(column):
+        if not indexes[0].has(column):
             yield db.POSTGRES_INDEX_MISSING.at(
                 ".", f"no index on {table}({column}) ({name} is what the checkpointer creates)",
                 expected=name, fix_command=f"CREATE INDEX {name} ON {table}(\"{column}\")")
-    if not indexes.has("thread_id", "timestamp"):
+    if not indexes[0].has("thread_id", "timestamp"):
         yield db.POSTGRES_COMPOSITE_INDEX.at(
             ".", f"no index on {table}(thread_id, timestamp): get_latest and list sort each "
             "thread's rows", fix_command=f"CREATE INDEX ON {table}(thread_id, \"timestamp\" DESC)")
@@ -75,19 +82,28 @@ def _suspect(row: PostgresRow, timestamp_ns: int) -> bool:
 
 
 def check(source: PostgresSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
-    found = list(_table_findings(source))
+    indexes: list[Indexes] = []
+    found = list(_table_findings(source, indexes))
     yield from found
     if any(finding.code == db.POSTGRES_TABLE.code for finding in found):
         return
-    reading = TableReading(CheckpointTable(Place.ROW, source.row_name), ctx, rel)
-    for row in source.rows():
-        reading.counted()
-        entry = row.entry
-        if entry is None:
-            yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
-                                           row.checkpoint_id, row.problem)
+    # DashFlow's checkpoint_id PRIMARY KEY: no id can be on two rows, so none is looked for.
+    table = CheckpointTable(Place.ROW, source.row_name,
+                            unique_ids=indexes[0].unique_on("checkpoint_id"))
+    reading = TableReading(table, ctx, rel)
+    for batch in source.batches():
+        if isinstance(batch, PlainEntries):
+            reading.counted(len(batch.ids))
+            reading.plain(batch)
             continue
-        yield from reading.keep(entry, row.framing)
-        if _suspect(row, entry.timestamp_ns):
-            yield from _row_findings(row, rel)
+        for row in batch:
+            reading.counted()
+            entry = row.entry
+            if entry is None:
+                yield reading.unreadable_entry(source.row_name("", row.checkpoint_id),
+                                               row.checkpoint_id, row.problem)
+                continue
+            yield from reading.keep(entry, row.framing)
+            if _suspect(row, entry.timestamp_ns):
+                yield from _row_findings(row, rel)
     yield from reading.finish(LATEST)

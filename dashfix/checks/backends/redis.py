@@ -8,7 +8,13 @@ from dashfix.checks.lineage.backends import TableReading, entry_path, rebuild_co
 from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.inputs.backends.redis import RedisSource, ThreadSet
-from dashfix.inputs.checkpoint_model import NS_PER_MS, CheckpointTable, Place
+from dashfix.inputs.checkpoint_model import (
+    NS_PER_MS,
+    NS_PER_SEC,
+    CheckpointTable,
+    Place,
+    PlainEntries,
+)
 from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 from dashfix.rules.general import NOTHING_TO_CHECK
@@ -21,15 +27,20 @@ LATEST = LatestRule("ZREVRANGE {prefix}:thread:{thread}:checkpoints 0 0", NS_PER
 def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]:
     reading = TableReading(CheckpointTable(Place.KEY, source.hash_key), ctx, rel)
     table, unreadable = reading.table, reading.unreadable
-    for checkpoint in source.checkpoints():
-        reading.counted()
-        entry = checkpoint.entry
-        if entry is None:
-            yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
-                                           checkpoint.problem)
+    for page in source.pages():
+        if isinstance(page, PlainEntries):
+            reading.counted(len(page.ids))
+            reading.plain(page)
             continue
-        yield from reading.keep(entry, checkpoint.framing,
-                                odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
+        for checkpoint in page:
+            reading.counted()
+            entry = checkpoint.entry
+            if entry is None:
+                yield reading.unreadable_entry(checkpoint.key, checkpoint.checkpoint_id,
+                                               checkpoint.problem)
+                continue
+            yield from reading.keep(entry, checkpoint.framing,
+                                    odd_name=entry.checkpoint_id != checkpoint.checkpoint_id)
     zsets = list(source.thread_sets())
     if not reading.read and not zsets and not source.threads():
         if not ctx.options.allow_empty:  # (--allow-empty: an empty store passes)
@@ -52,12 +63,13 @@ def _rank(member: tuple[str, float]) -> tuple[float, str]:
 def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[ThreadSet],
                    unreadable: set[str], rel: str) -> Iterator[Finding]:
     listed: set[str] = set()
+    row_of, threads, secs, nanos = table.row_of, table.threads, table.secs, table.nanos
     for zset in zsets:
         top = max(zset.members, key=_rank)[0] if zset.members else None
+        where = entry_path(rel, zset.key)
         for member, score in zset.members:
             listed.add(member)
-            row = table.row_of(member)
-            where = entry_path(rel, zset.key)
+            row = row_of(member)
             if row is None:
                 if member != top and member not in unreadable:
                     yield db.REDIS_MEMBER_WITHOUT_HASH.at(
@@ -66,7 +78,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                         thread_id=zset.thread_id, checkpoint_id=member,
                         fix_command=rebuild_command(source.label))
                 continue
-            thread = table.threads[row]
+            thread = threads[row]
             if thread != zset.thread_id:
                 yield db.REDIS_THREAD_MISMATCH.at(
                     where, f"{zset.key} lists {member}, but its hash belongs to thread "
@@ -75,7 +87,7 @@ def _zset_findings(source: RedisSource, table: CheckpointTable, zsets: list[Thre
                     expected=zset.thread_id, actual=thread,
                     fix_command=rebuild_command(source.label))
                 continue
-            expected = table.timestamp_ns(row) // NS_PER_MS
+            expected = (secs[row] * NS_PER_SEC + nanos[row]) // NS_PER_MS
             if score != float(expected):
                 yield db.REDIS_SCORE_MISMATCH.at(
                     where, f"{zset.key}: {member} has score {score:.0f}, but its timestamp "
@@ -99,6 +111,6 @@ def _thread_set_findings(source: RedisSource, zsets: list[ThreadSet],
     for thread in sorted(source.threads() - with_checkpoints):
         yield db.REDIS_THREAD_WITHOUT_ZSET.at(
             entry_path(rel, threads_key), f"{threads_key} holds thread {thread!r}, which has "
-            f"no checkpoints ({source.thread_key(thread)} is empty or missing): list_threads "
-            "shows it, get_latest returns None", thread_id=thread,
+            f"no checkpoints ({source.thread_key(thread)} is empty or missing): they are gone, "
+            "get_latest returns None and list_threads leaves it out", thread_id=thread,
             fix_command=rebuild_command(source.label))

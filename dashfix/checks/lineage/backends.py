@@ -18,7 +18,7 @@ from dashfix.context import CheckContext
 from dashfix.findings import Finding
 from dashfix.formats.compression import UNCOMPRESSED, Compression, StateFraming
 from dashfix.formats.ids import id_matches_thread
-from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable
+from dashfix.inputs.checkpoint_model import CheckpointEntry, CheckpointTable, PlainEntries
 from dashfix.inputs.latest import LatestRule
 from dashfix.rules import backends as db
 
@@ -123,11 +123,13 @@ class TableReading:
         self.reported: set[int] = set()
         """Rows whose state already has its finding (a damaged zstd frame)."""
 
-    def counted(self) -> None:
-        """One more entry read."""
-        self.read += 1
-        if self.read % PROGRESS_STEP == 0:
-            self.ctx.progress.advance(PROGRESS_STEP)
+    def counted(self, count: int = 1) -> None:
+        """``count`` more entries read."""
+        before = self.read
+        self.read += count
+        steps = self.read // PROGRESS_STEP - before // PROGRESS_STEP
+        if steps:
+            self.ctx.progress.advance(steps * PROGRESS_STEP)
 
     def unreadable_entry(self, name: str, checkpoint_id: str, problem: str | None,
                          thread_id: str | None = None) -> Finding:
@@ -153,6 +155,16 @@ class TableReading:
             f"{problem.reason} (byte {problem.offset} of {entry.state_size})",
             offset=problem.offset, expected="zstd", actual="does not decompress",
             **ids_of(entry))]
+
+    def plain(self, entries: PlainEntries) -> None:
+        """Keep a page of plain entries as columns. Their states are counted as
+        uncompressed: a source puts an entry on the plain path only when its state needs no
+        decode check (no zstd magic, no lz4 or snappy header that fits: what ``state_framing``
+        reads as uncompressed without trying anything), so ``compression_findings`` sees
+        every state's compression, and its majority is the one it would be if every entry
+        went through ``keep``."""
+        self.table.extend(*entries)
+        self.compressions.extend(bytes(len(entries.ids)))
 
     def compression_findings(self) -> Iterator[Finding]:
         """States in another compression than the store's. DashFlow records none per state:

@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 import redis
 
-from dashfix.formats.blocks import state_framing
+from dashfix.formats.blocks import needs_trial, state_framing
 from dashfix.formats.compression import UNCOMPRESSED, StateFraming
-from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
+from dashfix.inputs.checkpoint_model import CheckpointEntry, Place, PlainEntries
 from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
 DEFAULT_PREFIX = "dashflow"
@@ -144,8 +144,9 @@ class RedisSource:
         if batch:
             yield batch
 
-    def checkpoints(self) -> Iterator[RedisCheckpoint]:
-        """Every checkpoint hash, in SCAN order, read by pipelined HMGET."""
+    def _hashes(self) -> Iterator[tuple[int, list[bytes], list[Any]]]:
+        """(length of the keys' common head, keys, HMGET answers) of every checkpoint hash,
+        in SCAN order, a pipeline at a time."""
         head = self.key("checkpoint") + ":"
         pattern = _glob_escape(head) + "*"
         try:
@@ -153,11 +154,24 @@ class RedisSource:
                 pipe = self.client.pipeline(transaction=False)
                 for key in keys:
                     pipe.hmget(key, FIELDS)
-                for key, values in zip(keys, pipe.execute(raise_on_error=False), strict=True):
-                    name = key.decode("utf-8", "replace")
-                    yield _checkpoint(name, name[len(head):], values)
+                yield len(head.encode()), keys, pipe.execute(raise_on_error=False)
         except redis.RedisError as exc:
             raise self._failed("the checkpoint hashes", exc) from None
+
+    def checkpoints(self) -> Iterator[RedisCheckpoint]:
+        """Every checkpoint hash, in SCAN order, read by pipelined HMGET."""
+        for head, keys, answers in self._hashes():
+            for key, values in zip(keys, answers, strict=True):
+                yield _checkpoint(key, head, values)
+
+    def pages(self) -> Iterator[PlainEntries | list[RedisCheckpoint]]:
+        """``checkpoints`` a pipeline at a time: a page whose hashes are all plain (see
+        ``PlainEntries``) as columns, with no object per hash, any other page as
+        ``RedisCheckpoint`` values."""
+        for head, keys, answers in self._hashes():
+            plain = _plain_page(head, keys, answers)
+            yield plain if plain is not None else [
+                _checkpoint(key, head, values) for key, values in zip(keys, answers, strict=True)]
 
     def thread_sets(self) -> Iterator[ThreadSet]:
         """Every per-thread ZSET, members highest score first, read by pipelined ZREVRANGE."""
@@ -191,7 +205,42 @@ def _glob_escape(text: str) -> str:
     return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
-def _checkpoint(key: str, key_id: str, values: Any) -> RedisCheckpoint:
+_EMPTY_METADATA = frozenset({None, b"", b"{}"})
+"""Metadata DashFlow reads as ``{}`` (a missing field defaults to it)."""
+
+
+def _plain_page(head: int, keys: list[bytes], answers: list[Any]) -> PlainEntries | None:
+    """The columns of a page of hashes when every one is plain: every required field there
+    and readable, the key naming the hash's own id, no metadata, a state with nothing for
+    ``state_framing`` to try (``needs_trial``: it reads as uncompressed, and is counted so).
+    None as soon as one is not (the page is then read an entry at a time)."""
+    ids: list[str] = []
+    threads: list[str] = []
+    stamps: list[int] = []
+    parents: list[str | None] = []
+    for key, values in zip(keys, answers, strict=True):
+        if type(values) is not list:
+            return None
+        checkpoint_id, thread_id, state, node, timestamp, parent_id, metadata = values
+        if (metadata not in _EMPTY_METADATA or state is None or needs_trial(state)
+                or key[head:] != checkpoint_id):
+            return None
+        try:
+            node.decode()
+            ids.append(checkpoint_id.decode())
+            threads.append(thread_id.decode())
+            stamps.append(int(timestamp))
+            parents.append(parent_id.decode() if parent_id else None)
+        except (AttributeError, TypeError, UnicodeDecodeError, ValueError):
+            return None
+    return PlainEntries(ids, threads, stamps, parents)
+
+
+def _checkpoint(raw_key: bytes, head: int, values: Any) -> RedisCheckpoint:
+    """One hash (key ``raw_key``, whose first ``head`` bytes are the common head) as DashFlow
+    reads it back, or why it cannot."""
+    key = raw_key.decode("utf-8", "replace")
+    key_id = raw_key[head:].decode("utf-8", "replace")
     if isinstance(values, Exception):
         return RedisCheckpoint(key, key_id, None, f"not a hash ({values})", UNCOMPRESSED)
     raw = dict(zip((field.decode() for field in FIELDS), values, strict=True))

@@ -6,18 +6,21 @@ come from the usual AWS places (environment, profiles). Needs boto3 (the ``aws``
 extra), imported only when such a URL is given.
 
 Read-only and streaming: listings are paginated, and each object is fetched, decoded and
-dropped before the next. A checkpoint object is exactly the payload of a DCHK file
-(spec 2.3) without the header, possibly compressed as a whole: zstd is recognised by its
-magic and read as a stream, up to 100 MiB; otherwise the object is read as it is, then as
-lz4, then as snappy, and the first reading whose bytes parse as a whole payload (its ids,
-then one way to read node, timestamp, parent and metadata after the state, ending at the
-last byte) is the object's. ``threads/{thread}/index.json`` is DashFlow's JSON index, newest
-first by insertion.
+dropped (a few threads fetch and decode the next ones meanwhile, at most ``IN_FLIGHT`` held
+at once). A checkpoint object is exactly the payload of a DCHK file (spec 2.3) without the
+header, possibly compressed as a whole: zstd is recognised by its magic and read as a
+stream, up to 100 MiB; otherwise the object is read as it is, then as lz4, then as snappy,
+and the first reading whose bytes parse as a whole payload (its ids, then one way to read
+node, timestamp, parent and metadata after the state, ending at the last byte) is the
+object's. ``threads/{thread}/index.json`` is DashFlow's JSON index, newest first by
+insertion.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -34,6 +37,10 @@ from dashfix.inputs.sources import SourceUnavailable, SourceUrl
 
 DEFAULT_PREFIX = "dashflow"
 INDEX_NAME = "index.json"
+GETTERS = 4
+"""Threads fetching checkpoint objects (botocore's connection pool holds 10)."""
+IN_FLIGHT = 16
+"""Objects asked for and not yet taken by the checks."""
 _CLIENT_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
@@ -212,11 +219,25 @@ class S3Source:
             raise SourceUnavailable(f"{self.label}: cannot list {under}: {exc}") from None
 
     def objects(self) -> Iterator[S3Object]:
-        """Every checkpoint object, in listing order, fetched one at a time."""
+        """Every checkpoint object, in listing order. ``GETTERS`` threads fetch and decode
+        the next objects while the caller takes one (a GET waits on the server most of its
+        time); at most ``IN_FLIGHT`` objects are held at once."""
         head = f"{self.prefix}/checkpoints/"
+
+        def fetched(key: str) -> S3Object:
+            return decode_object(key, key[len(head):], self._get(key))
+
+        client = self.client  # connect (and fail) before any thread starts
+        assert client is not None
         try:
-            for key in self._keys(head):
-                yield decode_object(key, key[len(head):], self._get(key))
+            with ThreadPoolExecutor(GETTERS, thread_name_prefix="dashfix-s3") as pool:
+                pending: deque[Future[S3Object]] = deque()
+                for key in self._keys(head):
+                    pending.append(pool.submit(fetched, key))
+                    if len(pending) >= IN_FLIGHT:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
         except _CLIENT_ERRORS as exc:
             raise SourceUnavailable(f"{self.label}: cannot read the checkpoint objects: "
                                     f"{exc}") from None
