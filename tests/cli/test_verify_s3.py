@@ -5,7 +5,7 @@ payloads of fixtures/interop themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +15,12 @@ from dashfix.formats import dchk
 from dashfix.formats.compression import Compression
 from dashfix.testing.backends import S3Checkpoints, interop_states
 from tests.compression_cases import compression_cases
-from tests.servers import S3Bucket, moto_server, s3_bucket
+from tests.servers import S3Bucket
 
 INTEROP_HEALTHY = Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "ckpt-healthy"
 STATES = interop_states(INTEROP_HEALTHY)
 PREFIX = "dashflow"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "compression"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
-    return s3_bucket(endpoint, monkeypatch)
 
 
 def _rust_payloads(db: S3Checkpoints) -> None:

@@ -20,17 +20,7 @@ from dashfix.repair import redis_index, s3_index
 from dashfix.testing.backends import RedisCheckpoints, S3Checkpoints
 from tests.cli.test_rebuild_redis import _broken as _broken_redis
 from tests.cli.test_rebuild_s3 import PREFIX, STATES, _broken
-from tests.servers import RedisPrefix, S3Bucket, moto_server, redis_prefix, s3_bucket
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    yield from moto_server()
-
-
-@pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Bucket:
-    return s3_bucket(endpoint, monkeypatch)
+from tests.servers import RedisPrefix, S3Bucket, redis_prefix
 
 
 @pytest.fixture
