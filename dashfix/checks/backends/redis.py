@@ -29,7 +29,6 @@ def check(source: RedisSource, ctx: CheckContext, rel: str) -> Iterator[Finding]
     table, unreadable = reading.table, reading.unreadable
     for page in source.pages():
         if isinstance(page, PlainEntries):
-            reading.counted(len(page.ids))
             reading.plain(page)
             continue
         for checkpoint in page:

@@ -162,7 +162,8 @@ class TableReading:
         decode check (no zstd magic, no lz4 or snappy header that fits: what ``state_framing``
         reads as uncompressed without trying anything), so ``compression_findings`` sees
         every state's compression, and its majority is the one it would be if every entry
-        went through ``keep``."""
+        went through ``keep``. The page counts as read."""
+        self.counted(len(entries.ids))
         self.table.extend(*entries)
         self.compressions.extend(bytes(len(entries.ids)))
 
