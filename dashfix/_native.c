@@ -1872,13 +1872,25 @@ static void sort_by_key(Keyed *a, size_t n, int budget)
             swap_keyed(a, j - 1, j);
 }
 
-/* Sort names equal in their first ``depth`` bytes (none ends before). */
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)0)
+#endif
+#define PREFETCH_AHEAD 16 /* names whose bytes are asked for before they are read */
+
+/* Sort names equal in their first ``depth`` bytes (none ends before).  Below the first
+ * level the names lie all over the arena: their bytes are fetched ahead, so the memory
+ * waits overlap. */
 static void sort_keyed(Keyed *a, size_t n, size_t depth)
 {
     if (n < 2)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            PREFETCH(a[i + PREFETCH_AHEAD].name + depth);
         a[i].key = key_at(a[i].name, depth);
+    }
     sort_by_key(a, n, 64);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -1983,6 +1995,8 @@ static PyObject *name_list(const NameArena *arena, const NameList *names, int po
 {
     PyObject *list = PyList_New((Py_ssize_t)names->count);
     for (size_t i = 0; list && i < names->count; i++) {
+        if (pointers && i + PREFETCH_AHEAD < names->count) /* sorted: all over the arena */
+            PREFETCH((const char *)(uintptr_t)names->at[i + PREFETCH_AHEAD]);
         const char *name = pointers ? (const char *)(uintptr_t)names->at[i]
                                     : arena->data + names->at[i];
         PyObject *text = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), NULL);
@@ -2114,6 +2128,24 @@ static Py_ssize_t table_find(const uint64_t *slots, size_t capacity, PyObject *n
     return -1;
 }
 
+/* Put ``row`` (its name ``bytes``, hashed) in the table; a repeated name takes the later
+ * row, as in a dict. */
+static void table_put(uint64_t *slots, size_t mask, PyObject *names, Py_ssize_t row,
+                      uint64_t hash, const char *bytes, Py_ssize_t len)
+{
+    uint64_t slot = (hash >> 32 << 32) | (uint64_t)(row + 1);
+    size_t at = (size_t)hash & mask;
+    for (; slots[at]; at = (at + 1) & mask) {
+        if ((slots[at] ^ slot) >> 32)
+            continue;
+        Py_ssize_t other = (Py_ssize_t)(slots[at] & 0xFFFFFFFFULL) - 1, size = 0;
+        const char *seen = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(names, other), &size);
+        if (seen && size == len && memcmp(seen, bytes, (size_t)len) == 0)
+            break;
+    }
+    slots[at] = slot;
+}
+
 /* row_table(names) -> bytes: the slots of names[i] -> i (the last row of a name repeated,
  * as in a dict), or None when a name is not UTF-8 (surrogate escapes: the dict twin). */
 static PyObject *row_table(PyObject *module, PyObject *names)
@@ -2132,31 +2164,31 @@ static PyObject *row_table(PyObject *module, PyObject *names)
         return NULL;
     uint64_t *slots = (uint64_t *)PyBytes_AS_STRING(table);
     memset(slots, 0, capacity * sizeof(uint64_t));
-    for (Py_ssize_t row = 0; row < count; row++) {
-        PyObject *name = PyList_GET_ITEM(names, row);
-        Py_ssize_t len = 0;
-        const char *bytes = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
-        if (!bytes) {
-            Py_DECREF(table);
-            if (!PyUnicode_Check(name)) {
-                PyErr_SetString(PyExc_TypeError, "row_table: names are strings");
-                return NULL;
+    /* In batches: the names hashed first, their slots fetched, then filled (a table of a
+     * million names is far larger than the caches; the waits for its slots overlap). */
+    enum { BATCH = 32 };
+    uint64_t hashes[BATCH];
+    const char *texts[BATCH];
+    Py_ssize_t lens[BATCH];
+    for (Py_ssize_t first = 0; first < count; first += BATCH) {
+        Py_ssize_t batch = count - first < BATCH ? count - first : BATCH;
+        for (Py_ssize_t i = 0; i < batch; i++) {
+            PyObject *name = PyList_GET_ITEM(names, first + i);
+            texts[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &lens[i]) : NULL;
+            if (!texts[i]) {
+                Py_DECREF(table);
+                if (!PyUnicode_Check(name)) {
+                    PyErr_SetString(PyExc_TypeError, "row_table: names are strings");
+                    return NULL;
+                }
+                PyErr_Clear();
+                Py_RETURN_NONE;
             }
-            PyErr_Clear();
-            Py_RETURN_NONE;
+            hashes[i] = xxh3_64((const uint8_t *)texts[i], (size_t)lens[i]);
+            PREFETCH(&slots[(size_t)hashes[i] & mask]);
         }
-        uint64_t hash = xxh3_64((const uint8_t *)bytes, (size_t)len);
-        uint64_t slot = (hash >> 32 << 32) | (uint64_t)(row + 1);
-        size_t at = (size_t)hash & mask;
-        for (; slots[at]; at = (at + 1) & mask) {
-            if ((slots[at] ^ slot) >> 32)
-                continue;
-            Py_ssize_t other = (Py_ssize_t)(slots[at] & 0xFFFFFFFFULL) - 1, size = 0;
-            const char *seen = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(names, other), &size);
-            if (seen && size == len && memcmp(seen, bytes, (size_t)len) == 0)
-                break; /* a repeated name: the later row */
-        }
-        slots[at] = slot;
+        for (Py_ssize_t i = 0; i < batch; i++)
+            table_put(slots, mask, names, first + i, hashes[i], texts[i], lens[i]);
     }
     return table;
 }

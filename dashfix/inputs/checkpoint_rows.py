@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from dashfix import native
-
 from dashfix.inputs.checkpoint_record import (
     ABSENT,
     CHECKPOINT_VARIANTS,

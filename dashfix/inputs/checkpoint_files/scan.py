@@ -264,9 +264,9 @@ def _read_selected(store: str, dir_fd: int, names: list[str], picked: list[str],
             names = sampled  # nothing else is read, so nothing else needs a row (or a sort)
         else:
             names.sort()
-            picked = set(sampled)
-            chosen = bytearray(name in picked for name in names)
-            skip = bytearray(not wanted for wanted in chosen)
+            wanted = set(sampled)
+            chosen = bytearray(name in wanted for name in names)
+            skip = bytearray(not row_wanted for row_wanted in chosen)
     names.sort()  # rows come by name
     count = len(names)
     if on_listed is not None:
