@@ -1308,7 +1308,7 @@ enum { COL_KINDS, COL_THREADS, COL_NODES, COL_PROCS, COL_COUNTERS, COL_SECS, COL
        COL_LOST_PARENTS, COL_MODES, COLUMNS };
 #define NUMBER_COLUMNS 8 /* counters .. parent_rows */
 
-/* The row table of dashfix/native.py (see "Listing a store folder of 1,000,000 files"). */
+/* The row table of dashfix/native.py (see "Issue 11 at 1,000,000 files"). */
 static Py_ssize_t table_find(const uint64_t *slots, size_t capacity, PyObject *names,
                              const char *key, Py_ssize_t len);
 
@@ -1587,8 +1587,9 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
 }
 
 /* =========================================================================================
- * Listing a store folder of 1,000,000 files (issue 11): list_folder, list_sampled, the
- * name -> row table (row_table, table_row) and the xxh3 hash they share (xxh3_64).
+ * Issue 11 at 1,000,000 files: listing a store folder (list_folder, list_sampled), the
+ * name -> row table (row_table, table_row), the xxh3 hash they share (xxh3_64), and the
+ * healthy case of the counter-order check (counter_order_pass).
  *
  * Everything here runs on one core before or around the parallel reading, once per name:
  *   - list_folder: one readdir pass, the regular files' names sorted as bytes by a
@@ -1599,9 +1600,12 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
  *     sample become Python strings (dashfix/sampling.py's rule, python-xxhash's xxh3_64);
  *   - row_table: the name -> row table of a store's rows as an open-addressing table of
  *     8-byte slots (xxh3 of the name's UTF-8 bytes), 16 bytes a name where a dict of
- *     names to int objects takes ~70; the C reader looks parents up in it from their bytes.
- * Python twins: dashfix/native.py (os.scandir and sort, Sample.select, a dict); the tests
- * (tests/inputs/test_native_listing.py) hold each to its twin's answers.
+ *     names to int objects takes ~70; the C reader looks parents up in it from their bytes;
+ *   - counter_order_pass: which (thread, process) groups have times going back along their
+ *     counters (chains._counter_order reads only those).
+ * Python twins: dashfix/native.py (os.scandir and sort, Sample.select, a dict) and
+ * chains._counter_order itself; the tests (tests/inputs/test_native_listing.py,
+ * tests/checks/test_lineage.py) hold each to its twin's answers.
  * ========================================================================================= */
 
 /* xxh3_64 with seed 0 and the default secret, written from the XXH3 specification
@@ -2216,7 +2220,149 @@ static PyObject *table_row(PyObject *module, PyObject *const *args, Py_ssize_t n
     return PyLong_FromSsize_t(table_find((const uint64_t *)PyBytes_AS_STRING(args[0]),
                                          capacity, args[1], key, len));
 }
-/* ======================== end of: listing a store folder of 1,000,000 files ============== */
+/* counter_order_pass(groups, latest, procs, counters, secs, nanos) -> [the keys of the
+ * groups Python must look at], or None when a column or group is not an array('q') (the
+ * twin then looks at every group).  The healthy case of chains._counter_order, settled
+ * here: a (thread, process) group's rows, stably sorted by counter, without the thread's
+ * latest row when it is of that process, have timestamps that never go back.  Keys come
+ * in the dict's order, so the findings do too. */
+typedef struct {
+    int64_t counter;
+    Py_ssize_t at; /* position in the group: equal counters keep their order */
+    int64_t row;
+} CounterRow;
+
+static int by_counter(const void *a, const void *b)
+{
+    const CounterRow *x = a, *y = b;
+    if (x->counter != y->counter)
+        return (x->counter > y->counter) - (x->counter < y->counter);
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static int int64_column(PyObject *object, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(object, view, PyBUF_FORMAT) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (view->itemsize == 8 && view->format && strcmp(view->format, "q") == 0)
+        return 1;
+    PyBuffer_Release(view);
+    return 0;
+}
+
+/* 1 when the group needs Python, 0 when it is settled, -1 on an error. */
+static int group_goes_back(const int64_t *rows, Py_ssize_t count, Py_ssize_t skip,
+                           const int64_t *counters, const int64_t *secs, const int64_t *nanos,
+                           Py_ssize_t columns, CounterRow **scratch, Py_ssize_t *scratch_cap)
+{
+    if (count > *scratch_cap) {
+        CounterRow *grown = PyMem_Realloc(*scratch, (size_t)count * sizeof(**scratch));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *scratch = grown;
+        *scratch_cap = count;
+    }
+    CounterRow *members = *scratch;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t at = 0; at < count; at++) {
+        if (rows[at] < 0 || rows[at] >= columns)
+            return 1; /* not a row of these columns: Python says what it is */
+        members[kept++] = (CounterRow){counters[rows[at]], at, rows[at]};
+    }
+    qsort(members, (size_t)kept, sizeof(*members), by_counter);
+    int skipped = 0;
+    __int128 previous = 0;
+    int first = 1;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        if (!skipped && members[i].row == skip) {
+            skipped = 1; /* the first copy only, as list.index and del do */
+            continue;
+        }
+        __int128 moment = (__int128)secs[members[i].row] * 1000000000 + nanos[members[i].row];
+        if (!first && moment < previous)
+            return 1;
+        previous = moment;
+        first = 0;
+    }
+    return 0;
+}
+
+static PyObject *counter_order_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "counter_order_pass(groups, latest, procs, counters, secs, nanos)");
+        return NULL;
+    }
+    PyObject *groups = args[0], *latest = args[1], *procs = args[2], *result = NULL;
+    Py_buffer columns[3];
+    int held = 0;
+    for (; held < 3; held++)
+        if (!int64_column(args[3 + held], &columns[held]))
+            break;
+    Py_ssize_t count = PyList_GET_SIZE(procs);
+    if (held < 3 || columns[0].len / 8 != count || columns[1].len / 8 != count ||
+        columns[2].len / 8 != count) {
+        for (int c = 0; c < held; c++)
+            PyBuffer_Release(&columns[c]);
+        Py_RETURN_NONE;
+    }
+    const int64_t *counters = columns[0].buf, *secs = columns[1].buf, *nanos = columns[2].buf;
+    CounterRow *scratch = NULL;
+    Py_ssize_t scratch_cap = 0, position = 0;
+    PyObject *key, *group;
+    PyObject *unsettled = PyList_New(0);
+    if (!unsettled)
+        goto done;
+    while (PyDict_Next(groups, &position, &key, &group)) {
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2)
+            goto twin;
+        Py_ssize_t skip = -1;
+        PyObject *newest = PyDict_GetItemWithError(latest, PyTuple_GET_ITEM(key, 0));
+        if (!newest && PyErr_Occurred())
+            goto fail;
+        if (newest) {
+            Py_ssize_t row = PyLong_AsSsize_t(newest);
+            if (row == -1 && PyErr_Occurred())
+                goto fail;
+            if (row < 0 || row >= count)
+                goto twin;
+            int same = PyObject_RichCompareBool(PyList_GET_ITEM(procs, row),
+                                                PyTuple_GET_ITEM(key, 1), Py_EQ);
+            if (same < 0)
+                goto fail;
+            skip = same ? row : -1;
+        }
+        Py_buffer rows;
+        if (!int64_column(group, &rows))
+            goto twin;
+        int back = group_goes_back(rows.buf, rows.len / 8, skip, counters, secs, nanos, count,
+                                   &scratch, &scratch_cap);
+        PyBuffer_Release(&rows);
+        if (back < 0 || (back && PyList_Append(unsettled, key) != 0))
+            goto fail;
+    }
+    result = unsettled;
+    unsettled = NULL;
+    goto done;
+twin:
+    result = Py_NewRef(Py_None);
+    goto done;
+fail:
+    result = NULL;
+done:
+    Py_XDECREF(unsettled);
+    PyMem_Free(scratch);
+    for (int c = 0; c < 3; c++)
+        PyBuffer_Release(&columns[c]);
+    return result;
+}
+/* ======================== end of: issue 11 at 1,000,000 files ============== */
 
 /* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
  * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
@@ -2596,6 +2742,9 @@ static PyMethodDef methods[] = {
     {"row_table", row_table, METH_O,
      "row_table(names) -> bytes: the slots of the table names[i] -> i, or None when a name "
      "is not UTF-8"},
+    {"counter_order_pass", (PyCFunction)(void (*)(void))counter_order_pass, METH_FASTCALL,
+     "counter_order_pass(groups, latest, procs, counters, secs, nanos) -> [keys of the "
+     "groups whose times may go back along their counters], or None (the twin looks at all)"},
     {"table_row", (PyCFunction)(void (*)(void))table_row, METH_FASTCALL,
      "table_row(slots, names, name) -> the row of name in row_table(names), or -1"},
     {NULL, NULL, 0, NULL},

@@ -228,7 +228,11 @@ def scan_store(
         if _take(names, LOCK_NAME, sorting):
             scan.lock_present = True
         odd: list[FileRecord] = []
-        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
+        # A temp's name starts with "." (formats.dashfix_files): among sorted names, those
+        # lie in one range, so the other million names are not looked at.
+        hidden = (names[bisect.bisect_left(names, "."):bisect.bisect_left(names, "/")]
+                  if sorting else names)
+        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in hidden
                                   if name[-12:] == TEMP_SUFFIX and is_temp_name(name)]
         for name in others:
             if name == LOCK_NAME:
