@@ -108,28 +108,30 @@ class NameRows:
     where a dict of the names to int objects takes about 70 (issue 11's 1,000,000 files).
     The last row of a repeated name wins, as in a dict."""
 
-    __slots__ = ("names", "slots")
+    __slots__ = ("find", "names", "slots")
 
-    def __init__(self, names: list[str], slots: bytes) -> None:
+    def __init__(self, names: list[str], slots: bytes, find: Any) -> None:
         self.names = names
         self.slots = slots
+        self.find = find
+        """``_native.table_row`` of the module that built the slots."""
 
     @overload
     def get(self, name: str, /) -> int | None: ...
     @overload
     def get(self, name: str, default: int, /) -> int: ...
     def get(self, name: str, default: int | None = None, /) -> int | None:
-        row: int = MODULE.table_row(self.slots, self.names, name)
+        row: int = self.find(self.slots, self.names, name)
         return default if row < 0 else row
 
     def __getitem__(self, name: str, /) -> int:
-        row: int = MODULE.table_row(self.slots, self.names, name)
+        row: int = self.find(self.slots, self.names, name)
         if row < 0:
             raise KeyError(name)
         return row
 
     def __contains__(self, name: object, /) -> bool:
-        return bool(MODULE.table_row(self.slots, self.names, name) >= 0)
+        return bool(self.find(self.slots, self.names, name) >= 0)
 
 
 def row_table(names: list[str]) -> RowTable:
@@ -138,7 +140,7 @@ def row_table(names: list[str]) -> RowTable:
     if MODULE is not None:
         slots: bytes | None = MODULE.row_table(names)
         if slots is not None:
-            return NameRows(names, slots)
+            return NameRows(names, slots, MODULE.table_row)
     return dict(zip(names, range(len(names)), strict=True))
 
 
