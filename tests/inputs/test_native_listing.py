@@ -10,7 +10,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import xxhash
@@ -21,21 +20,13 @@ from dashfix import native
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.sampling import Sample, Selection
 from dashfix.testing.checkpoints import build_large_store
+from tests.inputs.test_checkpoint_native import _c_module
 
 NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
                 min_size=1, max_size=40).filter(lambda name: name not in (".", ".."))
 SAMPLES = st.integers(1, 12).flatmap(lambda of: st.builds(Sample, st.integers(1, of),
                                                          st.just(of))) | st.builds(
     lambda part: Sample(part, 10_000, percent=True), st.integers(1, 10_000))
-
-
-def _c_module() -> ModuleType:
-    try:
-        from dashfix import _native  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover (make test requires the build)
-        pytest.skip("the C helpers are not built")
-    module: ModuleType = _native
-    return module
 
 
 @contextlib.contextmanager
