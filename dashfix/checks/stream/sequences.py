@@ -9,8 +9,8 @@ events, token chunks, tool executions, metrics, errors) has independent counters
 restart per node execution: it is kept in a bucket of its own and only counted.
 
 This runs on every message of logs with millions of records, so the common case (next
-sequence, sane timestamp, new message_id) is a few comparisons inline; everything else
-goes to a slow path that builds findings.
+sequence, sane timestamp, new message_id) is a few comparisons (``take_common``, in C when
+the extension is built); everything else goes to a slow path that builds findings.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from __future__ import annotations
 import struct
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from dashfix.findings import Finding, Rule
+from dashfix import native
 from dashfix.native import key_hashes, shares_any
 from dashfix.rules import stream as rules
 from dashfix.timefmt import format_utc_us
@@ -161,6 +162,75 @@ class ThreadSummary:
         }
 
 
+def take_common_python(threads: dict[str, ThreadSummary],
+                       scans: Sequence[Scanned | Single | Run], start: int, future_us: int,
+                       remembered: int, dedup_window: int) -> tuple[int, int]:
+    """The tracker's common cases, from ``scans[start]`` on, while there are any: a
+    ``Single`` that is new, the next of its thread and on time; a ``Run`` that continues
+    its thread as a healthy thread goes on, taken whole (two set operations on the dedup
+    dictionaries instead of ten steps).  Returns where it stopped (the first scan that is
+    not one of them, for ``_observe_scan``) and ``remembered`` (the ids the window holds)
+    plus the ids taken.  A thread's first message, an id already seen (which setdefault
+    leaves as it was) or a full dedup window are not the common case."""
+    at = start
+    end = len(scans)
+    # mypy narrows a union of tuples by len() only on simple names: hence the ignores.
+    while at < end:
+        scanned = scans[at]
+        shape = len(scanned)
+        if shape == 6:
+            (_, thread_id, sequence, stamp, message_id,
+             fingerprint) = scanned  # type: ignore[misc]
+            thread = threads.get(thread_id)
+            if not (thread is not None and sequence == thread.expected and stamp <= future_us
+                    and thread.last_ordered_us <= stamp
+                    and thread.first_timestamp_us is not None
+                    and remembered < dedup_window
+                    and message_id not in thread.previous
+                    and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
+                break
+            thread.goes_on(1, sequence, stamp)
+            remembered += 1
+        elif shape == 9:
+            (_, thread_id, timestamp_us, first, last, first_us, last_us, ids,
+             fingerprints) = scanned  # type: ignore[misc]
+            thread = threads.get(thread_id)
+            count = len(ids)
+            if not (thread is not None and first == thread.expected and last_us <= future_us
+                    and thread.last_ordered_us <= first_us
+                    and thread.first_timestamp_us is not None
+                    and timestamp_us <= future_us  # the batch header's
+                    and remembered + count <= dedup_window
+                    and thread.previous.keys().isdisjoint(ids)
+                    and thread.seen.keys().isdisjoint(ids)):
+                break
+            thread.seen.update(zip(ids, fingerprints, strict=True))
+            thread.messages += 1  # the batch, then its events
+            thread.goes_on(count, last, last_us)
+            remembered += count
+        else:
+            break
+        at += 1
+    return at, remembered
+
+
+TakeCommon: TypeAlias = Callable[[dict[str, ThreadSummary], Sequence[Scanned | Single | Run],
+                                  int, int, int, int], tuple[int, int]]
+
+
+def _native_take_common() -> TakeCommon | None:
+    """``take_common_python`` in C (``dashfix/_native.c``), told where ThreadSummary keeps
+    its fields; None without the extension."""
+    if native.MODULE is None:
+        return None
+    native.MODULE.track_configure(ThreadSummary)
+    take: TakeCommon = native.MODULE.take_common
+    return take
+
+
+take_common: TakeCommon = _native_take_common() or take_common_python
+
+
 class SequenceTracker:
     """Feed decoded messages in log order with ``observe``; call ``finish`` at the end."""
 
@@ -238,84 +308,71 @@ class SequenceTracker:
         """Messages in log order, as ``scan.scan_message`` reads them, each with a thread_id;
         ``records[i]`` starts with the record number and byte offset of ``scans[i]``.
 
-        The common cases inline, every test a read: a ``Single`` or each item of a
-        ``Scanned`` that is new, the next of its thread, on time and no error or node event;
-        a ``Run`` that continues its thread as a healthy thread goes on, taken whole.
-        Anything else (or an id already seen, which setdefault leaves as it was) goes to
-        _message.
+        The common cases go to ``take_common`` (in C when the extension is built), the
+        others one by one to ``_observe_scan``.
         """
-        threads = self.threads
+        end = len(scans)
+        at = 0
+        while True:
+            at, self._remembered = take_common(self.threads, scans, at, self.future_us,
+                                               self._remembered, DEDUP_WINDOW)
+            if at >= end:
+                return
+            record, offset, _ = records[at]
+            self._observe_scan(scans[at], record, offset, path)
+            at += 1
+
+    def _observe_scan(self, scanned: Scanned | Single | Run, record: int, offset: int,
+                      path: str | None) -> None:
+        """One scan ``take_common`` did not take: each of its items that is new, the next
+        of its thread, on time and no error or node event inline, the others through
+        ``_message``."""
         future = self.future_us
         # mypy narrows a union of tuples by len() only on simple names, not here: the
         # ignores below are for that.
-        for scanned, (record, offset, _) in zip(scans, records, strict=True):
-            shape = len(scanned)
-            if shape == 6:
-                (number, thread_id, sequence, stamp, message_id,
-                 fingerprint) = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-                if (thread is not None and sequence == thread.expected and stamp <= future
-                        and thread.last_ordered_us <= stamp
-                        and thread.first_timestamp_us is not None
-                        and self._remembered < DEDUP_WINDOW
-                        and message_id not in thread.previous
-                        and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
+        shape = len(scanned)
+        items: Iterable[Item]
+        if shape == 6:
+            number, thread_id, sequence, stamp, message_id, _ = scanned  # type: ignore[misc]
+            timestamp_us = stamp
+            items = ((sequence, stamp, message_id, 0, None),)
+        elif shape == 9:
+            (number, thread_id, timestamp_us, _, _, _, _, ids,
+             fingerprints) = scanned  # type: ignore[misc]
+            items = [(*_unfingerprint(packed), message_id, 0, None)
+                     for message_id, packed in zip(ids, fingerprints, strict=True)]
+        else:
+            number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            thread = self.threads[thread_id] = ThreadSummary(thread_id)
+        if number == EVENT_BATCH:
+            thread.messages += 1
+            if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
+                thread.last_timestamp_us = timestamp_us
+            else:
+                self._at(record, offset, path)
+                self._timestamp(timestamp_us, thread)
+            node = False
+        else:
+            node = number in NODE_PAYLOAD_NUMBERS
+        seen = thread.seen
+        previous = thread.previous
+        for sequence, stamp, message_id, event_type, event in items:
+            if (sequence and sequence == thread.expected and 0 < stamp <= future
+                    and thread.last_ordered_us <= stamp and not node
+                    and thread.first_timestamp_us is not None
+                    and event_type not in _UNUSUAL_EVENT_TYPES
+                    and message_id not in previous):
+                fingerprint = dedup_fingerprint(sequence, stamp)
+                if seen.setdefault(message_id, fingerprint) is fingerprint:
                     thread.goes_on(1, sequence, stamp)
                     self._remembered += 1
+                    if self._remembered > DEDUP_WINDOW:
+                        self._forget()
                     continue
-                timestamp_us = stamp
-                items: Iterable[Item] = ((sequence, stamp, message_id, 0, None),)
-            elif shape == 9:
-                (number, thread_id, timestamp_us, first, last, first_us, last_us, ids,
-                 fingerprints) = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-                count = len(ids)
-                if (thread is not None and first == thread.expected and last_us <= future
-                        and thread.last_ordered_us <= first_us
-                        and thread.first_timestamp_us is not None
-                        and timestamp_us <= future  # the batch header's
-                        and self._remembered + count <= DEDUP_WINDOW
-                        and thread.previous.keys().isdisjoint(ids)
-                        and thread.seen.keys().isdisjoint(ids)):
-                    thread.seen.update(zip(ids, fingerprints, strict=True))
-                    thread.messages += 1  # the batch, then its events
-                    thread.goes_on(count, last, last_us)
-                    self._remembered += count
-                    continue
-                items = [(*_unfingerprint(packed), message_id, 0, None)
-                         for message_id, packed in zip(ids, fingerprints, strict=True)]
-            else:
-                number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-            if thread is None:
-                thread = threads[thread_id] = ThreadSummary(thread_id)
-            if number == EVENT_BATCH:
-                thread.messages += 1
-                if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
-                    thread.last_timestamp_us = timestamp_us
-                else:
-                    self._at(record, offset, path)
-                    self._timestamp(timestamp_us, thread)
-                node = False
-            else:
-                node = number in NODE_PAYLOAD_NUMBERS
-            seen = thread.seen
-            previous = thread.previous
-            for sequence, stamp, message_id, event_type, event in items:
-                if (sequence and sequence == thread.expected and 0 < stamp <= future
-                        and thread.last_ordered_us <= stamp and not node
-                        and thread.first_timestamp_us is not None
-                        and event_type not in _UNUSUAL_EVENT_TYPES
-                        and message_id not in previous):
-                    fingerprint = dedup_fingerprint(sequence, stamp)
-                    if seen.setdefault(message_id, fingerprint) is fingerprint:
-                        thread.goes_on(1, sequence, stamp)
-                        self._remembered += 1
-                        if self._remembered > DEDUP_WINDOW:
-                            self._forget()
-                        continue
-                self._at(record, offset, path)
-                self._message(thread, sequence, stamp, message_id, event_type, event, node)
+            self._at(record, offset, path)
+            self._message(thread, sequence, stamp, message_id, event_type, event, node)
 
     def _at(self, record: int, offset: int, path: str | None) -> None:
         """Where the findings of the message being observed point."""
