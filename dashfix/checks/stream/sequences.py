@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from dashfix.findings import Finding, Rule
 from dashfix import native
+from dashfix.findings import Finding, Rule
 from dashfix.native import key_hashes, shares_any
 from dashfix.rules import stream as rules
 from dashfix.timefmt import format_utc_us
