@@ -220,10 +220,13 @@ TakeCommon: TypeAlias = Callable[[dict[str, ThreadSummary], Sequence[Scanned | S
 
 def _native_take_common() -> TakeCommon | None:
     """``take_common_python`` in C (``dashfix/_native.c``), told where ThreadSummary keeps
-    its fields; None without the extension."""
+    its fields; None without the extension, or when a field is not a slot it can use."""
     if native.MODULE is None:
         return None
-    native.MODULE.track_configure(ThreadSummary)
+    try:
+        native.MODULE.track_configure(ThreadSummary)
+    except ValueError:
+        return None
     take: TakeCommon = native.MODULE.take_common
     return take
 
