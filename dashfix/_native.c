@@ -1086,9 +1086,13 @@ static int goes_on(PyObject *thread, long long count, long long extra, PyObject 
 
 /* The thread a scan continues, when its summary is one whose slots the walk may use (every
  * slot set, the counters ints in int64, the dedup dicts dicts); NULL otherwise, or on an
- * error (then PyErr_Occurred). */
+ * error (then PyErr_Occurred).  Thread ids are str, message_ids bytes, sequences int (each
+ * exactly that type), so that no Python code runs during the walk: the borrowed summary
+ * and dicts stay as they are. */
 static PyObject *usable_thread(PyObject *threads, PyObject *thread_id)
 {
+    if (!PyUnicode_CheckExact(thread_id))
+        return NULL;
     PyObject *thread = PyDict_GetItemWithError(threads, thread_id);
     if (!thread || !Py_IS_TYPE(thread, summary_type))
         return NULL;
@@ -1098,6 +1102,7 @@ static PyObject *usable_thread(PyObject *threads, PyObject *thread_id)
     long long ignored;
     if (!as_int64(SLOT(thread, SLOT_MESSAGES), &ignored) ||
         !as_int64(SLOT(thread, SLOT_SEQUENCED), &ignored) ||
+        !PyLong_CheckExact(SLOT(thread, SLOT_EXPECTED)) ||
         !PyDict_CheckExact(SLOT(thread, SLOT_SEEN)) ||
         !PyDict_CheckExact(SLOT(thread, SLOT_PREVIOUS)))
         return NULL;
@@ -1112,6 +1117,8 @@ static int take_single(PyObject *threads, PyObject *scanned, long long future,
     PyObject *stamp_object = PyTuple_GET_ITEM(scanned, 3);
     PyObject *message_id = PyTuple_GET_ITEM(scanned, 4);
     PyObject *fingerprint = PyTuple_GET_ITEM(scanned, 5);
+    if (!PyLong_CheckExact(sequence) || !PyBytes_CheckExact(message_id))
+        return 0;
     PyObject *thread = usable_thread(threads, PyTuple_GET_ITEM(scanned, 1));
     if (!thread)
         return PyErr_Occurred() ? -1 : 0;
@@ -1147,8 +1154,12 @@ static int take_run(PyObject *threads, PyObject *scanned, long long future,
     PyObject *ids = PyTuple_GET_ITEM(scanned, 7);
     PyObject *fingerprints = PyTuple_GET_ITEM(scanned, 8);
     if (!PyTuple_CheckExact(ids) || !PyTuple_CheckExact(fingerprints) ||
-        PyTuple_GET_SIZE(ids) != PyTuple_GET_SIZE(fingerprints))
+        PyTuple_GET_SIZE(ids) != PyTuple_GET_SIZE(fingerprints) ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(scanned, 3)))
         return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ids); i++)
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(ids, i)))
+            return 0;
     PyObject *thread = usable_thread(threads, PyTuple_GET_ITEM(scanned, 1));
     if (!thread)
         return PyErr_Occurred() ? -1 : 0;

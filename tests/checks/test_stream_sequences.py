@@ -6,6 +6,7 @@ from itertools import pairwise
 from typing import Any
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -414,8 +415,8 @@ def test_take_common_in_c_and_python_and_the_general_path_agree(
 
 
 def test_take_common_stops_at_what_it_cannot_take() -> None:
-    """A thread's first message, a summary that is not a ThreadSummary and an id already
-    seen end the common case there; the scans before it are taken."""
+    """A thread's first message and an id already seen end the common case there; the
+    scans before it are taken."""
     msgs = Messages()
     scans = _scans([msgs.event("a", 1), msgs.event("a", 2), msgs.event("a", 3)])
     for take in TAKERS.values():
@@ -427,3 +428,34 @@ def test_take_common_stops_at_what_it_cannot_take() -> None:
             tracker.threads["a"].seen.pop(scans[2][4])
             tracker.threads["a"].expected = 3
             assert take(tracker.threads, scans, 1, tracker.future_us, 0, 10) == (1, 0)
+
+
+def test_take_common_in_c_leaves_what_it_cannot_read_to_the_general_path() -> None:
+    """A summary of another type, a counter that is not an int or lies past int64, a
+    message_id that is not bytes: the C walk stops there and changes nothing."""
+    if "c" not in TAKERS:
+        pytest.skip("the C helpers are not in use")
+    msgs = Messages()
+    scans = _scans([msgs.event("a", 1), msgs.event("a", 2)])
+    tracker = SequenceTracker("log", now_us=BASE_US)
+    tracker.observe_block(scans[:1], [(0, 0, None)])
+    thread = tracker.threads["a"]
+    take = TAKERS["c"]
+
+    class Other(ThreadSummary):
+        __slots__ = ()
+
+    edits: list[tuple[str, Any]] = [("messages", 2**63), ("sequenced", "1"),
+                                    ("last_ordered_us", -(2**64)), ("expected", 2.0)]
+    for name, value in edits:
+        kept = getattr(thread, name)
+        setattr(thread, name, value)
+        assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (1, 1)
+        setattr(thread, name, kept)
+    other = tracker.threads["a"] = Other("a", expected=2, first_timestamp_us=1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (1, 1)
+    tracker.threads["a"] = thread
+    odd = (*scans[1][:4], bytearray(scans[1][4]), scans[1][5])
+    assert take(tracker.threads, [odd], 0, tracker.future_us, 1, 10) == (0, 1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (2, 2)
+    assert other.messages == 0 and len(thread.seen) == 2
