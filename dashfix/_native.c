@@ -995,6 +995,96 @@ static PyTypeObject *summary_type = NULL;
 
 #define SLOT(object, which) (*(PyObject **)((char *)(object) + slot_offsets[which]))
 
+/* A window's id filter: a bytearray of FILTER_BYTES, two bits per message_id put in the
+ * threads' ``seen`` dicts (from the id's hash), so that most ids are known absent from the
+ * previous window's dicts without a lookup (each is a cache miss or two).  None: no filter
+ * (look the id up).  Python hands them over (SequenceTracker._seen_filter, _previous_filter)
+ * and sets the bits of the ids its general path puts in ``seen`` (filter_add). */
+#define FILTER_BITS ((Py_hash_t)1 << 21)
+#define FILTER_BYTES (FILTER_BITS / 8)
+
+static int filter_buffer(PyObject *filter, uint8_t **bits)
+{
+    if (filter == Py_None) {
+        *bits = NULL;
+        return 1;
+    }
+    if (!PyByteArray_CheckExact(filter) || PyByteArray_GET_SIZE(filter) != FILTER_BYTES) {
+        PyErr_SetString(PyExc_TypeError, "an id filter is None or a bytearray of FILTER_BYTES");
+        return 0;
+    }
+    *bits = (uint8_t *)PyByteArray_AS_STRING(filter);
+    return 1;
+}
+
+static inline Py_hash_t filter_bit(Py_hash_t hash, int which)
+{
+    uint64_t h = (uint64_t)hash;
+    return (Py_hash_t)((which ? h >> 32 ^ h >> 43 : h) & (uint64_t)(FILTER_BITS - 1));
+}
+
+static inline void filter_set(uint8_t *bits, Py_hash_t hash)
+{
+    for (int which = 0; which < 2; which++) {
+        Py_hash_t bit = filter_bit(hash, which);
+        bits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+}
+
+/* 0 when ``id`` is surely not among the ids the filter holds; 1 when it may be; -1 on an
+ * error. */
+static int filter_may_hold(const uint8_t *bits, PyObject *id)
+{
+    if (!bits)
+        return 1;
+    Py_hash_t hash = PyObject_Hash(id);
+    if (hash == -1)
+        return -1;
+    for (int which = 0; which < 2; which++) {
+        Py_hash_t bit = filter_bit(hash, which);
+        if (!(bits[bit >> 3] >> (bit & 7) & 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* The id was put in a ``seen`` dict: its bits go in the window's filter. */
+static int filter_note(uint8_t *bits, PyObject *id)
+{
+    if (!bits)
+        return 1;
+    Py_hash_t hash = PyObject_Hash(id);
+    if (hash == -1)
+        return 0;
+    filter_set(bits, hash);
+    return 1;
+}
+
+/* new_filter() -> an empty id filter. */
+static PyObject *new_filter(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *filter = PyByteArray_FromStringAndSize(NULL, FILTER_BYTES);
+    if (filter)
+        memset(PyByteArray_AS_STRING(filter), 0, FILTER_BYTES);
+    return filter;
+}
+
+/* filter_add(filter, message_id): the general path put message_id in a ``seen`` dict. */
+static PyObject *filter_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    uint8_t *bits;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "filter_add(filter, message_id)");
+        return NULL;
+    }
+    if (!filter_buffer(args[0], &bits) || !filter_note(bits, args[1]))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* track_configure(ThreadSummary): where the slots the common case uses lie. */
 static PyObject *track_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1111,7 +1201,8 @@ static PyObject *usable_thread(PyObject *threads, PyObject *thread_id)
 
 /* 1: the Single was taken; 0: it is not the common case (nothing changed); -1: an error. */
 static int take_single(PyObject *threads, PyObject *scanned, long long future,
-                       long long window, long long *remembered)
+                       long long window, long long *remembered, uint8_t *seen_bits,
+                       const uint8_t *previous_bits)
 {
     PyObject *sequence = PyTuple_GET_ITEM(scanned, 2);
     PyObject *stamp_object = PyTuple_GET_ITEM(scanned, 3);
@@ -1133,7 +1224,9 @@ static int take_single(PyObject *threads, PyObject *scanned, long long future,
           SLOT(thread, SLOT_FIRST_TIMESTAMP_US) != Py_None && *remembered < window))
         return 0;
     PyObject *previous = SLOT(thread, SLOT_PREVIOUS);
-    int known = PyDict_GET_SIZE(previous) ? PyDict_Contains(previous, message_id) : 0;
+    int known = PyDict_GET_SIZE(previous) ? filter_may_hold(previous_bits, message_id) : 0;
+    if (known > 0)
+        known = PyDict_Contains(previous, message_id);
     if (known != 0)
         return known < 0 ? -1 : 0;
     PyObject *kept = PyDict_SetDefault(SLOT(thread, SLOT_SEEN), message_id, fingerprint);
@@ -1141,6 +1234,8 @@ static int take_single(PyObject *threads, PyObject *scanned, long long future,
         return -1;
     if (kept != fingerprint)
         return 0;
+    if (!filter_note(seen_bits, message_id))
+        return -1;
     if (!goes_on(thread, 1, 0, sequence, stamp_object))
         return -1;
     *remembered += 1;
@@ -1149,7 +1244,8 @@ static int take_single(PyObject *threads, PyObject *scanned, long long future,
 
 /* take_single for a Run. */
 static int take_run(PyObject *threads, PyObject *scanned, long long future,
-                    long long window, long long *remembered)
+                    long long window, long long *remembered, uint8_t *seen_bits,
+                    const uint8_t *previous_bits)
 {
     PyObject *ids = PyTuple_GET_ITEM(scanned, 7);
     PyObject *fingerprints = PyTuple_GET_ITEM(scanned, 8);
@@ -1182,7 +1278,9 @@ static int take_run(PyObject *threads, PyObject *scanned, long long future,
     PyObject *previous = SLOT(thread, SLOT_PREVIOUS);
     if (PyDict_GET_SIZE(previous))
         for (Py_ssize_t i = 0; i < count; i++) {
-            int known = PyDict_Contains(previous, PyTuple_GET_ITEM(ids, i));
+            int known = filter_may_hold(previous_bits, PyTuple_GET_ITEM(ids, i));
+            if (known > 0)
+                known = PyDict_Contains(previous, PyTuple_GET_ITEM(ids, i));
             if (known != 0)
                 return known < 0 ? -1 : 0;
         }
@@ -1200,20 +1298,24 @@ static int take_run(PyObject *threads, PyObject *scanned, long long future,
             return 0;
         }
     }
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (!filter_note(seen_bits, PyTuple_GET_ITEM(ids, i)))
+            return -1;
     if (!goes_on(thread, count, 1, PyTuple_GET_ITEM(scanned, 4), PyTuple_GET_ITEM(scanned, 6)))
         return -1;
     *remembered += count;
     return 1;
 }
 
-/* take_common(threads, scans, start, future_us, remembered, dedup_window)
- *   -> (stop, remembered) */
+/* take_common(threads, scans, start, future_us, remembered, dedup_window, seen_filter,
+ *             previous_filter) -> (stop, remembered) */
 static PyObject *take_common(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 6 || !PyDict_CheckExact(args[0]) || !PyList_Check(args[1])) {
+    if (nargs != 8 || !PyDict_CheckExact(args[0]) || !PyList_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "take_common(threads: dict, scans: list, start, "
-                                         "future_us, remembered, dedup_window)");
+                                         "future_us, remembered, dedup_window, seen_filter, "
+                                         "previous_filter)");
         return NULL;
     }
     if (!summary_type) {
@@ -1224,7 +1326,9 @@ static PyObject *take_common(PyObject *module, PyObject *const *args, Py_ssize_t
     long long future = PyLong_AsLongLong(args[3]);
     long long remembered = PyLong_AsLongLong(args[4]);
     long long window = PyLong_AsLongLong(args[5]);
-    if (PyErr_Occurred())
+    uint8_t *seen_bits, *previous_bits;
+    if (PyErr_Occurred() || !filter_buffer(args[6], &seen_bits) ||
+        !filter_buffer(args[7], &previous_bits))
         return NULL;
     if (at < 0) {
         PyErr_SetString(PyExc_ValueError, "start is negative");
@@ -1237,9 +1341,11 @@ static PyObject *take_common(PyObject *module, PyObject *const *args, Py_ssize_t
             break;
         int taken;
         if (PyTuple_GET_SIZE(scanned) == 6)
-            taken = take_single(threads, scanned, future, window, &remembered);
+            taken = take_single(threads, scanned, future, window, &remembered, seen_bits,
+                                previous_bits);
         else if (PyTuple_GET_SIZE(scanned) == 9)
-            taken = take_run(threads, scanned, future, window, &remembered);
+            taken = take_run(threads, scanned, future, window, &remembered, seen_bits,
+                             previous_bits);
         else
             break;
         if (taken < 0)
@@ -2536,8 +2642,11 @@ static PyMethodDef methods[] = {
      "scan_block(records, cap, rules_from, unframed) -> [scan_record of each value, or None "
      "for a zstd frame]"},
     {"take_common", (PyCFunction)(void (*)(void))take_common, METH_FASTCALL,
-     "take_common(threads, scans, start, future_us, remembered, dedup_window) -> (stop, "
-     "remembered): sequences.take_common_python"},
+     "take_common(threads, scans, start, future_us, remembered, dedup_window, seen_filter, "
+     "previous_filter) -> (stop, remembered): sequences.take_common_python"},
+    {"new_filter", new_filter, METH_NOARGS, "new_filter() -> an empty id filter"},
+    {"filter_add", (PyCFunction)(void (*)(void))filter_add, METH_FASTCALL,
+     "filter_add(filter, message_id): note an id put in a seen dict (see take_common)"},
     {"track_configure", (PyCFunction)(void (*)(void))track_configure, METH_FASTCALL,
      "track_configure(ThreadSummary): the slots take_common reads and writes"},
     {"scan_zstd", (PyCFunction)(void (*)(void))scan_zstd, METH_FASTCALL,

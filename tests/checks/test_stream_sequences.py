@@ -291,7 +291,7 @@ def test_the_hot_path_tracks_what_observe_tracks(plan: list[Step], remembered: i
 
 TAKERS: dict[str, sequences.TakeCommon] = {
     "python": sequences.take_common_python,
-    "nothing": lambda threads, scans, start, future_us, remembered, window: (start, remembered),
+    "nothing": lambda threads, scans, start, future_us, remembered, *_: (start, remembered),
 }
 """``take_common`` implementations: the Python twin, one that takes no scan (every message
 through the general path), and the C one when the extension is in use."""
@@ -421,13 +421,13 @@ def test_take_common_stops_at_what_it_cannot_take() -> None:
     scans = _scans([msgs.event("a", 1), msgs.event("a", 2), msgs.event("a", 3)])
     for take in TAKERS.values():
         tracker = SequenceTracker("log", now_us=BASE_US)
-        assert take(tracker.threads, scans, 0, tracker.future_us, 0, 10) == (0, 0)
+        assert take(tracker.threads, scans, 0, tracker.future_us, 0, 10, None, None) == (0, 0)
         tracker.observe_block(scans[:1], [(0, 0, None)])
         if take is not TAKERS["nothing"]:
-            assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (3, 3)
+            assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (3, 3)
             tracker.threads["a"].seen.pop(scans[2][4])
             tracker.threads["a"].expected = 3
-            assert take(tracker.threads, scans, 1, tracker.future_us, 0, 10) == (1, 0)
+            assert take(tracker.threads, scans, 1, tracker.future_us, 0, 10, None, None) == (1, 0)
 
 
 def test_take_common_in_c_leaves_what_it_cannot_read_to_the_general_path() -> None:
@@ -450,12 +450,12 @@ def test_take_common_in_c_leaves_what_it_cannot_read_to_the_general_path() -> No
     for name, value in edits:
         kept = getattr(thread, name)
         setattr(thread, name, value)
-        assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (1, 1)
+        assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (1, 1)
         setattr(thread, name, kept)
     other = tracker.threads["a"] = Other("a", expected=2, first_timestamp_us=1)
-    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (1, 1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (1, 1)
     tracker.threads["a"] = thread
     odd = (*scans[1][:4], bytearray(scans[1][4]), scans[1][5])
-    assert take(tracker.threads, [odd], 0, tracker.future_us, 1, 10) == (0, 1)
-    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10) == (2, 2)
+    assert take(tracker.threads, [odd], 0, tracker.future_us, 1, 10, None, None) == (0, 1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (2, 2)
     assert other.messages == 0 and len(thread.seen) == 2

@@ -164,14 +164,16 @@ class ThreadSummary:
 
 def take_common_python(threads: dict[str, ThreadSummary],
                        scans: Sequence[Scanned | Single | Run], start: int, future_us: int,
-                       remembered: int, dedup_window: int) -> tuple[int, int]:
+                       remembered: int, dedup_window: int, seen_filter: bytearray | None,
+                       previous_filter: bytearray | None) -> tuple[int, int]:
     """The tracker's common cases, from ``scans[start]`` on, while there are any: a
     ``Single`` that is new, the next of its thread and on time; a ``Run`` that continues
     its thread as a healthy thread goes on, taken whole (two set operations on the dedup
     dictionaries instead of ten steps).  Returns where it stopped (the first scan that is
     not one of them, for ``_observe_scan``) and ``remembered`` (the ids the window holds)
     plus the ids taken.  A thread's first message, an id already seen (which setdefault
-    leaves as it was) or a full dedup window are not the common case."""
+    leaves as it was) or a full dedup window are not the common case.  The id filters are
+    the C side's (``SequenceTracker._seen_filter``): here every id is looked up."""
     at = start
     end = len(scans)
     # mypy narrows a union of tuples by len() only on simple names: hence the ignores.
@@ -215,7 +217,8 @@ def take_common_python(threads: dict[str, ThreadSummary],
 
 
 TakeCommon: TypeAlias = Callable[[dict[str, ThreadSummary], Sequence[Scanned | Single | Run],
-                                  int, int, int, int], tuple[int, int]]
+                                  int, int, int, int, bytearray | None, bytearray | None],
+                                 tuple[int, int]]
 
 
 def _native_take_common() -> TakeCommon | None:
@@ -231,7 +234,20 @@ def _native_take_common() -> TakeCommon | None:
     return take
 
 
-take_common: TakeCommon = _native_take_common() or take_common_python
+_native_take = _native_take_common()
+take_common: TakeCommon = _native_take or take_common_python
+_FILTERS: Any = None if _native_take is None else native.MODULE
+
+
+def _id_filter() -> bytearray | None:
+    """A window's empty id filter for ``take_common`` in C, which sets two bits per id it
+    puts in a ``seen`` dict and, for the next window, tests them before it looks an id up in
+    ``previous`` (most are not there, and each lookup is a cache miss or two); None without
+    the extension.  A tracker keeps the filter of its window's ``seen`` dicts and of its
+    ``previous`` ones (None: unknown, every id is looked up): ``_note`` sets the bits of the
+    ids its general path puts in ``seen``, and whatever replaces the dicts replaces the
+    filters with them."""
+    return None if _FILTERS is None else _FILTERS.new_filter()
 
 
 class SequenceTracker:
@@ -260,6 +276,8 @@ class SequenceTracker:
         """``hash`` of the message_ids this window forgot over ``DEDUP_WINDOW`` (when
         ``merging``) and, once it ends (``end_window``), of all the others: what ``absorb``
         compares."""
+        self._seen_filter = _id_filter()
+        self._previous_filter: bytearray | None = None
 
     def spawn(self) -> SequenceTracker:
         """A fresh tracker for the same log and clock, for a window checked elsewhere."""
@@ -318,7 +336,8 @@ class SequenceTracker:
         at = 0
         while True:
             at, self._remembered = take_common(self.threads, scans, at, self.future_us,
-                                               self._remembered, DEDUP_WINDOW)
+                                               self._remembered, DEDUP_WINDOW,
+                                               self._seen_filter, self._previous_filter)
             if at >= end:
                 return
             record, offset, _ = records[at]
@@ -369,6 +388,7 @@ class SequenceTracker:
                     and message_id not in previous):
                 fingerprint = dedup_fingerprint(sequence, stamp)
                 if seen.setdefault(message_id, fingerprint) is fingerprint:
+                    self._note(message_id)
                     thread.goes_on(1, sequence, stamp)
                     self._remembered += 1
                     if self._remembered > DEDUP_WINDOW:
@@ -390,6 +410,7 @@ class SequenceTracker:
             fingerprint = dedup_fingerprint(sequence, stamp)
             current = thread.seen.setdefault(message_id, fingerprint)
             if current is fingerprint:
+                self._note(message_id)
                 # New to this window: remembered whatever the previous window held, so
                 # what a window remembers never depends on the one before (``absorb``).
                 earlier = thread.previous.get(message_id)
@@ -423,6 +444,11 @@ class SequenceTracker:
             return
         self._classify(thread, sequence, stamp)
 
+    def _note(self, message_id: bytes) -> None:
+        """``message_id`` was put in a ``seen`` dict: its bits go in the window's filter."""
+        if self._seen_filter is not None:
+            _FILTERS.filter_add(self._seen_filter, message_id)
+
     def _remember(self) -> None:
         self._remembered += 1
         if self._remembered > DEDUP_WINDOW:
@@ -442,6 +468,8 @@ class SequenceTracker:
         for thread in self.threads.values():
             thread.seen.clear()
             thread.previous.clear()
+        # Until the next window, ids go in ``seen`` unnoted: no filter then.
+        self._seen_filter = self._previous_filter = None
 
     def new_window(self) -> None:
         """Start a window of records (``WINDOW_RECORDS``): the message_ids of the previous
@@ -450,6 +478,8 @@ class SequenceTracker:
         for thread in self.threads.values():
             thread.previous = thread.seen
             thread.seen = {}
+        self._previous_filter = self._seen_filter
+        self._seen_filter = _id_filter()
         self._remembered = 0
         self._id_hashes = array("q")
 
@@ -474,6 +504,7 @@ class SequenceTracker:
         for thread_id, thread in self.threads.items():
             earlier = checked.threads.get(thread_id)
             thread.seen = {} if earlier is None else earlier.seen
+        self._seen_filter = checked._seen_filter
 
     def absorb(self, chunk: SequenceTracker) -> bool:
         """Go on as if this tracker had observed itself what ``chunk`` observed: ``chunk``
@@ -520,6 +551,8 @@ class SequenceTracker:
             _continue_thread(known, later, opened.get(thread_id))
         self._remembered = chunk._remembered
         self._id_hashes = chunk._id_hashes
+        self._seen_filter = chunk._seen_filter
+        self._previous_filter = chunk._previous_filter
         done = 0
         for position, _, finding in sorted(owed, key=lambda item: item[:2]):
             self.findings.extend(chunk.findings[done:position])
