@@ -205,6 +205,9 @@ def test_plain_dchk_shortcut_builds_the_general_record(
     plain = _summarise_plain_dchk(name, info, data)
     general = _summarise_dchk(FileRecord(name, DCHK, len(data), info.st_mtime_ns), data)
     assert plain is None or plain_record(name, plain) == general
+    # ... and it takes every such file: the Python twin's speed depends on it.
+    if is_plain(general) and general.parent_id:
+        assert plain is not None
 
 
 def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> None:

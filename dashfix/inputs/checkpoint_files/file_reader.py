@@ -8,7 +8,11 @@ import os
 import stat
 
 from dashfix.formats.variants import INDEX_NAME, Variant, classify_name
-from dashfix.inputs.checkpoint_files.variants import summarise_bytes, with_problem
+from dashfix.inputs.checkpoint_files.variants import (
+    _summarise_plain_dchk,
+    summarise_bytes,
+    with_problem,
+)
 from dashfix.inputs.checkpoint_record import (
     UNREADABLE,
     FileProblem,
@@ -108,6 +112,31 @@ def _summarise_plain(dir_fd: int, name: str) -> FileRecord | RowValues | None:
         return summarise_bytes(name, by_name, info, _read_open(fd, info.st_size))
     finally:
         os.close(fd)
+
+
+def read_plain_row(dir_fd: int, name: str) -> RowValues | None:
+    """The PLAIN row of the listed regular file ``name`` when it is a healthy plain DCHK
+    checkpoint (``_summarise_plain_dchk``) read whole at its ``fstat`` size; None for
+    anything else, which ``summarise_name`` then reads again and reports, as it does the
+    files the C reader leaves. The Python readers' per-file path: one open, fstat, read and
+    close, and no object but the row (its calls are a third of the twin's CPU per file)."""
+    if name[-4:] != ".bin" or name[-6:] == ".v.bin" or name == INDEX_NAME:
+        return None
+    try:
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode) or size > MAX_FILE_BYTES:
+            return None
+        data = os.read(fd, size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return _summarise_plain_dchk(name, info, data) if len(data) == size else None
 
 
 def summarise_name(dir_fd: int, name: str) -> FileRecord | RowValues | None:

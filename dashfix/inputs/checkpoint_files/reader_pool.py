@@ -12,7 +12,11 @@ from typing import Any
 from dashfix import native
 from dashfix.cpus import usable_cpus
 from dashfix.formats.checkpoint import DEFAULT_SECS_BOUNDS
-from dashfix.inputs.checkpoint_files.file_reader import MAX_FILE_BYTES, summarise_name
+from dashfix.inputs.checkpoint_files.file_reader import (
+    MAX_FILE_BYTES,
+    read_plain_row,
+    summarise_name,
+)
 from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
 from dashfix.inputs.checkpoint_record import ABSENT_ROW, PLAIN, FileRecord, RowValues, row_values
 from dashfix.inputs.checkpoint_rows import RowBatch, StoreRows, batch_of, records_batch
@@ -33,6 +37,10 @@ def _read_rows(store: str, names: list[str], start: int, stop: int,
     try:
         with paused_gc():
             for row, name in enumerate(names[start:stop], start):
+                plain = read_plain_row(dir_fd, name)
+                if plain is not None:
+                    append(plain)
+                    continue
                 summary = summarise_name(dir_fd, name)
                 if summary is None:
                     append(ABSENT_ROW)
