@@ -125,7 +125,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
     over whole-file offsets: the checks of ``empty_metadata_tails`` for one Some parent
     (``_nul_free_string_ending_at`` twice, ``_node_and_time``, ``TailRules``) in the order
     that fails soonest, one ``unpack_from`` for the header and the id's length and one for
-    the timestamp, the Some tag and the parent's length (they are adjacent)."""
+    the timestamp, the Some tag and the parent's length (they are adjacent); no ``max``
+    call, and ``bytes.decode`` (each ~40 ns less than ``max`` and ``str(..., "utf-8")``)."""
     size = len(data)
     if size < _HEADER_SIZE + 16:
         return None
@@ -145,7 +146,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
     # length ends at the last zero byte before the metadata; a node length and a timestamp
     # (20 bytes) and the tag come before it.
     parent_floor = thread_end + 21
-    parent_at = data.rfind(0, max(parent_floor, size - 16 - ID_MAX_LEN), size - 8) - 7
+    lowest = size - 16 - ID_MAX_LEN
+    parent_at = data.rfind(0, parent_floor if parent_floor > lowest else lowest, size - 8) - 7
     if parent_at < parent_floor:
         return None
     time_at = parent_at - 13
@@ -154,14 +156,15 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
         _MIN_SECS <= secs < _MAX_SECS
     ):
         return None
-    node_at = data.rfind(0, max(thread_end, time_at - 8 - NODE_MAX_LEN), time_at) - 7
+    lowest = time_at - 8 - NODE_MAX_LEN
+    node_at = data.rfind(0, thread_end if thread_end > lowest else lowest, time_at) - 7
     if node_at < thread_end or _U64.unpack_from(data, node_at)[0] != time_at - node_at - 8:
         return None
     try:
-        checkpoint_id = str(data[_HEADER_SIZE + 8 : id_end], "utf-8")
-        thread_id = _intern(str(data[id_end + 8 : thread_end], "utf-8"))
-        parent_id = str(data[parent_at + 8 : size - 8], "utf-8")
-        node = _intern(str(data[node_at + 8 : time_at], "utf-8"))
+        checkpoint_id = data[_HEADER_SIZE + 8 : id_end].decode()
+        thread_id = _intern(data[id_end + 8 : thread_end].decode())
+        parent_id = data[parent_at + 8 : size - 8].decode()
+        node = _intern(data[node_at + 8 : time_at].decode())
     except UnicodeDecodeError:
         return None
     if not parent_id.startswith(thread_id + "_") and not TailRules(
