@@ -223,7 +223,6 @@ def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: Spans, w
     error, ``expired()``), they are told to stop, finish the span they are on, and leave;
     their pipes are read to the end and they are reaped."""
     import multiprocessing  # the Python path's readers only: the C reader uses threads
-    from multiprocessing.connection import Connection, wait
 
     context = multiprocessing.get_context("fork")
     stopping = context.RawValue("b", 0)
@@ -233,34 +232,28 @@ def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: Spans, w
     try:
         for _ in range(workers):
             receiving, sending = context.Pipe(duplex=False)
-            pid = fork_worker()
+            try:
+                pid = fork_worker()
+            except BaseException:
+                receiving.close()
+                sending.close()
+                raise
             if pid == 0:  # pragma: no cover (the reader leaves through os._exit)
+                # Only this process reads the pipes: a reader whose pipe it closes gets
+                # EPIPE and leaves, never blocks on a pipe that it holds open itself.
+                for pipe in (receiving, *readers):
+                    pipe.close()
                 _reader(store, names, rows.row_of, spans, (taken, lock, stopping), sending)
             sending.close()
             readers[receiving] = pid
-        pending = list(readers)
-        try:
-            while pending:
-                for ready in wait(pending):
-                    pipe = cast(Connection, ready)
-                    try:
-                        part: RowBatch | BaseException = pipe.recv()
-                    except EOFError:
-                        pending.remove(pipe)
-                        continue
-                    if isinstance(part, BaseException):
-                        raise part
-                    _fill(rows, part, on_read)
-                    done.add(part.start)
-                    if not stopping.value and expired():
-                        stopping.value = 1
-        except BaseException:
-            stopping.value = 1
-            for pipe in pending:
-                with contextlib.suppress(EOFError):
-                    while True:
-                        pipe.recv_bytes()
-            raise
+        _receive(rows, list(readers), stopping, on_read, expired, done)
+    except BaseException:
+        stopping.value = 1
+        for pipe in readers:
+            with contextlib.suppress(EOFError, OSError):
+                while True:
+                    pipe.recv_bytes()
+        raise
     finally:
         failed = False
         for pipe, pid in readers.items():
@@ -268,6 +261,29 @@ def _read_in_pool(store: str, names: list[str], rows: StoreRows, spans: Spans, w
             failed = os.waitpid(pid, 0)[1] != 0 or failed
     if failed:
         raise OSError(errno.EIO, "a reader process of the store ended without its rows")
+
+
+def _receive(rows: StoreRows, pending: list[Connection], stopping: Any,
+             on_read: FilesRead | None, expired: Callable[[], bool], done: set[int]) -> None:
+    """Fill ``rows`` with the batches coming through the readers' pipes, until each pipe
+    ends; a reader's error is raised here. Once ``expired()``, the readers are told to
+    stop."""
+    from multiprocessing.connection import wait
+
+    while pending:
+        for ready in wait(pending):
+            pipe = cast("Connection", ready)
+            try:
+                part: RowBatch | BaseException = pipe.recv()
+            except EOFError:
+                pending.remove(pipe)
+                continue
+            if isinstance(part, BaseException):
+                raise part
+            _fill(rows, part, on_read)
+            done.add(part.start)
+            if not stopping.value and expired():
+                stopping.value = 1
 
 
 _Shared = tuple[Any, Any, Any]
