@@ -21,6 +21,7 @@ from dashfix.inputs.checkpoint_files.discovery import claims_dir
 from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
+    ABSENT,
     DCHK,
     DIRECTORY,
     FLAG_NAME_MISMATCH,
@@ -300,6 +301,18 @@ def test_a_failure_while_the_readers_start_ends_the_ones_started(
         reader_pool.read_store_rows(str(tmp_path), names)
     with pytest.raises(ChildProcessError):  # the first reader was reaped
         os.waitpid(forks[0], os.WNOHANG)
+
+
+def test_readers_told_to_stop_leave_every_span_read_or_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _forked_readers(tmp_path, monkeypatch)
+    rows, unread = reader_pool.read_store_rows(str(tmp_path), names, expired=lambda: True)
+    read = {row for row, kind in enumerate(rows.kinds) if kind != ABSENT}
+    left = {row for start, stop in unread for row in range(start, stop)}
+    assert read  # the spans under way when the time ran out are finished
+    assert not read & left
+    assert read | left == set(range(len(names)))
 
 
 def _mixed_store(root: Path) -> StoreBuilder:
