@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import msgpack
 import xxhash
@@ -57,6 +57,8 @@ FORMAT_VERSION = 2
 MAGIC = b"DFXCACHE"
 _PREFIX = struct.Struct("<8sHQ")
 """Magic, format version, xxh3_64 of everything after the prefix."""
+CONTENT_START = _PREFIX.size
+"""Where a cache file's msgpack document starts (``element_reader`` offsets count from it)."""
 SUFFIX = ".dfcache"
 MEMO_SUFFIX = "-result"
 RACY_WINDOW_NS = 2_000_000_000
@@ -113,6 +115,48 @@ def decode_cache(data: bytes, expected: dict[str, Any]) -> Any:
     if header != expected:
         raise CacheError("written for another dashfix version, target or options")
     return content
+
+
+READ_CHUNK = 1 << 20
+"""Bytes read (and hashed) per step when a cache file is read piece by piece."""
+
+
+def open_document(handle: BinaryIO, expected: dict[str, Any]) -> tuple[msgpack.Unpacker, int]:
+    """A reader of the elements of the cache file open in ``handle`` (checked as
+    ``decode_cache`` does, the checksum read in pieces: a 1,000,000-file store's rows are
+    140 MB, never held whole), positioned at its first element, and how many there are."""
+    prefix = handle.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size:
+        raise CacheError("truncated")
+    magic, version, checksum = _PREFIX.unpack(prefix)
+    if magic != MAGIC:
+        raise CacheError("not a dashfix cache file")
+    if version != FORMAT_VERSION:
+        raise CacheError(f"cache format {version}, this dashfix writes {FORMAT_VERSION}")
+    digest = xxhash.xxh3_64()
+    while piece := handle.read(READ_CHUNK):
+        digest.update(piece)
+    if digest.intdigest() != checksum:
+        raise CacheError("checksum mismatch (corrupt)")
+    handle.seek(CONTENT_START)
+    unpacker = element_reader(handle)
+    try:
+        if unpacker.read_array_header() != 2:
+            raise CacheError("unexpected layout")
+        header = unpacker.unpack()
+        count = unpacker.read_array_header()
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise CacheError(f"does not decode: {exc}") from None
+    if header != expected:
+        raise CacheError("written for another dashfix version, target or options")
+    return unpacker, count
+
+
+def element_reader(handle: BinaryIO) -> msgpack.Unpacker:
+    """A msgpack reader of ``handle`` from its current offset (``unpacker.tell()`` is
+    counted from there), decoding as ``decode_cache`` does."""
+    return msgpack.Unpacker(handle, use_list=False, raw=False, strict_map_key=False,
+                            read_size=READ_CHUNK)
 
 
 @dataclass
@@ -305,6 +349,27 @@ class VerifyCache:
             self.warnings.append(f"cache {path}: cannot read ({exc.strerror or exc}); rebuilding")
         except CacheError as exc:
             self.warnings.append(f"cache {path}: {exc}; rebuilding")
+        return path, header, None
+
+    def open(self, kind: str, target: Path) -> tuple[
+            Path, dict[str, Any], tuple[BinaryIO, msgpack.Unpacker, int] | None]:
+        """As ``load``, but the content is read element by element: the open file (the
+        caller closes it), its reader at the first element and the count of elements."""
+        name = portable_target(target)
+        path = self.file_for(kind, name)
+        header = {"dashfix": __version__, "kind": kind, "target": name, "salt": self.salt}
+        handle: BinaryIO | None = None
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+            return path, header, (handle, *open_document(handle, header))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.warnings.append(f"cache {path}: cannot read ({exc.strerror or exc}); rebuilding")
+        except CacheError as exc:
+            self.warnings.append(f"cache {path}: {exc}; rebuilding")
+        if handle is not None:
+            handle.close()
         return path, header, None
 
     def add_document(self, path: Path, header: dict[str, Any], count: int,

@@ -26,15 +26,19 @@ import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import msgpack
 
 from dashfix.cache import (
+    CONTENT_START,
     KEY_WIDTH,
     NO_KEY,
     RACY_WINDOW_NS,
     CacheError,
     Chunks,
     VerifyCache,
+    element_reader,
     stat_keys,
 )
 from dashfix.inputs.checkpoint_record import PLAIN, RowValues
@@ -51,73 +55,171 @@ CHUNK = 4096
 
 
 class _Previous:
-    """A decoded row cache: the columns of the rows it holds, in its own row order."""
+    """A row cache file, read element by element so that it is never held whole beside this
+    run's own rows (at 1,000,000 files each is ~190 MB): the cached names are matched to the
+    listing as they are read, and only the keys, kinds and parents are held; once ``fill``
+    knows which rows it takes, ``copy`` reads the other columns again, one at a time."""
 
-    def __init__(self, content: Any) -> None:
+    def __init__(self, handle: BinaryIO, unpacker: msgpack.Unpacker, elements: int,
+                 names: list[str]) -> None:
+        self.handle = handle
         try:
-            names, kept, modes, kinds, strings, *refs, parents, lost = content
-            self.names: list[str] = list(names)
-            self.kinds = bytes(kinds)
-            self.strings: list[str | None] = list(strings)
-            self.refs = [_int64s(column) for column in refs[: len(_STRINGS)]]
-            self.numbers = [_int64s(column) for column in refs[len(_STRINGS) :]]
-            self.parents = _int64s(parents)
-            self.lost: dict[int, str] = dict(lost)
-            self.keys = _keys(bytes(kept), _int32s(modes), self.numbers)
-        except (TypeError, ValueError) as exc:
+            if elements != ELEMENTS:
+                raise ValueError(f"{elements} elements")
+            self.count = count = unpacker.read_array_header()
+            self.source = _match(unpacker, names, count)
+            """Per listed row, the cached row of its name (-1: none); None when the cached
+            names are the listing's, row for row."""
+            self.forward = array("q", [-1]) * (0 if self.source is None else count)
+            """Per cached row, the listed row of its name (-1: none); needed only when the
+            names differ from the listing's."""
+            for at, row in enumerate(self.source or ()):
+                if row >= 0:
+                    self.forward[row] = at
+            self.kept, self.modes = bytes(unpacker.unpack()), _int32s(unpacker.unpack())
+            self.kinds = bytes(unpacker.unpack())
+            self.strings: tuple[str | None, ...] = tuple(unpacker.unpack())
+            self.offset = CONTENT_START + unpacker.tell()
+            for _ in _STRINGS:
+                refs = memoryview(unpacker.unpack()).cast("q")
+                if len(refs) != count or (count and not 0 <= min(refs) <= max(refs)
+                                          < len(self.strings)):
+                    raise ValueError("string references out of range")
+                del refs
+            numbers = {}
+            for name in _NUMBERS:
+                column = memoryview(unpacker.unpack()).cast("q")
+                if len(column) != count:
+                    raise ValueError("columns of different lengths")
+                if name in ("sizes", "mtimes"):
+                    numbers[name] = array("q", column)
+                del column
+            self.sizes, self.mtimes = numbers["sizes"], numbers["mtimes"]
+            parents = _int64s(unpacker.unpack())
+            if len(parents) != count or (count and max(parents) >= count):
+                raise ValueError("parent rows out of range")
+            self.parents = array("q") if self.source is None else parents
+            del parents
+            self.lost: dict[int, str] = dict(unpacker.unpack())
+        except (TypeError, ValueError, msgpack.UnpackException) as exc:
             raise CacheError(f"malformed rows ({exc})") from None
         if not self._consistent():
             raise CacheError("malformed rows")
-        self.row_of: dict[str, int] | None = None
+
+    def keys(self, start: int, stop: int) -> array[int]:
+        """The stat keys of cached rows ``start:stop``, as ``stat_keys`` packs them."""
+        return _keys(self.kept[start:stop], self.modes[start:stop], self.sizes[start:stop],
+                     self.mtimes[start:stop])
 
     def _consistent(self) -> bool:
-        count = len(self.names)
-        return (all(type(name) is str for name in self.names)
-                and all(text is None or type(text) is str for text in self.strings)
-                and len(self.keys) == KEY_WIDTH * count and len(self.kinds) == count
-                and len(self.refs) == len(_STRINGS) and len(self.numbers) == len(_NUMBERS)
-                and all(len(column) == count for column in (*self.refs, *self.numbers))
-                and len(self.parents) == count
-                and all(0 <= ref < len(self.strings) for column in self.refs for ref in column)
-                and all(parent < count for parent in self.parents)
+        count = self.count
+        return (all(text is None or type(text) is str for text in self.strings)
+                and len(self.kept) == len(self.modes) == len(self.kinds) == count
                 and all(type(row) is int and type(parent) is str
                         for row, parent in self.lost.items()))
 
-    def row(self, name: str, at: int) -> int | None:
-        """The cached row of ``name`` (the current listing's row ``at``)."""
-        if self.row_of is None:
-            if at < len(self.names) and self.names[at] == name:
-                return at
-            self.row_of = dict(zip(self.names, range(len(self.names)), strict=True))
-        return self.row_of.get(name)
+    def takes(self, row: int, keys: array[int], base: int) -> bool:
+        """Whether cached row ``row`` answers a listed file of stat key ``keys[base:]``
+        (when the names differ from the listing's, its parent must be listed too, or
+        lost: only its row is kept, not its name)."""
+        if (self.kinds[row] != PLAIN or not self.kept[row]
+                or keys[base : base + KEY_WIDTH] != array(
+                    "q", (self.sizes[row], self.mtimes[row], self.modes[row]))):
+            return False
+        parent = self.parents[row] if self.parents else NO_PARENT
+        return parent < 0 or self.forward[parent] >= 0
 
-    def copy_rows(self, rows: StoreRows, start: int, stop: int) -> None:
-        """Rows ``start:stop`` of ``rows`` are this cache's rows ``start:stop``, all PLAIN
-        (their keys were kept) and named alike (so parent rows point to the same names)."""
-        rows.kinds[start:stop] = self.kinds[start:stop]
+    def copy(self, rows: StoreRows, filled: bytearray) -> None:
+        """Fill the ``filled`` rows of ``rows`` with their cached rows' columns, read again
+        from the file one column at a time."""
+        runs = _runs(filled, self.source)
+        self.handle.seek(self.offset)
+        unpacker = element_reader(self.handle)
         strings = self.strings
-        for name, refs in zip(_STRINGS, self.refs, strict=True):
-            getattr(rows, name)[start:stop] = [strings[ref] for ref in refs[start:stop]]
-        for name, column in zip(_NUMBERS, self.numbers, strict=True):
-            getattr(rows, name)[start:stop] = column[start:stop]
-        rows.parent_rows[start:stop] = self.parents[start:stop]
-        if self.lost:
-            rows.lost_parents.update((row, parent) for row, parent in self.lost.items()
-                                     if start <= row < stop)
+        try:
+            for name in _STRINGS:
+                refs = _int64s(unpacker.unpack())
+                column = getattr(rows, name)
+                for at, row, size in runs:
+                    column[at : at + size] = [strings[ref] for ref in refs[row : row + size]]
+            for name in _NUMBERS:
+                values, column = _int64s(unpacker.unpack()), getattr(rows, name)
+                for at, row, size in runs:
+                    column[at : at + size] = values[row : row + size]
+                del values
+            parents = _int64s(unpacker.unpack()) if self.source is None else self.parents
+        except (TypeError, ValueError, msgpack.UnpackException) as exc:
+            raise CacheError(f"changed while read ({exc})") from None
+        assert rows.modes is not None
+        modes, forward = self.modes, self.forward
+        for at, row, size in runs:
+            rows.kinds[at : at + size] = self.kinds[row : row + size]
+            rows.modes[at : at + size] = modes[row : row + size]
+            if self.source is None:
+                rows.parent_rows[at : at + size] = parents[row : row + size]
+                rows.lost_parents.update((lost, parent) for lost, parent in self.lost.items()
+                                         if at <= lost < at + size)
+                continue
+            for offset in range(size):
+                parent = parents[row + offset]
+                if parent == LOST_PARENT:  # it may be listed now: looked for as when read
+                    rows.set_parent(at + offset, self.lost.get(row + offset))
+                else:
+                    rows.parent_rows[at + offset] = parent if parent < 0 else forward[parent]
 
-    def values(self, row: int) -> RowValues:
-        strings = self.strings
-        parent = self.parents[row]
-        parent_id = (None if parent == NO_PARENT else self.lost.get(row) if parent == LOST_PARENT
-                     else self.names[parent][:-4])
-        return (PLAIN, *(strings[refs[row]] for refs in self.refs),
-                *(column[row] for column in self.numbers), parent_id)  # type: ignore[return-value]
+
+def _match(unpacker: msgpack.Unpacker, names: list[str], count: int) -> array[int] | None:
+    """Read the ``count`` cached names: None when they are ``names``, row for row; else per
+    listed row, the cached row of its name (-1: none). Both are sorted, so they are merged;
+    a cache whose names are not sorted only matches fewer names (those files are read)."""
+    listed = len(names)
+    source: array[int] | None = None
+    cursor = 0
+    for start in range(0, count, CHUNK):
+        chunk = list(itertools.islice(unpacker, min(CHUNK, count - start)))
+        if len(chunk) != min(CHUNK, count - start):
+            raise ValueError("names cut short")
+        if source is None:
+            if chunk == names[start : start + len(chunk)]:
+                continue
+            source = array("q", range(min(start, listed))) + array("q", [-1]) * (listed - start)
+            cursor = start
+        for row, name in enumerate(chunk, start):
+            if type(name) is not str:
+                raise ValueError("a name is not a string")
+            while cursor < listed and names[cursor] < name:
+                cursor += 1
+            if cursor < listed and names[cursor] == name:
+                source[cursor] = row
+                cursor += 1
+    if source is None and count != listed:
+        source = array("q", range(count)) + array("q", [-1]) * (listed - count)
+    return source
 
 
-def _keys(kept: bytes, modes: array[int], numbers: list[array[int]]) -> array[int]:
+def _runs(filled: bytearray, source: array[int] | None) -> list[tuple[int, int, int]]:
+    """The ``filled`` rows as runs ``(listed row, cached row, length)`` of consecutive rows
+    of both (one run for an unchanged store)."""
+    runs: list[tuple[int, int, int]] = []
+    at, count = filled.find(1), len(filled)
+    while at >= 0:
+        stop = filled.find(0, at)
+        stop = count if stop < 0 else stop
+        if source is None:
+            runs.append((at, at, stop - at))
+        else:
+            start = at
+            for next_at in range(at + 1, stop + 1):
+                if next_at == stop or source[next_at] != source[next_at - 1] + 1:
+                    runs.append((start, source[start], next_at - start))
+                    start = next_at
+        at = filled.find(1, stop)
+    return runs
+
+
+def _keys(kept: bytes, modes: array[int], sizes: array[int], mtimes: array[int]) -> array[int]:
     """Each row's key (size, mtime_ns, mode), ``NO_KEY`` where ``kept`` says the row was
     not kept."""
-    sizes, mtimes = numbers[_NUMBERS.index("sizes")], numbers[_NUMBERS.index("mtimes")]
     count = len(kept)
     if not len(sizes) == len(mtimes) == len(modes) == count:
         raise ValueError("columns of different lengths")
@@ -146,21 +248,28 @@ class RowCache:
     last run, and the rows of this run are written when the ``VerifyCache`` is saved."""
 
     def __init__(self, verify_cache: VerifyCache, store: Path) -> None:
-        path, header, content = verify_cache.load(ROWS_KIND, store)
-        self.previous: _Previous | None = None
-        if content is not None:
-            try:
-                self.previous = _Previous(content)
-            except CacheError as exc:
-                verify_cache.warnings.append(f"cache {path}: {exc}; rebuilding")
         self.started_ns = verify_cache.started_ns
         self.verify_cache = verify_cache
         self.store = store
         self.rows: StoreRows | None = None
         self.count = 0
         self.hits = 0
-        self._document = (path, header)
+        self._document: tuple[Path, dict[str, Any]] | None = None
         self.changed = True
+
+    def _previous(self, names: list[str]) -> _Previous | None:
+        """The last run's rows, their names matched to the listed ``names``."""
+        path, header, opened = self.verify_cache.open(ROWS_KIND, self.store)
+        self._document = (path, header)
+        if opened is None:
+            return None
+        handle, unpacker, elements = opened
+        try:
+            return _Previous(handle, unpacker, elements, names)
+        except CacheError as exc:
+            handle.close()
+            self.verify_cache.warnings.append(f"cache {path}: {exc}; rebuilding")
+        return None
 
     def fill(self, rows: StoreRows, count: int, dir_fd: int) -> bytearray:
         """Fill the rows ``0:count`` (the listed regular files) whose name and stat key
@@ -168,37 +277,39 @@ class RowCache:
         filled = bytearray(count)
         self.rows, self.count = rows, count
         rows.modes = array("i", [-1]) * len(rows)  # the C reader fills them in
-        previous = self.previous
+        names = rows.names if count == len(rows) else rows.names[:count]
+        previous = self._previous(names)
         if previous is None:
             return filled
-        names = rows.names
-        aligned = previous.names == names[:count]
-        for start in range(0, count, CHUNK):
-            stop = min(start + CHUNK, count)
-            keys = stat_keys(dir_fd, names, start, stop)
-            if aligned and keys == previous.keys[KEY_WIDTH * start : KEY_WIDTH * stop]:
-                # The usual chunk of an unchanged store: every row kept and unchanged.
-                previous.copy_rows(rows, start, stop)
-                filled[start:stop] = b"\x01" * (stop - start)
-                continue
-            for at in range(start, stop):
-                row = previous.row(names[at], at)
-                if row is None or previous.kinds[row] != PLAIN:
+        with previous.handle:
+            aligned = previous.source is None
+            for start in range(0, count, CHUNK):
+                stop = min(start + CHUNK, count)
+                keys = stat_keys(dir_fd, rows.names, start, stop)
+                if aligned and keys == previous.keys(start, stop):
+                    # The usual chunk of an unchanged store: every row kept and unchanged.
+                    filled[start:stop] = b"\x01" * (stop - start)
                     continue
-                base, old = KEY_WIDTH * (at - start), KEY_WIDTH * row
-                if keys[base : base + KEY_WIDTH] == previous.keys[old : old + KEY_WIDTH]:
-                    rows.set_row(at, previous.values(row), None)
-                    filled[at] = 1
+                for at in range(start, stop):
+                    row = at if aligned else previous.source[at]  # type: ignore[index]
+                    if row >= 0 and previous.takes(row, keys, KEY_WIDTH * (at - start)):
+                        filled[at] = 1
+            try:
+                previous.copy(rows, filled)
+            except CacheError as exc:
+                # Rows are half filled: the store is read whole (the reader overwrites).
+                self.verify_cache.warnings.append(f"cache {self._document}: {exc}; rebuilding")
+                filled = bytearray(count)
         self.hits = sum(filled)
         self.verify_cache.hits += self.hits
         # When every row is the cache's own there is nothing new to write.
-        self.changed = self.hits != count or len(previous.names) != count
+        self.changed = self.hits != count or previous.count != count
         return filled
 
     def save(self) -> None:
         """Write the rows now, once they are read: the scan's rows are then no longer held
         here while the checks run and the rest of the cache is saved."""
-        if self.changed:
+        if self.changed and self._document is not None:
             path, header = self._document
             self.verify_cache.write(path, header, ELEMENTS, self._elements)
         self.rows = None

@@ -151,14 +151,18 @@ class StoreRows:
          self.secs[row], self.nanos[row], self.mtimes[row], self.sizes[row],
          self.state_starts[row], self.state_ends[row], parent) = values
         self.kinds[row] = kind
+        self.set_parent(row, parent)
+        if kind != PLAIN and record is not None:
+            self.others[row] = record
+
+    def set_parent(self, row: int, parent: str | None) -> None:
+        """Row ``row``'s parent is the checkpoint ``parent`` (None: it has none)."""
         if parent is None:
             self.parent_rows[row] = NO_PARENT
         else:
             self.parent_rows[row] = self.row_of.get(parent + ".bin", LOST_PARENT)
             if self.parent_rows[row] == LOST_PARENT:
                 self.lost_parents[row] = parent
-        if kind != PLAIN and record is not None:
-            self.others[row] = record
 
     def __len__(self) -> int:
         return len(self.names)
