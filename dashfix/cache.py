@@ -152,6 +152,21 @@ def open_document(handle: BinaryIO, expected: dict[str, Any]) -> tuple[msgpack.U
     return unpacker, count
 
 
+_BIN_HEADERS = {0xC4: struct.Struct(">B"), 0xC5: struct.Struct(">H"), 0xC6: struct.Struct(">I")}
+"""msgpack's bin 8, 16 and 32: the type byte, then the length in that many bytes."""
+
+
+def bin_span(fd: int, position: int) -> tuple[int, int]:
+    """Where the bytes of the msgpack bin at ``position`` of file ``fd`` start, and how many
+    there are (so that a large column is read in pieces, never whole); ValueError when no
+    bin starts there."""
+    head = os.pread(fd, 5, position)
+    length = _BIN_HEADERS.get(head[0]) if head else None
+    if length is None or len(head) < 1 + length.size:
+        raise ValueError("a column is not a byte string")
+    return position + 1 + length.size, length.unpack_from(head, 1)[0]
+
+
 def element_reader(handle: BinaryIO) -> msgpack.Unpacker:
     """A msgpack reader of ``handle`` from its current offset (``unpacker.tell()`` is
     counted from there), decoding as ``decode_cache`` does."""

@@ -38,10 +38,11 @@ from dashfix.cache import (
     CacheError,
     Chunks,
     VerifyCache,
+    bin_span,
     element_reader,
     stat_keys,
 )
-from dashfix.inputs.checkpoint_record import PLAIN, RowValues
+from dashfix.inputs.checkpoint_record import PLAIN
 from dashfix.inputs.checkpoint_rows import LOST_PARENT, NO_PARENT, StoreRows
 
 ROWS_KIND = "checkpoint-rows"
@@ -51,6 +52,8 @@ ELEMENTS = 7 + len(_STRINGS) + len(_NUMBERS)
 """Names, kept mask, modes, kinds, string table, a column of references into it per string
 column, the number columns, parents, lost parents."""
 CHUNK = 4096
+COPY_CHUNK = 65536
+"""Cached values converted per step when a column is copied into the rows."""
 """Rows stat-ed and compared per step, so no per-file key array is ever held whole."""
 
 
@@ -79,37 +82,50 @@ class _Previous:
             self.kept, self.modes = bytes(unpacker.unpack()), _int32s(unpacker.unpack())
             self.kinds = bytes(unpacker.unpack())
             self.strings: tuple[str | None, ...] = tuple(unpacker.unpack())
-            self.offset = CONTENT_START + unpacker.tell()
-            for _ in _STRINGS:
-                refs = memoryview(unpacker.unpack()).cast("q")
-                if len(refs) != count or (count and not 0 <= min(refs) <= max(refs)
-                                          < len(self.strings)):
-                    raise ValueError("string references out of range")
-                del refs
-            numbers = {}
-            for name in _NUMBERS:
-                column = memoryview(unpacker.unpack()).cast("q")
-                if len(column) != count:
+            # The columns are not unpacked: each is read in pieces where it lies.
+            position = CONTENT_START + unpacker.tell()
+            self.columns: dict[str, int] = {}
+            self.held: dict[str, array[int]] = {}
+            for name in (*_STRINGS, *_NUMBERS, "parents"):
+                self.columns[name], length = bin_span(handle.fileno(), position)
+                if length != 8 * count:
                     raise ValueError("columns of different lengths")
-                if name in ("sizes", "mtimes"):
-                    numbers[name] = array("q", column)
-                del column
-            self.sizes, self.mtimes = numbers["sizes"], numbers["mtimes"]
-            parents = _int64s(unpacker.unpack())
-            if len(parents) != count or (count and max(parents) >= count):
-                raise ValueError("parent rows out of range")
-            self.parents = array("q") if self.source is None else parents
-            del parents
-            self.lost: dict[int, str] = dict(unpacker.unpack())
+                position = self.columns[name] + length
+            handle.seek(position)
+            self.lost: dict[int, str] = dict(element_reader(handle).unpack())
+            for name, limit in ((name, len(self.strings)) for name in _STRINGS):
+                self._check_range(name, 0, limit)
+            self._check_range("parents", min(NO_PARENT, LOST_PARENT), count)
+            # Rows matched by name, not by position, are compared one by one: held whole.
+            if self.source is not None:
+                self.held = {name: self.column(name, 0, count)
+                             for name in ("sizes", "mtimes", "parents")}
         except (TypeError, ValueError, msgpack.UnpackException) as exc:
             raise CacheError(f"malformed rows ({exc})") from None
         if not self._consistent():
             raise CacheError("malformed rows")
 
+    def column(self, name: str, start: int, stop: int) -> array[int]:
+        """Rows ``start:stop`` of the number column ``name``, read from the file."""
+        if name in self.held:
+            return self.held[name][start:stop]
+        size = 8 * (stop - start)
+        data = os.pread(self.handle.fileno(), size, self.columns[name] + 8 * start)
+        if len(data) != size:
+            raise ValueError("the cache file was cut short while read")
+        return _int64s(data)
+
+    def _check_range(self, name: str, low: int, limit: int) -> None:
+        """ValueError unless every value of column ``name`` is in ``low:limit``."""
+        for start in range(0, self.count, COPY_CHUNK):
+            values = self.column(name, start, min(start + COPY_CHUNK, self.count))
+            if not low <= min(values) <= max(values) < limit:
+                raise ValueError(f"{name} out of range")
+
     def keys(self, start: int, stop: int) -> array[int]:
         """The stat keys of cached rows ``start:stop``, as ``stat_keys`` packs them."""
-        return _keys(self.kept[start:stop], self.modes[start:stop], self.sizes[start:stop],
-                     self.mtimes[start:stop])
+        return _keys(self.kept[start:stop], self.modes[start:stop],
+                     self.column("sizes", start, stop), self.column("mtimes", start, stop))
 
     def _consistent(self) -> bool:
         count = self.count
@@ -118,50 +134,50 @@ class _Previous:
                 and all(type(row) is int and type(parent) is str
                         for row, parent in self.lost.items()))
 
-    def takes(self, row: int, keys: array[int], base: int) -> bool:
-        """Whether cached row ``row`` answers a listed file of stat key ``keys[base:]``
-        (when the names differ from the listing's, its parent must be listed too, or
-        lost: only its row is kept, not its name)."""
-        if (self.kinds[row] != PLAIN or not self.kept[row]
-                or keys[base : base + KEY_WIDTH] != array(
-                    "q", (self.sizes[row], self.mtimes[row], self.modes[row]))):
+    def takes(self, row: int, key: array[int], cached: array[int] | None) -> bool:
+        """Whether cached row ``row``, of stat key ``cached`` (None: looked up), answers a
+        listed file of stat key ``key``; when the names differ from the listing's, its
+        parent must be listed too, or lost (only its row is kept, not its name)."""
+        if cached is None:
+            held = self.held
+            cached = array("q", (held["sizes"][row], held["mtimes"][row], self.modes[row]))
+        if self.kinds[row] != PLAIN or not self.kept[row] or key != cached:
             return False
-        parent = self.parents[row] if self.parents else NO_PARENT
+        parent = self.held["parents"][row] if self.held else NO_PARENT
         return parent < 0 or self.forward[parent] >= 0
 
     def copy(self, rows: StoreRows, filled: bytearray) -> None:
         """Fill the ``filled`` rows of ``rows`` with their cached rows' columns, read again
         from the file one column at a time."""
-        runs = _runs(filled, self.source)
-        self.handle.seek(self.offset)
-        unpacker = element_reader(self.handle)
+        runs = [(at + piece, row + piece, min(COPY_CHUNK, size - piece))
+                for at, row, size in _runs(filled, self.source)
+                for piece in range(0, size, COPY_CHUNK)]
         strings = self.strings
         try:
             for name in _STRINGS:
-                refs = _int64s(unpacker.unpack())
                 column = getattr(rows, name)
                 for at, row, size in runs:
-                    column[at : at + size] = [strings[ref] for ref in refs[row : row + size]]
+                    column[at : at + size] = [
+                        strings[ref] for ref in self.column(name, row, row + size)]
             for name in _NUMBERS:
-                values, column = _int64s(unpacker.unpack()), getattr(rows, name)
+                column = getattr(rows, name)
                 for at, row, size in runs:
-                    column[at : at + size] = values[row : row + size]
-                del values
-            parents = _int64s(unpacker.unpack()) if self.source is None else self.parents
-        except (TypeError, ValueError, msgpack.UnpackException) as exc:
-            raise CacheError(f"changed while read ({exc})") from None
+                    column[at : at + size] = self.column(name, row, row + size)
+            parent_pieces = [self.column("parents", row, row + size) for _, row, size in runs]
+        except ValueError as exc:
+            raise CacheError(str(exc)) from None
         assert rows.modes is not None
         modes, forward = self.modes, self.forward
-        for at, row, size in runs:
+        for (at, row, size), parents in zip(runs, parent_pieces, strict=True):
             rows.kinds[at : at + size] = self.kinds[row : row + size]
             rows.modes[at : at + size] = modes[row : row + size]
             if self.source is None:
-                rows.parent_rows[at : at + size] = parents[row : row + size]
+                rows.parent_rows[at : at + size] = parents
                 rows.lost_parents.update((lost, parent) for lost, parent in self.lost.items()
                                          if at <= lost < at + size)
                 continue
             for offset in range(size):
-                parent = parents[row + offset]
+                parent = parents[offset]
                 if parent == LOST_PARENT:  # it may be listed now: looked for as when read
                     rows.set_parent(at + offset, self.lost.get(row + offset))
                 else:
@@ -237,7 +253,7 @@ def _int32s(data: bytes) -> array[int]:
     return values
 
 
-def _int64s(data: bytes) -> array[int]:
+def _int64s(data: bytes | memoryview) -> array[int]:
     values = array("q")
     values.frombytes(data)
     return values
@@ -281,30 +297,47 @@ class RowCache:
         previous = self._previous(names)
         if previous is None:
             return filled
+        path = self._document[0] if self._document else self.store
         with previous.handle:
-            aligned = previous.source is None
-            for start in range(0, count, CHUNK):
-                stop = min(start + CHUNK, count)
-                keys = stat_keys(dir_fd, rows.names, start, stop)
-                if aligned and keys == previous.keys(start, stop):
-                    # The usual chunk of an unchanged store: every row kept and unchanged.
-                    filled[start:stop] = b"\x01" * (stop - start)
-                    continue
-                for at in range(start, stop):
-                    row = at if aligned else previous.source[at]  # type: ignore[index]
-                    if row >= 0 and previous.takes(row, keys, KEY_WIDTH * (at - start)):
-                        filled[at] = 1
             try:
-                previous.copy(rows, filled)
+                self._take(previous, rows, filled, dir_fd)
             except CacheError as exc:
-                # Rows are half filled: the store is read whole (the reader overwrites).
-                self.verify_cache.warnings.append(f"cache {self._document}: {exc}; rebuilding")
+                # Only a cache file changed in place since it was checked: the rows taken
+                # so far are dropped, and the store is read whole.
+                self.verify_cache.warnings.append(f"cache {path}: {exc}; rebuilding")
+                rows.reset()
+                rows.modes = array("i", [-1]) * len(rows)
                 filled = bytearray(count)
         self.hits = sum(filled)
         self.verify_cache.hits += self.hits
         # When every row is the cache's own there is nothing new to write.
         self.changed = self.hits != count or previous.count != count
         return filled
+
+    @staticmethod
+    def _take(previous: _Previous, rows: StoreRows, filled: bytearray, dir_fd: int) -> None:
+        """Mark in ``filled`` the rows whose name and stat key match the cache's, and fill
+        them from it."""
+        try:
+            aligned = previous.source is None
+            for start in range(0, len(filled), CHUNK):
+                stop = min(start + CHUNK, len(filled))
+                keys = stat_keys(dir_fd, rows.names, start, stop)
+                cached = previous.keys(start, stop) if aligned else None
+                if keys == cached:
+                    # The usual chunk of an unchanged store: every row kept and unchanged.
+                    filled[start:stop] = b"\x01" * (stop - start)
+                    continue
+                for at in range(start, stop):
+                    row = at if previous.source is None else previous.source[at]
+                    base = KEY_WIDTH * (at - start)
+                    if row >= 0 and previous.takes(
+                            row, keys[base : base + KEY_WIDTH],
+                            None if cached is None else cached[base : base + KEY_WIDTH]):
+                        filled[at] = 1
+        except ValueError as exc:
+            raise CacheError(str(exc)) from None
+        previous.copy(rows, filled)
 
     def save(self) -> None:
         """Write the rows now, once they are read: the scan's rows are then no longer held

@@ -113,6 +113,10 @@ class StoreRows:
         """The file modes of PLAIN rows (-1 unknown; ``array('i')``), kept only for the
         verify cache."""
 
+    def reset(self) -> None:
+        """Every row back to unread (rows filled in part from a cache that failed)."""
+        StoreRows.__init__(self, self.names)
+
     @classmethod
     def of_records(cls, records: Iterable[FileRecord]) -> StoreRows:
         ordered = sorted(records, key=_by_name)
