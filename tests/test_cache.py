@@ -94,6 +94,27 @@ def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
     assert paths[2].name not in _plain_names(again)
 
 
+def test_files_added_and_removed_take_the_rest_from_the_cache(tmp_path: Path) -> None:
+    """Names no longer row for row the cache's: the rows are matched by name; a row whose
+    parent file was removed is read again (the cache keeps its parent's row, not its name),
+    and every row equals an uncached scan's."""
+    store = tmp_path / "store"
+    paths = _checkpoints(store, 6)
+    _scan(tmp_path / "cache", store)
+    paths[2].unlink()
+    builder = StoreBuilder(store)
+    added = builder.checkpoint("beta").path
+    os.utime(added, ns=(OLD, OLD))
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    fresh = scan_store(store).rows
+    assert [again.record(row) for row in range(len(again))] == [
+        fresh.record(row) for row in range(len(fresh))]
+    assert again.lost_parents == fresh.lost_parents
+    assert 0 < verify_cache.hits < 5
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == len(_plain_names(fresh))
+
+
 def test_a_racy_file_is_not_kept(tmp_path: Path) -> None:
     """A file written just before the run is read again next time, even if its stat stays."""
     store = tmp_path / "store"
