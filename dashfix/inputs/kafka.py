@@ -346,18 +346,20 @@ class TopicSnapshot:
     def size(self) -> int:
         return sum(part.size for part in self.partitions)
 
-    def read(self, part: PartitionRange) -> Iterator[list[Any]]:
+    def read(self, part: PartitionRange, stop: int | None = None) -> Iterator[list[Any]]:
         """The records of one partition's snapshot, in offset order, in lists of the
-        client's messages (``offset()``, ``key()``, ``value()``, ``timestamp()``)."""
+        client's messages (``offset()``, ``key()``, ``value()``, ``timestamp()``).
+        ``stop``: only those below this offset (a piece of the snapshot that another reader
+        goes on from), not raised by the fetch's watermark as the snapshot's end is."""
         kafka = self._kafka
-        cursor = SnapshotCursor(part.end)
-        if part.start >= part.end:
+        cursor = SnapshotCursor(part.end if stop is None else stop)
+        if part.start >= cursor.end:
             return
         tp = kafka.TopicPartition(self.locator.topic, part.partition, part.start)
         self._consumer.assign([tp])
         consume = self._consumer.consume
         position = part.start
-        fetched = False
+        fetched = stop is not None  # only the snapshot's end takes the fetch's watermark
         waited_since = time.monotonic()
         try:
             while not cursor.done:
