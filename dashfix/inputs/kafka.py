@@ -19,12 +19,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from dashfix.errors import InputError, UsageError
+from dashfix.native import message_block
 
 SCHEME = "kafka://"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -258,6 +259,13 @@ class SnapshotCursor:
         self.done = True
 
 
+_Batch = TypeVar("_Batch", bound=list[Any])
+
+
+def _without_errors(messages: list[Any]) -> list[Any] | None:
+    return messages if all(message.error() is None for message in messages) else None
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
     offset: int
@@ -351,6 +359,18 @@ class TopicSnapshot:
         client's messages (``offset()``, ``key()``, ``value()``, ``timestamp()``).
         ``stop``: only those below this offset (a piece of the snapshot that another reader
         goes on from), not raised by the fetch's watermark as the snapshot's end is."""
+        return self._batches(part, stop, _without_errors)
+
+    def blocks(self, part: PartitionRange, keys: dict[int, bytes | None],
+               stop: int | None = None) -> Iterator[list[tuple[int, int, bytes | None]]]:
+        """``read`` as ``(offset, 0, value)`` records, the log checks' blocks, each
+        record's key in ``keys`` by offset (for the block just given)."""
+        return self._batches(part, stop, lambda messages: message_block(messages, keys))
+
+    def _batches(self, part: PartitionRange, stop: int | None,
+                 convert: Callable[[list[Any]], _Batch | None]) -> Iterator[_Batch]:
+        """``read``, each batch as ``convert`` gives it; ``convert`` says None when a
+        message of the batch is an error (the batch is then settled message by message)."""
         kafka = self._kafka
         cursor = SnapshotCursor(part.end if stop is None else stop)
         if part.start >= cursor.end:
@@ -376,15 +396,18 @@ class TopicSnapshot:
                     fetched = True
                     _, high = self._consumer.get_watermark_offsets(tp, cached=True)
                     cursor.raise_end(high)
-                last = messages[-1]
-                if (last.offset() < cursor.end - 1 and last.error() is None
-                        and all(message.error() is None for message in messages)):
-                    batch = messages  # the common case: all records, none the last one
-                else:
-                    batch = self._settle(messages, cursor, part.partition)
-                if batch:
-                    position = batch[-1].offset() + 1
-                    yield batch
+                # The common case: all records, none the last one.
+                last = messages[-1].offset()
+                batch = convert(messages) if last < cursor.end - 1 else None
+                if batch is None:
+                    messages = self._settle(messages, cursor, part.partition)
+                    if not messages:
+                        continue
+                    last = messages[-1].offset()
+                    batch = convert(messages)
+                    assert batch is not None  # settled: no error left
+                position = last + 1
+                yield batch
         finally:
             self._consumer.unassign()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator, Sequence
-from itertools import repeat
 from typing import Any
 
 from dashfix.checks.stream.log import LogResult, check_records, counted
@@ -25,6 +24,7 @@ from dashfix.findings import Finding
 from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot, fragment
 from dashfix.inputs.sources import KAFKA_FORMAT, TopicSource
 from dashfix.inputs.streams import ReadOptions, RecordValue, ValueBlock
+from dashfix.native import key_misfits
 from dashfix.rules import stream as rules
 
 _WHERE = re.compile(r"record (\d+) \(byte (\d+)\): ")
@@ -92,15 +92,8 @@ class KeysAndHomes:
     def block(self, block: ValueBlock, scans: Sequence[Any]) -> None:
         """The common case inline: each record keyed by its thread, in the thread's
         partition; anything else goes to ``record``."""
-        keys = self.keys
-        homes = self.homes
-        partition = self.partition
-        for record, scan in zip(block, scans, strict=True):
-            if scan is not None:
-                thread_id = scan[1]
-                if (keys[record[0]] != thread_id.encode()
-                        or homes.setdefault(thread_id, partition) != partition):
-                    self.record(record, thread_id)
+        for at in key_misfits(block, scans, self.keys, self.homes, self.partition):
+            self.record(block[at], scans[at][1])
 
     def record(self, record: RecordValue, thread_id: str | None) -> None:
         offset = record[0]
@@ -128,13 +121,7 @@ def blocks_of(snapshot: TopicSnapshot, part: PartitionRange, keys: dict[int, byt
             stop: int | None = None) -> Iterator[ValueBlock]:
     """A partition's records (below ``stop``) as ``(offset, 0, value)`` blocks, their keys
     in ``keys``."""
-    for batch in snapshot.read(part, stop):
-        offsets = [message.offset() for message in batch]
-        keys.clear()
-        keys.update(zip(offsets, [message.key() for message in batch], strict=True))
-        block: ValueBlock = list(zip(offsets, repeat(0), [message.value() for message in batch],
-                                     strict=False))
-        yield block
+    return snapshot.blocks(part, keys, stop)
 
 
 def begin_partition(locator: KafkaLocator, part: PartitionRange, keys: KeysAndHomes,
