@@ -383,7 +383,9 @@ class TopicSnapshot:
         waited_since = time.monotonic()
         try:
             while not cursor.done:
-                messages = consume(BATCH_RECORDS, 0.2)
+                # No more than the snapshot holds: a batch asked for in full at a
+                # partition's end would wait out the timeout for records that never come.
+                messages = consume(max(1, min(BATCH_RECORDS, cursor.end - position)), 0.2)
                 if not messages:
                     if time.monotonic() - waited_since > self.options.timeout:
                         raise InputError(

@@ -186,7 +186,7 @@ def test_a_partition_cut_between_workers_gives_the_findings_of_one_process(
     with source.snapshot() as snapshot:
         partitions = snapshot.partitions
     assert [[(p.index, p.start, p.stop) for p in run] for run in plan(partitions, 2, 4)] == [
-        [(0, 0, None), (1, 0, 8)], [(1, 8, None), (2, 0, None)]]
+        [(1, 0, 8), (0, 0, None)], [(1, 8, None), (2, 0, None)]]
     alone = check_topic(source, parallel=False, window=4)
     progress = _Recorded()
     together = check_partitions(source, partitions, ReadOptions(), progress, None,

@@ -37,7 +37,7 @@ import signal
 import struct
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from operator import itemgetter
@@ -135,7 +135,9 @@ def plan(partitions: list[PartitionRange], workers: int,
          window: int = WINDOW_RECORDS) -> list[list[Piece]]:
     """Each worker's pieces: the partitions in order, cut into ``workers`` runs of about
     as many records; a cut inside a partition is at the multiple of ``window`` nearest the
-    even share (runs left empty are dropped)."""
+    even share (runs left empty are dropped).  A run that ends inside a partition checks
+    that piece (the head) first: the other side of the cut comes first in the next run,
+    so the parent can merge the cut partition early and drop its windows."""
     total = sum(part.size for part in partitions)
     # Where each run after the first starts: (partition index, offset).
     cuts: list[tuple[int, int]] = []
@@ -162,7 +164,8 @@ def plan(partitions: list[PartitionRange], workers: int,
                 continue  # the next run starts at this partition's beginning (or here)
             pieces.append(piece)
         if pieces:
-            runs.append(pieces)
+            head = pieces[-1].stop is not None and len(pieces) > 1
+            runs.append([pieces[-1], *pieces[:-1]] if head else pieces)
     return runs
 
 
@@ -193,8 +196,8 @@ def check_partitions(source: TopicSource, partitions: list[PartitionRange],
                 _work(source, partitions, pieces, options, now_us, window, write_fd)
             os.close(write_fd)
             running[read_fd] = _Worker(pid, read_fd, pieces)
-        checked = _collect(running, partitions, _Bars(partitions, progress,
-                                                      source.locator.topic))
+        checked = _collect(running, _Bars(partitions, progress, source.locator.topic),
+                           lambda index, parts: _merge(source, partitions[index], parts))
     finally:
         for worker in running.values():
             worker.stop()
@@ -202,18 +205,21 @@ def check_partitions(source: TopicSource, partitions: list[PartitionRange],
         return None
     result = LogResult(input_format=KAFKA_FORMAT)
     homes: dict[str, int] = {}
-    for index, parts in enumerate(checked):
-        merged = _merge(source, partitions[index], parts) or _check_again(
-            source, partitions, index, options, now_us, window)
-        for thread_id in merged[1]:
+    for index, merged in enumerate(checked):
+        part, threads = merged or _check_again(source, partitions, index, options, now_us,
+                                               window)
+        for thread_id in threads:
             if homes.setdefault(thread_id, index) != index:
                 return None
-        merge_partition(result, merged[0])
+        merge_partition(result, part)
     return result
 
 
-def _merge(source: TopicSource, part: PartitionRange,
-           parts: list[_Checked]) -> tuple[LogResult, set[str]] | None:
+_Merged = tuple[LogResult, set[str]]
+"""A partition's result and the threads it holds."""
+
+
+def _merge(source: TopicSource, part: PartitionRange, parts: list[_Checked]) -> _Merged | None:
     """One partition's result and threads from the parts the workers sent; None when a
     window cannot be merged (``SequenceTracker.absorb``)."""
     if len(parts) == 1 and parts[0].tracker is None:
@@ -235,7 +241,7 @@ def _merge(source: TopicSource, part: PartitionRange,
 
 
 def _check_again(source: TopicSource, partitions: list[PartitionRange], index: int,
-                 options: ReadOptions, now_us: int, window: int) -> tuple[LogResult, set[str]]:
+                 options: ReadOptions, now_us: int, window: int) -> _Merged:
     """One partition checked here, whole: what ``_merge`` could not put together."""
     with TopicSnapshot(source.locator, source.options, partitions) as snapshot:
         keys = KeysAndHomes(source.locator)
@@ -407,11 +413,15 @@ class _Bars:
             self._next()
 
 
-def _collect(running: dict[int, _Worker], partitions: list[PartitionRange],
-             bars: _Bars) -> list[list[_Checked]] | None:
-    """What the workers sent of each partition, in partition order; None if a worker died
-    first."""
+def _collect(running: dict[int, _Worker], bars: _Bars,
+             merge: Callable[[int, list[_Checked]], _Merged | None]
+             ) -> list[_Merged | None] | None:
+    """Each partition's result and threads, in partition order, ``merge``-d from what the
+    workers sent of it as soon as all of it came (None where that failed: check it
+    again); None if a worker died first."""
+    partitions = bars.partitions
     parts: list[list[_Checked]] = [[] for _ in partitions]
+    merged: list[_Merged | None] = [None] * len(partitions)
     pending = [0] * len(partitions)
     for worker in running.values():
         for piece in worker.pieces:
@@ -440,7 +450,9 @@ def _collect(running: dict[int, _Worker], partitions: list[PartitionRange],
                             worker.on += 1
                             pending[part.index] -= 1
                             if not pending[part.index]:
+                                merged[part.index] = merge(part.index, parts[part.index])
+                                parts[part.index] = []
                                 bars.finished(part.index)
     if any(worker.status for worker in running.values()) or any(pending):
         return None
-    return parts
+    return merged
