@@ -43,8 +43,11 @@ MAX_MESSAGE_BYTES = (10 << 20) + 1024
 """librdkafka refuses records over ``message.max.bytes`` (1,000,000 by default), below
 DashFlow's 1 MiB cap plus the flag byte; this admits the 10 MiB server profile."""
 BATCH_RECORDS = 1024
-QUEUE_KBYTES = 8 * 1024
-"""Records fetched ahead per consumer (one per process that reads partitions)."""
+QUEUE_KBYTES = 4 * 1024
+"""Records fetched ahead per consumer (one per process that reads partitions).  Tansu
+answers a fetch with ~5 MiB whatever the cap, in well under the time a check takes to
+drain 4 MiB; 8 MiB held 230-243 MiB of PSS for two workers at 1,000,000 records against
+202-215 MiB, with no less time spent waiting in consume() (docs/streams.md)."""
 FETCH_BACKOFF_MS = 10
 """How soon librdkafka fetches again once its queue is full (``fetch.queue.backoff.ms``,
 1000 by default): a check empties a queue of ``QUEUE_KBYTES`` in well under a second, so
