@@ -125,9 +125,9 @@ class _Pipe:
 
 def worker_count(partitions: int) -> int:
     """Processes that read a topic at once: one per partition, at most one per CPU.  Each
-    holds a consumer's queue and a partition's dedup windows (~100 MiB of PSS at 1,000,000
-    records in 3 partitions): three on 2 CPUs held 330 MiB in all (two: 230) and were not
-    faster on a loaded machine (docs/streams.md)."""
+    holds a consumer's queue and a partition's dedup windows (~90-110 MiB of PSS at
+    1,000,000 records in 3 partitions): three on 2 CPUs held 330 MiB in all (two: 230, with
+    the 8 MiB queues of then) and were not faster on a loaded machine (docs/streams.md)."""
     return min(partitions, usable_cpus())
 
 
