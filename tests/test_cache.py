@@ -279,6 +279,23 @@ def test_only_healthy_plain_checkpoints_are_kept(tmp_path: Path) -> None:
     assert verify_cache.hits == 3
 
 
+def test_odd_entries_are_listed_every_run_and_never_cached(tmp_path: Path) -> None:
+    """A FIFO, a symlink and a folder named like checkpoints come after the regular files
+    in the rows; saving the cache once crashed on them (KeyError in the string table)."""
+    store = tmp_path / "store"
+    _checkpoints(store)
+    os.mkfifo(store / "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin")
+    os.symlink("/dev/zero", store / "zero_1a2b3c4d5e6f0a1b_chkpt0.bin")
+    (store / "x.bin").mkdir()
+    first, _ = _scan(tmp_path / "cache", store)
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 4
+    odd = ["ghost_1a2b3c4d5e6f0a1b_chkpt0.bin", "x.bin", "zero_1a2b3c4d5e6f0a1b_chkpt0.bin"]
+    for rows in (first, again):
+        assert sorted(rows.names[4:]) == odd
+        assert _plain_names(rows) == set(rows.names[:4])
+
+
 def _ctx(tmp_path: Path, selection: Selection | None = None) -> CheckContext:
     verify_cache, _ = open_cache(tmp_path / "cache")
     return CheckContext(root=tmp_path, options=VerifyOptions(), cache=verify_cache,
