@@ -260,6 +260,8 @@ class RepairOutcome:
     session: Path | None = None
     remaining: Report | None = None
     """What ``verify`` still finds after ``--apply``."""
+    blocked: str | None = None
+    """Why ``--apply`` cannot run as the store stands (the store lock cannot be taken)."""
 
     def exit_code(self) -> ExitCode:
         if self.failed:
@@ -289,6 +291,7 @@ class RepairOutcome:
             "failed": self.failed,
             "quarantine": None if self.session is None else str(self.session),
             "remaining": None if self.remaining is None else self.remaining.to_dict(),
+            "blocked": self.blocked,
             "exit_code": int(self.exit_code()),
         }
 
@@ -299,7 +302,7 @@ def preview_repair(store: Path) -> RepairOutcome:
         plan = plan_repair(store)
         old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
         index_plan = plan.predicted.plan(old_index, Order.AUTO)
-    return RepairOutcome(store, plan, index_plan, applied=False)
+    return RepairOutcome(store, plan, index_plan, applied=False, blocked=odd_lock(store))
 
 
 def _fixed_magic(data: bytes) -> bytes:

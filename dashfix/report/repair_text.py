@@ -208,6 +208,10 @@ def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
     for name, reason in plan.kept:
         console.print(Text(f"left alone: {name}: {reason}", style="dim"))
     render_index_plan(outcome.index_plan, console)
+    if outcome.blocked is not None:  # --apply would stop at the lock: say what to do first
+        console.print(Text(f"--apply cannot run yet: {outcome.blocked} ({apply_command})",
+                           style="bold red"))
+        return
     if not outcome.applied:
         console.print(Text(f"to carry out this plan: {apply_command}", style="bold"))
         return

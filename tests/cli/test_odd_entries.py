@@ -233,8 +233,9 @@ def _lock_stops_every_writer(cli: Callable[..., Any], store: Path, kind: str) ->
     assert plan.json()["actions"] == []
     [kept] = plan.json()["kept"]
     assert kept["name"] == LOCK and kept["reason"].startswith("CK128: ")
-
     blocker = f"{store / LOCK} is {KINDS[kind][2]}, not a regular file (CK128)"
+    _plan_says_what_to_do_instead_of_apply(cli, store, blocker)
+
     for command in (("repair", str(store), "--apply"), ("rebuild-index", str(store))):
         stopped = cli(*command)
         assert stopped.exit_code == ExitCode.FAILURE, command
@@ -247,6 +248,36 @@ def _lock_stops_every_writer(cli: Callable[..., Any], store: Path, kind: str) ->
     assert blocker in dry.json()["blocked"] and dry.json()["written"] is False
     assert dry.json()["excluded"] == []  # the lock is not a checkpoint candidate
     assert _contents(store) == before
+
+
+def _plan_says_what_to_do_instead_of_apply(cli: Callable[..., Any], store: Path,
+                                           blocker: str) -> None:
+    """The repair plan does not offer an --apply that would stop at the lock: it names the
+    entry and what to do first."""
+    assert blocker in cli("repair", str(store), "--format", "json").json()["blocked"]
+    text = cli("repair", str(store)).stdout.replace("\n", " ")
+    assert "to carry out this plan" not in text
+    assert f"--apply cannot run yet: {blocker}" in text
+    assert "move the entry out of the store" in text
+
+
+def test_a_symlinked_lock_blocks_every_writer_and_the_plan_says_so(
+    cli: Callable[..., Any], tmp_path: Path,
+) -> None:
+    """DashFlow follows a symlinked lock (and creates what a dangling one names, even outside
+    the store); dashfix never does, so its writers stop, and the plan and dry run say so."""
+    store = _store(tmp_path / "store", LOCK, "fifo")
+    (store / LOCK).unlink()
+    (store / LOCK).symlink_to(tmp_path / "elsewhere")
+    blocker = f"{store / LOCK} is a symlink, never followed (CK117)"
+    _plan_says_what_to_do_instead_of_apply(cli, store, blocker)
+    dry = cli("rebuild-index", str(store), "--dry-run", "--format", "json")
+    assert dry.exit_code == ExitCode.FAILURE and blocker in dry.json()["blocked"]
+    for command in (("repair", str(store), "--apply"), ("rebuild-index", str(store))):
+        stopped = cli(*command)
+        assert stopped.exit_code == ExitCode.FAILURE, command
+        assert blocker in stopped.stderr.replace("\n", " ")
+    assert not os.path.lexists(tmp_path / "elsewhere")
 
 
 def test_a_lock_folder_is_the_fixture_store_s_only_fault(
