@@ -29,9 +29,20 @@ def _child(rel: str, name: str) -> str:
     return name if rel == "." else f"{rel}/{name}"
 
 
-def _read_head(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(HEAD_BYTES)
+_HEAD_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+NOT_A_FILE = "not a regular file or folder"
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The first bytes of ``path``; None when it is no longer a regular file (replaced by a
+    FIFO since it was listed: O_NONBLOCK, so opening one never waits for a writer)."""
+    fd = os.open(path, _HEAD_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, HEAD_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Discovery) -> None:
@@ -40,6 +51,9 @@ def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Di
         head = _read_head(path)
     except OSError as exc:
         out.findings.append(UNREADABLE_PATH.at(rel, f"cannot read file: {exc.strerror or exc}"))
+        return
+    if head is None:
+        out.skipped.append(Skipped(rel, NOT_A_FILE))
         return
     for kind in sniffers:
         assert kind.sniff_file is not None
@@ -97,7 +111,7 @@ def _walk_dir(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind],
         elif stat.S_ISREG(mode):
             _sniff(Path(entry.path), entry_rel, root, kinds, out)
         else:
-            out.skipped.append(Skipped(entry_rel, "not a regular file or folder"))
+            out.skipped.append(Skipped(entry_rel, NOT_A_FILE))
 
 
 def _symlink(path: str, rel: str, out: Discovery) -> None:
@@ -132,13 +146,18 @@ def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tupl
             yield absolute.parent, out
         elif stat.S_ISLNK(mode):
             # A PATH the user typed is followed once: they named it, so it is the root.
+            # What it names is checked as a PATH given directly would be: a FIFO, socket
+            # or device is skipped, never opened (a FIFO would block until a writer came).
             resolved = Path(os.path.realpath(given))
             if resolved.is_dir():
                 _walk_dir(resolved, ".", resolved, kinds, out)
                 yield resolved, out
-            else:
+            elif resolved.is_file() or not resolved.exists():  # dangling: _sniff says so
                 _sniff(resolved, resolved.name, resolved.parent, kinds, out)
                 yield resolved.parent, out
+            else:
+                out.skipped.append(Skipped(".", NOT_A_FILE))
+                yield resolved, out
         else:
-            out.skipped.append(Skipped(".", "not a regular file or folder"))
+            out.skipped.append(Skipped(".", NOT_A_FILE))
             yield absolute, out

@@ -1,0 +1,218 @@
+"""Every command on hostile stores ends promptly, names the entry, never follows a path out
+of the scanned root, and the read-only ones change nothing (no write, no lock).
+
+Each store holds one hostile entry: a FIFO or socket named like a checkpoint, ``index.bin``
+or ``.checkpoint.lock`` as a FIFO, symlinks to ``/dev/zero``, to a file outside the root and
+in a loop, a folder named ``x.bin``, a file at mode 000 (not as root: root reads it anyway),
+a sparse file of 1 TiB. Each command runs in a subprocess with a timeout, with the C reader
+and with the Python twins (``DASHFIX_PURE_PYTHON=1``), so a regression that blocks (a FIFO
+opened without ``O_NONBLOCK``) fails instead of hanging CI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from dashfix.errors import ExitCode
+from dashfix.testing.checkpoints import StoreBuilder
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 60
+GHOST = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
+LOCK = ".checkpoint.lock"
+OUTSIDE = "outside.bin"
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    here = os.getcwd()  # bind by a relative name: the full path can exceed sun_path
+    os.chdir(path.parent)
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(path.name)
+    finally:
+        os.chdir(here)
+
+
+def _to_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _to_outside(path: Path) -> None:
+    """A symlink to a healthy checkpoint outside the root (followed, it would load)."""
+    outside = path.parent.parent / OUTSIDE
+    shutil.copy(sorted(path.parent.glob("alpha_*.bin"))[0], outside)
+    path.symlink_to(outside)
+
+
+def _loop(path: Path) -> None:
+    other = path.with_name("loop_1a2b3c4d5e6f0a1b_chkpt0.bin")
+    path.symlink_to(other)
+    other.symlink_to(path)
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _unreadable(path: Path) -> None:
+    shutil.copy(sorted(path.parent.glob("beta_*.bin"))[0], path)
+    path.chmod(0)
+
+
+def _sparse(path: Path) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(1 << 40)
+
+
+class Case(NamedTuple):
+    name: str
+    make: Callable[[Path], None]
+    code: str  # what verify calls it
+
+
+CASES = {
+    "bin-fifo": Case(GHOST, _fifo, "CK127"),
+    "bin-socket": Case(GHOST, _socket, "CK127"),
+    "index-fifo": Case("index.bin", _fifo, "CK126"),
+    "lock-fifo": Case(LOCK, _fifo, "CK128"),
+    "bin-dev-zero": Case(GHOST, _to_dev_zero, "CK117"),
+    "index-dev-zero": Case("index.bin", _to_dev_zero, "CK117"),
+    "lock-dev-zero": Case(LOCK, _to_dev_zero, "CK117"),
+    "bin-outside": Case(GHOST, _to_outside, "CK117"),
+    "index-outside": Case("index.bin", _to_outside, "CK117"),
+    "bin-loop": Case(GHOST, _loop, "CK117"),
+    "bin-folder": Case("x.bin", _folder, "CK116"),
+    "bin-unreadable": Case(GHOST, _unreadable, "CK113"),
+    "bin-sparse": Case(GHOST, _sparse, "CK118"),
+    "index-sparse": Case("index.bin", _sparse, "CK118"),
+}
+
+
+def _hostile_store(work: Path, case: Case) -> Path:
+    store = work / "store"
+    builder = StoreBuilder(store)
+    builder.chain("alpha", 3)
+    builder.chain("beta", 2)
+    builder.index()
+    builder.lock()
+    if case.name in ("index.bin", LOCK):
+        (store / case.name).unlink()
+    case.make(store / case.name)
+    return store
+
+
+def _snapshot(work: Path) -> dict[str, tuple[int, int, int, str]]:
+    """Every entry under ``work`` by lstat (mode, size, mtime) and, for a small regular
+    file, its hash; nothing else is opened."""
+    found = {}
+    for folder, names, files in os.walk(work):
+        for name in [*names, *files, "."]:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            digest = ""
+            if (os.path.isfile(path) and not os.path.islink(path) and info.st_size < 1 << 20
+                    and info.st_mode & 0o444):
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            found[os.path.relpath(path, work)] = (info.st_mode, info.st_size,
+                                                  info.st_mtime_ns, digest)
+    return found
+
+
+def _run(work: Path, *args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DASHFIX_PURE_PYTHON", None)
+    if pure:
+        env["DASHFIX_PURE_PYTHON"] = "1"
+    try:
+        result = subprocess.run([sys.executable, "-m", "dashfix", *args], cwd=work, env=env,
+                                capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`dashfix {' '.join(args)}` did not end within {TIMEOUT} s")
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "internal error" not in output, output
+    return result
+
+
+def _finding_codes(result: subprocess.CompletedProcess[str], name: str) -> set[str]:
+    import json
+
+    document: dict[str, Any] = json.loads(result.stdout)
+    return {f["code"] for f in document["findings"] if f["path"].endswith("store/" + name)}
+
+
+@pytest.fixture(params=list(CASES))
+def case(request: pytest.FixtureRequest) -> Case:
+    if request.param == "bin-unreadable" and os.geteuid() == 0:
+        pytest.skip("root reads a file at mode 000 (test_unreadable_root runs as nobody)")
+    return CASES[request.param]
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["c", "python"])
+def test_read_only_commands_name_the_entry_and_change_nothing(
+    tmp_path: Path, case: Case, pure: bool,
+) -> None:
+    store = _hostile_store(tmp_path, case)
+    before = _snapshot(tmp_path)
+    cache = tmp_path.parent / f"{tmp_path.name}-cache"  # outside the snapshot
+    verify = ("verify", "store", "--format", "json", "--fail-on", "never")
+    for args in (verify, (*verify, "--cache", str(cache)), (*verify, "--cache", str(cache)),
+                 (*verify, "--sample", "1/1")):
+        result = _run(tmp_path, *args, pure=pure)
+        assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
+        assert case.code in _finding_codes(result, case.name), (args, result.stdout)
+    for args in (("inspect", "store"), ("rebuild-index", "store", "--dry-run"),
+                 ("repair", "store")):
+        result = _run(tmp_path, *args, pure=pure)
+        assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
+        if args[0] != "inspect" and case.code != "CK118":  # a sparse index: "corrupt"
+            assert case.name in result.stdout + result.stderr, (args, result.stdout)
+    assert _snapshot(tmp_path) == before
+    assert store.is_dir()
+
+
+@pytest.mark.parametrize("command", [("rebuild-index", "store"), ("repair", "store", "--apply")])
+def test_writing_commands_end_and_never_follow_the_entry(
+    tmp_path: Path, case: Case, command: tuple[str, ...],
+) -> None:
+    """They run, or stop with exit 3 naming what blocks them; an entry outside the root
+    (a symlink's target) is never changed."""
+    store = _hostile_store(tmp_path, case)
+    outside = tmp_path / OUTSIDE
+    kept = outside.read_bytes() if outside.exists() else b""
+    result = _run(tmp_path, *command, pure=False)
+    assert result.returncode in (ExitCode.CLEAN, ExitCode.FINDINGS, ExitCode.FAILURE)
+    if result.returncode == ExitCode.FAILURE:
+        assert case.name in result.stdout + result.stderr
+    if outside.exists():
+        assert outside.read_bytes() == kept
+        assert {os.readlink(path) for path in store.rglob("*") if path.is_symlink()} == {
+            str(outside)}
+    assert os.path.lexists(store / case.name) or (store / ".dashfix-quarantine").is_dir()
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
+def test_verify_of_a_symlinked_path_to_a_fifo_or_device_skips_it(
+    tmp_path: Path, target: str,
+) -> None:
+    """A PATH the user typed is followed once; what it names is then treated as if given
+    directly: a FIFO is skipped, never opened (it would wait for a writer for ever)."""
+    if target == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(target)
+    result = _run(tmp_path, "verify", "link", "--list-inputs", pure=False)
+    assert "not a regular file or folder" in result.stdout, result.stdout
+    result = _run(tmp_path, "verify", "link", pure=False)
+    assert result.returncode == ExitCode.FAILURE and "DF003" in result.stdout
