@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dashfix.errors import StoreLockedError, WriteError
+from dashfix.formats.variants import LOCK_NAME
 from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.rules import checkpoint as ck
 
-LOCK_NAME = ".checkpoint.lock"
 POLL_SECONDS = 0.05
 
 
