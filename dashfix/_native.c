@@ -971,7 +971,7 @@ bad:
  * (openat, O_NOFOLLOW | O_NONBLOCK), fstat-ed once and read once; the DCHK header and the
  * CRC-32 checked, and the bincode ids and the payload tail (node, timestamp, parent, empty
  * metadata) read with every length checked against the bytes left.  A file comes back as a
- * row only when it is what checkpoint_store._summarise_plain_dchk turns into a PLAIN row
+ * row only when checkpoint_files/variants.py's _summarise_plain_dchk makes it a PLAIN row
  * (its Python twin, which the tests hold to the same answers) and, stricter, when its id is
  * of the current scheme with the thread's own prefix, its parent starts with the thread's
  * prefix and its name is the id plus ".bin".  Anything else (another variant, a damaged
