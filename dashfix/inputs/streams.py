@@ -250,6 +250,12 @@ _LINE_PROBLEMS = {
 }
 
 
+def size_when_opened(handle: BinaryIO) -> int | None:
+    """The size of the regular file ``handle`` reads (None for a pipe, which has none)."""
+    info = os.fstat(handle.fileno())
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def _capped_lines(handle: BinaryIO, cap: int, offset: int = 0,
                   end: int | None = None) -> Iterator[tuple[int, bytes | None, int]]:
     """``(offset, line | None, length)``: None when the line is longer than ``cap``; from
@@ -283,6 +289,8 @@ def _jsonl_entries(
     cap = options.line_cap
     fmt = InputFormat.JSONL.value
     with open(path, "rb", buffering=1 << 20) as handle:
+        if end is None:  # a log still being written: its lines when opened, not a chase
+            end = size_when_opened(handle)
         index = first_index
         handle.seek(start)
         for offset, line, length in _capped_lines(handle, cap, start, end):
