@@ -9,6 +9,7 @@ at a time from a read-only, immutable connection.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
@@ -23,6 +24,7 @@ from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats import filelog, kcat
 from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, ZSTD_MAGIC, FrameKind, classify
 from dashfix.inputs import InputFormat as InputFormat  # re-exported: readers import it from here
+from dashfix.inputs.checkpoint_record import entry_kind
 
 FRAME_SUFFIX = ".frame"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -454,7 +456,13 @@ _VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values, InputFormat.JSONL:
 
 
 def resolve_format(path: Path, input_format: str | None = None) -> InputFormat | None:
-    """The forced format, or the detected one (None: not a stream log)."""
+    """The forced format, or the detected one (None: not a stream log). Raises OSError for
+    a FIFO, socket or device, found by ``stat``, never opened: a named FIFO without a writer
+    would block the open for ever, and a log is read by offset, which no pipe allows."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise OSError(errno.ESPIPE, f"{entry_kind(mode)}, not a regular file or folder (a "
+                      "stream log is read by offset; nothing was opened)")
     if input_format is not None:
         return InputFormat(input_format)
     return _detect_path(path)

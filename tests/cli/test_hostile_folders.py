@@ -216,3 +216,21 @@ def test_verify_of_a_symlinked_path_to_a_fifo_or_device_skips_it(
     assert "not a regular file or folder" in result.stdout, result.stdout
     result = _run(tmp_path, "verify", "link", pure=False)
     assert result.returncode == ExitCode.FAILURE and "DF003" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("stream", "validate", "log.jsonl"),
+                                  ("stream", "validate", "--input-format", "kcat", "log.jsonl"),
+                                  ("stream", "validate", "link"),
+                                  ("stream", "replay", "log.jsonl", "--to", "out.kcat")])
+def test_a_stream_log_that_is_a_fifo_is_reported_never_opened(
+    tmp_path: Path, args: tuple[str, ...],
+) -> None:
+    """A log is read by offset, which no pipe allows; opening a FIFO without a writer would
+    block for ever. It is named, with what it is, and not opened."""
+    os.mkfifo(tmp_path / "log.jsonl")
+    (tmp_path / "link").symlink_to("log.jsonl")
+    result = _run(tmp_path, *args, pure=False)
+    assert result.returncode in (ExitCode.FINDINGS, ExitCode.FAILURE)
+    assert "a FIFO (named pipe), not a regular file or folder" in (
+        result.stdout + result.stderr).replace("\n", " ")
+    assert not (tmp_path / "out.kcat").exists()
