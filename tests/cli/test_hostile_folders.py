@@ -234,3 +234,25 @@ def test_a_stream_log_that_is_a_fifo_is_reported_never_opened(
     assert "a FIFO (named pipe), not a regular file or folder" in (
         result.stdout + result.stderr).replace("\n", " ")
     assert not (tmp_path / "out.kcat").exists()
+
+
+@pytest.mark.parametrize("planted", ["fifo", "dev-zero"])
+def test_a_cache_file_that_is_a_fifo_or_symlink_is_rebuilt_never_read(
+    tmp_path: Path, planted: str,
+) -> None:
+    """A restored CI cache is an input too: a FIFO in it would block verify, a symlink to
+    /dev/zero never end. Each is a warning and written again as a regular file."""
+    _hostile_store(tmp_path, Case("index.bin", lambda path: None, ""))
+    assert _run(tmp_path, "verify", "store", "--cache", "cache", pure=False).returncode == 0
+    files = sorted((tmp_path / "cache").iterdir())
+    for path in files:
+        path.unlink()
+        if planted == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/zero")
+    result = _run(tmp_path, "verify", "store", "--cache", "cache", pure=False)
+    assert result.returncode == 0, result.stderr
+    why = "not a regular file" if planted == "fifo" else "a symlink, never followed"
+    assert result.stderr.count(f"cannot read ({why}); rebuilding") == len(files)
+    assert all(path.is_file() and not path.is_symlink() for path in files)
