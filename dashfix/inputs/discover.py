@@ -84,34 +84,53 @@ def _claiming_kind(path: Path, kinds: Sequence[InputKind]) -> InputKind | None:
 
 def _walk_dir(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind],
               out: Discovery) -> None:
-    """Discover under ``directory`` (``rel`` from ``root``). Relative paths are built as
-    strings: a folder of 10,000 unclaimed entries made a Path and ``relative_to`` costly."""
+    """Discover under ``directory`` (``rel`` from ``root``), depth first in name order. A
+    stack of listings, not recursion: a tree thousands of folders deep is a folder like any
+    other. Relative paths are built as strings: a folder of 10,000 unclaimed entries made a
+    Path and ``relative_to`` costly."""
+    stack: list[Iterator[os.DirEntry[str]]] = []
+    rels: list[str] = []
+    _enter(directory, rel, root, kinds, out, stack, rels)
+    while stack:
+        for entry in stack[-1]:
+            entry_rel = _child(rels[-1], entry.name)
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                out.findings.append(
+                    UNREADABLE_PATH.at(entry_rel, f"cannot stat: {exc.strerror or exc}")
+                )
+                continue
+            if stat.S_ISLNK(mode):
+                _symlink(entry.path, entry_rel, out)
+            elif stat.S_ISDIR(mode):
+                if _enter(Path(entry.path), entry_rel, root, kinds, out, stack, rels):
+                    break  # its entries first; this listing resumes after them
+            elif stat.S_ISREG(mode):
+                _sniff(Path(entry.path), entry_rel, root, kinds, out)
+            else:
+                out.skipped.append(Skipped(entry_rel, NOT_A_FILE))
+        else:
+            stack.pop()
+            rels.pop()
+
+
+def _enter(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Discovery,
+           stack: list[Iterator[os.DirEntry[str]]], rels: list[str]) -> bool:
+    """A folder claimed by a kind is a target; any other's sorted listing goes on the
+    stack (True), unless it cannot be listed (a finding)."""
     claimer = _claiming_kind(directory, kinds)
     if claimer is not None:
         out.targets.append(Target(claimer.name, directory, rel, root))
-        return
+        return False
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError as exc:
         out.findings.append(UNREADABLE_PATH.at(rel, f"cannot list folder: {exc.strerror or exc}"))
-        return
-    for entry in entries:
-        entry_rel = _child(rel, entry.name)
-        try:
-            mode = entry.stat(follow_symlinks=False).st_mode
-        except OSError as exc:
-            out.findings.append(
-                UNREADABLE_PATH.at(entry_rel, f"cannot stat: {exc.strerror or exc}")
-            )
-            continue
-        if stat.S_ISLNK(mode):
-            _symlink(entry.path, entry_rel, out)
-        elif stat.S_ISDIR(mode):
-            _walk_dir(Path(entry.path), entry_rel, root, kinds, out)
-        elif stat.S_ISREG(mode):
-            _sniff(Path(entry.path), entry_rel, root, kinds, out)
-        else:
-            out.skipped.append(Skipped(entry_rel, NOT_A_FILE))
+        return False
+    stack.append(iter(entries))
+    rels.append(rel)
+    return True
 
 
 def _symlink(path: str, rel: str, out: Discovery) -> None:

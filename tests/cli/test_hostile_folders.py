@@ -11,6 +11,7 @@ opened without ``O_NONBLOCK``) fails instead of hanging CI."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -147,8 +148,6 @@ def _run(work: Path, *args: str, pure: bool) -> subprocess.CompletedProcess[str]
 
 
 def _finding_codes(result: subprocess.CompletedProcess[str], name: str) -> set[str]:
-    import json
-
     document: dict[str, Any] = json.loads(result.stdout)
     return {f["code"] for f in document["findings"] if f["path"].endswith("store/" + name)}
 
@@ -256,3 +255,21 @@ def test_a_cache_file_that_is_a_fifo_or_symlink_is_rebuilt_never_read(
     why = "not a regular file" if planted == "fifo" else "a symlink, never followed"
     assert result.stderr.count(f"cannot read ({why}); rebuilding") == len(files)
     assert all(path.is_file() and not path.is_symlink() for path in files)
+
+
+def test_a_tree_thousands_of_folders_deep_is_walked(tmp_path: Path) -> None:
+    """Discovery once recursed per folder: 1,300 levels ended in an internal error
+    (RecursionError). The store at the bottom is found."""
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for name in ["deep", *["a"] * 1300]:  # one level at a time: short paths
+            os.mkdir(name)
+            os.chdir(name)
+        _hostile_store(Path("."), Case("x.bin", _folder, "CK116"))
+    finally:
+        os.chdir(here)
+    result = _run(tmp_path, "verify", "deep", "--format", "json", pure=False)
+    assert result.returncode == ExitCode.FINDINGS, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert finding["code"] == "CK116" and finding["path"].endswith("/store/x.bin")
