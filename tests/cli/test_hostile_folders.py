@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import pytest
 
 from dashfix.errors import ExitCode
 from dashfix.testing.checkpoints import StoreBuilder
+from tests.cli.nodes import make_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -35,16 +35,6 @@ OUTSIDE = "outside.bin"
 
 def _fifo(path: Path) -> None:
     os.mkfifo(path)
-
-
-def _socket(path: Path) -> None:
-    here = os.getcwd()  # bind by a relative name: the full path can exceed sun_path
-    os.chdir(path.parent)
-    try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.bind(path.name)
-    finally:
-        os.chdir(here)
 
 
 def _to_dev_zero(path: Path) -> None:
@@ -86,7 +76,7 @@ class Case(NamedTuple):
 
 CASES = {
     "bin-fifo": Case(GHOST, _fifo, "CK127"),
-    "bin-socket": Case(GHOST, _socket, "CK127"),
+    "bin-socket": Case(GHOST, make_socket, "CK127"),
     "index-fifo": Case("index.bin", _fifo, "CK126"),
     "lock-fifo": Case(LOCK, _fifo, "CK128"),
     "bin-dev-zero": Case(GHOST, _to_dev_zero, "CK117"),

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from dashfix.errors import ExitCode
 from dashfix.formats.index import decode_index
 from dashfix.repair.quarantine import QUARANTINE_DIR
 from dashfix.testing.checkpoints import StoreBuilder
+from tests.cli.nodes import make_socket
 
 Make = Callable[[Path], None]
 
@@ -36,18 +36,6 @@ def _folder(path: Path) -> None:
     path.mkdir()
 
 
-def _socket(path: Path) -> None:
-    # A bound AF_UNIX socket leaves its node behind when closed; bind by a relative name, as
-    # the full path can be longer than sun_path allows.
-    here = os.getcwd()
-    os.chdir(path.parent)
-    try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.bind(path.name)
-    finally:
-        os.chdir(here)
-
-
 def _device(path: Path) -> None:
     try:  # a character device like /dev/null
         os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))
@@ -58,7 +46,7 @@ def _device(path: Path) -> None:
 KINDS: dict[str, tuple[Make, Callable[[int], bool], str]] = {
     "folder": (_folder, stat.S_ISDIR, "a folder"),
     "fifo": (_fifo, stat.S_ISFIFO, "a FIFO (named pipe)"),
-    "socket": (_socket, stat.S_ISSOCK, "a socket"),
+    "socket": (make_socket, stat.S_ISSOCK, "a socket"),
     "device": (_device, stat.S_ISCHR, "a character device"),
 }
 ODD_NAME = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
