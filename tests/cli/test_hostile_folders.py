@@ -16,7 +16,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +28,9 @@ from dashfix.testing.checkpoints import StoreBuilder
 from tests.cli.nodes import make_socket
 
 ROOT = Path(__file__).resolve().parents[2]
+AS_ROOT = os.geteuid() == 0
+SETPRIV = shutil.which("setpriv")
+DROP = [SETPRIV or "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 TIMEOUT = 60
 GHOST = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
 LOCK = ".checkpoint.lock"
@@ -86,7 +90,7 @@ CASES = {
     "index-outside": Case("index.bin", _to_outside, "CK117"),
     "bin-loop": Case(GHOST, _loop, "CK117"),
     "bin-folder": Case("x.bin", _folder, "CK116"),
-    "bin-unreadable": Case(GHOST, _unreadable, "CK113"),
+    "bin-unreadable": Case(GHOST, _unreadable, "CK118"),
     "bin-sparse": Case(GHOST, _sparse, "CK118"),
     "index-sparse": Case("index.bin", _sparse, "CK118"),
 }
@@ -122,14 +126,16 @@ def _snapshot(work: Path) -> dict[str, tuple[int, int, int, str]]:
     return found
 
 
-def _run(work: Path, *args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+def _run(work: Path, *args: str, pure: bool,
+         as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DASHFIX_PURE_PYTHON", None)
     if pure:
         env["DASHFIX_PURE_PYTHON"] = "1"
+    command = [*(DROP if as_nobody else []), sys.executable, "-m", "dashfix", *args]
     try:
-        result = subprocess.run([sys.executable, "-m", "dashfix", *args], cwd=work, env=env,
-                                capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
+                                timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"`dashfix {' '.join(args)}` did not end within {TIMEOUT} s")
     output = result.stdout + result.stderr
@@ -144,31 +150,56 @@ def _finding_codes(result: subprocess.CompletedProcess[str], name: str) -> set[s
 
 @pytest.fixture(params=list(CASES))
 def case(request: pytest.FixtureRequest) -> Case:
-    if request.param == "bin-unreadable" and os.geteuid() == 0:
-        pytest.skip("root reads a file at mode 000 (test_unreadable_root runs as nobody)")
     return CASES[request.param]
+
+
+class Place(NamedTuple):
+    work: Path
+    as_nobody: bool
+
+
+@pytest.fixture
+def place(tmp_path: Path, case: Case) -> Iterator[Place]:
+    """Where the read-only commands run, and as whom: root reads a file at mode 000, so
+    that case runs as ``nobody`` (setpriv, as test_unreadable_root does) in a folder it can
+    pass through (pytest's are 0700)."""
+    if case.make is not _unreadable or not AS_ROOT:
+        yield Place(tmp_path, False)
+        return
+    if SETPRIV is None:
+        pytest.skip("running as root, which reads a file at mode 000, and setpriv is missing")
+    folder = Path(tempfile.mkdtemp(prefix="dashfix-hostile-"))
+    folder.chmod(0o711)
+    try:
+        yield Place(folder, True)
+    finally:
+        shutil.rmtree(folder)
 
 
 @pytest.mark.parametrize("pure", [False, True], ids=["c", "python"])
 def test_read_only_commands_name_the_entry_and_change_nothing(
-    tmp_path: Path, case: Case, pure: bool,
+    place: Place, case: Case, pure: bool,
 ) -> None:
-    store = _hostile_store(tmp_path, case)
-    before = _snapshot(tmp_path)
-    cache = tmp_path.parent / f"{tmp_path.name}-cache"  # outside the snapshot
+    work, as_nobody = place
+    store = _hostile_store(work, case)
+    before = _snapshot(work)
+    cache = work.parent / f"{work.name}-cache"  # outside the snapshot
     verify = ("verify", "store", "--format", "json", "--fail-on", "never")
-    for args in (verify, (*verify, "--cache", str(cache)), (*verify, "--cache", str(cache)),
-                 (*verify, "--sample", "1/1")):
-        result = _run(tmp_path, *args, pure=pure)
-        assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
-        assert case.code in _finding_codes(result, case.name), (args, result.stdout)
-    for args in (("inspect", "store"), ("rebuild-index", "store", "--dry-run"),
-                 ("repair", "store")):
-        result = _run(tmp_path, *args, pure=pure)
-        assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
-        if args[0] != "inspect" and case.code != "CK118":  # a sparse index: "corrupt"
-            assert case.name in result.stdout + result.stderr, (args, result.stdout)
-    assert _snapshot(tmp_path) == before
+    try:
+        for args in (verify, (*verify, "--cache", str(cache)), (*verify, "--cache", str(cache)),
+                     (*verify, "--sample", "1/1")):
+            result = _run(work, *args, pure=pure, as_nobody=as_nobody)
+            assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
+            assert case.code in _finding_codes(result, case.name), (args, result.stdout)
+        for args in (("inspect", "store"), ("rebuild-index", "store", "--dry-run"),
+                     ("repair", "store")):
+            result = _run(work, *args, pure=pure, as_nobody=as_nobody)
+            assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
+            if args[0] != "inspect":  # an overview of the threads
+                assert case.name in result.stdout + result.stderr, (args, result.stdout)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    assert _snapshot(work) == before
     assert store.is_dir()
 
 
