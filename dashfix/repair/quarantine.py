@@ -30,6 +30,7 @@ from the files themselves and ``restore`` undoes exactly the done ones.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -59,8 +60,14 @@ _OPERATIONS = (MOVED, REWRITTEN, RENAMED, CREATED)
 
 
 def sha256_of(path: Path) -> str:
+    """The sha256 of the regular file ``path``. Every caller checked that it is one; opened
+    without following a symlink and without waiting on a FIFO, in case it was replaced
+    since (OSError then)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "no longer a regular file", str(path))
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
