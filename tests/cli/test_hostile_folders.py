@@ -195,7 +195,7 @@ def test_read_only_commands_name_the_entry_and_change_nothing(
                      ("repair", "store")):
             result = _run(work, *args, pure=pure, as_nobody=as_nobody)
             assert result.returncode in (ExitCode.CLEAN, ExitCode.FAILURE), result.stderr
-            if args[0] != "inspect":  # an overview of the threads
+            if args[0] != "inspect" or case.name not in ("index.bin", LOCK):
                 assert case.name in result.stdout + result.stderr, (args, result.stdout)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
