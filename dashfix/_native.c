@@ -2104,6 +2104,172 @@ done:
     return result;
 }
 
+/* ---- index rebuild: each thread's contenders ------------------------------------------
+ * plain_contenders: the pass of dashfix.repair.scan_adapter over a store's PLAIN rows (the
+ * healthy {id}.bin files: nearly every row) that rebuild-index and repair plan the new
+ * index from.  Per thread: how many PLAIN rows it has, and the first of its rows with the
+ * greatest (secs, nanos, id) and the first with the greatest (mtime, id), the id being the
+ * file name without ".bin" compared by code point as Python compares strings (the order of
+ * inputs/latest.py's FILE_SCAN, by embedded time and by mtime).  Only these two of a
+ * thread's PLAIN rows can win a ranking, so no Python object is made for the others.  Its
+ * Python twin is scan_adapter._plain_contenders_python; the tests hold both to the same
+ * answers.  Returns {thread: (files, by_embedded_row, by_mtime_row)}, in first-seen order. */
+typedef struct {
+    int64_t files, by_embedded, by_mtime;
+} Contenders;
+
+/* -1, 0 or 1 as the id of name ``a`` (its name without the 4-character ".bin") sorts
+ * before, with or after the id of ``b``; -2 (with an exception set) when a name is not a
+ * str of at least 4 characters. */
+static int id_order(PyObject *a, PyObject *b)
+{
+    if (!PyUnicode_Check(a) || !PyUnicode_Check(b) || PyUnicode_GET_LENGTH(a) < 4 ||
+        PyUnicode_GET_LENGTH(b) < 4) {
+        PyErr_SetString(PyExc_ValueError, "plain_contenders: a PLAIN row's name is {id}.bin");
+        return -2;
+    }
+    Py_ssize_t a_len = PyUnicode_GET_LENGTH(a) - 4, b_len = PyUnicode_GET_LENGTH(b) - 4;
+    int a_kind = PyUnicode_KIND(a), b_kind = PyUnicode_KIND(b);
+    const void *a_data = PyUnicode_DATA(a), *b_data = PyUnicode_DATA(b);
+    Py_ssize_t common = a_len < b_len ? a_len : b_len;
+    for (Py_ssize_t i = 0; i < common; i++) {
+        Py_UCS4 x = PyUnicode_READ(a_kind, a_data, i), y = PyUnicode_READ(b_kind, b_data, i);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return a_len < b_len ? -1 : a_len > b_len;
+}
+
+/* 1 when row ranks after best by (time, nanos, id), 0 when not, -1 on an error. */
+static int ranks_after(int64_t time, int64_t nanos, int64_t best_time, int64_t best_nanos,
+                       PyObject *name, PyObject *best_name)
+{
+    if (time != best_time)
+        return time > best_time;
+    if (nanos != best_nanos)
+        return nanos > best_nanos;
+    int order = id_order(name, best_name);
+    return order == -2 ? -1 : order > 0;
+}
+
+static PyObject *plain_contenders(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyByteArray_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "plain_contenders(kinds, threads, names, secs, nanos, mtimes)");
+        return NULL;
+    }
+    PyObject *threads = args[1], *names = args[2];
+    Py_buffer buffers[3] = {{0}};
+    int held = 0;
+    PyObject *slot_of = NULL, *result = NULL;
+    Contenders *found = NULL;
+    Py_ssize_t seen = 0, cap = 0;
+    Py_ssize_t count = PyByteArray_GET_SIZE(args[0]);
+    for (; held < 3; held++) {
+        Py_buffer *view = &buffers[held];
+        if (PyObject_GetBuffer(args[3 + held], view, PyBUF_FORMAT) != 0)
+            goto done;
+        if (view->itemsize != 8 || !view->format || strcmp(view->format, "q") != 0 ||
+            view->len / 8 != count) {
+            held++;
+            PyErr_SetString(PyExc_TypeError, "plain_contenders: secs, nanos and mtimes are "
+                                             "array('q') as long as kinds");
+            goto done;
+        }
+    }
+    if (PyList_GET_SIZE(threads) != count || PyList_GET_SIZE(names) != count) {
+        PyErr_SetString(PyExc_TypeError, "plain_contenders: threads and names as long as kinds");
+        goto done;
+    }
+    const char *kinds = PyByteArray_AS_STRING(args[0]);
+    const int64_t *secs = buffers[0].buf, *nanos = buffers[1].buf, *mtimes = buffers[2].buf;
+    slot_of = PyDict_New();
+    if (!slot_of)
+        goto done;
+    PyObject *last_thread = NULL;
+    Contenders *slot = NULL;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        if (kinds[row] != ROW_PLAIN)
+            continue;
+        PyObject *thread = PyList_GET_ITEM(threads, row);
+        if (thread != last_thread) {
+            /* Rows come by name, so a thread's rows nearly always follow one another (and
+             * share one string): its slot is looked up again only when the thread changes. */
+            if (!PyUnicode_Check(thread)) {
+                PyErr_SetString(PyExc_TypeError, "plain_contenders: a PLAIN row has a thread");
+                goto done;
+            }
+            PyObject *at = PyDict_GetItemWithError(slot_of, thread);
+            if (!at && PyErr_Occurred())
+                goto done;
+            if (at) {
+                slot = &found[PyLong_AsSsize_t(at)];
+            } else {
+                if (seen == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    Contenders *grown = PyMem_Realloc(found, (size_t)cap * sizeof(*grown));
+                    if (!grown) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    found = grown;
+                }
+                PyObject *index = PyLong_FromSsize_t(seen);
+                if (!index || PyDict_SetItem(slot_of, thread, index) != 0) {
+                    Py_XDECREF(index);
+                    goto done;
+                }
+                Py_DECREF(index);
+                found[seen] = (Contenders){0, row, row};
+                slot = &found[seen++];
+            }
+            last_thread = thread; /* borrowed: the list keeps it alive */
+        }
+        if (slot->files++ == 0)
+            continue;
+        PyObject *name = PyList_GET_ITEM(names, row);
+        int64_t top = slot->by_embedded;
+        int after = ranks_after(secs[row], nanos[row], secs[top], nanos[top], name,
+                                PyList_GET_ITEM(names, top));
+        if (after < 0)
+            goto done;
+        if (after)
+            slot->by_embedded = row;
+        top = slot->by_mtime;
+        after = ranks_after(mtimes[row], 0, mtimes[top], 0, name, PyList_GET_ITEM(names, top));
+        if (after < 0)
+            goto done;
+        if (after)
+            slot->by_mtime = row;
+    }
+    result = PyDict_New();
+    if (!result)
+        goto done;
+    PyObject *thread, *at;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(slot_of, &position, &thread, &at)) {
+        const Contenders *entry = &found[PyLong_AsSsize_t(at)];
+        PyObject *value = Py_BuildValue("(LLL)", (long long)entry->files,
+                                        (long long)entry->by_embedded, (long long)entry->by_mtime);
+        if (!value || PyDict_SetItem(result, thread, value) != 0) {
+            Py_XDECREF(value);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(value);
+    }
+done:
+    for (int i = 0; i < held; i++)
+        PyBuffer_Release(&buffers[i]);
+    PyMem_Free(found);
+    Py_XDECREF(slot_of);
+    return result;
+}
+/* ---- end of index rebuild ------------------------------------------------------------- */
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -2136,6 +2302,9 @@ static PyMethodDef methods[] = {
     {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
      "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
      "other entries in listing order), or None when a name is not UTF-8"},
+    {"plain_contenders", (PyCFunction)(void (*)(void))plain_contenders, METH_FASTCALL,
+     "plain_contenders(kinds, threads, names, secs, nanos, mtimes) -> {thread: (files, "
+     "by_embedded_row, by_mtime_row)} of the PLAIN rows (see repair/scan_adapter.py)"},
     {NULL, NULL, 0, NULL},
 };
 
