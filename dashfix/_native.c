@@ -965,6 +965,527 @@ bad:
     return NULL;
 }
 
+/* ---- the sequence tracker's common case, and zstd frames --------------------------------
+ *
+ * take_common: sequences.take_common_python in C.  For each scan from ``start`` on, while it
+ * is a Single or a Run (scan.compact) that continues its thread as a healthy thread goes on
+ * (the next sequence, on time, ids new to both dedup windows, room left in DEDUP_WINDOW),
+ * it updates the thread's summary and dedup dict exactly as the Python twin does; it stops
+ * at the first other scan, which SequenceTracker.observe_block hands to the general path.
+ * The tracker's state stays in its Python objects (ThreadSummary, the seen/previous dicts),
+ * so everything else (windows, absorb, findings) is untouched.  The summary's fields are
+ * read and written through their slots (the member descriptors' offsets, taken once by
+ * track_configure); a thread of another type, an unset slot or a value outside int64 stops
+ * the walk, and the Python path takes that scan.
+ *
+ * scan_zstd: scan.scan_record's zstd branch for the records scan_block left as None: the
+ * frame header and block walk of frame.zstd_frame_info, the size tests of guarded_decompress
+ * and scan_record before decompressing, python-zstandard's decompress (passed in), then
+ * scan_bytes.  Any doubt leaves the None, and scan_record (then validate_frame) says why.
+ */
+#include <structmember.h>
+
+enum { SLOT_MESSAGES, SLOT_SEQUENCED, SLOT_EXPECTED, SLOT_LAST_SEQUENCE, SLOT_LAST_ORDERED_US,
+       SLOT_FIRST_TIMESTAMP_US, SLOT_LAST_TIMESTAMP_US, SLOT_SEEN, SLOT_PREVIOUS, SLOT_COUNT };
+static const char *const slot_names[SLOT_COUNT] = {
+    "messages", "sequenced", "expected", "last_sequence", "last_ordered_us",
+    "first_timestamp_us", "last_timestamp_us", "seen", "previous"};
+static Py_ssize_t slot_offsets[SLOT_COUNT];
+static PyTypeObject *summary_type = NULL;
+
+#define SLOT(object, which) (*(PyObject **)((char *)(object) + slot_offsets[which]))
+
+/* A window's id filter: a bytearray of FILTER_BYTES, two bits per message_id put in the
+ * threads' ``seen`` dicts (from the id's hash), so that most ids are known absent from the
+ * previous window's dicts without a lookup (each is a cache miss or two).  None: no filter
+ * (look the id up).  Python hands them over (SequenceTracker._seen_filter, _previous_filter)
+ * and sets the bits of the ids its general path puts in ``seen`` (filter_add). */
+#define FILTER_BITS ((Py_hash_t)1 << 21)
+#define FILTER_BYTES (FILTER_BITS / 8)
+
+static int filter_buffer(PyObject *filter, uint8_t **bits)
+{
+    if (filter == Py_None) {
+        *bits = NULL;
+        return 1;
+    }
+    if (!PyByteArray_CheckExact(filter) || PyByteArray_GET_SIZE(filter) != FILTER_BYTES) {
+        PyErr_SetString(PyExc_TypeError, "an id filter is None or a bytearray of FILTER_BYTES");
+        return 0;
+    }
+    *bits = (uint8_t *)PyByteArray_AS_STRING(filter);
+    return 1;
+}
+
+static inline Py_hash_t filter_bit(Py_hash_t hash, int which)
+{
+    uint64_t h = (uint64_t)hash;
+    return (Py_hash_t)((which ? h >> 32 ^ h >> 43 : h) & (uint64_t)(FILTER_BITS - 1));
+}
+
+static inline void filter_set(uint8_t *bits, Py_hash_t hash)
+{
+    for (int which = 0; which < 2; which++) {
+        Py_hash_t bit = filter_bit(hash, which);
+        bits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+}
+
+/* 0 when ``id`` is surely not among the ids the filter holds; 1 when it may be; -1 on an
+ * error. */
+static int filter_may_hold(const uint8_t *bits, PyObject *id)
+{
+    if (!bits)
+        return 1;
+    Py_hash_t hash = PyObject_Hash(id);
+    if (hash == -1)
+        return -1;
+    for (int which = 0; which < 2; which++) {
+        Py_hash_t bit = filter_bit(hash, which);
+        if (!(bits[bit >> 3] >> (bit & 7) & 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* The id was put in a ``seen`` dict: its bits go in the window's filter. */
+static int filter_note(uint8_t *bits, PyObject *id)
+{
+    if (!bits)
+        return 1;
+    Py_hash_t hash = PyObject_Hash(id);
+    if (hash == -1)
+        return 0;
+    filter_set(bits, hash);
+    return 1;
+}
+
+/* new_filter() -> an empty id filter. */
+static PyObject *new_filter(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    PyObject *filter = PyByteArray_FromStringAndSize(NULL, FILTER_BYTES);
+    if (filter)
+        memset(PyByteArray_AS_STRING(filter), 0, FILTER_BYTES);
+    return filter;
+}
+
+/* filter_add(filter, message_id): the general path put message_id in a ``seen`` dict. */
+static PyObject *filter_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    uint8_t *bits;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "filter_add(filter, message_id)");
+        return NULL;
+    }
+    if (!filter_buffer(args[0], &bits) || !filter_note(bits, args[1]))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* track_configure(ThreadSummary): where the slots the common case uses lie. */
+static PyObject *track_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 1 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "track_configure(summary_type)");
+        return NULL;
+    }
+    Py_ssize_t offsets[SLOT_COUNT];
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        PyObject *descr = PyObject_GetAttrString(args[0], slot_names[i]);
+        if (!descr)
+            return NULL;
+        int usable = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+                     ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX &&
+                     !(((PyMemberDescrObject *)descr)->d_member->flags & READONLY);
+        if (usable)
+            offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+        if (!usable) {
+            PyErr_Format(PyExc_ValueError, "%s is not a writable slot", slot_names[i]);
+            return NULL;
+        }
+    }
+    memcpy(slot_offsets, offsets, sizeof(offsets));
+    Py_INCREF(args[0]);
+    Py_XSETREF(summary_type, (PyTypeObject *)args[0]);
+    Py_RETURN_NONE;
+}
+
+/* An int slot or tuple member as int64; 0 when it is not an int or lies outside int64. */
+static int as_int64(PyObject *value, long long *out)
+{
+    if (!value || !PyLong_CheckExact(value))
+        return 0;
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow || (*out == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static void set_slot(PyObject *thread, int which, PyObject *value)
+{
+    PyObject **slot = &SLOT(thread, which);
+    PyObject *old = *slot;
+    *slot = value;
+    Py_XDECREF(old);
+}
+
+/* ``slot += count``; 0 on a memory error, or an unset or non-int slot (checked before). */
+static int add_to_slot(PyObject *thread, int which, long long count)
+{
+    long long value;
+    if (!as_int64(SLOT(thread, which), &value) || value > LLONG_MAX - count)
+        return 0;
+    PyObject *sum = PyLong_FromLongLong(value + count);
+    if (!sum)
+        return 0;
+    set_slot(thread, which, sum);
+    return 1;
+}
+
+/* ThreadSummary.goes_on(count, last, last_us), plus ``extra`` messages (a batch itself). */
+static int goes_on(PyObject *thread, long long count, long long extra, PyObject *last,
+                   PyObject *last_us)
+{
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *expected = one ? PyNumber_Add(last, one) : NULL;
+    Py_XDECREF(one);
+    if (!expected)
+        return 0;
+    if (!add_to_slot(thread, SLOT_MESSAGES, count + extra) ||
+        !add_to_slot(thread, SLOT_SEQUENCED, count)) {
+        Py_DECREF(expected);
+        return 0;
+    }
+    Py_INCREF(last_us);
+    set_slot(thread, SLOT_LAST_TIMESTAMP_US, last_us);
+    set_slot(thread, SLOT_EXPECTED, expected);
+    Py_INCREF(last);
+    set_slot(thread, SLOT_LAST_SEQUENCE, last);
+    Py_INCREF(last_us);
+    set_slot(thread, SLOT_LAST_ORDERED_US, last_us);
+    return 1;
+}
+
+/* The thread a scan continues, when its summary is one whose slots the walk may use (every
+ * slot set, the counters ints in int64, the dedup dicts dicts); NULL otherwise, or on an
+ * error (then PyErr_Occurred).  Thread ids are str, message_ids bytes, sequences int (each
+ * exactly that type), so that no Python code runs during the walk: the borrowed summary
+ * and dicts stay as they are. */
+static PyObject *usable_thread(PyObject *threads, PyObject *thread_id)
+{
+    if (!PyUnicode_CheckExact(thread_id))
+        return NULL;
+    PyObject *thread = PyDict_GetItemWithError(threads, thread_id);
+    if (!thread || !Py_IS_TYPE(thread, summary_type))
+        return NULL;
+    for (int i = 0; i < SLOT_COUNT; i++)
+        if (!SLOT(thread, i))
+            return NULL;
+    long long ignored;
+    if (!as_int64(SLOT(thread, SLOT_MESSAGES), &ignored) ||
+        !as_int64(SLOT(thread, SLOT_SEQUENCED), &ignored) ||
+        !PyLong_CheckExact(SLOT(thread, SLOT_EXPECTED)) ||
+        !PyDict_CheckExact(SLOT(thread, SLOT_SEEN)) ||
+        !PyDict_CheckExact(SLOT(thread, SLOT_PREVIOUS)))
+        return NULL;
+    return thread;
+}
+
+/* 1: the Single was taken; 0: it is not the common case (nothing changed); -1: an error. */
+static int take_single(PyObject *threads, PyObject *scanned, long long future,
+                       long long window, long long *remembered, uint8_t *seen_bits,
+                       const uint8_t *previous_bits)
+{
+    PyObject *sequence = PyTuple_GET_ITEM(scanned, 2);
+    PyObject *stamp_object = PyTuple_GET_ITEM(scanned, 3);
+    PyObject *message_id = PyTuple_GET_ITEM(scanned, 4);
+    PyObject *fingerprint = PyTuple_GET_ITEM(scanned, 5);
+    if (!PyLong_CheckExact(sequence) || !PyBytes_CheckExact(message_id))
+        return 0;
+    PyObject *thread = usable_thread(threads, PyTuple_GET_ITEM(scanned, 1));
+    if (!thread)
+        return PyErr_Occurred() ? -1 : 0;
+    long long stamp, last_ordered;
+    if (!as_int64(stamp_object, &stamp) ||
+        !as_int64(SLOT(thread, SLOT_LAST_ORDERED_US), &last_ordered))
+        return 0;
+    int next = PyObject_RichCompareBool(sequence, SLOT(thread, SLOT_EXPECTED), Py_EQ);
+    if (next <= 0)
+        return next;
+    if (!(stamp <= future && last_ordered <= stamp &&
+          SLOT(thread, SLOT_FIRST_TIMESTAMP_US) != Py_None && *remembered < window))
+        return 0;
+    PyObject *previous = SLOT(thread, SLOT_PREVIOUS);
+    int known = PyDict_GET_SIZE(previous) ? filter_may_hold(previous_bits, message_id) : 0;
+    if (known > 0)
+        known = PyDict_Contains(previous, message_id);
+    if (known != 0)
+        return known < 0 ? -1 : 0;
+    PyObject *kept = PyDict_SetDefault(SLOT(thread, SLOT_SEEN), message_id, fingerprint);
+    if (!kept)
+        return -1;
+    if (kept != fingerprint)
+        return 0;
+    if (!filter_note(seen_bits, message_id))
+        return -1;
+    if (!goes_on(thread, 1, 0, sequence, stamp_object))
+        return -1;
+    *remembered += 1;
+    return 1;
+}
+
+/* take_single for a Run. */
+static int take_run(PyObject *threads, PyObject *scanned, long long future,
+                    long long window, long long *remembered, uint8_t *seen_bits,
+                    const uint8_t *previous_bits)
+{
+    PyObject *ids = PyTuple_GET_ITEM(scanned, 7);
+    PyObject *fingerprints = PyTuple_GET_ITEM(scanned, 8);
+    if (!PyTuple_CheckExact(ids) || !PyTuple_CheckExact(fingerprints) ||
+        PyTuple_GET_SIZE(ids) != PyTuple_GET_SIZE(fingerprints) ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(scanned, 3)))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ids); i++)
+        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(ids, i)))
+            return 0;
+    PyObject *thread = usable_thread(threads, PyTuple_GET_ITEM(scanned, 1));
+    if (!thread)
+        return PyErr_Occurred() ? -1 : 0;
+    long long timestamp_us, first_us, last_us, last_ordered;
+    Py_ssize_t count = PyTuple_GET_SIZE(ids);
+    if (!as_int64(PyTuple_GET_ITEM(scanned, 2), &timestamp_us) ||
+        !as_int64(PyTuple_GET_ITEM(scanned, 5), &first_us) ||
+        !as_int64(PyTuple_GET_ITEM(scanned, 6), &last_us) ||
+        !as_int64(SLOT(thread, SLOT_LAST_ORDERED_US), &last_ordered))
+        return 0;
+    int next = PyObject_RichCompareBool(PyTuple_GET_ITEM(scanned, 3),
+                                        SLOT(thread, SLOT_EXPECTED), Py_EQ);
+    if (next <= 0)
+        return next;
+    if (!(last_us <= future && last_ordered <= first_us &&
+          SLOT(thread, SLOT_FIRST_TIMESTAMP_US) != Py_None && timestamp_us <= future &&
+          *remembered + count <= window))
+        return 0;
+    PyObject *seen = SLOT(thread, SLOT_SEEN);
+    PyObject *previous = SLOT(thread, SLOT_PREVIOUS);
+    if (PyDict_GET_SIZE(previous))
+        for (Py_ssize_t i = 0; i < count; i++) {
+            int known = filter_may_hold(previous_bits, PyTuple_GET_ITEM(ids, i));
+            if (known > 0)
+                known = PyDict_Contains(previous, PyTuple_GET_ITEM(ids, i));
+            if (known != 0)
+                return known < 0 ? -1 : 0;
+        }
+    /* One lookup per id instead of a test and an insertion: on an id already seen, the ids
+     * put before it are taken out again (a run's ids are distinct), and nothing changed. */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *fingerprint = PyTuple_GET_ITEM(fingerprints, i);
+        PyObject *kept = PyDict_SetDefault(seen, PyTuple_GET_ITEM(ids, i), fingerprint);
+        if (!kept)
+            return -1;
+        if (kept != fingerprint) {
+            while (i-- > 0)
+                if (PyDict_DelItem(seen, PyTuple_GET_ITEM(ids, i)))
+                    return -1;
+            return 0;
+        }
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (!filter_note(seen_bits, PyTuple_GET_ITEM(ids, i)))
+            return -1;
+    if (!goes_on(thread, count, 1, PyTuple_GET_ITEM(scanned, 4), PyTuple_GET_ITEM(scanned, 6)))
+        return -1;
+    *remembered += count;
+    return 1;
+}
+
+/* take_common(threads, scans, start, future_us, remembered, dedup_window, seen_filter,
+ *             previous_filter) -> (stop, remembered) */
+static PyObject *take_common(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 8 || !PyDict_CheckExact(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "take_common(threads: dict, scans: list, start, "
+                                         "future_us, remembered, dedup_window, seen_filter, "
+                                         "previous_filter)");
+        return NULL;
+    }
+    if (!summary_type) {
+        PyErr_SetString(PyExc_RuntimeError, "track_configure() was not called");
+        return NULL;
+    }
+    Py_ssize_t at = PyLong_AsSsize_t(args[2]);
+    long long future = PyLong_AsLongLong(args[3]);
+    long long remembered = PyLong_AsLongLong(args[4]);
+    long long window = PyLong_AsLongLong(args[5]);
+    uint8_t *seen_bits, *previous_bits;
+    if (PyErr_Occurred() || !filter_buffer(args[6], &seen_bits) ||
+        !filter_buffer(args[7], &previous_bits))
+        return NULL;
+    if (at < 0) {
+        PyErr_SetString(PyExc_ValueError, "start is negative");
+        return NULL;
+    }
+    PyObject *threads = args[0], *scans = args[1];
+    for (; at < PyList_GET_SIZE(scans); at++) {
+        PyObject *scanned = PyList_GET_ITEM(scans, at);
+        if (!PyTuple_CheckExact(scanned))
+            break;
+        int taken;
+        if (PyTuple_GET_SIZE(scanned) == 6)
+            taken = take_single(threads, scanned, future, window, &remembered, seen_bits,
+                                previous_bits);
+        else if (PyTuple_GET_SIZE(scanned) == 9)
+            taken = take_run(threads, scanned, future, window, &remembered, seen_bits,
+                             previous_bits);
+        else
+            break;
+        if (taken < 0)
+            return NULL;
+        if (!taken)
+            break;
+    }
+    return Py_BuildValue("(nL)", at, remembered);
+}
+
+#define ZSTD_BLOCK_RLE 1
+#define ZSTD_BLOCK_RESERVED 3
+
+/* frame.zstd_frame_info's answer when it is a frame of exactly ``size`` bytes that
+ * declares its content size: 1 and the size, else 0. */
+static int zstd_declared_size(const uint8_t *data, Py_ssize_t size, uint64_t *content_size)
+{
+    static const int fcs_bytes[4] = {0, 2, 4, 8};
+    static const int dict_id_bytes[4] = {0, 1, 2, 4};
+    if (size < 6 || memcmp(data, "\x28\xb5\x2f\xfd", 4) != 0)
+        return 0;
+    uint8_t descriptor = data[4];
+    int single_segment = descriptor >> 5 & 1;
+    if (descriptor & 0x08)
+        return 0;
+    Py_ssize_t pos = 5 + (single_segment ? 0 : 1) + dict_id_bytes[descriptor & 3];
+    int fcs_size = fcs_bytes[descriptor >> 6];
+    if (!fcs_size && single_segment)
+        fcs_size = 1;
+    if (!fcs_size || pos + fcs_size > size)
+        return 0;
+    uint64_t declared = 0;
+    for (int i = 0; i < fcs_size; i++)
+        declared |= (uint64_t)data[pos + i] << (8 * i);
+    if (fcs_size == 2)
+        declared += 256;
+    pos += fcs_size;
+    for (;;) {
+        if (size - pos < 3)
+            return 0;
+        uint32_t header = data[pos] | (uint32_t)data[pos + 1] << 8 | (uint32_t)data[pos + 2] << 16;
+        uint32_t block_type = header >> 1 & 3;
+        if (block_type == ZSTD_BLOCK_RESERVED)
+            return 0;
+        Py_ssize_t block_bytes = block_type == ZSTD_BLOCK_RLE ? 1 : (Py_ssize_t)(header >> 3);
+        if (size - pos - 3 < block_bytes)
+            return 0;
+        pos += 3 + block_bytes;
+        if (header & 1)
+            break;
+    }
+    if (descriptor >> 2 & 1)
+        pos += 4;
+    if (pos != size)
+        return 0;
+    *content_size = declared;
+    return 1;
+}
+
+/* scan_record's zstd branch for one value; None when any test fails, NULL on an error. */
+static PyObject *scan_zstd_value(PyObject *value, Py_ssize_t limit, Py_ssize_t cap,
+                                 Py_ssize_t rules_from, Py_ssize_t threshold,
+                                 PyObject *decompress, PyObject *zstd_error)
+{
+    if (!PyBytes_Check(value))
+        Py_RETURN_NONE;
+    Py_ssize_t size = PyBytes_GET_SIZE(value);
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(value);
+    uint64_t declared;
+    if (size < 2 || size > cap || size > rules_from || data[0] != 0x01 ||
+        !zstd_declared_size(data + 1, size - 1, &declared) || declared > (uint64_t)limit ||
+        declared <= (uint64_t)(size - 1) || declared <= (uint64_t)threshold ||
+        declared > (uint64_t)rules_from)
+        Py_RETURN_NONE;
+    PyObject *frame = PyMemoryView_FromMemory((char *)data + 1, size - 1, PyBUF_READ);
+    if (!frame)
+        return NULL;
+    PyObject *out = PyObject_CallOneArg(decompress, frame);
+    Py_DECREF(frame);
+    if (!out) {
+        if (!PyErr_ExceptionMatches(zstd_error))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *scanned;
+    if (!PyBytes_Check(out) || (uint64_t)PyBytes_GET_SIZE(out) != declared) {
+        Py_INCREF(Py_None);
+        scanned = Py_None;
+    } else {
+        const uint8_t *content = (const uint8_t *)PyBytes_AS_STRING(out);
+        scanned = scan_bytes(content, content + PyBytes_GET_SIZE(out), 1);
+    }
+    Py_DECREF(out);
+    return scanned;
+}
+
+/* scan_zstd(records, scans, limit, unframed, rules_from, threshold, decompress, zstd_error):
+ * fills in place the Nones of ``scans`` whose record is a zstd frame scan_record reads. */
+static PyObject *scan_zstd(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (!ready(nargs == 8 && PyList_Check(args[0]) && PyList_Check(args[1]) &&
+                   PyList_GET_SIZE(args[0]) == PyList_GET_SIZE(args[1]),
+               "scan_zstd(records: list, scans: list of the same length, limit: int, "
+               "unframed: bool, rules_from: int, threshold: int, decompress, zstd_error)"))
+        return NULL;
+    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    int unframed = PyObject_IsTrue(args[3]);
+    Py_ssize_t rules_from = PyLong_AsSsize_t(args[4]);
+    Py_ssize_t threshold = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred() || unframed < 0)
+        return NULL;
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "limit is negative");
+        return NULL;
+    }
+    Py_ssize_t cap = unframed || limit == PY_SSIZE_T_MAX ? limit : limit + 1;
+    PyObject *records = args[0], *scans = args[1];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(scans); i++) {
+        if (PyList_GET_ITEM(scans, i) != Py_None)
+            continue;
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a record is an (index, offset, value) tuple");
+            return NULL;
+        }
+        PyObject *scanned = scan_zstd_value(PyTuple_GET_ITEM(record, 2), limit, cap,
+                                            rules_from, threshold, args[6], args[7]);
+        if (!scanned)
+            return NULL;
+        PyObject *old = PyList_GET_ITEM(scans, i);
+        PyList_SET_ITEM(scans, i, scanned);
+        Py_DECREF(old);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- end of the tracker's common case and zstd frames ---------------------------------- */
+
 /* ---- checkpoint store reading ---------------------------------------------------------
  *
  * read_checkpoints: for a span of listed names of one store folder, each file opened once
@@ -2286,6 +2807,17 @@ static PyMethodDef methods[] = {
     {"scan_block", (PyCFunction)(void (*)(void))scan_block, METH_FASTCALL,
      "scan_block(records, cap, rules_from, unframed) -> [scan_record of each value, or None "
      "for a zstd frame]"},
+    {"take_common", (PyCFunction)(void (*)(void))take_common, METH_FASTCALL,
+     "take_common(threads, scans, start, future_us, remembered, dedup_window, seen_filter, "
+     "previous_filter) -> (stop, remembered): sequences.take_common_python"},
+    {"new_filter", new_filter, METH_NOARGS, "new_filter() -> an empty id filter"},
+    {"filter_add", (PyCFunction)(void (*)(void))filter_add, METH_FASTCALL,
+     "filter_add(filter, message_id): note an id put in a seen dict (see take_common)"},
+    {"track_configure", (PyCFunction)(void (*)(void))track_configure, METH_FASTCALL,
+     "track_configure(ThreadSummary): the slots take_common reads and writes"},
+    {"scan_zstd", (PyCFunction)(void (*)(void))scan_zstd, METH_FASTCALL,
+     "scan_zstd(records, scans, limit, unframed, rules_from, threshold, decompress, "
+     "zstd_error): scan_record of the zstd frames scan_block left as None, in place"},
     {"read_checkpoints", (PyCFunction)(void (*)(void))read_checkpoints, METH_FASTCALL,
      "read_checkpoints(dir_fd, names, start, stop, row_of, columns, max_bytes, min_secs, "
      "max_secs) -> [rows left to the Python path]: fills the PLAIN rows of names[start:stop] "

@@ -35,3 +35,17 @@ def test_a_schema_the_c_scanner_cannot_take_is_refused() -> None:
         pytest.skip("the C helpers are not in use")
     with pytest.raises(ValueError):
         MODULE.configure((((65, 1, False, -1),),), 0, 0, 0, (), (), ())
+
+
+def test_a_summary_type_without_writable_slots_is_refused() -> None:
+    """track_configure() refuses a class whose fields are not plain slots (sequences.py
+    then uses take_common_python)."""
+    if MODULE is None:
+        pytest.skip("the C helpers are not in use")
+
+    class Plain:
+        messages = sequenced = expected = last_sequence = last_ordered_us = 0
+        first_timestamp_us = last_timestamp_us = seen = previous = None
+
+    with pytest.raises(ValueError):
+        MODULE.track_configure(Plain)

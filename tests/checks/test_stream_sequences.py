@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashfix import native
 from dashfix.checks.stream import sequences
 from dashfix.checks.stream.scan import scan_message, scan_message_python, scan_record
 from dashfix.checks.stream.sequences import (
@@ -282,3 +285,177 @@ def test_the_hot_path_tracks_what_observe_tracks(plan: list[Step], remembered: i
     hot.finish()
     slow.finish()
     assert _state(hot) == _state(slow)
+
+
+# -- the common case: take_common in C, its Python twin, and no common case at all -------
+
+TAKERS: dict[str, sequences.TakeCommon] = {
+    "python": sequences.take_common_python,
+    "nothing": lambda threads, scans, start, future_us, remembered, *_: (start, remembered),
+}
+"""``take_common`` implementations: the Python twin, one that takes no scan (every message
+through the general path), and the C one when the extension is in use."""
+if native.MODULE is not None:
+    TAKERS["c"] = native.MODULE.take_common
+
+far_steps = st.lists(st.tuples(
+    st.sampled_from(["event", "event", "event", "event", "run", "run", "batch", "again",
+                     "reuse", "node", "error", "far"]),
+    st.sampled_from(["a", "b", "c", "d", "e"]),
+    st.sampled_from([1, 1, 1, 1, 1, 1, 0, 2, -1, -5]),
+    st.sampled_from([5, 6, 7, 8, 9, 5, 6, 7, 8, 9, 0, 1, 2, 3])), min_size=1, max_size=60)
+"""Like ``steps``, mostly healthy (so that most scans are Singles and Runs) and with more
+threads; "far" jumps a thread to a sequence past 2**63, and timestamp choice 3 is more than
+a day after the check."""
+
+
+def _far_messages(plan: list[Step]) -> list[Any]:
+    """``_messages`` of ``far_steps``: a thread's first "far" step jumps by 2**63 - 2, a
+    later one is the next sequence."""
+    gone_far: set[str] = set()
+    shifted: list[Step] = []
+    for kind, thread, step, stamp in plan:
+        if kind == "far":
+            shifted.append(("event", thread, 1 if thread in gone_far else 2**63 - 2, stamp))
+            gone_far.add(thread)
+        else:
+            shifted.append((kind, thread, step, stamp))
+    messages = _messages(shifted)
+    for message, (_, _, _, stamp) in zip(messages, shifted, strict=True):
+        if stamp == 3 and message.WhichOneof("message") == "event":
+            message.event.header.timestamp_us = BASE_US + 10**12
+    return messages
+
+
+def _scans(messages: list[Any]) -> list[Any]:
+    """What ``check_records`` hands the tracker for each message (None: observe it)."""
+    return [scan_record(b"\x00" + message.SerializeToString(), 1 << 20, False)
+            for message in messages]
+
+
+def _feed(tracker: SequenceTracker, messages: list[Any], scans: list[Any], first: int,
+          cuts: list[int]) -> None:
+    """``messages`` (records ``first``...) as ``check_records`` feeds them: in blocks cut
+    at ``cuts``, the scanned ones in one ``observe_block`` per run between the others."""
+    bounds = sorted({0, len(messages), *(cut % (len(messages) + 1) for cut in cuts)})
+    for start, stop in pairwise(bounds):
+        at = start
+        while at < stop:
+            if scans[at] is None:
+                tracker.observe(messages[at], first + at, (first + at) * 100)
+                at += 1
+                continue
+            end = at
+            while end < stop and scans[end] is not None:
+                end += 1
+            tracker.observe_block(scans[at:end], [(first + n, (first + n) * 100, None)
+                                                  for n in range(at, end)])
+            at = end
+
+
+def _inner_state(tracker: SequenceTracker) -> Any:
+    """Everything a tracker holds, its dedup memory included."""
+    return (
+        _state(tracker),
+        {name: (thread.expected, thread.last_ordered_us,
+                [(g.first, g.last, g.record, g.offset, g.before) for g in thread.open_gaps],
+                dict(thread.seen), dict(thread.previous))
+         for name, thread in tracker.threads.items()},
+        tracker._remembered, tracker._entries, tracker._late_below, tracker._peak_gaps,
+        list(tracker._id_hashes))
+
+
+def _windows(messages: list[Any], scans: list[Any], window: int, cuts: list[int],
+             parallel: bool) -> tuple[Any, Any]:
+    """One tracker over windows of ``window`` records (``parallel``: a fresh tracker per
+    window, merged with ``absorb`` or observed again when it declines): its whole state
+    before ``finish``, and its findings and summaries after."""
+    tracker = SequenceTracker("log", now_us=BASE_US, merging=parallel)
+    for first in range(0, len(messages), window):
+        part, part_scans = messages[first:first + window], scans[first:first + window]
+        if parallel:
+            chunk = tracker.spawn()
+            _feed(chunk, part, part_scans, first, cuts)
+            chunk.end_window(keep_ids=True)
+            if tracker.absorb(chunk):
+                continue
+        if first:
+            tracker.new_window()
+        _feed(tracker, part, part_scans, first, cuts)
+        if parallel:
+            tracker.end_window(keep_ids=True)
+    before = _inner_state(tracker)
+    tracker.finish()
+    return before, _state(tracker)
+
+
+@settings(max_examples=400, deadline=None)
+@given(far_steps, st.lists(st.integers(0, 60), max_size=6), st.sampled_from([3, 7, 1000]),
+       st.sampled_from([2, 5, sequences.DEDUP_WINDOW]), st.sampled_from([2, 1000]),
+       st.booleans())
+def test_take_common_in_c_and_python_and_the_general_path_agree(
+        plan: list[Step], cuts: list[int], window: int, remembered: int, max_gaps: int,
+        parallel: bool) -> None:
+    """Gaps, duplicates, retries, reordering, sequences reset and past 2**63, timestamps
+    zero, negative, backwards and in the future, several threads, in blocks cut anywhere,
+    over dedup windows (``new_window``) checked in one tracker or merged (``absorb``): the
+    C ``take_common``, its Python twin and no common case at all leave every tracker in the
+    same state (dedup memory included), with the same findings."""
+    messages = _far_messages(plan)
+    scans = _scans(messages)
+    results = {}
+    with (patch.object(sequences, "MAX_OPEN_GAPS", max_gaps),
+          patch.object(sequences, "DEDUP_WINDOW", remembered)):
+        for name, take in TAKERS.items():
+            with patch.object(sequences, "take_common", take):
+                results[name] = _windows(messages, scans, window, cuts, parallel)
+    assert results["python"] == results["nothing"]
+    if "c" in results:
+        assert results["c"] == results["python"]
+
+
+def test_take_common_stops_at_what_it_cannot_take() -> None:
+    """A thread's first message and an id already seen end the common case there; the
+    scans before it are taken."""
+    msgs = Messages()
+    scans = _scans([msgs.event("a", 1), msgs.event("a", 2), msgs.event("a", 3)])
+    for take in TAKERS.values():
+        tracker = SequenceTracker("log", now_us=BASE_US)
+        assert take(tracker.threads, scans, 0, tracker.future_us, 0, 10, None, None) == (0, 0)
+        tracker.observe_block(scans[:1], [(0, 0, None)])
+        if take is not TAKERS["nothing"]:
+            assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (3, 3)
+            tracker.threads["a"].seen.pop(scans[2][4])
+            tracker.threads["a"].expected = 3
+            assert take(tracker.threads, scans, 1, tracker.future_us, 0, 10, None, None) == (1, 0)
+
+
+def test_take_common_in_c_leaves_what_it_cannot_read_to_the_general_path() -> None:
+    """A summary of another type, a counter that is not an int or lies past int64, a
+    message_id that is not bytes: the C walk stops there and changes nothing."""
+    if "c" not in TAKERS:
+        pytest.skip("the C helpers are not in use")
+    msgs = Messages()
+    scans = _scans([msgs.event("a", 1), msgs.event("a", 2)])
+    tracker = SequenceTracker("log", now_us=BASE_US)
+    tracker.observe_block(scans[:1], [(0, 0, None)])
+    thread = tracker.threads["a"]
+    take = TAKERS["c"]
+
+    class Other(ThreadSummary):
+        __slots__ = ()
+
+    edits: list[tuple[str, Any]] = [("messages", 2**63), ("sequenced", "1"),
+                                    ("last_ordered_us", -(2**64)), ("expected", 2.0)]
+    for name, value in edits:
+        kept = getattr(thread, name)
+        setattr(thread, name, value)
+        assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (1, 1)
+        setattr(thread, name, kept)
+    other = tracker.threads["a"] = Other("a", expected=2, first_timestamp_us=1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (1, 1)
+    tracker.threads["a"] = thread
+    odd = (*scans[1][:4], bytearray(scans[1][4]), scans[1][5])
+    assert take(tracker.threads, [odd], 0, tracker.future_us, 1, 10, None, None) == (0, 1)
+    assert take(tracker.threads, scans, 1, tracker.future_us, 1, 10, None, None) == (2, 2)
+    assert other.messages == 0 and len(thread.seen) == 2

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashfix.checks.stream.frame import validate_frame
-from dashfix.checks.stream.scan import NATIVE, scan_message, scan_message_python, scan_record
+from dashfix.checks.stream.scan import (
+    NATIVE,
+    scan_block,
+    scan_message,
+    scan_message_python,
+    scan_record,
+)
 from dashfix.checks.stream.sequences import (
     ERROR_EVENT_TYPES,
     Run,
@@ -48,6 +54,7 @@ from dashfix.testing.streams import (
     encode_frame,
     encode_varint,
     frame_uncompressed,
+    frame_zstd,
     giant_varint_frame,
     healthy_values,
     unframe,
@@ -396,3 +403,45 @@ def test_scanners_truncate_wide_varints_as_protobuf_does() -> None:
     python = scan_message_python(data, 0, False)
     assert python is not None and python[0] == 1
     assert scan_message(data, 0, False) == python
+
+
+_ZSTD_FAULTS = ["none", "none", "flip", "cut", "append", "no_size", "checksum", "unmarked",
+                "header_flip"]
+
+
+def _zstd_value(sequence: int, state_bytes: int, fault: str, where: int) -> bytes:
+    """A zstd frame of a StateDiff, with one fault (or none)."""
+    message = Messages().state_diff("t-z", sequence, state_bytes=state_bytes)
+    if fault == "unmarked":
+        return frame_zstd(message, mark_headers=False)
+    message.state_diff.header.compression = 1
+    compressor = zstandard.ZstdCompressor(write_content_size=fault != "no_size",
+                                          write_checksum=fault == "checksum")
+    value = bytearray(b"\x01" + compressor.compress(message.SerializeToString()))
+    if fault in ("flip", "header_flip"):
+        at = 1 + where % (min(len(value) - 1, 12) if fault == "header_flip" else len(value) - 1)
+        value[at] ^= 1 << where % 8
+    elif fault == "cut":
+        del value[1 + where % (len(value) - 1):]
+    elif fault == "append":
+        value += b"\x00" * (1 + where % 5)
+    return bytes(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.sampled_from([100, 700, 3000, 9000]),
+                          st.sampled_from(_ZSTD_FAULTS), st.integers(0, 10**6)),
+                min_size=1, max_size=6),
+       st.sampled_from([MIB, 4096, 600]), st.booleans())
+def test_zstd_frames_read_in_c_as_scan_record_reads_them(
+        frames: list[tuple[int, int, str, int]], limit: int, unframed: bool) -> None:
+    """``scan_block`` (in C: ``scan_zstd`` after the scanner) gives for each zstd frame,
+    damaged or not, exactly what ``scan_record`` gives; an uncompressed record between
+    them keeps its place."""
+    values = [_zstd_value(*frame) for frame in frames]
+    values.insert(len(values) // 2, frame_uncompressed(Messages().event("t-u", 1)))
+    records = [(number, 0, value) for number, value in enumerate(values)]
+    assert scan_block(records, limit, unframed) == [
+        scan_record(value, limit, unframed) for value in values]
+    for value in values:
+        _assert_fast_path_agrees(value, limit=limit, unframed=unframed)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+import zstandard
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
@@ -242,10 +243,17 @@ def scan_record(value: bytes | None, limit: int, unframed: bool, *,
 
 def scan_block(records: list[RecordValue], limit: int,
                unframed: bool) -> list[Scanned | Single | Run | None]:
-    """``scan_record`` of each record's value; the C scanner leaves zstd frames (None) to
-    ``scan_record``, which decompresses them."""
+    """``scan_record`` of each record's value.  In C: ``scan_block`` leaves zstd frames as
+    None, and ``scan_zstd`` then walks their frame headers, decompresses them with
+    python-zstandard and scans them (each None it leaves is one ``scan_record`` refuses)."""
     if _NATIVE is None:
         return [scan_record(value, limit, unframed) for _, _, value in records]
     scans: list[Scanned | Single | Run | None] = _NATIVE.scan_block(
         records, limit if unframed else limit + 1, SIZE_RULES_FROM, unframed)
+    _NATIVE.scan_zstd(records, scans, limit, unframed, SIZE_RULES_FROM, COMPRESSION_THRESHOLD,
+                      _DECOMPRESS, zstandard.ZstdError)
     return scans
+
+
+_DECOMPRESS = zstandard.ZstdDecompressor().decompress
+"""What ``guarded_decompress`` decompresses with, for the C side (``scan_zstd``)."""

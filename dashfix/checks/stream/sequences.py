@@ -9,8 +9,8 @@ events, token chunks, tool executions, metrics, errors) has independent counters
 restart per node execution: it is kept in a bucket of its own and only counted.
 
 This runs on every message of logs with millions of records, so the common case (next
-sequence, sane timestamp, new message_id) is a few comparisons inline; everything else
-goes to a slow path that builds findings.
+sequence, sane timestamp, new message_id) is a few comparisons (``take_common``, in C when
+the extension is built); everything else goes to a slow path that builds findings.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from __future__ import annotations
 import struct
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from dashfix import native
 from dashfix.findings import Finding, Rule
 from dashfix.native import key_hashes, shares_any
 from dashfix.rules import stream as rules
@@ -161,6 +162,94 @@ class ThreadSummary:
         }
 
 
+def take_common_python(threads: dict[str, ThreadSummary],
+                       scans: Sequence[Scanned | Single | Run], start: int, future_us: int,
+                       remembered: int, dedup_window: int, seen_filter: bytearray | None,
+                       previous_filter: bytearray | None) -> tuple[int, int]:
+    """The tracker's common cases, from ``scans[start]`` on, while there are any: a
+    ``Single`` that is new, the next of its thread and on time; a ``Run`` that continues
+    its thread as a healthy thread goes on, taken whole (two set operations on the dedup
+    dictionaries instead of ten steps).  Returns where it stopped (the first scan that is
+    not one of them, for ``_observe_scan``) and ``remembered`` (the ids the window holds)
+    plus the ids taken.  A thread's first message, an id already seen (which setdefault
+    leaves as it was) or a full dedup window are not the common case.  The id filters are
+    the C side's (``SequenceTracker._seen_filter``): here every id is looked up."""
+    at = start
+    end = len(scans)
+    # mypy narrows a union of tuples by len() only on simple names: hence the ignores.
+    while at < end:
+        scanned = scans[at]
+        shape = len(scanned)
+        if shape == 6:
+            (_, thread_id, sequence, stamp, message_id,
+             fingerprint) = scanned  # type: ignore[misc]
+            thread = threads.get(thread_id)
+            if not (thread is not None and sequence == thread.expected and stamp <= future_us
+                    and thread.last_ordered_us <= stamp
+                    and thread.first_timestamp_us is not None
+                    and remembered < dedup_window
+                    and message_id not in thread.previous
+                    and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
+                break
+            thread.goes_on(1, sequence, stamp)
+            remembered += 1
+        elif shape == 9:
+            (_, thread_id, timestamp_us, first, last, first_us, last_us, ids,
+             fingerprints) = scanned  # type: ignore[misc]
+            thread = threads.get(thread_id)
+            count = len(ids)
+            if not (thread is not None and first == thread.expected and last_us <= future_us
+                    and thread.last_ordered_us <= first_us
+                    and thread.first_timestamp_us is not None
+                    and timestamp_us <= future_us  # the batch header's
+                    and remembered + count <= dedup_window
+                    and thread.previous.keys().isdisjoint(ids)
+                    and thread.seen.keys().isdisjoint(ids)):
+                break
+            thread.seen.update(zip(ids, fingerprints, strict=True))
+            thread.messages += 1  # the batch, then its events
+            thread.goes_on(count, last, last_us)
+            remembered += count
+        else:
+            break
+        at += 1
+    return at, remembered
+
+
+TakeCommon: TypeAlias = Callable[[dict[str, ThreadSummary], Sequence[Scanned | Single | Run],
+                                  int, int, int, int, bytearray | None, bytearray | None],
+                                 tuple[int, int]]
+
+
+def _native_take_common() -> TakeCommon | None:
+    """``take_common_python`` in C (``dashfix/_native.c``), told where ThreadSummary keeps
+    its fields; None without the extension, or when a field is not a slot it can use."""
+    if native.MODULE is None:
+        return None
+    try:
+        native.MODULE.track_configure(ThreadSummary)
+    except ValueError:
+        return None
+    take: TakeCommon = native.MODULE.take_common
+    return take
+
+
+_native_take = _native_take_common()
+take_common: TakeCommon = _native_take or take_common_python
+_FILTERS: Any = None if _native_take is None else native.MODULE
+
+
+def _id_filter() -> bytearray | None:
+    """A window's empty id filter for ``take_common`` in C, which sets two bits per id it
+    puts in a ``seen`` dict and, for the next window, tests them before it looks an id up in
+    ``previous`` (most are not there, and each lookup is a cache miss or two); None without
+    the extension.  A tracker keeps the filter of its window's ``seen`` dicts and of its
+    ``previous`` ones (None: unknown, every id is looked up): ``_note`` sets the bits of the
+    ids its general path puts in ``seen``, and whatever replaces the dicts replaces the
+    filters with them."""
+    return None if _FILTERS is None else _FILTERS.new_filter()
+
+
 class SequenceTracker:
     """Feed decoded messages in log order with ``observe``; call ``finish`` at the end."""
 
@@ -187,6 +276,8 @@ class SequenceTracker:
         """``hash`` of the message_ids this window forgot over ``DEDUP_WINDOW`` (when
         ``merging``) and, once it ends (``end_window``), of all the others: what ``absorb``
         compares."""
+        self._seen_filter = _id_filter()
+        self._previous_filter: bytearray | None = None
 
     def spawn(self) -> SequenceTracker:
         """A fresh tracker for the same log and clock, for a window checked elsewhere."""
@@ -238,84 +329,73 @@ class SequenceTracker:
         """Messages in log order, as ``scan.scan_message`` reads them, each with a thread_id;
         ``records[i]`` starts with the record number and byte offset of ``scans[i]``.
 
-        The common cases inline, every test a read: a ``Single`` or each item of a
-        ``Scanned`` that is new, the next of its thread, on time and no error or node event;
-        a ``Run`` that continues its thread as a healthy thread goes on, taken whole.
-        Anything else (or an id already seen, which setdefault leaves as it was) goes to
-        _message.
+        The common cases go to ``take_common`` (in C when the extension is built), the
+        others one by one to ``_observe_scan``.
         """
-        threads = self.threads
+        end = len(scans)
+        at = 0
+        while True:
+            at, self._remembered = take_common(self.threads, scans, at, self.future_us,
+                                               self._remembered, DEDUP_WINDOW,
+                                               self._seen_filter, self._previous_filter)
+            if at >= end:
+                return
+            record, offset, _ = records[at]
+            self._observe_scan(scans[at], record, offset, path)
+            at += 1
+
+    def _observe_scan(self, scanned: Scanned | Single | Run, record: int, offset: int,
+                      path: str | None) -> None:
+        """One scan ``take_common`` did not take: each of its items that is new, the next
+        of its thread, on time and no error or node event inline, the others through
+        ``_message``."""
         future = self.future_us
         # mypy narrows a union of tuples by len() only on simple names, not here: the
         # ignores below are for that.
-        for scanned, (record, offset, _) in zip(scans, records, strict=True):
-            shape = len(scanned)
-            if shape == 6:
-                (number, thread_id, sequence, stamp, message_id,
-                 fingerprint) = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-                if (thread is not None and sequence == thread.expected and stamp <= future
-                        and thread.last_ordered_us <= stamp
-                        and thread.first_timestamp_us is not None
-                        and self._remembered < DEDUP_WINDOW
-                        and message_id not in thread.previous
-                        and thread.seen.setdefault(message_id, fingerprint) is fingerprint):
+        shape = len(scanned)
+        items: Iterable[Item]
+        if shape == 6:
+            number, thread_id, sequence, stamp, message_id, _ = scanned  # type: ignore[misc]
+            timestamp_us = stamp
+            items = ((sequence, stamp, message_id, 0, None),)
+        elif shape == 9:
+            (number, thread_id, timestamp_us, _, _, _, _, ids,
+             fingerprints) = scanned  # type: ignore[misc]
+            items = [(*_unfingerprint(packed), message_id, 0, None)
+                     for message_id, packed in zip(ids, fingerprints, strict=True)]
+        else:
+            number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            thread = self.threads[thread_id] = ThreadSummary(thread_id)
+        if number == EVENT_BATCH:
+            thread.messages += 1
+            if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
+                thread.last_timestamp_us = timestamp_us
+            else:
+                self._at(record, offset, path)
+                self._timestamp(timestamp_us, thread)
+            node = False
+        else:
+            node = number in NODE_PAYLOAD_NUMBERS
+        seen = thread.seen
+        previous = thread.previous
+        for sequence, stamp, message_id, event_type, event in items:
+            if (sequence and sequence == thread.expected and 0 < stamp <= future
+                    and thread.last_ordered_us <= stamp and not node
+                    and thread.first_timestamp_us is not None
+                    and event_type not in _UNUSUAL_EVENT_TYPES
+                    and message_id not in previous):
+                fingerprint = dedup_fingerprint(sequence, stamp)
+                if seen.setdefault(message_id, fingerprint) is fingerprint:
+                    self._note(message_id)
                     thread.goes_on(1, sequence, stamp)
                     self._remembered += 1
+                    if self._remembered > DEDUP_WINDOW:
+                        self._forget()
                     continue
-                timestamp_us = stamp
-                items: Iterable[Item] = ((sequence, stamp, message_id, 0, None),)
-            elif shape == 9:
-                (number, thread_id, timestamp_us, first, last, first_us, last_us, ids,
-                 fingerprints) = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-                count = len(ids)
-                if (thread is not None and first == thread.expected and last_us <= future
-                        and thread.last_ordered_us <= first_us
-                        and thread.first_timestamp_us is not None
-                        and timestamp_us <= future  # the batch header's
-                        and self._remembered + count <= DEDUP_WINDOW
-                        and thread.previous.keys().isdisjoint(ids)
-                        and thread.seen.keys().isdisjoint(ids)):
-                    thread.seen.update(zip(ids, fingerprints, strict=True))
-                    thread.messages += 1  # the batch, then its events
-                    thread.goes_on(count, last, last_us)
-                    self._remembered += count
-                    continue
-                items = [(*_unfingerprint(packed), message_id, 0, None)
-                         for message_id, packed in zip(ids, fingerprints, strict=True)]
-            else:
-                number, thread_id, timestamp_us, items = scanned  # type: ignore[misc]
-                thread = threads.get(thread_id)
-            if thread is None:
-                thread = threads[thread_id] = ThreadSummary(thread_id)
-            if number == EVENT_BATCH:
-                thread.messages += 1
-                if 0 < timestamp_us <= future and thread.first_timestamp_us is not None:
-                    thread.last_timestamp_us = timestamp_us
-                else:
-                    self._at(record, offset, path)
-                    self._timestamp(timestamp_us, thread)
-                node = False
-            else:
-                node = number in NODE_PAYLOAD_NUMBERS
-            seen = thread.seen
-            previous = thread.previous
-            for sequence, stamp, message_id, event_type, event in items:
-                if (sequence and sequence == thread.expected and 0 < stamp <= future
-                        and thread.last_ordered_us <= stamp and not node
-                        and thread.first_timestamp_us is not None
-                        and event_type not in _UNUSUAL_EVENT_TYPES
-                        and message_id not in previous):
-                    fingerprint = dedup_fingerprint(sequence, stamp)
-                    if seen.setdefault(message_id, fingerprint) is fingerprint:
-                        thread.goes_on(1, sequence, stamp)
-                        self._remembered += 1
-                        if self._remembered > DEDUP_WINDOW:
-                            self._forget()
-                        continue
-                self._at(record, offset, path)
-                self._message(thread, sequence, stamp, message_id, event_type, event, node)
+            self._at(record, offset, path)
+            self._message(thread, sequence, stamp, message_id, event_type, event, node)
 
     def _at(self, record: int, offset: int, path: str | None) -> None:
         """Where the findings of the message being observed point."""
@@ -330,6 +410,7 @@ class SequenceTracker:
             fingerprint = dedup_fingerprint(sequence, stamp)
             current = thread.seen.setdefault(message_id, fingerprint)
             if current is fingerprint:
+                self._note(message_id)
                 # New to this window: remembered whatever the previous window held, so
                 # what a window remembers never depends on the one before (``absorb``).
                 earlier = thread.previous.get(message_id)
@@ -363,6 +444,11 @@ class SequenceTracker:
             return
         self._classify(thread, sequence, stamp)
 
+    def _note(self, message_id: bytes) -> None:
+        """``message_id`` was put in a ``seen`` dict: its bits go in the window's filter."""
+        if self._seen_filter is not None:
+            _FILTERS.filter_add(self._seen_filter, message_id)
+
     def _remember(self) -> None:
         self._remembered += 1
         if self._remembered > DEDUP_WINDOW:
@@ -382,6 +468,8 @@ class SequenceTracker:
         for thread in self.threads.values():
             thread.seen.clear()
             thread.previous.clear()
+        # Until the next window, ids go in ``seen`` unnoted: no filter then.
+        self._seen_filter = self._previous_filter = None
 
     def new_window(self) -> None:
         """Start a window of records (``WINDOW_RECORDS``): the message_ids of the previous
@@ -390,6 +478,8 @@ class SequenceTracker:
         for thread in self.threads.values():
             thread.previous = thread.seen
             thread.seen = {}
+        self._previous_filter = self._seen_filter
+        self._seen_filter = _id_filter()
         self._remembered = 0
         self._id_hashes = array("q")
 
@@ -414,6 +504,7 @@ class SequenceTracker:
         for thread_id, thread in self.threads.items():
             earlier = checked.threads.get(thread_id)
             thread.seen = {} if earlier is None else earlier.seen
+        self._seen_filter = checked._seen_filter
 
     def absorb(self, chunk: SequenceTracker) -> bool:
         """Go on as if this tracker had observed itself what ``chunk`` observed: ``chunk``
@@ -460,6 +551,8 @@ class SequenceTracker:
             _continue_thread(known, later, opened.get(thread_id))
         self._remembered = chunk._remembered
         self._id_hashes = chunk._id_hashes
+        self._seen_filter = chunk._seen_filter
+        self._previous_filter = chunk._previous_filter
         done = 0
         for position, _, finding in sorted(owed, key=lambda item: item[:2]):
             self.findings.extend(chunk.findings[done:position])
