@@ -2288,6 +2288,28 @@ static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t
     return result;
 }
 
+/* The array ``slots`` (``*cap`` slots of ``size`` bytes) once ``key`` is filed in ``index``
+ * (a dict of key -> slot number) under the next slot number, ``seen``, and the array can
+ * hold that slot (grown, and so maybe moved); NULL on an error, the array left as it was. */
+static void *add_slot(PyObject *index, PyObject *key, void *slots, size_t size,
+                      Py_ssize_t seen, Py_ssize_t *cap)
+{
+    PyObject *number = PyLong_FromSsize_t(seen);
+    if (!number || PyDict_SetItem(index, key, number) != 0) {
+        Py_XDECREF(number);
+        return NULL;
+    }
+    Py_DECREF(number);
+    if (seen < *cap)
+        return slots;
+    Py_ssize_t grown_cap = *cap ? *cap * 2 : 64;
+    void *grown = PyMem_Realloc(slots, (size_t)grown_cap * size);
+    if (!grown)
+        return PyErr_NoMemory();
+    *cap = grown_cap;
+    return grown;
+}
+
 /* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
  * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
  * checkpoint (greatest (secs, nanos), ties broken by the greater id string, which
@@ -2393,21 +2415,11 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
         if (!found && PyErr_Occurred())
             goto done;
         if (!found) {
-            if (threads_seen == best_cap) {
-                best_cap = best_cap ? best_cap * 2 : 64;
-                Py_ssize_t *grown = PyMem_Realloc(best, (size_t)best_cap * sizeof(*best));
-                if (!grown) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                best = grown;
-            }
-            PyObject *at = PyLong_FromSsize_t(threads_seen);
-            if (!at || PyDict_SetItem(thread_index, thread, at) != 0) {
-                Py_XDECREF(at);
+            Py_ssize_t *grown = add_slot(thread_index, thread, best, sizeof(*best),
+                                         threads_seen, &best_cap);
+            if (!grown)
                 goto done;
-            }
-            Py_DECREF(at);
+            best = grown;
             best[threads_seen++] = row;
         } else {
             Py_ssize_t at = PyLong_AsSsize_t(found), current = best[at];
@@ -2436,25 +2448,14 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
             if (index) {
                 group_at = PyLong_AsSsize_t(index);
             } else {
-                if (groups_seen == groups_cap) {
-                    groups_cap = groups_cap ? groups_cap * 2 : 64;
-                    RowGroup *grown = PyMem_Realloc(row_groups,
-                                                    (size_t)groups_cap * sizeof(*grown));
-                    if (!grown) {
-                        Py_DECREF(key);
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    row_groups = grown;
-                }
-                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
-                PyObject *at = PyLong_FromSsize_t(groups_seen);
-                int failed = !at || PyDict_SetItem(group_index, key, at) != 0;
-                Py_XDECREF(at);
-                if (failed) {
+                RowGroup *grown = add_slot(group_index, key, row_groups, sizeof(*row_groups),
+                                           groups_seen, &groups_cap);
+                if (!grown) {
                     Py_DECREF(key);
                     goto done;
                 }
+                row_groups = grown;
+                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
                 group_at = groups_seen++;
             }
             Py_DECREF(key);
@@ -2729,21 +2730,10 @@ static PyObject *plain_contenders(PyObject *module, PyObject *const *args, Py_ss
             if (at) {
                 slot = &found[PyLong_AsSsize_t(at)];
             } else {
-                if (seen == cap) {
-                    cap = cap ? cap * 2 : 64;
-                    Contenders *grown = PyMem_Realloc(found, (size_t)cap * sizeof(*grown));
-                    if (!grown) {
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    found = grown;
-                }
-                PyObject *index = PyLong_FromSsize_t(seen);
-                if (!index || PyDict_SetItem(slot_of, thread, index) != 0) {
-                    Py_XDECREF(index);
+                Contenders *grown = add_slot(slot_of, thread, found, sizeof(*found), seen, &cap);
+                if (!grown)
                     goto done;
-                }
-                Py_DECREF(index);
+                found = grown;
                 found[seen] = (Contenders){0, row, row};
                 slot = &found[seen++];
             }
