@@ -207,11 +207,22 @@ def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
     }
 
 
-def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
+def _plan_rebuild(store: Path, order: Order, *,
+                  tidy_first: bool = False) -> tuple[IndexPlan, CandidateSet, list[str]]:
+    """The plan, the candidates it comes from and, with ``tidy_first`` (the caller holds the
+    lock), what ``tidy`` did first. ``tidy`` is given the scan's listing of the store
+    folder rather than listing it again (~0.5 s of CPU per 1,000,000 names); when it
+    changed anything, the store is scanned again."""
+    tidied: list[str] = []
     with paused_gc():
         considered = collect_candidates(store)
-        old = read_old_index(store / INDEX_NAME, considered.thread_rows.__contains__)
-        return considered.plan(old, order), considered
+        if tidy_first:
+            tidied = tidy(store, considered.temps)
+            if tidied:
+                considered = CandidateSet()  # the first scan's rows go before the second
+                considered = collect_candidates(store)
+        old = read_old_index(store / INDEX_NAME, considered.has_thread)
+        return considered.plan(old, order), considered, tidied
 
 
 def rebuild_index(
@@ -228,13 +239,12 @@ def rebuild_index(
     plan matches what is on disk when the index is replaced.
     """
     if dry_run:
-        plan, considered = _plan_rebuild(store, order)
+        plan, considered, _ = _plan_rebuild(store, order)
         return RebuildOutcome(store, plan, considered, dry_run=True,
                               blocked=odd_index(store) or odd_lock(store))
     refuse_odd_index(store)
     with _write_errors(), store_lock(store, wait_seconds):
-        tidied = tidy(store)
-        plan, considered = _plan_rebuild(store, order)
+        plan, considered, tidied = _plan_rebuild(store, order, tidy_first=True)
         outcome = RebuildOutcome(store, plan, considered, dry_run=False, tidied=tidied)
         if not plan.writes_something:
             return outcome
@@ -300,7 +310,7 @@ def preview_repair(store: Path) -> RepairOutcome:
     """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
     with paused_gc():
         plan = plan_repair(store)
-        old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+        old_index = read_old_index(store / INDEX_NAME, plan.predicted.has_thread)
         index_plan = plan.predicted.plan(old_index, Order.AUTO)
     return RepairOutcome(store, plan, index_plan, applied=False, blocked=odd_lock(store))
 
@@ -344,7 +354,7 @@ since the plan fails its own step only; any other ``OSError`` stops the run."""
 def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     """The store entries the plan writes (index.bin when the predicted index changes) and
     the bytes it writes: two copies of each rewritten file, the index and its backup."""
-    old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+    old_index = read_old_index(store / INDEX_NAME, plan.predicted.has_thread)
     index_plan = plan.predicted.plan(old_index, Order.AUTO)
     names = [action.name for action in plan.actions]
     size = 0
