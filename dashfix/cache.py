@@ -375,7 +375,7 @@ class VerifyCache:
         header = {"dashfix": __version__, "kind": kind, "target": name, "salt": self.salt}
         handle: BinaryIO | None = None
         try:
-            handle = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+            handle = _open_cache_file(path)
             return path, header, (handle, *open_document(handle, header))
         except FileNotFoundError:
             pass
@@ -505,19 +505,25 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _read_cache_file(path: Path) -> bytes:
-    """A cache file's bytes, never through a symlink nor from a FIFO or device (a restored
-    CI cache is an input like any other: a FIFO would block, /dev/zero never end)."""
+    """A cache file's bytes (opened as ``_open_cache_file`` does)."""
+    with _open_cache_file(path) as handle:
+        return handle.read()
+
+
+def _open_cache_file(path: Path) -> BinaryIO:
+    """A cache file open for reading, never through a symlink nor a FIFO or device (a
+    restored CI cache is an input like any other: a FIFO would block, /dev/zero never end)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OSError(errno.ELOOP, "a symlink, never followed") from None
         raise
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        return handle.read()
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "not a regular file")
+    return handle
 
 
 def _unwritable(path: Path, exc: OSError) -> str:
