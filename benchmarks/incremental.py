@@ -59,11 +59,15 @@ def measure_store(label: str, store: Path, files: int, repeat: int, scratch: Pat
     prepare = f"rm -rf {shlex.quote(str(after_first))} && " + verify(
         store, "--cache", str(after_first))
     sampled = verify(store, "--no-cache", "--sample", "1/10")
-    results = [_result(command) for command in (full, cached, cached, first, prepare, second)]
+    runs = (full, cached, cached, first, prepare, second)
+    results = [_result(command) for command in runs]
     if any(result is None for result in results) or _result(sampled) is None:
         return False
-    if any(result != results[0] for result in results[1:]):
-        print("FAILED: verify --cache gives another result than a run without the cache")
+    differing = [command for command, result in zip(runs, results, strict=True)
+                 if result != results[0]]
+    if differing:
+        print("FAILED: verify --cache gives another result than a run without the cache: "
+              + "; ".join(differing))
         return False
     commands = {
         "stat walk (find -printf)": f"find {shlex.quote(str(store))} -printf '%i %s %T@\\n' "
