@@ -95,13 +95,7 @@ class CacheError(Exception):
 
 def decode_cache(data: bytes, expected: dict[str, Any]) -> Any:
     """The document of a cache file whose header equals ``expected``; CacheError otherwise."""
-    if len(data) < _PREFIX.size:
-        raise CacheError("truncated")
-    magic, version, checksum = _PREFIX.unpack_from(data)
-    if magic != MAGIC:
-        raise CacheError("not a dashfix cache file")
-    if version != FORMAT_VERSION:
-        raise CacheError(f"cache format {version}, this dashfix writes {FORMAT_VERSION}")
+    checksum = _checksum_of(data[: _PREFIX.size])
     body = memoryview(data)[_PREFIX.size:]
     if content_digest(body) != checksum:
         raise CacheError("checksum mismatch (corrupt)")
@@ -117,6 +111,19 @@ def decode_cache(data: bytes, expected: dict[str, Any]) -> Any:
     return content
 
 
+def _checksum_of(prefix: bytes) -> int:
+    """The checksum a cache file's prefix states; CacheError when it is not one of ours."""
+    if len(prefix) < _PREFIX.size:
+        raise CacheError("truncated")
+    magic, version, checksum = _PREFIX.unpack(prefix)
+    if magic != MAGIC:
+        raise CacheError("not a dashfix cache file")
+    if version != FORMAT_VERSION:
+        raise CacheError(f"cache format {version}, this dashfix writes {FORMAT_VERSION}")
+    checksum_value: int = checksum
+    return checksum_value
+
+
 READ_CHUNK = 1 << 20
 """Bytes read (and hashed) per step when a cache file is read piece by piece."""
 
@@ -125,14 +132,7 @@ def open_document(handle: BinaryIO, expected: dict[str, Any]) -> tuple[msgpack.U
     """A reader of the elements of the cache file open in ``handle`` (checked as
     ``decode_cache`` does, the checksum read in pieces: a 1,000,000-file store's rows are
     140 MB, never held whole), positioned at its first element, and how many there are."""
-    prefix = handle.read(_PREFIX.size)
-    if len(prefix) < _PREFIX.size:
-        raise CacheError("truncated")
-    magic, version, checksum = _PREFIX.unpack(prefix)
-    if magic != MAGIC:
-        raise CacheError("not a dashfix cache file")
-    if version != FORMAT_VERSION:
-        raise CacheError(f"cache format {version}, this dashfix writes {FORMAT_VERSION}")
+    checksum = _checksum_of(handle.read(_PREFIX.size))
     digest = xxhash.xxh3_64()
     while piece := handle.read(READ_CHUNK):
         digest.update(piece)
@@ -165,6 +165,17 @@ def bin_span(fd: int, position: int) -> tuple[int, int]:
     if length is None or len(head) < 1 + length.size:
         raise ValueError("a column is not a byte string")
     return position + 1 + length.size, length.unpack_from(head, 1)[0]
+
+
+def _open_checked(path: Path, expected: dict[str, Any]) -> tuple[
+        BinaryIO, msgpack.Unpacker, int]:
+    """The cache file ``path`` open, checked by ``open_document``, and its reader."""
+    handle = _open_cache_file(path)
+    try:
+        return (handle, *open_document(handle, expected))
+    except BaseException:
+        handle.close()
+        raise
 
 
 def element_reader(handle: BinaryIO) -> msgpack.Unpacker:
@@ -353,38 +364,28 @@ class VerifyCache:
     def load(self, kind: str, target: Path) -> tuple[Path, dict[str, Any], Any]:
         """The cache file of ``kind`` for ``target``, its header, and its content (None when
         missing or not to be trusted, with a warning for the latter)."""
-        name = portable_target(target)
-        path = self.file_for(kind, name)
-        header = {"dashfix": __version__, "kind": kind, "target": name, "salt": self.salt}
-        try:
-            return path, header, decode_cache(_read_cache_file(path), header)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            self.warnings.append(f"cache {path}: cannot read ({exc.strerror or exc}); rebuilding")
-        except CacheError as exc:
-            self.warnings.append(f"cache {path}: {exc}; rebuilding")
-        return path, header, None
+        return self._read(kind, target, lambda path, header: decode_cache(
+            _read_cache_file(path), header))
 
     def open(self, kind: str, target: Path) -> tuple[
             Path, dict[str, Any], tuple[BinaryIO, msgpack.Unpacker, int] | None]:
         """As ``load``, but the content is read element by element: the open file (the
         caller closes it), its reader at the first element and the count of elements."""
+        return self._read(kind, target, _open_checked)
+
+    def _read(self, kind: str, target: Path, read: Callable[[Path, dict[str, Any]], R],
+              ) -> tuple[Path, dict[str, Any], R | None]:
         name = portable_target(target)
         path = self.file_for(kind, name)
         header = {"dashfix": __version__, "kind": kind, "target": name, "salt": self.salt}
-        handle: BinaryIO | None = None
         try:
-            handle = _open_cache_file(path)
-            return path, header, (handle, *open_document(handle, header))
+            return path, header, read(path, header)
         except FileNotFoundError:
             pass
         except OSError as exc:
             self.warnings.append(f"cache {path}: cannot read ({exc.strerror or exc}); rebuilding")
         except CacheError as exc:
             self.warnings.append(f"cache {path}: {exc}; rebuilding")
-        if handle is not None:
-            handle.close()
         return path, header, None
 
     def add_document(self, path: Path, header: dict[str, Any], count: int,
