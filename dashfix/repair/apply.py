@@ -28,6 +28,7 @@ from dashfix.repair.index_rebuild import (
     IndexPlan,
     Order,
     ThreadChoice,
+    pre_epoch_reason,
     read_old_index,
 )
 from dashfix.repair.lock import odd_lock, store_lock
@@ -169,6 +170,7 @@ class RebuildOutcome:
             "excluded": [{"name": n, "reason": r} for n, r in self.considered.excluded],
             "threads": [_choice_dict(choice) for choice in plan.choices],
             "unranked_threads": plan.unranked_threads,
+            "pre_epoch_threads": [_pre_epoch_dict(choice) for choice in plan.pre_epoch],
             "changes": {
                 kind: [_change_dict(change) for change in plan.changes_of(kind)]
                 for kind in ("added", "changed", "dropped")
@@ -192,6 +194,12 @@ def _entry_dict(entry: IndexEntry | None) -> dict[str, Any] | None:
 def _change_dict(change: Change) -> dict[str, Any]:
     return {"thread_id": change.thread_id, "old": _entry_dict(change.old),
             "new": _entry_dict(change.new)}
+
+
+def _pre_epoch_dict(choice: ThreadChoice) -> dict[str, Any]:
+    return {"thread_id": choice.thread_id, "file": f"{choice.value.checkpoint_id}.bin",
+            "mtime_secs": choice.value.secs, "mtime_nanos": choice.value.nanos,
+            "reason": pre_epoch_reason(choice)}
 
 
 def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
@@ -294,6 +302,7 @@ class RepairOutcome:
                 },
                 "dropped_not_listed": self.index_plan.old_index.unlisted,
                 "unchanged": self.index_plan.unchanged,
+                "pre_epoch_threads": [_pre_epoch_dict(c) for c in self.index_plan.pre_epoch],
                 "written": self.index_written,
                 "backup": None if self.index_backup is None else self.index_backup.name,
             },

@@ -257,6 +257,32 @@ def test_embedded_order_leaves_out_threads_without_a_known_time(cli, tmp_path: P
     assert strict["threads"] == [] and strict["unranked_threads"] == ["solo"]
 
 
+@pytest.mark.parametrize("order", ["auto", "mtime"])
+def test_a_pre_epoch_mtime_is_a_plan_line_not_a_traceback(cli, tmp_path: Path,
+                                                           order: str) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    builder.checkpoint("alpha")
+    old = ambiguous_checkpoint(builder, "old")
+    os.utime(old.path, (-86400, -86400))
+    store = str(tmp_path / "s")
+    dry = cli("rebuild-index", store, "--order", order, "--dry-run", "--format", "json").json()
+    [left_out] = dry["pre_epoch_threads"]
+    assert left_out["file"] == old.path.name and left_out["mtime_secs"] == -86400
+    assert "before 1970" in cli("rebuild-index", store, "--order", order, "--dry-run").stdout
+    assert cli("repair", store).exit_code == ExitCode.CLEAN
+    shutil.copytree(tmp_path / "s", tmp_path / "r", symlinks=True)
+    applied = cli("rebuild-index", store, "--order", order, "--format", "json")
+    assert applied.exit_code == ExitCode.CLEAN
+    done = applied.json()
+    assert done["written"] and done["changes"] == dry["changes"]
+    assert done["pre_epoch_threads"] == dry["pre_epoch_threads"]
+    assert set(decode_index((tmp_path / "s" / "index.bin").read_bytes())) == {"alpha"}
+    assert cli("verify", store).exit_code == ExitCode.CLEAN
+    repaired = cli("repair", str(tmp_path / "r"), "--apply", "--format", "json")
+    assert repaired.exit_code == ExitCode.CLEAN
+    assert repaired.json()["index"]["pre_epoch_threads"][0]["file"] == old.path.name
+
+
 def hold_lock(store: Path, seconds: float) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(store / LOCK_NAME), str(seconds)],
