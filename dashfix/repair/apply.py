@@ -21,6 +21,7 @@ from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index, encoded_index_size
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.repair.backup import free_backup_path, utc_stamp
 from dashfix.repair.index_rebuild import (
@@ -32,7 +33,7 @@ from dashfix.repair.index_rebuild import (
     read_old_index,
 )
 from dashfix.repair.lock import odd_lock, store_lock
-from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
+from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_from_scan, plan_repair
 from dashfix.repair.preflight import check_can_write, write_error
 from dashfix.repair.quarantine import (
     CREATED,
@@ -47,7 +48,7 @@ from dashfix.repair.quarantine import (
     restore_session,
     tidy,
 )
-from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
+from dashfix.repair.scan_adapter import CandidateSet, collect_candidates, store_temps
 from dashfix.results import Report
 from dashfix.rules import checkpoint as ck
 
@@ -376,15 +377,26 @@ def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     return names, size
 
 
+def _tidy_and_plan_repair(store: Path) -> tuple[RepairPlan, list[str]]:
+    """What ``tidy`` did, then the plan, as in ``_plan_rebuild``: ``tidy`` is given the
+    scan's listing of the store folder, and the store is scanned again only when it
+    changed anything. The caller holds the lock."""
+    scan = scan_store(store, read_index=False)
+    tidied = tidy(store, store_temps(scan))
+    if tidied:
+        del scan  # the first scan's rows go before the second
+        scan = scan_store(store, read_index=False)
+    return plan_from_scan(store, scan), tidied
+
+
 def apply_repair(
     store: Path, *, wait_seconds: float | None = None, stamp: str | None = None
 ) -> RepairOutcome:
     """Plan and carry out the repairs under the store lock, then re-run the checks."""
     stamp = stamp or utc_stamp()
     with _write_errors(), store_lock(store, wait_seconds):
-        tidied = tidy(store)
         with paused_gc():
-            plan = plan_repair(store)
+            plan, tidied = _tidy_and_plan_repair(store)
             touched, size = _predicted_writes(store, plan)
         # The index is planned anew from the repaired files: let the scan's rows go before
         # that scan and verify's make their own.

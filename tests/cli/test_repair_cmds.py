@@ -125,6 +125,40 @@ def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
         tmp_path / "without" / "index.bin").read_bytes()
 
 
+def test_repair_apply_tidies_from_its_scan_and_plans_as_if_never_left_over(
+    cli, tmp_path: Path
+) -> None:
+    """repair --apply, like rebuild-index, tidies from its own scan's listing and plans from
+    a new scan only when tidy removed something: the outcome is the one of a store that
+    never had the leftover."""
+    for name in ("with", "without"):
+        healthy_store(tmp_path / name)
+        (tmp_path / name / "index.bin").write_bytes(b"cut")
+        flip_byte(tmp_path / name / "beta_1a2b3c4d5e6f0a1b_chkpt1.bin", 40)
+    newest = tmp_path / "with" / "alpha_1a2b3c4d5e6f0a1b_chkpt2.bin"
+    leftover = tmp_path / "with" / temp_name("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin",
+                                             "0f0e0d0c-0b0a-4908-8706-050403020100")
+    leftover.write_bytes(newest.read_bytes())
+    documents = {}
+    for name in ("with", "without"):
+        result = cli("repair", str(tmp_path / name), "--apply", "--format", "json")
+        assert result.exit_code == ExitCode.CLEAN, result.stderr
+        documents[name] = json.loads(result.stdout.replace(str(tmp_path / name), "STORE"))
+    assert not leftover.exists()
+    tidied = "removed 1 temp file(s) of an interrupted dashfix run from the store"
+    assert documents["with"]["done"][0] == tidied
+    documents["with"]["done"].remove(tidied)
+    for document in documents.values():
+        document.pop("quarantine")
+    assert documents["with"] == documents["without"]
+    assert [action["name"] for action in documents["with"]["actions"]] == [
+        "beta_1a2b3c4d5e6f0a1b_chkpt1.bin"]
+    contents = [{path.relative_to(tmp_path / name).as_posix(): path.read_bytes()
+                 for path in (tmp_path / name).glob("*") if path.is_file()}
+                for name in ("with", "without")]
+    assert contents[0] == contents[1]
+
+
 def test_dry_run_writes_nothing(cli, tmp_path: Path) -> None:
     store = copy_interop("ckpt-corrupt-index", tmp_path)
     before = snapshot(tmp_path)
