@@ -1829,8 +1829,26 @@ enum { COL_KINDS, COL_THREADS, COL_NODES, COL_PROCS, COL_COUNTERS, COL_SECS, COL
        COL_LOST_PARENTS, COL_MODES, COLUMNS };
 #define NUMBER_COLUMNS 8 /* counters .. parent_rows */
 
-/* The row of the file "{parent}.bin" in ``row_of``, or LOST_PARENT_ROW (-1 on an error). */
-static int parent_row(PyObject *row_of, const Arena *arena, Span parent, Py_ssize_t *out)
+/* The row table of dashfix/native.py (see "Issue 11 at 1,000,000 files"). */
+static Py_ssize_t table_find(const uint64_t *slots, size_t capacity, PyObject *names,
+                             const char *key, Py_ssize_t len);
+
+/* Where read_checkpoints finds a parent's row: ``row_of``, a dict of names to rows (the
+ * twin's), or the slots of native.row_table over ``names``. */
+typedef struct {
+    PyObject *dict;
+    const uint64_t *slots;
+    size_t capacity;
+    PyObject *names;
+} RowLookup;
+
+/* The row of the file "{parent}.bin", or LOST_PARENT_ROW (-1 on an error).  The row before
+ * (``before``, named ``before_name``, or -1) is tried first: with counters in the ids, the
+ * parent of "..._chkpt101" is "..._chkpt100", the name just before it in a sorted listing,
+ * nine times in ten (a folder holds no two entries of one name, so it is that row). */
+static int parent_row(const RowLookup *row_of, const Arena *arena, Span parent,
+                      Py_ssize_t before, const char *before_name, Py_ssize_t before_len,
+                      Py_ssize_t *out)
 {
     char small[PARENT_MAX + 16]; /* nul_free_string_ending_at allows up to max_len + 7 */
     if (parent.len > PARENT_MAX + 7) {
@@ -1839,10 +1857,21 @@ static int parent_row(PyObject *row_of, const Arena *arena, Span parent, Py_ssiz
     }
     memcpy(small, arena->data + parent.at, parent.len);
     memcpy(small + parent.len, ".bin", 4);
+    if (before >= 0 && before_name && before_len == (Py_ssize_t)parent.len + 4 &&
+        memcmp(before_name, small, (size_t)before_len) == 0) {
+        *out = before;
+        return 0;
+    }
+    if (!row_of->dict) {
+        Py_ssize_t row = table_find(row_of->slots, row_of->capacity, row_of->names, small,
+                                    parent.len + 4);
+        *out = row < 0 ? LOST_PARENT_ROW : row;
+        return 0;
+    }
     PyObject *name = PyUnicode_DecodeUTF8(small, parent.len + 4, NULL);
     if (!name)
         return -1;
-    PyObject *row = PyDict_GetItemWithError(row_of, name);
+    PyObject *row = PyDict_GetItemWithError(row_of->dict, name);
     Py_DECREF(name);
     if (!row) {
         if (PyErr_Occurred())
@@ -1860,7 +1889,7 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
     long dir_fd;
     Py_ssize_t start, stop;
     long long max_bytes, min_secs, max_secs;
-    if (nargs != 9 || !PyList_Check(args[1]) || !PyDict_Check(args[4]) ||
+    if (nargs != 9 || !PyList_Check(args[1]) || !(PyDict_Check(args[4]) || PyBytes_Check(args[4])) ||
         !PyTuple_Check(args[5]) || PyTuple_GET_SIZE(args[5]) != COLUMNS) {
         PyErr_SetString(PyExc_TypeError,
                         "read_checkpoints(dir_fd, names, start, stop, row_of, columns, "
@@ -1876,7 +1905,16 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
     max_secs = PyLong_AsLongLong(args[8]);
     if (PyErr_Occurred())
         return NULL;
-    PyObject *names = args[1], *row_of = args[4], *columns = args[5];
+    PyObject *names = args[1], *columns = args[5];
+    RowLookup row_of = {args[4], NULL, 0, names};
+    if (PyBytes_Check(args[4])) {
+        size_t capacity = (size_t)PyBytes_GET_SIZE(args[4]) / sizeof(uint64_t);
+        if (capacity < 8 || (capacity & (capacity - 1))) {
+            PyErr_SetString(PyExc_ValueError, "read_checkpoints: row_of is not a row table");
+            return NULL;
+        }
+        row_of = (RowLookup){NULL, (const uint64_t *)PyBytes_AS_STRING(args[4]), capacity, names};
+    }
     if (dir_fd < 0 || dir_fd > INT32_MAX || start < 0 || stop > PyList_GET_SIZE(names) ||
         start > stop || min_secs < 0 ||
         max_secs < min_secs) {
@@ -1973,7 +2011,10 @@ static PyObject *read_checkpoints(PyObject *module, PyObject *const *args, Py_ss
             continue;
         }
         Py_ssize_t parent = NO_PARENT_ROW;
-        if (row->has_parent && parent_row(row_of, &arena, row->parent, &parent) != 0)
+        if (row->has_parent &&
+            parent_row(&row_of, &arena, row->parent, i > 0 ? at - 1 : -1,
+                       i > 0 ? name_bytes[i - 1] : NULL, i > 0 ? name_lens[i - 1] : 0,
+                       &parent) != 0)
             goto fail;
         Span spans[3] = {row->thread, row->node, row->proc};
         for (int c = 0; c < 3; c++) {
@@ -2079,13 +2120,189 @@ static PyObject *stat_keys(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
-/* list_folder: the entries of folder dir_fd, as the scan lists them (os.scandir's answer,
- * symlinks not followed): the names of its regular files (sorted when ``sort`` is true,
- * else in listing order), and the names of every other entry (symlinks, folders, special files) in listing order.  None when a name is
- * not valid UTF-8 (Python would decode it with surrogate escapes, which sort differently
- * from its bytes): the caller's Python twin lists that folder.  readdir's d_type answers
- * for nearly every entry; an entry without one is lstat-ed.  The GIL is released while the
- * folder is read and the names sorted. */
+/* =========================================================================================
+ * Issue 11 at 1,000,000 files: listing a store folder (list_folder, list_sampled), the
+ * name -> row table (row_table, table_row), the xxh3 hash they share (xxh3_64), and the
+ * healthy case of the counter-order check (counter_order_pass).
+ *
+ * Everything here runs on one core before or around the parallel reading, once per name:
+ *   - list_folder: one readdir pass, the regular files' names sorted as bytes by a
+ *     most-significant-digit sort of 8-byte keys (a store's names share a ~35-byte prefix,
+ *     read 8 bytes per step, not one byte per step or per comparison);
+ *   - list_sampled: the same pass for ``--sample`` without a cache: the bucket of each plain
+ *     ``*.bin`` name is computed from its bytes during the listing, and only the names in the
+ *     sample become Python strings (dashfix/sampling.py's rule, python-xxhash's xxh3_64);
+ *   - row_table: the name -> row table of a store's rows as an open-addressing table of
+ *     8-byte slots (xxh3 of the name's UTF-8 bytes), 16 bytes a name where a dict of
+ *     names to int objects takes ~70; the C reader looks parents up in it from their bytes;
+ *   - counter_order_pass: which (thread, process) groups have times going back along their
+ *     counters (chains._counter_order reads only those).
+ * Python twins: dashfix/native.py (os.scandir and sort, Sample.select, a dict) and
+ * chains._counter_order itself; the tests (tests/inputs/test_native_listing.py,
+ * tests/checks/test_lineage.py) hold each to its twin's answers.
+ * ========================================================================================= */
+
+/* xxh3_64 with seed 0 and the default secret, written from the XXH3 specification
+ * (xxHash's doc/xxhash_spec.md): the value of python-xxhash's xxh3_64_intdigest. */
+static const uint8_t XXH3_SECRET[192] = {
+    0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
+    0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
+    0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
+    0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c,
+    0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb, 0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3,
+    0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19, 0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8,
+    0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7, 0xc7, 0x0b, 0x4f, 0x1d,
+    0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78, 0x73, 0x64,
+    0xea, 0xc5, 0xac, 0x83, 0x34, 0xd3, 0xeb, 0xc3, 0xc5, 0x81, 0xa0, 0xff, 0xfa, 0x13, 0x63, 0xeb,
+    0x17, 0x0d, 0xdd, 0x51, 0xb7, 0xf0, 0xda, 0x49, 0xd3, 0x16, 0x55, 0x26, 0x29, 0xd4, 0x68, 0x9e,
+    0x2b, 0x16, 0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce,
+    0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
+};
+#define XXH_PRIME32_1 0x9E3779B1ULL
+#define XXH_PRIME32_2 0x85EBCA77ULL
+#define XXH_PRIME32_3 0xC2B2AE3DULL
+#define XXH_PRIME64_1 0x9E3779B185EBCA87ULL
+#define XXH_PRIME64_2 0xC2B2AE3D27D4EB4FULL
+#define XXH_PRIME64_3 0x165667B19E3779F9ULL
+#define XXH_PRIME64_4 0x85EBCA77C2B2AE63ULL
+#define XXH_PRIME64_5 0x27D4EB2F165667C5ULL
+#define XXH_PRIME_MX1 0x165667919E3779F9ULL
+#define XXH_PRIME_MX2 0x9FB21C651E98DF25ULL
+#define XXH_STRIPE 64
+#define XXH_BLOCK 1024 /* 16 stripes of the default secret */
+
+static inline uint64_t xxh_avalanche(uint64_t x)
+{
+    x ^= x >> 37;
+    x *= XXH_PRIME_MX1;
+    return x ^ (x >> 32);
+}
+
+static inline uint64_t xxh64_avalanche(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= XXH_PRIME64_2;
+    x ^= x >> 29;
+    x *= XXH_PRIME64_3;
+    return x ^ (x >> 32);
+}
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t bswap_64(uint64_t x)
+{
+    uint64_t out = 0;
+    for (int i = 0; i < 8; i++, x >>= 8)
+        out = (out << 8) | (x & 0xff);
+    return out;
+}
+
+/* The 128-bit product of a and b, its halves xor-ed. */
+static inline uint64_t mul_fold(uint64_t a, uint64_t b)
+{
+    __uint128_t product = (__uint128_t)a * b;
+    return (uint64_t)product ^ (uint64_t)(product >> 64);
+}
+
+static inline uint64_t mix16(const uint8_t *data, const uint8_t *secret)
+{
+    return mul_fold(le64(data) ^ le64(secret), le64(data + 8) ^ le64(secret + 8));
+}
+
+static void xxh_accumulate(uint64_t acc[8], const uint8_t *stripe, const uint8_t *secret)
+{
+    for (int i = 0; i < 8; i++) {
+        uint64_t data = le64(stripe + 8 * i), key = data ^ le64(secret + 8 * i);
+        acc[i ^ 1] += data;
+        acc[i] += (key & 0xFFFFFFFFULL) * (key >> 32);
+    }
+}
+
+static uint64_t xxh3_long(const uint8_t *p, size_t n)
+{
+    uint64_t acc[8] = {XXH_PRIME32_3, XXH_PRIME64_1, XXH_PRIME64_2, XXH_PRIME64_3,
+                       XXH_PRIME64_4, XXH_PRIME32_2, XXH_PRIME64_5, XXH_PRIME32_1};
+    size_t blocks = (n - 1) / XXH_BLOCK;
+    for (size_t b = 0; b < blocks; b++) {
+        for (size_t s = 0; s < XXH_BLOCK / XXH_STRIPE; s++)
+            xxh_accumulate(acc, p + b * XXH_BLOCK + s * XXH_STRIPE, XXH3_SECRET + s * 8);
+        for (int i = 0; i < 8; i++) { /* scramble */
+            acc[i] ^= acc[i] >> 47;
+            acc[i] ^= le64(XXH3_SECRET + sizeof(XXH3_SECRET) - XXH_STRIPE + 8 * i);
+            acc[i] *= XXH_PRIME32_1;
+        }
+    }
+    size_t stripes = ((n - 1) - XXH_BLOCK * blocks) / XXH_STRIPE;
+    for (size_t s = 0; s < stripes; s++)
+        xxh_accumulate(acc, p + blocks * XXH_BLOCK + s * XXH_STRIPE, XXH3_SECRET + s * 8);
+    xxh_accumulate(acc, p + n - XXH_STRIPE, XXH3_SECRET + sizeof(XXH3_SECRET) - XXH_STRIPE - 7);
+    uint64_t result = (uint64_t)n * XXH_PRIME64_1;
+    for (int i = 0; i < 4; i++)
+        result += mul_fold(acc[2 * i] ^ le64(XXH3_SECRET + 11 + 16 * i),
+                           acc[2 * i + 1] ^ le64(XXH3_SECRET + 11 + 16 * i + 8));
+    return xxh_avalanche(result);
+}
+
+static uint64_t xxh3_64(const uint8_t *p, size_t n)
+{
+    const uint8_t *s = XXH3_SECRET;
+    if (n == 0)
+        return xxh64_avalanche(le64(s + 56) ^ le64(s + 64));
+    if (n <= 3) {
+        uint32_t combined = (uint32_t)p[n - 1] | ((uint32_t)n << 8) | ((uint32_t)p[0] << 16) |
+                            ((uint32_t)p[n >> 1] << 24);
+        return xxh64_avalanche((uint64_t)(le32(s) ^ le32(s + 4)) ^ combined);
+    }
+    if (n <= 8) {
+        uint64_t combined = (uint64_t)le32(p + n - 4) | ((uint64_t)le32(p) << 32);
+        uint64_t value = (le64(s + 8) ^ le64(s + 16)) ^ combined;
+        value ^= rotl64(value, 49) ^ rotl64(value, 24);
+        value *= XXH_PRIME_MX2;
+        value ^= (value >> 35) + n;
+        value *= XXH_PRIME_MX2;
+        return value ^ (value >> 28);
+    }
+    if (n <= 16) {
+        uint64_t low = (le64(s + 24) ^ le64(s + 32)) ^ le64(p);
+        uint64_t high = (le64(s + 40) ^ le64(s + 48)) ^ le64(p + n - 8);
+        return xxh_avalanche(n + bswap_64(low) + high + mul_fold(low, high));
+    }
+    uint64_t acc = (uint64_t)n * XXH_PRIME64_1;
+    if (n <= 128) {
+        for (size_t i = 0; i < ((n - 1) >> 5) + 1; i++)
+            acc += mix16(p + 16 * i, s + 32 * i) + mix16(p + n - 16 * i - 16, s + 32 * i + 16);
+        return xxh_avalanche(acc);
+    }
+    if (n <= 240) {
+        for (size_t i = 0; i < 8; i++)
+            acc += mix16(p + 16 * i, s + 16 * i);
+        acc = xxh_avalanche(acc);
+        for (size_t i = 8; i < n / 16; i++)
+            acc += mix16(p + 16 * i, s + 16 * (i - 8) + 3);
+        acc += mix16(p + n - 16, s + 136 - 17);
+        return xxh_avalanche(acc);
+    }
+    return xxh3_long(p, n);
+}
+
+/* xxh3_64(data) -> int: for the tests, which hold it to python-xxhash's. */
+static PyObject *xxh3_64_of(PyObject *module, PyObject *data)
+{
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) != 0)
+        return NULL;
+    uint64_t hash = xxh3_64(view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLongLong(hash);
+}
+
+/* The names of a listing: NUL-terminated, one after another in an arena that only grows
+ * while the folder is read; a list holds their offsets, and once the arena no longer
+ * moves, their addresses. */
 typedef struct {
     char *data;
     size_t len, cap;
@@ -2122,66 +2339,192 @@ static int name_put(NameArena *arena, NameList *list, const char *name, size_t n
     return 0;
 }
 
-static int by_name_bytes(const void *a, const void *b)
+static void names_to_addresses(const NameArena *arena, NameList *list)
 {
-    size_t first, second; /* addresses kept as size_t (NameList) */
-    memcpy(&first, a, sizeof(first));
-    memcpy(&second, b, sizeof(second));
-    return strcmp((const char *)(uintptr_t)first, (const char *)(uintptr_t)second);
+    for (size_t i = 0; i < list->count; i++)
+        list->at[i] = (size_t)(uintptr_t)(arena->data + list->at[i]);
 }
 
-/* Multikey quicksort (Bentley and Sedgewick) of NUL-terminated names equal in their first
- * ``depth`` bytes: a partition by one byte, so the long prefix a store's names share (their
- * thread and process) is read once per name, not once per comparison.  Past ``budget``
- * nested partitions (hostile names), the rest is sorted by qsort. */
-static void swap_names(size_t *names, size_t i, size_t j)
+/* The sort: a name's next 8 bytes from ``depth`` as one big-endian number (zeros past its
+ * end, so a prefix sorts first, as in strcmp), the names sorted by that number, and each
+ * run of equal numbers that does not end a name sorted again 8 bytes deeper.  Each name's
+ * bytes are read 8 at a time, once per level; the numbers sort in one array. */
+typedef struct {
+    uint64_t key;
+    const char *name;
+} Keyed;
+
+static inline uint64_t key_at(const char *name, size_t depth)
 {
-    size_t t = names[i];
-    names[i] = names[j];
-    names[j] = t;
+    const unsigned char *p = (const unsigned char *)name + depth;
+    uint64_t key = 0;
+    int i = 0;
+    for (; i < 8 && p[i]; i++)
+        key = (key << 8) | p[i];
+    return i == 0 ? 0 : key << (8 * (8 - i));
 }
 
-static inline int byte_at(size_t name, size_t depth)
+static int by_key(const void *a, const void *b)
 {
-    return (unsigned char)((const char *)(uintptr_t)name)[depth];
+    uint64_t x = ((const Keyed *)a)->key, y = ((const Keyed *)b)->key;
+    return (x > y) - (x < y);
 }
 
-static void sort_names(size_t *names, size_t n, size_t depth, int budget)
+static inline void swap_keyed(Keyed *a, size_t i, size_t j)
 {
-    while (n > 1) {
-        if (n < 12 || budget <= 0) {
-            if (budget <= 0) {
-                qsort(names, n, sizeof(*names), by_name_bytes);
-                return;
-            }
-            for (size_t i = 1; i < n; i++) /* insertion sort */
-                for (size_t j = i; j > 0 && strcmp((const char *)(uintptr_t)names[j - 1] + depth,
-                                                   (const char *)(uintptr_t)names[j] + depth) > 0;
-                     j--)
-                    swap_names(names, j - 1, j);
+    Keyed t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+}
+
+/* Three-way quicksort by key; past ``budget`` nested partitions (hostile names), qsort. */
+static void sort_by_key(Keyed *a, size_t n, int budget)
+{
+    while (n > 16) {
+        if (budget-- <= 0) {
+            qsort(a, n, sizeof(*a), by_key);
             return;
         }
-        int a = byte_at(names[0], depth), b = byte_at(names[n / 2], depth),
-            c = byte_at(names[n - 1], depth);
-        int pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t lt = 0, gt = n, i = 0;
+        uint64_t x = a[0].key, y = a[n / 2].key, z = a[n - 1].key;
+        uint64_t pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t lt = 0, i = 0, gt = n;
         while (i < gt) {
-            int byte = byte_at(names[i], depth);
-            if (byte < pivot)
-                swap_names(names, lt++, i++);
-            else if (byte > pivot)
-                swap_names(names, i, --gt);
+            if (a[i].key < pivot)
+                swap_keyed(a, lt++, i++);
+            else if (a[i].key > pivot)
+                swap_keyed(a, i, --gt);
             else
                 i++;
         }
-        sort_names(names, lt, depth, budget - 1);
-        sort_names(names + gt, n - gt, depth, budget - 1);
-        if (pivot == 0)
-            return; /* the middle names are equal */
-        names += lt;
-        n = gt - lt;
-        depth++;
+        if (lt < n - gt) { /* the smaller side recursively, the larger in this loop */
+            sort_by_key(a, lt, budget);
+            a += gt;
+            n -= gt;
+        } else {
+            sort_by_key(a + gt, n - gt, budget);
+            n = lt;
+        }
     }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && a[j - 1].key > a[j].key; j--)
+            swap_keyed(a, j - 1, j);
+}
+
+#if defined(__GNUC__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)0)
+#endif
+#define PREFETCH_AHEAD 16 /* names whose bytes are asked for before they are read */
+
+/* Sort names equal in their first ``depth`` bytes (none ends before).  Below the first
+ * level the names lie all over the arena: their bytes are fetched ahead, so the memory
+ * waits overlap. */
+static void sort_keyed(Keyed *a, size_t n, size_t depth)
+{
+    if (n < 2)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            PREFETCH(a[i + PREFETCH_AHEAD].name + depth);
+        a[i].key = key_at(a[i].name, depth);
+    }
+    sort_by_key(a, n, 64);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && a[j].key == a[i].key)
+            j++;
+        if (j - i > 1 && (a[i].key & 0xff)) /* all 8 bytes are the names' own: go deeper */
+            sort_keyed(a + i, j - i, depth + 8);
+        i = j;
+    }
+}
+
+/* Sort the addresses in ``list`` by their names' bytes; -1 when out of memory. */
+static int sort_names(NameList *list)
+{
+    if (list->count < 2)
+        return 0;
+    Keyed *keyed = malloc(list->count * sizeof(*keyed));
+    if (!keyed)
+        return -1;
+    for (size_t i = 0; i < list->count; i++)
+        keyed[i].name = (const char *)(uintptr_t)list->at[i];
+    sort_keyed(keyed, list->count, 0);
+    for (size_t i = 0; i < list->count; i++)
+        list->at[i] = (size_t)(uintptr_t)keyed[i].name;
+    free(keyed);
+    return 0;
+}
+
+/* Which plain names list_sampled keeps: ``xxh3_64(name) % of`` below ``part`` (``P%``) or
+ * equal to ``part - 1`` (``N/M``).  A plain name ends in ".bin", not in ".v.bin", and is
+ * not "index.bin" (native.py: ``sampled_by_name``, which the scan otherwise applies). */
+typedef struct {
+    uint64_t part, of;
+    int percent;
+} SampleRule;
+
+static int is_plain_name(const char *name, size_t n)
+{
+    return n >= 4 && memcmp(name + n - 4, ".bin", 4) == 0 &&
+           !(n >= 6 && memcmp(name + n - 6, ".v.bin", 6) == 0) && strcmp(name, "index.bin") != 0;
+}
+
+/* One readdir pass over dir_fd: regular files into ``regular`` (with a rule: plain names
+ * in the sample into ``picked``, the others left out and counted in ``dropped``), every
+ * other entry into ``others``.  0, an errno value, or -1 (a name is not UTF-8) or -2 (out
+ * of memory).  Runs without the GIL. */
+static int read_folder(int dir_fd, NameArena *arena, NameList *regular, NameList *others,
+                       const SampleRule *rule, NameList *picked, size_t *dropped)
+{
+    /* A descriptor of its own: readdir moves its offset, and closedir closes it. */
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *folder = fd < 0 ? NULL : fdopendir(fd);
+    if (!folder) {
+        int error = errno;
+        if (fd >= 0)
+            close(fd);
+        return error;
+    }
+    int result = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(folder);
+        if (!entry) {
+            result = errno;
+            break;
+        }
+        const char *name = entry->d_name;
+        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
+            continue;
+        size_t n = strlen(name);
+        if (!valid_utf8((const uint8_t *)name, n)) {
+            result = -1;
+            break;
+        }
+        int is_regular = entry->d_type == DT_REG;
+        if (entry->d_type == DT_UNKNOWN) {
+            struct stat info;
+            is_regular = fstatat(dirfd(folder), name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+                         S_ISREG(info.st_mode);
+        }
+        NameList *into = is_regular ? regular : others;
+        if (is_regular && rule && is_plain_name(name, n)) {
+            uint64_t bucket = xxh3_64((const uint8_t *)name, n) % rule->of;
+            if (rule->percent ? bucket >= rule->part : bucket != rule->part - 1) {
+                (*dropped)++;
+                continue;
+            }
+            into = picked;
+        }
+        if (name_put(arena, into, name, n) != 0) {
+            result = -2;
+            break;
+        }
+    }
+    closedir(folder);
+    return result;
 }
 
 /* The names as Python strings; ``names[i]`` is the name's offset in ``arena``, or (once
@@ -2190,6 +2533,8 @@ static PyObject *name_list(const NameArena *arena, const NameList *names, int po
 {
     PyObject *list = PyList_New((Py_ssize_t)names->count);
     for (size_t i = 0; list && i < names->count; i++) {
+        if (pointers && i + PREFETCH_AHEAD < names->count) /* sorted: all over the arena */
+            PREFETCH((const char *)(uintptr_t)names->at[i + PREFETCH_AHEAD]);
         const char *name = pointers ? (const char *)(uintptr_t)names->at[i]
                                     : arena->data + names->at[i];
         PyObject *text = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), NULL);
@@ -2200,6 +2545,54 @@ static PyObject *name_list(const NameArena *arena, const NameList *names, int po
         PyList_SET_ITEM(list, (Py_ssize_t)i, text);
     }
     return list;
+}
+
+/* list_folder(dir_fd, sort) and list_sampled(dir_fd, part, of, percent); see the methods
+ * table.  ``sorted_list`` is sorted when ``sort``; the other lists keep listing order. */
+static PyObject *listing(long dir_fd, int sort, const SampleRule *rule)
+{
+    if (dir_fd < 0 || dir_fd > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "list_folder: bad folder descriptor");
+        return NULL;
+    }
+    NameArena arena = {NULL, 0, 0};
+    NameList regular = {NULL, 0, 0}, others = {NULL, 0, 0}, picked = {NULL, 0, 0};
+    NameList *sorted_list = rule ? &picked : &regular;
+    size_t dropped = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = read_folder((int)dir_fd, &arena, &regular, &others, rule, &picked, &dropped);
+    if (status == 0) {
+        names_to_addresses(&arena, sorted_list); /* the arena no longer moves */
+        if (sort && sort_names(sorted_list) != 0)
+            status = -2;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (status == -2) {
+        PyErr_NoMemory();
+    } else if (status > 0) {
+        errno = status;
+        PyErr_SetFromErrno(PyExc_OSError);
+    } else if (status == -1) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *first = name_list(&arena, sorted_list, 1);
+        PyObject *rest = first ? name_list(&arena, &others, 0) : NULL;
+        PyObject *more = rest && rule ? name_list(&arena, &regular, 0) : NULL;
+        if (!rule)
+            result = rest ? PyTuple_Pack(2, first, rest) : NULL;
+        else if (more)
+            result = Py_BuildValue("(OOOn)", first, more, rest, (Py_ssize_t)dropped);
+        Py_XDECREF(first);
+        Py_XDECREF(rest);
+        Py_XDECREF(more);
+    }
+    free(arena.data);
+    free(regular.at);
+    free(others.at);
+    free(picked.at);
+    return result;
 }
 
 static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2213,80 +2606,297 @@ static PyObject *list_folder(PyObject *module, PyObject *const *args, Py_ssize_t
     if (dir_fd == -1 && PyErr_Occurred())
         return NULL;
     int sort = PyObject_IsTrue(args[1]);
-    if (sort < 0)
-        return NULL;
-    if (dir_fd < 0 || dir_fd > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "list_folder: bad folder descriptor");
+    return sort < 0 ? NULL : listing(dir_fd, sort, NULL);
+}
+
+static PyObject *list_sampled(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "list_sampled(dir_fd, part, of, percent)");
         return NULL;
     }
-    NameArena arena = {NULL, 0, 0};
-    NameList regular = {NULL, 0, 0}, others = {NULL, 0, 0};
-    int error = 0, undecodable = 0, no_memory = 0;
-    Py_BEGIN_ALLOW_THREADS
-    /* A descriptor of its own: readdir moves its offset, and closedir closes it. */
-    int fd = openat((int)dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *folder = fd < 0 ? NULL : fdopendir(fd);
-    if (!folder) {
-        error = errno;
-        if (fd >= 0)
-            close(fd);
-    } else {
-        for (;;) {
-            errno = 0;
-            struct dirent *entry = readdir(folder);
-            if (!entry) {
-                error = errno;
-                break;
+    long dir_fd = PyLong_AsLong(args[0]);
+    long long part = PyLong_AsLongLong(args[1]), of = PyLong_AsLongLong(args[2]);
+    int percent = PyObject_IsTrue(args[3]);
+    if (PyErr_Occurred() || percent < 0)
+        return NULL;
+    if (of < 1 || part < (percent ? 0 : 1) || part > of) {
+        PyErr_SetString(PyExc_ValueError, "list_sampled: bad sample");
+        return NULL;
+    }
+    SampleRule rule = {(uint64_t)part, (uint64_t)of, percent};
+    return listing(dir_fd, 1, &rule);
+}
+
+/* The name -> row table: 2^k slots of 8 bytes (at least twice the names), each 0 (empty)
+ * or the high 32 bits of the name's xxh3 over the row + 1; a name's search starts at its
+ * hash's low bits and goes on slot by slot.  A slot whose bits match is compared with the
+ * name of its row (``names[row]``, as UTF-8), so two names never share a row. */
+static size_t table_capacity(size_t count)
+{
+    size_t capacity = 8;
+    while (capacity < 2 * count)
+        capacity *= 2;
+    return capacity;
+}
+
+/* The row of the name ``key`` (``len`` bytes of UTF-8) in ``slots``, or -1. */
+static Py_ssize_t table_find(const uint64_t *slots, size_t capacity, PyObject *names,
+                             const char *key, Py_ssize_t len)
+{
+    uint64_t hash = xxh3_64((const uint8_t *)key, (size_t)len), tag = hash >> 32 << 32;
+    size_t mask = capacity - 1, at = (size_t)hash & mask;
+    for (size_t probes = 0; probes < capacity; probes++, at = (at + 1) & mask) {
+        uint64_t slot = slots[at];
+        if (slot == 0)
+            return -1;
+        if ((slot & 0xFFFFFFFF00000000ULL) != tag)
+            continue;
+        Py_ssize_t row = (Py_ssize_t)(slot & 0xFFFFFFFFULL) - 1, size = 0;
+        if (row >= PyList_GET_SIZE(names))
+            continue;
+        PyObject *name = PyList_GET_ITEM(names, row);
+        const char *bytes = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &size) : NULL;
+        if (!bytes)
+            PyErr_Clear();
+        else if (size == len && memcmp(bytes, key, (size_t)len) == 0)
+            return row;
+    }
+    return -1;
+}
+
+/* Put ``row`` (its name ``bytes``, hashed) in the table; a repeated name takes the later
+ * row, as in a dict. */
+static void table_put(uint64_t *slots, size_t mask, PyObject *names, Py_ssize_t row,
+                      uint64_t hash, const char *bytes, Py_ssize_t len)
+{
+    uint64_t slot = (hash >> 32 << 32) | (uint64_t)(row + 1);
+    size_t at = (size_t)hash & mask;
+    for (; slots[at]; at = (at + 1) & mask) {
+        if ((slots[at] ^ slot) >> 32)
+            continue;
+        Py_ssize_t other = (Py_ssize_t)(slots[at] & 0xFFFFFFFFULL) - 1, size = 0;
+        const char *seen = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(names, other), &size);
+        if (seen && size == len && memcmp(seen, bytes, (size_t)len) == 0)
+            break;
+    }
+    slots[at] = slot;
+}
+
+/* row_table(names) -> bytes: the slots of names[i] -> i (the last row of a name repeated,
+ * as in a dict), or None when a name is not UTF-8 (surrogate escapes: the dict twin). */
+static PyObject *row_table(PyObject *module, PyObject *names)
+{
+    (void)module;
+    if (!PyList_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "row_table(names)");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(names);
+    if ((uint64_t)count >= 0xFFFFFFFFULL / 2)
+        Py_RETURN_NONE;
+    size_t capacity = table_capacity((size_t)count), mask = capacity - 1;
+    PyObject *table = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(capacity * sizeof(uint64_t)));
+    if (!table)
+        return NULL;
+    uint64_t *slots = (uint64_t *)PyBytes_AS_STRING(table);
+    memset(slots, 0, capacity * sizeof(uint64_t));
+    /* In batches: the names hashed first, their slots fetched, then filled (a table of a
+     * million names is far larger than the caches; the waits for its slots overlap). */
+    enum { BATCH = 32 };
+    uint64_t hashes[BATCH];
+    const char *texts[BATCH];
+    Py_ssize_t lens[BATCH];
+    for (Py_ssize_t first = 0; first < count; first += BATCH) {
+        Py_ssize_t batch = count - first < BATCH ? count - first : BATCH;
+        for (Py_ssize_t i = 0; i < batch; i++) {
+            PyObject *name = PyList_GET_ITEM(names, first + i);
+            texts[i] = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &lens[i]) : NULL;
+            if (!texts[i]) {
+                Py_DECREF(table);
+                if (!PyUnicode_Check(name)) {
+                    PyErr_SetString(PyExc_TypeError, "row_table: names are strings");
+                    return NULL;
+                }
+                PyErr_Clear();
+                Py_RETURN_NONE;
             }
-            const char *name = entry->d_name;
-            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))
-                continue;
-            size_t n = strlen(name);
-            if (!valid_utf8((const uint8_t *)name, n)) {
-                undecodable = 1;
-                break;
-            }
-            int is_regular = entry->d_type == DT_REG;
-            if (entry->d_type == DT_UNKNOWN) {
-                struct stat info;
-                is_regular = fstatat(dirfd(folder), name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
-                             S_ISREG(info.st_mode);
-            }
-            if (name_put(&arena, is_regular ? &regular : &others, name, n) != 0) {
-                no_memory = 1;
-                break;
-            }
+            hashes[i] = xxh3_64((const uint8_t *)texts[i], (size_t)lens[i]);
+            PREFETCH(&slots[(size_t)hashes[i] & mask]);
         }
-        closedir(folder);
+        for (Py_ssize_t i = 0; i < batch; i++)
+            table_put(slots, mask, names, first + i, hashes[i], texts[i], lens[i]);
     }
-    if (!error && !undecodable && !no_memory) {
-        /* The arena no longer moves: the names' addresses, sorted. */
-        for (size_t i = 0; i < regular.count; i++)
-            regular.at[i] = (size_t)(uintptr_t)(arena.data + regular.at[i]);
-        if (sort)
-            sort_names(regular.at, regular.count, 0, 128);
+    return table;
+}
+
+/* table_row(slots, names, name) -> the row of ``name``, or -1. */
+static PyObject *table_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "table_row(slots, names, name)");
+        return NULL;
     }
-    Py_END_ALLOW_THREADS
-    PyObject *result = NULL;
-    if (no_memory) {
-        PyErr_NoMemory();
-    } else if (error) {
-        errno = error;
-        PyErr_SetFromErrno(PyExc_OSError);
-    } else if (undecodable) {
-        result = Py_NewRef(Py_None);
-    } else {
-        PyObject *names = name_list(&arena, &regular, 1);
-        PyObject *rest = names ? name_list(&arena, &others, 0) : NULL;
-        result = rest ? PyTuple_Pack(2, names, rest) : NULL;
-        Py_XDECREF(names);
-        Py_XDECREF(rest);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]), len = 0;
+    size_t capacity = (size_t)size / sizeof(uint64_t);
+    if (capacity < 8 || (capacity & (capacity - 1)) || (size_t)size % sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "table_row: not a row table");
+        return NULL;
     }
-    free(arena.data);
-    free(regular.at);
-    free(others.at);
+    const char *key = PyUnicode_Check(args[2]) ? PyUnicode_AsUTF8AndSize(args[2], &len) : NULL;
+    if (!key) {
+        /* Not a string, or not UTF-8: no name of a table is either. */
+        PyErr_Clear();
+        return PyLong_FromLong(-1);
+    }
+    return PyLong_FromSsize_t(table_find((const uint64_t *)PyBytes_AS_STRING(args[0]),
+                                         capacity, args[1], key, len));
+}
+/* counter_order_pass(groups, latest, procs, counters, secs, nanos) -> [the keys of the
+ * groups Python must look at], or None when a column or group is not an array('q') (the
+ * twin then looks at every group).  The healthy case of chains._counter_order, settled
+ * here: a (thread, process) group's rows, stably sorted by counter, without the thread's
+ * latest row when it is of that process, have timestamps that never go back.  Keys come
+ * in the dict's order, so the findings do too. */
+typedef struct {
+    int64_t counter;
+    Py_ssize_t at; /* position in the group: equal counters keep their order */
+    int64_t row;
+} CounterRow;
+
+static int by_counter(const void *a, const void *b)
+{
+    const CounterRow *x = a, *y = b;
+    if (x->counter != y->counter)
+        return (x->counter > y->counter) - (x->counter < y->counter);
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static int int64_column(PyObject *object, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(object, view, PyBUF_FORMAT) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (view->itemsize == 8 && view->format && strcmp(view->format, "q") == 0)
+        return 1;
+    PyBuffer_Release(view);
+    return 0;
+}
+
+/* 1 when the group needs Python, 0 when it is settled, -1 on an error. */
+static int group_goes_back(const int64_t *rows, Py_ssize_t count, Py_ssize_t skip,
+                           const int64_t *counters, const int64_t *secs, const int64_t *nanos,
+                           Py_ssize_t columns, CounterRow **scratch, Py_ssize_t *scratch_cap)
+{
+    if (count > *scratch_cap) {
+        CounterRow *grown = PyMem_Realloc(*scratch, (size_t)count * sizeof(**scratch));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *scratch = grown;
+        *scratch_cap = count;
+    }
+    CounterRow *members = *scratch;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t at = 0; at < count; at++) {
+        if (rows[at] < 0 || rows[at] >= columns)
+            return 1; /* not a row of these columns: Python says what it is */
+        members[kept++] = (CounterRow){counters[rows[at]], at, rows[at]};
+    }
+    qsort(members, (size_t)kept, sizeof(*members), by_counter);
+    int skipped = 0;
+    __int128 previous = 0;
+    int first = 1;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        if (!skipped && members[i].row == skip) {
+            skipped = 1; /* the first copy only, as list.index and del do */
+            continue;
+        }
+        __int128 moment = (__int128)secs[members[i].row] * 1000000000 + nanos[members[i].row];
+        if (!first && moment < previous)
+            return 1;
+        previous = moment;
+        first = 0;
+    }
+    return 0;
+}
+
+static PyObject *counter_order_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "counter_order_pass(groups, latest, procs, counters, secs, nanos)");
+        return NULL;
+    }
+    PyObject *groups = args[0], *latest = args[1], *procs = args[2], *result = NULL;
+    Py_buffer columns[3];
+    int held = 0;
+    for (; held < 3; held++)
+        if (!int64_column(args[3 + held], &columns[held]))
+            break;
+    Py_ssize_t count = PyList_GET_SIZE(procs);
+    if (held < 3 || columns[0].len / 8 != count || columns[1].len / 8 != count ||
+        columns[2].len / 8 != count) {
+        for (int c = 0; c < held; c++)
+            PyBuffer_Release(&columns[c]);
+        Py_RETURN_NONE;
+    }
+    const int64_t *counters = columns[0].buf, *secs = columns[1].buf, *nanos = columns[2].buf;
+    CounterRow *scratch = NULL;
+    Py_ssize_t scratch_cap = 0, position = 0;
+    PyObject *key, *group;
+    PyObject *unsettled = PyList_New(0);
+    if (!unsettled)
+        goto done;
+    while (PyDict_Next(groups, &position, &key, &group)) {
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 2)
+            goto twin;
+        Py_ssize_t skip = -1;
+        PyObject *newest = PyDict_GetItemWithError(latest, PyTuple_GET_ITEM(key, 0));
+        if (!newest && PyErr_Occurred())
+            goto fail;
+        if (newest) {
+            Py_ssize_t row = PyLong_AsSsize_t(newest);
+            if (row == -1 && PyErr_Occurred())
+                goto fail;
+            if (row < 0 || row >= count)
+                goto twin;
+            int same = PyObject_RichCompareBool(PyList_GET_ITEM(procs, row),
+                                                PyTuple_GET_ITEM(key, 1), Py_EQ);
+            if (same < 0)
+                goto fail;
+            skip = same ? row : -1;
+        }
+        Py_buffer rows;
+        if (!int64_column(group, &rows))
+            goto twin;
+        int back = group_goes_back(rows.buf, rows.len / 8, skip, counters, secs, nanos, count,
+                                   &scratch, &scratch_cap);
+        PyBuffer_Release(&rows);
+        if (back < 0 || (back && PyList_Append(unsettled, key) != 0))
+            goto fail;
+    }
+    result = unsettled;
+    unsettled = NULL;
+    goto done;
+twin:
+    result = Py_NewRef(Py_None);
+    goto done;
+fail:
+    result = NULL;
+done:
+    Py_XDECREF(unsettled);
+    PyMem_Free(scratch);
+    for (int c = 0; c < 3; c++)
+        PyBuffer_Release(&columns[c]);
     return result;
 }
+/* ======================== end of: issue 11 at 1,000,000 files ============== */
 
 /* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
  * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
@@ -2655,7 +3265,8 @@ static PyMethodDef methods[] = {
     {"read_checkpoints", (PyCFunction)(void (*)(void))read_checkpoints, METH_FASTCALL,
      "read_checkpoints(dir_fd, names, start, stop, row_of, columns, max_bytes, min_secs, "
      "max_secs) -> [rows left to the Python path]: fills the PLAIN rows of names[start:stop] "
-     "in the columns (StoreRows.columns(); the file modes too unless that column is None)"},
+     "in the columns (StoreRows.columns(); the file modes too unless that column is None); "
+     "row_of is a dict of names to rows or the slots of row_table(names)"},
     {"stat_keys", (PyCFunction)(void (*)(void))stat_keys, METH_FASTCALL,
      "stat_keys(dir_fd, names, start, stop) -> bytes: (size, mtime_ns, mode) of each name as "
      "native int64 triples, (-1, -1, -1) where it cannot be stat-ed"},
@@ -2668,6 +3279,19 @@ static PyMethodDef methods[] = {
     {"list_folder", (PyCFunction)(void (*)(void))list_folder, METH_FASTCALL,
      "list_folder(dir_fd, sort) -> (names of the regular files, sorted if sort, names of the "
      "other entries in listing order), or None when a name is not UTF-8"},
+    {"list_sampled", (PyCFunction)(void (*)(void))list_sampled, METH_FASTCALL,
+     "list_sampled(dir_fd, part, of, percent) -> (the plain names of regular files in the "
+     "sample, sorted; the other regular files' names; the other entries' names; how many "
+     "plain names were left out), or None when a name is not UTF-8"},
+    {"xxh3_64", xxh3_64_of, METH_O, "xxh3_64(data) -> int: XXH3-64 of the bytes, seed 0"},
+    {"row_table", row_table, METH_O,
+     "row_table(names) -> bytes: the slots of the table names[i] -> i, or None when a name "
+     "is not UTF-8"},
+    {"counter_order_pass", (PyCFunction)(void (*)(void))counter_order_pass, METH_FASTCALL,
+     "counter_order_pass(groups, latest, procs, counters, secs, nanos) -> [keys of the "
+     "groups whose times may go back along their counters], or None (the twin looks at all)"},
+    {"table_row", (PyCFunction)(void (*)(void))table_row, METH_FASTCALL,
+     "table_row(slots, names, name) -> the row of name in row_table(names), or -1"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import os
 import sys
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, overload
+
+if TYPE_CHECKING:
+    from dashfix.sampling import Sample
 
 PURE_PYTHON_VARIABLE = "DASHFIX_PURE_PYTHON"
 """Set to 1, the C helpers are not used even where they are built (``make test`` checks
@@ -63,6 +66,87 @@ def list_folder(dir_fd: int, *, sort: bool = True) -> tuple[list[str], list[str]
     if sort:
         regular.sort()
     return regular, others
+
+
+def sampled_by_name(name: str) -> bool:
+    """Whether ``list_sampled`` settles the name's sample itself: a plain ``*.bin`` (not
+    ``.v.bin``, not ``index.bin``), which the scan counts as a store file by its name."""
+    return name[-4:] == ".bin" and name[-6:] != ".v.bin" and name != "index.bin"
+
+
+def list_sampled(dir_fd: int, sample: Sample) -> tuple[list[str], list[str], list[str], int]:
+    """``list_folder`` for a ``--sample`` run without a cache: the names of the regular files
+    ``sampled_by_name`` settles that are in ``sample``, sorted; the other regular files'
+    names and every other entry's, in listing order; and how many ``sampled_by_name`` names
+    were left out. In C, the bucket is hashed from each name's bytes as the folder is read,
+    and only the names picked become strings; its twin below (``Sample.select``)."""
+    if MODULE is not None and _UTF8_NAMES:
+        listed: tuple[list[str], list[str], list[str], int] | None = MODULE.list_sampled(
+            dir_fd, sample.part, sample.of, sample.percent)
+        if listed is not None:
+            return listed
+    regular, others = list_folder(dir_fd, sort=False)
+    settled = [name for name in regular if sampled_by_name(name)]
+    picked = sorted(sample.select(settled))
+    rest = [name for name in regular if not sampled_by_name(name)]
+    return picked, rest, others, len(settled) - len(picked)
+
+
+class RowTable(Protocol):
+    """A store's name -> row table (``StoreRows.row_of``): a dict, or ``NameRows``."""
+
+    @overload
+    def get(self, name: str, /) -> int | None: ...
+    @overload
+    def get(self, name: str, default: int, /) -> int: ...
+    def __getitem__(self, name: str, /) -> int: ...
+    def __contains__(self, name: object, /) -> bool: ...
+
+
+class NameRows:
+    """``names[i] -> i`` in C (``_native.row_table``): 8-byte slots, about 16 bytes a name,
+    where a dict of the names to int objects takes about 70 (issue 11's 1,000,000 files).
+    The last row of a repeated name wins, as in a dict."""
+
+    __slots__ = ("find", "names", "slots")
+
+    def __init__(self, names: list[str], slots: bytes, find: Any) -> None:
+        self.names = names
+        self.slots = slots
+        self.find = find
+        """``_native.table_row`` of the module that built the slots."""
+
+    @overload
+    def get(self, name: str, /) -> int | None: ...
+    @overload
+    def get(self, name: str, default: int, /) -> int: ...
+    def get(self, name: str, default: int | None = None, /) -> int | None:
+        row: int = self.find(self.slots, self.names, name)
+        return default if row < 0 else row
+
+    def __getitem__(self, name: str, /) -> int:
+        row: int = self.find(self.slots, self.names, name)
+        if row < 0:
+            raise KeyError(name)
+        return row
+
+    def __contains__(self, name: object, /) -> bool:
+        return bool(self.find(self.slots, self.names, name) >= 0)
+
+
+def row_table(names: list[str]) -> RowTable:
+    """``names[i] -> i``: in C (``NameRows``), or its twin, a dict (also for names that are
+    not UTF-8)."""
+    if MODULE is not None:
+        slots: bytes | None = MODULE.row_table(names)
+        if slots is not None:
+            return NameRows(names, slots, MODULE.table_row)
+    return dict(zip(names, range(len(names)), strict=True))
+
+
+def row_lookup(table: RowTable) -> object:
+    """What ``_native.read_checkpoints`` takes to find a parent's row in ``table``."""
+    return table.slots if isinstance(table, NameRows) else table
 
 
 _UTF8_NAMES = sys.getfilesystemencoding() == "utf-8"

@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from dashfix import native
 from dashfix.inputs.checkpoint_record import (
     ABSENT,
     CHECKPOINT_VARIANTS,
@@ -61,7 +62,7 @@ class RowBatch(NamedTuple):
 
 
 def batch_of(start: int, values: list[RowValues], others: list[tuple[int, FileRecord]],
-             row_of: dict[str, int]) -> RowBatch:
+             row_of: native.RowTable) -> RowBatch:
     """The batch of rows ``start, start + 1, ...`` holding ``values``; ``others`` are the
     records of its rows that are not PLAIN, ``row_of`` finds the row of a parent's file."""
     if not values:
@@ -91,7 +92,7 @@ class StoreRows:
     def __init__(self, names: list[str]) -> None:
         count = len(names)
         self.names = names
-        self.row_of: dict[str, int] = dict(zip(names, range(count), strict=True))
+        self.row_of = native.row_table(names)
         self.kinds = bytearray((ABSENT,)) * count
         self.threads: list[str | None] = [None] * count
         self.nodes: list[str | None] = [None] * count
@@ -219,7 +220,7 @@ class StoreRows:
         return rows
 
 
-def records_batch(start: int, records: list[FileRecord], row_of: dict[str, int]) -> RowBatch:
+def records_batch(start: int, records: list[FileRecord], row_of: native.RowTable) -> RowBatch:
     """The batch of rows ``start, start + 1, ...`` holding ``records``."""
     values = [row_values(record) for record in records]
     others = [(start + at, record) for at, record in enumerate(records)

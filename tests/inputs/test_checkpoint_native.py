@@ -80,7 +80,8 @@ def _left_by_c(store: Path) -> list[str]:
     rows = StoreRows(names)
     dir_fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        left = _c_module().read_checkpoints(dir_fd, names, 0, len(names), rows.row_of,
+        left = _c_module().read_checkpoints(dir_fd, names, 0, len(names),
+                                            native.row_lookup(rows.row_of),
                                             rows.columns(), MAX_FILE_BYTES,
                                             *DEFAULT_SECS_BOUNDS)
     finally:

@@ -7,7 +7,7 @@ columns (``CheckpointColumns``), and a finding names the entry where it lives.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from dashfix import native
 from dashfix.checks.lineage.view import (
@@ -156,16 +156,37 @@ def _parent_findings(view: LineageView, record: LineageRecord, parent_id: str) -
             actual=describe_time(parent), key=parent_id, **ids)
 
 
+def _counter_groups(view: LineageView) -> Iterable[tuple[tuple[str, str], Sequence[int]]]:
+    """The (thread, process) groups ``_counter_order`` must look at: in C where built, only
+    those whose times go back somewhere along their counters (the healthy case, settled
+    there, is nearly every group), else every group."""
+    groups = view.by_thread_proc
+    if native.MODULE is not None:
+        rows = view.rows
+        keys = native.MODULE.counter_order_pass(groups, view.latest_rows, rows.procs,
+                                                rows.counters, rows.secs, rows.nanos)
+        if keys is not None:
+            return [(key, groups[key]) for key in keys]
+    return groups.items()
+
+
+def _members(view: LineageView, thread_id: str, proc: str,
+             group: Sequence[int]) -> tuple[list[int], list[int]]:
+    """A (thread, process) group's rows by counter, and their times in nanoseconds."""
+    rows = view.rows
+    members = sorted(group, key=rows.counters.__getitem__)
+    newest = view.latest_rows.get(thread_id)
+    if newest is not None and rows.procs[newest] == proc:
+        # (the latest is skipped: update_state re-saves it with a new time)
+        del members[members.index(newest)]
+    secs, nanos = rows.secs, rows.nanos
+    return members, [secs[row] * 1_000_000_000 + nanos[row] for row in members]
+
+
 def _counter_order(view: LineageView) -> Iterator[Finding]:
     rows = view.rows
-    counters, secs, nanos, procs = rows.counters, rows.secs, rows.nanos, rows.procs
-    for (thread_id, proc), group in view.by_thread_proc.items():
-        members = sorted(group, key=counters.__getitem__)
-        newest = view.latest_rows.get(thread_id)
-        if newest is not None and procs[newest] == proc:
-            # (the latest is skipped: update_state re-saves it with a new time)
-            del members[members.index(newest)]
-        moments = [secs[row] * 1_000_000_000 + nanos[row] for row in members]
+    for (thread_id, proc), group in _counter_groups(view):
+        members, moments = _members(view, thread_id, proc, group)
         if moments == sorted(moments):
             continue  # time never goes back along the counters
         inversions = [

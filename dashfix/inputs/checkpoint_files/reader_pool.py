@@ -23,7 +23,7 @@ ROWS_PER_SPAN = 4096
 
 
 def _read_rows(store: str, names: list[str], start: int, stop: int,
-               row_of: dict[str, int]) -> RowBatch:
+               row_of: native.RowTable) -> RowBatch:
     """The rows of the listed regular files ``names[start:stop]`` of one store folder, in
     Python (a forked reader's work when the C reader is not in use)."""
     values: list[RowValues] = []
@@ -54,8 +54,8 @@ def read_rows_native(rows: StoreRows, dir_fd: int, start: int, stop: int) -> Non
     checkpoint with one open, fstat and read, the GIL released; the files it leaves (any
     other name, variant or damage) take the Python path, which reports them."""
     left = native.MODULE.read_checkpoints(
-        dir_fd, rows.names, start, stop, rows.row_of, rows.columns(), MAX_FILE_BYTES,
-        *DEFAULT_SECS_BOUNDS)
+        dir_fd, rows.names, start, stop, native.row_lookup(rows.row_of), rows.columns(),
+        MAX_FILE_BYTES, *DEFAULT_SECS_BOUNDS)
     names = rows.names
     for row in left:
         summary = summarise_name(dir_fd, names[row])
@@ -140,12 +140,12 @@ def _read_forked(store: str, rows: StoreRows, spans: Spans, workers: int,
 FilesRead = Callable[[int], None]
 """Told how many more files of a store have been read."""
 
-_shared_listing: tuple[str, list[str], dict[str, int], Any] | None = None
+_shared_listing: tuple[str, list[str], native.RowTable, Any] | None = None
 """What a forked reader inherits from the scanning process: store, names, rows by name and
 the shared stop flag (set by ``_share_listing`` in the worker, never pickled)."""
 
 
-def _share_listing(store: str, names: list[str], row_of: dict[str, int],
+def _share_listing(store: str, names: list[str], row_of: native.RowTable,
                    stopping: Any) -> None:
     global _shared_listing
     in_worker()  # a Ctrl-C reaches the whole process group: the scanning process ends us

@@ -208,11 +208,18 @@ def scan_store(
     # Regular files by name (sorted), everything else by name (rare). Which names are
     # store files is left to the readers: listing is the one part of a scan that runs in
     # one thread, over every file (in C where built: native.list_folder).
-    # A sample without a cache reads and sorts only the names it picks (_read_selected).
+    # A sample without a cache makes strings of and sorts only the plain names it picks
+    # (native.list_sampled); the other names are sampled in _read_selected.
     sorting = selection is None or selection.sample is None or cache is not None
+    picked: list[str] = []
     dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        names, others = native.list_folder(dir_fd, sort=sorting)
+        if sorting:
+            names, others = native.list_folder(dir_fd, sort=True)
+        else:
+            assert selection is not None and selection.sample is not None
+            picked, names, others, dropped = native.list_sampled(dir_fd, selection.sample)
+            selection.sampled_out[target] += dropped
         if _take(names, INDEX_NAME, sorting):
             scan.index_present = True
             if read_index:  # rebuild-index, repair and inspect read it their own way
@@ -221,7 +228,11 @@ def scan_store(
         if _take(names, LOCK_NAME, sorting):
             scan.lock_present = True
         odd: list[FileRecord] = []
-        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in names
+        # A temp's name starts with "." (formats.dashfix_files): among sorted names, those
+        # lie in one range, so the other million names are not looked at.
+        hidden = (names[bisect.bisect_left(names, "."):bisect.bisect_left(names, "/")]
+                  if sorting else names)
+        scan.dashfix_leftovers = [(name, TEMP_LEFTOVER) for name in hidden
                                   if name[-12:] == TEMP_SUFFIX and is_temp_name(name)]
         for name in others:
             if name == LOCK_NAME:
@@ -231,33 +242,35 @@ def scan_store(
             elif (record := _odd_entry_record(name, dir_fd)) is not None:
                 odd.append(record)
         with paused_gc():
-            scan.rows = _read_selected(str(path), dir_fd, names, odd, selection, target, cache,
-                                       on_read, on_listed)
+            scan.rows = _read_selected(str(path), dir_fd, names, picked, odd, selection, target,
+                                       cache, on_read, on_listed)
     finally:
         os.close(dir_fd)
     return scan
 
 
-def _read_selected(store: str, dir_fd: int, names: list[str], odd: list[FileRecord],
-                   selection: Selection | None, target: str, cache: VerifyCache | None,
-                   on_read: FilesRead | None, on_listed: FilesRead | None) -> StoreRows:
+def _read_selected(store: str, dir_fd: int, names: list[str], picked: list[str],
+                   odd: list[FileRecord], selection: Selection | None, target: str,
+                   cache: VerifyCache | None, on_read: FilesRead | None,
+                   on_listed: FilesRead | None) -> StoreRows:
     """``read_store_rows`` behind the run's sample, time limit and cache. A store that
     was not read whole keeps only the rows read (or answered by the cache) in the sample:
-    its cross-file checks do not run, and its unread files are counted in ``selection``."""
+    its cross-file checks do not run, and its unread files are counted in ``selection``.
+    ``picked`` are names the listing already sampled (``native.list_sampled``)."""
     skip: bytearray | None = None
     chosen: bytearray | None = None
     if selection is not None and selection.sample is not None:
         # A plain `{id}.bin` is a store file: the common name is settled inline.
-        sampled = selection.sampled_names(target, [
+        sampled = picked + selection.sampled_names(target, [
             name for name in names
             if (name[-4:] == ".bin" and name[-6:] != ".v.bin") or is_store_file(name)])
         if cache is None:
             names = sampled  # nothing else is read, so nothing else needs a row (or a sort)
         else:
             names.sort()
-            picked = set(sampled)
-            chosen = bytearray(name in picked for name in names)
-            skip = bytearray(not wanted for wanted in chosen)
+            wanted = set(sampled)
+            chosen = bytearray(name in wanted for name in names)
+            skip = bytearray(not row_wanted for row_wanted in chosen)
     names.sort()  # rows come by name
     count = len(names)
     if on_listed is not None:
