@@ -3,7 +3,7 @@
 They serve the hot paths: splitting kcat records out of a chunk (``formats/kcat.py``),
 reading DashStream messages from their wire bytes (``checks/stream/scan.py``), comparing
 windows' message_id hashes and listing a store folder (below), and reading checkpoint files
-(``inputs/checkpoint_store.py``).
+(``inputs/checkpoint_files/``).
 ``pip install`` compiles the extension where a C compiler is available (``setup.py``,
 ``optional=True``); without one (or with ``DASHFIX_PURE_PYTHON=1``), each caller uses its
 Python twin of the same rule, slower, and tests hold the two to the same answers.

@@ -241,20 +241,6 @@ def empty_metadata_tails(window: bytes, base: int, floor: int, end: int,
     return found
 
 
-def sole_some_parent_tail(window: bytes, base: int, floor: int, end: int,
-                          rules: TailRules) -> RawTail | None:
-    """What ``empty_metadata_tails`` finds when the payload ends with empty metadata after
-    a byte that is not zero, so a parent None cannot end there: only the one Some-parent
-    candidate can exist (the shape of nearly every checkpoint). None when the payload does
-    not end that way or that candidate fails; ``parse_tail`` then decides. Same arguments
-    as ``empty_metadata_tails``."""
-    if end - floor < MIN_TAIL_SIZE or window[end - 9 - base] == 0 or (
-        window[end - 8 - base : end - base] != _EMPTY_MAP
-    ):
-        return None
-    return _some_parent_tail(window, base, floor, end - 8, rules, None)
-
-
 def _some_parent_tail(window: bytes, base: int, floor: int, metadata_start: int,
                       rules: TailRules, work: SearchWork | None) -> RawTail | None:
     # A Some tag needs a node length and a timestamp (20 bytes) in front of it.

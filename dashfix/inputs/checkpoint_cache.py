@@ -257,6 +257,7 @@ class RowCache:
         for name in _STRINGS:
             column = getattr(rows, name)
             # Slices, not islice: an islice from ``start`` walks the column from its head.
+            # Rows past ``count`` are the odd entries (FIFOs, symlinks...): never cached.
             yield Chunks(4 * count, (
                 array("i", list(map(table.__getitem__, column[start : min(start + CHUNK, count)])))
                 for start in range(0, count, CHUNK)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -20,6 +21,7 @@ from dashfix.inputs.checkpoint_files.discovery import claims_dir
 from dashfix.inputs.checkpoint_files.file_reader import is_store_file, summarise_file
 from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import (
+    ABSENT,
     DCHK,
     DIRECTORY,
     FLAG_NAME_MISMATCH,
@@ -32,7 +34,7 @@ from dashfix.inputs.checkpoint_record import (
     is_plain,
     plain_record,
 )
-from dashfix.inputs.checkpoint_rows import LOST_PARENT, StoreRows
+from dashfix.inputs.checkpoint_rows import LOST_PARENT, RowBatch, StoreRows
 from dashfix.inputs.latest import latest_per_thread
 from dashfix.sampling import Selection, parse_sample
 from dashfix.testing.checkpoints import DEFAULT_PROC, Header, StoreBuilder, flip_byte
@@ -205,6 +207,9 @@ def test_plain_dchk_shortcut_builds_the_general_record(
     plain = _summarise_plain_dchk(name, info, data)
     general = _summarise_dchk(FileRecord(name, DCHK, len(data), info.st_mtime_ns), data)
     assert plain is None or plain_record(name, plain) == general
+    # ... and it takes every such file: the Python twin's speed depends on it.
+    if is_plain(general) and general.parent_id:
+        assert plain is not None
 
 
 def test_plain_dchk_shortcut_takes_an_ordinary_checkpoint(tmp_path: Path) -> None:
@@ -235,6 +240,79 @@ def test_parallel_reading_gives_the_records_of_one_process(
     parallel = reader_pool.read_store_rows(str(tmp_path), names)[0].records()
     assert sorted(parallel) == sorted(summarise_names(str(tmp_path), names))
     assert all(type(record) is FileRecord for record in parallel)
+
+
+def _forked_readers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    store = StoreBuilder(tmp_path)
+    for number in range(20):
+        store.checkpoint(f"thread-{number % 3}")
+    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(reader_pool, "ROWS_PER_SPAN", 3)
+    monkeypatch.setattr(reader_pool, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(reader_pool.native, "MODULE", None)  # the Python readers
+    return sorted(os.listdir(tmp_path))
+
+
+def test_a_reader_that_fails_raises_its_error_in_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _forked_readers(tmp_path, monkeypatch)
+
+    def failing(*args: object) -> None:
+        raise ValueError("a reader failed")
+
+    monkeypatch.setattr(reader_pool, "_read_rows", failing)
+    with pytest.raises(ValueError, match="a reader failed"):
+        reader_pool.read_store_rows(str(tmp_path), names)
+
+
+def test_a_reader_that_dies_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _forked_readers(tmp_path, monkeypatch)
+    monkeypatch.setattr(reader_pool, "_read_rows", lambda *args: os._exit(3))
+    with pytest.raises(OSError, match="ended without its rows"):
+        reader_pool.read_store_rows(str(tmp_path), names)
+
+
+def test_a_failure_while_the_readers_start_ends_the_ones_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _forked_readers(tmp_path, monkeypatch)
+    forks: list[int] = []
+    fork = reader_pool.fork_worker
+
+    def second_fails() -> int:
+        if forks:
+            raise RuntimeError("the second reader did not start")
+        forks.append(fork())
+        return forks[-1]
+
+    read = reader_pool._read_rows
+
+    def larger_than_a_pipe(*args: Any) -> RowBatch:
+        batch = read(*args)
+        return batch._replace(lost_parents={batch.start: "x" * 100_000})
+
+    # The first reader blocks on its full pipe until this process reads it.
+    monkeypatch.setattr(reader_pool, "_read_rows", larger_than_a_pipe)
+    monkeypatch.setattr(reader_pool, "fork_worker", second_fails)
+    with pytest.raises(RuntimeError, match="did not start"):
+        reader_pool.read_store_rows(str(tmp_path), names)
+    with pytest.raises(ChildProcessError):  # the first reader was reaped
+        os.waitpid(forks[0], os.WNOHANG)
+
+
+def test_readers_told_to_stop_leave_every_span_read_or_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _forked_readers(tmp_path, monkeypatch)
+    rows, unread = reader_pool.read_store_rows(str(tmp_path), names, expired=lambda: True)
+    read = {row for row, kind in enumerate(rows.kinds) if kind != ABSENT}
+    left = {row for start, stop in unread for row in range(start, stop)}
+    assert read  # the spans under way when the time ran out are finished
+    assert not read & left
+    assert read | left == set(range(len(names)))
 
 
 def _mixed_store(root: Path) -> StoreBuilder:

@@ -12,13 +12,17 @@ import zlib
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import (
+    DEFAULT_SECS_BOUNDS,
+    ID_MAX_LEN,
+    MIN_TAIL_SIZE,
+    NANOS_PER_SEC,
+    NODE_MAX_LEN,
     CheckpointHead,
     TailRules,
     empty_metadata_tails,
     last_tail_end,
     parse_tail,
     read_ids,
-    sole_some_parent_tail,
 )
 from dashfix.formats.ids import COUNTER_DIGITS_MAX, IdScheme, proc_and_counter
 from dashfix.formats.variants import (
@@ -48,7 +52,11 @@ from dashfix.inputs.checkpoint_record import (
 _HEADER_SIZE = dchk.HEADER_SIZE
 _MAGIC = dchk.MAGIC
 _HEADER_BODY = struct.Struct("<IIQ")  # version, crc, length after the magic
+_HEAD_AND_ID_LENGTH = struct.Struct("<4sIIQQ")  # the header, then the id's length
+_TIME_TAG_LENGTH = struct.Struct("<QIBQ")  # timestamp, parent's Option tag, its length
 _U64 = struct.Struct("<Q")
+_EMPTY_MAP = bytes(8)
+_MIN_SECS, _MAX_SECS = DEFAULT_SECS_BOUNDS
 _intern = sys.intern
 # How far back from the end a legacy file is searched for where a valid tail ends.
 _GARBAGE_SEARCH = 64 * 1024
@@ -111,32 +119,58 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
     general path: DCHK version 1 with the right length and CRC, ids that decode, and a
     payload ending in a non-empty parent and empty metadata, and no identity flag. None for
     anything else; then ``_summarise_dchk`` decides (and builds the same record for these
-    files: a test compares both)."""
+    files: a test compares both).
+
+    The Python twin's per-file cost (~14 us of CPU per file before), so it is one function
+    over whole-file offsets: the checks of ``empty_metadata_tails`` for one Some parent
+    (``_nul_free_string_ending_at`` twice, ``_node_and_time``, ``TailRules``) in the order
+    that fails soonest, one ``unpack_from`` for the header and the id's length and one for
+    the timestamp, the Some tag and the parent's length (they are adjacent); no ``max``
+    call, and ``bytes.decode`` (each ~40 ns less than ``max`` and ``str(..., "utf-8")``)."""
     size = len(data)
     if size < _HEADER_SIZE + 16:
         return None
-    version, stored_crc, declared = _HEADER_BODY.unpack_from(data, 4)
-    if version != 1 or declared != size - _HEADER_SIZE or (
-        zlib.crc32(memoryview(data)[_HEADER_SIZE:]) != stored_crc
-    ):
+    magic, version, stored_crc, declared, id_length = _HEAD_AND_ID_LENGTH.unpack_from(data)
+    # A parent None would end with its zero tag byte just before the empty metadata.
+    if magic != _MAGIC or version != 1 or declared != size - _HEADER_SIZE or (
+        data[size - 9] == 0 or not data.endswith(_EMPTY_MAP)
+    ) or zlib.crc32(memoryview(data)[_HEADER_SIZE:]) != stored_crc:
         return None
-    id_end = _HEADER_SIZE + 8 + _U64.unpack_from(data, _HEADER_SIZE)[0]
+    id_end = _HEADER_SIZE + 8 + id_length
     if id_end + 8 > size:
         return None
     thread_end = id_end + 8 + _U64.unpack_from(data, id_end)[0]
-    if thread_end > size:
+    if size - thread_end < MIN_TAIL_SIZE:
+        return None
+    # The parent: a length whose seven high bytes are zero and a text without NUL, so its
+    # length ends at the last zero byte before the metadata; a node length and a timestamp
+    # (20 bytes) and the tag come before it.
+    parent_floor = thread_end + 21
+    lowest = size - 16 - ID_MAX_LEN
+    parent_at = data.rfind(0, parent_floor if parent_floor > lowest else lowest, size - 8) - 7
+    if parent_at < parent_floor:
+        return None
+    time_at = parent_at - 13
+    secs, nanos, tag, parent_length = _TIME_TAG_LENGTH.unpack_from(data, time_at)
+    if parent_length != size - 16 - parent_at or tag != 1 or nanos >= NANOS_PER_SEC or not (
+        _MIN_SECS <= secs < _MAX_SECS
+    ):
+        return None
+    lowest = time_at - 8 - NODE_MAX_LEN
+    node_at = data.rfind(0, thread_end if thread_end > lowest else lowest, time_at) - 7
+    if node_at < thread_end or _U64.unpack_from(data, node_at)[0] != time_at - node_at - 8:
         return None
     try:
-        checkpoint_id = str(data[_HEADER_SIZE + 8 : id_end], "utf-8")
-        thread_id = _intern(str(data[id_end + 8 : thread_end], "utf-8"))
+        checkpoint_id = data[_HEADER_SIZE + 8 : id_end].decode()
+        thread_id = _intern(data[id_end + 8 : thread_end].decode())
+        parent_id = data[parent_at + 8 : size - 8].decode()
+        node = _intern(data[node_at + 8 : time_at].decode())
     except UnicodeDecodeError:
         return None
-    state_start = thread_end - _HEADER_SIZE
-    tail = sole_some_parent_tail(data, -_HEADER_SIZE, state_start, size - _HEADER_SIZE,
-                                 TailRules(checkpoint_id, thread_id))
-    if tail is None:
+    if not parent_id.startswith(thread_id + "_") and not TailRules(
+        checkpoint_id, thread_id
+    ).parent_ok(parent_id):
         return None
-    node, secs, nanos, parent_id, state_end = tail
     head = checkpoint_id.rstrip(_DIGITS)
     digits = len(checkpoint_id) - len(head)
     proc = _clean_current_head(head, thread_id) if 0 < digits <= COUNTER_DIGITS_MAX else None
@@ -149,8 +183,8 @@ def _summarise_plain_dchk(name: str, info: os.stat_result, data: bytes) -> RowVa
         proc, counter = (None, -1) if parsed is None else (parsed[1], parsed[2])
     if counter > COUNTER_MAX:
         return None
-    return (PLAIN, thread_id, _intern(node), proc, counter, secs, nanos, info.st_mtime_ns,
-            info.st_size, state_start, state_end, parent_id)
+    return (PLAIN, thread_id, node, proc, counter, secs, nanos, info.st_mtime_ns,
+            info.st_size, thread_end - _HEADER_SIZE, node_at - _HEADER_SIZE, parent_id)
 
 
 _DIGITS = "0123456789"
