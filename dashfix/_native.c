@@ -3236,6 +3236,177 @@ done:
     return result;
 }
 
+/* ---- Kafka batches ---------------------------------------------------------------------
+ *
+ * The Kafka reader's per-record steps between confluent-kafka's consume() and the scanner:
+ * message_block turns a batch of the client's Message objects into the (offset, 0, value)
+ * records the log checks take and notes each key by offset (inputs/kafka.py), and
+ * key_misfits finds the records whose key or partition the Kafka checks must look at
+ * (checks/stream/kafka.py KeysAndHomes.block).  A Message is read only through its own
+ * methods (offset(), key(), value(), error()), never through its struct, whose layout is
+ * the client's.  Python twins: native.message_block and native.key_misfits without the
+ * module; tests hold them to the same answers.
+ */
+
+static const char *const message_getters[] = {"error", "offset", "key", "value"};
+#define MESSAGE_GETTERS 4
+
+/* message_block(messages, keys): the records of a batch, or None when one of its messages
+ * is an error (an end of partition, say), which the caller settles; ``keys`` (a dict) is
+ * cleared and then maps each record's offset to its key. */
+static PyObject *message_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "message_block(messages: list, keys: dict)");
+        return NULL;
+    }
+    PyObject *messages = args[0];
+    PyObject *keys = args[1];
+    PyDict_Clear(keys);
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    if (count == 0)
+        return PyList_New(0);
+    /* The getters of the batch's type, called unbound: no bound method per call. */
+    PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(messages, 0));
+    PyObject *getter[MESSAGE_GETTERS] = {NULL};
+    PyObject *block = NULL;
+    for (int k = 0; k < MESSAGE_GETTERS; k++) {
+        getter[k] = PyObject_GetAttrString((PyObject *)type, message_getters[k]);
+        if (!getter[k])
+            goto done;
+    }
+    block = PyList_New(count);
+    if (!block)
+        goto done;
+    PyObject *zero = PyLong_FromLong(0);
+    if (!zero)
+        goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* A getter may run Python code (a subclass): hold the message meanwhile. */
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        if (Py_TYPE(message) != type) {
+            PyErr_SetString(PyExc_TypeError, "a batch holds messages of one type");
+            goto fail_zero;
+        }
+        Py_INCREF(message);
+        PyObject *error = PyObject_Vectorcall(getter[0], &message, 1, NULL);
+        if (!error || error != Py_None) {
+            Py_DECREF(message);
+            if (!error)
+                goto fail_zero;
+            Py_DECREF(error);
+            Py_DECREF(zero);
+            Py_CLEAR(block);
+            PyDict_Clear(keys);
+            block = Py_NewRef(Py_None);
+            goto done;
+        }
+        Py_DECREF(error);
+        PyObject *offset = PyObject_Vectorcall(getter[1], &message, 1, NULL);
+        PyObject *key = offset ? PyObject_Vectorcall(getter[2], &message, 1, NULL) : NULL;
+        PyObject *value = key ? PyObject_Vectorcall(getter[3], &message, 1, NULL) : NULL;
+        Py_DECREF(message);
+        PyObject *record = value ? PyTuple_New(3) : NULL;
+        if (!record || PyDict_SetItem(keys, offset, key) < 0) {
+            Py_XDECREF(record);
+            Py_XDECREF(offset);
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            goto fail_zero;
+        }
+        Py_DECREF(key);
+        PyTuple_SET_ITEM(record, 0, offset);
+        PyTuple_SET_ITEM(record, 1, Py_NewRef(zero));
+        PyTuple_SET_ITEM(record, 2, value);
+        PyList_SET_ITEM(block, i, record);
+    }
+    Py_DECREF(zero);
+    goto done;
+fail_zero:
+    Py_DECREF(zero);
+fail:
+    Py_CLEAR(block);
+    PyDict_Clear(keys);
+done:
+    for (int k = 0; k < MESSAGE_GETTERS; k++)
+        Py_XDECREF(getter[k]);
+    return block;
+}
+
+/* key_misfits(block, scans, keys, homes, partition): the indexes of the records of ``block``
+ * that have a scan (``scans[i]`` not None; its item 1 is the header's thread_id) and either
+ * a key (``keys[offset]``) that is not the thread_id's UTF-8, or else a thread whose home
+ * (``homes.setdefault(thread_id, partition)``) is another partition. */
+static PyObject *key_misfits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyList_Check(args[0]) || !PyList_Check(args[1])
+        || !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "key_misfits(block: list, scans: list, keys: dict, homes: dict, "
+                        "partition: int)");
+        return NULL;
+    }
+    PyObject *block = args[0], *scans = args[1], *keys = args[2], *homes = args[3];
+    PyObject *partition = args[4];
+    Py_ssize_t count = PyList_GET_SIZE(block);
+    if (PyList_GET_SIZE(scans) != count) {
+        PyErr_SetString(PyExc_ValueError, "a scan per record");
+        return NULL;
+    }
+    PyObject *misfits = PyList_New(0);
+    if (!misfits)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *scan = PyList_GET_ITEM(scans, i);
+        if (scan == Py_None)
+            continue;
+        PyObject *record = PyList_GET_ITEM(block, i);
+        if (!PyTuple_Check(scan) || PyTuple_GET_SIZE(scan) < 2
+            || !PyUnicode_Check(PyTuple_GET_ITEM(scan, 1))
+            || !PyTuple_Check(record) || PyTuple_GET_SIZE(record) < 1) {
+            PyErr_SetString(PyExc_TypeError, "a record is a tuple, a scan a tuple whose item "
+                                             "1 is a thread_id");
+            goto fail;
+        }
+        PyObject *thread_id = PyTuple_GET_ITEM(scan, 1);
+        PyObject *key = PyDict_GetItemWithError(keys, PyTuple_GET_ITEM(record, 0));
+        if (!key) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(record, 0));
+            goto fail;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(thread_id, &size);
+        if (!utf8)
+            goto fail;
+        int fits = PyBytes_Check(key) && PyBytes_GET_SIZE(key) == size
+                   && memcmp(PyBytes_AS_STRING(key), utf8, (size_t)size) == 0;
+        if (fits) {
+            PyObject *home = PyDict_SetDefault(homes, thread_id, partition);
+            if (!home)
+                goto fail;
+            fits = PyObject_RichCompareBool(home, partition, Py_EQ);
+            if (fits < 0)
+                goto fail;
+        }
+        if (!fits) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (!at || PyList_Append(misfits, at) < 0) {
+                Py_XDECREF(at);
+                goto fail;
+            }
+            Py_DECREF(at);
+        }
+    }
+    return misfits;
+fail:
+    Py_DECREF(misfits);
+    return NULL;
+}
+/* ---- end of Kafka batches -------------------------------------------------------------- */
+
 /* ---- index rebuild: each thread's contenders ------------------------------------------
  * plain_contenders: the pass of dashfix.repair.scan_adapter over a store's PLAIN rows (the
  * healthy {id}.bin files: nearly every row) that rebuild-index and repair plan the new
@@ -3448,6 +3619,12 @@ static PyMethodDef methods[] = {
      "groups whose times may go back along their counters], or None (the twin looks at all)"},
     {"table_row", (PyCFunction)(void (*)(void))table_row, METH_FASTCALL,
      "table_row(slots, names, name) -> the row of name in row_table(names), or -1"},
+    {"message_block", (PyCFunction)(void (*)(void))message_block, METH_FASTCALL,
+     "message_block(messages, keys) -> [(offset, 0, value) of each message], or None when "
+     "one is an error; keys (a dict) cleared, then offset -> key"},
+    {"key_misfits", (PyCFunction)(void (*)(void))key_misfits, METH_FASTCALL,
+     "key_misfits(block, scans, keys, homes, partition) -> [indexes of the scanned records "
+     "whose key is not the thread_id, or whose thread's home is another partition]"},
     {"plain_contenders", (PyCFunction)(void (*)(void))plain_contenders, METH_FASTCALL,
      "plain_contenders(kinds, threads, names, secs, nanos, mtimes) -> {thread: (files, "
      "by_embedded_row, by_mtime_row)} of the PLAIN rows (see repair/scan_adapter.py)"},
