@@ -96,11 +96,9 @@ def test_rebuilt_index_matches_what_dashflow_would_write(cli, tmp_path: Path) ->
     assert backups(tmp_path / "s") == []
 
 
-def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
-    cli, tmp_path: Path
-) -> None:
-    """rebuild-index tidies from its own scan's listing and, having removed something,
-    plans from a new scan: the plan is the one of a store that never had the leftover."""
+def twin_stores_one_with_a_leftover(tmp_path: Path) -> Path:
+    """Healthy stores ``with`` and ``without`` (index cut short); ``with`` also holds the
+    temp a killed dashfix run left: returned."""
     for name in ("with", "without"):
         healthy_store(tmp_path / name)
         (tmp_path / name / "index.bin").write_bytes(b"cut")
@@ -108,6 +106,15 @@ def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
     leftover = tmp_path / "with" / temp_name("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin",
                                              "0f0e0d0c-0b0a-4908-8706-050403020100")
     leftover.write_bytes(newest.read_bytes())
+    return leftover
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
+    cli, tmp_path: Path
+) -> None:
+    """rebuild-index tidies from its own scan's listing and, having removed something,
+    plans from a new scan: the plan is the one of a store that never had the leftover."""
+    leftover = twin_stores_one_with_a_leftover(tmp_path)
     documents = {}
     for name in ("with", "without"):
         result = cli("rebuild-index", str(tmp_path / name), "--format", "json")
@@ -131,14 +138,9 @@ def test_repair_apply_tidies_from_its_scan_and_plans_as_if_never_left_over(
     """repair --apply, like rebuild-index, tidies from its own scan's listing and plans from
     a new scan only when tidy removed something: the outcome is the one of a store that
     never had the leftover."""
+    leftover = twin_stores_one_with_a_leftover(tmp_path)
     for name in ("with", "without"):
-        healthy_store(tmp_path / name)
-        (tmp_path / name / "index.bin").write_bytes(b"cut")
         flip_byte(tmp_path / name / "beta_1a2b3c4d5e6f0a1b_chkpt1.bin", 40)
-    newest = tmp_path / "with" / "alpha_1a2b3c4d5e6f0a1b_chkpt2.bin"
-    leftover = tmp_path / "with" / temp_name("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin",
-                                             "0f0e0d0c-0b0a-4908-8706-050403020100")
-    leftover.write_bytes(newest.read_bytes())
     documents = {}
     for name in ("with", "without"):
         result = cli("repair", str(tmp_path / name), "--apply", "--format", "json")
