@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
+import sys
 import time
 
 import pytest
 
 from dashfix.errors import ExitCode
-from dashfix.interrupts import EXIT_CODE, fork_worker, forking
+from dashfix.interrupts import EXIT_CODE, _importing, fork_worker, forking
 
 
 def test_the_exit_code_is_the_one_the_cli_documents() -> None:
@@ -55,3 +57,23 @@ def test_forking_from_another_thread_only_holds_the_signal_back() -> None:
     thread.join()
     assert errors == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_handler_knows_when_it_runs_inside_an_import() -> None:
+    """Where an exception is not safe: an extension's initialisation may not check the
+    import it made, and importlib's own callbacks swallow what they raise."""
+    seen: list[bool] = []
+
+    class Finder:
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            if name == "a_module_that_is_nowhere":
+                seen.append(_importing(sys._getframe()))
+
+    sys.meta_path.insert(0, Finder())
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module("a_module_that_is_nowhere")
+    finally:
+        sys.meta_path.remove(sys.meta_path[0])
+    assert seen == [True]
+    assert not _importing(sys._getframe())
