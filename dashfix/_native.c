@@ -1492,7 +1492,7 @@ static PyObject *scan_zstd(PyObject *module, PyObject *const *args, Py_ssize_t n
  * (openat, O_NOFOLLOW | O_NONBLOCK), fstat-ed once and read once; the DCHK header and the
  * CRC-32 checked, and the bincode ids and the payload tail (node, timestamp, parent, empty
  * metadata) read with every length checked against the bytes left.  A file comes back as a
- * row only when it is what checkpoint_store._summarise_plain_dchk turns into a PLAIN row
+ * row only when checkpoint_files/variants.py's _summarise_plain_dchk makes it a PLAIN row
  * (its Python twin, which the tests hold to the same answers) and, stricter, when its id is
  * of the current scheme with the thread's own prefix, its parent starts with the thread's
  * prefix and its name is the id plus ".bin".  Anything else (another variant, a damaged
@@ -2898,6 +2898,28 @@ done:
 }
 /* ======================== end of: issue 11 at 1,000,000 files ============== */
 
+/* The array ``slots`` (``*cap`` slots of ``size`` bytes) once ``key`` is filed in ``index``
+ * (a dict of key -> slot number) under the next slot number, ``seen``, and the array can
+ * hold that slot (grown, and so maybe moved); NULL on an error, the array left as it was. */
+static void *add_slot(PyObject *index, PyObject *key, void *slots, size_t size,
+                      Py_ssize_t seen, Py_ssize_t *cap)
+{
+    PyObject *number = PyLong_FromSsize_t(seen);
+    if (!number || PyDict_SetItem(index, key, number) != 0) {
+        Py_XDECREF(number);
+        return NULL;
+    }
+    Py_DECREF(number);
+    if (seen < *cap)
+        return slots;
+    Py_ssize_t grown_cap = *cap ? *cap * 2 : 64;
+    void *grown = PyMem_Realloc(slots, (size_t)grown_cap * size);
+    if (!grown)
+        return PyErr_NoMemory();
+    *cap = grown_cap;
+    return grown;
+}
+
 /* group_timed_rows: the tables dashfix.checks.lineage.view derives from a store's timed
  * rows (secs >= 0, with a thread), in one pass: per thread, the row of the newest
  * checkpoint (greatest (secs, nanos), ties broken by the greater id string, which
@@ -3003,21 +3025,11 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
         if (!found && PyErr_Occurred())
             goto done;
         if (!found) {
-            if (threads_seen == best_cap) {
-                best_cap = best_cap ? best_cap * 2 : 64;
-                Py_ssize_t *grown = PyMem_Realloc(best, (size_t)best_cap * sizeof(*best));
-                if (!grown) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                best = grown;
-            }
-            PyObject *at = PyLong_FromSsize_t(threads_seen);
-            if (!at || PyDict_SetItem(thread_index, thread, at) != 0) {
-                Py_XDECREF(at);
+            Py_ssize_t *grown = add_slot(thread_index, thread, best, sizeof(*best),
+                                         threads_seen, &best_cap);
+            if (!grown)
                 goto done;
-            }
-            Py_DECREF(at);
+            best = grown;
             best[threads_seen++] = row;
         } else {
             Py_ssize_t at = PyLong_AsSsize_t(found), current = best[at];
@@ -3046,25 +3058,14 @@ static PyObject *group_timed_rows(PyObject *module, PyObject *const *args, Py_ss
             if (index) {
                 group_at = PyLong_AsSsize_t(index);
             } else {
-                if (groups_seen == groups_cap) {
-                    groups_cap = groups_cap ? groups_cap * 2 : 64;
-                    RowGroup *grown = PyMem_Realloc(row_groups,
-                                                    (size_t)groups_cap * sizeof(*grown));
-                    if (!grown) {
-                        Py_DECREF(key);
-                        PyErr_NoMemory();
-                        goto done;
-                    }
-                    row_groups = grown;
-                }
-                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
-                PyObject *at = PyLong_FromSsize_t(groups_seen);
-                int failed = !at || PyDict_SetItem(group_index, key, at) != 0;
-                Py_XDECREF(at);
-                if (failed) {
+                RowGroup *grown = add_slot(group_index, key, row_groups, sizeof(*row_groups),
+                                           groups_seen, &groups_cap);
+                if (!grown) {
                     Py_DECREF(key);
                     goto done;
                 }
+                row_groups = grown;
+                row_groups[groups_seen] = (RowGroup){NULL, 0, 0};
                 group_at = groups_seen++;
             }
             Py_DECREF(key);
@@ -3235,6 +3236,332 @@ done:
     return result;
 }
 
+/* ---- Kafka batches ---------------------------------------------------------------------
+ *
+ * The Kafka reader's per-record steps between confluent-kafka's consume() and the scanner:
+ * message_block turns a batch of the client's Message objects into the (offset, 0, value)
+ * records the log checks take and notes each key by offset (inputs/kafka.py), and
+ * key_misfits finds the records whose key or partition the Kafka checks must look at
+ * (checks/stream/kafka.py KeysAndHomes.block).  A Message is read only through its own
+ * methods (offset(), key(), value(), error()), never through its struct, whose layout is
+ * the client's.  Python twins: native.message_block and native.key_misfits without the
+ * module; tests hold them to the same answers.
+ */
+
+static const char *const message_getters[] = {"error", "offset", "key", "value"};
+#define MESSAGE_GETTERS 4
+
+/* message_block(messages, keys): the records of a batch, or None when one of its messages
+ * is an error (an end of partition, say), which the caller settles; ``keys`` (a dict) is
+ * cleared and then maps each record's offset to its key. */
+static PyObject *message_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "message_block(messages: list, keys: dict)");
+        return NULL;
+    }
+    PyObject *messages = args[0];
+    PyObject *keys = args[1];
+    PyDict_Clear(keys);
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    if (count == 0)
+        return PyList_New(0);
+    /* The getters of the batch's type, called unbound: no bound method per call. */
+    PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(messages, 0));
+    PyObject *getter[MESSAGE_GETTERS] = {NULL};
+    PyObject *block = NULL;
+    for (int k = 0; k < MESSAGE_GETTERS; k++) {
+        getter[k] = PyObject_GetAttrString((PyObject *)type, message_getters[k]);
+        if (!getter[k])
+            goto done;
+    }
+    block = PyList_New(count);
+    if (!block)
+        goto done;
+    PyObject *zero = PyLong_FromLong(0);
+    if (!zero)
+        goto fail;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* A getter may run Python code (a subclass): hold the message meanwhile. */
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        if (Py_TYPE(message) != type) {
+            PyErr_SetString(PyExc_TypeError, "a batch holds messages of one type");
+            goto fail_zero;
+        }
+        Py_INCREF(message);
+        PyObject *error = PyObject_Vectorcall(getter[0], &message, 1, NULL);
+        if (!error || error != Py_None) {
+            Py_DECREF(message);
+            if (!error)
+                goto fail_zero;
+            Py_DECREF(error);
+            Py_DECREF(zero);
+            Py_CLEAR(block);
+            PyDict_Clear(keys);
+            block = Py_NewRef(Py_None);
+            goto done;
+        }
+        Py_DECREF(error);
+        PyObject *offset = PyObject_Vectorcall(getter[1], &message, 1, NULL);
+        PyObject *key = offset ? PyObject_Vectorcall(getter[2], &message, 1, NULL) : NULL;
+        PyObject *value = key ? PyObject_Vectorcall(getter[3], &message, 1, NULL) : NULL;
+        Py_DECREF(message);
+        PyObject *record = value ? PyTuple_New(3) : NULL;
+        if (!record || PyDict_SetItem(keys, offset, key) < 0) {
+            Py_XDECREF(record);
+            Py_XDECREF(offset);
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            goto fail_zero;
+        }
+        Py_DECREF(key);
+        PyTuple_SET_ITEM(record, 0, offset);
+        PyTuple_SET_ITEM(record, 1, Py_NewRef(zero));
+        PyTuple_SET_ITEM(record, 2, value);
+        PyList_SET_ITEM(block, i, record);
+    }
+    Py_DECREF(zero);
+    goto done;
+fail_zero:
+    Py_DECREF(zero);
+fail:
+    Py_CLEAR(block);
+    PyDict_Clear(keys);
+done:
+    for (int k = 0; k < MESSAGE_GETTERS; k++)
+        Py_XDECREF(getter[k]);
+    return block;
+}
+
+/* key_misfits(block, scans, keys, homes, partition): the indexes of the records of ``block``
+ * that have a scan (``scans[i]`` not None; its item 1 is the header's thread_id) and either
+ * a key (``keys[offset]``) that is not the thread_id's UTF-8, or else a thread whose home
+ * (``homes.setdefault(thread_id, partition)``) is another partition. */
+static PyObject *key_misfits(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyList_Check(args[0]) || !PyList_Check(args[1])
+        || !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "key_misfits(block: list, scans: list, keys: dict, homes: dict, "
+                        "partition: int)");
+        return NULL;
+    }
+    PyObject *block = args[0], *scans = args[1], *keys = args[2], *homes = args[3];
+    PyObject *partition = args[4];
+    Py_ssize_t count = PyList_GET_SIZE(block);
+    if (PyList_GET_SIZE(scans) != count) {
+        PyErr_SetString(PyExc_ValueError, "a scan per record");
+        return NULL;
+    }
+    PyObject *misfits = PyList_New(0);
+    if (!misfits)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *scan = PyList_GET_ITEM(scans, i);
+        if (scan == Py_None)
+            continue;
+        PyObject *record = PyList_GET_ITEM(block, i);
+        if (!PyTuple_Check(scan) || PyTuple_GET_SIZE(scan) < 2
+            || !PyUnicode_Check(PyTuple_GET_ITEM(scan, 1))
+            || !PyTuple_Check(record) || PyTuple_GET_SIZE(record) < 1) {
+            PyErr_SetString(PyExc_TypeError, "a record is a tuple, a scan a tuple whose item "
+                                             "1 is a thread_id");
+            goto fail;
+        }
+        PyObject *thread_id = PyTuple_GET_ITEM(scan, 1);
+        PyObject *key = PyDict_GetItemWithError(keys, PyTuple_GET_ITEM(record, 0));
+        if (!key) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(record, 0));
+            goto fail;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(thread_id, &size);
+        if (!utf8)
+            goto fail;
+        int fits = PyBytes_Check(key) && PyBytes_GET_SIZE(key) == size
+                   && memcmp(PyBytes_AS_STRING(key), utf8, (size_t)size) == 0;
+        if (fits) {
+            PyObject *home = PyDict_SetDefault(homes, thread_id, partition);
+            if (!home)
+                goto fail;
+            fits = PyObject_RichCompareBool(home, partition, Py_EQ);
+            if (fits < 0)
+                goto fail;
+        }
+        if (!fits) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (!at || PyList_Append(misfits, at) < 0) {
+                Py_XDECREF(at);
+                goto fail;
+            }
+            Py_DECREF(at);
+        }
+    }
+    return misfits;
+fail:
+    Py_DECREF(misfits);
+    return NULL;
+}
+/* ---- end of Kafka batches -------------------------------------------------------------- */
+
+/* ---- index rebuild: each thread's contenders ------------------------------------------
+ * plain_contenders: the pass of dashfix.repair.scan_adapter over a store's PLAIN rows (the
+ * healthy {id}.bin files: nearly every row) that rebuild-index and repair plan the new
+ * index from.  Per thread: how many PLAIN rows it has, and the first of its rows with the
+ * greatest (secs, nanos, id) and the first with the greatest (mtime, id), the id being the
+ * file name without ".bin" compared by code point as Python compares strings (the order of
+ * inputs/latest.py's FILE_SCAN, by embedded time and by mtime).  Only these two of a
+ * thread's PLAIN rows can win a ranking, so no Python object is made for the others.  Its
+ * Python twin is scan_adapter._plain_contenders_python; the tests hold both to the same
+ * answers.  Returns {thread: (files, by_embedded_row, by_mtime_row)}, in first-seen order. */
+typedef struct {
+    int64_t files, by_embedded, by_mtime;
+} Contenders;
+
+/* -1, 0 or 1 as the id of name ``a`` (its name without the 4-character ".bin") sorts
+ * before, with or after the id of ``b``; -2 (with an exception set) when a name is not a
+ * str of at least 4 characters. */
+static int id_order(PyObject *a, PyObject *b)
+{
+    if (!PyUnicode_Check(a) || !PyUnicode_Check(b) || PyUnicode_GET_LENGTH(a) < 4 ||
+        PyUnicode_GET_LENGTH(b) < 4) {
+        PyErr_SetString(PyExc_ValueError, "plain_contenders: a PLAIN row's name is {id}.bin");
+        return -2;
+    }
+    Py_ssize_t a_len = PyUnicode_GET_LENGTH(a) - 4, b_len = PyUnicode_GET_LENGTH(b) - 4;
+    int a_kind = PyUnicode_KIND(a), b_kind = PyUnicode_KIND(b);
+    const void *a_data = PyUnicode_DATA(a), *b_data = PyUnicode_DATA(b);
+    Py_ssize_t common = a_len < b_len ? a_len : b_len;
+    for (Py_ssize_t i = 0; i < common; i++) {
+        Py_UCS4 x = PyUnicode_READ(a_kind, a_data, i), y = PyUnicode_READ(b_kind, b_data, i);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return a_len < b_len ? -1 : a_len > b_len;
+}
+
+/* 1 when row ranks after best by (time, nanos, id), 0 when not, -1 on an error. */
+static int ranks_after(int64_t time, int64_t nanos, int64_t best_time, int64_t best_nanos,
+                       PyObject *name, PyObject *best_name)
+{
+    if (time != best_time)
+        return time > best_time;
+    if (nanos != best_nanos)
+        return nanos > best_nanos;
+    int order = id_order(name, best_name);
+    return order == -2 ? -1 : order > 0;
+}
+
+static PyObject *plain_contenders(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 6 || !PyByteArray_Check(args[0]) || !PyList_Check(args[1]) ||
+        !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "plain_contenders(kinds, threads, names, secs, nanos, mtimes)");
+        return NULL;
+    }
+    PyObject *threads = args[1], *names = args[2];
+    Py_buffer buffers[3] = {{0}};
+    int held = 0;
+    PyObject *slot_of = NULL, *result = NULL;
+    Contenders *found = NULL;
+    Py_ssize_t seen = 0, cap = 0;
+    Py_ssize_t count = PyByteArray_GET_SIZE(args[0]);
+    for (; held < 3; held++) {
+        Py_buffer *view = &buffers[held];
+        if (PyObject_GetBuffer(args[3 + held], view, PyBUF_FORMAT) != 0)
+            goto done;
+        if (view->itemsize != 8 || !view->format || strcmp(view->format, "q") != 0 ||
+            view->len / 8 != count) {
+            held++;
+            PyErr_SetString(PyExc_TypeError, "plain_contenders: secs, nanos and mtimes are "
+                                             "array('q') as long as kinds");
+            goto done;
+        }
+    }
+    if (PyList_GET_SIZE(threads) != count || PyList_GET_SIZE(names) != count) {
+        PyErr_SetString(PyExc_TypeError, "plain_contenders: threads and names as long as kinds");
+        goto done;
+    }
+    const char *kinds = PyByteArray_AS_STRING(args[0]);
+    const int64_t *secs = buffers[0].buf, *nanos = buffers[1].buf, *mtimes = buffers[2].buf;
+    slot_of = PyDict_New();
+    if (!slot_of)
+        goto done;
+    PyObject *last_thread = NULL;
+    Contenders *slot = NULL;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        if (kinds[row] != ROW_PLAIN)
+            continue;
+        PyObject *thread = PyList_GET_ITEM(threads, row);
+        if (thread != last_thread) {
+            /* Rows come by name, so a thread's rows nearly always follow one another (and
+             * share one string): its slot is looked up again only when the thread changes. */
+            if (!PyUnicode_Check(thread)) {
+                PyErr_SetString(PyExc_TypeError, "plain_contenders: a PLAIN row has a thread");
+                goto done;
+            }
+            PyObject *at = PyDict_GetItemWithError(slot_of, thread);
+            if (!at && PyErr_Occurred())
+                goto done;
+            if (at) {
+                slot = &found[PyLong_AsSsize_t(at)];
+            } else {
+                Contenders *grown = add_slot(slot_of, thread, found, sizeof(*found), seen, &cap);
+                if (!grown)
+                    goto done;
+                found = grown;
+                found[seen] = (Contenders){0, row, row};
+                slot = &found[seen++];
+            }
+            last_thread = thread; /* borrowed: the list keeps it alive */
+        }
+        if (slot->files++ == 0)
+            continue;
+        PyObject *name = PyList_GET_ITEM(names, row);
+        int64_t top = slot->by_embedded;
+        int after = ranks_after(secs[row], nanos[row], secs[top], nanos[top], name,
+                                PyList_GET_ITEM(names, top));
+        if (after < 0)
+            goto done;
+        if (after)
+            slot->by_embedded = row;
+        top = slot->by_mtime;
+        after = ranks_after(mtimes[row], 0, mtimes[top], 0, name, PyList_GET_ITEM(names, top));
+        if (after < 0)
+            goto done;
+        if (after)
+            slot->by_mtime = row;
+    }
+    result = PyDict_New();
+    if (!result)
+        goto done;
+    PyObject *thread, *at;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(slot_of, &position, &thread, &at)) {
+        const Contenders *entry = &found[PyLong_AsSsize_t(at)];
+        PyObject *value = Py_BuildValue("(LLL)", (long long)entry->files,
+                                        (long long)entry->by_embedded, (long long)entry->by_mtime);
+        if (!value || PyDict_SetItem(result, thread, value) != 0) {
+            Py_XDECREF(value);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_DECREF(value);
+    }
+done:
+    for (int i = 0; i < held; i++)
+        PyBuffer_Release(&buffers[i]);
+    PyMem_Free(found);
+    Py_XDECREF(slot_of);
+    return result;
+}
+/* ---- end of index rebuild ------------------------------------------------------------- */
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(tables, root, header, event, bail_types, unusual_types, run_payloads): "
@@ -3292,6 +3619,15 @@ static PyMethodDef methods[] = {
      "groups whose times may go back along their counters], or None (the twin looks at all)"},
     {"table_row", (PyCFunction)(void (*)(void))table_row, METH_FASTCALL,
      "table_row(slots, names, name) -> the row of name in row_table(names), or -1"},
+    {"message_block", (PyCFunction)(void (*)(void))message_block, METH_FASTCALL,
+     "message_block(messages, keys) -> [(offset, 0, value) of each message], or None when "
+     "one is an error; keys (a dict) cleared, then offset -> key"},
+    {"key_misfits", (PyCFunction)(void (*)(void))key_misfits, METH_FASTCALL,
+     "key_misfits(block, scans, keys, homes, partition) -> [indexes of the scanned records "
+     "whose key is not the thread_id, or whose thread's home is another partition]"},
+    {"plain_contenders", (PyCFunction)(void (*)(void))plain_contenders, METH_FASTCALL,
+     "plain_contenders(kinds, threads, names, secs, nanos, mtimes) -> {thread: (files, "
+     "by_embedded_row, by_mtime_row)} of the PLAIN rows (see repair/scan_adapter.py)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -298,7 +298,7 @@ class VerifyCache:
         path = self.file_for(kind, name)
         header = {"dashfix": __version__, "kind": kind, "target": name, "salt": self.salt}
         try:
-            return path, header, decode_cache(path.read_bytes(), header)
+            return path, header, decode_cache(_read_cache_file(path), header)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -373,8 +373,11 @@ def _write_document(path: Path, header: dict[str, Any], count: int,
     packer = msgpack.Packer(use_bin_type=True)
     digest = xxhash.xxh3_64()
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.unlink(missing_ok=True)  # a stale one, or a symlink planted at the name
     try:
-        with open(temp, "wb") as handle:
+        # O_EXCL: created here, never opened through a symlink (it would truncate its target).
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                               0o644), "wb") as handle:
             def put(data: bytes | memoryview) -> None:
                 digest.update(data)
                 handle.write(data)
@@ -416,6 +419,25 @@ def _write_document(path: Path, header: dict[str, Any], count: int,
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _read_cache_file(path: Path) -> bytes:
+    """A cache file's bytes, never through a symlink nor from a FIFO or device (a restored
+    CI cache is an input like any other: a FIFO would block, /dev/zero never end)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "a symlink, never followed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read()
 
 
 def _unwritable(path: Path, exc: OSError) -> str:

@@ -72,6 +72,9 @@ class VerifyOptions:
     """How long to wait on a Kafka broker at each step (``--kafka-timeout``)."""
     allow_empty: bool = False
     """``--allow-empty``: a PATH with nothing to check is a note, not DF003 (exit code 3)."""
+    segments: int | None = None
+    """``--segments N``: parallel Scan segments of each ``dynamodb://`` URL, over its own
+    ``&segments``."""
 
 
 @dataclass

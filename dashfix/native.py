@@ -2,8 +2,8 @@
 
 They serve the hot paths: splitting kcat records out of a chunk (``formats/kcat.py``),
 reading DashStream messages from their wire bytes (``checks/stream/scan.py``), comparing
-windows' message_id hashes and listing a store folder (below), and reading checkpoint files
-(``inputs/checkpoint_store.py``).
+windows' message_id hashes, listing a store folder, turning Kafka batches into records and
+checking their keys (below), and reading checkpoint files (``inputs/checkpoint_files/``).
 ``pip install`` compiles the extension where a C compiler is available (``setup.py``,
 ``optional=True``); without one (or with ``DASHFIX_PURE_PYTHON=1``), each caller uses its
 Python twin of the same rule, slower, and tests hold the two to the same answers.
@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 from array import array
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 if TYPE_CHECKING:
@@ -45,6 +47,49 @@ def shares_any(first: array[int], second: array[int]) -> bool:
     if MODULE is None:
         return not set(first).isdisjoint(second)
     return bool(MODULE.shares_any(first, second))
+
+
+def message_block(messages: list[Any], keys: dict[int, bytes | None]
+                  ) -> list[tuple[int, int, bytes | None]] | None:
+    """A batch of confluent-kafka messages as ``(offset, 0, value)`` records, or None when
+    one of them is an error (an end of partition, say); ``keys`` is cleared, then maps each
+    record's offset to its key."""
+    if MODULE is None:
+        return message_block_python(messages, keys)
+    block: list[tuple[int, int, bytes | None]] | None = MODULE.message_block(messages, keys)
+    return block
+
+
+def message_block_python(messages: list[Any], keys: dict[int, bytes | None]
+                         ) -> list[tuple[int, int, bytes | None]] | None:
+    keys.clear()
+    if any(message.error() is not None for message in messages):
+        return None
+    offsets = [message.offset() for message in messages]
+    keys.update(zip(offsets, [message.key() for message in messages], strict=True))
+    return list(zip(offsets, repeat(0), [message.value() for message in messages],
+                    strict=False))
+
+
+def key_misfits(block: Sequence[tuple[Any, ...]], scans: Sequence[Any],
+                keys: Mapping[Any, bytes | None], homes: dict[str, int],
+                partition: int) -> list[int]:
+    """The indexes of the records of ``block`` that have a scan (``scans[i]``, whose item 1
+    is the header's thread_id) and either a key (``keys[offset]``) that is not the
+    thread_id's UTF-8, or else a thread whose home (``homes.setdefault(thread_id,
+    partition)``) is another partition."""
+    if MODULE is None:
+        return key_misfits_python(block, scans, keys, homes, partition)
+    misfits: list[int] = MODULE.key_misfits(block, scans, keys, homes, partition)
+    return misfits
+
+
+def key_misfits_python(block: Sequence[tuple[Any, ...]], scans: Sequence[Any],
+                       keys: Mapping[Any, bytes | None], homes: dict[str, int],
+                       partition: int) -> list[int]:
+    return [at for at, (record, scan) in enumerate(zip(block, scans, strict=True))
+            if scan is not None and (keys[record[0]] != scan[1].encode()
+                                     or homes.setdefault(scan[1], partition) != partition)]
 
 
 def list_folder(dir_fd: int, *, sort: bool = True) -> tuple[list[str], list[str]]:

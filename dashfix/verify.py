@@ -80,7 +80,7 @@ def _check_url(url: SourceUrl, label: str, ctx: CheckContext, report: Report,
     if ctx.selection.expired():
         ctx.selection.stores_skipped.append(label)
         return
-    source = open_store(url)
+    source = open_store(url, segments=ctx.options.segments)
     report.targets.append((source.backend, label))
     ctx.progress.start(f"{label} (checkpoints)", None)
     report.findings.extend(rooted(check_source(source, ctx, "."), label))

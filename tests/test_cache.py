@@ -240,7 +240,7 @@ def test_a_full_disk_while_saving_is_a_warning(
     store = tmp_path / "store"
     _checkpoints(store)
     (tmp_path / "cache").mkdir()
-    real_open = open
+    real_open = os.open
 
     def full(path: Any, *args: Any, **kwargs: Any) -> Any:
         if str(path).endswith(".tmp"):
@@ -248,7 +248,7 @@ def test_a_full_disk_while_saving_is_a_warning(
         return real_open(path, *args, **kwargs)
 
     verify_cache = VerifyCache(tmp_path / "cache")
-    monkeypatch.setattr("builtins.open", full)
+    monkeypatch.setattr(os, "open", full)
     scan_store(store, cache=verify_cache)  # the rows are written once read
     verify_cache.save()
     monkeypatch.undo()
@@ -277,6 +277,38 @@ def test_only_healthy_plain_checkpoints_are_kept(tmp_path: Path) -> None:
     _scan(tmp_path / "cache", store)
     _, verify_cache = _scan(tmp_path / "cache", store)
     assert verify_cache.hits == 3
+
+
+def test_odd_entries_are_listed_every_run_and_never_cached(tmp_path: Path) -> None:
+    """A FIFO, a symlink and a folder named like checkpoints come after the regular files
+    in the rows; saving the cache once crashed on them (KeyError in the string table)."""
+    store = tmp_path / "store"
+    _checkpoints(store)
+    os.mkfifo(store / "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin")
+    os.symlink("/dev/zero", store / "zero_1a2b3c4d5e6f0a1b_chkpt0.bin")
+    (store / "x.bin").mkdir()
+    first, _ = _scan(tmp_path / "cache", store)
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.hits == 4
+    odd = ["ghost_1a2b3c4d5e6f0a1b_chkpt0.bin", "x.bin", "zero_1a2b3c4d5e6f0a1b_chkpt0.bin"]
+    for rows in (first, again):
+        assert sorted(rows.names[4:]) == odd
+        assert _plain_names(rows) == set(rows.names[:4])
+
+
+def test_a_symlink_planted_at_the_temp_name_is_never_written_through(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    paths = _checkpoints(store)
+    _scan(tmp_path / "cache", store)
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"keep me")
+    for cache_file in (tmp_path / "cache").iterdir():
+        (tmp_path / "cache" / f".{cache_file.name}.{os.getpid()}.tmp").symlink_to(outside)
+    os.utime(paths[0], ns=(OLD + 10**9, OLD + 10**9))  # the rows change: written again
+    _, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.warnings == [] and verify_cache.hits == 3
+    assert outside.read_bytes() == b"keep me"
+    assert not any(path.is_symlink() for path in (tmp_path / "cache").iterdir())
 
 
 def _ctx(tmp_path: Path, selection: Selection | None = None) -> CheckContext:

@@ -10,6 +10,7 @@ import typer
 
 from dashfix.baseline import DEFAULT_BASELINE_FILE, PLACEHOLDER_REASON
 from dashfix.cli.app import app, examples
+from dashfix.cli.options import SegmentsOption
 from dashfix.errors import ExitCode
 
 baseline_app = typer.Typer(
@@ -58,21 +59,25 @@ def baseline_create(
         Path | None, typer.Option(metavar="FILE",
                                   help="Config file instead of the nearest dashfix.toml.")
     ] = None,
+    segments: SegmentsOption = None,
 ) -> int:
     from dashfix.baseline import draft_baseline, load_baseline, parse_expires, write_baseline
     from dashfix.config import resolve_settings
     from dashfix.context import VerifyOptions
     from dashfix.gate import policy_from_settings, run_gate
-    from dashfix.inputs.sources import parse_locator
+    from dashfix.inputs.sources import check_segments_apply, checked_segments, parse_locator
     from dashfix.report.locations import location_text
 
     expiry = parse_expires(expires, "--expires") if expires is not None else None
     previous = load_baseline(output, legacy_ok=True) if output.exists() else None
     settings = resolve_settings(config=config)
     policy = policy_from_settings(settings, with_baseline=False)
-    locators = [parse_locator(p) for p in paths or []]
-    options = VerifyOptions(fail_on=None, kafka_properties=settings["kafka"])
-    report = run_gate(locators or list(settings["paths"]), options, policy)
+    locators = [parse_locator(p) for p in paths or []] or list(settings["paths"])
+    options = VerifyOptions(fail_on=None, kafka_properties=settings["kafka"],
+                            segments=checked_segments(segments))
+    if options.segments is not None:
+        check_segments_apply(locators)
+    report = run_gate(locators, options, policy)
     draft = draft_baseline(report.findings, reason, expiry, previous, report.roots)
     write_baseline(draft, output)
     if previous is not None and previous.legacy:

@@ -21,7 +21,13 @@ from dashfix.errors import DashfixError, ExitCode, InputError, UsageError
 from dashfix.findings import rooted
 from dashfix.gate import policy_from_settings, run_gate
 from dashfix.inputs.discover import discover
-from dashfix.inputs.sources import Locator, SourceUrl, parse_locator, source_type
+from dashfix.inputs.sources import (
+    Locator,
+    SourceUrl,
+    check_segments_apply,
+    parse_locator,
+    source_type,
+)
 from dashfix.osnames import json_text, visible
 from dashfix.progress import make_progress
 from dashfix.report import MACHINE_FORMATS, RENDERERS, TEXT_FORMATS, render
@@ -135,6 +141,8 @@ def run_verify(paths: Sequence[str | Path], options: VerifyOptions, flags: GateF
         outputs = parse_outputs(flags.outputs)
         locators = [parse_locator(path) for path in paths] or list(settings["paths"])
         roots = [_root(locator) for locator in locators]
+        if options.segments is not None:
+            check_segments_apply(locators)
         if flags.list_inputs:
             return list_inputs(locators, fmt, sys.stdout)
         if flags.statistics and fmt not in TEXT_FORMATS and fmt != "json":

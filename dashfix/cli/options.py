@@ -10,6 +10,7 @@ from dashfix.context import CONSUMER_LIMIT, SERVER_LIMIT
 from dashfix.errors import UsageError
 from dashfix.findings import Severity
 from dashfix.inputs import INPUT_FORMATS
+from dashfix.inputs.sources import MAX_SEGMENTS
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
@@ -74,3 +75,12 @@ MaxLineBytesOption = Annotated[
 FailOnOption = Annotated[
     str, typer.Option(metavar=choices(FAIL_ON_CHOICES), help="Lowest severity that fails.")
 ]
+
+
+SegmentsOption = Annotated[
+    int | None,
+    typer.Option("--segments", metavar="N",
+                 help="dynamodb:// URLs: read each table in N parallel Scan segments "
+                 f"(1-{MAX_SEGMENTS}), over the URL's &segments=N."),
+]
+

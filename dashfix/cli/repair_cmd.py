@@ -195,6 +195,7 @@ def rebuild_index_command(
 
 def _rebuild_folder(store: Path | None, order: str, dry_run: bool, wait_seconds: float | None,
                     output_format: str) -> int:
+    from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
     from dashfix.repair.apply import rebuild_index
     from dashfix.repair.index_rebuild import Order
 
@@ -204,14 +205,19 @@ def _rebuild_folder(store: Path | None, order: str, dry_run: bool, wait_seconds:
         raise UsageError(f"--order must be auto, embedded or mtime, not {order!r}") from None
     folder = resolve_store(store)
     warn_running_dashflow()
-    with reading():
-        outcome = rebuild_index(folder, chosen_order, dry_run=dry_run, wait_seconds=wait_seconds)
-    if output_format == "json":
-        emit_json(outcome.to_dict())
-    else:
-        from dashfix.report import repair_text  # rich: only to render text
+    # The collector stays paused to the end: its first full collection after the scan would
+    # walk every row (~0.04 s of CPU at 1,000,000 files); what little cyclic garbage the run
+    # makes goes at exit.
+    with paused_gc():
+        with reading():
+            outcome = rebuild_index(folder, chosen_order, dry_run=dry_run,
+                                    wait_seconds=wait_seconds)
+        if output_format == "json":
+            emit_json(outcome.to_dict())
+        else:
+            from dashfix.report import repair_text  # rich: only to render text
 
-        repair_text.render_rebuild(outcome, sys.stdout)
+            repair_text.render_rebuild(outcome, sys.stdout)
     return int(outcome.exit_code())
 
 

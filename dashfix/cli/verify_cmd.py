@@ -12,6 +12,7 @@ from dashfix.cli.kafka_options import KafkaConfigOption, KafkaTimeoutOption
 from dashfix.cli.options import (
     FAIL_ON_CHOICES,
     LIMITS_METAVAR,
+    SegmentsOption,
     choices,
     parse_input_format,
     parse_limits,
@@ -21,6 +22,7 @@ from dashfix.context import VerifyOptions
 from dashfix.errors import UsageError
 from dashfix.inputs import INPUT_FORMATS
 from dashfix.inputs.kafka import parse_properties
+from dashfix.inputs.sources import checked_segments
 from dashfix.progress import PROGRESS_MODES
 from dashfix.report import RENDERERS
 from dashfix.sampling import parse_max_duration, parse_sample
@@ -141,6 +143,7 @@ def verify_command(
         typer.Option(metavar="SECONDS", help="Read no new file after this long; the summary "
                      "lists what was not checked."),
     ] = None,
+    segments: SegmentsOption = None,
     kafka_config: KafkaConfigOption = None,
     kafka_timeout: KafkaTimeoutOption = 30.0,
 ) -> int:
@@ -157,6 +160,7 @@ def verify_command(
         sample=None if sample is None else parse_sample(sample),
         max_duration=parse_max_duration(max_duration),
         kafka_properties=parse_properties(kafka_config or []), kafka_timeout=kafka_timeout,
+        segments=checked_segments(segments),
     )
     flags = GateFlags(
         output_format=output_format, outputs=output or (), fail_on=fail_on, baseline=baseline,

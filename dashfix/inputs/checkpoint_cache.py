@@ -223,8 +223,10 @@ class RowCache:
         index = {text: at for at, text in enumerate(table)}
         del table
         for column in columns:
+            # Rows past ``count`` are the odd entries (FIFOs, symlinks...): never cached.
             yield Chunks(8 * count, (
-                array("q", map(index.__getitem__, itertools.islice(column, start, start + CHUNK)))
+                array("q", map(index.__getitem__,
+                               itertools.islice(column, start, min(start + CHUNK, count))))
                 for start in range(0, count, CHUNK)))
         for name in _NUMBERS:
             yield memoryview(getattr(rows, name))[:count]

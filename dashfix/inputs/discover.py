@@ -29,9 +29,20 @@ def _child(rel: str, name: str) -> str:
     return name if rel == "." else f"{rel}/{name}"
 
 
-def _read_head(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(HEAD_BYTES)
+_HEAD_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+NOT_A_FILE = "not a regular file or folder"
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The first bytes of ``path``; None when it is no longer a regular file (replaced by a
+    FIFO since it was listed: O_NONBLOCK, so opening one never waits for a writer)."""
+    fd = os.open(path, _HEAD_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, HEAD_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Discovery) -> None:
@@ -40,6 +51,9 @@ def _sniff(path: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Di
         head = _read_head(path)
     except OSError as exc:
         out.findings.append(UNREADABLE_PATH.at(rel, f"cannot read file: {exc.strerror or exc}"))
+        return
+    if head is None:
+        out.skipped.append(Skipped(rel, NOT_A_FILE))
         return
     for kind in sniffers:
         assert kind.sniff_file is not None
@@ -70,34 +84,53 @@ def _claiming_kind(path: Path, kinds: Sequence[InputKind]) -> InputKind | None:
 
 def _walk_dir(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind],
               out: Discovery) -> None:
-    """Discover under ``directory`` (``rel`` from ``root``). Relative paths are built as
-    strings: a folder of 10,000 unclaimed entries made a Path and ``relative_to`` costly."""
+    """Discover under ``directory`` (``rel`` from ``root``), depth first in name order. A
+    stack of listings, not recursion: a tree thousands of folders deep is a folder like any
+    other. Relative paths are built as strings: a folder of 10,000 unclaimed entries made a
+    Path and ``relative_to`` costly."""
+    stack: list[Iterator[os.DirEntry[str]]] = []
+    rels: list[str] = []
+    _enter(directory, rel, root, kinds, out, stack, rels)
+    while stack:
+        for entry in stack[-1]:
+            entry_rel = _child(rels[-1], entry.name)
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                out.findings.append(
+                    UNREADABLE_PATH.at(entry_rel, f"cannot stat: {exc.strerror or exc}")
+                )
+                continue
+            if stat.S_ISLNK(mode):
+                _symlink(entry.path, entry_rel, out)
+            elif stat.S_ISDIR(mode):
+                if _enter(Path(entry.path), entry_rel, root, kinds, out, stack, rels):
+                    break  # its entries first; this listing resumes after them
+            elif stat.S_ISREG(mode):
+                _sniff(Path(entry.path), entry_rel, root, kinds, out)
+            else:
+                out.skipped.append(Skipped(entry_rel, NOT_A_FILE))
+        else:
+            stack.pop()
+            rels.pop()
+
+
+def _enter(directory: Path, rel: str, root: Path, kinds: Sequence[InputKind], out: Discovery,
+           stack: list[Iterator[os.DirEntry[str]]], rels: list[str]) -> bool:
+    """A folder claimed by a kind is a target; any other's sorted listing goes on the
+    stack (True), unless it cannot be listed (a finding)."""
     claimer = _claiming_kind(directory, kinds)
     if claimer is not None:
         out.targets.append(Target(claimer.name, directory, rel, root))
-        return
+        return False
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError as exc:
         out.findings.append(UNREADABLE_PATH.at(rel, f"cannot list folder: {exc.strerror or exc}"))
-        return
-    for entry in entries:
-        entry_rel = _child(rel, entry.name)
-        try:
-            mode = entry.stat(follow_symlinks=False).st_mode
-        except OSError as exc:
-            out.findings.append(
-                UNREADABLE_PATH.at(entry_rel, f"cannot stat: {exc.strerror or exc}")
-            )
-            continue
-        if stat.S_ISLNK(mode):
-            _symlink(entry.path, entry_rel, out)
-        elif stat.S_ISDIR(mode):
-            _walk_dir(Path(entry.path), entry_rel, root, kinds, out)
-        elif stat.S_ISREG(mode):
-            _sniff(Path(entry.path), entry_rel, root, kinds, out)
-        else:
-            out.skipped.append(Skipped(entry_rel, "not a regular file or folder"))
+        return False
+    stack.append(iter(entries))
+    rels.append(rel)
+    return True
 
 
 def _symlink(path: str, rel: str, out: Discovery) -> None:
@@ -132,13 +165,18 @@ def discover(paths: Sequence[Path], kinds: Sequence[InputKind]) -> Iterator[tupl
             yield absolute.parent, out
         elif stat.S_ISLNK(mode):
             # A PATH the user typed is followed once: they named it, so it is the root.
+            # What it names is checked as a PATH given directly would be: a FIFO, socket
+            # or device is skipped, never opened (a FIFO would block until a writer came).
             resolved = Path(os.path.realpath(given))
             if resolved.is_dir():
                 _walk_dir(resolved, ".", resolved, kinds, out)
                 yield resolved, out
-            else:
+            elif resolved.is_file() or not resolved.exists():  # dangling: _sniff says so
                 _sniff(resolved, resolved.name, resolved.parent, kinds, out)
                 yield resolved.parent, out
+            else:
+                out.skipped.append(Skipped(".", NOT_A_FILE))
+                yield resolved, out
         else:
-            out.skipped.append(Skipped(".", "not a regular file or folder"))
+            out.skipped.append(Skipped(".", NOT_A_FILE))
             yield absolute, out

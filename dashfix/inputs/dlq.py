@@ -15,7 +15,7 @@ from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats.dlq import SNIFF_MARKERS, DlqProblem, DlqRecord, parse_line
 from dashfix.formats.filelog import base64_cap
 from dashfix.inputs.sources import FileSource, Source
-from dashfix.inputs.streams import _capped_lines
+from dashfix.inputs.streams import _capped_lines, size_when_opened
 
 DUMP_FORMAT = "dlq-jsonl"
 LINE_OVERHEAD = 64 * 1024
@@ -59,7 +59,9 @@ def iter_dump(path: Path, options: DumpOptions | None = None) -> Iterator[DumpLi
     options = options or DumpOptions()
     cap = options.line_cap
     with open(path, "rb", buffering=1 << 20) as handle:
-        for index, (offset, line, length) in enumerate(_capped_lines(handle, cap)):
+        # A dump still being appended to: its lines when opened, not a chase of the writer.
+        size = size_when_opened(handle)
+        for index, (offset, line, length) in enumerate(_capped_lines(handle, cap, 0, size)):
             if line is None:
                 yield DumpLine(index, offset, LineTooLong(length, cap))
                 continue

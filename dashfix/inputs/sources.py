@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -231,9 +231,31 @@ def parse_locator(text: str | Path) -> Locator:
     return Path(text)
 
 
-def open_store(url: SourceUrl) -> CheckpointSource:
+MAX_SEGMENTS = 64
+"""The most parallel Scan segments of a DynamoDB table (``&segments=N``, ``--segments N``)."""
+SEGMENTS_BACKEND = "dynamodb"
+"""The one source whose scan is split in segments."""
+
+
+def checked_segments(count: int | None) -> int | None:
+    """``--segments N`` (None when not given): 1 to ``MAX_SEGMENTS``."""
+    if count is not None and not 1 <= count <= MAX_SEGMENTS:
+        raise UsageError(f"--segments must be 1 to {MAX_SEGMENTS}, not {count}")
+    return count
+
+
+def check_segments_apply(locators: Sequence[object]) -> None:
+    """``--segments`` splits the scan of each ``dynamodb://`` URL given: without one it
+    would do nothing, which is a usage error."""
+    if not any(isinstance(locator, SourceUrl) and not locator.is_topic
+               and source_type(locator).name == SEGMENTS_BACKEND for locator in locators):
+        raise UsageError("--segments applies to dynamodb:// URLs (a parallel Scan), and none "
+                         "was given")
+
+
+def open_store(url: SourceUrl, *, segments: int | None = None) -> CheckpointSource:
     """The source a URL names, its client checked first: a missing extra is a usage error
-    naming the extra."""
+    naming the extra. ``segments`` (``--segments``) applies to a DynamoDB table only."""
     kind = source_type(url)
     missing = [name for name in kind.clients if importlib.util.find_spec(name) is None]
     if missing:
@@ -241,7 +263,11 @@ def open_store(url: SourceUrl) -> CheckpointSource:
             f"{url.display}: reading {kind.name} needs {' and '.join(missing)}, not "
             f"installed: install the '{kind.extra}' extra (python3 -m pip install "
             f"'.[{kind.extra}]' in the dashfix checkout)")
-    opened: CheckpointSource = import_module(kind.module).open_store(url)
+    module = import_module(kind.module)
+    if segments is not None and kind.name == SEGMENTS_BACKEND:
+        opened: CheckpointSource = module.open_store(url, segments)
+    else:
+        opened = module.open_store(url)
     return opened
 
 

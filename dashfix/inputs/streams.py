@@ -9,6 +9,7 @@ at a time from a read-only, immutable connection.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
@@ -23,6 +24,7 @@ from dashfix.context import CONSUMER_LIMIT
 from dashfix.formats import filelog, kcat
 from dashfix.formats.frame import FLAG_UNCOMPRESSED, FLAG_ZSTD, ZSTD_MAGIC, FrameKind, classify
 from dashfix.inputs import InputFormat as InputFormat  # re-exported: readers import it from here
+from dashfix.inputs.checkpoint_record import entry_kind
 
 FRAME_SUFFIX = ".frame"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -250,6 +252,12 @@ _LINE_PROBLEMS = {
 }
 
 
+def size_when_opened(handle: BinaryIO) -> int | None:
+    """The size of the regular file ``handle`` reads (None for a pipe, which has none)."""
+    info = os.fstat(handle.fileno())
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def _capped_lines(handle: BinaryIO, cap: int, offset: int = 0,
                   end: int | None = None) -> Iterator[tuple[int, bytes | None, int]]:
     """``(offset, line | None, length)``: None when the line is longer than ``cap``; from
@@ -283,6 +291,8 @@ def _jsonl_entries(
     cap = options.line_cap
     fmt = InputFormat.JSONL.value
     with open(path, "rb", buffering=1 << 20) as handle:
+        if end is None:  # a log still being written: its lines when opened, not a chase
+            end = size_when_opened(handle)
         index = first_index
         handle.seek(start)
         for offset, line, length in _capped_lines(handle, cap, start, end):
@@ -446,7 +456,13 @@ _VALUE_READERS = {**_READERS, InputFormat.KCAT: _kcat_values, InputFormat.JSONL:
 
 
 def resolve_format(path: Path, input_format: str | None = None) -> InputFormat | None:
-    """The forced format, or the detected one (None: not a stream log)."""
+    """The forced format, or the detected one (None: not a stream log). Raises OSError for
+    a FIFO, socket or device, found by ``stat``, never opened: a named FIFO without a writer
+    would block the open for ever, and a log is read by offset, which no pipe allows."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise OSError(errno.ESPIPE, f"{entry_kind(mode)}, not a regular file or folder (a "
+                      "stream log is read by offset; nothing was opened)")
     if input_format is not None:
         return InputFormat(input_format)
     return _detect_path(path)

@@ -207,11 +207,22 @@ def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
     }
 
 
-def _plan_rebuild(store: Path, order: Order) -> tuple[IndexPlan, CandidateSet]:
+def _plan_rebuild(store: Path, order: Order, *,
+                  tidy_first: bool = False) -> tuple[IndexPlan, CandidateSet, list[str]]:
+    """The plan, the candidates it comes from and, with ``tidy_first`` (the caller holds the
+    lock), what ``tidy`` did first. ``tidy`` is given the scan's listing of the store
+    folder rather than listing it again (~0.5 s of CPU per 1,000,000 names); when it
+    changed anything, the store is scanned again."""
+    tidied: list[str] = []
     with paused_gc():
         considered = collect_candidates(store)
-        old = read_old_index(store / INDEX_NAME, considered.thread_rows.__contains__)
-        return considered.plan(old, order), considered
+        if tidy_first:
+            tidied = tidy(store, considered.temps)
+            if tidied:
+                considered = CandidateSet()  # the first scan's rows go before the second
+                considered = collect_candidates(store)
+        old = read_old_index(store / INDEX_NAME, considered.has_thread)
+        return considered.plan(old, order), considered, tidied
 
 
 def rebuild_index(
@@ -228,13 +239,12 @@ def rebuild_index(
     plan matches what is on disk when the index is replaced.
     """
     if dry_run:
-        plan, considered = _plan_rebuild(store, order)
+        plan, considered, _ = _plan_rebuild(store, order)
         return RebuildOutcome(store, plan, considered, dry_run=True,
                               blocked=odd_index(store) or odd_lock(store))
     refuse_odd_index(store)
     with _write_errors(), store_lock(store, wait_seconds):
-        tidied = tidy(store)
-        plan, considered = _plan_rebuild(store, order)
+        plan, considered, tidied = _plan_rebuild(store, order, tidy_first=True)
         outcome = RebuildOutcome(store, plan, considered, dry_run=False, tidied=tidied)
         if not plan.writes_something:
             return outcome
@@ -260,6 +270,8 @@ class RepairOutcome:
     session: Path | None = None
     remaining: Report | None = None
     """What ``verify`` still finds after ``--apply``."""
+    blocked: str | None = None
+    """Why ``--apply`` cannot run as the store stands (the store lock cannot be taken)."""
 
     def exit_code(self) -> ExitCode:
         if self.failed:
@@ -289,6 +301,7 @@ class RepairOutcome:
             "failed": self.failed,
             "quarantine": None if self.session is None else str(self.session),
             "remaining": None if self.remaining is None else self.remaining.to_dict(),
+            "blocked": self.blocked,
             "exit_code": int(self.exit_code()),
         }
 
@@ -297,9 +310,9 @@ def preview_repair(store: Path) -> RepairOutcome:
     """The plan only: no lock, no writes. The index preview assumes the file actions ran."""
     with paused_gc():
         plan = plan_repair(store)
-        old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+        old_index = read_old_index(store / INDEX_NAME, plan.predicted.has_thread)
         index_plan = plan.predicted.plan(old_index, Order.AUTO)
-    return RepairOutcome(store, plan, index_plan, applied=False)
+    return RepairOutcome(store, plan, index_plan, applied=False, blocked=odd_lock(store))
 
 
 def _fixed_magic(data: bytes) -> bytes:
@@ -341,7 +354,7 @@ since the plan fails its own step only; any other ``OSError`` stops the run."""
 def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     """The store entries the plan writes (index.bin when the predicted index changes) and
     the bytes it writes: two copies of each rewritten file, the index and its backup."""
-    old_index = read_old_index(store / INDEX_NAME, plan.predicted.thread_rows.__contains__)
+    old_index = read_old_index(store / INDEX_NAME, plan.predicted.has_thread)
     index_plan = plan.predicted.plan(old_index, Order.AUTO)
     names = [action.name for action in plan.actions]
     size = 0

@@ -1,8 +1,9 @@
 """Plan a new ``index.bin`` from the checkpoint files: the latest checkpoint per thread.
 
 DashFlow's own rule (``get_latest_by_file_scan`` and the index update in ``save``) is:
-greatest embedded timestamp, ties broken by the greater id *string*. ``--order`` chooses the
-time each file is ranked by:
+greatest embedded timestamp, ties broken by the greater id *string* (``FILE_SCAN`` in
+``dashfix.inputs.latest``, the rule every check uses). ``--order`` chooses the time each
+file is ranked by:
 
 - ``embedded``: the timestamp inside the checkpoint, exactly DashFlow's rule. Files whose tail
   parse is ambiguous have no known timestamp and are not ranked.
@@ -28,6 +29,7 @@ from typing import NamedTuple
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, IndexStream
 from dashfix.inputs.checkpoint_record import entry_kind
+from dashfix.inputs.latest import FILE_SCAN
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -198,34 +200,42 @@ class IndexPlan:
         return bool(self.changes) or old.problem is not None or old.unlisted > 0
 
 
-def _best(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
-    """The max by (time, id string) like DashFlow; ``rank`` picks the time."""
-    best: Candidate | None = None
-    best_key: tuple[int, int, str] | None = None
+def _time_ns(candidate: Candidate, rank: str) -> int | None:
+    """The time ``rank`` ranks the candidate by, in nanoseconds (None: not ranked). Every
+    candidate's nanos are below 1e9 (the tail parse requires it of an embedded time), so
+    this orders like (secs, nanos)."""
+    if rank == "mtime" or (rank == "auto" and candidate.embedded is None):
+        return candidate.mtime_ns
+    if candidate.embedded is None:
+        return None
+    secs, nanos = candidate.embedded
+    return secs * NANOS_PER_SECOND + nanos
+
+
+def _latest(candidates: Iterable[Candidate], rank: str) -> Candidate | None:
+    """The candidate DashFlow's file scan takes as the latest (``FILE_SCAN``: the greatest
+    time, ties to the greater id string; the first of equals), ``rank`` picking the time."""
+    latest: Candidate | None = None
+    top: tuple[float, str] | None = None
     for candidate in candidates:
-        if rank == "embedded":
-            if candidate.embedded is None:
-                continue
-            time = candidate.embedded
-        elif rank == "mtime":
-            time = candidate.mtime
-        else:
-            time = candidate.embedded or candidate.mtime
-        key = (time[0], time[1], candidate.checkpoint_id)
-        if best_key is None or key > best_key:
-            best, best_key = candidate, key
-    return best
+        time = _time_ns(candidate, rank)
+        if time is None:
+            continue
+        key = FILE_SCAN.rank(time, candidate.checkpoint_id)
+        if top is None or key > top:
+            latest, top = candidate, key
+    return latest
 
 
 def choose(thread_id: str, candidates: list[Candidate], order: Order,
            files: int | None = None) -> ThreadChoice | None:
     """The thread's index entry by ``order``; ``files`` counts the thread's candidates when
     ``candidates`` holds only those that can win (``CandidateSet.contenders``)."""
-    by_embedded = _best(candidates, "embedded")
-    by_mtime = _best(candidates, "mtime")
+    by_embedded = _latest(candidates, "embedded")
+    by_mtime = _latest(candidates, "mtime")
     assert by_mtime is not None, "choose() needs at least one candidate"
     chosen = by_embedded if order is Order.EMBEDDED else (
-        by_mtime if order is Order.MTIME else _best(candidates, "auto")
+        by_mtime if order is Order.MTIME else _latest(candidates, "auto")
     )
     if chosen is None:
         return None

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dashfix.errors import StoreLockedError, WriteError
+from dashfix.formats.variants import LOCK_NAME
 from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.rules import checkpoint as ck
 
-LOCK_NAME = ".checkpoint.lock"
 POLL_SECONDS = 0.05
 
 
@@ -42,7 +42,8 @@ def _open_lock_file(path: Path) -> int:
 
 def odd_lock(store: Path) -> str | None:
     """Why the store lock cannot be taken when ``.checkpoint.lock`` is a folder, FIFO,
-    socket or device (CK128), naming the way out; else None (found by ``lstat``)."""
+    socket or device (CK128) or a symlink (CK117), naming the way out; else None (found by
+    ``lstat``)."""
     path = store / LOCK_NAME
     try:
         return _odd(path, os.lstat(path).st_mode)
@@ -51,11 +52,17 @@ def odd_lock(store: Path) -> str | None:
 
 
 def _odd(path: Path, mode: int) -> str | None:
-    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):  # a symlink: the open says why (ELOOP)
+    if stat.S_ISREG(mode):
         return None
+    if stat.S_ISLNK(mode):  # DashFlow follows it and locks what it names; dashfix never does
+        return (f"{path} is a symlink, never followed ({ck.SYMLINK_IN_STORE.code}), so the "
+                f"store lock cannot be taken. {_WAY_OUT}")
     return (f"{path} is {entry_kind(mode)}, not a regular file ({ck.LOCK_NOT_A_FILE.code}), "
-            "so the store lock cannot be taken (nor can DashFlow take it). Stop every DashFlow "
-            "process on the store, move the entry out of the store and run the command again")
+            f"so the store lock cannot be taken (nor can DashFlow take it). {_WAY_OUT}")
+
+
+_WAY_OUT = ("Stop every DashFlow process on the store, move the entry out of the store and run "
+            "the command again")
 
 
 def _refuse(blocker: str | None) -> None:

@@ -30,6 +30,7 @@ from the files themselves and ``restore`` undoes exactly the done ones.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -59,8 +60,14 @@ _OPERATIONS = (MOVED, REWRITTEN, RENAMED, CREATED)
 
 
 def sha256_of(path: Path) -> str:
+    """The sha256 of the regular file ``path``. Every caller checked that it is one; opened
+    without following a symlink and without waiting on a FIFO, in case it was replaced
+    since (OSError then)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "no longer a regular file", str(path))
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -485,12 +492,12 @@ def _session_names(store: Path) -> list[str]:
                   if entry.is_dir(follow_symlinks=False))
 
 
-def _temp_files(folder: Path) -> list[str]:
-    """The regular files of ``folder`` named like dashfix temps, in listing order. A store
-    holds up to millions of names and rarely a temp: the names are listed bare and only a
-    temp's name is stat-ed."""
+def _temp_files(folder: Path, names: Iterable[str] | None = None) -> list[str]:
+    """The regular files of ``folder`` named like dashfix temps, in listing order (of
+    ``names`` when the caller listed the folder). A store holds up to millions of names and
+    rarely a temp: the names are listed bare and only a temp's name is stat-ed."""
     found = []
-    for name in os.listdir(folder):
+    for name in os.listdir(folder) if names is None else names:
         if name[-len(TEMP_SUFFIX):] == TEMP_SUFFIX and is_temp_name(name):
             try:
                 if stat.S_ISREG(os.lstat(folder / name).st_mode):
@@ -500,15 +507,18 @@ def _temp_files(folder: Path) -> list[str]:
     return found
 
 
-def tidy(store: Path) -> list[str]:
+def tidy(store: Path, store_temps: Iterable[str] | None = None) -> list[str]:
     """Clean up after dashfix runs that were killed: remove their temp files (copies of
     bytes that exist elsewhere), settle their sessions and remove session folders left
     empty. Returns what was done; a store with nothing to clean is not touched (not even
-    probed). The caller holds the store lock."""
+    probed). The caller holds the store lock; ``store_temps`` are the temps of a listing
+    of the store folder it made under that lock (it is not listed again)."""
     base = store / QUARANTINE_DIR
     names = _session_names(store)
-    folders = [store, *([base] if names else []), *(base / name for name in names)]
-    temps = {folder: _temp_files(folder) for folder in folders}
+    folders = [base] if names else []
+    folders += [base / name for name in names]
+    temps = {store: _temp_files(store, store_temps)}
+    temps.update((folder, _temp_files(folder)) for folder in folders)
     notes: list[str] = []
     sessions: dict[str, SessionRecord | None] = {}
     for name in names:

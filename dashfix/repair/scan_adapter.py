@@ -9,17 +9,18 @@ three file checkpointers). Everything else that DashFlow lists is reported as ex
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+from dashfix import native
 from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
 from dashfix.formats.bincode import DecodeError
 from dashfix.formats.checkpoint import parse_tail, read_head
 from dashfix.formats.variants import INDEX_NAME, LOCK_NAME
 from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
-from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
+from dashfix.inputs.checkpoint_files.scan import TEMP_LEFTOVER, StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
     JSON,
@@ -40,76 +41,114 @@ _BIN_VARIANTS = frozenset({DCHK, LEGACY})
 """Variants DashFlow's FileCheckpointer loads from ``{id}.bin``."""
 
 
+class PlainContenders(NamedTuple):
+    """A thread's PLAIN rows (healthy ``{id}.bin`` files, all with an embedded time), as far
+    as a ranking can tell them apart: of the rows with the greatest (embedded time, id) and
+    with the greatest (mtime, id), the first."""
+
+    files: int
+    by_embedded: int
+    by_mtime: int
+
+
+def _plain_contenders_python(rows: StoreRows) -> dict[str, PlainContenders]:
+    """The Python twin of ``_native.plain_contenders``: one pass over the PLAIN rows, in row
+    order, keeping a row only when it ranks after the kept one (``FILE_SCAN``'s order)."""
+    names, threads = rows.names, rows.threads
+    secs, nanos, mtimes = rows.secs, rows.nanos, rows.mtimes
+    found: dict[str, list[int]] = {}
+    for row, kind in enumerate(rows.kinds):
+        if kind != PLAIN:
+            continue
+        thread = threads[row]
+        assert thread is not None  # a PLAIN row is a checkpoint with its ids
+        kept = found.get(thread)
+        if kept is None:
+            found[thread] = [1, row, row]
+            continue
+        kept[0] += 1
+        name = names[row][:-4]
+        top = kept[1]
+        if (secs[row], nanos[row], name) > (secs[top], nanos[top], names[top][:-4]):
+            kept[1] = row
+        top = kept[2]
+        if (mtimes[row], name) > (mtimes[top], names[top][:-4]):
+            kept[2] = row
+    return {thread: PlainContenders(*kept) for thread, kept in found.items()}
+
+
+def plain_contenders(rows: StoreRows) -> dict[str, PlainContenders]:
+    """Per thread (in order of first row), its PLAIN rows' count and contenders: in C where
+    built (one pass over every row, on one core), else ``_plain_contenders_python``."""
+    if native.MODULE is None:
+        return _plain_contenders_python(rows)
+    found: dict[str, tuple[int, int, int]] = native.MODULE.plain_contenders(
+        rows.kinds, rows.threads, rows.names, rows.secs, rows.nanos, rows.mtimes)
+    return {thread: PlainContenders(*kept) for thread, kept in found.items()}
+
+
 @dataclass
 class CandidateSet:
-    """The candidates by thread, and the files left out. A candidate is built when its
-    thread is planned (``of_thread``): a store of 1,000,000 files never holds them all."""
+    """The candidates by thread, and the files left out. A PLAIN row (nearly every file)
+    becomes a Candidate only when it is one of its thread's two contenders (``group``,
+    ``contenders``): a store of 1,000,000 files never holds them all."""
 
     rows: StoreRows = field(default_factory=lambda: StoreRows([]))
-    thread_rows: dict[str, array[int]] = field(default_factory=dict)
-    """Thread -> the rows of its candidates, by name."""
+    plain: dict[str, PlainContenders] = field(default_factory=dict)
+    """Thread -> its PLAIN rows' count and contenders."""
     built: dict[int, Candidate] = field(default_factory=dict)
     """The candidates of rows that are not PLAIN, built from their records (or, in a repair
     plan, what a fixed file or a promoted temp will hold)."""
+    built_rows: dict[str, list[int]] = field(default_factory=dict)
+    """Thread -> the rows of its built candidates."""
     excluded: list[tuple[str, str]] = field(default_factory=list)
     """(file name, why it cannot be the latest checkpoint of its thread)."""
+    temps: list[str] = field(default_factory=list)
+    """The store folder's dashfix temp files as the scan listed them (``tidy`` removes them)."""
 
     @property
     def count(self) -> int:
-        return sum(map(len, self.thread_rows.values()))
+        return sum(kept.files for kept in self.plain.values()) + sum(
+            map(len, self.built_rows.values()))
 
-    def of_thread(self, thread_id: str) -> list[Candidate]:
-        rows, built = self.rows, self.built
-        names, secs, nanos, mtimes = rows.names, rows.secs, rows.nanos, rows.mtimes
-        return [
-            built[row] if row in built else Candidate(
-                names[row], names[row][:-4], thread_id, (secs[row], nanos[row]), mtimes[row])
-            for row in self.thread_rows[thread_id]
-        ]
+    @property
+    def threads(self) -> set[str]:
+        return self.plain.keys() | self.built_rows.keys()
+
+    def has_thread(self, thread_id: str) -> bool:
+        return thread_id in self.plain or thread_id in self.built_rows
 
     def contenders(self, thread_id: str) -> tuple[list[Candidate], int]:
         """The thread's candidates that can win a ranking, in row order, and how many
-        candidates it has: every built one, and of its PLAIN rows (all with an embedded
-        time) the first greatest by (embedded time, id) and by (mtime, id). Whatever the
-        ranking, the first greatest of these is the first greatest of all
-        (``index_rebuild.choose``), and no Candidate is built for the other PLAIN rows."""
+        candidates it has: every built one, and its PLAIN contenders. Whatever the ranking,
+        the first greatest of these is the first greatest of all (``index_rebuild.choose``)."""
         rows, built = self.rows, self.built
         names, secs, nanos, mtimes = rows.names, rows.secs, rows.nanos, rows.mtimes
-        thread_rows = self.thread_rows[thread_id]
-        plain = [row for row in thread_rows if row not in built] if built else thread_rows
-        chosen = {row for row in thread_rows if row in built} if built else set()
-        if plain:
-            chosen.add(max(plain, key=lambda row: (secs[row], nanos[row], names[row][:-4])))
-            chosen.add(max(plain, key=lambda row: (mtimes[row], names[row][:-4])))
+        chosen = set(self.built_rows.get(thread_id, ()))
+        files = len(chosen)
+        plain = self.plain.get(thread_id)
+        if plain is not None:
+            chosen.update((plain.by_embedded, plain.by_mtime))
+            files += plain.files
         return [
             built[row] if row in built else Candidate(
                 names[row], names[row][:-4], thread_id, (secs[row], nanos[row]), mtimes[row])
             for row in sorted(chosen)
-        ], len(thread_rows)
+        ], files
 
     def plan(self, old_index: OldIndex, order: Order) -> IndexPlan:
-        return plan_threads(self.thread_rows, self.contenders, old_index, order)
+        return plan_threads(self.threads, self.contenders, old_index, order)
 
     def group(self) -> None:
-        """File the PLAIN rows and the rows with a built candidate under their threads, in
-        row order."""
-        thread_rows, built = self.thread_rows, self.built
-        for row, (kind, thread_id) in enumerate(zip(self.rows.kinds, self.rows.threads,
-                                                    strict=True)):
-            if kind == PLAIN:
-                # A healthy {id}.bin checkpoint: the bulk of a store, kept as its row.
-                assert thread_id is not None
-                group = thread_rows.get(thread_id)
-                if group is None:
-                    group = thread_rows[thread_id] = array("q")
-                group.append(row)
-            elif row in built:
-                thread_rows.setdefault(built[row].thread_id, array("q")).append(row)
+        """File the PLAIN rows and the rows with a built candidate under their threads."""
+        self.plain = plain_contenders(self.rows)
+        for row in sorted(self.built):
+            self.built_rows.setdefault(self.built[row].thread_id, []).append(row)
 
     def add(self, row: int, candidate: Candidate) -> None:
         """The candidate of ``row``, after the candidates ``group`` filed."""
         self.built[row] = candidate
-        self.thread_rows.setdefault(candidate.thread_id, array("q")).append(row)
+        self.built_rows.setdefault(candidate.thread_id, []).append(row)
 
 
 _SUFFIXES_LONGEST_FIRST = tuple(sorted(LOAD_SUFFIXES, key=len, reverse=True))
@@ -153,6 +192,9 @@ def candidates_of(scan: StoreScan) -> CandidateSet:
                 found.excluded.append((rows.names[row], result))
     found.group()
     found.excluded.sort()
+    # The quarantine's leftovers are named by their path under the store.
+    found.temps = [name for name, what in scan.dashfix_leftovers
+                   if what == TEMP_LEFTOVER and "/" not in name]
     return found
 
 

@@ -88,8 +88,7 @@ def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:
         f"store {outcome.store}: {outcome.considered.count} loadable checkpoint "
         f"file(s), {len(plan.choices)} thread(s), --order {plan.order.value}"
     )
-    for name, reason in outcome.considered.excluded:
-        console.print(Text(f"not a candidate: {name}: {reason}", style="dim"))
+    _render_excluded(outcome, console)
     for note in outcome.tidied:
         console.print(Text(note, style="yellow"))
     render_index_plan(plan, console)
@@ -208,6 +207,10 @@ def render_repair(outcome: RepairOutcome, out: TextIO) -> None:
     for name, reason in plan.kept:
         console.print(Text(f"left alone: {name}: {reason}", style="dim"))
     render_index_plan(outcome.index_plan, console)
+    if outcome.blocked is not None:  # --apply would stop at the lock: say what to do first
+        console.print(Text(f"--apply cannot run yet: {outcome.blocked} ({apply_command})",
+                           style="bold red"))
+        return
     if not outcome.applied:
         console.print(Text(f"to carry out this plan: {apply_command}", style="bold"))
         return
@@ -323,6 +326,13 @@ def render_thread(history: ThreadHistory, out: TextIO) -> None:
                            style="yellow"))
 
 
+def _render_excluded(outcome: RebuildOutcome, console: Console) -> None:
+    """The store's entries no thread's latest can be: damaged files, and FIFOs, symlinks
+    and folders named like checkpoints (never opened)."""
+    for name, reason in outcome.considered.excluded:
+        console.print(Text(f"not a candidate: {name}: {reason}", style="dim"))
+
+
 def render_store_overview(outcome: RebuildOutcome, out: TextIO) -> None:
     console = console_for(out)
     old = outcome.plan.old_index.entries
@@ -337,6 +347,7 @@ def render_store_overview(outcome: RebuildOutcome, out: TextIO) -> None:
         table.add_row(choice.thread_id, str(choice.files), choice.value.checkpoint_id,
                       Text(entry_text(indexed), style="green" if same else "yellow"))
     console.print(table)
+    _render_excluded(outcome, console)
     console.print(f"{outcome.considered.count} loadable checkpoint file(s), "
                   f"{len(outcome.plan.choices)} thread(s); index: {outcome.plan.old_index.state}"
                   "; `dashfix inspect STORE --thread T` shows one thread's history")

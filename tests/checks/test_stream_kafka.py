@@ -9,7 +9,7 @@ import pytest
 
 from dashfix.checks.dlq import AgainstLog, check_dump
 from dashfix.checks.stream.kafka import check_topic, locate, offsets_deleted
-from dashfix.checks.stream.kafka_parallel import check_partitions
+from dashfix.checks.stream.kafka_parallel import check_partitions, plan
 from dashfix.checks.stream.log import LogResult, check_log
 from dashfix.errors import InputError
 from dashfix.findings import Finding
@@ -118,18 +118,27 @@ def _seen(result: LogResult) -> list[tuple[str, str, str]]:
     return [(f.code, f.location, f.message) for f in result.findings]
 
 
+@pytest.mark.parametrize(("window", "pieces"), [
+    (8, [[(0, 0, None)], [(1, 0, None), (2, 1, None)]]),
+    (4, [[(0, 0, 4)], [(0, 4, None), (1, 0, None), (2, 1, None)]]),
+])
 def test_partitions_checked_at_once_give_the_findings_of_one_process(
-        faults: str, kafka_broker: Broker) -> None:
+        faults: str, kafka_broker: Broker, window: int,
+        pieces: list[list[tuple[int, int, int | None]]]) -> None:
     """Without the record of the split thread (p2@0), the workers' results stand: the same
-    findings in the same order, summaries, ranges and per-partition progress; the workers
-    leave no consumer group behind."""
+    findings in the same order, summaries, ranges and per-partition progress, whether the
+    workers take whole partitions or one takes partition 0 up to a window boundary and the
+    other the rest; the workers leave no consumer group behind."""
     source = TopicSource(parse_kafka_url(faults), SnapshotOptions(from_offsets={2: 1}))
     with source.snapshot() as snapshot:
         partitions = snapshot.partitions
-    alone = check_topic(source, parallel=False)
+    assert [[(p.index, p.start, p.stop) for p in run] for run in plan(partitions, 2, window)
+            ] == pieces
+    alone = check_topic(source, parallel=False, window=window)
     progress = _Recorded()
     groups = kafka_broker.group_ids()
-    together = check_partitions(source, partitions, ReadOptions(), progress, None)
+    together = check_partitions(source, partitions, ReadOptions(), progress, None,
+                                window=window, workers=2)
     assert together is not None
     assert kafka_broker.group_ids() == groups
     assert not [group for group in groups if group.startswith("dashfix")]
@@ -143,6 +152,55 @@ def test_partitions_checked_at_once_give_the_findings_of_one_process(
     assert progress.phases == [(f"{FAULTS} partition 0", 6, 6),
                                (f"{FAULTS} partition 1", 2, 2),
                                (f"{FAULTS} partition 2", 1, 1)]
+
+
+def _cut_across(broker: Broker, topic: str, retry: bool) -> str:
+    """3 partitions of 10, 12 and 12 records, one thread each: 2 workers with windows of 4
+    offsets cut partition 1 at offset 8.  Its offset 8 is a gap with a timestamp older
+    than offset 7's (``retry``: a retry of offset 7, which the window after the cut cannot
+    see), sequences 11 to 13 follow, and there are key faults on both sides of the cut."""
+    msgs = Messages()
+    frames = {thread: [encode_frame(msgs.event(thread, seq)) for seq in range(1, 14)]
+              for thread in ("t-a", "t-b", "t-c")}
+    records: list[tuple[int, bytes | None, bytes | None]] = [
+        (0, b"t-a", value) for value in frames["t-a"][:10]]
+    records += [(1, b"t-x" if n == 5 else b"t-b", value)
+                for n, value in enumerate(frames["t-b"][:8])]
+    late = frames["t-b"][7] if retry else encode_frame(msgs.event("t-b", 10, timestamp_us=1))
+    records += [(1, b"t-b", late), *((1, None if n == 11 else b"t-b", frames["t-b"][n])
+                                     for n in range(10, 13))]
+    records += [(2, b"t-c", value) for value in frames["t-c"][:12]]
+    broker.create_topic(topic, 3)
+    broker.produce(topic, records)
+    return broker.url(topic)
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_a_partition_cut_between_workers_gives_the_findings_of_one_process(
+        kafka_broker: Broker, retry: bool) -> None:
+    """The windows after the cut are merged with the head's tracker (the gap and the
+    backwards timestamp at the cut are found there); a retry across the cut, which only
+    the head's message_ids show, has the parent check the partition again."""
+    topic = f"cut-{'retry' if retry else 'gap'}"
+    source = TopicSource(parse_kafka_url(_cut_across(kafka_broker, topic, retry)))
+    with source.snapshot() as snapshot:
+        partitions = snapshot.partitions
+    assert [[(p.index, p.start, p.stop) for p in run] for run in plan(partitions, 2, 4)] == [
+        [(1, 0, 8), (0, 0, None)], [(1, 8, None), (2, 0, None)]]
+    alone = check_topic(source, parallel=False, window=4)
+    progress = _Recorded()
+    together = check_partitions(source, partitions, ReadOptions(), progress, None,
+                                window=4, workers=2)
+    assert together is not None
+    assert _seen(together) == _seen(alone)
+    assert {(code, p, offset) for code, p, offset in map(_where, together.findings)} == {
+        (rules.KEY_NOT_THREAD.code, 1, 5), (rules.KEY_MISSING.code, 1, 10),
+        *([(rules.EXACT_DUPLICATE.code, 1, 8), (rules.SEQUENCE_GAP.code, 1, 9)] if retry else [
+            (rules.SEQUENCE_GAP.code, 1, 8), (rules.TIMESTAMP_BACKWARDS.code, 1, 8)])}
+    assert [t.to_dict() for t in together.threads] == [t.to_dict() for t in alone.threads]
+    assert (together.records, together.partitions) == (alone.records, alone.partitions)
+    assert progress.phases == [(f"{topic} partition {n}", size, size)
+                               for n, size in enumerate((10, 12, 12))]
 
 
 def test_a_thread_over_several_partitions_is_checked_again_in_partition_order(

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from dashfix.errors import ExitCode
 from dashfix.formats.index import decode_index
 from dashfix.repair.quarantine import QUARANTINE_DIR
 from dashfix.testing.checkpoints import StoreBuilder
+from tests.cli.nodes import make_socket
 
 Make = Callable[[Path], None]
 
@@ -36,18 +36,6 @@ def _folder(path: Path) -> None:
     path.mkdir()
 
 
-def _socket(path: Path) -> None:
-    # A bound AF_UNIX socket leaves its node behind when closed; bind by a relative name, as
-    # the full path can be longer than sun_path allows.
-    here = os.getcwd()
-    os.chdir(path.parent)
-    try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.bind(path.name)
-    finally:
-        os.chdir(here)
-
-
 def _device(path: Path) -> None:
     try:  # a character device like /dev/null
         os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))
@@ -58,7 +46,7 @@ def _device(path: Path) -> None:
 KINDS: dict[str, tuple[Make, Callable[[int], bool], str]] = {
     "folder": (_folder, stat.S_ISDIR, "a folder"),
     "fifo": (_fifo, stat.S_ISFIFO, "a FIFO (named pipe)"),
-    "socket": (_socket, stat.S_ISSOCK, "a socket"),
+    "socket": (make_socket, stat.S_ISSOCK, "a socket"),
     "device": (_device, stat.S_ISCHR, "a character device"),
 }
 ODD_NAME = "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin"
@@ -233,8 +221,9 @@ def _lock_stops_every_writer(cli: Callable[..., Any], store: Path, kind: str) ->
     assert plan.json()["actions"] == []
     [kept] = plan.json()["kept"]
     assert kept["name"] == LOCK and kept["reason"].startswith("CK128: ")
-
     blocker = f"{store / LOCK} is {KINDS[kind][2]}, not a regular file (CK128)"
+    _plan_says_what_to_do_instead_of_apply(cli, store, blocker)
+
     for command in (("repair", str(store), "--apply"), ("rebuild-index", str(store))):
         stopped = cli(*command)
         assert stopped.exit_code == ExitCode.FAILURE, command
@@ -247,6 +236,36 @@ def _lock_stops_every_writer(cli: Callable[..., Any], store: Path, kind: str) ->
     assert blocker in dry.json()["blocked"] and dry.json()["written"] is False
     assert dry.json()["excluded"] == []  # the lock is not a checkpoint candidate
     assert _contents(store) == before
+
+
+def _plan_says_what_to_do_instead_of_apply(cli: Callable[..., Any], store: Path,
+                                           blocker: str) -> None:
+    """The repair plan does not offer an --apply that would stop at the lock: it names the
+    entry and what to do first."""
+    assert blocker in cli("repair", str(store), "--format", "json").json()["blocked"]
+    text = " ".join(cli("repair", str(store)).stdout.split())  # as wrapped on any terminal
+    assert "to carry out this plan" not in text
+    assert "--apply cannot run yet: " in text and f"({blocker.rsplit('(', 1)[1]}" in text
+    assert "move the entry out of the store" in text
+
+
+def test_a_symlinked_lock_blocks_every_writer_and_the_plan_says_so(
+    cli: Callable[..., Any], tmp_path: Path,
+) -> None:
+    """DashFlow follows a symlinked lock (and creates what a dangling one names, even outside
+    the store); dashfix never does, so its writers stop, and the plan and dry run say so."""
+    store = _store(tmp_path / "store", LOCK, "fifo")
+    (store / LOCK).unlink()
+    (store / LOCK).symlink_to(tmp_path / "elsewhere")
+    blocker = f"{store / LOCK} is a symlink, never followed (CK117)"
+    _plan_says_what_to_do_instead_of_apply(cli, store, blocker)
+    dry = cli("rebuild-index", str(store), "--dry-run", "--format", "json")
+    assert dry.exit_code == ExitCode.FAILURE and blocker in dry.json()["blocked"]
+    for command in (("repair", str(store), "--apply"), ("rebuild-index", str(store))):
+        stopped = cli(*command)
+        assert stopped.exit_code == ExitCode.FAILURE, command
+        assert blocker in stopped.stderr.replace("\n", " ")
+    assert not os.path.lexists(tmp_path / "elsewhere")
 
 
 def test_a_lock_folder_is_the_fixture_store_s_only_fault(

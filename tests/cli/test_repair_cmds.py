@@ -17,6 +17,7 @@ import pytest
 from dashfix.errors import ExitCode
 from dashfix.formats.bincode import Writer
 from dashfix.formats.checkpoint import encode_tail
+from dashfix.formats.dashfix_files import temp_name
 from dashfix.formats.index import IndexEntry, decode_index
 from dashfix.formats.variants import LOCK_NAME
 from dashfix.testing.checkpoints import (
@@ -93,6 +94,35 @@ def test_rebuilt_index_matches_what_dashflow_would_write(cli, tmp_path: Path) ->
     assert cli("rebuild-index", str(tmp_path / "s")).exit_code == ExitCode.CLEAN
     assert decode_index((tmp_path / "s" / "index.bin").read_bytes()) == builder.latest_entries()
     assert backups(tmp_path / "s") == []
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
+    cli, tmp_path: Path
+) -> None:
+    """rebuild-index tidies from its own scan's listing and, having removed something,
+    plans from a new scan: the plan is the one of a store that never had the leftover."""
+    for name in ("with", "without"):
+        healthy_store(tmp_path / name)
+        (tmp_path / name / "index.bin").write_bytes(b"cut")
+    newest = tmp_path / "with" / "alpha_1a2b3c4d5e6f0a1b_chkpt2.bin"
+    leftover = tmp_path / "with" / temp_name("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin",
+                                             "0f0e0d0c-0b0a-4908-8706-050403020100")
+    leftover.write_bytes(newest.read_bytes())
+    documents = {}
+    for name in ("with", "without"):
+        result = cli("rebuild-index", str(tmp_path / name), "--format", "json")
+        assert result.exit_code == ExitCode.CLEAN, result.stderr
+        documents[name] = result.json()
+    assert not leftover.exists()
+    assert documents["with"].pop("tidied") == [
+        "removed 1 temp file(s) of an interrupted dashfix run from the store"]
+    assert documents["without"].pop("tidied") == []
+    for document in documents.values():
+        for key in ("store", "session", "backup"):
+            document.pop(key)
+    assert documents["with"] == documents["without"]
+    assert (tmp_path / "with" / "index.bin").read_bytes() == (
+        tmp_path / "without" / "index.bin").read_bytes()
 
 
 def test_dry_run_writes_nothing(cli, tmp_path: Path) -> None:

@@ -105,6 +105,59 @@ def test_missing_table_exits_3(dynamo: DynamoCheckpoints, endpoint: str,
     assert [f["code"] for f in result.json()["findings"]] == ["DB500"]
 
 
+def _scan_segments(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The TotalSegments of every Scan the clients made from here on send (1: a plain
+    Scan), seen through botocore's own event hook on a fresh default session."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session()
+    sent: list[int] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params.get("TotalSegments", 1))
+
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.dynamodb.Scan", record)
+    return sent
+
+
+@pytest.mark.parametrize("command", ["verify", "baseline create"])
+def test_segments_flag_overrides_the_url_and_keeps_the_root(
+    dynamo: DynamoCheckpoints, endpoint: str, cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str,
+) -> None:
+    _beyond_first_page(dynamo)
+    url = _url(dynamo, endpoint, "&segments=2")
+    sent = _scan_segments(monkeypatch)
+    baseline = tmp_path / "baseline.json"
+    if command == "verify":
+        result = cli("verify", url, "--segments", "5", "--format", "json")
+        assert result.exit_code == 1
+        assert result.json()["roots"] == [url]  # as given: baselines match either way
+        assert result.json()["summary"]["checked"]["checkpoints"] == 12
+        assert {f["code"] for f in result.json()["findings"]} == {"DB590"}
+    else:
+        result = cli("baseline", "create", url, "--segments", "5", "-o", str(baseline),
+                     "--reason", "known")
+        assert result.exit_code == 0, result.stderr
+    assert set(sent) == {1, 5} and sent.count(5) >= 5  # the first page's plain Scan
+    if command == "baseline create":
+        assert cli("verify", url, "--baseline", str(baseline)).exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("dynamodb://t?region=us-east-1", "--segments", "0"), "--segments must be 1 to 64"),
+    (("dynamodb://t?region=us-east-1", "--segments", "65"), "--segments must be 1 to 64"),
+    ((".", "--segments", "4"), "--segments applies to dynamodb:// URLs"),
+    (("sqlite:///checkpoints.db", "--segments", "4"), "--segments applies to dynamodb:// URLs"),
+])
+def test_segments_flag_usage_errors(cli: Callable[..., Any], args: tuple[str, ...],
+                                    message: str) -> None:
+    for command in (("verify",), ("baseline", "create")):
+        result = cli(*command, *args)
+        assert result.exit_code == 2, (command, result.stdout, result.stderr)
+        assert message in result.stderr.replace("\n", " "), result.stderr
+
+
 def test_bad_segments_is_a_usage_error(cli: Callable[..., Any]) -> None:
     result = cli("verify", "dynamodb://t?segments=0")
     assert result.exit_code == 2

@@ -196,6 +196,54 @@ def test_commits_still_in_the_wal_are_read_and_nothing_is_created(
     assert sorted(os.listdir(tmp_path)) == before  # no -wal or -shm made by a reader
 
 
+def _copied_with_its_wal(tmp_path: Path) -> Path:
+    """A database whose last commits are only in its -wal, copied without the -shm (a CI
+    artifact of a running or crashed DashFlow): the folder holding the copy."""
+    db = _db(tmp_path / "live")
+    db.connection.execute("PRAGMA wal_autocheckpoint = 0")
+    _healthy(db)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for suffix in ("", "-wal"):
+        (copy / f"checkpoints.db{suffix}").write_bytes(
+            (tmp_path / "live" / f"checkpoints.db{suffix}").read_bytes())
+    db.close()
+    return copy
+
+
+def test_a_wal_without_its_shm_is_read_and_no_shm_is_created(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """Opened in place, SQLite would create the -shm beside the database to read the WAL."""
+    copy = _copied_with_its_wal(tmp_path)
+    before = {path.name: path.read_bytes() for path in copy.iterdir()}
+    for target in (str(copy), f"sqlite:///{copy / 'checkpoints.db'}"):
+        code, document = verify_json(cli, target)
+        assert code == 0, document
+        assert document["summary"]["checked"]["checkpoints"] == 5  # those in the WAL too
+        assert {path.name: path.read_bytes() for path in copy.iterdir()} == before
+
+
+@pytest.mark.parametrize("fifo", ["-wal", "-shm"])
+def test_a_fifo_sidecar_is_never_opened(tmp_path: Path, cli: Callable[..., Any],
+                                        fifo: str) -> None:
+    """A FIFO -wal is no WAL (the database is read as it is); a FIFO -shm beside a real
+    -wal is no running writer's (the copy is read)."""
+    if fifo == "-wal":
+        db = _db(tmp_path / "copy")
+        _healthy(db)
+        db.close()  # every commit is in the database file now
+        copy = db.path.parent
+    else:
+        copy = _copied_with_its_wal(tmp_path)
+    os.mkfifo(copy / f"checkpoints.db{fifo}")
+    before = sorted(os.listdir(copy))
+    code, document = verify_json(cli, str(copy))
+    assert code == 0, document
+    assert document["summary"]["checked"]["checkpoints"] == 5
+    assert sorted(os.listdir(copy)) == before
+
+
 def test_missing_database_url_exits_3_naming_it(tmp_path: Path,
                                                cli: Callable[..., Any]) -> None:
     _, finding = cannot_connect(cli, f"sqlite:///{tmp_path}/nowhere.db")

@@ -7,6 +7,8 @@ from the facts the corpus README states. The tail parse must agree with both.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,3 +275,29 @@ def test_versioned_files_decode_fully() -> None:
     assert {t: (e.checkpoint_id, e.secs, e.nanos) for t, e in index.items()} == {
         "vthread": (last.checkpoint_id, last.secs, last.nanos)
     }
+
+
+def _listed_hashes(readme: Path, line: str) -> dict[str, str]:
+    """Path (relative to the README's folder) -> sha256, of each line of ``readme`` that
+    ``line`` matches (named groups ``path`` and ``hash``)."""
+    return {match["path"]: match["hash"]
+            for match in re.finditer(line, readme.read_text(), re.M)}
+
+
+def _actual_hashes(folder: Path, files: list[Path]) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in files}
+
+
+def test_the_readme_hash_lists_match_the_files() -> None:
+    """Each README lists every file of its folders, each with the hash it has: a file
+    listed that is not there, or one there and not listed, fails."""
+    listed = _listed_hashes(INTEROP / "README.md",
+                            r"^(?P<hash>[0-9a-f]{64})  \./(?P<path>\S+)$")
+    stores = sorted(path for path in INTEROP.glob("ckpt-*/*") if path.is_file())
+    assert listed == _actual_hashes(INTEROP, stores)
+    streams = INTEROP / "streams"
+    listed = _listed_hashes(streams / "README.md",
+                            r"^\| (?P<path>\S+) \| (?P<hash>[0-9a-f]{64}) \|$")
+    captures = sorted(path for path in streams.iterdir() if path.name != "README.md")
+    assert listed == _actual_hashes(streams, captures)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dashfix.formats import filelog
+from dashfix.inputs.dlq import iter_dump
 from dashfix.inputs.streams import (
     InputFormat,
     ProblemKind,
@@ -159,3 +160,37 @@ def test_iter_values_matches_iter_records(
             assert item == (expected.index, expected.offset, expected.value)
         else:
             assert item == expected
+
+
+GROWN = 3000
+"""Copies of the healthy log: past one 1 MiB read buffer, so the reader reads again."""
+
+
+@pytest.mark.parametrize(("write", "name"), [(write_jsonl, "log.jsonl"),
+                                             (write_kcat, "events.kcat")])
+def test_a_log_still_being_written_is_read_as_it_was_when_opened(
+    tmp_path: Path, write: Callable[[Path, list[bytes]], Path], name: str,
+) -> None:
+    """A live log (DashStream's file backend appends while dashfix reads) is read up to
+    its size at the open: a writer faster than the reader is never chased for ever."""
+    path = tmp_path / name
+    write(path, healthy_values() * GROWN)
+    appended = path.read_bytes()
+    records = iter_records(path)
+    first = next(records)
+    with open(path, "ab") as log:
+        log.write(appended)
+    count = 1 + sum(isinstance(record, StreamRecord) for record in records)
+    assert isinstance(first, StreamRecord) and count == len(healthy_values()) * GROWN
+
+
+def test_a_dump_still_being_written_is_read_as_it_was_when_opened(tmp_path: Path) -> None:
+    dump = (Path(__file__).resolve().parents[2] / "fixtures" / "interop" / "streams"
+            / "dlq.jsonl").read_bytes()
+    path = tmp_path / "dlq.jsonl"
+    path.write_bytes(dump * GROWN)
+    lines = iter_dump(path)
+    next(lines)
+    with open(path, "ab") as out:
+        out.write(dump * GROWN)
+    assert 1 + sum(1 for _ in lines) == dump.count(b"\n") * GROWN

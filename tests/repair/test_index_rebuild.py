@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dashfix.formats.index import IndexEntry, encode_index
 from dashfix.repair.index_rebuild import (
     DROPPED_LISTED,
@@ -115,3 +118,62 @@ def test_a_symlinked_or_odd_index_is_reported_not_followed(tmp_path: Path) -> No
     (tmp_path / "index.bin").mkdir()
     problem = read_old_index(tmp_path / "index.bin").problem
     assert problem is not None and problem.endswith("not a regular file")
+
+
+def _best_by_tuples(candidates: list[Candidate], rank: str) -> Candidate | None:
+    """The ranking index_rebuild had before it took ``FILE_SCAN``'s: the first greatest
+    (secs, nanos, id), ``rank`` picking the time (kept here as the oracle)."""
+    best: Candidate | None = None
+    best_key: tuple[int, int, str] | None = None
+    for candidate in candidates:
+        if rank == "embedded":
+            if candidate.embedded is None:
+                continue
+            time = candidate.embedded
+        elif rank == "mtime":
+            time = candidate.mtime
+        else:
+            time = candidate.embedded or candidate.mtime
+        key = (time[0], time[1], candidate.checkpoint_id)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
+    return best
+
+
+_RANKS = {Order.EMBEDDED: "embedded", Order.MTIME: "mtime", Order.AUTO: "auto"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(
+    st.sampled_from(["t_a_chkpt9", "t_a_chkpt10", "t_a", "t_a-", "t_\u00e9"]),
+    st.sampled_from(["t", "u"]),
+    st.none() | st.tuples(st.sampled_from([0, 7, 8, 2**40]), st.sampled_from([0, 1, 999_999_999])),
+    st.sampled_from([-(2**62), -1_000_000_001, -1, 0, 7 * S, 7 * S + 1, 8 * S - 1, 2**62])),
+    min_size=1, max_size=30))
+def test_the_latest_rule_gives_the_index_the_tuple_ranking_gave(
+        files: list[tuple[str, str, tuple[int, int] | None, int]]) -> None:
+    """``choose`` ranks by ``FILE_SCAN`` (nanoseconds, then the id string): the same
+    choices, and the same index bytes, as the (secs, nanos, id) tuples it ranked by before,
+    for ties of the time, mtimes before 1970 and files without an embedded time."""
+    candidates = [Candidate(f"{cid}.bin", cid, thread, embedded, mtime)
+                  for cid, thread, embedded, mtime in files]
+    for order, rank in _RANKS.items():
+        plan = plan_index(candidates, NO_INDEX, order)
+        expected: dict[str, IndexEntry] = {}
+        for thread in sorted({c.thread_id for c in candidates}):
+            mine = [c for c in candidates if c.thread_id == thread]
+            chosen = _best_by_tuples(mine, rank)
+            by_mtime = _best_by_tuples(mine, "mtime")
+            by_embedded = _best_by_tuples(mine, "embedded")
+            choice = choose(thread, mine, order)
+            if chosen is None:
+                assert choice is None
+                continue
+            assert choice is not None and by_mtime is not None
+            assert (choice.by_mtime, choice.by_embedded) == (
+                by_mtime.checkpoint_id, by_embedded and by_embedded.checkpoint_id)
+            secs, nanos = chosen.embedded or chosen.mtime
+            expected[thread] = IndexEntry(chosen.checkpoint_id, secs, nanos)
+        assert plan.entries == expected
+        if all(entry.secs >= 0 for entry in expected.values()):  # before 1970: no u64
+            assert encode_index(plan.entries) == encode_index(expected)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dashfix.errors import StoreLockedError, WriteError
-from dashfix.repair.lock import LOCK_NAME, store_lock
+from dashfix.formats.variants import LOCK_NAME
+from dashfix.repair.lock import store_lock
 
 HOLDER = """
 import fcntl, os, sys, time

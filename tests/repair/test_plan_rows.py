@@ -25,6 +25,7 @@ from dashfix.testing.checkpoints import (
     set_version,
     truncate,
 )
+from tests.repair.test_scan_adapter import every_candidate
 
 
 def every_entry_a_record(scan: StoreScan) -> StoreScan:
@@ -79,7 +80,7 @@ def faulty_store(root: Path, seed: int) -> None:
 
 def _outcome(store: Path, plan: RepairPlan) -> object:
     predicted = plan.predicted
-    by_thread = {thread: predicted.of_thread(thread) for thread in predicted.thread_rows}
+    by_thread = every_candidate(predicted)
     index_plan = predicted.plan(read_old_index(store / INDEX_NAME), Order.AUTO)
     return plan.actions, plan.kept, by_thread, index_plan
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator, Sequence
-from itertools import repeat
 from typing import Any
 
 from dashfix.checks.stream.log import LogResult, check_records, counted
@@ -25,6 +24,7 @@ from dashfix.findings import Finding
 from dashfix.inputs.kafka import KafkaLocator, PartitionRange, TopicSnapshot, fragment
 from dashfix.inputs.sources import KAFKA_FORMAT, TopicSource
 from dashfix.inputs.streams import ReadOptions, RecordValue, ValueBlock
+from dashfix.native import key_misfits
 from dashfix.rules import stream as rules
 
 _WHERE = re.compile(r"record (\d+) \(byte (\d+)\): ")
@@ -92,15 +92,8 @@ class KeysAndHomes:
     def block(self, block: ValueBlock, scans: Sequence[Any]) -> None:
         """The common case inline: each record keyed by its thread, in the thread's
         partition; anything else goes to ``record``."""
-        keys = self.keys
-        homes = self.homes
-        partition = self.partition
-        for record, scan in zip(block, scans, strict=True):
-            if scan is not None:
-                thread_id = scan[1]
-                if (keys[record[0]] != thread_id.encode()
-                        or homes.setdefault(thread_id, partition) != partition):
-                    self.record(record, thread_id)
+        for at in key_misfits(block, scans, self.keys, self.homes, self.partition):
+            self.record(block[at], scans[at][1])
 
     def record(self, record: RecordValue, thread_id: str | None) -> None:
         offset = record[0]
@@ -124,26 +117,17 @@ class KeysAndHomes:
                       expected=f"partition {home}", actual=f"partition {self.partition}")
 
 
-def _blocks(snapshot: TopicSnapshot, part: PartitionRange,
-            keys: dict[int, bytes | None]) -> Iterator[ValueBlock]:
-    """A partition's records as ``(offset, 0, value)`` blocks, their keys in ``keys``."""
-    for batch in snapshot.read(part):
-        offsets = [message.offset() for message in batch]
-        keys.clear()
-        keys.update(zip(offsets, [message.key() for message in batch], strict=True))
-        block: ValueBlock = list(zip(offsets, repeat(0), [message.value() for message in batch],
-                                     strict=False))
-        yield block
+def blocks_of(snapshot: TopicSnapshot, part: PartitionRange, keys: dict[int, bytes | None],
+            stop: int | None = None) -> Iterator[ValueBlock]:
+    """A partition's records (below ``stop``) as ``(offset, 0, value)`` blocks, their keys
+    in ``keys``."""
+    return snapshot.blocks(part, keys, stop)
 
 
-def check_partition(snapshot: TopicSnapshot, part: PartitionRange, keys: KeysAndHomes,
-                    options: ReadOptions, progress: Progress | None, now_us: int | None,
-                    expired: Callable[[], bool] | None) -> LogResult:
-    """Every check of one partition's snapshot, in its own result: the deleted-offsets
-    info, then the key and partition findings in offset order, then the frame and sequence
-    findings; its thread summaries, records and range.  ``keys`` holds the homes of the
-    threads of the partitions checked before it (in partition order)."""
-    locator = snapshot.locator
+def begin_partition(locator: KafkaLocator, part: PartitionRange, keys: KeysAndHomes,
+                    progress: Progress | None) -> LogResult:
+    """A partition's result before its records: the deleted-offsets info; its bar started,
+    ``keys`` set to report into it."""
     result = LogResult(input_format=KAFKA_FORMAT)
     lost = offsets_deleted(locator, part)
     if lost is not None:
@@ -152,20 +136,50 @@ def check_partition(snapshot: TopicSnapshot, part: PartitionRange, keys: KeysAnd
         progress.start(f"{locator.topic} partition {part.partition}", part.size)
     keys.partition = part.partition
     keys.result = result
-    rel = locator.at(part.partition)
-    tracker = SequenceTracker(rel, now_us=now_us)
-    checked = LogResult(input_format=KAFKA_FORMAT)
-    result.records = check_records(
-        _blocks(snapshot, part, keys.keys), tracker, checked, rel, options.limit,
-        KAFKA_FORMAT, progress, window=WINDOW_RECORDS, expired=expired, on_thread=keys)
+    return result
+
+
+def check_piece(snapshot: TopicSnapshot, part: PartitionRange, keys: KeysAndHomes,
+                tracker: SequenceTracker, checked: LogResult, options: ReadOptions,
+                progress: Progress | None, *, stop: int | None = None,
+                window: int | None = WINDOW_RECORDS,
+                expired: Callable[[], bool] | None = None) -> int:
+    """Check the records of ``part`` (below ``stop``) into ``tracker`` (frame findings into
+    ``checked``, key findings into ``keys``); the number of records."""
+    return check_records(
+        blocks_of(snapshot, part, keys.keys, stop), tracker, checked,
+        snapshot.locator.at(part.partition), options.limit, KAFKA_FORMAT, progress,
+        window=window, expired=expired, on_thread=keys)
+
+
+def end_partition(result: LogResult, locator: KafkaLocator, part: PartitionRange,
+                  records: int, frames: list[Finding], tracker: SequenceTracker) -> LogResult:
+    """``result`` (``begin_partition``) completed with the partition's ``records``, frame
+    findings and tracker, all located in the topic."""
+    result.records = records
     result.partitions.append({"partition": part.partition, "earliest": part.low,
-                              "start": part.start, "end": part.end,
-                              "records": result.records})
-    found = [*checked.findings, *tracker.finish()]
+                              "start": part.start, "end": part.end, "records": records})
+    found = [*frames, *tracker.finish()]
     result.findings.extend(locate(f, locator, part.partition) for f in found)
     result.threads = tracker.summaries()
-    result.complete = checked.complete
     return result
+
+
+def check_partition(snapshot: TopicSnapshot, part: PartitionRange, keys: KeysAndHomes,
+                    options: ReadOptions, progress: Progress | None, now_us: int | None,
+                    expired: Callable[[], bool] | None,
+                    window: int = WINDOW_RECORDS) -> LogResult:
+    """Every check of one partition's snapshot, in its own result: the deleted-offsets
+    info, then the key and partition findings in offset order, then the frame and sequence
+    findings; its thread summaries, records and range.  ``keys`` holds the homes of the
+    threads of the partitions checked before it (in partition order)."""
+    result = begin_partition(snapshot.locator, part, keys, progress)
+    tracker = SequenceTracker(snapshot.locator.at(part.partition), now_us=now_us)
+    checked = LogResult(input_format=KAFKA_FORMAT)
+    records = check_piece(snapshot, part, keys, tracker, checked, options, progress,
+                          window=window, expired=expired)
+    result.complete = checked.complete
+    return end_partition(result, snapshot.locator, part, records, checked.findings, tracker)
 
 
 def merge_partition(result: LogResult, part: LogResult) -> None:
@@ -180,38 +194,43 @@ def merge_partition(result: LogResult, part: LogResult) -> None:
 def check_topic(source: TopicSource, options: ReadOptions | None = None, *,
                 progress: Progress | None = None, now_us: int | None = None,
                 expired: Callable[[], bool] | None = None, parallel: bool = True,
-                parallel_from: int = WINDOW_RECORDS) -> LogResult:
+                parallel_from: int = WINDOW_RECORDS, window: int = WINDOW_RECORDS) -> LogResult:
     """Every stream check on every record of the topic's snapshot, and the Kafka checks.
     ``expired`` (a time limit) stops the check part way (``result.complete``).
+    ``window``: the dedup window, in offsets (tests make it small).
 
     ``parallel``: a snapshot of at least ``parallel_from`` records in several partitions
-    is checked by forked processes, one per CPU, each taking whole partitions
-    (``kafka_parallel``), with the same findings in the same order; a time-limited check
-    runs in this process, so that it can stop at any block."""
+    is checked by forked processes, one per CPU, each taking about as many records, in
+    runs of whole partitions and windows (``kafka_parallel``), with the same findings in
+    the same order; a time-limited check runs in this process, so that it can stop at any
+    block."""
     options = options or ReadOptions()
     with source.snapshot() as snapshot:
         partitions = snapshot.partitions
         several = sum(1 for part in partitions if part.size) > 1
         if not (parallel and several and expired is None and snapshot.size >= parallel_from
                 and parallel_workers() > 1):
-            return _check_in_order(snapshot, options, progress, now_us, expired)
+            return _check_in_order(snapshot, options, progress, now_us, expired, window)
     # Forked workers must not inherit a live client: the snapshot is closed first.
     from dashfix.checks.stream import kafka_parallel
 
-    result = kafka_parallel.check_partitions(source, partitions, options, progress, now_us)
+    result = kafka_parallel.check_partitions(source, partitions, options, progress, now_us,
+                                             window=window)
     if result is not None:
         return result
     with TopicSnapshot(source.locator, source.options, partitions) as snapshot:
-        return _check_in_order(snapshot, options, progress, now_us, expired)
+        return _check_in_order(snapshot, options, progress, now_us, expired, window)
 
 
 def _check_in_order(snapshot: TopicSnapshot, options: ReadOptions, progress: Progress | None,
-                    now_us: int | None, expired: Callable[[], bool] | None) -> LogResult:
+                    now_us: int | None, expired: Callable[[], bool] | None,
+                    window: int) -> LogResult:
     """``check_topic`` in this process: partition after partition."""
     result = LogResult(input_format=KAFKA_FORMAT)
     keys = KeysAndHomes(snapshot.locator)
     for part in snapshot.partitions:
-        checked = check_partition(snapshot, part, keys, options, progress, now_us, expired)
+        checked = check_partition(snapshot, part, keys, options, progress, now_us, expired,
+                                  window)
         merge_partition(result, checked)
         if not checked.complete:
             break

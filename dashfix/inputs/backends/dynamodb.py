@@ -1,7 +1,8 @@
 """DynamoDBCheckpointer tables (spec 4.10, crates/dashflow-dynamodb-checkpointer).
 
 ``dynamodb://table?region=us-east-1`` with ``&endpoint_url=http://host:port`` for a local
-or compatible endpoint, and ``&segments=N`` for a parallel scan. Credentials come from the
+or compatible endpoint, and ``&segments=N`` for a parallel scan (``--segments N`` overrides
+it). Credentials come from the
 usual AWS places. Needs boto3 (``pip install '.[aws]'``), imported only when such a
 URL is given.
 
@@ -25,9 +26,8 @@ from dashfix.errors import UsageError
 from dashfix.formats.blocks import state_framing
 from dashfix.formats.compression import UNCOMPRESSED, StateFraming
 from dashfix.inputs.checkpoint_model import CheckpointEntry, Place
-from dashfix.inputs.sources import SourceUnavailable, SourceUrl
+from dashfix.inputs.sources import MAX_SEGMENTS, SourceUnavailable, SourceUrl
 
-MAX_SEGMENTS = 64
 _PAGES_IN_FLIGHT = 4
 _CLIENT_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -44,15 +44,16 @@ class DynamoItem(NamedTuple):
     """What the state reads as (``state_framing``)."""
 
 
-def split_url(url: SourceUrl) -> tuple[str, dict[str, str], int]:
-    """(table, client options, segments) of ``dynamodb://table?region=...``."""
+def split_url(url: SourceUrl, segments: int | None = None) -> tuple[str, dict[str, str], int]:
+    """(table, client options, segments) of ``dynamodb://table?region=...``; ``segments``
+    (``--segments``, checked by the caller) over the URL's."""
     rest, _, query = url.text.split("://", 1)[1].partition("?")
     table = rest.strip("/")
     options = dict(parse_qsl(query))
     if not table:
         raise UsageError(f"{url.display}: expected dynamodb://TABLE?region=REGION (DashFlow "
                          "has no default table name)")
-    segments_text = options.get("segments", "1")
+    segments_text = options.get("segments", "1") if segments is None else str(segments)
     if not segments_text.isdigit() or not 1 <= int(segments_text) <= MAX_SEGMENTS:
         raise UsageError(f"{url.display}: segments must be 1 to {MAX_SEGMENTS}, not "
                          f"{segments_text!r}")
@@ -105,10 +106,10 @@ def decode_item(table: str, item: dict[str, Any]) -> DynamoItem:
 class DynamoSource:
     backend = "dynamodb"
 
-    def __init__(self, url: SourceUrl) -> None:
+    def __init__(self, url: SourceUrl, segments: int | None = None) -> None:
         self.url = url
         self.label = url.display
-        self.table, self.options, self.segments = split_url(url)
+        self.table, self.options, self.segments = split_url(url, segments)
         self._client: Any = None
 
     def cache_key(self) -> None:
@@ -186,5 +187,5 @@ class DynamoSource:
             raise failure
 
 
-def open_store(url: SourceUrl) -> DynamoSource:
-    return DynamoSource(url)
+def open_store(url: SourceUrl, segments: int | None = None) -> DynamoSource:
+    return DynamoSource(url, segments)

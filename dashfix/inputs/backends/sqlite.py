@@ -5,17 +5,23 @@ columns), or named by SQLAlchemy's URL form: ``sqlite:///relative/path.db`` or
 ``sqlite:////absolute/path.db``.
 
 Read-only, and nothing is created next to the database: without a ``-wal`` file it is
-opened ``immutable`` (no lock, no sidecar); with one, ``mode=ro`` so that the commits still
-in the WAL are read too (SQLite then shares the ``-shm`` with any running writer, as every
-reader does, and never blocks it). Rows stream from the cursor; a state BLOB is never
-fetched, only its length.
+opened ``immutable`` (no lock, no sidecar); with a ``-wal`` and its ``-shm``, ``mode=ro`` so
+that the commits still in the WAL are read too (SQLite then shares the ``-shm`` with any
+running writer, as every reader does, and never blocks it). A ``-wal`` without its ``-shm``
+(a copied or crashed database: no process has it open) would make SQLite create the
+``-shm`` beside the database, so a private copy of both is read instead. A sidecar that is
+not a regular file (a FIFO) is never opened. Rows stream from the cursor; a state BLOB is
+never fetched, only its length.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +82,50 @@ def path_of_url(url: SourceUrl) -> Path:
     return Path(rest[1:])
 
 
+_COPY_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _is_regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    wal = Path(f"{path}-wal")
-    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-    connection = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{mode}", uri=True)
+    wal, shm = f"{path}-wal", f"{path}-shm"
+    if _is_regular(wal) and not _is_regular(shm):
+        return _connect_to_copy(path)
+    mode = "mode=ro" if _is_regular(wal) else "mode=ro&immutable=1"
+    return _open(str(path.absolute()), mode)
+
+
+def _open(path: str, mode: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(f"file:{quote(path)}?{mode}", uri=True)
     connection.execute("PRAGMA query_only = 1")
     return connection
+
+
+def _connect_to_copy(path: Path) -> sqlite3.Connection:
+    """The database and its ``-wal`` copied to a private folder and opened there (SQLite
+    makes the ``-shm`` it needs to read the WAL in that folder); the folder is removed once
+    the connection holds its files open."""
+    folder = tempfile.mkdtemp(prefix="dashfix-sqlite-")
+    try:
+        for suffix in ("", "-wal"):
+            fd = os.open(f"{path}{suffix}", _COPY_FLAGS)
+            with os.fdopen(fd, "rb") as source:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise sqlite3.OperationalError(f"{path}{suffix} is not a regular file")
+                with open(os.path.join(folder, f"copy.db{suffix}"), "wb") as target:
+                    shutil.copyfileobj(source, target)
+        connection = _open(os.path.join(folder, "copy.db"), "mode=ro")
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except OSError as exc:
+        raise sqlite3.OperationalError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def has_checkpoint_schema(path: Path) -> bool:
