@@ -53,7 +53,7 @@ from dashfix.interrupts import fork_worker
 if TYPE_CHECKING:
     from dashfix.context import CheckContext
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAGIC = b"DFXCACHE"
 _PREFIX = struct.Struct("<8sHQ")
 """Magic, format version, xxh3_64 of everything after the prefix."""

@@ -10,6 +10,16 @@ A terminal sends SIGINT to the whole process group, so the forked workers get it
   reaped. Later SIGINTs are ignored so that they cannot cut that cleanup short.
   ``Interrupted`` is not a ``KeyboardInterrupt`` because the argument parser (click) catches
   those and prints an empty line first.
+- Except during an import (a command imports its modules lazily, when it is named and as it
+  runs): there the handler leaves at once too, as an exception raised inside the import
+  system is not safe. An extension module whose initialisation imports Python modules may
+  not check those imports: orjson 3.13 passes a failed ``import json`` on as NULL and dies
+  of SIGSEGV (so does plain ``python -c "import orjson"`` given a KeyboardInterrupt at that
+  moment). And importlib's module-lock callback swallows it ("Exception ignored in"): the
+  command then ran to the end with SIGINT ignored. Leaving there skips ``finally`` blocks,
+  as a crash would: no worker runs while dashfix imports a module the first time, locks
+  are ``flock`` locks that go with the process, and files are written through a temp file
+  and a rename.
 - Forked workers ignore SIGINT: the parent ends them. While they are forked (``forking``)
   a SIGINT is held, so a worker never runs a line with the parent's handler and the parent
   raises only once the workers exist and their cleanup is in place.
@@ -39,8 +49,23 @@ def _exit_at_once(signum: int, frame: FrameType | None) -> None:
 
 
 def _raise_once(signum: int, frame: FrameType | None) -> None:
+    if _importing(frame):
+        _exit_at_once(signum, frame)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise Interrupted
+
+
+_IMPORT_SYSTEM = frozenset({"importlib._bootstrap", "importlib._bootstrap_external"})
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or a caller of it runs in the import system (an import is under
+    way, or one of importlib's callbacks runs)."""
+    while frame is not None:
+        if frame.f_globals.get("__name__") in _IMPORT_SYSTEM:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def exit_at_once_on_interrupt() -> None:

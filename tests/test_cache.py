@@ -83,6 +83,22 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
         first.record(row) for row in range(len(first))]
 
 
+def test_a_store_with_a_name_that_is_not_utf8_is_cached(tmp_path: Path) -> None:
+    """The names go into the cache as os.listdir gives them (surrogateescape)."""
+    store = tmp_path / "store"
+    _checkpoints(store)
+    odd = os.path.join(os.fsencode(store), b"odd-\xff.bin")
+    with open(odd, "wb") as handle:
+        handle.write(b"not a checkpoint")
+    os.utime(odd, ns=(OLD, OLD))
+    first, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.warnings == [] and "odd-\udcff.bin" in first.names
+    again, verify_cache = _scan(tmp_path / "cache", store)
+    assert verify_cache.warnings == [] and verify_cache.hits == 4
+    assert [again.record(row) for row in range(len(again))] == [
+        first.record(row) for row in range(len(first))]
+
+
 def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
     store = tmp_path / "store"
     paths = _checkpoints(store)

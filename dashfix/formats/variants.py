@@ -84,6 +84,12 @@ def classify_name(name: str) -> Variant:
     return Variant.UNKNOWN
 
 
+READ_THROUGH_A_LINK = frozenset({Variant.DCHK, Variant.INDEX, Variant.VERSIONED,
+                                 Variant.VERSIONED_GZ, Variant.GZIP_BIN})
+"""Names a DashFlow checkpointer reads as a checkpoint or as its index, through a symlink
+too (a link to ``/dev/zero`` so named hangs it)."""
+
+
 def _looks_like_string_start(head: bytes, at: int, max_len: int) -> bool:
     """A u64 length no larger than ``max_len`` at ``at`` (as far as ``head`` reaches)."""
     if len(head) < at + 8:

@@ -21,12 +21,11 @@ whose name and key match from the cache; the reader reads the others.
 
 from __future__ import annotations
 
-import itertools
 import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import msgpack
 
@@ -35,6 +34,7 @@ from dashfix.cache import (
     KEY_WIDTH,
     NO_KEY,
     RACY_WINDOW_NS,
+    READ_CHUNK,
     CacheError,
     Chunks,
     VerifyCache,
@@ -49,12 +49,15 @@ ROWS_KIND = "checkpoint-rows"
 _NUMBERS = ("counters", "secs", "nanos", "mtimes", "sizes", "state_starts", "state_ends")
 _STRINGS = ("threads", "nodes", "procs")
 ELEMENTS = 7 + len(_STRINGS) + len(_NUMBERS)
-"""Names, kept mask, modes, kinds, string table, a column of references into it per string
-column, the number columns, parents, lost parents."""
+"""Names, kept mask, modes, kinds, a column of references into the string table per string
+column, the string table, the number columns, parents, lost parents."""
 CHUNK = 4096
 COPY_CHUNK = 65536
 """Cached values converted per step when a column is copied into the rows."""
 """Rows stat-ed and compared per step, so no per-file key array is ever held whole."""
+_Column = TypeVar("_Column", "array[int]", bytearray)
+_KEEP_PLAIN = bytes([1 if kind == PLAIN else 0 for kind in range(256)])
+"""``bytes.translate`` table from a row's kind to whether its row may be kept."""
 
 
 class _Previous:
@@ -72,51 +75,66 @@ class _Previous:
         try:
             if elements != ELEMENTS:
                 raise ValueError(f"{elements} elements")
-            self.count = count = unpacker.read_array_header()
-            self.source = _match(unpacker, names, count)
+            fd = handle.fileno()
+            start, length = bin_span(fd, CONTENT_START + unpacker.tell())
+            self.source, self.count = _match(fd, start, length, names)
             """Per listed row, the cached row of its name (-1: none); None when the cached
             names are the listing's, row for row."""
+            count = self.count
             self.forward = array("q", [-1]) * (0 if self.source is None else count)
             """Per cached row, the listed row of its name (-1: none); needed only when the
             names differ from the listing's."""
             for at, row in enumerate(self.source or ()):
                 if row >= 0:
                     self.forward[row] = at
-            self.kept, self.modes = bytes(unpacker.unpack()), _int32s(unpacker.unpack())
-            self.kinds = bytes(unpacker.unpack())
-            self.strings: tuple[str | None, ...] = tuple(unpacker.unpack())
+            handle.seek(start + length)
+            reader = element_reader(handle)
+            self.kept, self.modes = bytes(reader.unpack()), _int32s(reader.unpack())
+            self.kinds = bytes(reader.unpack())
             # The columns are not unpacked: each is read in pieces where it lies.
-            position = CONTENT_START + unpacker.tell()
-            self.columns: dict[str, int] = {}
+            self.columns: dict[str, tuple[int, int]] = {}
+            """A column's offset in the file and its values' width."""
             self.held: dict[str, array[int]] = {}
-            for name in (*_STRINGS, *_NUMBERS, "parents"):
-                self.columns[name], length = bin_span(handle.fileno(), position)
-                if length != 8 * count:
-                    raise ValueError("columns of different lengths")
-                position = self.columns[name] + length
+            position = self._locate(_STRINGS, start + length + reader.tell(), 4)
+            handle.seek(position)
+            reader = element_reader(handle)
+            self.strings: tuple[str | None, ...] = tuple(reader.unpack())
+            position = self._locate((*_NUMBERS, "parents"), position + reader.tell(), 8)
             handle.seek(position)
             self.lost: dict[int, str] = dict(element_reader(handle).unpack())
-            for name, limit in ((name, len(self.strings)) for name in _STRINGS):
-                self._check_range(name, 0, limit)
+            for name in _STRINGS:
+                self._check_range(name, 0, len(self.strings))
             self._check_range("parents", min(NO_PARENT, LOST_PARENT), count)
             # Rows matched by name, not by position, are compared one by one: held whole.
             if self.source is not None:
                 self.held = {name: self.column(name, 0, count)
                              for name in ("sizes", "mtimes", "parents")}
-        except (TypeError, ValueError, msgpack.UnpackException) as exc:
+        except (TypeError, ValueError, UnicodeDecodeError, msgpack.UnpackException) as exc:
             raise CacheError(f"malformed rows ({exc})") from None
         if not self._consistent():
             raise CacheError("malformed rows")
+
+    def _locate(self, names: tuple[str, ...], position: int, width: int) -> int:
+        """Note where the columns ``names`` (one msgpack bin each, of ``width``-byte values)
+        lie from ``position`` on; the position after them."""
+        for name in names:
+            start, length = bin_span(self.handle.fileno(), position)
+            if length != width * self.count:
+                raise ValueError("columns of different lengths")
+            self.columns[name] = (start, width)
+            position = start + length
+        return position
 
     def column(self, name: str, start: int, stop: int) -> array[int]:
         """Rows ``start:stop`` of the number column ``name``, read from the file."""
         if name in self.held:
             return self.held[name][start:stop]
-        size = 8 * (stop - start)
-        data = os.pread(self.handle.fileno(), size, self.columns[name] + 8 * start)
+        offset, width = self.columns[name]
+        size = width * (stop - start)
+        data = os.pread(self.handle.fileno(), size, offset + width * start)
         if len(data) != size:
             raise ValueError("the cache file was cut short while read")
-        return _int64s(data)
+        return _int32s(data) if width == 4 else _int64s(data)
 
     def _check_range(self, name: str, low: int, limit: int) -> None:
         """ValueError unless every value of column ``name`` is in ``low:limit``."""
@@ -187,33 +205,47 @@ class _Previous:
                     rows.parent_rows[at + offset] = parent if parent < 0 else forward[parent]
 
 
-def _match(unpacker: msgpack.Unpacker, names: list[str], count: int) -> array[int] | None:
-    """Read the ``count`` cached names: None when they are ``names``, row for row; else per
-    listed row, the cached row of its name (-1: none). Both are sorted, so they are merged;
-    a cache whose names are not sorted only matches fewer names (those files are read)."""
+def _match(fd: int, start: int, length: int, names: list[str]) -> tuple[
+        array[int] | None, int]:
+    """The cached names (``_name_pieces``' bytes at ``start:start + length`` of file ``fd``) held
+    against the listed ``names``, and how many there are: None when they are ``names``, row
+    for row (compared piece by piece, never decoded); else per listed row, the cached row
+    of its name (-1: none). Both are sorted, so they are merged; a cache whose names are
+    not sorted only matches fewer names (those files are read again)."""
+    offset = start
+    for piece in _name_pieces(names, len(names)):
+        if offset + len(piece) > start + length or os.pread(fd, len(piece), offset) != piece:
+            break
+        offset += len(piece)
+    else:
+        if offset == start + length:
+            return None, len(names)
     listed = len(names)
-    source: array[int] | None = None
-    cursor = 0
-    for start in range(0, count, CHUNK):
-        chunk = list(itertools.islice(unpacker, min(CHUNK, count - start)))
-        if len(chunk) != min(CHUNK, count - start):
-            raise ValueError("names cut short")
-        if source is None:
-            if chunk == names[start : start + len(chunk)]:
-                continue
-            source = array("q", range(min(start, listed))) + array("q", [-1]) * (listed - start)
-            cursor = start
-        for row, name in enumerate(chunk, start):
-            if type(name) is not str:
-                raise ValueError("a name is not a string")
-            while cursor < listed and names[cursor] < name:
-                cursor += 1
-            if cursor < listed and names[cursor] == name:
-                source[cursor] = row
-                cursor += 1
-    if source is None and count != listed:
-        source = array("q", range(count)) + array("q", [-1]) * (listed - count)
-    return source
+    source = array("q", [-1]) * listed
+    cursor = count = 0
+    for name in _cached_names(fd, start, length):
+        while cursor < listed and names[cursor] < name:
+            cursor += 1
+        if cursor < listed and names[cursor] == name:
+            source[cursor] = count
+            cursor += 1
+        count += 1
+    return source, count
+
+
+def _cached_names(fd: int, start: int, length: int) -> Iterator[str]:
+    """The names in ``_name_pieces``' bytes at ``start:start + length`` of file ``fd``, read a
+    block at a time."""
+    if not length:
+        return
+    rest = b""
+    for offset in range(start, start + length, READ_CHUNK):
+        block = os.pread(fd, min(READ_CHUNK, start + length - offset), offset)
+        if not block:
+            raise ValueError("the cache file was cut short while read")
+        *complete, rest = (rest + block).split(b"\0")
+        yield from (name.decode("utf-8", "surrogateescape") for name in complete)
+    yield rest.decode("utf-8", "surrogateescape")
 
 
 def _runs(filled: bytearray, source: array[int] | None) -> list[tuple[int, int, int]]:
@@ -248,6 +280,31 @@ def _keys(kept: bytes, modes: array[int], sizes: array[int], mtimes: array[int])
     for at in (at for at, keep in enumerate(kept) if not keep):
         keys[KEY_WIDTH * at : KEY_WIDTH * (at + 1)] = array("q", NO_KEY)
     return keys
+
+
+def _head(column: _Column, count: int) -> _Column:
+    """``column[:count]``, without a copy in the usual case of a store with no odd entry:
+    an 8 MB copy of a column at 1,000,000 files was the first cached run's peak RSS."""
+    return column if len(column) == count else column[:count]
+
+
+def _name_pieces(names: list[str], count: int) -> Iterator[bytes]:
+    """The bytes a row cache keeps its names as, ``CHUNK`` names at a time: the names
+    NUL-joined (a file name holds no NUL) in UTF-8, undecodable bytes kept as
+    ``os.listdir`` keeps them (surrogateescape)."""
+    for start in range(0, count, CHUNK):
+        piece = "\0".join(names[start : min(start + CHUNK, count)])
+        yield piece.encode("utf-8", "surrogateescape") if start == 0 else \
+            b"\0" + piece.encode("utf-8", "surrogateescape")
+
+
+class _StringTable(dict[str | None, int]):
+    """The references of the string columns, numbered as they first come: one pass over
+    the columns (a new string is rare: a store has few threads, nodes and processes)."""
+
+    def __missing__(self, text: str | None) -> int:
+        self[text] = ref = len(self)
+        return ref
 
 
 def _int32s(data: bytes) -> array[int]:
@@ -348,6 +405,8 @@ class RowCache:
         if self.changed and self._document is not None:
             path, header = self._document
             self.verify_cache.write(path, header, ELEMENTS, self._elements)
+        if self.rows is not None:
+            self.rows.modes = None  # only the cache needs them: 4 MB per 1,000,000 files
         self.rows = None
 
     def _elements(self) -> Iterator[Any]:
@@ -357,24 +416,24 @@ class RowCache:
         rows, count = self.rows, self.count
         if rows is None:
             rows, count = StoreRows([]), 0
-        whole = count == len(rows)
-        yield rows.names if whole else rows.names[:count]
+        # The names as one byte string: ~4x cheaper to write and read than a msgpack
+        # string per name. Its length is known only once encoded, so it is encoded twice.
+        yield Chunks(sum(map(len, _name_pieces(rows.names, count))),
+                     _name_pieces(rows.names, count))
         yield self._kept(rows, count)
         assert rows.modes is not None
         yield memoryview(rows.modes)[:count]
         yield bytes(rows.kinds[:count])
-        columns = [getattr(rows, name) for name in _STRINGS]
-        table = list(dict.fromkeys(itertools.chain.from_iterable(
-            itertools.islice(column, count) for column in columns)))
-        yield table or [None]
-        index = {text: at for at, text in enumerate(table)}
-        del table
-        for column in columns:
+        table = _StringTable()
+        for name in _STRINGS:
+            column = getattr(rows, name)
+            # Slices, not islice: an islice from ``start`` walks the column from its head.
             # Rows past ``count`` are the odd entries (FIFOs, symlinks...): never cached.
-            yield Chunks(8 * count, (
-                array("q", map(index.__getitem__,
-                               itertools.islice(column, start, min(start + CHUNK, count))))
+            yield Chunks(4 * count, (
+                array("i", list(map(table.__getitem__, column[start : min(start + CHUNK, count)])))
                 for start in range(0, count, CHUNK)))
+        yield list(table) or [None]
+        del table
         for name in _NUMBERS:
             yield memoryview(getattr(rows, name))[:count]
         yield memoryview(rows.parent_rows)[:count]
@@ -386,16 +445,16 @@ class RowCache:
         read, so a later change shows as another key). A row the Python path read is
         stat-ed again by name (its mode goes into ``rows.modes``) and kept when that stat
         has the size and mtime it was read under."""
-        kept = bytearray(b"\x01") * count
+        kept = bytearray(_head(rows.kinds, count)).translate(_KEEP_PLAIN)
         if not count:
             return bytes(kept)
         if rows.modes is None:
             rows.modes = array("i", [-1]) * len(rows)  # the C reader fills them in
-        dropped = [at for at, kind in enumerate(rows.kinds[:count]) if kind != PLAIN]
-        if rows.modes[:count].count(-1) > len(dropped):  # PLAIN rows the Python path read
+        dropped: list[int] = []
+        if _head(rows.modes, count).count(-1) > count - kept.count(1):  # Python read some
             dropped += self._stat_again(rows, count)
         mtimes, recent = rows.mtimes, self.started_ns - RACY_WINDOW_NS
-        if max(mtimes[:count]) >= recent:
+        if max(_head(mtimes, count)) >= recent:
             dropped += [at for at in range(count) if mtimes[at] >= recent]
         for at in dropped:
             kept[at] = 0

@@ -21,6 +21,7 @@ from dashfix.formats import dchk
 from dashfix.formats.index import IndexEntry, encode_index, encoded_index_size
 from dashfix.formats.variants import INDEX_NAME
 from dashfix.inputs.checkpoint_files.gc_pause import paused_gc
+from dashfix.inputs.checkpoint_files.scan import scan_store
 from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.repair.backup import free_backup_path, utc_stamp
 from dashfix.repair.index_rebuild import (
@@ -28,10 +29,11 @@ from dashfix.repair.index_rebuild import (
     IndexPlan,
     Order,
     ThreadChoice,
+    pre_epoch_reason,
     read_old_index,
 )
 from dashfix.repair.lock import odd_lock, store_lock
-from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_repair
+from dashfix.repair.plan import Action, ActionKind, RepairPlan, plan_from_scan, plan_repair
 from dashfix.repair.preflight import check_can_write, write_error
 from dashfix.repair.quarantine import (
     CREATED,
@@ -46,7 +48,7 @@ from dashfix.repair.quarantine import (
     restore_session,
     tidy,
 )
-from dashfix.repair.scan_adapter import CandidateSet, collect_candidates
+from dashfix.repair.scan_adapter import CandidateSet, collect_candidates, store_temps
 from dashfix.results import Report
 from dashfix.rules import checkpoint as ck
 
@@ -169,6 +171,7 @@ class RebuildOutcome:
             "excluded": [{"name": n, "reason": r} for n, r in self.considered.excluded],
             "threads": [_choice_dict(choice) for choice in plan.choices],
             "unranked_threads": plan.unranked_threads,
+            "pre_epoch_threads": [_pre_epoch_dict(choice) for choice in plan.pre_epoch],
             "changes": {
                 kind: [_change_dict(change) for change in plan.changes_of(kind)]
                 for kind in ("added", "changed", "dropped")
@@ -192,6 +195,12 @@ def _entry_dict(entry: IndexEntry | None) -> dict[str, Any] | None:
 def _change_dict(change: Change) -> dict[str, Any]:
     return {"thread_id": change.thread_id, "old": _entry_dict(change.old),
             "new": _entry_dict(change.new)}
+
+
+def _pre_epoch_dict(choice: ThreadChoice) -> dict[str, Any]:
+    return {"thread_id": choice.thread_id, "file": f"{choice.value.checkpoint_id}.bin",
+            "mtime_secs": choice.value.secs, "mtime_nanos": choice.value.nanos,
+            "reason": pre_epoch_reason(choice)}
 
 
 def _choice_dict(choice: ThreadChoice) -> dict[str, Any]:
@@ -294,6 +303,7 @@ class RepairOutcome:
                 },
                 "dropped_not_listed": self.index_plan.old_index.unlisted,
                 "unchanged": self.index_plan.unchanged,
+                "pre_epoch_threads": [_pre_epoch_dict(c) for c in self.index_plan.pre_epoch],
                 "written": self.index_written,
                 "backup": None if self.index_backup is None else self.index_backup.name,
             },
@@ -367,15 +377,26 @@ def _predicted_writes(store: Path, plan: RepairPlan) -> tuple[list[str], int]:
     return names, size
 
 
+def _tidy_and_plan_repair(store: Path) -> tuple[RepairPlan, list[str]]:
+    """What ``tidy`` did, then the plan, as in ``_plan_rebuild``: ``tidy`` is given the
+    scan's listing of the store folder, and the store is scanned again only when it
+    changed anything. The caller holds the lock."""
+    scan = scan_store(store, read_index=False)
+    tidied = tidy(store, store_temps(scan))
+    if tidied:
+        del scan  # the first scan's rows go before the second
+        scan = scan_store(store, read_index=False)
+    return plan_from_scan(store, scan), tidied
+
+
 def apply_repair(
     store: Path, *, wait_seconds: float | None = None, stamp: str | None = None
 ) -> RepairOutcome:
     """Plan and carry out the repairs under the store lock, then re-run the checks."""
     stamp = stamp or utc_stamp()
     with _write_errors(), store_lock(store, wait_seconds):
-        tidied = tidy(store)
         with paused_gc():
-            plan = plan_repair(store)
+            plan, tidied = _tidy_and_plan_repair(store)
             touched, size = _predicted_writes(store, plan)
         # The index is planned anew from the repaired files: let the scan's rows go before
         # that scan and verify's make their own.

@@ -13,6 +13,9 @@ file is ranked by:
 A corrupt file is never a candidate (the caller only passes readable checkpoints whose file
 name DashFlow would load for their id). The index value is the embedded timestamp when it
 is known, because DashFlow compares every later save against it, and the mtime otherwise.
+A thread whose entry would hold an mtime before 1970 is left out (``IndexPlan.pre_epoch``):
+the index stores u64 seconds, and DashFlow never writes such a time (serde refuses a
+``SystemTime`` before the epoch); without an entry DashFlow falls back to its file scan.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dashfix.formats.bincode import DecodeError
 from dashfix.formats.index import IndexEntry, IndexStream
 from dashfix.inputs.checkpoint_record import entry_kind
 from dashfix.inputs.latest import FILE_SCAN
+from dashfix.timefmt import format_utc
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -183,6 +187,9 @@ class IndexPlan:
     unranked_threads: list[str] = field(default_factory=list)
     """Threads left out under ``--order embedded``: no file has a known embedded timestamp.
     DashFlow falls back to its own file scan for a thread without an index entry."""
+    pre_epoch: list[ThreadChoice] = field(default_factory=list)
+    """Threads left out because the chosen file's only time is an mtime before 1970, which
+    the index's u64 seconds cannot hold; DashFlow falls back to its file scan for them."""
     changes: list[Change] = field(default_factory=list)
     unchanged: int = 0
     old_index: OldIndex = field(default_factory=lambda: OldIndex(None, {}, None))
@@ -252,6 +259,15 @@ def choose(thread_id: str, candidates: list[Candidate], order: Order,
     )
 
 
+def pre_epoch_reason(choice: ThreadChoice) -> str:
+    """Why a thread of ``IndexPlan.pre_epoch`` has no entry, naming the file and its time."""
+    value = choice.value
+    return (f"{value.checkpoint_id}.bin, its latest file, has no unambiguous embedded "
+            f"timestamp and its mtime {format_utc(value.secs, value.nanos)} "
+            f"({value.secs}s) is before 1970, which index.bin (u64 seconds since 1970) "
+            "cannot hold")
+
+
 def diff_index(
     old: Mapping[str, IndexEntry], new: Mapping[str, IndexEntry]
 ) -> tuple[list[Change], int]:
@@ -289,6 +305,8 @@ def plan_threads(
         choice = choose(thread_id, candidates, order, files)
         if choice is None:
             plan.unranked_threads.append(thread_id)
+        elif choice.value.secs < 0:
+            plan.pre_epoch.append(choice)
         else:
             plan.choices.append(choice)
     plan.changes, plan.unchanged = diff_index(old_index.entries, plan.entries)

@@ -35,7 +35,7 @@ from typing import Any
 
 from dashfix.checks.checkpoint_problems import problem_code
 from dashfix.formats import dchk
-from dashfix.formats.variants import Variant, classify_name, parse_temp_name
+from dashfix.formats.variants import READ_THROUGH_A_LINK, classify_name, parse_temp_name
 from dashfix.inputs.checkpoint_files.scan import StoreScan, scan_store
 from dashfix.inputs.checkpoint_record import (
     DCHK,
@@ -102,8 +102,6 @@ QUARANTINED_PROBLEMS = frozenset({
 })
 """Damage that makes DashFlow fail on the file: it goes to quarantine."""
 _OTHER_CHECKPOINTERS = frozenset({GZIP, VERSIONED, VERSIONED_GZ})
-_READ_BY_DASHFLOW = frozenset({Variant.DCHK, Variant.INDEX, Variant.VERSIONED,
-                               Variant.VERSIONED_GZ, Variant.GZIP_BIN})
 
 
 def _fix_magic(plan: RepairPlan, row: int, record: FileRecord) -> None:
@@ -122,7 +120,7 @@ def _plan_record(plan: RepairPlan, row: int, record: FileRecord,
                  file_checkpointer_store: bool) -> None:
     variant = record.variant
     if variant == SYMLINK:
-        if classify_name(record.name) in _READ_BY_DASHFLOW:
+        if classify_name(record.name) in READ_THROUGH_A_LINK:
             plan.quarantine(record, ck.SYMLINK_IN_STORE.code, (
                 f"a symlink named like a checkpoint or index ({record.message}); DashFlow "
                 "would follow it"))

@@ -192,10 +192,15 @@ def candidates_of(scan: StoreScan) -> CandidateSet:
                 found.excluded.append((rows.names[row], result))
     found.group()
     found.excluded.sort()
-    # The quarantine's leftovers are named by their path under the store.
-    found.temps = [name for name, what in scan.dashfix_leftovers
-                   if what == TEMP_LEFTOVER and "/" not in name]
+    found.temps = store_temps(scan)
     return found
+
+
+def store_temps(scan: StoreScan) -> list[str]:
+    """The store folder's dashfix temp files as the scan listed them (``tidy`` removes them).
+    The quarantine's leftovers are named by their path under the store."""
+    return [name for name, what in scan.dashfix_leftovers
+            if what == TEMP_LEFTOVER and "/" not in name]
 
 
 def _candidate_or_reason(record: FileRecord) -> Candidate | str | None:

@@ -13,7 +13,7 @@ from rich.tree import Tree
 from dashfix.formats.index import IndexEntry
 from dashfix.inspect import FileInspection, ThreadHistory
 from dashfix.repair.apply import RebuildOutcome, RepairOutcome
-from dashfix.repair.index_rebuild import Basis, IndexPlan
+from dashfix.repair.index_rebuild import Basis, IndexPlan, pre_epoch_reason
 from dashfix.repair.remote_index import (
     Latest,
     RemoteRebuildOutcome,
@@ -79,6 +79,10 @@ def render_index_plan(plan: IndexPlan, console: Console) -> None:
         console.print(Text(
             f"thread {thread_id}: no file has an unambiguous embedded timestamp; left out of "
             "the index (--order embedded)", style="yellow"))
+    for choice in plan.pre_epoch:
+        console.print(Text(
+            f"thread {choice.thread_id}: {pre_epoch_reason(choice)}; left out of the index "
+            "(DashFlow falls back to its file scan for it)", style="yellow"))
 
 
 def render_rebuild(outcome: RebuildOutcome, out: TextIO) -> None:

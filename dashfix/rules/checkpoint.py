@@ -155,10 +155,15 @@ BIN_SPECIAL_FILE = _rule(
     "into the store's quarantine folder (`--restore SESSION` puts it back).",
 )
 SYMLINK_IN_STORE = _rule(
-    "CK117", "symlink-in-store", W, "A symbolic link inside a checkpoint store.",
+    "CK117", "symlink-in-store", E, "A symbolic link inside a checkpoint store.",
     "dashfix never follows it, so its target was not checked. DashFlow follows it, possibly "
-    "outside the store, and a dangling or foreign target breaks listing and delete_thread.",
-    "#7", "Replace the link with the file it points to, or move it out of the store.",
+    "outside the store, and a dangling or foreign target breaks listing and delete_thread. "
+    "Named like a checkpoint (`*.bin`, `*.v.bin`, `*.bin.gz`, `*.v.bin.gz`) or `index.bin`, "
+    "DashFlow reads through it (a link to /dev/zero hangs it): an error. Any other symlink, "
+    "`.checkpoint.lock` included: a warning.",
+    "#7", "Replace the link with the file it points to, or move it out of the store "
+    "(`dashfix repair STORE --apply` moves a link named like a checkpoint or index.bin into "
+    "quarantine; its target is never touched).",
 )
 FILE_UNREADABLE = _rule(
     "CK118", "file-unreadable", E, "A file in the store could not be read.",

@@ -96,11 +96,9 @@ def test_rebuilt_index_matches_what_dashflow_would_write(cli, tmp_path: Path) ->
     assert backups(tmp_path / "s") == []
 
 
-def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
-    cli, tmp_path: Path
-) -> None:
-    """rebuild-index tidies from its own scan's listing and, having removed something,
-    plans from a new scan: the plan is the one of a store that never had the leftover."""
+def twin_stores_one_with_a_leftover(tmp_path: Path) -> Path:
+    """Healthy stores ``with`` and ``without`` (index cut short); ``with`` also holds the
+    temp a killed dashfix run left: returned."""
     for name in ("with", "without"):
         healthy_store(tmp_path / name)
         (tmp_path / name / "index.bin").write_bytes(b"cut")
@@ -108,6 +106,15 @@ def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
     leftover = tmp_path / "with" / temp_name("alpha_1a2b3c4d5e6f0a1b_chkpt2.bin",
                                              "0f0e0d0c-0b0a-4908-8706-050403020100")
     leftover.write_bytes(newest.read_bytes())
+    return leftover
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
+    cli, tmp_path: Path
+) -> None:
+    """rebuild-index tidies from its own scan's listing and, having removed something,
+    plans from a new scan: the plan is the one of a store that never had the leftover."""
+    leftover = twin_stores_one_with_a_leftover(tmp_path)
     documents = {}
     for name in ("with", "without"):
         result = cli("rebuild-index", str(tmp_path / name), "--format", "json")
@@ -123,6 +130,35 @@ def test_leftovers_of_a_killed_run_are_cleaned_before_the_rebuild_plans(
     assert documents["with"] == documents["without"]
     assert (tmp_path / "with" / "index.bin").read_bytes() == (
         tmp_path / "without" / "index.bin").read_bytes()
+
+
+def test_repair_apply_tidies_from_its_scan_and_plans_as_if_never_left_over(
+    cli, tmp_path: Path
+) -> None:
+    """repair --apply, like rebuild-index, tidies from its own scan's listing and plans from
+    a new scan only when tidy removed something: the outcome is the one of a store that
+    never had the leftover."""
+    leftover = twin_stores_one_with_a_leftover(tmp_path)
+    for name in ("with", "without"):
+        flip_byte(tmp_path / name / "beta_1a2b3c4d5e6f0a1b_chkpt1.bin", 40)
+    documents = {}
+    for name in ("with", "without"):
+        result = cli("repair", str(tmp_path / name), "--apply", "--format", "json")
+        assert result.exit_code == ExitCode.CLEAN, result.stderr
+        documents[name] = json.loads(result.stdout.replace(str(tmp_path / name), "STORE"))
+    assert not leftover.exists()
+    tidied = "removed 1 temp file(s) of an interrupted dashfix run from the store"
+    assert documents["with"]["done"][0] == tidied
+    documents["with"]["done"].remove(tidied)
+    for document in documents.values():
+        document.pop("quarantine")
+    assert documents["with"] == documents["without"]
+    assert [action["name"] for action in documents["with"]["actions"]] == [
+        "beta_1a2b3c4d5e6f0a1b_chkpt1.bin"]
+    contents = [{path.relative_to(tmp_path / name).as_posix(): path.read_bytes()
+                 for path in (tmp_path / name).glob("*") if path.is_file()}
+                for name in ("with", "without")]
+    assert contents[0] == contents[1]
 
 
 def test_dry_run_writes_nothing(cli, tmp_path: Path) -> None:
@@ -255,6 +291,32 @@ def test_embedded_order_leaves_out_threads_without_a_known_time(cli, tmp_path: P
     strict = cli("rebuild-index", str(tmp_path / "s"), "--dry-run", "--order", "embedded",
                  "--format", "json").json()
     assert strict["threads"] == [] and strict["unranked_threads"] == ["solo"]
+
+
+@pytest.mark.parametrize("order", ["auto", "mtime"])
+def test_a_pre_epoch_mtime_is_a_plan_line_not_a_traceback(cli, tmp_path: Path,
+                                                           order: str) -> None:
+    builder = StoreBuilder(tmp_path / "s")
+    builder.checkpoint("alpha")
+    old = ambiguous_checkpoint(builder, "old")
+    os.utime(old.path, (-86400, -86400))
+    store = str(tmp_path / "s")
+    dry = cli("rebuild-index", store, "--order", order, "--dry-run", "--format", "json").json()
+    [left_out] = dry["pre_epoch_threads"]
+    assert left_out["file"] == old.path.name and left_out["mtime_secs"] == -86400
+    assert "before 1970" in cli("rebuild-index", store, "--order", order, "--dry-run").stdout
+    assert cli("repair", store).exit_code == ExitCode.CLEAN
+    shutil.copytree(tmp_path / "s", tmp_path / "r", symlinks=True)
+    applied = cli("rebuild-index", store, "--order", order, "--format", "json")
+    assert applied.exit_code == ExitCode.CLEAN
+    done = applied.json()
+    assert done["written"] and done["changes"] == dry["changes"]
+    assert done["pre_epoch_threads"] == dry["pre_epoch_threads"]
+    assert set(decode_index((tmp_path / "s" / "index.bin").read_bytes())) == {"alpha"}
+    assert cli("verify", store).exit_code == ExitCode.CLEAN
+    repaired = cli("repair", str(tmp_path / "r"), "--apply", "--format", "json")
+    assert repaired.exit_code == ExitCode.CLEAN
+    assert repaired.json()["index"]["pre_epoch_threads"][0]["file"] == old.path.name
 
 
 def hold_lock(store: Path, seconds: float) -> subprocess.Popen[str]:

@@ -330,8 +330,11 @@ CASES: list[tuple[str, Callable[[StoreBuilder], None], int, set[str]]] = [
     # built at test time: git cannot hold a FIFO (tests/cli/test_odd_entries.py has them all)
     ("bin-fifo", _healthy_then(lambda c: os.mkfifo(c[0].path.with_name("pipe.bin"))), 1,
      {"CK127"}),
-    ("symlink", _healthy_then(lambda c: c[0].path.with_name("link.bin").symlink_to("/etc")), 0,
+    # named like a checkpoint, DashFlow reads through it: an error
+    ("symlink", _healthy_then(lambda c: c[0].path.with_name("link.bin").symlink_to("/etc")), 1,
      {"CK117"}),
+    ("symlink-other-name", _healthy_then(lambda c: c[0].path.with_name("notes.txt").symlink_to(
+        "/etc")), 0, {"CK117"}),
     ("unsafe-id", _unsafe_thread, 1, {"CK119"}),
     ("unsafe-index-entry", _unsafe_index_entry, 1, {"CK120"}),
     ("promotable-temp", _promotable_temp, 0, {"CK121"}),
@@ -405,6 +408,35 @@ def test_each_fault_gives_exactly_its_codes(
         inside = finding["path_in_root"]
         assert inside == "store" or inside.startswith("store/"), finding
         assert finding["message"]
+
+
+def test_a_symlink_dashflow_reads_as_a_checkpoint_or_index_is_an_error(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """DashFlow reads ``*.bin`` and ``index.bin`` through a link (one to /dev/zero hangs it);
+    dashfix only lstats and reads the link, so verify ends and names its target."""
+    def links(chain: list[WrittenCheckpoint]) -> None:
+        folder = chain[0].path.parent
+        (folder / "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin").symlink_to("/dev/zero")
+        (folder / "ghost_1a2b3c4d5e6f0a1b_chkpt1.v.bin.gz").symlink_to("/dev/zero")
+        _replace(chain[0].path, "index.bin", lambda index: index.symlink_to("/dev/zero"))
+        _replace(chain[0].path, ".checkpoint.lock", lambda lock: lock.symlink_to("/dev/zero"))
+        (folder / "notes.txt").symlink_to("/dev/zero")
+
+    _healthy_then(links)(StoreBuilder(tmp_path / "store"))
+    code, findings = _verify(cli, tmp_path)
+    severities = {f["path_in_root"].removeprefix("store/"): f["severity"]
+                  for f in findings if f["code"] == "CK117"}
+    assert severities == {
+        "ghost_1a2b3c4d5e6f0a1b_chkpt0.bin": "error",
+        "ghost_1a2b3c4d5e6f0a1b_chkpt1.v.bin.gz": "error",
+        "index.bin": "error",
+        ".checkpoint.lock": "warning",
+        "notes.txt": "warning",
+    }
+    assert all("'/dev/zero' was not followed" in f["message"]
+               for f in findings if f["code"] == "CK117")
+    assert code == 1
 
 
 def test_every_ck_code_has_an_acceptance_case() -> None:

@@ -126,14 +126,19 @@ def test_legacy_truncation_and_trailing_garbage_are_told_apart(tmp_path: Path) -
     assert _record(whole.path).problem == FileProblem.LEGACY_TRUNCATED
 
 
+@pytest.fixture(scope="module")
+def fuzz_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for every example of a hypothesis test: a function-scoped tmp_path would
+    be shared between examples anyway, and pytest removes this one with the others."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=400), name=st.sampled_from(
     ["x.bin", "x.bin.gz", "x.v.bin", "x.v.bin.gz", "x.json",
      ".x_1a2b3_chkpt0.bin.12345678-1234-4123-8123-123456789abc.tmp"]))
-def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str) -> None:
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"dashfix-fuzz-{os.getpid()}"
-    folder.mkdir(exist_ok=True)
-    path = folder / name
+def test_summarise_never_raises(fuzz_folder: Path, data: bytes, name: str) -> None:
+    path = fuzz_folder / name
     path.write_bytes(data)
     record = _record(path)
     assert record.size == len(data)
@@ -142,10 +147,8 @@ def test_summarise_never_raises(tmp_path_factory: object, data: bytes, name: str
 
 @settings(max_examples=100, deadline=None)
 @given(st.binary(min_size=dchk.HEADER_SIZE, max_size=200))
-def test_dchk_with_valid_crc_never_raises(payload: bytes) -> None:
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"dashfix-fuzz-{os.getpid()}"
-    folder.mkdir(exist_ok=True)
-    path = folder / "y.bin"
+def test_dchk_with_valid_crc_never_raises(fuzz_folder: Path, payload: bytes) -> None:
+    path = fuzz_folder / "y.bin"
     path.write_bytes(dchk.wrap(payload))
     record = _record(path)
     assert record.variant == DCHK

@@ -62,6 +62,16 @@ def test_embedded_mode_leaves_threads_without_known_time_unranked() -> None:
     assert plan.choices == [] and plan.unranked_threads == ["u"]
 
 
+def test_a_pre_epoch_mtime_leaves_the_thread_out_instead_of_a_value_u64_cannot_hold() -> None:
+    files = [cand("p_1", None, -86400, thread="p"), cand("q_1", (5, 0), -3, thread="q")]
+    for order in (Order.AUTO, Order.MTIME):
+        plan = plan_index(files, NO_INDEX, order)
+        # q's value is its embedded time, whatever its mtime.
+        assert plan.entries == {"q": IndexEntry("q_1", 5, 0)}
+        assert [(c.thread_id, c.value.secs) for c in plan.pre_epoch] == [("p", -86400)]
+        encode_index(plan.entries)
+
+
 def test_diff_added_changed_dropped_unchanged() -> None:
     files = [
         cand("a_1", (10, 0), 1, thread="a"),
@@ -174,6 +184,9 @@ def test_the_latest_rule_gives_the_index_the_tuple_ranking_gave(
                 by_mtime.checkpoint_id, by_embedded and by_embedded.checkpoint_id)
             secs, nanos = chosen.embedded or chosen.mtime
             expected[thread] = IndexEntry(chosen.checkpoint_id, secs, nanos)
-        assert plan.entries == expected
-        if all(entry.secs >= 0 for entry in expected.values()):  # before 1970: no u64
-            assert encode_index(plan.entries) == encode_index(expected)
+        # Before 1970 (an mtime only): no u64 holds it, so the thread is left out.
+        representable = {t: entry for t, entry in expected.items() if entry.secs >= 0}
+        assert plan.entries == representable
+        assert {choice.thread_id: choice.value for choice in plan.pre_epoch} == {
+            t: entry for t, entry in expected.items() if entry.secs < 0}
+        assert encode_index(plan.entries) == encode_index(representable)

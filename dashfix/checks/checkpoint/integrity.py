@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from dashfix.checks.checkpoint.view import StoreView
 from dashfix.checks.checkpoint_problems import PROBLEM_RULES
-from dashfix.findings import Finding
+from dashfix.findings import Finding, Severity
+from dashfix.formats.variants import READ_THROUGH_A_LINK, classify_name
 from dashfix.inputs.checkpoint_record import TEMP_CHECKPOINT, TEMP_INDEX, FileProblem
 
 # Problems that no repair command fixes: the user has to act on the file system.
@@ -19,6 +20,9 @@ def check(view: StoreView) -> Iterator[Finding]:
         if record.problem is None or record.variant in (TEMP_CHECKPOINT, TEMP_INDEX):
             continue
         rule = PROBLEM_RULES[record.problem]
+        # A symlink DashFlow never reads as a checkpoint or index (the lock, say) only warns.
+        harmless_link = (record.problem is FileProblem.SYMLINK
+                         and classify_name(record.name) not in READ_THROUGH_A_LINK)
         yield rule.at(
             view.path(record.name),
             f"{record.name}: {record.message}",
@@ -28,4 +32,5 @@ def check(view: StoreView) -> Iterator[Finding]:
             expected=record.expected,
             actual=record.actual,
             fix_command=None if record.problem in _NO_COMMAND else view.repair,
+            severity=Severity.WARNING if harmless_link else None,
         )
