@@ -126,7 +126,7 @@ def test_files_added_and_removed_take_the_rest_from_the_cache(tmp_path: Path) ->
     assert [again.record(row) for row in range(len(again))] == [
         fresh.record(row) for row in range(len(fresh))]
     assert again.lost_parents == fresh.lost_parents
-    assert 0 < verify_cache.hits < 5
+    assert verify_cache.hits == 4  # five left; the child of the removed one is read
     _, verify_cache = _scan(tmp_path / "cache", store)
     assert verify_cache.hits == len(_plain_names(fresh))
 
