@@ -190,12 +190,20 @@ def test_docs_test_sees_the_examples() -> None:
     assert len(blocks) >= 15 and commands >= 30, (len(blocks), commands)
 
 
+def test_help_examples_are_found() -> None:
+    assert len(help_examples()) >= 10
+
+
 def help_examples() -> list[tuple[str, str]]:
     """(command, example line) for every example of every command's --help."""
     import typer.main
 
     from dashfix.cli.app import app
+    from dashfix.cli.commands import register_all
 
+    # Commands register themselves lazily (a run imports only the one it runs): without
+    # this, the examples found would depend on what other test modules happened to import.
+    register_all()
     found = []
 
     def walk(command: object, path: tuple[str, ...]) -> None:
